@@ -1,0 +1,1 @@
+"""Training harness: loop, losses, augmentation, checkpoints, run folder."""

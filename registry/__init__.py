@@ -1,0 +1,30 @@
+"""Plug-in mechanism: one registry per component kind, filled by built-ins and ``sgvb.<kind>s`` entry points.
+
+    from registry import GENERATORS
+    @GENERATORS.register("my_gen", aliases=["mygen"])
+    class MyGen(VideoGenerator): ...
+    G = GENERATORS.build({"_name_": "my_gen", "width": 64}, resolution=32)
+"""
+from .core import ComponentInfo, Registry, canonical, split_spec
+from .errors import ComponentBuildError, DuplicateComponentError, PluginLoadError, RegistryError, UnknownComponentError
+from .kinds import (
+    AUGMENTATIONS,
+    DATASETS,
+    DETECTORS,
+    DISCRIMINATORS,
+    GENERATORS,
+    LOSSES,
+    METRICS,
+    POSITIONAL_ENCODINGS,
+    REGISTRIES,
+    SAMPLERS,
+    registry_for,
+)
+from .plugins import refresh
+
+__all__ = [
+    "AUGMENTATIONS", "DATASETS", "DETECTORS", "DISCRIMINATORS", "GENERATORS", "LOSSES", "METRICS",
+    "POSITIONAL_ENCODINGS", "REGISTRIES", "SAMPLERS", "ComponentBuildError", "ComponentInfo",
+    "DuplicateComponentError", "PluginLoadError", "Registry", "RegistryError", "UnknownComponentError",
+    "canonical", "refresh", "registry_for", "split_spec",
+]

@@ -1,0 +1,40 @@
+"""One registry per component kind, with its entry-point group and the built-in packages that fill it."""
+from __future__ import annotations
+
+from .core import Registry
+
+
+def _make(kind: str, plural: str, builtin_packages: tuple[str, ...]) -> Registry:
+    return Registry(kind, plural=plural, entry_point_group=f"sgvb.{plural}", builtin_packages=builtin_packages)
+
+
+GENERATORS = _make("generator", "generators", ("stylegan_v", "baselines"))
+DISCRIMINATORS = _make("discriminator", "discriminators", ("stylegan_v", "baselines"))
+POSITIONAL_ENCODINGS = _make("positional_encoding", "positional_encodings", ("stylegan_v",))
+SAMPLERS = _make("sampler", "samplers", ("benchmarks.data",))
+DATASETS = _make("dataset", "datasets", ("benchmarks.data",))
+METRICS = _make("metric", "metrics", ("metrics",))
+DETECTORS = _make("detector", "detectors", ("metrics",))
+LOSSES = _make("loss", "losses", ("benchmarks.training", "baselines"))
+AUGMENTATIONS = _make("augmentation", "augmentations", ("benchmarks.training",))
+
+# kind -> registry; the CLI, Hydra config groups and ``run.json`` all use these kind names.
+REGISTRIES: dict[str, Registry] = {
+    r.kind: r
+    for r in (GENERATORS, DISCRIMINATORS, POSITIONAL_ENCODINGS, SAMPLERS, DATASETS, METRICS, DETECTORS, LOSSES, AUGMENTATIONS)
+}
+
+
+def registry_for(kind: str) -> Registry:
+    """The registry of a kind, accepting singular or plural and ``-``/``_`` (``generators``, ``positional-encoding``)."""
+    key = kind.strip().lower().replace("-", "_")
+    if key in REGISTRIES:
+        return REGISTRIES[key]
+    for registry in REGISTRIES.values():
+        if key == registry.plural:
+            return registry
+    import difflib
+
+    close = difflib.get_close_matches(key, list(REGISTRIES) + [r.plural for r in REGISTRIES.values()], n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    raise KeyError(f"unknown component kind '{kind}'.{hint} Kinds: {', '.join(REGISTRIES)}")
