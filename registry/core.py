@@ -100,7 +100,7 @@ class Registry:
             callable(obj) and not isinstance(obj, type)
         ):
             raise TypeError(f"{self.kind} '{key}' ({_where(obj)}) must be a subclass of {self.base.__name__} or a factory function")
-        names = [key, *(canonical(a) for a in aliases)]
+        names = [key, *dict.fromkeys(a for a in map(canonical, aliases) if a != key)]
         for n in names:
             owner = self._aliases.get(n)
             if owner is None:
@@ -131,6 +131,10 @@ class Registry:
         self._builtins_loaded = True
         for package in self.builtin_packages:
             importlib.import_module(package)
+        if plugins.strict():  # CI: import every plugin now so a broken one fails loudly
+            for key, candidates in self._plugin_entries().items():
+                if key not in self._aliases and len(candidates) == 1:
+                    self._load_plugin(key, candidates[0])
 
     def _plugin_entries(self) -> dict[str, list[plugins.PluginEntry]]:
         found: dict[str, list[plugins.PluginEntry]] = {}
@@ -170,6 +174,8 @@ class Registry:
             obj = plugins.load(entry)
         except PluginLoadError as exc:
             self._plugin_failures[key] = str(exc)
+            if not plugins.strict():
+                plugins.warn(f"{exc} (other components keep working; SGVB_STRICT_PLUGINS=1 makes this an error)")
             raise
         finally:
             self._loading_plugin = None

@@ -1,0 +1,162 @@
+"""Entry-point plugins: real distributions (``.dist-info`` on ``sys.path``) found lazily, broken ones isolated."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import registry
+from registry import PluginLoadError, Registry, UnknownComponentError
+
+
+def write_distribution(root: Path, dist: str, version: str, module: str, source: str, entry_points: str) -> None:
+    """A minimal installed distribution: ``<dist>-<version>.dist-info`` + a top-level module."""
+    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
+    (info / "top_level.txt").write_text(module + "\n")
+    pkg = root / module
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(textwrap.dedent(source))
+
+
+TOY_SOURCE = """
+    import sys
+    IMPORTED = True
+
+    class ToyGenerator:
+        def __init__(self, resolution: int = 32, width: int = 4):
+            self.resolution, self.width = resolution, width
+
+    def dup():
+        return "toy"
+"""
+
+
+@pytest.fixture()
+def plugin_path(tmp_path, monkeypatch):
+    """Three distributions: a working plugin, a broken one, and one whose name clashes with the first."""
+    monkeypatch.delenv("SGVB_STRICT_PLUGINS", raising=False)
+    monkeypatch.delenv("SGVB_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    write_distribution(
+        tmp_path, "sgvb-toyplug", "0.3.0", "sgvb_toyplug", TOY_SOURCE,
+        """
+        [sgvb.test_generators]
+        toy_gen = sgvb_toyplug:ToyGenerator
+        builtin_gen = sgvb_toyplug:ToyGenerator
+        dup_gen = sgvb_toyplug:dup
+        [sgvb.configs]
+        sgvb_toyplug = sgvb_toyplug
+        """,
+    )
+    write_distribution(
+        tmp_path, "sgvb-brokenplug", "0.1.0", "sgvb_brokenplug",
+        "raise ImportError(\"No module named 'xformers'\")\n",
+        """
+        [sgvb.test_generators]
+        broken_gen = sgvb_brokenplug:Gen
+        """,
+    )
+    write_distribution(
+        tmp_path, "sgvb-otherplug", "1.0.0", "sgvb_otherplug", "def dup():\n    return 'other'\n",
+        """
+        [sgvb.test_generators]
+        dup_gen = sgvb_otherplug:dup
+        """,
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry.refresh()
+    for name in ("sgvb_toyplug", "sgvb_brokenplug", "sgvb_otherplug"):
+        sys.modules.pop(name, None)
+    yield tmp_path
+    registry.refresh()
+    for name in ("sgvb_toyplug", "sgvb_brokenplug", "sgvb_otherplug"):
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture()
+def reg(plugin_path):
+    r = Registry("generator", entry_point_group="sgvb.test_generators")
+
+    @r.register("builtin_gen")
+    class BuiltinGen:
+        def __init__(self, resolution: int = 32):
+            self.resolution = resolution
+
+    return r
+
+
+def test_listing_shows_plugins_without_importing_them(reg):
+    assert reg.list() == ["broken_gen", "builtin_gen", "dup_gen", "toy_gen"]
+    info = reg.info("toy_gen")
+    assert (info.provider, info.version, info.plugin, info.loaded) == ("sgvb-toyplug", "0.3.0", True, False)
+    assert "sgvb_toyplug" not in sys.modules, "listing must not import plugin modules"
+
+
+def test_plugin_is_imported_when_first_used_and_builds_with_its_kwargs(reg):
+    obj = reg.build({"_name_": "toy-gen", "width": 7}, resolution=16)
+    assert "sgvb_toyplug" in sys.modules
+    assert (obj.resolution, obj.width) == (16, 7)
+    info = reg.info("toy_gen")
+    assert info.loaded and info.plugin and info.provider == "sgvb-toyplug"
+    assert obj._sgvb_spec["provider"] == "sgvb-toyplug"
+
+
+def test_broken_plugin_warns_and_everything_else_works(reg):
+    with pytest.warns(RuntimeWarning, match=r"broken_gen.*sgvb-brokenplug.*xformers"):
+        with pytest.raises(PluginLoadError, match="sgvb-brokenplug"):
+            reg.get("broken_gen")
+    assert reg.build("toy_gen").width == 4
+    with pytest.raises(UnknownComponentError) as err:
+        reg.get("nope")
+    assert "1 plugin(s) failed to load" in str(err.value) and "xformers" in str(err.value)
+
+
+def test_strict_mode_makes_a_broken_plugin_an_error(plugin_path, monkeypatch):
+    monkeypatch.setenv("SGVB_STRICT_PLUGINS", "1")
+    r = Registry("generator", entry_point_group="sgvb.test_generators")
+    with pytest.raises(PluginLoadError, match="broken_gen"):
+        r.list()
+
+
+def test_builtin_wins_over_plugin_with_a_warning(reg):
+    with pytest.warns(RuntimeWarning, match="shadowed by the built-in"):
+        obj = reg.build("builtin_gen")
+    assert type(obj).__name__ == "BuiltinGen"
+
+
+def test_two_plugins_with_one_name_must_be_disambiguated(reg):
+    with pytest.raises(UnknownComponentError, match=r"several plugins: sgvb-otherplug 1.0.0 .*sgvb-toyplug 0.3.0"):
+        reg.get("dup_gen")
+    assert reg.get("sgvb-otherplug:dup_gen")() == "other"
+
+
+def test_disable_autoload(reg, monkeypatch):
+    monkeypatch.setenv("SGVB_DISABLE_PLUGIN_AUTOLOAD", "1")
+    assert reg.list() == ["builtin_gen"]
+
+
+def test_cli_lists_plugins_and_suggests_on_typos(plugin_path):
+    write_distribution(
+        plugin_path, "sgvb-cliplug", "0.2.0", "sgvb_cliplug",
+        "class G:\n    def __init__(self, resolution=32):\n        pass\n",
+        """
+        [sgvb.generators]
+        cli_gen = sgvb_cliplug:G
+        """,
+    )
+    env = {**__import__("os").environ, "PYTHONPATH": str(plugin_path)}
+    env.pop("SGVB_STRICT_PLUGINS", None)
+    run = lambda *args: subprocess.run([sys.executable, "-m", "benchmarks", *args], capture_output=True, text=True, env=env)
+    out = run("list", "generators")
+    assert out.returncode == 0, out.stderr
+    assert "cli_gen" in out.stdout and "[plugin: sgvb-cliplug 0.2.0]" in out.stdout
+    out = run("list", "generators", "cli_gn*")
+    assert out.returncode == 1 and "Did you mean 'cli_gen'?" in out.stdout
+    out = run("plugins")
+    assert "sgvb-cliplug" in out.stdout and "not imported" in out.stdout
+    assert "pkg://sgvb_toyplug" in out.stdout
