@@ -1,0 +1,141 @@
+"""The dataset contract (`VideoDataset`) and the helpers every dataset shares: square fitting, hashing, errors."""
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+class DatasetError(ValueError):
+    """Bad dataset input (missing path, wrong layout, unreadable frame); the message names the file at fault."""
+
+
+class VideoDataset:
+    """A set of videos, each a sequence of uint8 frames ``[H, W, C]`` at ``resolution`` x ``resolution``.
+
+    Videos are indexed ``0..len-1`` in sorted-name order. ``read_frames`` takes absolute frame indices
+    (any order, repeats allowed) and returns uint8 ``[T, H, W, C]``. ``fingerprint`` identifies what
+    frames come out (data identity plus every parameter), so metric caches can key on it.
+    """
+
+    resolution: int
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def video_name(self, i: int) -> str:
+        raise NotImplementedError
+
+    def video_length(self, i: int) -> int:
+        raise NotImplementedError
+
+    def read_frames(self, i: int, frame_indices: Sequence[int]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def fingerprint(self) -> str:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ conveniences built on the contract
+    def read_video(self, i: int, max_frames: int | None = None) -> torch.Tensor:
+        """The first ``max_frames`` frames (all when None) of video ``i`` as uint8 ``[T, H, W, C]``."""
+        n = self.video_length(i) if max_frames is None else min(self.video_length(i), max_frames)
+        return self.read_frames(i, range(n))
+
+    def lengths(self) -> list[int]:
+        return [self.video_length(i) for i in range(len(self))]
+
+    def _check_video_index(self, i: int) -> int:
+        n = len(self)
+        if not -n <= int(i) < n:
+            raise IndexError(f"{type(self).__name__}: video index {i} out of range (dataset has {n} videos)")
+        return int(i) % n
+
+    def _check_frame_indices(self, i: int, frame_indices: Sequence[int]) -> list[int]:
+        """Integer frame indices, validated against the video's length (floats must be whole numbers)."""
+        indices = [int(round(float(f))) for f in frame_indices]
+        if any(abs(float(f) - k) > 1e-6 for f, k in zip(frame_indices, indices)):
+            raise ValueError(f"frame indices must be integers, got {list(frame_indices)} for video '{self.video_name(i)}'")
+        length = self.video_length(i)
+        bad = [k for k in indices if not 0 <= k < length]
+        if bad:
+            raise IndexError(f"frame index {bad[0]} out of range for video '{self.video_name(i)}' ({length} frames)")
+        return indices
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} videos, resolution={self.resolution})"
+
+
+def fit_square(image: Image.Image, resolution: int) -> Image.Image:
+    """Resize the shorter side to ``resolution`` (LANCZOS), then centre-crop to a square; RGB out.
+
+    This is what every dataset and the converter do to frames that are not already ``resolution``
+    squared, so non-square or odd-sized sources never stretch.
+    """
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    w, h = image.size
+    if (w, h) == (resolution, resolution):
+        return image
+    scale = resolution / min(w, h)
+    new_w, new_h = max(resolution, round(w * scale)), max(resolution, round(h * scale))
+    image = image.resize((new_w, new_h), Image.LANCZOS)
+    left, top = (new_w - resolution) // 2, (new_h - resolution) // 2
+    return image.crop((left, top, left + resolution, top + resolution))
+
+
+class ResizeReporter:
+    """Counts frames that needed resizing and warns once per dataset (and once for mixed sizes within a video)."""
+
+    def __init__(self, dataset_desc: str, resolution: int):
+        self.dataset_desc = dataset_desc
+        self.resolution = resolution
+        self.resized_frames = 0
+        self._warned_resize = False
+        self._warned_mixed = False
+
+    def report(self, video: str, sizes: Sequence[tuple[int, int]]) -> None:
+        """``sizes``: (width, height) of each frame just read from ``video``."""
+        target = (self.resolution, self.resolution)
+        off = [s for s in sizes if s != target]
+        self.resized_frames += len(off)
+        if off and not self._warned_resize:
+            self._warned_resize = True
+            warnings.warn(
+                f"{self.dataset_desc}: {len(off)} of {len(sizes)} frames read from video '{video}' are "
+                f"{off[0][0]}x{off[0][1]}, not {target[0]}x{target[1]}; frames are resized (shorter side, LANCZOS) "
+                f"and centre-cropped to {target[0]}x{target[1]}. Convert the data once (`sgvb convert`) to avoid this cost. "
+                f"(Warned once; `resized_frames` keeps the running count.)",
+                stacklevel=3,
+            )
+        distinct = sorted(set(sizes))
+        if len(distinct) > 1 and not self._warned_mixed:
+            self._warned_mixed = True
+            counts = {s: sum(1 for x in sizes if x == s) for s in distinct}
+            desc = ", ".join(f"{n} frames of {w}x{h}" for (w, h), n in counts.items())
+            warnings.warn(
+                f"{self.dataset_desc}: video '{video}' mixes frame sizes ({desc}); each frame is resized "
+                f"(shorter side) and centre-cropped to {target[0]}x{target[1]} independently. (Warned once.)",
+                stacklevel=3,
+            )
+
+
+def stack_frames(frames: Sequence[np.ndarray], resolution: int) -> torch.Tensor:
+    """uint8 ``[H, W, C]`` arrays -> uint8 tensor ``[T, H, W, C]`` (``[0, R, R, 3]`` when empty)."""
+    if not frames:
+        return torch.zeros(0, resolution, resolution, 3, dtype=torch.uint8)
+    return torch.from_numpy(np.stack(frames, axis=0))
+
+
+def hash_items(*items: Any) -> str:
+    """A short stable hash (sha256, 16 hex) of JSON-serialisable items."""
+    h = hashlib.sha256()
+    for item in items:
+        h.update(json.dumps(item, sort_keys=True, default=str).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
