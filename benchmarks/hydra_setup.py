@@ -17,7 +17,7 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 from registry import REGISTRIES
 from registry.plugins import CONFIG_GROUP, entries
 
-_installed = False
+_search_path_registered = False
 
 
 class PluginConfigSearchPath(SearchPathPlugin):
@@ -29,11 +29,11 @@ class PluginConfigSearchPath(SearchPathPlugin):
 
 
 def install() -> None:
-    global _installed
-    if _installed:
-        return
-    _installed = True
-    Plugins.instance().register(PluginConfigSearchPath)
+    """Register the search-path plugin (once) and a config option per plugin component (idempotent)."""
+    global _search_path_registered
+    if not _search_path_registered:
+        Plugins.instance().register(PluginConfigSearchPath)
+        _search_path_registered = True
     store = ConfigStore.instance()
     for kind, registry in REGISTRIES.items():
         for entry in entries(registry.entry_point_group):

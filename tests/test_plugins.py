@@ -160,3 +160,31 @@ def test_cli_lists_plugins_and_suggests_on_typos(plugin_path):
     out = run("plugins")
     assert "sgvb-cliplug" in out.stdout and "not imported" in out.stdout
     assert "pkg://sgvb_toyplug" in out.stdout
+
+
+def test_plugin_components_and_config_groups_reach_hydra(plugin_path, monkeypatch):
+    """`generator=<plugin name>` works with no YAML (kwargs via `+generator.k=v`), and a plugin's own YAML is found."""
+    from hydra import compose, initialize_config_module
+
+    from benchmarks import hydra_setup
+
+    write_distribution(
+        plugin_path, "sgvb-hydraplug", "0.1.0", "sgvb_hydraplug", "class G:\n    pass\n",
+        """
+        [sgvb.generators]
+        bare_gen = sgvb_hydraplug:G
+        [sgvb.configs]
+        sgvb_hydraplug = sgvb_hydraplug.conf
+        """,
+    )
+    conf = plugin_path / "sgvb_hydraplug" / "conf"
+    (conf / "generator").mkdir(parents=True)
+    (conf / "__init__.py").write_text("")
+    (conf / "generator" / "yaml_gen.yaml").write_text("_name_: bare_gen\nwidth: 9\n")
+    registry.refresh()
+    hydra_setup.install()
+    with initialize_config_module(config_module="benchmarks.conf", version_base="1.3"):
+        cfg = compose("train", overrides=["generator=bare_gen", "+generator.width=5"])
+        assert dict(cfg.generator) == {"_name_": "bare_gen", "width": 5}
+        cfg = compose("train", overrides=["generator=yaml_gen"])
+        assert dict(cfg.generator) == {"_name_": "bare_gen", "width": 9}
