@@ -1,0 +1,134 @@
+"""Time embeddings v(t) for the StyleGAN-V generator, swappable by registry name.
+
+Interface (all encodings): attributes ``out_dim`` (size of v, 0 = no time input) and
+``needs_motion`` (False lets the generator skip the motion network and its noise), and
+``forward(t [N], knots: MotionKnots | None) -> [N, out_dim]`` with N = B*T frames.
+The generator passes ``motion_dim`` to the constructor when the encoding accepts it.
+Embeddings are computed in float32 (phases in float64) even under autocast: sin/cos of
+phases ~1e4 lose all precision in bf16.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from registry import POSITIONAL_ENCODINGS
+
+from .layers import FullyConnectedLayer
+from .motion import MotionKnots
+
+__all__ = ["AcyclicPositionalEncoding", "LerpPositionalEncoding", "NoPositionalEncoding", "PositionalEncoding",
+           "SinusoidalPositionalEncoding", "geometric_frequencies"]
+
+
+def geometric_frequencies(num_frequencies: int, min_period: float, max_period: float) -> torch.Tensor:
+    """Angular frequencies 2π/P with periods P geometric from ``max_period`` down to ``min_period`` (ascending ω)."""
+    if num_frequencies < 1:
+        raise ValueError(f"num_frequencies must be >= 1, got {num_frequencies}")
+    if not 0 < min_period <= max_period:
+        raise ValueError(f"need 0 < min_period <= max_period, got {min_period}, {max_period}")
+    periods = torch.logspace(math.log2(max_period), math.log2(min_period), num_frequencies, base=2.0, dtype=torch.float64)
+    return 2 * math.pi / periods
+
+
+def _sincos(theta: torch.Tensor) -> torch.Tensor:
+    return torch.cat([theta.sin(), theta.cos()], dim=-1).float()
+
+
+class PositionalEncoding(nn.Module):
+    """Base class: see the module docstring for the interface."""
+
+    out_dim: int = 0
+    needs_motion: bool = False
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, t: torch.Tensor, knots: MotionKnots | None = None) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@POSITIONAL_ENCODINGS.register("acyclic", aliases=["stylegan_v_fourier", "aligned"])
+class AcyclicPositionalEncoding(PositionalEncoding):
+    """StyleGAN-V's acyclic embedding (official ``AlignedTimeEncoder``).
+
+    From the left knot's code u_l: frequency scales s = tanh(W_s u_l) + 1 and phases
+    φ = (W_φ u_l) * max_period / P. With θ(τ) = ω s τ + φ and e(τ) = [sin θ ‖ cos θ]:
+    ``v(t) = e(t) - lerp(e(t_l), e(t_r), α) + lerp(W_a u_l, W_a u_r, α)``: a sinusoid minus its chord
+    (zero at both knots) plus the interpolated knot values, so v(t_l) = W_a u_l, v is continuous at
+    the knots and is not periodic. No biases (the official code drops them against mode collapse).
+    """
+
+    needs_motion = True
+
+    def __init__(self, *, motion_dim: int = 512, num_frequencies: int = 256, min_period: float = 16,
+                 max_period: float = 1024):
+        super().__init__()
+        omega = geometric_frequencies(num_frequencies, min_period, max_period)
+        self.register_buffer("omega", omega.float())
+        self.register_buffer("phase_scales", (max_period * omega / (2 * math.pi)).float())
+        self.frequency_predictor = FullyConnectedLayer(motion_dim, num_frequencies, bias=False)
+        self.phase_predictor = FullyConnectedLayer(motion_dim, num_frequencies, bias=False)
+        self.aligner = FullyConnectedLayer(motion_dim, 2 * num_frequencies, bias=False)
+        self.out_dim = 2 * num_frequencies
+
+    def forward(self, t: torch.Tensor, knots: MotionKnots | None = None) -> torch.Tensor:
+        if knots is None:
+            raise ValueError("the 'acyclic' positional encoding needs motion knots")
+        with torch.autocast(device_type=t.device.type, enabled=False):
+            u_l, u_r = knots.left.float(), knots.right.float()
+            scale = torch.tanh(self.frequency_predictor(u_l)) + 1  # [N, F]
+            phase = self.phase_predictor(u_l) * self.phase_scales  # [N, F]
+            rate = (self.omega * scale).double()  # [N, F]
+            wave = lambda tau: _sincos(rate * tau.double()[:, None] + phase.double())  # [N, 2F]
+            alpha = knots.interpolation_weight(t.float())[:, None]  # [N, 1]
+            chord = torch.lerp(wave(knots.t_left), wave(knots.t_right), alpha)
+            anchors = torch.lerp(self.aligner(u_l), self.aligner(u_r), alpha)
+            return wave(t) - chord + anchors
+
+
+@POSITIONAL_ENCODINGS.register("sinusoidal", aliases=["cyclic"])
+class SinusoidalPositionalEncoding(PositionalEncoding):
+    """Fixed cyclic ``[sin ωt ‖ cos ωt]`` with geometric periods, no motion: every video moves alike."""
+
+    needs_motion = False
+
+    def __init__(self, *, num_frequencies: int = 256, min_period: float = 16, max_period: float = 1024):
+        super().__init__()
+        self.register_buffer("omega", geometric_frequencies(num_frequencies, min_period, max_period))  # float64
+        self.out_dim = 2 * num_frequencies
+
+    def forward(self, t: torch.Tensor, knots: MotionKnots | None = None) -> torch.Tensor:
+        return _sincos(t.double()[:, None] * self.omega)
+
+
+@POSITIONAL_ENCODINGS.register("lerp", aliases=["linear"])
+class LerpPositionalEncoding(PositionalEncoding):
+    """Linear interpolation of projected motion codes, ``lerp(W u_l, W u_r, α)``: motion with no waves."""
+
+    needs_motion = True
+
+    def __init__(self, *, motion_dim: int = 512, out_dim: int = 512):
+        super().__init__()
+        self.projection = FullyConnectedLayer(motion_dim, out_dim, bias=False)
+        self.out_dim = out_dim
+
+    def forward(self, t: torch.Tensor, knots: MotionKnots | None = None) -> torch.Tensor:
+        if knots is None:
+            raise ValueError("the 'lerp' positional encoding needs motion knots")
+        with torch.autocast(device_type=t.device.type, enabled=False):
+            alpha = knots.interpolation_weight(t.float())[:, None]
+            return torch.lerp(self.projection(knots.left.float()), self.projection(knots.right.float()), alpha)
+
+
+@POSITIONAL_ENCODINGS.register("none", aliases=["static"])
+class NoPositionalEncoding(PositionalEncoding):
+    """No time input at all: every frame of a video is the same image (lower bound; StyleGAN2 per video)."""
+
+    needs_motion = False
+    out_dim = 0
+
+    def forward(self, t: torch.Tensor, knots: MotionKnots | None = None) -> torch.Tensor:
+        return t.new_zeros(t.shape[0], 0, dtype=torch.float32)
