@@ -1,0 +1,146 @@
+"""Training-step speed of every compatible generator x discriminator pair in the registries.
+
+    python -m benchmarks.bench_train --resolution 32 --small          # CPU, narrow widths
+    python -m benchmarks.bench_train --resolution 256 --batch 16      # GPU, official widths
+
+Each pair runs in a fresh process (so peak memory is its own): the harness builds it exactly as
+``sgvb train`` would (config option ``<kind>/<name>.yaml``, or ``<name>_small.yaml`` with
+``--small``, else the bare registry name), checks compatibility, runs ``--warmup`` steps, then times
+``--steps`` full training steps (G phase, D phase, lazy R1 at its real frequency, EMA, ADA).
+Reports sec/kimg (kimg = frames, as in training) and peak memory (CUDA: max allocated; CPU: peak RSS).
+Incompatible pairs are listed with the reason.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+CONF = Path(__file__).resolve().parent / "conf"
+
+
+def option_spec(kind: str, name: str, small: bool):
+    from omegaconf import OmegaConf
+
+    for stem in ([f"{name}_small"] if small else []) + [name]:
+        path = CONF / kind / f"{stem}.yaml"
+        if path.is_file():
+            spec = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+            if spec.get("_name_") == name:
+                return spec
+    return {"_name_": name}
+
+
+def run_pair(args) -> dict:
+    import torch
+
+    from benchmarks.training.components import (
+        ConfigError, build_augmentation, build_dataset, build_discriminators, build_generator, check_compatibility, smoke_test,
+    )
+    from benchmarks.training.job import pick_device
+    from benchmarks.training.loop import TrainingLoop
+    from benchmarks.training.run_folder import RunFolder
+
+    device = pick_device(args.device)
+    torch.manual_seed(0)
+    dataset = build_dataset({"_name_": "synthetic", "resolution": args.resolution, "num_videos": 64, "num_frames": 64})
+    try:
+        G = build_generator(option_spec("generator", args.generator, args.small), resolution=args.resolution)
+        slots = build_discriminators(option_spec("discriminator", args.discriminator, args.small), resolution=args.resolution,
+                                     default_sampler=None, default_loss="non_saturating", r1_gamma=0.0002 * args.resolution**2 / args.batch)
+        stages = tuple(getattr(G, "training_stages", ("main",)))
+        stage_kimg = {s: 0 for s in stages[:-1]}  # multi-stage generators: time their last stage (earlier hooks run)
+        check_compatibility(G, slots, dataset, stages=stages, stage_kimg=stage_kimg, max_num_frames=1024)
+        G.to(device).eval(), [s.D.to(device).eval() for s in slots]
+        smoke_test(G, slots, dataset, device)
+    except ConfigError as exc:
+        return {"status": "incompatible", "reason": str(exc).splitlines()[0][:160]}
+    G.train(), [s.D.train() for s in slots]
+    loop = TrainingLoop(
+        G=G, slots=slots, dataset=dataset, augment=build_augmentation({"_name_": "ada", "p": 0.2, "adaptive": False}),
+        run=RunFolder(".", writer=False), device=device, precision=args.precision, batch_size=args.batch, batch_gpu=args.batch,
+        num_workers=0, total_kimg=1e9, stage_kimg=stage_kimg, r1_interval=16, ema_kimg=args.batch * 10 / 32, progress=False,
+    )
+    loop._advance_stage()
+    stats = defaultdict(list)
+    for _ in range(args.warmup):
+        loop.train_step(stats)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    nimg0, t0 = loop.nimg, time.perf_counter()
+    for _ in range(args.steps):
+        loop.train_step(stats)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() / 2**30
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    elapsed = time.perf_counter() - t0
+    return {
+        "status": "ok", "sec_per_kimg": elapsed / ((loop.nimg - nimg0) / 1000), "sec_per_step": elapsed / args.steps,
+        "frames_per_step": (loop.nimg - nimg0) // args.steps, "peak_gib": peak,
+        "g_params_m": sum(p.numel() for p in G.parameters()) / 1e6,
+        "d_params_m": sum(p.numel() for s in slots for p in s.D.parameters()) / 1e6,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--resolution", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=4, help="videos per step")
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--small", action="store_true", help="use <name>_small.yaml options where they exist")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="bf16", choices=["bf16", "fp32"])
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    parser.add_argument("--generators", default="*", help="registry pattern")
+    parser.add_argument("--discriminators", default="*", help="registry pattern")
+    parser.add_argument("--generator", help=argparse.SUPPRESS)
+    parser.add_argument("--discriminator", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.generator:  # child process: one pair, one JSON line
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        print("RESULT " + json.dumps(run_pair(args)))
+        return 0
+
+    from registry import DISCRIMINATORS, GENERATORS
+
+    passthrough = [f"--resolution={args.resolution}", f"--batch={args.batch}", f"--steps={args.steps}", f"--warmup={args.warmup}",
+                   f"--device={args.device}", f"--precision={args.precision}", f"--threads={args.threads}"] + (["--small"] if args.small else [])
+    rows = []
+    for g in GENERATORS.list(args.generators):
+        for d in DISCRIMINATORS.list(args.discriminators):
+            out = subprocess.run([sys.executable, "-m", "benchmarks.bench_train", f"--generator={g}", f"--discriminator={d}", *passthrough],
+                                 capture_output=True, text=True)
+            lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+            result = json.loads(lines[-1][7:]) if lines else {"status": "error", "reason": (out.stderr.strip().splitlines() or ["?"])[-1][:160]}
+            rows.append((g, d, result))
+            print(_row(g, d, result), flush=True) if len(rows) > 1 else print(_header() + "\n" + _row(g, d, result), flush=True)
+    return 0
+
+
+def _header() -> str:
+    return f"{'generator':<14} {'discriminator':<18} {'sec/kimg':>9} {'sec/step':>9} {'frames/step':>11} {'peak GiB':>9} {'G M':>6} {'D M':>6}  device"
+
+
+def _row(g: str, d: str, r: dict) -> str:
+    if r["status"] != "ok":
+        return f"{g:<14} {d:<18} {r['status']}: {r.get('reason', '')}"
+    return (f"{g:<14} {d:<18} {r['sec_per_kimg']:>9.1f} {r['sec_per_step']:>9.3f} {r['frames_per_step']:>11d} {r['peak_gib']:>9.2f} "
+            f"{r['g_params_m']:>6.2f} {r['d_params_m']:>6.2f}  {r['device']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Checkpoints: the complete training state as plain tensors and containers.
+
+A checkpoint is ``<run_dir>/checkpoints/ckpt-<kimg:06d>.pt`` holding a dict:
+``format``/``format_version``; counters (``nimg``, ``kimg``, ``step``, ``tick``); ``components``
+(registry name + keyword arguments + provider of every component, from ``obj._sgvb_spec``, so the
+networks are rebuilt through the registry — no pickled code); ``G``, ``G_ema``, ``D`` (one state dict
+per discriminator), ``opt_G``, ``opt_D``, ``augment`` (per discriminator), ``rng`` (torch, cuda,
+numpy, python and the loop's own generators as tensors/lists); ``best`` and the resolved ``config``
+(YAML text). Everything loads with ``torch.load(weights_only=True)``. Files are written to a temp
+name and renamed (``os.replace``), so a killed run never leaves a half-written checkpoint under the
+real name; a corrupt file found anyway (e.g. a disk error) is skipped with a warning on resume.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+FORMAT = "sgvb-checkpoint"
+FORMAT_VERSION = 1
+CKPT_RE = re.compile(r"^ckpt-(\d+)\.pt$")
+
+log = logging.getLogger("sgvb")
+
+
+# ----------------------------------------------------------------------------------------- RNG
+def capture_rng_state() -> dict[str, Any]:
+    """Global RNG states as tensors/lists (``weights_only``-safe)."""
+    mt_name, mt_keys, mt_pos, has_gauss, cached = np.random.get_state()
+    py_version, py_state, py_gauss = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"name": mt_name, "keys": torch.from_numpy(mt_keys.astype(np.int64)), "pos": int(mt_pos), "has_gauss": int(has_gauss), "cached": float(cached)},
+        "python": {"version": int(py_version), "state": list(py_state), "gauss": py_gauss},
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
+    if "cuda" in state and torch.cuda.is_available():
+        cuda_states = state["cuda"]
+        if len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)
+
+
+# ----------------------------------------------------------------------------------------- files
+def checkpoint_name(kimg: float) -> str:
+    return f"ckpt-{int(kimg):06d}.pt"
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
+    """Write atomically: temp file in the same folder, fsync, then ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **state}
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
+    """Load and check a checkpoint (``weights_only=True``); errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint '{path}' does not exist")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # truncated zip, unpickling refusal, ...
+        raise ValueError(f"checkpoint '{path}' cannot be read ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"'{path}' is not an sgvb checkpoint (no format='{FORMAT}' field)")
+    if state.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"checkpoint '{path}' has format version {state['format_version']}; this sgvb reads up to {FORMAT_VERSION}: upgrade sgvb")
+    return state
+
+
+def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """Checkpoint files of a run folder, oldest (lowest kimg) first."""
+    folder = Path(run_dir) / "checkpoints"
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CKPT_RE.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(run_dir: str | os.PathLike, map_location: Any = "cpu") -> tuple[Path, dict[str, Any]] | None:
+    """Newest checkpoint that loads; unreadable newer ones are skipped with a warning."""
+    for path in reversed(list_checkpoints(run_dir)):
+        try:
+            return path, load_checkpoint(path, map_location=map_location)
+        except (ValueError, OSError, RuntimeError) as exc:
+            log.warning("skipping unreadable checkpoint %s (%s); trying the previous one", path, exc)
+    return None
+
+
+def prune_checkpoints(run_dir: str | os.PathLike, keep: int, protected: set[str] = frozenset()) -> list[Path]:
+    """Delete all but the newest ``keep`` checkpoints (never the ones named in ``protected``)."""
+    paths = list_checkpoints(run_dir)
+    if keep <= 0:
+        return []
+    removed = []
+    for path in paths[:-keep]:
+        if path.name in protected:
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+# ----------------------------------------------------------------------------------------- networks
+def spec_of(obj: Any) -> dict[str, Any]:
+    """A component's registry record (``_name_``, ``kwargs``, ``provider``, ``version``)."""
+    spec = getattr(obj, "_sgvb_spec", None)
+    if spec is None:
+        raise ValueError(f"{type(obj).__name__} was not built through the registry, so a checkpoint cannot say how to rebuild it")
+    return spec
+
+
+def build_from_spec(registry: Any, spec: dict[str, Any]) -> Any:
+    return registry.build({"_name_": spec["_name_"], **spec.get("kwargs", {})})
+
+
+def resolve_checkpoint_path(path: str | os.PathLike) -> Path:
+    """A checkpoint file, or a run folder (its newest readable checkpoint)."""
+    path = Path(path)
+    if path.is_dir():
+        found = latest_checkpoint(path)
+        if found is None:
+            raise FileNotFoundError(f"run folder '{path}' has no readable checkpoint under checkpoints/")
+        return found[0]
+    return path
+
+
+def load_generator(path: str | os.PathLike, device: Any = None, ema: bool = True):
+    """The generator of a checkpoint (G_ema unless ``ema=False``), in eval mode, on ``device``.
+
+    ``path`` may also be a run folder (its newest checkpoint is used).
+    """
+    from registry import GENERATORS
+
+    path = resolve_checkpoint_path(path)
+    state = load_checkpoint(path)
+    key = "G_ema" if ema else "G"
+    G = build_from_spec(GENERATORS, state["components"]["generator"])
+    G.load_state_dict(state[key])
+    G.eval().requires_grad_(False)
+    if device is not None:
+        G.to(device)
+    return G

@@ -1,0 +1,97 @@
+"""Checkpoint files: atomic writes, weights_only loading, RNG round trip, corrupt-file skipping, pruning."""
+from __future__ import annotations
+
+import logging
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from benchmarks.training import checkpoint as ckpt
+from registry import GENERATORS
+
+SMALL_G = {"_name_": "stylegan_v", "z_dim": 16, "w_dim": 16, "motion_z_dim": 16, "motion_dim": 16, "channel_base": 256, "channel_max": 16}
+
+
+def tiny_generator():
+    torch.manual_seed(0)
+    return GENERATORS.build(SMALL_G, resolution=16)
+
+
+def write_generator_checkpoint(path, kimg=1.0):
+    G = tiny_generator()
+    state = {"kimg": kimg, "components": {"generator": ckpt.spec_of(G)}, "G": G.state_dict(), "G_ema": G.state_dict()}
+    return ckpt.save_checkpoint(path, state), G
+
+
+def test_checkpoint_loads_with_weights_only_and_rebuilds_the_generator(tmp_path):
+    path, G = write_generator_checkpoint(tmp_path / "checkpoints" / ckpt.checkpoint_name(1.2))
+    assert path.name == "ckpt-000001.pt"
+    raw = torch.load(path, weights_only=True)
+    assert raw["format"] == ckpt.FORMAT and raw["components"]["generator"]["_name_"] == "stylegan_v"
+    loaded = ckpt.load_generator(path)
+    assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())
+    z, t = G.sample_z(2, generator=torch.Generator().manual_seed(1)), torch.tensor([[0.0, 3.5], [10.0, 700.0]])
+    noise = G.sample_motion_noise(2, 700.0, generator=torch.Generator().manual_seed(2))
+    G.eval()
+    torch.testing.assert_close(loaded(z, t, motion_noise=noise), G(z, t, motion_noise=noise))
+    assert ckpt.load_generator(tmp_path).resolution == 16  # a run folder works too
+
+
+def test_rng_state_round_trips_through_a_weights_only_file(tmp_path):
+    torch.manual_seed(3), np.random.seed(3), random.seed(3)
+    state = ckpt.capture_rng_state()
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    ckpt.save_checkpoint(tmp_path / "c.pt", {"rng": state})
+    loaded = ckpt.load_checkpoint(tmp_path / "c.pt")
+    torch.rand(5), np.random.rand(5), random.random()  # move every stream on
+    ckpt.restore_rng_state(loaded["rng"])
+    got = (torch.rand(3), np.random.rand(3), random.random())
+    torch.testing.assert_close(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    assert got[2] == expected[2]
+
+
+def test_atomic_write_leaves_the_old_file_when_saving_fails(tmp_path):
+    path = tmp_path / "ckpt-000001.pt"
+    ckpt.save_checkpoint(path, {"kimg": 1.0})
+
+    class Unsaveable:
+        def __reduce__(self):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        ckpt.save_checkpoint(path, {"kimg": 2.0, "bad": Unsaveable()})
+    assert ckpt.load_checkpoint(path)["kimg"] == 1.0
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt-000001.pt"]  # no temp file left behind
+
+
+def test_corrupt_latest_checkpoint_is_skipped_with_a_warning(tmp_path, caplog):
+    write_generator_checkpoint(tmp_path / "checkpoints" / "ckpt-000001.pt", kimg=1.0)
+    good = (tmp_path / "checkpoints" / "ckpt-000001.pt").read_bytes()
+    (tmp_path / "checkpoints" / "ckpt-000002.pt").write_bytes(good[: len(good) // 2])  # truncated
+    (tmp_path / "checkpoints" / "ckpt-000003.pt").write_bytes(b"not a checkpoint")
+    with caplog.at_level(logging.WARNING, logger="sgvb"):
+        path, state = ckpt.latest_checkpoint(tmp_path)
+    assert path.name == "ckpt-000001.pt" and state["kimg"] == 1.0
+    assert caplog.text.count("skipping unreadable checkpoint") == 2
+    with pytest.raises(ValueError, match="ckpt-000003.pt.*cannot be read"):
+        ckpt.load_checkpoint(tmp_path / "checkpoints" / "ckpt-000003.pt")
+
+
+def test_non_sgvb_files_and_missing_files_get_clear_errors(tmp_path):
+    torch.save({"G": {}}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not an sgvb checkpoint"):
+        ckpt.load_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(FileNotFoundError, match="no-such.pt"):
+        ckpt.load_generator(tmp_path / "no-such.pt")
+    with pytest.raises(FileNotFoundError, match="no readable checkpoint"):
+        ckpt.load_generator(tmp_path)
+
+
+def test_pruning_keeps_the_newest_and_the_protected_best(tmp_path):
+    for kimg in (1, 2, 3, 4, 5):
+        ckpt.save_checkpoint(tmp_path / "checkpoints" / ckpt.checkpoint_name(kimg), {"kimg": float(kimg)})
+    ckpt.prune_checkpoints(tmp_path, keep=2, protected={"ckpt-000002.pt"})
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["ckpt-000002.pt", "ckpt-000004.pt", "ckpt-000005.pt"]

@@ -1,0 +1,75 @@
+"""`sgvb sample`: videos of any length / frame rate from a checkpoint, as MP4, GIF or frame folders."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmarks.sample import sample_videos
+from benchmarks.training.samples import frame_times
+from test_checkpoint import write_generator_checkpoint
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def count_frames(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    run = tmp_path_factory.mktemp("run")
+    path, _ = write_generator_checkpoint(run / "checkpoints" / "ckpt-000003.pt", kimg=3.0)
+    return path
+
+
+def test_sgvb_sample_writes_mp4_and_gif(checkpoint, tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.cli", "sample", f"checkpoint={checkpoint.parent.parent}", f"out_dir={tmp_path}",
+         "seeds=[0,1]", "num_frames=40", "time_step=0.25", "fps=12.5", "device=cpu", "cpu_threads=1"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.mp4", "seed0000.mp4", "seed0001.mp4"]
+    assert count_frames(tmp_path / "seed0000.mp4") == 40
+    with av.open(str(tmp_path / "seed0000.mp4")) as container:
+        assert float(container.streams.video[0].average_rate) == pytest.approx(12.5)
+
+    gif = sample_videos(checkpoint, out_dir=tmp_path / "gif", format="gif", seeds=[7], num_frames=6, grid=False, device="cpu")
+    assert [p.name for p in gif] == ["seed0007.gif"]
+    assert Image.open(gif[0]).n_frames == 6
+
+
+def test_frames_are_reproducible_per_seed_and_slow_motion_interpolates(checkpoint, tmp_path):
+    normal = sample_videos(checkpoint, out_dir=tmp_path / "a", format="frames", seeds=[0, 3], num_frames=3, grid=False, device="cpu")
+    again = sample_videos(checkpoint, out_dir=tmp_path / "b", format="frames", seeds=[3], num_frames=5, time_step=0.5, device="cpu")
+    frames = lambda folder: [np.asarray(Image.open(p)) for p in sorted(folder.iterdir())]
+    a, b = frames(normal[1]), frames(again[0])
+    assert len(b) == 5
+    np.testing.assert_array_equal(a[0], b[0])  # t = 0
+    np.testing.assert_array_equal(a[1], b[2])  # t = 1: the same frame at half the step
+    assert not np.array_equal(b[1], b[0])  # t = 0.5 is a frame of its own
+    assert (tmp_path / "a" / "seed0000").is_dir()
+
+
+def test_default_output_goes_to_the_run_folder(checkpoint):
+    written = sample_videos(checkpoint, seeds=[0], num_frames=2, device="cpu")
+    assert written[0] == checkpoint.parent.parent / "samples" / "sample-000003" / "seed0000.mp4"
+
+
+def test_bad_requests_are_refused_with_reasons(checkpoint, tmp_path):
+    with pytest.raises(ValueError, match="format must be"):
+        sample_videos(checkpoint, out_dir=tmp_path, format="avi")
+    with pytest.raises(ValueError, match="time_step must be > 0"):
+        frame_times(4, time_step=0)
+    with pytest.raises(ValueError, match="integer times only"):
+        frame_times(4, time_step=0.5, integer=True)
+    out = subprocess.run([sys.executable, "-m", "benchmarks.cli", "sample", f"checkpoint={tmp_path / 'none.pt'}", "cpu_threads=1"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "none.pt" in out.stderr

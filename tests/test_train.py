@@ -1,0 +1,284 @@
+"""End-to-end tests of the training harness on CPU: a tiny real StyleGAN-V on the synthetic dataset."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
+
+from benchmarks.training import checkpoint as ckpt
+from benchmarks.training.components import ConfigError
+from benchmarks.training.faults import TrainingDiverged
+from benchmarks.training.job import train
+from benchmarks.training.losses import NonSaturatingLoss
+from registry import LOSSES, METRICS
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+# A tiny StyleGAN-V: 2 videos x 3 frames = 6 frames per step; a tick (0.012 kimg) is 2 steps.
+TINY = [
+    "trainer=tiny",
+    "generator.z_dim=16", "generator.w_dim=16", "generator.motion_z_dim=16", "generator.motion_dim=16",
+    "generator.channel_base=256", "generator.channel_max=16",
+    "discriminator.channel_base=256", "discriminator.channel_max=16",
+    "dataset.num_videos=8", "dataset.num_frames=40",
+    "trainer.batch_size=2", "trainer.batch_gpu=2", "trainer.kimg_per_tick=0.012",
+    "trainer.snapshot_kimg=0.012", "trainer.eval_kimg=1000", "trainer.total_kimg=0.024",
+    "samples.videos=2", "samples.frames=4", "samples.long_frames=128", "samples.fps=8",
+    "progress=false", "device=cpu",
+]
+
+
+def tiny_config(*overrides: str, base: list[str] = TINY):
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="benchmarks.conf", version_base="1.3"):
+        return compose(config_name="train", overrides=[*base, *overrides])
+
+
+def stats(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+
+
+class MeanFrameMetric:
+    """A cheap test metric through the real ``metrics.evaluate`` path: mean pixel of 2 generated clips."""
+
+    name = "test_mean_frame"
+
+    def compute(self, ctx, fake, real):
+        from metrics.base import MetricOutput
+
+        z = fake.sample_z(2, device=ctx.device)
+        t = torch.arange(4, dtype=torch.float32).expand(2, -1)
+        value = float(fake.generate_long(z, t).mean())
+        return MetricOutput(value=value, results={"test_mean_frame": value}, protocol={"num_fake": 2, "stand_in": False})
+
+
+if "test_mean_frame" not in METRICS:
+    METRICS.add(lambda: MeanFrameMetric(), name="test_mean_frame")
+
+
+def test_tiny_run_writes_the_whole_run_folder(tmp_path):
+    run_dir = tmp_path / "run"
+    cfg = tiny_config(f"run_dir={run_dir}", "metrics=[test_mean_frame]", "trainer.eval_kimg=0.012", "trainer.best_metric=max:test_mean_frame")
+    train(cfg)
+
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "done" and status["error"] is None and status["kimg"] == pytest.approx(0.024)
+    info = json.loads((run_dir / "run.json").read_text())
+    for key in ("package_version", "torch", "cuda", "git_commit", "device", "world_size", "precision", "seed", "config_hash", "dataset", "resolution", "components", "started"):
+        assert key in info
+    assert info["components"]["generator"]["name"] == "stylegan_v"
+    assert info["components"]["discriminator"]["kwargs"]["num_frames"] == 3  # from the sampler
+    assert info["components"]["positional_encoding"]["name"] == "acyclic"
+    assert info["resolution"] == 32 and info["world_size"] == 1
+    assert "generator:" in (run_dir / "config.yaml").read_text()
+
+    records = stats(run_dir)
+    assert [r["kimg"] for r in records] == pytest.approx([0.012, 0.024])
+    for key in ("loss/G/D", "loss/D/D", "loss/r1/D", "augment/p", "timing/sec_per_kimg", "memory/peak_gib"):
+        assert key in records[0]
+    assert list(run_dir.glob("events.out.tfevents.*"))
+    assert (run_dir / "log.txt").read_text().count("checkpoint") >= 2
+
+    samples = sorted(p.name for p in (run_dir / "samples").iterdir())
+    assert {"grid-000000.gif", "grid-000000.mp4", "long-000000.mp4"} <= set(samples)
+    import av
+
+    with av.open(str(run_dir / "samples" / "long-000000.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 128
+
+    metric_lines = (run_dir / "metric-test_mean_frame.jsonl").read_text().splitlines()
+    assert len(metric_lines) == 2  # kimg 0.012 and the final snapshot
+    record = json.loads(metric_lines[-1])
+    assert record["kimg"] == pytest.approx(0.024) and record["checkpoint"].endswith("ckpt-000000.pt")
+    best = json.loads((run_dir / "checkpoints" / "best.json").read_text())
+    assert best["metric"] == "test_mean_frame" and best["checkpoint"] == "ckpt-000000.pt"
+
+    path = ckpt.list_checkpoints(run_dir)[-1]
+    state = torch.load(path, weights_only=True)  # complete state, no pickled code
+    assert state["nimg"] == 24 and state["step"] == 4
+    for key in ("G", "G_ema", "D", "opt_G", "opt_D", "augment", "rng", "components", "config"):
+        assert key in state
+    G = ckpt.load_generator(run_dir)
+    video = G.generate_long(G.sample_z(1), torch.tensor([[0.0, 0.5, 1000.0]]))
+    assert video.shape == (1, 3, 3, 32, 32) and torch.isfinite(video).all()
+    for key, value in G.state_dict().items():  # load_generator gives G_ema, not the raw G
+        assert torch.equal(value, state["G_ema"][key])
+    assert any(not torch.equal(state["G"][k], state["G_ema"][k]) for k in state["G"] if state["G"][k].is_floating_point())
+
+    # A finished run started again with resume=auto does no work.
+    before = (run_dir / "stats.jsonl").read_text()
+    train(tiny_config(f"run_dir={run_dir}", "trainer.total_kimg=1"))
+    assert (run_dir / "stats.jsonl").read_text() == before
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "done"
+
+
+def test_sigkill_then_resume_continues_from_the_last_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    args = [PYTHON, "-m", "benchmarks.cli", "train", *TINY, f"run_dir={run_dir}", "trainer.total_kimg=10",
+            "samples.long_frames=0"]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while not ckpt.list_checkpoints(run_dir) and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert ckpt.list_checkpoints(run_dir), f"no checkpoint appeared: {proc.stderr.read().decode() if proc.poll() is not None else ''}"
+        time.sleep(0.5)  # kill somewhere later in the run, possibly mid-write
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "running"
+    path, state = ckpt.latest_checkpoint(run_dir)  # every checkpoint under its real name loads
+    (run_dir / "checkpoints" / ".ckpt-000000.pt.tmp-999").write_bytes(b"half")  # as if killed mid-write
+    saved_kimg, saved_step = state["kimg"], state["step"]
+    ticks_before = len(stats(run_dir))
+
+    train(tiny_config(f"run_dir={run_dir}", f"trainer.total_kimg={saved_kimg + 0.012:.3f}", "samples.long_frames=0"))
+    log_text = (run_dir / "log.txt").read_text()
+    assert f"resumed from {path}" in log_text
+    after = stats(run_dir)[ticks_before:]
+    assert after[0]["step"] == saved_step + 2 and after[0]["kimg"] == pytest.approx(saved_kimg + 0.012)
+    final = torch.load(ckpt.list_checkpoints(run_dir)[-1], weights_only=True)
+    assert final["step"] == saved_step + 2
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "done"
+    assert "resumed" in json.loads((run_dir / "run.json").read_text())
+    assert not list((run_dir / "checkpoints").glob(".*"))  # temp leftovers cleaned
+
+
+def test_resume_is_exact(tmp_path):
+    """Stopped at a checkpoint and resumed, a run ends with the same weights as one that never stopped."""
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    common = ("samples.long_frames=0", "samples.videos=1", "trainer.num_workers=0")
+    train(tiny_config(f"run_dir={straight}", "trainer.total_kimg=0.024", *common))
+    train(tiny_config(f"run_dir={split}", "trainer.total_kimg=0.012", *common))
+    # A finished run is extended by naming its checkpoint (resume=auto would see status done and stop).
+    train(tiny_config(f"run_dir={split}", "trainer.total_kimg=0.024", *common, f"resume={split}"))
+    a = torch.load(ckpt.list_checkpoints(straight)[-1], weights_only=True)
+    b = torch.load(ckpt.list_checkpoints(split)[-1], weights_only=True)
+    assert a["step"] == b["step"] == 4
+    for key in ("G", "G_ema"):
+        for name in a[key]:
+            torch.testing.assert_close(b[key][name], a[key][name], rtol=0, atol=0, msg=f"{key}.{name}")
+    for name in a["D"][0]:
+        torch.testing.assert_close(b["D"][0][name], a["D"][0][name], rtol=0, atol=0)
+    assert a["augment"] == b["augment"]
+
+
+class NaNAfter(NonSaturatingLoss):
+    """Test-only loss: the generator loss becomes NaN from the ``after``-th call on."""
+
+    def __init__(self, after: int = 3):
+        self.after, self.calls = after, 0
+
+    def generator(self, fake_logits):
+        self.calls += 1
+        loss = super().generator(fake_logits)
+        return loss * float("nan") if self.calls > self.after else loss
+
+
+if "test_nan_after" not in LOSSES:
+    LOSSES.add(NaNAfter, name="test_nan_after")
+
+
+def test_nan_loss_stops_the_run_cleanly_and_keeps_the_last_good_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    cfg = tiny_config(f"run_dir={run_dir}", "loss=non_saturating", "loss._name_=test_nan_after", "+loss.after=2",
+                      "samples.long_frames=0")
+    with pytest.raises(TrainingDiverged, match=r"loss 'loss/G/D' is nan at kimg 0\.024"):
+        train(cfg)
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "failed" and "loss/G/D" in status["error"] and "kimg 0.024" in status["error"]
+    paths = ckpt.list_checkpoints(run_dir)
+    assert [p.name for p in paths] == ["ckpt-000000.pt"]
+    good = ckpt.load_checkpoint(paths[0])
+    assert good["step"] == 2  # written at the first tick, before the NaN
+    assert all(torch.isfinite(v).all() for v in good["G"].values() if v.is_floating_point())
+
+
+def test_two_gloo_processes_train_one_model(tmp_path):
+    run_dir = tmp_path / "run"
+    cfg = tiny_config(f"run_dir={run_dir}", "nproc=2", "trainer.batch_size=4", "trainer.batch_gpu=2",
+                      "trainer.total_kimg=0.012", "samples.long_frames=0")
+    train(cfg)
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "done"
+    assert json.loads((run_dir / "run.json").read_text())["world_size"] == 2
+    state = torch.load(ckpt.list_checkpoints(run_dir)[-1], weights_only=True)
+    assert state["nimg"] == 12 and state["world_size"] == 2
+    assert len(state["rng"]) == 2  # each rank's RNG streams, for an exact resume
+    assert not torch.equal(state["rng"][0]["torch"], state["rng"][1]["torch"])  # per-rank seeds
+
+
+def test_several_discriminators_train_together_with_their_own_samplers_and_weights(tmp_path):
+    run_dir = tmp_path / "run"
+    small = "channel_base: 256, channel_max: 16"
+    two = (f"+discriminator={{discriminators: [{{_name_: stylegan_v, {small}}}, "
+           f"{{_name_: stylegan_v, {small}, _sampler_: {{_name_: uniform, num_frames: 2, gap: [1, 2, 4]}}, _weight_: 0.5, _r1_gamma_: 0}}]}}")
+    no_d = [o for o in TINY if not o.startswith("discriminator.")]
+    train(tiny_config(f"run_dir={run_dir}", "~discriminator", two, "trainer.total_kimg=0.006", "samples.long_frames=0", base=no_d))
+    record = stats(run_dir)[-1]
+    assert {"loss/G/D0", "loss/G/D1", "loss/D/D0", "loss/D/D1", "loss/r1/D0"} <= set(record)
+    assert "loss/r1/D1" not in record  # its own R1 gamma: 0
+    info = json.loads((run_dir / "run.json").read_text())["components"]
+    assert info["discriminator"]["kwargs"]["num_frames"] == 3 and info["discriminator_1"]["kwargs"]["num_frames"] == 2
+    assert info["sampler_1"]["name"] == "uniform"
+    state = torch.load(ckpt.list_checkpoints(run_dir)[-1], weights_only=True)
+    assert len(state["D"]) == len(state["opt_D"]) == 2
+
+    from benchmarks.training.components import discriminator_entries
+
+    with pytest.raises(ConfigError, match="both a list 'discriminators' and single-discriminator keys"):
+        discriminator_entries({"_name_": "stylegan_v", "discriminators": [{"_name_": "stylegan_v"}]})
+
+
+def test_bad_configs_fail_before_training_with_a_reason(tmp_path):
+    from registry import DISCRIMINATORS
+    from registry.interfaces import VideoDiscriminator
+
+    with pytest.raises(ConfigError, match=r"generator.*stylegan_vv.*Did you mean 'stylegan_v'"):
+        train(tiny_config(f"run_dir={tmp_path / 'a'}", "generator._name_=stylegan_vv"))
+
+    if "test_dense_d" not in DISCRIMINATORS:
+        @DISCRIMINATORS.register("test_dense_d")
+        class DenseD(VideoDiscriminator):
+            needs_dense_clips = True
+
+            def __init__(self, resolution: int = 32, num_frames: int = 4, **unused):
+                super().__init__()
+                self.num_frames = num_frames
+                self.fc = torch.nn.Linear(3, 1)
+
+            def forward(self, frames, t):
+                return self.fc(frames.mean(dim=(1, 3, 4))).squeeze(1)
+
+    with pytest.raises(ConfigError, match=r"needs dense clips.*sampler=consecutive"):
+        no_d = [o for o in TINY if not o.startswith("discriminator.")]
+        train(tiny_config(f"run_dir={tmp_path / 'b'}", "discriminator=stylegan_v", "discriminator={_name_: test_dense_d}", base=no_d))
+    assert json.loads((tmp_path / "b" / "status.json").read_text())["state"] == "failed"
+
+    with pytest.raises(ConfigError, match="metrics.*no_such_metric"):
+        train(tiny_config(f"run_dir={tmp_path / 'c'}", "metrics=[no_such_metric]"))
+
+    (tmp_path / "d" / "checkpoints").mkdir(parents=True)
+    torch.save({}, tmp_path / "d" / "checkpoints" / "ckpt-000001.pt")
+    with pytest.raises(ConfigError, match="already holds checkpoints.*resume=auto"):
+        train(tiny_config(f"run_dir={tmp_path / 'd'}", "resume=null"))
+
+    with pytest.raises(ValueError, match="batch_size=3 must be a multiple of trainer.batch_gpu=2"):
+        train(tiny_config(f"run_dir={tmp_path / 'e'}", "trainer.batch_size=3"))
+
+
+def test_sgvb_train_cfg_job_prints_the_config():
+    out = subprocess.run([PYTHON, "-m", "benchmarks.cli", "train", "trainer=tiny", "--cfg", "job"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "total_kimg:" in out.stdout and "_name_: stylegan_v" in out.stdout
