@@ -1,1 +1,28 @@
-"""metrics"""
+"""Metrics: FVD, FID and the long-video consistency score (LVC), their detectors, and ``evaluate``.
+
+    from metrics import evaluate
+    record = evaluate("fvd2048_16f", fake=G, real=dataset, run_dir=run_dir, kimg=kimg)
+
+* Names encode the protocol: ``fvd<N>_<T>f[_subsample<S>f]`` (StyleGAN-V's ``fvd2048_16f``,
+  ``fvd2048_128f``, ``fvd2048_128f_subsample8f``), ``fid<N>[_full]`` (``fid50k_full``),
+  ``consistency[<N>_]<T>f`` (``consistency128f``); or specs ``{_name_: fvd, num_videos: 64, ...}``.
+* ``mode="official"`` reproduces StyleGAN-V's choices (1/N covariance, Python-RNG clip offsets in
+  selection order, sorted-order selection, uint8 rounding); ``mode="default"`` uses 1/(N-1) and
+  per-video seeded offsets. Every record stores its mode and everything else that defines the number.
+* Detector weights: ``detector_path`` (file or folder), ``$SGVB_WEIGHTS_DIR``, ``~/.cache/sgvb``, else a
+  checksum-verified download (``SGVB_OFFLINE=1`` forbids it). ``allow_stand_in_detectors=True`` runs
+  seeded random networks of the same architectures offline; such records say ``stand_in: true``.
+* Real statistics are cached under ``$SGVB_CACHE_DIR/stats`` (default ``~/.cache/sgvb/stats``).
+
+Importing this package registers the built-in metrics (``METRICS``) and detectors (``DETECTORS``).
+"""
+from . import consistency, detectors, fid, fvd  # noqa: F401 - register components
+from .base import EvalContext, Metric, MetricOutput, build_metric
+from .evaluation import evaluate
+from .stats import FeatureStats, frechet_distance
+from .weights import ChecksumError, MissingWeightsError, WeightsError
+
+__all__ = [
+    "ChecksumError", "EvalContext", "FeatureStats", "Metric", "MetricOutput", "MissingWeightsError", "WeightsError",
+    "build_metric", "evaluate", "frechet_distance",
+]

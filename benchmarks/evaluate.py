@@ -1,0 +1,161 @@
+"""``sgvb eval``: evaluate metrics for a run folder, a checkpoint or a folder of generated videos (Hydra front end).
+
+Every evaluation appends one record to ``metric-<name>.jsonl`` of the run folder (or of ``run_dir``)
+through ``metrics.evaluate``; the same record is printed as one JSON line.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+CKPT_RE = re.compile(r"^ckpt-(\d+)\.pt$")
+
+
+class EvalConfigError(ValueError):
+    """A bad ``sgvb eval`` configuration; the message names the key at fault."""
+
+
+def _container(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def metric_list(node: Any) -> list[Any]:
+    value = _container(node)
+    if value is None:
+        return []
+    if isinstance(value, (str, dict)):
+        value = [value]
+    return list(value)
+
+
+def run_folder_of(checkpoint: Path) -> Path | None:
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
+
+
+def kimg_of(checkpoint: Path) -> float | None:
+    m = CKPT_RE.match(checkpoint.name)
+    return float(m.group(1)) if m else None
+
+
+def checkpoints_to_evaluate(fake: dict) -> list[Path]:
+    from benchmarks.training.checkpoint import list_checkpoints, resolve_checkpoint_path
+
+    if fake.get("checkpoint"):
+        path = Path(fake["checkpoint"]).expanduser()
+        if not path.exists():
+            raise EvalConfigError(f"fake.checkpoint: '{path}' does not exist")
+        return [resolve_checkpoint_path(path)]
+    run = Path(fake["run_dir"]).expanduser()
+    if not run.is_dir():
+        raise EvalConfigError(f"fake.run_dir: '{run}' is not a folder")
+    found = list_checkpoints(run)
+    if not found:
+        raise EvalConfigError(f"fake.run_dir: '{run}' has no checkpoints/ckpt-*.pt")
+    return found if fake.get("all_checkpoints") else [resolve_checkpoint_path(run)]
+
+
+def dataset_spec(cfg_dataset: Any, run_dir: Path | None) -> dict:
+    """The dataset option given on the command line, else the one the run was trained on."""
+    spec = _container(cfg_dataset)
+    if spec:
+        return spec
+    if run_dir is not None and (run_dir / "config.yaml").is_file():
+        run_cfg = OmegaConf.load(run_dir / "config.yaml")
+        if run_cfg.get("dataset"):
+            return _container(run_cfg.dataset)
+    raise EvalConfigError("no dataset: pass dataset=<frames|mp4|synthetic> dataset.path=... (or fake.run_dir of a run with a config.yaml)")
+
+
+def videos_dataset(path: str, resolution: int):
+    """A folder of generated videos as a dataset: frames layout (folders of images or a .zip) or video files."""
+    from registry import DATASETS
+
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise EvalConfigError(f"fake.videos: '{p}' does not exist")
+    has_dirs = p.is_dir() and any(child.is_dir() for child in p.iterdir())
+    kind = "frames" if p.suffix == ".zip" or has_dirs else "mp4"
+    return DATASETS.build({"_name_": kind, "path": str(p), "resolution": resolution})
+
+
+def pick_device(device: str):
+    import torch
+
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def run(cfg: DictConfig) -> list[dict]:
+    """Evaluate every metric for every selected source; return the records."""
+    from metrics import build_metric, evaluate
+    from registry import DATASETS
+
+    fake = _container(cfg.fake) or {}
+    sources_given = [k for k in ("run_dir", "checkpoint", "videos") if fake.get(k)]
+    if len(sources_given) != 1:
+        raise EvalConfigError(f"give exactly one of fake.run_dir, fake.checkpoint, fake.videos (got {sources_given or 'none'})")
+    metrics = metric_list(cfg.metrics)
+    if not metrics:
+        raise EvalConfigError("metrics is empty: e.g. metrics=[fvd2048_16f]")
+    for m in metrics:
+        build_metric(m)  # unknown names fail before anything is loaded
+    device = pick_device(cfg.get("device", "auto"))
+    common = dict(
+        device=device, seed=int(cfg.seed), mode=str(cfg.mode), batch_size=cfg.batch_size, detector_path=cfg.detector_path,
+        allow_stand_in_detectors=bool(cfg.allow_stand_in_detectors), cache_dir=cfg.cache_dir,
+    )
+    records = []
+    if fake.get("videos"):
+        real = DATASETS.build(dataset_spec(cfg.get("dataset"), None))
+        fake_ds = videos_dataset(fake["videos"], real.resolution)
+        for m in metrics:
+            records.append(evaluate(m, fake=fake_ds, real=real, run_dir=cfg.run_dir, **common))
+            _print(records[-1])
+        return records
+
+    from benchmarks.training.checkpoint import load_generator
+
+    checkpoints = checkpoints_to_evaluate(fake)
+    home = Path(fake["run_dir"]).expanduser() if fake.get("run_dir") else run_folder_of(checkpoints[0])
+    spec = dataset_spec(cfg.get("dataset"), home)
+    real = None
+    for ckpt in checkpoints:
+        G = load_generator(ckpt, device=device, ema=bool(fake.get("ema", True)))
+        if real is None:
+            spec.setdefault("resolution", G.resolution)
+            real = DATASETS.build(spec)
+        out_dir = cfg.run_dir if cfg.run_dir is not None else run_folder_of(ckpt)
+        for m in metrics:
+            records.append(evaluate(m, fake=G, real=real, run_dir=out_dir, kimg=kimg_of(ckpt), checkpoint=str(ckpt), **common))
+            _print(records[-1])
+        del G
+    return records
+
+
+def _print(record: dict) -> None:
+    flag = " [STAND-IN DETECTOR]" if record["protocol"].get("stand_in") else ""
+    print(f"{record['metric']} = {record['value']:.4f}{flag}  (kimg {record['kimg']}, {record['wall_time_s']:.1f}s)", file=sys.stderr)
+    print(json.dumps(record))
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
+def main(cfg: DictConfig) -> int:
+    from registry import RegistryError
+
+    try:
+        run(cfg)
+    except (ValueError, TypeError, FileNotFoundError, RegistryError) as exc:  # bad options, data or missing weights: one message
+        print(f"sgvb eval: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    return 0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Real-data statistics cache: npz files keyed by a hash of everything that defines them.
+
+The key covers the dataset's ``fingerprint()`` (its content and every parameter that changes its
+frames), the metric protocol (counts, frames, subsample, selection mode, seed), the detector's identity
+(weight sha256 or stand-in construction) and the statistics' own options. Unlike the official cache
+(keyed by the dataset path), changed data at the same path misses, and seeded offsets stay valid.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+CACHE_FORMAT = 1
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("SGVB_CACHE_DIR")
+    return (Path(root).expanduser() if root else Path.home() / ".cache" / "sgvb") / "stats"
+
+
+def cache_key(fields: dict) -> str:
+    blob = json.dumps({"format": CACHE_FORMAT, **fields}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def cache_path(cache_dir: str | os.PathLike | None, prefix: str, fields: dict) -> Path:
+    folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    return folder / f"{prefix}-{cache_key(fields)}.npz"
+
+
+def load(path: Path) -> dict[str, np.ndarray] | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    except Exception:  # noqa: BLE001 - a damaged cache file is recomputed, never fatal
+        return None
+
+
+def save(path: Path, arrays: dict[str, np.ndarray], fields: dict) -> None:
+    """Atomic write; the key fields travel along (``_key``) so a cache file says what it holds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez(tmp, _key=np.asarray(json.dumps(fields, sort_keys=True, default=str)), **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -1,0 +1,329 @@
+"""Feature detectors: the networks whose features FVD, FID and the consistency score compare.
+
+Every detector takes **uint8** input (the metric boundary) and does its own scaling and resizing, as
+the official TorchScript files do, so real and fake go through the identical path:
+  * video detectors: ``[B, 3, T, H, W]`` uint8 -> ``[B, d]`` float32;
+  * image detectors: ``[N, 3, H, W]`` uint8 -> ``[N, d]`` float32.
+
+Registered (``DETECTORS.build(name, path=..., device=..., allow_stand_in=..., ...)``):
+  * ``i3d``          StyleGAN-V's ``i3d_torchscript.pt`` (400-d logits), called exactly as the official code does;
+  * ``i3d_pytorch``  our ``InceptionI3d`` + the VideoGPT/TATS state dict ``i3d_pretrained_400.pt`` (same TF-Hub weights);
+  * ``inception``    NVIDIA's ``inception-2015-12-05.pt`` (2048-d pool features, TF-compatible resize inside);
+  * ``dino_vits16``  timm ``vit_small_patch16_224.dino`` (384-d CLS) for the consistency score;
+  * ``torchscript``  any TorchScript file with the official interface, by path.
+
+Stand-ins (``allow_stand_in=True`` and no weight file offline): the same architecture, randomly
+initialised from a fixed seed, run at a small ``stand_in_resolution`` so CPU smoke runs are cheap
+(defaults: I3D and DINO 32x32, Inception 75x75 = its minimum; a metric spec's ``stand_in_resolution``
+changes it, and every record's ``protocol.detector_resolution`` says what was used). Their
+numbers are only comparable with other stand-in numbers of the same seed, resolution and torch version;
+records say ``stand_in: true`` and the detector is named e.g. ``i3d[stand-in]``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from registry import DETECTORS
+
+from . import weights
+from .i3d import InceptionI3d, init_stand_in_
+
+I3D_TORCHSCRIPT = weights.WeightsFile(
+    "i3d_torchscript.pt",
+    "https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1",
+    "bec6519f66ea534e953026b4ae2c65553c17bf105611c746d904657e5860a5e2",
+)
+# sha256 of this file is not published; its git blob id in TATS/common_metrics is a867b87ac3a9097d200598b1d48a1b890d8ec744.
+I3D_STATE_DICT = weights.WeightsFile("i3d_pretrained_400.pt", "https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt")
+INCEPTION_TORCHSCRIPT = weights.WeightsFile(
+    "inception-2015-12-05.pt", "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
+)
+DINO_VITS16 = weights.WeightsFile(
+    "vit_small_patch16_224.dino.safetensors", "https://huggingface.co/timm/vit_small_patch16_224.dino/resolve/main/model.safetensors"
+)
+
+STAND_IN_WARNING = (
+    "USING A STAND-IN DETECTOR: '{name}' weights are not available offline, so a randomly initialised {arch} "
+    "(seed {seed}, input {res}x{res}) is used instead. Its numbers are NOT comparable with published ones; "
+    "the record is marked stand_in=true. Put {file} in $SGVB_WEIGHTS_DIR or ~/.cache/sgvb for real numbers."
+)
+
+
+class Detector(nn.Module):
+    """A frozen feature network with uint8 input. Attributes describe it for the metric record."""
+
+    video: bool = True  # input [B, 3, T, H, W]; False: images [N, 3, H, W]
+    feature_dim: int
+    name: str
+    sha256: str | None = None
+    stand_in: bool = False
+    input_resolution: int | None = None  # the size frames are resized to before the network
+
+    @property
+    def identity(self) -> str:
+        """What pins the features: the weight file hash, or the stand-in's construction (for cache keys)."""
+        if self.sha256:
+            return self.sha256
+        return f"{self.name}:res{self.input_resolution}:seed{getattr(self, 'seed', 0)}:torch{torch.__version__.split('+')[0]}"
+
+    def check_input(self, x: torch.Tensor) -> None:
+        want = 5 if self.video else 4
+        if x.dtype != torch.uint8 or x.ndim != want or x.shape[1] != 3:
+            layout = "[B, 3, T, H, W]" if self.video else "[N, 3, H, W]"
+            raise ValueError(f"detector '{self.name}' expects uint8 {layout}, got {x.dtype} {tuple(x.shape)}")
+
+
+class TorchScriptDetector(Detector):
+    """An official TorchScript detector, called with the official keyword arguments."""
+
+    def __init__(self, module: torch.jit.ScriptModule, *, name: str, sha256: str | None, video: bool, feature_dim: int):
+        super().__init__()
+        self.module = module
+        self.name, self.sha256, self.video, self.feature_dim = name, sha256, video, feature_dim
+        self.input_resolution = {"i3d": 224, "inception": 299}.get(name)  # resized inside the file; unknown for custom files
+        self.call_kwargs = dict(rescale=True, resize=True, return_features=True) if video else dict(return_features=True)
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        with torch.autocast(device_type=x.device.type, enabled=False), (torch.jit.fuser("none") if x.is_cuda else contextlib.nullcontext()):
+            features = self.module(x, **self.call_kwargs)
+        return features.reshape(x.shape[0], -1).float()
+
+
+class I3DPytorchDetector(Detector):
+    """``InceptionI3d``: resize frames to ``resolution`` (bilinear, as TATS), map [0,255] -> [-1,1], logits averaged over time."""
+
+    def __init__(self, model: InceptionI3d, *, name: str, sha256: str | None, resolution: int = 224, stand_in: bool = False, seed: int = 0):
+        super().__init__()
+        self.model = model.eval().requires_grad_(False)
+        self.name, self.sha256, self.stand_in, self.seed = name, sha256, stand_in, seed
+        self.video, self.feature_dim, self.input_resolution = True, model.num_classes, resolution
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        b, _, t, h, w = x.shape
+        frames = x.transpose(1, 2).reshape(b * t, 3, h, w).float()  # [B*T, 3, H, W]
+        if (h, w) != (self.input_resolution,) * 2:
+            frames = F.interpolate(frames, size=(self.input_resolution,) * 2, mode="bilinear", align_corners=False)
+        video = frames.reshape(b, t, 3, *frames.shape[-2:]).transpose(1, 2) * (2.0 / 255.0) - 1.0  # [B, 3, T, r, r]
+        return self.model(video.contiguous()).float()
+
+
+class ImageNetworkDetector(Detector):
+    """An image backbone returning pooled features: resize, normalise, forward."""
+
+    def __init__(self, model: nn.Module, *, name: str, sha256: str | None, feature_dim: int, resolution: int, mean: tuple, std: tuple,
+                 interpolation: str = "bilinear", stand_in: bool = False, seed: int = 0, autocast: bool = False):
+        super().__init__()
+        self.model = model.eval().requires_grad_(False)
+        self.name, self.sha256, self.stand_in, self.seed = name, sha256, stand_in, seed
+        self.video, self.feature_dim, self.input_resolution = False, feature_dim, resolution
+        self.interpolation, self.autocast = interpolation, autocast
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1) * 255.0, persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1) * 255.0, persistent=False)
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        x = x.float()
+        if x.shape[-2:] != (self.input_resolution,) * 2:
+            x = F.interpolate(x, size=(self.input_resolution,) * 2, mode=self.interpolation, align_corners=False, antialias=True)
+        x = (x - self.mean) / self.std
+        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=self.autocast and x.is_cuda):
+            features = self.model(x)
+        return features.float()
+
+
+# ----------------------------------------------------------------------------------------- loading helpers
+def _seeded(build, seed: int) -> nn.Module:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def _stand_in_or_raise(error: Exception, *, allow: bool, name: str, arch: str, seed: int, res: int, file: str) -> None:
+    if not allow:
+        raise error
+    warnings.warn(STAND_IN_WARNING.format(name=name, arch=arch, seed=seed, res=res, file=file), RuntimeWarning, stacklevel=3)
+
+
+def _resolve_file(spec: weights.WeightsFile, path: str | os.PathLike | None) -> tuple[Path, str, bool]:
+    """(file, sha256, canonical) for an explicit path or the lookup chain.
+
+    An explicit file named like the canonical one must match its published checksum; a file with
+    another name is taken as a custom detector (its sha256 is recorded, not checked). A folder is
+    searched for the canonical file name first.
+    """
+    path = _in_folder(spec, path)
+    if path is not None and Path(path).name != spec.file_name:
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise weights.MissingWeightsError(f"detector file '{p}' does not exist")
+        return p, weights.cached_sha256(p), False
+    file, sha = weights.resolve(spec, path)
+    return file, sha, True
+
+
+def _in_folder(spec: weights.WeightsFile, path: str | os.PathLike | None) -> str | os.PathLike | None:
+    """A folder given as ``detector_path`` holds the files of several detectors: pick this one's (None: not there)."""
+    if path is not None and Path(path).expanduser().is_dir():
+        candidate = Path(path).expanduser() / spec.file_name
+        return candidate if candidate.is_file() else None
+    return path
+
+
+def _load_torchscript(file: Path, device: torch.device) -> torch.jit.ScriptModule:
+    try:
+        module = torch.jit.load(str(file), map_location=device)
+    except Exception as exc:  # noqa: BLE001
+        raise weights.WeightsError(f"'{file}' is not a loadable TorchScript file: {type(exc).__name__}: {exc}") from None
+    return module.eval()
+
+
+def _is_torchscript(path) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith("constants.pkl") or "/code/" in n for n in z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _device(device) -> torch.device:
+    return torch.device(device) if device is not None else torch.device("cpu")
+
+
+# ----------------------------------------------------------------------------------------- registered detectors
+@DETECTORS.register("i3d", aliases=["i3d_torchscript"])
+def i3d(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0) -> Detector:
+    """StyleGAN-V's FVD detector: TorchScript I3D, ``(x, rescale=True, resize=True, return_features=True)``, 400-d."""
+    device = _device(device)
+    path = _in_folder(I3D_TORCHSCRIPT, path)
+    if path is not None and Path(path).name != I3D_TORCHSCRIPT.file_name:
+        return torchscript(path=path, device=device, video=True)
+    try:
+        file, sha, _ = _resolve_file(I3D_TORCHSCRIPT, path)
+    except weights.MissingWeightsError as exc:
+        _stand_in_or_raise(exc, allow=allow_stand_in, name="i3d", arch="InceptionI3d", seed=seed, res=stand_in_resolution, file=I3D_TORCHSCRIPT.file_name)
+        model = init_stand_in_(InceptionI3d(400), seed)
+        return I3DPytorchDetector(model, name="i3d[stand-in]", sha256=None, resolution=stand_in_resolution, stand_in=True, seed=seed).to(device)
+    return TorchScriptDetector(_load_torchscript(file, device), name="i3d", sha256=sha, video=True, feature_dim=400).to(device)
+
+
+@DETECTORS.register("i3d_pytorch", aliases=["i3d_pretrained_400"])
+def i3d_pytorch(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0) -> Detector:
+    """Our ``InceptionI3d`` with the VideoGPT/TATS state dict ``i3d_pretrained_400.pt`` (bilinear resize to 224)."""
+    device = _device(device)
+    try:
+        file, sha, _ = _resolve_file(I3D_STATE_DICT, path)
+    except weights.MissingWeightsError as exc:
+        _stand_in_or_raise(exc, allow=allow_stand_in, name="i3d_pytorch", arch="InceptionI3d", seed=seed, res=stand_in_resolution, file=I3D_STATE_DICT.file_name)
+        model = init_stand_in_(InceptionI3d(400), seed)
+        return I3DPytorchDetector(model, name="i3d_pytorch[stand-in]", sha256=None, resolution=stand_in_resolution, stand_in=True, seed=seed).to(device)
+    model = InceptionI3d(400)
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001
+        raise weights.WeightsError(f"'{file}' is not an InceptionI3d state dict (like i3d_pretrained_400.pt): {type(exc).__name__}: {exc}") from None
+    return I3DPytorchDetector(model, name="i3d_pytorch", sha256=sha, resolution=224).to(device)
+
+
+@DETECTORS.register("inception", aliases=["inception_v3", "inception_2015_12_05"])
+def inception(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 75, seed: int = 0) -> Detector:
+    """StyleGAN2-ADA's FID detector (TorchScript, ``return_features=True``, 2048-d); stand-in: random torchvision Inception-v3."""
+    device = _device(device)
+    path = _in_folder(INCEPTION_TORCHSCRIPT, path)
+    if path is not None and Path(path).name != INCEPTION_TORCHSCRIPT.file_name:
+        return torchscript(path=path, device=device, video=False)
+    try:
+        file, sha, _ = _resolve_file(INCEPTION_TORCHSCRIPT, path)
+    except weights.MissingWeightsError as exc:
+        _stand_in_or_raise(exc, allow=allow_stand_in, name="inception", arch="Inception-v3", seed=seed, res=stand_in_resolution, file=INCEPTION_TORCHSCRIPT.file_name)
+        if stand_in_resolution < 75:
+            raise ValueError(f"inception stand-in needs stand_in_resolution >= 75 (Inception-v3's minimum), got {stand_in_resolution}")
+        import torchvision
+
+        def build():
+            net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False)
+            net.fc = nn.Identity()
+            return net
+
+        model = init_stand_in_(_seeded(build, seed), seed)
+        return ImageNetworkDetector(model, name="inception[stand-in]", sha256=None, feature_dim=2048, resolution=stand_in_resolution,
+                                    mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), stand_in=True, seed=seed).to(device)
+    return TorchScriptDetector(_load_torchscript(file, device), name="inception", sha256=sha, video=False, feature_dim=2048).to(device)
+
+
+@DETECTORS.register("dino_vits16", aliases=["dino", "vit_small_patch16_224.dino"])
+def dino_vits16(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0) -> Detector:
+    """DINO ViT-S/16 CLS features (384-d): whole frame resized to 224 (bicubic, antialiased, no crop), ImageNet mean/std."""
+    import timm
+
+    device = _device(device)
+    path = _in_folder(DINO_VITS16, path)
+    if path is not None and Path(path).name != DINO_VITS16.file_name and _is_torchscript(path):
+        return torchscript(path=path, device=device, video=False)
+    arch = "vit_small_patch16_224.dino"
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    try:
+        file, sha, _ = _resolve_file(DINO_VITS16, path)
+    except weights.MissingWeightsError as exc:
+        _stand_in_or_raise(exc, allow=allow_stand_in, name="dino_vits16", arch=arch, seed=seed, res=stand_in_resolution, file=DINO_VITS16.file_name)
+        model = _seeded(lambda: timm.create_model(arch, pretrained=False, num_classes=0, img_size=stand_in_resolution), seed)
+        return ImageNetworkDetector(model, name="dino_vits16[stand-in]", sha256=None, feature_dim=384, resolution=stand_in_resolution,
+                                    mean=mean, std=std, interpolation="bicubic", stand_in=True, seed=seed, autocast=True).to(device)
+    try:
+        model = timm.create_model(arch, pretrained=True, num_classes=0, pretrained_cfg_overlay=dict(file=str(file)))
+    except Exception as exc:  # noqa: BLE001
+        raise weights.WeightsError(f"'{file}' could not be loaded as {arch} weights: {type(exc).__name__}: {exc}") from None
+    return ImageNetworkDetector(model, name="dino_vits16", sha256=sha, feature_dim=384, resolution=224, mean=mean, std=std,
+                                interpolation="bicubic", autocast=True).to(device)
+
+
+@DETECTORS.register("torchscript")
+def torchscript(path: str, device=None, video: bool = True, **_ignored) -> Detector:
+    """Any TorchScript detector with the official interface (video: ``x, rescale, resize, return_features``; image: ``x, return_features``)."""
+    device = _device(device)
+    if path is None:
+        raise ValueError("detector 'torchscript' needs path=<file.pt>")
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise weights.MissingWeightsError(f"detector file '{file}' does not exist")
+    module = _load_torchscript(file, device)
+    probe = torch.zeros((1, 3, 16, 32, 32) if video else (1, 3, 32, 32), dtype=torch.uint8, device=device)
+    kwargs = dict(rescale=True, resize=True, return_features=True) if video else dict(return_features=True)
+    try:
+        with torch.no_grad():
+            dim = int(module(probe, **kwargs).reshape(1, -1).shape[1])
+    except Exception as exc:  # noqa: BLE001
+        raise weights.WeightsError(f"TorchScript detector '{file}' does not accept the official call {kwargs}: {type(exc).__name__}: {exc}") from None
+    return TorchScriptDetector(module, name=f"torchscript:{file.stem}", sha256=weights.cached_sha256(file), video=video, feature_dim=dim).to(device)
+
+
+# ----------------------------------------------------------------------------------------- in-process cache
+_LOADED: dict[tuple, Detector] = {}
+
+
+def load_detector(spec, *, path: str | None = None, device=None, allow_stand_in: bool = False, **kwargs) -> Detector:
+    """Build a registered detector once per process (re-evaluating snapshots must not reload 100 MB)."""
+    from registry.core import split_spec
+
+    name, spec_kwargs = split_spec(spec, "detector")
+    merged = {**kwargs, **spec_kwargs}
+    if path is not None:
+        merged["path"] = str(path)
+    key = (DETECTORS.get(name), str(_device(device)), bool(allow_stand_in), tuple(sorted((k, str(v)) for k, v in merged.items())))
+    if key not in _LOADED:
+        _LOADED[key] = DETECTORS.build({"_name_": name, **merged}, device=_device(device), allow_stand_in=allow_stand_in)
+    return _LOADED[key]

@@ -1,0 +1,109 @@
+"""Fréchet Video Distance with StyleGAN-V's protocol.
+
+``fvd<N>_<T>f[_subsample<S>f]``: I3D 400-d logits of clips of T/S frames spaced S apart (spanning T
+frames). Real: one random-offset clip from each of the first min(N, #eligible) videos of at least T
+frames, in sorted order. Fake: N clips at t = 0, S, 2S, ... from a generator, or the first T frames
+(every S-th) of the first N long-enough videos of a folder. Statistics: float64 sums; covariance 1/N in
+``mode="official"`` (StyleGAN-V) and 1/(N-1) otherwise. Real statistics are cached.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from registry import METRICS
+
+from . import sources
+from .base import (EvalContext, Metric, MetricOutput, check_same_resolution, detector_protocol, is_dataset, is_generator, name_pattern,
+                   parse_count, preset)
+from .stats import FeatureStats, frechet_distance_from_stats
+
+# StyleGAN-V: NUM_FRAMES_IN_BATCH[resolution] // num_frames videos per detector call.
+_FRAMES_PER_BATCH = {128: 128, 256: 128, 512: 64, 1024: 32}
+
+
+def default_batch_size(resolution: int, num_frames: int) -> int:
+    budget = next((v for r, v in sorted(_FRAMES_PER_BATCH.items()) if resolution <= r), 32)
+    return max(1, budget // num_frames)
+
+
+@METRICS.register("fvd")
+class FVD(Metric):
+    """FVD of ``num_videos`` clips of ``num_frames`` frames taken every ``subsample`` frames."""
+
+    def __init__(self, num_videos: int = 2048, num_frames: int = 16, subsample: int = 1, detector: Any = "i3d", stand_in_resolution: int | None = None):
+        if num_videos < 2 or num_frames < 1 or subsample < 1:
+            raise ValueError(f"fvd needs num_videos >= 2, num_frames >= 1, subsample >= 1; got {num_videos}, {num_frames}, {subsample}")
+        self.num_videos, self.num_frames, self.subsample = int(num_videos), int(num_frames), int(subsample)
+        self.detector_spec, self.stand_in_resolution = detector, stand_in_resolution
+        span = self.num_frames * self.subsample
+        self.name = f"fvd{self.num_videos}_{span}f" + (f"_subsample{self.subsample}f" if self.subsample > 1 else "")
+
+    def _features(self, detector, batches, stats: FeatureStats) -> None:
+        for clips in batches:
+            stats.update(detector(clips))
+
+    def compute(self, ctx: EvalContext, fake: Any, real: Any) -> MetricOutput:
+        if not is_dataset(real):
+            raise TypeError(f"{self.name}: 'real' must be a VideoDataset, got {type(real).__name__}")
+        check_same_resolution(self.name, fake, real)
+        detector = ctx.detector(self.detector_spec, stand_in_resolution=self.stand_in_resolution)
+        if not detector.video:
+            raise ValueError(f"{self.name}: detector '{detector.name}' is an image detector; FVD needs a video detector")
+        batch = ctx.batch_size or default_batch_size(real.resolution, self.num_frames)
+
+        real_clips = sources.select_real_clips(real, num_videos=self.num_videos, num_frames=self.num_frames, subsample=self.subsample, seed=ctx.seed, mode=ctx.mode)
+
+        def real_sums() -> dict[str, torch.Tensor]:
+            stats = FeatureStats(detector.feature_dim, device=ctx.device)
+            mine = sources.shard(real_clips, ctx.rank, ctx.world_size)
+            self._features(detector, sources.iter_dataset_batches(real, mine, batch_size=batch, device=ctx.device, num_threads=ctx.num_threads), stats)
+            return {k: torch.as_tensor(v) for k, v in stats.state_dict().items()}
+
+        fields = {
+            "metric": "fvd", "fingerprint": real.fingerprint(), "clips": [(c.video, c.frames[0]) for c in real_clips],
+            "num_frames": self.num_frames, "subsample": self.subsample, "mode": ctx.mode, "seed": ctx.seed,
+            "detector": detector.identity, "covariance": "unbiased" if ctx.unbiased_cov else "biased",
+        }
+        real_state, cache_hit = ctx.cached_real(f"{self.name}-real", fields, real_sums)
+        real_stats = FeatureStats.from_state_dict(real_state)
+
+        fake_stats = FeatureStats(detector.feature_dim, device=ctx.device)
+        times = [i * self.subsample for i in range(self.num_frames)]
+        if is_generator(fake):
+            n_mine = sources.quota(self.num_videos, ctx.rank, ctx.world_size)
+            with sources.eval_mode(fake):
+                batches = sources.generated_clips(fake, num_videos=n_mine, times=times, batch_size=batch, generator=ctx.torch_generator(), device=ctx.device)
+                self._features(detector, batches, fake_stats)
+            fake_desc = "generator"
+        elif is_dataset(fake):
+            fake_clips = sources.select_folder_clips(fake, num_videos=self.num_videos, num_frames=self.num_frames, subsample=self.subsample)
+            mine = sources.shard(fake_clips, ctx.rank, ctx.world_size)
+            self._features(detector, sources.iter_dataset_batches(fake, mine, batch_size=batch, device=ctx.device, num_threads=ctx.num_threads), fake_stats)
+            fake_desc = "videos"
+        else:
+            raise TypeError(f"{self.name}: 'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}")
+        fake_stats.all_reduce()
+
+        value = frechet_distance_from_stats(fake_stats, real_stats, unbiased=ctx.unbiased_cov, device=ctx.device)
+        protocol = {
+            "num_real": real_stats.count, "num_fake": fake_stats.count, "frames": self.num_frames, "subsample": self.subsample,
+            "resolution": int(real.resolution), **detector_protocol(detector), "mode": ctx.mode, "seed": ctx.seed,
+            "covariance": "unbiased" if ctx.unbiased_cov else "biased", "fake_source": fake_desc, "real_cache_hit": cache_hit,
+            "world_size": ctx.world_size,
+        }
+        return MetricOutput(value=value, results={self.name: value}, protocol=protocol)
+
+
+@name_pattern(r"fvd(\d+k?)_(\d+)f(?:_subsample(\d+)f)?")
+def _fvd_from_name(match, **kwargs) -> FVD:
+    num_videos, span, sub = parse_count(match.group(1)), int(match.group(2)), int(match.group(3) or 1)
+    if span % sub:
+        raise ValueError(f"metric '{match.group(0)}': span {span} is not a multiple of the subsample factor {sub}")
+    return FVD(num_videos=num_videos, num_frames=span // sub, subsample=sub, **kwargs)
+
+
+preset("fvd2048_16f", FVD, num_videos=2048, num_frames=16)
+preset("fvd2048_128f", FVD, num_videos=2048, num_frames=128)
+preset("fvd2048_128f_subsample8f", FVD, num_videos=2048, num_frames=16, subsample=8)

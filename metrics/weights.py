@@ -1,0 +1,164 @@
+"""Find, download and verify detector weight files.
+
+Lookup order (first hit wins): an explicit path; ``$SGVB_WEIGHTS_DIR/<file>``; ``~/.cache/sgvb/<file>``
+(or ``$SGVB_CACHE_DIR/<file>``); otherwise one download from the published URL, checksum-verified and
+written atomically into the user cache. Offline with no copy, the error says which URL, file name and
+sha256 are expected and where to put the file. ``SGVB_OFFLINE=1`` skips the download attempt.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+
+class WeightsError(RuntimeError):
+    """A detector's weight file is missing, unreadable or not the expected file."""
+
+
+class MissingWeightsError(WeightsError, FileNotFoundError):
+    pass
+
+
+class ChecksumError(WeightsError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsFile:
+    """A published weight file: its canonical name, where it is downloaded from and its sha256 (None: unpublished)."""
+
+    file_name: str
+    url: str
+    sha256: str | None = None
+
+
+def weights_dirs() -> list[Path]:
+    """Folders searched for weight files, in order."""
+    dirs = []
+    if os.environ.get("SGVB_WEIGHTS_DIR"):
+        dirs.append(Path(os.environ["SGVB_WEIGHTS_DIR"]).expanduser())
+    dirs.append(user_cache_dir())
+    return dirs
+
+
+def user_cache_dir() -> Path:
+    root = os.environ.get("SGVB_CACHE_DIR")
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "sgvb"
+
+
+def sha256_of(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk_size), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def cached_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file, memoised on (path, size, mtime) so repeated evaluations do not re-hash 100 MB."""
+    st = os.stat(path)
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        _SHA_CACHE[key] = sha256_of(path)
+    return _SHA_CACHE[key]
+
+
+def verify(path: Path, expected_sha256: str | None) -> str:
+    """Return the file's sha256; refuse it (both checksums shown) when it is not the expected file."""
+    actual = cached_sha256(path)
+    if expected_sha256 and actual != expected_sha256.lower():
+        raise ChecksumError(
+            f"weight file {path} has sha256 {actual}, expected {expected_sha256}. "
+            "It is corrupt, truncated or a different file: delete it and download it again."
+        )
+    return actual
+
+
+def download(url: str, dest: Path, *, expected_sha256: str | None = None, progress: bool = True) -> None:
+    """Download ``url`` to ``dest`` through a temp file in the same folder; verified before the rename."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            while True:
+                block = response.read(1 << 20)
+                if not block:
+                    break
+                out.write(block)
+                done += len(block)
+                if progress and sys.stderr.isatty():
+                    pct = f" {100 * done / total:5.1f}%" if total else ""
+                    print(f"\rdownloading {dest.name}: {done / 2**20:7.1f} MiB{pct}", end="", file=sys.stderr)
+        if progress and sys.stderr.isatty():
+            print(file=sys.stderr)
+        actual = sha256_of(tmp)
+        if expected_sha256 and actual != expected_sha256.lower():
+            raise ChecksumError(f"download of {url} has sha256 {actual}, expected {expected_sha256}; not saved")
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _download(url: str, dest: Path, expected_sha256: str | None) -> None:
+    """Indirection so tests can make the network fail without touching urllib."""
+    download(url, dest, expected_sha256=expected_sha256)
+
+
+def resolve(spec: WeightsFile, path: str | os.PathLike | None = None, *, allow_download: bool = True) -> tuple[Path, str]:
+    """Local path and sha256 of ``spec``'s file, downloading it once if needed (see module docstring)."""
+    if path is not None:
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise MissingWeightsError(f"detector weight file '{p}' does not exist (expected {spec.file_name}, sha256 {spec.sha256 or 'unpublished'})")
+        return p, verify(p, spec.sha256)
+    for folder in weights_dirs():
+        candidate = folder / spec.file_name
+        if candidate.is_file():
+            return candidate, verify(candidate, spec.sha256)
+    dest = user_cache_dir() / spec.file_name
+    where = " or ".join(str(d / spec.file_name) for d in weights_dirs())
+    if not allow_download or os.environ.get("SGVB_OFFLINE", "").strip() not in ("", "0", "false", "no"):
+        raise MissingWeightsError(_missing_message(spec, where, reason="downloads are disabled (SGVB_OFFLINE)"))
+    try:
+        _download(spec.url, dest, spec.sha256)
+    except ChecksumError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any network failure becomes one clear message
+        raise MissingWeightsError(_missing_message(spec, where, reason=f"download failed: {type(exc).__name__}: {exc}")) from None
+    return dest, verify(dest, spec.sha256)
+
+
+def _missing_message(spec: WeightsFile, where: str, *, reason: str) -> str:
+    return (
+        f"detector weights '{spec.file_name}' not found locally and {reason}.\n"
+        f"  download:  {spec.url}\n"
+        f"  file name: {spec.file_name}\n"
+        f"  sha256:    {spec.sha256 or '(unpublished; recorded with each result)'}\n"
+        f"  put it at: {where} (set SGVB_WEIGHTS_DIR to use another folder), or pass detector_path=...\n"
+        "  For smoke tests only: allow_stand_in_detectors=true uses a random network (results marked stand_in)."
+    )
+
+
+def copy_into_cache(src: str | os.PathLike, spec: WeightsFile) -> Path:
+    """Install a manually downloaded file into the user cache after verifying it."""
+    src = Path(src)
+    verify(src, spec.sha256)
+    dest = user_cache_dir() / spec.file_name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    os.close(fd)
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+    return dest
