@@ -1,0 +1,108 @@
+"""The results folder of a grid: tables, one sample GIF per job, metric plots and a consistency comparison plot.
+
+    results/<grid>/
+      results.csv              tidy: run x checkpoint x metric key (benchmarks.table)
+      results_comparison.csv   one row per configuration: mean, std, n, 95% bootstrap CI per metric key
+      results.md               the comparison as Markdown
+      samples/<job>.gif        each job's latest sample grid
+      plots/<job>--<metric>.png   each metric's own plot at the selected checkpoint (e.g. consistency curves)
+      consistency.png          self-similarity profiles of every configuration (mean over seeds) against real videos
+
+Everything is generated from the run folders, so deleting this folder loses nothing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks import table
+
+
+def write_results(run_dirs: Sequence[Path], results_dir: Path, *, labels: dict[Path, str], select: str = "final") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tables, samples and plots for ``run_dirs`` (``labels``: run folder -> file-name label)."""
+    results_dir = Path(results_dir)
+    tidy, comparison = table.write_tables(run_dirs, output=results_dir / "results.csv", markdown=results_dir / "results.md", select=select)
+    for run_dir in run_dirs:
+        label = labels.get(Path(run_dir), Path(run_dir).name)
+        gifs = sorted((Path(run_dir) / "samples").glob("*.gif"), key=lambda p: (p.stat().st_mtime, p.name))
+        if gifs:
+            _copy(gifs[-1], results_dir / "samples" / f"{label}.gif")
+    chosen = tidy[tidy["selected"] & tidy["artifacts"].notna()].drop_duplicates(["run_dir", "metric", "artifacts"])
+    for _, row in chosen.iterrows():
+        plot = json.loads(row["artifacts"]).get("plot")
+        if plot and Path(plot).is_file():
+            label = labels.get(Path(row["run_dir"]), Path(row["run_dir"]).name)
+            _copy(Path(plot), results_dir / "plots" / f"{label}--{row['metric']}.png")
+    plot_consistency(tidy, comparison, results_dir / "consistency.png")
+    return tidy, comparison
+
+
+def plot_consistency(tidy: pd.DataFrame, comparison: pd.DataFrame, path: Path) -> Path | None:
+    """One self-similarity profile c(Δ) per configuration (mean over its runs) and the real videos' profile.
+
+    Reads the per-lag curves the consistency metric saved (``lags``, ``lag_gen``, ``lag_real``) at each run's
+    selected checkpoint; nothing is drawn when no run has them.
+    """
+    rows = tidy[tidy["selected"] & tidy["headline"].astype(bool) & tidy["metric"].astype(str).str.startswith("consistency") & tidy["artifacts"].notna()]
+    curves: dict[str, list[dict[str, np.ndarray]]] = {}
+    for _, row in rows.iterrows():
+        npz = json.loads(row["artifacts"]).get("curves")
+        if npz and Path(npz).is_file():
+            with np.load(npz) as data:
+                if {"lags", "lag_gen", "lag_real"} <= set(data.files):
+                    curves.setdefault(row["group"], []).append({k: data[k] for k in ("lags", "lag_gen", "lag_real")})
+    if not curves:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    names = _config_names(comparison)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    real = None
+    for group, runs in curves.items():
+        lags = runs[0]["lags"][1:]
+        gen = np.mean([r["lag_gen"][1:] for r in runs if len(r["lag_gen"]) == len(lags) + 1], axis=0)
+        ax.plot(lags, gen, label=f"{names.get(group, group)} (n={len(runs)})")
+        real = real if real is not None else (lags, runs[0]["lag_real"][1:])
+    ax.plot(*real, "k--", label="real videos")
+    stand_in = bool(rows["stand_in"].any())
+    ax.set(xscale="log", xlabel="lag Δ (frames)", ylabel="mean cos(f_t, f_t+Δ)",
+           title="self-similarity over time" + (" [stand-in detector]" if stand_in else ""))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def _config_names(comparison: pd.DataFrame) -> dict[str, str]:
+    """group hash -> what distinguishes the configuration, e.g. ``positional_encoding=acyclic`` ("generated" if alone)."""
+    frame, common = table.display_frame(comparison)
+    if len(frame) < 2:
+        return {group: "generated" for group in comparison["config"]}
+    skip = {"config", "runs", "seeds", "status", "error", "kimg", *comparison.attrs.get("labels", [])}
+    columns = [c for c in frame.columns if c not in skip and c not in common and frame[c].nunique() > 1]
+    return {
+        group: (", ".join(f"{c}={frame.at[i, c]}" for c in columns) or str(group))[:60]
+        for i, group in zip(frame.index, comparison["config"])
+    }
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+    return dst

@@ -1,0 +1,180 @@
+"""`sgvb grid`: expansion (--dry-run) with Hydra's own parser/sweeper, job folders, failure recording, and a
+2-job grid end to end on CPU (one job deliberately failing; the same grid again does no work)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from benchmarks import grid
+from benchmarks.cli import main as sgvb
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch) -> Path:
+    """Run in an empty folder (grids write runs/ and results/ relative to it) with a private metric cache."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SGVB_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_dry_run_lists_the_cartesian_product(in_tmp: Path, capsys):
+    assert sgvb(["grid", "quickstart", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "grid 'quickstart': 6 jobs (6 new) in runs/grid/quickstart" in out
+    assert "= sgvb train -m +grid=quickstart" in out
+    plan = grid.plan_grid("quickstart")
+    assert [job.overrides for job in plan.jobs] == [
+        [f"generator.positional_encoding={pe}", f"seed={seed}", "+grid=quickstart"]
+        for pe in ("acyclic", "sinusoidal", "none") for seed in (0, 1)
+    ]
+    assert plan.jobs[0].run_dir == in_tmp / "runs/grid/quickstart/generator.positional_encoding=acyclic,seed=0"
+    assert not (in_tmp / "runs").exists()  # a dry run writes nothing
+    # the command line replaces a grid axis (same key) and adds axes, in Hydra's sweep grammar
+    assert len(grid.plan_grid("quickstart", ["seed=5"]).jobs) == 3
+    plan = grid.plan_grid("quickstart", ["trainer.total_kimg=1,2", "seed=range(3,5)"])
+    assert len(plan.jobs) == 3 * 2 * 2 and len({job.run_dir for job in plan.jobs}) == 12
+    assert plan.jobs[-1].overrides == ["generator.positional_encoding=none", "seed=4", "+grid=quickstart", "trainer.total_kimg=2"]
+
+
+def test_shipped_paper_grids_expand(in_tmp: Path):
+    sizes = {"positional_encoding": 4 * 3, "conditioning": 3 * 3, "frames_per_clip": 5 * 3, "max_dist": 6 * 3, "sampler": 3 * 3}
+    assert set(sizes) | {"quickstart"} <= set(grid.available_grids())
+    for name, size in sizes.items():  # one seed: composing every job of every grid costs ~0.1 s each
+        plan = grid.plan_grid(name, ["dataset.path=/data/sky_256.zip", "dataset.resolution=256", "seed=0"])
+        assert len(plan.jobs) == size // 3, name
+        assert plan.sweep_dir == in_tmp / "runs" / "grid" / name
+        assert all(job.run_dir.parent == plan.sweep_dir for job in plan.jobs)  # one folder level, '/' made safe
+
+
+def test_grid_errors_are_clear(in_tmp: Path, capsys):
+    assert sgvb(["grid", "quickstrat", "--dry-run"]) == 2
+    assert "unknown grid 'quickstrat'. Did you mean 'quickstart'?" in capsys.readouterr().err
+    assert sgvb(["grid", "positional_encoding", "--dry-run"]) == 2  # full-scale grids need real data
+    assert "needs dataset.path" in capsys.readouterr().err
+    assert sgvb(["grid", "quickstart", "generator=no_such_generator", "--dry-run"]) == 2
+    assert "no_such_generator" in capsys.readouterr().err
+    try:
+        import hydra_plugins.hydra_submitit_launcher  # noqa: F401
+    except ImportError:  # the optional extra is not installed: say how to get it
+        assert sgvb(["grid", "quickstart", "hydra/launcher=slurm", "--dry-run"]) == 2
+        assert "pip install 'stylegan-v-bench[launchers]'" in capsys.readouterr().err
+
+
+def test_job_dir_names_identify_configurations():
+    params = {"generator.positional_encoding": "acyclic,none", "seed": "0,1"}
+    a = grid.job_dir_name(["generator.positional_encoding=none", "seed=1", "+grid=quickstart", "b=2", "a=1"], params)
+    b = grid.job_dir_name(["a=1", "seed=1", "b=2", "generator.positional_encoding=none", "+grid=quickstart"], params)
+    assert a == b == "generator.positional_encoding=none,seed=1,a=1,b=2"  # swept keys first; order-free
+    path = grid.job_dir_name(["dataset.path=/data/a.zip"])
+    assert "/" not in path and path.startswith("dataset.path=_data_a.zip-")
+    assert path != grid.job_dir_name(["dataset.path=_data_a.zip"])  # made-safe names never collide
+    long = [f"key{i}=value{i}" for i in range(40)]
+    assert len(grid.job_dir_name(long)) == 120 and grid.job_dir_name(long) != grid.job_dir_name(long[:-1])
+    assert grid.job_dir_name([]) == "default"
+
+
+def test_record_job_failure(tmp_path: Path):
+    from hydra.core.utils import JobReturn, JobStatus
+
+    def job_end(run_dir: Path, status: JobStatus, value):
+        ret = JobReturn()
+        ret.status, ret._return_value = status, value
+        config = SimpleNamespace(get=lambda key: None, hydra=SimpleNamespace(runtime=SimpleNamespace(output_dir=str(run_dir))))
+        run_dir.mkdir(exist_ok=True)
+        grid.RecordJobFailure().on_job_end(config=config, job_return=ret)
+        return json.loads((run_dir / "status.json").read_text()) if (run_dir / "status.json").exists() else None
+
+    status = job_end(tmp_path / "a", JobStatus.FAILED, RuntimeError("CUDA out of memory"))
+    assert status["state"] == "failed" and status["error"] == "RuntimeError: CUDA out of memory"
+    assert "RuntimeError" in status["traceback"]
+    assert job_end(tmp_path / "b", JobStatus.COMPLETED, 2)["error"].startswith("the job exited with status 2")
+    assert job_end(tmp_path / "c", JobStatus.COMPLETED, 0) is None
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "status.json").write_text(json.dumps({"state": "failed", "error": "NaN in loss D at kimg 3"}))
+    assert job_end(tmp_path / "d", JobStatus.FAILED, RuntimeError("x"))["error"] == "NaN in loss D at kimg 3"  # harness's words kept
+
+
+TINY = [
+    "seed=0", "trainer.total_kimg=0.04", "trainer.snapshot_kimg=0.04", "trainer.eval_kimg=0.04", "trainer.kimg_per_tick=0.04",
+    "generator.channel_max=16", "discriminator.channel_max=16", "dataset.num_videos=8", "dataset.num_frames=16",
+    "samples.videos=2", "samples.frames=4", "samples.long_frames=8", "progress=false",
+    "metrics=[{_name_:fvd,num_videos:4,num_frames:16}]",
+]
+
+
+@pytest.mark.slow
+def test_two_job_grid_end_to_end(in_tmp: Path, monkeypatch, capsys):
+    import metrics.weights
+
+    def offline(url, dest, sha256):
+        raise OSError("no network in tests")
+
+    monkeypatch.setattr(metrics.weights, "_download", offline)
+    # one good job, one that fails inside the harness (unknown positional encoding)
+    args = ["grid", "quickstart", "generator.positional_encoding=acyclic,bogus", *TINY]
+    assert sgvb(args) == 1
+    out = capsys.readouterr().out
+    assert "2 jobs: 1 done, 1 failed" in out and "unknown positional_encoding 'bogus'" in out
+    plan = grid.plan_grid("quickstart", args[2:])
+    good, bad = plan.jobs
+    assert good.state == "done" and bad.state == "failed"
+    assert sorted(p.name for p in (good.run_dir / "checkpoints").glob("*.pt"))
+    results = in_tmp / "results" / "quickstart"
+    tidy = pd.read_csv(results / "results.csv")
+    comparison = pd.read_csv(results / "results_comparison.csv")
+    assert set(tidy["status"]) == {"done", "failed"}
+    failed = comparison[comparison["status"] == "1 failed"]
+    assert len(failed) == 1 and "bogus" in failed["error"].iloc[0]
+    done = comparison[comparison["status"] == "1 done"].iloc[0]
+    assert done["stand_in"] and done["fvd4_16f[stand-in]_n"] == 1 and done["fvd4_16f[stand-in]_mean"] >= 0
+    assert "[stand-in]" in (results / "results.md").read_text()
+    assert [p.name for p in (results / "samples").glob("*.gif")] == [f"{good.run_dir.name}.gif"]
+
+    # the same grid again: the finished job does no work, the failed one is tried again (and fails again)
+    before = {p: p.stat().st_mtime_ns for p in good.run_dir.rglob("*") if p.is_file() and ".hydra" not in p.parts}
+    assert sgvb(args) == 1
+    out = capsys.readouterr().out
+    assert "(1 done, 1 failed)" in out  # the plan printed before launching
+    after = {p: p.stat().st_mtime_ns for p in good.run_dir.rglob("*") if p.is_file() and ".hydra" not in p.parts}
+    assert after == before
+
+
+def test_results_folder_collects_samples_and_plots(tmp_path: Path):
+    import numpy as np
+
+    from benchmarks import grid_results
+    from test_table import make_run
+
+    runs = []
+    for pe, seed in (("acyclic", 0), ("acyclic", 1), ("none", 0)):
+        run = make_run(tmp_path / "runs", f"{pe}-{seed}", pe=pe, seed=seed,
+                       records=((4, "consistency4_128f", {"consistency4_128f": 0.3 + seed}, True),))
+        (run / "metric-consistency4_128f").mkdir()
+        lags = np.arange(128.0)
+        np.savez(run / "metric-consistency4_128f" / "kimg000004.npz", lags=lags, lag_gen=np.exp(-lags / (10 + seed)), lag_real=np.exp(-lags / 50))
+        (run / "metric-consistency4_128f" / "kimg000004.png").write_bytes(b"png")
+        record = json.loads((run / "metric-consistency4_128f.jsonl").read_text())
+        record["artifacts"] = {"curves": "metric-consistency4_128f/kimg000004.npz", "plot": "metric-consistency4_128f/kimg000004.png"}
+        (run / "metric-consistency4_128f.jsonl").write_text(json.dumps(record) + "\n")
+        (run / "samples").mkdir()
+        (run / "samples" / "grid-000004.gif").write_bytes(b"gif")
+        runs.append(run)
+    results = tmp_path / "results"
+    _, comparison = grid_results.write_results(runs, results, labels={runs[0]: "first"})
+    assert len(comparison) == 2
+    assert (results / "consistency.png").stat().st_size > 1000
+    assert sorted(p.name for p in (results / "samples").iterdir()) == ["acyclic-1.gif", "first.gif", "none-0.gif"]
+    assert (results / "plots" / "first--consistency4_128f.png").read_bytes() == b"png"
+    assert {"results.csv", "results_comparison.csv", "results.md"} <= {p.name for p in results.iterdir()}
+
+
+def test_launcher_presets_compose_with_the_plugins(in_tmp: Path):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher", reason="optional extra 'launchers' not installed")
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="optional extra 'launchers' not installed")
+    for launcher in ("local_parallel", "slurm"):
+        plan = grid.plan_grid("quickstart", [f"hydra/launcher={launcher}", "seed=0"])
+        assert plan.launcher == launcher and len(plan.jobs) == 3
