@@ -4,28 +4,16 @@ import json
 import zipfile
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from PIL import Image
+from video_files import write_video
 
 from benchmarks.cli import main as sgvb
 from benchmarks.data import FramesDataset
 from benchmarks.data.convert import main as convert_main
 
 
-def write_video(path: Path, frames: np.ndarray, fps: int = 10) -> Path:
-    """uint8 [T, H, W, 3] -> an H.264 file (lossless qp 0)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.options = {"qp": "0", "preset": "ultrafast", "bf": "0"}
-        for f in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
 
 
 def counting_video(n: int, size=(32, 16)) -> np.ndarray:
