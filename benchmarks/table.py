@@ -78,6 +78,7 @@ class Run:
     info: dict[str, Any] = field(default_factory=dict)  # run.json
     config: dict[str, Any] = field(default_factory=dict)  # config.yaml, flattened to dotted keys
     records: list[dict[str, Any]] = field(default_factory=list)  # metric-*.jsonl lines
+    choices: dict[str, str] = field(default_factory=dict)  # Hydra config-group choices (e.g. model preset)
 
     @property
     def name(self) -> str:
@@ -120,6 +121,9 @@ def read_run(path: Path) -> Run:
     run.config = _flatten(_read_config(config_file))
     for file in sorted(path.glob("metric-*.jsonl")):
         run.records.extend(_read_jsonl(file))
+    hydra_choices = _flatten(_read_config(path / ".hydra" / "hydra.yaml"))
+    prefix = "hydra.runtime.choices."
+    run.choices = {k[len(prefix):]: str(v) for k, v in hydra_choices.items() if k.startswith(prefix) and v is not None and "hydra/" not in k}
     return run
 
 
@@ -224,6 +228,8 @@ def _component_names(run: Run) -> dict[str, str]:
 def _run_columns(run: Run) -> dict[str, Any]:
     info, config = run.info, run.config
     columns: dict[str, Any] = {"run": run.name, "run_dir": str(run.path), "status": run.status, "error": run.error}
+    if run.choices.get("model"):  # a paper preset (+model=digan_small) names the whole configuration
+        columns["model"] = run.choices["model"]
     columns.update(_component_names(run))
     columns["resolution"] = info.get("resolution", config.get("dataset.resolution"))
     columns["seed"] = info.get("seed", config.get("seed"))
@@ -344,7 +350,7 @@ def tidy_table(runs: Sequence[Run]) -> pd.DataFrame:
     components = [c for c in COMPONENT_ORDER if c in df] + sorted(
         c for c in {k for run in runs for k in _component_names(run)} if c not in COMPONENT_ORDER
     )
-    order = ["run", "status", "error", *components, "resolution", "seed", "precision", *varying,
+    order = ["run", "status", "error", "model", *components, "resolution", "seed", "precision", *varying,
              "kimg", "checkpoint", "metric", "key", "label", "headline", "value", "selected",
              *PROTOCOL_COLUMNS.values(), "wall_time_s", "timestamp", "artifacts", "config_hash", "group", "package_version", "run_dir"]
     df["selected"] = False
@@ -497,6 +503,11 @@ def _summary_cell(row: pd.Series, label: str) -> str:
 _ALWAYS_SHOWN = ("config", "runs", "seeds", "status", "kimg")
 
 
+def _determines(key: pd.Series, values: pd.Series) -> bool:
+    """True when ``values`` is a function of ``key`` (e.g. a model-specific config key, given the model column)."""
+    return bool(values.groupby(key.to_numpy()).nunique(dropna=False).max() <= 1)
+
+
 def display_frame(comparison: pd.DataFrame, *, all_keys: bool = False, error_width: int = 60) -> tuple[pd.DataFrame, dict[str, str]]:
     """The comparison as strings, and the configuration columns equal in every row (shown once, not per row).
 
@@ -518,7 +529,7 @@ def display_frame(comparison: pd.DataFrame, *, all_keys: bool = False, error_wid
             continue  # no errors, or a config key that only some models have
         elif len(values) > 1 and values.nunique() == 1:
             common[column] = values.iloc[0]
-        elif not any(values.equals(text[other]) for other in shown):
+        elif not any(_determines(text[other], values) for other in shown if other not in _ALWAYS_SHOWN):
             shown.append(column)
     out = pd.DataFrame({c: text[c] for c in shown})
     if "error" in out:

@@ -215,3 +215,17 @@ def test_best_selection_falls_back_to_final_for_runs_without_the_key(tmp_path: P
         tidy, _ = table.build_tables([tmp_path], select="best:fvd64_16f")
     chosen = {Path(r).name: k for r, k in zip(tidy.loc[tidy["selected"], "run_dir"], tidy.loc[tidy["selected"], "kimg"])}
     assert chosen["with"] == 2 and chosen["without"] == 4
+
+
+def test_model_presets_name_the_configuration_and_hide_keys_they_determine(tmp_path: Path):
+    """Runs made from `+model=<preset>` show one `model` column instead of every model-specific key."""
+    root = tmp_path / "models"
+    for model, width in (("digan_small", 16), ("mocogan_small", 32)):
+        run = make_run(root, f"model={model}", records=(fvd(4, 10.0 + width),), extra_config={"generator": {"_name_": model, "width": width}})
+        (run / ".hydra").mkdir()
+        (run / ".hydra" / "hydra.yaml").write_text(
+            f"hydra:\n  runtime:\n    choices:\n      model: {model}\n      trainer: tiny\n      hydra/launcher: basic\n")
+    tidy, comparison = table.build_tables([root])
+    assert sorted(tidy["model"].unique()) == ["digan_small", "mocogan_small"]
+    shown, _ = table.display_frame(comparison)
+    assert "model" in shown.columns and "generator.width" not in shown.columns
