@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -204,20 +205,31 @@ def _device(device) -> torch.device:
 
 
 # ----------------------------------------------------------------------------------------- registered detectors
+def _official_torchscript(spec: weights.WeightsFile, path, device, *, name: str, video: bool, feature_dim: int, arch: str,
+                          allow_stand_in: bool, seed: int, stand_in_resolution: int, stand_in: Callable[[], Detector]) -> Detector:
+    """The official TorchScript detector ``spec`` (another TorchScript file by path works too); offline, ``stand_in()`` if allowed."""
+    device = _device(device)
+    path = _in_folder(spec, path)
+    if path is not None and Path(path).name != spec.file_name:
+        return torchscript(path=path, device=device, video=video)
+    try:
+        file, sha, _ = _resolve_file(spec, path)
+    except weights.MissingWeightsError as exc:
+        _stand_in_or_raise(exc, allow=allow_stand_in, name=name, arch=arch, seed=seed, res=stand_in_resolution, file=spec.file_name)
+        return stand_in().to(device)
+    return TorchScriptDetector(_load_torchscript(file, device), name=name, sha256=sha, video=video, feature_dim=feature_dim).to(device)
+
+
 @DETECTORS.register("i3d", aliases=["i3d_torchscript"])
 def i3d(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0) -> Detector:
     """StyleGAN-V's FVD detector: TorchScript I3D, ``(x, rescale=True, resize=True, return_features=True)``, 400-d."""
-    device = _device(device)
-    path = _in_folder(I3D_TORCHSCRIPT, path)
-    if path is not None and Path(path).name != I3D_TORCHSCRIPT.file_name:
-        return torchscript(path=path, device=device, video=True)
-    try:
-        file, sha, _ = _resolve_file(I3D_TORCHSCRIPT, path)
-    except weights.MissingWeightsError as exc:
-        _stand_in_or_raise(exc, allow=allow_stand_in, name="i3d", arch="InceptionI3d", seed=seed, res=stand_in_resolution, file=I3D_TORCHSCRIPT.file_name)
+
+    def stand_in() -> Detector:
         model = init_stand_in_(InceptionI3d(400), seed)
-        return I3DPytorchDetector(model, name="i3d[stand-in]", sha256=None, resolution=stand_in_resolution, stand_in=True, seed=seed).to(device)
-    return TorchScriptDetector(_load_torchscript(file, device), name="i3d", sha256=sha, video=True, feature_dim=400).to(device)
+        return I3DPytorchDetector(model, name="i3d[stand-in]", sha256=None, resolution=stand_in_resolution, stand_in=True, seed=seed)
+
+    return _official_torchscript(I3D_TORCHSCRIPT, path, device, name="i3d", video=True, feature_dim=400, arch="InceptionI3d",
+                                 allow_stand_in=allow_stand_in, seed=seed, stand_in_resolution=stand_in_resolution, stand_in=stand_in)
 
 
 @DETECTORS.register("i3d_pytorch", aliases=["i3d_pretrained_400"])
@@ -242,14 +254,8 @@ def i3d_pytorch(path: str | None = None, device=None, allow_stand_in: bool = Fal
 @DETECTORS.register("inception", aliases=["inception_v3", "inception_2015_12_05"])
 def inception(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 75, seed: int = 0) -> Detector:
     """StyleGAN2-ADA's FID detector (TorchScript, ``return_features=True``, 2048-d); stand-in: random torchvision Inception-v3."""
-    device = _device(device)
-    path = _in_folder(INCEPTION_TORCHSCRIPT, path)
-    if path is not None and Path(path).name != INCEPTION_TORCHSCRIPT.file_name:
-        return torchscript(path=path, device=device, video=False)
-    try:
-        file, sha, _ = _resolve_file(INCEPTION_TORCHSCRIPT, path)
-    except weights.MissingWeightsError as exc:
-        _stand_in_or_raise(exc, allow=allow_stand_in, name="inception", arch="Inception-v3", seed=seed, res=stand_in_resolution, file=INCEPTION_TORCHSCRIPT.file_name)
+
+    def stand_in() -> Detector:
         if stand_in_resolution < 75:
             raise ValueError(f"inception stand-in needs stand_in_resolution >= 75 (Inception-v3's minimum), got {stand_in_resolution}")
         import torchvision
@@ -261,8 +267,10 @@ def inception(path: str | None = None, device=None, allow_stand_in: bool = False
 
         model = init_stand_in_(_seeded(build, seed), seed)
         return ImageNetworkDetector(model, name="inception[stand-in]", sha256=None, feature_dim=2048, resolution=stand_in_resolution,
-                                    mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), stand_in=True, seed=seed).to(device)
-    return TorchScriptDetector(_load_torchscript(file, device), name="inception", sha256=sha, video=False, feature_dim=2048).to(device)
+                                    mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), stand_in=True, seed=seed)
+
+    return _official_torchscript(INCEPTION_TORCHSCRIPT, path, device, name="inception", video=False, feature_dim=2048, arch="Inception-v3",
+                                 allow_stand_in=allow_stand_in, seed=seed, stand_in_resolution=stand_in_resolution, stand_in=stand_in)
 
 
 @DETECTORS.register("dino_vits16", aliases=["dino", "vit_small_patch16_224.dino"])
