@@ -51,6 +51,11 @@ class EvalContext:
         """1/(N-1) by default; 1/N in official-compatible mode (StyleGAN-V's FeatureStats)."""
         return not self.official
 
+    @property
+    def covariance(self) -> str:
+        """How the covariance was normalised, as records and cache keys name it."""
+        return "unbiased" if self.unbiased_cov else "biased"
+
     def detector(self, spec: Any, *, stand_in_resolution: int | None = None) -> Detector:
         kwargs = {"stand_in_resolution": stand_in_resolution} if stand_in_resolution is not None else {}
         return load_detector(spec, path=self.detector_path, device=self.device, allow_stand_in=self.allow_stand_in, seed=0, **kwargs)
@@ -121,6 +126,20 @@ def detector_protocol(detector: Detector) -> dict[str, Any]:
         "stand_in": bool(detector.stand_in),
         "detector_resolution": detector.input_resolution,
     }
+
+
+def frechet_output(name: str, fake_stats, real_stats, *, ctx: EvalContext, detector: Detector, resolution: int,
+                   fake_source: str, real_cache_hit: bool, **protocol: Any) -> MetricOutput:
+    """FVD/FID's result: the Fréchet distance of merged statistics and the protocol fields both record."""
+    from .stats import frechet_distance_from_stats
+
+    value = frechet_distance_from_stats(fake_stats, real_stats, unbiased=ctx.unbiased_cov, device=ctx.device)
+    protocol = {
+        "num_real": real_stats.count, "num_fake": fake_stats.count, **protocol, "resolution": int(resolution),
+        **detector_protocol(detector), "mode": ctx.mode, "seed": ctx.seed, "covariance": ctx.covariance,
+        "fake_source": fake_source, "real_cache_hit": real_cache_hit, "world_size": ctx.world_size,
+    }
+    return MetricOutput(value=value, results={name: value}, protocol=protocol)
 
 
 def parse_count(text: str) -> int:

@@ -16,9 +16,9 @@ from einops import rearrange
 from registry import METRICS
 
 from . import sources
-from .base import (EvalContext, Metric, MetricOutput, check_same_resolution, detector_protocol, is_dataset, is_generator, name_pattern,
+from .base import (EvalContext, Metric, MetricOutput, check_same_resolution, frechet_output, is_dataset, is_generator, name_pattern,
                    parse_count, preset)
-from .stats import FeatureStats, frechet_distance_from_stats
+from .stats import FeatureStats
 
 # StyleGAN-V: NUM_FRAMES_IN_BATCH for FID = {128: 32, 256: 32, 512: 8, 1024: 2} frames per call on one GPU.
 _FRAMES_PER_BATCH = {128: 32, 256: 32, 512: 8, 1024: 2}
@@ -58,7 +58,7 @@ class FID(Metric):
 
         fields = {
             "metric": "fid", "fingerprint": real.fingerprint(), "full": self.full, "num": None if self.full else self.num_fake,
-            "mode": ctx.mode, "detector": detector.identity, "covariance": "unbiased" if ctx.unbiased_cov else "biased",
+            "mode": ctx.mode, "detector": detector.identity, "covariance": ctx.covariance,
         }
         real_state, cache_hit = ctx.cached_real(f"{self.name}-real", fields, real_sums)
         real_stats = FeatureStats.from_state_dict(real_state)
@@ -93,14 +93,9 @@ class FID(Metric):
             raise TypeError(f"{self.name}: 'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}")
         fake_stats.all_reduce()
 
-        value = frechet_distance_from_stats(fake_stats, real_stats, unbiased=ctx.unbiased_cov, device=ctx.device)
-        protocol = {
-            "num_real": real_stats.count, "num_fake": fake_stats.count, "frames": 1, "subsample": 1, "resolution": int(real.resolution),
-            **detector_protocol(detector), "mode": ctx.mode, "seed": ctx.seed, "covariance": "unbiased" if ctx.unbiased_cov else "biased",
-            "fake_source": fake_desc, "fake_clip_length": self.clip_length if fake_desc == "generator" else None,
-            "real_cache_hit": cache_hit, "world_size": ctx.world_size,
-        }
-        return MetricOutput(value=value, results={self.name: value}, protocol=protocol)
+        return frechet_output(self.name, fake_stats, real_stats, ctx=ctx, detector=detector, resolution=real.resolution,
+                              fake_source=fake_desc, real_cache_hit=cache_hit, frames=1, subsample=1,
+                              fake_clip_length=self.clip_length if fake_desc == "generator" else None)
 
 
 @name_pattern(r"fid(\d+k?)(_full)?")

@@ -15,9 +15,9 @@ import torch
 from registry import METRICS
 
 from . import sources
-from .base import (EvalContext, Metric, MetricOutput, check_same_resolution, detector_protocol, is_dataset, is_generator, name_pattern,
+from .base import (EvalContext, Metric, MetricOutput, check_same_resolution, frechet_output, is_dataset, is_generator, name_pattern,
                    parse_count, preset)
-from .stats import FeatureStats, frechet_distance_from_stats
+from .stats import FeatureStats
 
 # StyleGAN-V: NUM_FRAMES_IN_BATCH[resolution] // num_frames videos per detector call.
 _FRAMES_PER_BATCH = {128: 128, 256: 128, 512: 64, 1024: 32}
@@ -64,7 +64,7 @@ class FVD(Metric):
         fields = {
             "metric": "fvd", "fingerprint": real.fingerprint(), "clips": [(c.video, c.frames[0]) for c in real_clips],
             "num_frames": self.num_frames, "subsample": self.subsample, "mode": ctx.mode, "seed": ctx.seed,
-            "detector": detector.identity, "covariance": "unbiased" if ctx.unbiased_cov else "biased",
+            "detector": detector.identity, "covariance": ctx.covariance,
         }
         real_state, cache_hit = ctx.cached_real(f"{self.name}-real", fields, real_sums)
         real_stats = FeatureStats.from_state_dict(real_state)
@@ -86,14 +86,8 @@ class FVD(Metric):
             raise TypeError(f"{self.name}: 'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}")
         fake_stats.all_reduce()
 
-        value = frechet_distance_from_stats(fake_stats, real_stats, unbiased=ctx.unbiased_cov, device=ctx.device)
-        protocol = {
-            "num_real": real_stats.count, "num_fake": fake_stats.count, "frames": self.num_frames, "subsample": self.subsample,
-            "resolution": int(real.resolution), **detector_protocol(detector), "mode": ctx.mode, "seed": ctx.seed,
-            "covariance": "unbiased" if ctx.unbiased_cov else "biased", "fake_source": fake_desc, "real_cache_hit": cache_hit,
-            "world_size": ctx.world_size,
-        }
-        return MetricOutput(value=value, results={self.name: value}, protocol=protocol)
+        return frechet_output(self.name, fake_stats, real_stats, ctx=ctx, detector=detector, resolution=real.resolution,
+                              fake_source=fake_desc, real_cache_hit=cache_hit, frames=self.num_frames, subsample=self.subsample)
 
 
 @name_pattern(r"fvd(\d+k?)_(\d+)f(?:_subsample(\d+)f)?")
