@@ -92,7 +92,7 @@ class EqualizedConv1d(nn.Module):
         self.bias_gain = lr_mult
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [N, C_in, L] -> [N, C_out, L - k + 1]
-        x = F.conv1d(x, self.weight * self.weight_gain, self.bias * self.bias_gain)
+        x = F.conv1d(x, (self.weight * self.weight_gain).to(x.dtype), (self.bias * self.bias_gain).to(x.dtype))
         return F.leaky_relu(x, 0.2) if self.activation == "lrelu" else x
 
 

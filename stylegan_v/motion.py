@@ -118,14 +118,14 @@ def as_motion_noise(noise, batch_size: int, dim: int):
 class MotionKnots:
     """For each frame (N = B*T): the motion codes at the knots around t and the knots' times."""
 
-    left: torch.Tensor  # [N, D]  u_k,     k = floor(t / spacing)
-    right: torch.Tensor  # [N, D]  u_{k+1}
-    t_left: torch.Tensor  # [N]     k * spacing
-    t_right: torch.Tensor  # [N]     (k + 1) * spacing
+    left: torch.Tensor  # [N, D]  u_k,     k = floor(t / spacing)   float64
+    right: torch.Tensor  # [N, D]  u_{k+1}                           float64
+    t_left: torch.Tensor  # [N]     k * spacing                       float64
+    t_right: torch.Tensor  # [N]     (k + 1) * spacing                float64
 
     def interpolation_weight(self, t: torch.Tensor) -> torch.Tensor:
-        """alpha: the position of each frame's t ``[N]`` inside its segment, in [0, 1)."""
-        return (t - self.t_left) / (self.t_right - self.t_left)
+        """alpha: the position of each frame's t ``[N]`` inside its segment, in [0, 1), float64."""
+        return (t.double() - self.t_left) / (self.t_right - self.t_left)
 
 
 class MotionMappingNetwork(nn.Module):
@@ -160,9 +160,15 @@ class MotionMappingNetwork(nn.Module):
         return z, (k - first[:, None]).to(t.device), k.to(t.device)
 
     def forward(self, t: torch.Tensor, noise) -> MotionKnots:
-        """Knots for frames at times ``t [B, T]``; ``noise`` is a MotionNoise or a ``[B, L, z_dim]`` tensor."""
+        """Knots for frames at times ``t [B, T]``; ``noise`` is a MotionNoise or a ``[B, L, z_dim]`` tensor.
+
+        Codes and knot times are float64: the acyclic encoding multiplies functions of u by t (up to
+        1e5), so one float32 ulp of u, which BLAS may give differently for different window lengths,
+        would become 1e-3 rad of phase; in float64 the same rounding is 1e-11 rad.
+        """
         z, idx, k = self._noise_window(t, noise)
-        u = self.codes(z.to(self.conv0.weight.dtype))  # [B, num_codes, D]
+        with torch.autocast(device_type=t.device.type, enabled=False):
+            u = self.codes(z.double())  # [B, num_codes, D] float64
         gather = lambda i: rearrange(torch.gather(u, 1, i[:, :, None].expand(-1, -1, u.shape[2])), "b t d -> (b t) d")
-        t_left = rearrange(k.to(t.dtype) * self.spacing, "b t -> (b t)")
+        t_left = rearrange(k.double() * self.spacing, "b t -> (b t)")
         return MotionKnots(left=gather(idx), right=gather(idx + 1), t_left=t_left, t_right=t_left + self.spacing)

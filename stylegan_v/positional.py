@@ -4,8 +4,9 @@ Interface (all encodings): attributes ``out_dim`` (size of v, 0 = no time input)
 ``needs_motion`` (False lets the generator skip the motion network and its noise), and
 ``forward(t [N], knots: MotionKnots | None) -> [N, out_dim]`` with N = B*T frames.
 The generator passes ``motion_dim`` to the constructor when the encoding accepts it.
-Embeddings are computed in float32 (phases in float64) even under autocast: sin/cos of
-phases ~1e4 lose all precision in bf16.
+Embeddings are computed in float64 (motion codes, frequency and phase layers, phases) and returned
+as float32, even under autocast: sin/cos of phases ~1e4 lose all precision in bf16, and in float32
+one ulp of a frequency scale is already 1e-3 rad of phase at t = 1e5.
 """
 from __future__ import annotations
 
@@ -34,7 +35,12 @@ def geometric_frequencies(num_frequencies: int, min_period: float, max_period: f
 
 
 def _sincos(theta: torch.Tensor) -> torch.Tensor:
-    return torch.cat([theta.sin(), theta.cos()], dim=-1).float()
+    return torch.cat([theta.sin(), theta.cos()], dim=-1)
+
+
+def _linear64(layer: FullyConnectedLayer, x: torch.Tensor) -> torch.Tensor:
+    """A bias-free equalized linear layer evaluated in float64 (its weights stay float32 parameters)."""
+    return torch.nn.functional.linear(x.double(), layer.weight.double() * layer.weight_gain)
 
 
 class PositionalEncoding(nn.Module):
@@ -78,15 +84,15 @@ class AcyclicPositionalEncoding(PositionalEncoding):
         if knots is None:
             raise ValueError("the 'acyclic' positional encoding needs motion knots")
         with torch.autocast(device_type=t.device.type, enabled=False):
-            u_l, u_r = knots.left.float(), knots.right.float()
-            scale = torch.tanh(self.frequency_predictor(u_l)) + 1  # [N, F]
-            phase = self.phase_predictor(u_l) * self.phase_scales  # [N, F]
-            rate = (self.omega * scale).double()  # [N, F]
-            wave = lambda tau: _sincos(rate * tau.double()[:, None] + phase.double())  # [N, 2F]
-            alpha = knots.interpolation_weight(t.float())[:, None]  # [N, 1]
+            u_l, u_r = knots.left.double(), knots.right.double()
+            scale = torch.tanh(_linear64(self.frequency_predictor, u_l)) + 1  # [N, F]
+            phase = _linear64(self.phase_predictor, u_l) * self.phase_scales.double()  # [N, F]
+            rate = self.omega.double() * scale  # [N, F]
+            wave = lambda tau: _sincos(rate * tau.double()[:, None] + phase)  # [N, 2F]
+            alpha = knots.interpolation_weight(t)[:, None]  # [N, 1] float64
             chord = torch.lerp(wave(knots.t_left), wave(knots.t_right), alpha)
-            anchors = torch.lerp(self.aligner(u_l), self.aligner(u_r), alpha)
-            return wave(t) - chord + anchors
+            anchors = torch.lerp(_linear64(self.aligner, u_l), _linear64(self.aligner, u_r), alpha)
+            return (wave(t) - chord + anchors).float()
 
 
 @POSITIONAL_ENCODINGS.register("sinusoidal", aliases=["cyclic"])
@@ -101,7 +107,7 @@ class SinusoidalPositionalEncoding(PositionalEncoding):
         self.out_dim = 2 * num_frequencies
 
     def forward(self, t: torch.Tensor, knots: MotionKnots | None = None) -> torch.Tensor:
-        return _sincos(t.double()[:, None] * self.omega)
+        return _sincos(t.double()[:, None] * self.omega).float()
 
 
 @POSITIONAL_ENCODINGS.register("lerp", aliases=["linear"])
@@ -119,8 +125,8 @@ class LerpPositionalEncoding(PositionalEncoding):
         if knots is None:
             raise ValueError("the 'lerp' positional encoding needs motion knots")
         with torch.autocast(device_type=t.device.type, enabled=False):
-            alpha = knots.interpolation_weight(t.float())[:, None]
-            return torch.lerp(self.projection(knots.left.float()), self.projection(knots.right.float()), alpha)
+            alpha = knots.interpolation_weight(t)[:, None]  # [N, 1] float64
+            return torch.lerp(_linear64(self.projection, knots.left), _linear64(self.projection, knots.right), alpha).float()
 
 
 @POSITIONAL_ENCODINGS.register("none", aliases=["static"])
