@@ -1,18 +1,24 @@
 """``sgvb sample``: render videos from a checkpoint at any length, frame rate and time step.
 
 Each seed fixes one video (content code and motion randomness), so ``seeds=[3]`` reproduces the
-fourth video of ``seeds=[0,1,2,3]``. Frames are rendered ``chunk_size`` at a time, so memory does not
-grow with ``num_frames``; fractional ``time_step`` (slow motion) needs a continuous-time generator.
+fourth video of ``seeds=[0,1,2,3]``. ``out_dir`` holds only the per-seed videos, so it can be passed to
+``sgvb eval fake.videos=...`` as is; the tiled preview goes next to it (``<out_dir>-preview.mp4``).
+Frames are rendered ``chunk_size`` at a time, so memory does not grow with ``num_frames``; fractional
+``time_step`` (slow motion) needs a continuous-time generator.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
+
+from benchmarks.errors import one_line_errors
+
+# bad options, missing or unreadable checkpoints
+KNOWN_ERRORS = (FileNotFoundError, ValueError)
 
 
 def sample_videos(
@@ -26,7 +32,8 @@ def sample_videos(
     time_offset: float = 0.0,
     fps: float = 25.0,
     truncation_psi: float = 1.0,
-    grid: bool = True,
+    preview: bool = True,
+    preview_path: str | Path | None = None,
     ema: bool = True,
     chunk_size: int = 16,
     device: Any = "auto",
@@ -60,9 +67,20 @@ def sample_videos(
         video = render(G, z, t, truncation_psi=truncation_psi, chunk_size=chunk_size, generator=torch.Generator().manual_seed(seed + 1_000_003))
         videos.append(video)
         written.append(write_video(out_dir / f"seed{seed:04d}{suffix}", video[0].numpy(), fps))
-    if grid and len(seeds) > 1:
-        written.append(write_video(out_dir / f"grid{suffix}", video_grid(torch.cat(videos)), fps))
+    if preview and len(seeds) > 1:
+        target = preview_file(out_dir, fmt, preview_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        written.append(write_video(target, video_grid(torch.cat(videos)), fps))
     return written
+
+
+def preview_file(out_dir: Path, fmt: str, preview_path: str | Path | None = None) -> Path:
+    """Where the tiled preview goes: never inside ``out_dir`` (eval would count it as a generated video)."""
+    suffix = {"mp4": ".mp4", "gif": ".gif", "frames": ""}[fmt]
+    target = Path(preview_path) if preview_path is not None else out_dir.parent / f"{out_dir.name}-preview{suffix}"
+    if target.resolve().is_relative_to(out_dir.resolve()):
+        raise ValueError(f"preview_path '{target}' is inside out_dir '{out_dir}'; `sgvb eval fake.videos=` would count it as a video")
+    return target
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="sample")
@@ -71,11 +89,8 @@ def main(cfg: DictConfig) -> int:
     threads = kwargs.pop("cpu_threads", None)
     if threads:
         torch.set_num_threads(int(threads))
-    try:
+    with one_line_errors("sample", known=KNOWN_ERRORS, log_dir=kwargs.get("out_dir")):
         written = sample_videos(**kwargs)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"sgvb sample: {exc}", file=sys.stderr)
-        sys.exit(2)
     for path in written:
         print(path)
     return 0

@@ -36,18 +36,20 @@ def test_sgvb_sample_writes_mp4_and_gif(checkpoint, tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.mp4", "seed0000.mp4", "seed0001.mp4"]
+    # the videos folder holds only the per-seed videos; the tiled preview lies next to it (issue 10.2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seed0000.mp4", "seed0001.mp4"]
+    assert (tmp_path.parent / f"{tmp_path.name}-preview.mp4").is_file()
     assert count_frames(tmp_path / "seed0000.mp4") == 40
     with av.open(str(tmp_path / "seed0000.mp4")) as container:
         assert float(container.streams.video[0].average_rate) == pytest.approx(12.5)
 
-    gif = sample_videos(checkpoint, out_dir=tmp_path / "gif", format="gif", seeds=[7], num_frames=6, grid=False, device="cpu")
+    gif = sample_videos(checkpoint, out_dir=tmp_path / "gif", format="gif", seeds=[7], num_frames=6, preview=False, device="cpu")
     assert [p.name for p in gif] == ["seed0007.gif"]
     assert Image.open(gif[0]).n_frames == 6
 
 
 def test_frames_are_reproducible_per_seed_and_slow_motion_interpolates(checkpoint, tmp_path):
-    normal = sample_videos(checkpoint, out_dir=tmp_path / "a", format="frames", seeds=[0, 3], num_frames=3, grid=False, device="cpu")
+    normal = sample_videos(checkpoint, out_dir=tmp_path / "a", format="frames", seeds=[0, 3], num_frames=3, preview=False, device="cpu")
     again = sample_videos(checkpoint, out_dir=tmp_path / "b", format="frames", seeds=[3], num_frames=5, time_step=0.5, device="cpu")
     frames = lambda folder: [np.asarray(Image.open(p)) for p in sorted(folder.iterdir())]
     a, b = frames(normal[1]), frames(again[0])
@@ -73,3 +75,17 @@ def test_bad_requests_are_refused_with_reasons(checkpoint, tmp_path):
     out = subprocess.run([sys.executable, "-m", "benchmarks.cli", "sample", f"checkpoint={tmp_path / 'none.pt'}", "cpu_threads=1"],
                          cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "none.pt" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr and "details:" in out.stderr
+
+
+def test_preview_switch_does_not_clash_with_the_grid_config_group(checkpoint, tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.cli", "sample", f"checkpoint={checkpoint}", f"out_dir={tmp_path / 'v'}", "seeds=[0,1]",
+         "num_frames=2", "preview=false", "device=cpu", "cpu_threads=1"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v"]
+    assert sorted(p.name for p in (tmp_path / "v").iterdir()) == ["seed0000.mp4", "seed0001.mp4"]
+    with pytest.raises(ValueError, match="inside out_dir"):
+        sample_videos(checkpoint, out_dir=tmp_path / "w", seeds=[0, 1], num_frames=2, preview_path=tmp_path / "w" / "p.mp4", device="cpu")
