@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,24 @@ from registry.interfaces import VideoGenerator
 from . import cache
 from .distributed import all_reduce_, broadcast_object, dist_info  # noqa: F401 (re-exported)
 from .detectors import Detector, load_detector
+from .weights import WeightsError
+
+
+class CountError(ValueError):
+    """A metric would run on fewer items than its name states (default mode without ``allow_fewer``)."""
+
+
+class DetectorMismatchError(ValueError):
+    """The detector given for a metric is not the kind of network the metric needs."""
 
 
 @dataclasses.dataclass
 class EvalContext:
-    """Everything a metric needs besides its own protocol. Built by ``metrics.evaluate``."""
+    """Everything a metric needs besides its own protocol. Built by ``metrics.evaluate``.
+
+    One evaluation with ``num_runs`` repeated draws makes one context per run (``run_index``, derived
+    ``seed``); they share ``memo`` (features of clips drawn again are not recomputed) and ``counts``.
+    """
 
     device: torch.device
     seed: int = 0
@@ -41,6 +55,12 @@ class EvalContext:
     rank: int = 0
     world_size: int = 1
     num_threads: int = 4
+    allow_fewer: bool = False
+    num_runs: int = 1
+    run_index: int = 0
+    counts: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    memo: dict = dataclasses.field(default_factory=dict)
+    real_side_only: bool = False  # ``sgvb stats``: stop after the real side (see ``real_statistics``)
 
     @property
     def official(self) -> bool:
@@ -56,9 +76,70 @@ class EvalContext:
         """How the covariance was normalised, as records and cache keys name it."""
         return "unbiased" if self.unbiased_cov else "biased"
 
-    def detector(self, spec: Any, *, stand_in_resolution: int | None = None) -> Detector:
+    def detector(self, spec: Any, *, stand_in_resolution: int | None = None, metric: str = "metric", video: bool | None = None) -> Detector:
+        """The metric's detector; a file that is not the kind of network the metric needs is refused in one line."""
         kwargs = {"stand_in_resolution": stand_in_resolution} if stand_in_resolution is not None else {}
-        return load_detector(spec, path=self.detector_path, device=self.device, allow_stand_in=self.allow_stand_in, seed=0, **kwargs)
+        try:
+            det = load_detector(spec, path=self.detector_path, device=self.device, allow_stand_in=self.allow_stand_in, seed=0, **kwargs)
+        except WeightsError as exc:
+            if self.detector_path is None:
+                raise
+            kind = {True: "video ", False: "image ", None: ""}[video]
+            first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+            raise DetectorMismatchError(f"{metric}: detector file '{self.detector_path}' does not fit this metric (it needs a {kind}detector "
+                                        f"like '{spec}'): {first}") from exc
+        if video is not None and det.video != video:
+            what = "a video" if det.video else "an image"
+            raise DetectorMismatchError(f"{metric}: detector '{det.name}' ({self.detector_path or 'default'}) is {what} detector; "
+                                        f"this metric needs {'a video' if video else 'an image'} detector like '{spec}'")
+        return det
+
+    def check_count(self, metric: str, what: str, requested: int, found: int) -> int:
+        """How many of ``what`` a run uses: ``requested``, or fewer only when allowed (recorded in ``counts`` either way).
+
+        Default mode refuses fewer than the metric's name states unless ``allow_fewer``; official mode keeps
+        StyleGAN-V's rule (min(requested, found)) and warns.
+        """
+        used = min(int(requested), int(found))
+        self.counts[what] = {"requested": int(requested), "used": used}
+        if found >= requested:
+            return used
+        if not self.official and not self.allow_fewer:
+            raise CountError(f"{metric}: found {found} {what}, but the metric's name states {requested}; give more data, "
+                             f"or pass allow_fewer=true to compute it on {found} (the record then says so)")
+        warnings.warn(f"{metric}: computed on {found} {what}, fewer than the {requested} its name states "
+                      f"({'mode=official keeps min(N, found)' if self.official else 'allow_fewer=true'}); the record says so",
+                      RuntimeWarning, stacklevel=2)
+        return used
+
+    def dataset_features(self, detector: Detector, dataset: Any, clips: Sequence[Any], *, batch_size: int) -> Iterator[torch.Tensor]:
+        """Detector features ``[b, d]`` of ``clips`` (uint8 video batches), batch by batch.
+
+        With ``num_runs > 1`` each (video, frames) clip is computed once per evaluation: the runs' random
+        offsets overlap, and a clip drawn again reuses its features.
+        """
+        from . import sources
+
+        def batches(items):
+            return sources.iter_dataset_batches(dataset, items, batch_size=batch_size, device=self.device, num_threads=self.num_threads)
+
+        if self.num_runs == 1:
+            for x in batches(clips):
+                yield detector(x)
+            return
+        cache = self.memo.setdefault(("clip-features", id(dataset), detector.identity), {})
+        missing = [c for c in dict.fromkeys(clips) if c not in cache]
+        for start, x in zip(range(0, len(missing), batch_size), batches(missing)):
+            for clip, row in zip(missing[start : start + batch_size], detector(x)):
+                cache[clip] = row
+        for start in range(0, len(clips), batch_size):
+            yield torch.stack([cache[c] for c in clips[start : start + batch_size]])
+
+    def memoize(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per evaluation (e.g. statistics of a deterministic side shared by all runs)."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
 
     def torch_generator(self) -> torch.Generator:
         from .sources import process_seed
@@ -117,6 +198,76 @@ def check_same_resolution(metric: str, fake: Any, real: Any) -> None:
         what = "generator" if is_generator(fake) else "fake videos"
         raise ValueError(f"{metric}: {what} resolution {got} != dataset resolution {real.resolution}; "
                          "build the dataset (or the fake video folder) at the generator's resolution")
+
+
+def accumulate(features: Iterable[torch.Tensor], dim: int, device: torch.device):
+    """FeatureStats of a stream of feature batches ``[b, d]``."""
+    from .stats import FeatureStats
+
+    stats = FeatureStats(dim, device=device)
+    for f in features:
+        stats.update(f)
+    return stats
+
+
+def stat_tensors(stats) -> dict[str, torch.Tensor]:
+    """A FeatureStats' sums as tensors (what ``EvalContext.cached_real`` all-reduces and stores)."""
+    return {k: torch.as_tensor(v) for k, v in stats.state_dict().items()}
+
+
+def real_statistics(ctx: EvalContext, metric: Metric, real: Any, detector: Detector, compute: Callable[[], tuple[dict, bool]]) -> tuple[dict, Any]:
+    """The real side's summed statistics: from a reference file (``sgvb stats``) when ``real`` is one, else ``compute()``.
+
+    A reference file is used only when its protocol equals the one this evaluation would use; otherwise
+    the differing fields are named.
+    """
+    from .reference import ReferenceStats
+
+    expected = {**real_side_protocol(ctx, metric, detector), "resolution": int(real.resolution)}
+    if isinstance(real, ReferenceStats):
+        arrays = real.arrays_for(expected)
+        for what, c in real.counts.items():
+            ctx.check_count(metric.name, what, c["requested"], c["used"])
+        return arrays, "reference"
+    arrays, hit = compute()
+    if ctx.real_side_only:
+        raise RealSideComputed(arrays, expected, dict(ctx.counts))
+    return arrays, hit
+
+
+class RealSideComputed(Exception):
+    """Raised by ``real_statistics`` when only the real side was asked for (``sgvb stats``): carries it out of ``compute``."""
+
+    def __init__(self, arrays: dict, protocol: dict, counts: dict):
+        super().__init__("real side computed")
+        self.arrays, self.protocol, self.counts = arrays, protocol, counts
+
+
+def real_side_protocol(ctx: EvalContext, metric: Metric, detector: Detector) -> dict[str, Any]:
+    """Everything that defines a metric's real-side statistics (a reference file must match it field by field)."""
+    return {
+        "metric": metric.name, "protocol_version": int(getattr(metric, "PROTOCOL_VERSION", 1)), **metric_definition(metric),
+        "offset_rule": sources_offset_rule(ctx.mode), "detector": detector.name.replace("[stand-in]", ""),
+        "detector_sha256": detector.sha256, "detector_identity": detector.identity, "detector_resolution": detector.input_resolution,
+        "stand_in": bool(detector.stand_in), "seed": ctx.seed, "mode": ctx.mode,
+    }
+
+
+def sources_offset_rule(mode: str) -> str:
+    from .sources import OFFSET_RULES
+
+    return OFFSET_RULES[mode]
+
+
+def metric_definition(metric: Metric) -> dict[str, Any]:
+    """The metric's own settings (its constructor arguments as attributes), detector objects excluded."""
+    out = {}
+    for key, value in sorted(vars(metric).items()):
+        if key.startswith("_") or key == "name":
+            continue
+        if isinstance(value, (int, float, str, bool, type(None))) or (isinstance(value, (list, tuple, dict)) and len(str(value)) < 200):
+            out[key] = value
+    return out
 
 
 def detector_protocol(detector: Detector) -> dict[str, Any]:

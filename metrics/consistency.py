@@ -223,6 +223,8 @@ def plot_curves(curves: dict[str, np.ndarray], path: Path, title: str) -> None:
 class LongVideoConsistency(Metric):
     """LVC of ``num_videos`` videos of ``num_frames`` frames (spacing ``subsample``); see the module docstring."""
 
+    PROTOCOL_VERSION = 1
+
     def __init__(self, num_videos: int = 256, num_frames: int = 128, subsample: int = 1, num_windows: int = 8, chunk_size: int = 16,
                  detector: Any = "dino_vits16", stand_in_resolution: int | None = None):
         if num_frames < 2 * num_windows or num_frames % num_windows:
@@ -261,10 +263,9 @@ class LongVideoConsistency(Metric):
 
     def compute(self, ctx: EvalContext, fake: Any, real: Any) -> MetricOutput:
         check_same_resolution(self.name, fake, real)
-        detector = ctx.detector(self.detector_spec, stand_in_resolution=self.stand_in_resolution)
-        if detector.video:
-            raise ValueError(f"{self.name}: detector '{detector.name}' is a video detector; the consistency score needs a per-frame detector")
+        detector = ctx.detector(self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=False)
         real_clips = sources.select_real_clips(real, num_videos=self.num_videos, num_frames=self.num_frames, subsample=self.subsample, seed=ctx.seed, mode=ctx.mode)
+        ctx.check_count(self.name, "real videos", self.num_videos, len(real_clips))
 
         def accumulate(batches) -> dict[str, torch.Tensor]:
             acc = ConsistencyAccumulator(self.num_frames, self.num_windows, detector.feature_dim, ctx.device)
@@ -291,7 +292,8 @@ class LongVideoConsistency(Metric):
                     batch_size=self._videos_per_batch(ctx), generator=ctx.torch_generator(), device=ctx.device, chunk_size=self.chunk_size))
             fake_desc = "generator"
         elif is_dataset(fake):
-            clips = sources.select_folder_clips(fake, num_videos=self.num_videos, num_frames=self.num_frames, subsample=self.subsample)
+            clips = sources.select_folder_clips(fake, num_videos=self.num_videos, num_frames=self.num_frames, subsample=self.subsample, mode=ctx.mode)
+            ctx.check_count(self.name, "fake videos", self.num_videos, len(clips))
             gen_sums = accumulate(self._dataset_chunks(fake, sources.shard(clips, ctx.rank, ctx.world_size), ctx))
             fake_desc = "videos"
         else:

@@ -7,18 +7,23 @@ results never live only in a log). Every record says how the number was measured
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import fcntl
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .base import EvalContext, build_metric, dist_info, is_dataset, is_generator
+from .protocol import protocol_identity
+from .reference import ReferenceStats
 from .sources import check_mode
 
 
@@ -65,6 +70,45 @@ def _pick_device(device: Any) -> torch.device:
     return torch.device("cpu")
 
 
+def split_detector_path(metric: Any, detector_path: Any) -> tuple[Any, Any]:
+    """(built metric, its detector path): a dict spec's own ``detector_path`` wins over the shared one."""
+    if isinstance(metric, dict) and "detector_path" in metric:
+        metric = dict(metric)
+        detector_path = metric.pop("detector_path")
+    return build_metric(metric), detector_path
+
+
+def reference_statistics(metric: Any, *, real: Any, device: Any = None, detector_path: str | os.PathLike | None = None, seed: int = 0,
+                         batch_size: int | None = None, mode: str = "default", allow_stand_in_detectors: bool = False,
+                         cache_dir: str | os.PathLike | None = None, allow_fewer: bool = False) -> ReferenceStats:
+    """The real side of ``metric`` on ``real`` as shareable reference statistics (what ``sgvb stats`` writes)."""
+    from .base import RealSideComputed
+
+    check_mode(mode)
+    if not is_dataset(real):
+        raise TypeError(f"'real' must be a VideoDataset, got {type(real).__name__}")
+    m, detector_path = split_detector_path(metric, detector_path)
+    rank, world = dist_info()
+    ctx = EvalContext(device=_pick_device(device), seed=int(seed), mode=mode, batch_size=batch_size,
+                      detector_path=str(detector_path) if detector_path is not None else None, allow_stand_in=bool(allow_stand_in_detectors),
+                      cache_dir=cache_dir, rank=rank, world_size=world, num_threads=min(8, os.cpu_count() or 1), allow_fewer=bool(allow_fewer),
+                      real_side_only=True)
+    try:
+        with torch.no_grad():
+            m.compute(ctx, real, real)
+    except RealSideComputed as done:
+        return ReferenceStats({k: np.asarray(v, np.float64) for k, v in done.arrays.items()}, done.protocol, fingerprint=real.fingerprint(),
+                              resolution=real.resolution, counts=done.counts)
+    raise ValueError(f"metric '{m.name}' has no real-side statistics to share")
+
+
+def run_seed(seed: int, run: int) -> int:
+    """Seed of run ``run`` of a repeated evaluation: ``seed`` itself for run 0 (so num_runs=1 is the plain evaluation)."""
+    if run == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(run)]).generate_state(1)[0] % (2**31))
+
+
 def evaluate(
     metric: Any,
     *,
@@ -80,21 +124,32 @@ def evaluate(
     checkpoint: str | os.PathLike | None = None,
     allow_stand_in_detectors: bool = False,
     cache_dir: str | os.PathLike | None = None,
+    allow_fewer: bool = False,
+    num_runs: int = 1,
 ) -> dict:
     """Compute ``metric`` (registry name, family pattern or spec) of ``fake`` against ``real`` and return its record.
 
     ``fake``: a ``VideoGenerator`` (sampled through ``iter_frames``) or a ``VideoDataset`` of generated
-    videos; ``real``: a ``VideoDataset``. Under torch.distributed every process calls this with the same
-    arguments; work is split across processes and process 0 writes the record.
+    videos; ``real``: a ``VideoDataset``, or a ``ReferenceStats`` file written by ``sgvb stats`` (used only when
+    its protocol matches). Under torch.distributed every process calls this with the same arguments; work
+    is split across processes and process 0 writes the record.
+
+    ``allow_fewer``: in the default mode a metric refuses to run on fewer items than its name states
+    unless this is set (the record's ``protocol.counts`` says what was used either way). ``num_runs``:
+    the random draws (real clip offsets; fake samples from a generator) are repeated with ``num_runs``
+    derived seeds (run 0 uses ``seed``); the record keeps every run's value and the mean and std.
+    A dict spec may carry its own ``detector_path`` (per-metric detector); it overrides ``detector_path``.
     """
     check_mode(mode)
-    if not is_dataset(real):
+    if not (is_dataset(real) or isinstance(real, ReferenceStats)):
         raise TypeError(f"'real' must be a VideoDataset (read_frames, video_length, __len__, fingerprint), got {type(real).__name__}")
     if not (is_generator(fake) or is_dataset(fake)):
         raise TypeError(f"'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}")
     if batch_size is not None and int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    m = build_metric(metric)
+    if int(num_runs) < 1:
+        raise ValueError(f"num_runs must be >= 1, got {num_runs}")
+    m, detector_path = split_detector_path(metric, detector_path)
     rank, world = dist_info()
     run_dir = Path(run_dir) if run_dir is not None else None
     tag = f"kimg{int(round(kimg)):06d}" if kimg is not None else datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -102,17 +157,28 @@ def evaluate(
         device=_pick_device(device), seed=int(seed), mode=mode, batch_size=batch_size,
         detector_path=str(detector_path) if detector_path is not None else None, allow_stand_in=bool(allow_stand_in_detectors),
         cache_dir=cache_dir, run_dir=run_dir, artifact_tag=tag, rank=rank, world_size=world,
-        num_threads=min(8, os.cpu_count() or 1),
+        num_threads=min(8, os.cpu_count() or 1), allow_fewer=bool(allow_fewer), num_runs=int(num_runs),
     )
     start = time.perf_counter()
+    outs = []
     with torch.no_grad():  # generator chunks are consumed lazily: grad mode must be off for the whole computation
-        out = m.compute(ctx, fake, real)
+        for r in range(ctx.num_runs):
+            tag = ctx.artifact_tag if ctx.num_runs == 1 else f"{ctx.artifact_tag}-run{r}"
+            outs.append(m.compute(dataclasses.replace(ctx, seed=run_seed(ctx.seed, r), run_index=r, artifact_tag=tag), fake, real))
     wall = time.perf_counter() - start
+    out = outs[0]
+    values = np.array([o.value for o in outs], dtype=np.float64)
+    protocol = {**out.protocol, "seed": ctx.seed, "num_runs": ctx.num_runs, "counts": ctx.counts, "allow_fewer": ctx.allow_fewer,
+                "fewer_than_name": any(c["used"] < c["requested"] for c in ctx.counts.values())}
+    protocol.update(protocol_identity(m, protocol))
+    if ctx.official and protocol["fewer_than_name"] and rank == 0:
+        print(f"{m.name}: mode=official used " + ", ".join(f"{c['used']} of {c['requested']} {what}" for what, c in ctx.counts.items()),
+              file=sys.stderr)
     record = {
         "metric": m.name,
-        "value": float(out.value),
-        "results": {k: float(v) for k, v in out.results.items()},
-        "protocol": out.protocol,
+        "value": float(values.mean()),
+        "results": {k: float(np.mean([o.results[k] for o in outs])) for k in out.results},
+        "protocol": protocol,
         "kimg": kimg,
         "checkpoint": str(checkpoint) if checkpoint is not None else None,
         "wall_time_s": round(wall, 3),
@@ -120,8 +186,14 @@ def evaluate(
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "real_fingerprint": real.fingerprint(),
     }
-    if out.artifacts:
-        record["artifacts"] = out.artifacts
+    if ctx.num_runs > 1:
+        # population std (ddof=0) over the runs, as DIGAN's mean ± std over trials
+        record.update(value_std=float(values.std()), runs=[{"seed": run_seed(ctx.seed, r), "value": float(o.value),
+                                                             "results": {k: float(v) for k, v in o.results.items()}} for r, o in enumerate(outs)])
+    artifacts = {k: v for o in outs for k, v in (o.artifacts or {}).items()} if ctx.num_runs == 1 else {
+        f"run{r}/{k}": v for r, o in enumerate(outs) for k, v in (o.artifacts or {}).items()}
+    if artifacts:
+        record["artifacts"] = artifacts
     if run_dir is not None and rank == 0:
         append_jsonl(run_dir / f"metric-{m.name}.jsonl", record)
     return record

@@ -16,8 +16,8 @@ from einops import rearrange
 from registry import METRICS
 
 from . import sources
-from .base import (EvalContext, Metric, MetricOutput, check_same_resolution, frechet_output, is_dataset, is_generator, name_pattern,
-                   parse_count, preset)
+from .base import (EvalContext, Metric, MetricOutput, accumulate, check_same_resolution, frechet_output, is_dataset, is_generator,
+                   name_pattern, parse_count, preset, real_statistics, stat_tensors)
 from .stats import FeatureStats
 
 # StyleGAN-V: NUM_FRAMES_IN_BATCH for FID = {128: 32, 256: 32, 512: 8, 1024: 2} frames per call on one GPU.
@@ -33,6 +33,8 @@ def _format_count(n: int) -> str:
 class FID(Metric):
     """FID of ``num_fake`` generated frames against all real frames (``full``) or ``num_fake`` of them."""
 
+    PROTOCOL_VERSION = 1
+
     def __init__(self, num_fake: int = 50000, full: bool = True, clip_length: int = CLIP_LENGTH, detector: Any = "inception", stand_in_resolution: int | None = None):
         if num_fake < 2:
             raise ValueError(f"fid needs num_fake >= 2, got {num_fake}")
@@ -42,25 +44,29 @@ class FID(Metric):
 
     def compute(self, ctx: EvalContext, fake: Any, real: Any) -> MetricOutput:
         check_same_resolution(self.name, fake, real)
-        detector = ctx.detector(self.detector_spec, stand_in_resolution=self.stand_in_resolution)
-        if detector.video:
-            raise ValueError(f"{self.name}: detector '{detector.name}' is a video detector; FID needs an image detector")
+        detector = ctx.detector(self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=False)
         batch = ctx.batch_size or next((v for r, v in sorted(_FRAMES_PER_BATCH.items()) if real.resolution <= r), 2)
 
-        real_clips = sources.select_all_frames(real, max_frames=None if self.full else self.num_fake)
+        def frame_features(dataset, clips):
+            for frames in sources.iter_dataset_frame_batches(dataset, clips, batch_size=batch, device=ctx.device, num_threads=ctx.num_threads):
+                yield detector(frames)
 
-        def real_sums() -> dict[str, torch.Tensor]:
-            stats = FeatureStats(detector.feature_dim, device=ctx.device)
-            mine = sources.shard(real_clips, ctx.rank, ctx.world_size)
-            for frames in sources.iter_dataset_frame_batches(real, mine, batch_size=batch, device=ctx.device, num_threads=ctx.num_threads):
-                stats.update(detector(frames))
-            return {k: torch.as_tensor(v) for k, v in stats.state_dict().items()}
+        def real_side() -> tuple[dict, bool]:
+            real_clips = sources.select_all_frames(real, max_frames=None if self.full else self.num_fake)
+            if not self.full:
+                ctx.check_count(self.name, "real frames", self.num_fake, sum(len(c.frames) for c in real_clips))
 
-        fields = {
-            "metric": "fid", "fingerprint": real.fingerprint(), "full": self.full, "num": None if self.full else self.num_fake,
-            "mode": ctx.mode, "detector": detector.identity, "covariance": ctx.covariance,
-        }
-        real_state, cache_hit = ctx.cached_real(f"{self.name}-real", fields, real_sums)
+            def real_sums() -> dict[str, torch.Tensor]:
+                mine = sources.shard(real_clips, ctx.rank, ctx.world_size)
+                return stat_tensors(accumulate(frame_features(real, mine), detector.feature_dim, ctx.device))
+
+            fields = {
+                "metric": "fid", "fingerprint": real.fingerprint(), "full": self.full, "num": None if self.full else self.num_fake,
+                "mode": ctx.mode, "detector": detector.identity, "covariance": ctx.covariance,
+            }
+            return ctx.cached_real(f"{self.name}-real", fields, real_sums)
+
+        real_state, cache_hit = real_statistics(ctx, self, real, detector, real_side)
         real_stats = FeatureStats.from_state_dict(real_state)
 
         fake_stats = FeatureStats(detector.feature_dim, device=ctx.device)
@@ -85,9 +91,12 @@ class FID(Metric):
                 frames_needed -= take
                 if frames_needed == 0:
                     break
+            ctx.check_count(self.name, "fake frames", self.num_fake, self.num_fake - frames_needed)
             mine = sources.shard(clips, ctx.rank, ctx.world_size)
-            for frames in sources.iter_dataset_frame_batches(fake, mine, batch_size=batch, device=ctx.device, num_threads=ctx.num_threads):
-                fake_stats.update(detector(frames))
+            # the same frames in every run: computed once per evaluation
+            fake_stats = ctx.memoize(("fid-fake", id(fake), tuple(mine), detector.identity),
+                                     lambda: accumulate(frame_features(fake, mine), detector.feature_dim, ctx.device))
+            fake_stats = FeatureStats.from_state_dict(fake_stats.state_dict())
             fake_desc = "videos"
         else:
             raise TypeError(f"{self.name}: 'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}")

@@ -15,8 +15,8 @@ import torch
 from registry import METRICS
 
 from . import sources
-from .base import (EvalContext, Metric, MetricOutput, check_same_resolution, frechet_output, is_dataset, is_generator, name_pattern,
-                   parse_count, preset)
+from .base import (EvalContext, Metric, MetricOutput, accumulate, check_same_resolution, frechet_output, is_dataset, is_generator,
+                   name_pattern, parse_count, preset, real_statistics, stat_tensors)
 from .stats import FeatureStats
 
 # StyleGAN-V: NUM_FRAMES_IN_BATCH[resolution] // num_frames videos per detector call.
@@ -32,6 +32,8 @@ def default_batch_size(resolution: int, num_frames: int) -> int:
 class FVD(Metric):
     """FVD of ``num_videos`` clips of ``num_frames`` frames taken every ``subsample`` frames."""
 
+    PROTOCOL_VERSION = 1
+
     def __init__(self, num_videos: int = 2048, num_frames: int = 16, subsample: int = 1, detector: Any = "i3d", stand_in_resolution: int | None = None):
         if num_videos < 2 or num_frames < 1 or subsample < 1:
             raise ValueError(f"fvd needs num_videos >= 2, num_frames >= 1, subsample >= 1; got {num_videos}, {num_frames}, {subsample}")
@@ -40,47 +42,45 @@ class FVD(Metric):
         span = self.num_frames * self.subsample
         self.name = f"fvd{self.num_videos}_{span}f" + (f"_subsample{self.subsample}f" if self.subsample > 1 else "")
 
-    def _features(self, detector, batches, stats: FeatureStats) -> None:
-        for clips in batches:
-            stats.update(detector(clips))
-
     def compute(self, ctx: EvalContext, fake: Any, real: Any) -> MetricOutput:
-        if not is_dataset(real):
-            raise TypeError(f"{self.name}: 'real' must be a VideoDataset, got {type(real).__name__}")
         check_same_resolution(self.name, fake, real)
-        detector = ctx.detector(self.detector_spec, stand_in_resolution=self.stand_in_resolution)
-        if not detector.video:
-            raise ValueError(f"{self.name}: detector '{detector.name}' is an image detector; FVD needs a video detector")
+        detector = ctx.detector(self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=True)
         batch = ctx.batch_size or default_batch_size(real.resolution, self.num_frames)
 
-        real_clips = sources.select_real_clips(real, num_videos=self.num_videos, num_frames=self.num_frames, subsample=self.subsample, seed=ctx.seed, mode=ctx.mode)
+        def real_side() -> tuple[dict, bool]:
+            if not is_dataset(real):
+                raise TypeError(f"{self.name}: 'real' must be a VideoDataset, got {type(real).__name__}")
+            real_clips = sources.select_real_clips(real, num_videos=self.num_videos, num_frames=self.num_frames, subsample=self.subsample,
+                                                   seed=ctx.seed, mode=ctx.mode)
+            ctx.check_count(self.name, "real videos", self.num_videos, len(real_clips))
 
-        def real_sums() -> dict[str, torch.Tensor]:
-            stats = FeatureStats(detector.feature_dim, device=ctx.device)
-            mine = sources.shard(real_clips, ctx.rank, ctx.world_size)
-            self._features(detector, sources.iter_dataset_batches(real, mine, batch_size=batch, device=ctx.device, num_threads=ctx.num_threads), stats)
-            return {k: torch.as_tensor(v) for k, v in stats.state_dict().items()}
+            def real_sums() -> dict[str, torch.Tensor]:
+                mine = sources.shard(real_clips, ctx.rank, ctx.world_size)
+                return stat_tensors(accumulate(ctx.dataset_features(detector, real, mine, batch_size=batch), detector.feature_dim, ctx.device))
 
-        fields = {
-            "metric": "fvd", "fingerprint": real.fingerprint(), "clips": [(c.video, c.frames[0]) for c in real_clips],
-            "num_frames": self.num_frames, "subsample": self.subsample, "mode": ctx.mode, "seed": ctx.seed,
-            "detector": detector.identity, "covariance": ctx.covariance,
-        }
-        real_state, cache_hit = ctx.cached_real(f"{self.name}-real", fields, real_sums)
+            fields = {
+                "metric": "fvd", "fingerprint": real.fingerprint(), "clips": [(c.video, c.frames[0]) for c in real_clips],
+                "num_frames": self.num_frames, "subsample": self.subsample, "mode": ctx.mode, "seed": ctx.seed,
+                "detector": detector.identity, "covariance": ctx.covariance,
+            }
+            return ctx.cached_real(f"{self.name}-real", fields, real_sums)
+
+        real_state, cache_hit = real_statistics(ctx, self, real, detector, real_side)
         real_stats = FeatureStats.from_state_dict(real_state)
 
-        fake_stats = FeatureStats(detector.feature_dim, device=ctx.device)
         times = [i * self.subsample for i in range(self.num_frames)]
         if is_generator(fake):
+            fake_stats = FeatureStats(detector.feature_dim, device=ctx.device)
             n_mine = sources.quota(self.num_videos, ctx.rank, ctx.world_size)
             with sources.eval_mode(fake):
-                batches = sources.generated_clips(fake, num_videos=n_mine, times=times, batch_size=batch, generator=ctx.torch_generator(), device=ctx.device)
-                self._features(detector, batches, fake_stats)
+                for clips in sources.generated_clips(fake, num_videos=n_mine, times=times, batch_size=batch, generator=ctx.torch_generator(), device=ctx.device):
+                    fake_stats.update(detector(clips))
             fake_desc = "generator"
         elif is_dataset(fake):
-            fake_clips = sources.select_folder_clips(fake, num_videos=self.num_videos, num_frames=self.num_frames, subsample=self.subsample)
+            fake_clips = sources.select_folder_clips(fake, num_videos=self.num_videos, num_frames=self.num_frames, subsample=self.subsample, mode=ctx.mode)
+            ctx.check_count(self.name, "fake videos", self.num_videos, len(fake_clips))
             mine = sources.shard(fake_clips, ctx.rank, ctx.world_size)
-            self._features(detector, sources.iter_dataset_batches(fake, mine, batch_size=batch, device=ctx.device, num_threads=ctx.num_threads), fake_stats)
+            fake_stats = accumulate(ctx.dataset_features(detector, fake, mine, batch_size=batch), detector.feature_dim, ctx.device)
             fake_desc = "videos"
         else:
             raise TypeError(f"{self.name}: 'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}")

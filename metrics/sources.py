@@ -26,6 +26,9 @@ from einops import rearrange
 from registry.interfaces import VideoGenerator
 
 MODES = ("default", "official")
+# How real clips' offsets are drawn and generated frames quantised, per mode (part of every protocol id).
+OFFSET_RULES = {"official": "python-random(seed) in selection order", "default": "numpy SeedSequence(seed, video index)"}
+QUANTISATION = "(x*127.5+128).clamp(0,255).uint8"
 
 
 def check_mode(mode: str) -> str:
@@ -47,20 +50,29 @@ class Clip:
     frames: tuple[int, ...]
 
 
-def _eligible(dataset, min_length: int, limit: int | None, what: str) -> list[int]:
-    chosen, skipped = [], 0
+def _eligible(dataset, min_length: int, limit: int | None, what: str, refuse_short: bool = False) -> list[int]:
+    chosen, skipped = [], []
     for i in range(len(dataset)):
         if dataset.video_length(i) >= min_length:
             chosen.append(i)
             if limit is not None and len(chosen) >= limit:
                 break
         else:
-            skipped += 1
+            skipped.append(i)
+    if skipped and refuse_short:
+        names = [_video_name(dataset, i) for i in skipped]
+        shown = ", ".join(f"'{n}' ({dataset.video_length(i)})" for n, i in zip(names[:5], skipped)) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise ValueError(f"{what}: {len(skipped)} video(s) in {_describe(dataset)} are shorter than the {min_length} frames this protocol needs "
+                         f"(mode=official refuses them, as the official code fails on them): {shown}")
     if not chosen:
         raise ValueError(f"{what}: no video in {_describe(dataset)} has the {min_length} frames this protocol needs ({len(dataset)} videos)")
     if skipped:
-        warnings.warn(f"{what}: skipped {skipped} video(s) shorter than {min_length} frames in {_describe(dataset)}", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"{what}: skipped {len(skipped)} video(s) shorter than {min_length} frames in {_describe(dataset)}", RuntimeWarning, stacklevel=3)
     return chosen
+
+
+def _video_name(dataset, i: int) -> str:
+    return dataset.video_name(i) if callable(getattr(dataset, "video_name", None)) else str(i)
 
 
 def _describe(dataset) -> str:
@@ -84,9 +96,12 @@ def select_real_clips(dataset, *, num_videos: int, num_frames: int, subsample: i
     return clips
 
 
-def select_folder_clips(dataset, *, num_videos: int, num_frames: int, subsample: int = 1) -> list[Clip]:
-    """Generated videos stored as files: frames 0, s, ..., (n-1)s of the first ``num_videos`` long-enough videos."""
-    videos = _eligible(dataset, num_frames * subsample, num_videos, "fake videos")
+def select_folder_clips(dataset, *, num_videos: int, num_frames: int, subsample: int = 1, mode: str = "default") -> list[Clip]:
+    """Generated videos stored as files: frames 0, s, ..., (n-1)s of the first ``num_videos`` long-enough videos.
+
+    Too-short videos are skipped with a warning; ``mode="official"`` refuses them, naming them.
+    """
+    videos = _eligible(dataset, num_frames * subsample, num_videos, "fake videos", refuse_short=check_mode(mode) == "official")
     return [Clip(i, tuple(range(0, num_frames * subsample, subsample))) for i in videos]
 
 

@@ -1,0 +1,48 @@
+"""Protocol ids: a short readable name and a hash of everything that defines a metric's number.
+
+Two records with the same ``protocol_hash`` were measured the same way (same metric definition and
+code version, counts, frames, offset rule, covariance, quantisation, resolution, detector weights,
+mode and number of runs) and may be compared or averaged; the seed and the data are not part of it.
+``PROTOCOL_VERSION`` on a metric class is bumped whenever its definition in code changes
+(``tests/test_protocol.py`` pins a fingerprint of the defining code to catch a change without a bump).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from .sources import OFFSET_RULES, QUANTISATION
+
+# protocol fields that do not define the number (how it was run, not what was measured)
+NOT_DEFINING = frozenset({"seed", "real_cache_hit", "world_size", "fake_source", "num_real", "num_fake", "allow_fewer", "fewer_than_name"})
+
+
+def protocol_definition(metric: Any, protocol: dict[str, Any]) -> dict[str, Any]:
+    """The fields the hash covers: the metric's own settings, its version and the defining protocol fields."""
+    from .base import metric_definition
+
+    mode = protocol.get("mode", "default")
+    return {
+        "metric": metric.name,
+        "protocol_version": int(getattr(metric, "PROTOCOL_VERSION", 1)),
+        "definition": metric_definition(metric),
+        "offset_rule": OFFSET_RULES.get(mode),
+        "quantisation": QUANTISATION,
+        **{k: v for k, v in protocol.items() if k not in NOT_DEFINING and not k.startswith("protocol_")},
+    }
+
+
+def protocol_identity(metric: Any, protocol: dict[str, Any]) -> dict[str, Any]:
+    """``protocol_id`` (readable), ``protocol_hash`` (sha256 prefix of the definition) and ``protocol_version``."""
+    definition = protocol_definition(metric, protocol)
+    digest = hashlib.sha256(json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    detector = str(protocol.get("detector", "?")).replace("[stand-in]", "")
+    weights = "stand-in" if protocol.get("stand_in") else (protocol.get("detector_sha256") or "unpinned")[:8]
+    parts = [metric.name, f"v{definition['protocol_version']}", protocol.get("mode", "default"), f"{detector}-{weights}",
+             f"{protocol.get('resolution', '?')}px"]
+    if int(protocol.get("num_runs", 1)) > 1:
+        parts.append(f"runs{protocol['num_runs']}")
+    if protocol.get("fewer_than_name"):
+        parts.append("fewer")
+    return {"protocol_id": "/".join(parts), "protocol_hash": digest, "protocol_version": definition["protocol_version"]}
