@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "train": ("benchmarks.train", "train a model (Hydra: sgvb train generator=... dataset=... [-m])", True),
     "eval": ("benchmarks.evaluate", "evaluate metrics for a checkpoint, run folder or video folder (Hydra)", True),
     "sample": ("benchmarks.sample", "render videos from a checkpoint (Hydra)", True),
+    "stats": ("benchmarks.reference_stats", "write a metric's real-side statistics to a shareable file (Hydra)", True),
     "grid": ("benchmarks.grid", "run a named ablation grid: sgvb grid NAME [overrides] [--dry-run]", False),
     "table": ("benchmarks.table", "aggregate run folders into CSV tables: sgvb table DIR... -o results.csv", False),
     "convert": ("benchmarks.data.convert", "convert a folder of video files to the frames layout (zip)", False),

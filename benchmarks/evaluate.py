@@ -63,7 +63,7 @@ def checkpoints_to_evaluate(fake: dict) -> list[Path]:
 def dataset_spec(cfg_dataset: Any, run_dir: Path | None) -> dict:
     """The dataset option given on the command line, else the one the run was trained on."""
     spec = _container(cfg_dataset)
-    if spec:
+    if spec and spec.get("_name_"):
         return spec
     if run_dir is not None and (run_dir / "config.yaml").is_file():
         run_cfg = OmegaConf.load(run_dir / "config.yaml")
@@ -73,7 +73,8 @@ def dataset_spec(cfg_dataset: Any, run_dir: Path | None) -> dict:
 
 
 def videos_dataset(path: str, resolution: int):
-    """A folder of generated videos as a dataset: frames layout (folders of images or a .zip) or video files."""
+    """A folder of generated videos as a dataset (frames layout or video files), refused unless every video is ``resolution`` squared."""
+    from benchmarks.eval_inputs import check_fake_folder
     from registry import DATASETS
 
     p = Path(path).expanduser()
@@ -81,7 +82,37 @@ def videos_dataset(path: str, resolution: int):
         raise EvalConfigError(f"fake.videos: '{p}' does not exist")
     has_dirs = p.is_dir() and any(child.is_dir() for child in p.iterdir())
     kind = "frames" if p.suffix == ".zip" or has_dirs else "mp4"
-    return DATASETS.build({"_name_": kind, "path": str(p), "resolution": resolution})
+    dataset = DATASETS.build({"_name_": kind, "path": str(p), "resolution": resolution})
+    check_fake_folder(dataset, p, resolution)
+    return dataset
+
+
+def check_detector_paths(metrics: list[Any], detector_path: Any) -> None:
+    """One detector file cannot serve metrics that need different detectors: refuse before anything runs."""
+    from metrics import build_metric
+
+    if detector_path is None or Path(str(detector_path)).expanduser().is_dir():
+        return
+    shared = {}
+    for spec in metrics:
+        if isinstance(spec, dict) and spec.get("detector_path"):
+            continue
+        m = build_metric({k: v for k, v in spec.items() if k != "detector_path"} if isinstance(spec, dict) else spec)
+        shared[m.name] = str(getattr(m, "detector_spec", "?"))
+    if len(set(shared.values())) > 1:
+        needs = ", ".join(f"{name} -> {det}" for name, det in shared.items())
+        raise EvalConfigError(f"detector_path: one file ('{detector_path}') for metrics that need different detectors ({needs}); give a folder "
+                              "holding each detector's file, or a path per metric: metrics=[...,{_name_:<metric>,detector_path:<file>}]")
+
+
+def real_side(cfg: DictConfig, run_dir: Path | None):
+    """The real side: reference statistics (``real_stats``), or the dataset at its own resolution unless one is given."""
+    from benchmarks.eval_inputs import build_at_own_resolution
+    from metrics.reference import ReferenceStats
+
+    if cfg.get("real_stats"):
+        return ReferenceStats.load(cfg.real_stats)
+    return build_at_own_resolution(dataset_spec(cfg.get("dataset"), run_dir), "dataset")
 
 
 def pick_device(device: str):
@@ -95,7 +126,6 @@ def pick_device(device: str):
 def run(cfg: DictConfig) -> list[dict]:
     """Evaluate every metric for every selected source; return the records."""
     from metrics import build_metric, evaluate
-    from registry import DATASETS
 
     fake = _container(cfg.fake) or {}
     sources_given = [k for k in ("run_dir", "checkpoint", "videos") if fake.get(k)]
@@ -105,15 +135,17 @@ def run(cfg: DictConfig) -> list[dict]:
     if not metrics:
         raise EvalConfigError("metrics is empty: e.g. metrics=[fvd2048_16f]")
     for m in metrics:
-        build_metric(m)  # unknown names fail before anything is loaded
+        build_metric({k: v for k, v in m.items() if k != "detector_path"} if isinstance(m, dict) else m)  # unknown names fail before anything is loaded
+    check_detector_paths(metrics, cfg.detector_path)
     device = pick_device(cfg.get("device", "auto"))
     common = dict(
         device=device, seed=int(cfg.seed), mode=str(cfg.mode), batch_size=cfg.batch_size, detector_path=cfg.detector_path,
         allow_stand_in_detectors=bool(cfg.allow_stand_in_detectors), cache_dir=cfg.cache_dir,
+        allow_fewer=bool(cfg.get("allow_fewer", False)), num_runs=int(cfg.get("num_runs", 1)),
     )
     records = []
     if fake.get("videos"):
-        real = DATASETS.build(dataset_spec(cfg.get("dataset"), None))
+        real = real_side(cfg, None)
         fake_ds = videos_dataset(fake["videos"], real.resolution)
         for m in metrics:
             records.append(evaluate(m, fake=fake_ds, real=real, run_dir=cfg.run_dir, **common))
@@ -124,13 +156,12 @@ def run(cfg: DictConfig) -> list[dict]:
 
     checkpoints = checkpoints_to_evaluate(fake)
     home = Path(fake["run_dir"]).expanduser() if fake.get("run_dir") else run_folder_of(checkpoints[0])
-    spec = dataset_spec(cfg.get("dataset"), home)
-    real = None
+    real = real_side(cfg, home)
     for ckpt in checkpoints:
         G = load_generator(ckpt, device=device, ema=bool(fake.get("ema", True)))
-        if real is None:
-            spec.setdefault("resolution", G.resolution)
-            real = DATASETS.build(spec)
+        if int(G.resolution) != int(real.resolution):
+            raise EvalConfigError(f"generator resolution {G.resolution} ('{ckpt}') != real data resolution {real.resolution}; real and fake must "
+                                  f"match: pass dataset.resolution={G.resolution} to resize the real data (or evaluate against data at that size)")
         out_dir = cfg.run_dir if cfg.run_dir is not None else run_folder_of(ckpt)
         for m in metrics:
             records.append(evaluate(m, fake=G, real=real, run_dir=out_dir, kimg=kimg_of(ckpt), checkpoint=str(ckpt), **common))
@@ -140,20 +171,25 @@ def run(cfg: DictConfig) -> list[dict]:
 
 
 def _print(record: dict) -> None:
-    flag = " [STAND-IN DETECTOR]" if record["protocol"].get("stand_in") else ""
-    print(f"{record['metric']} = {record['value']:.4f}{flag}  (kimg {record['kimg']}, {record['wall_time_s']:.1f}s)", file=sys.stderr)
+    p = record["protocol"]
+    flag = " [STAND-IN DETECTOR]" if p.get("stand_in") else ""
+    std = f" ± {record['value_std']:.4f} over {p['num_runs']} runs" if "value_std" in record else ""
+    counts = ", ".join(f"{c['used']}/{c['requested']} {what}" for what, c in p.get("counts", {}).items())
+    fewer = " [FEWER THAN ITS NAME STATES]" if p.get("fewer_than_name") else ""
+    print(f"{record['metric']} = {record['value']:.4f}{std}{flag}{fewer}  ({counts}; {p.get('protocol_id')}; kimg {record['kimg']}, "
+          f"{record['wall_time_s']:.1f}s)", file=sys.stderr)
     print(json.dumps(record))
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 def main(cfg: DictConfig) -> int:
+    from benchmarks.errors import one_line_errors
+    from metrics import WeightsError
     from registry import RegistryError
 
-    try:
+    # bad options, data or weights (missing, wrong checksum, not the metric's kind): one line, details in a log
+    with one_line_errors("eval", known=(ValueError, TypeError, FileNotFoundError, RegistryError, WeightsError), log_dir=cfg.get("run_dir")):
         run(cfg)
-    except (ValueError, TypeError, FileNotFoundError, RegistryError) as exc:  # bad options, data or missing weights: one message
-        print(f"sgvb eval: error: {exc}", file=sys.stderr)
-        sys.exit(2)
     return 0
 
 
