@@ -246,7 +246,7 @@ class RealSideComputed(Exception):
 def real_side_protocol(ctx: EvalContext, metric: Metric, detector: Detector) -> dict[str, Any]:
     """Everything that defines a metric's real-side statistics (a reference file must match it field by field)."""
     return {
-        "metric": metric.name, "protocol_version": int(getattr(metric, "PROTOCOL_VERSION", 1)), **metric_definition(metric),
+        "metric": metric.name, "protocol_version": int(getattr(metric, "PROTOCOL_VERSION", 1)), "definition": metric_definition(metric),
         "offset_rule": sources_offset_rule(ctx.mode), "detector": detector.name.replace("[stand-in]", ""),
         "detector_sha256": detector.sha256, "detector_identity": detector.identity, "detector_resolution": detector.input_resolution,
         "stand_in": bool(detector.stand_in), "seed": ctx.seed, "mode": ctx.mode,
