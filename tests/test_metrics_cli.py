@@ -85,3 +85,76 @@ def test_eval_run_folder_uses_the_runs_dataset_and_appends_to_it(tmp_path):
     assert records[1]["protocol"]["real_cache_hit"] and records[0]["protocol"]["fake_source"] == "generator"
     lines = (tmp_path / "run" / "metric-fvd4_8f.jsonl").read_text().splitlines()
     assert [json.loads(line)["checkpoint"].endswith(f"ckpt-{k:06d}.pt") for line, k in zip(lines, (2, 5))] == [True, True]
+
+
+# ------------------------------------------------------------------------------------------ inputs that make a number wrong (issue 10.2)
+def _one_line_error(done):
+    lines = [ln for ln in done.stderr.strip().splitlines() if ln.startswith("sgvb ")]  # torch's own FutureWarnings aside
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr and "details:" in lines[0], done.stderr
+    return lines[0]
+
+
+def test_eval_refuses_a_videos_folder_with_mixed_frame_sizes_naming_the_odd_ones(tmp_path):
+    videos = moving_blobs(3, 8, 16, seed=5)
+    _write_frames(tmp_path / "fake", videos)
+    _write_frames(tmp_path / "odd", moving_blobs(1, 8, 32, seed=6))
+    (tmp_path / "odd" / "video_000").rename(tmp_path / "fake" / "grid")
+    _write_frames(tmp_path / "real", moving_blobs(3, 8, 16, seed=7))
+    done = _sgvb(f"fake.videos={tmp_path / 'fake'}", "metrics=[fvd3_8f]", "dataset=frames", f"dataset.path={tmp_path / 'real'}",
+                 "allow_stand_in_detectors=true", "device=cpu", cwd=tmp_path)
+    line = _one_line_error(done)
+    assert "mixes frame sizes" in line and "'grid' (32x32)" in line and "video_000" not in line
+
+
+def test_eval_takes_the_datas_own_resolution_and_refuses_a_real_fake_mismatch(tmp_path):
+    from benchmarks.evaluate import run
+
+    _write_frames(tmp_path / "real", moving_blobs(4, 8, 16, seed=1))
+    _write_frames(tmp_path / "fake", moving_blobs(4, 8, 16, seed=2))
+    detector = save_tiny_torchscript_detector(tmp_path / "det.pt", video=True)
+    common = [f"fake.videos={tmp_path / 'fake'}", "metrics=[fvd4_8f]", "dataset=frames", f"dataset.path={tmp_path / 'real'}",
+              f"detector_path={detector}", f"cache_dir={tmp_path / 'cache'}", "device=cpu"]
+    (record,) = run(_compose(*common))  # the frames preset says 128; evaluation takes the data's 16 px
+    assert record["protocol"]["resolution"] == 16
+    with pytest.raises(ValueError, match=r"holds 16x16 videos but the real data is evaluated at 32x32"):
+        run(_compose(*common, "dataset.resolution=32"))
+
+
+def test_eval_refuses_one_detector_file_for_metrics_that_need_different_detectors(tmp_path):
+    from benchmarks.evaluate import EvalConfigError, run
+
+    _write_frames(tmp_path / "fake", moving_blobs(2, 8, 16, seed=2))
+    detector = save_tiny_torchscript_detector(tmp_path / "i3d.pt", video=True)
+    with pytest.raises(EvalConfigError, match=r"one file .*i3d.pt.*fvd2048_16f -> i3d, fid50k_full -> inception"):
+        run(_compose(f"fake.videos={tmp_path / 'fake'}", "metrics=[fvd2048_16f,fid50k_full]", "dataset=synthetic", f"detector_path={detector}"))
+
+
+def test_eval_refuses_fewer_videos_than_the_name_in_one_line_and_allow_fewer_records_it(tmp_path):
+    _write_frames(tmp_path / "fake", moving_blobs(3, 8, 16, seed=2))
+    detector = save_tiny_torchscript_detector(tmp_path / "det.pt", video=True)
+    args = [f"fake.videos={tmp_path / 'fake'}", "metrics=[fvd4_8f]", "dataset=synthetic", "dataset.num_videos=4", "dataset.num_frames=8",
+            "dataset.resolution=16", f"detector_path={detector}", f"cache_dir={tmp_path / 'cache'}", "device=cpu"]
+    line = _one_line_error(_sgvb(*args, cwd=tmp_path))
+    assert "found 3 fake videos" in line and "allow_fewer=true" in line
+    done = _sgvb(*args, "allow_fewer=true", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout.splitlines()[-1])
+    assert record["protocol"]["fewer_than_name"] and "3/4 fake videos" in done.stderr
+
+
+def test_sgvb_stats_file_is_used_by_eval_without_the_dataset(tmp_path):
+    from benchmarks.evaluate import run
+
+    _write_frames(tmp_path / "fake", moving_blobs(4, 8, 16, seed=2))
+    detector = save_tiny_torchscript_detector(tmp_path / "det.pt", video=True)
+    data = ["dataset=synthetic", "dataset.num_videos=4", "dataset.num_frames=12", "dataset.resolution=16"]
+    out = tmp_path / "sky_fvd4_8f.npz"
+    done = subprocess.run([sys.executable, "-m", "benchmarks.cli", "stats", *data, "metric=fvd4_8f", f"out={out}", f"detector_path={detector}",
+                           f"cache_dir={tmp_path / 'c1'}", "device=cpu"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    common = [f"fake.videos={tmp_path / 'fake'}", f"detector_path={detector}", "device=cpu"]
+    (direct,) = run(_compose(*common, *data, "metrics=[fvd4_8f]", f"cache_dir={tmp_path / 'c2'}"))
+    (shared,) = run(_compose(*common, f"real_stats={out}", "metrics=[fvd4_8f]", f"cache_dir={tmp_path / 'c3'}"))
+    assert shared["value"] == pytest.approx(direct["value"], rel=1e-12) and shared["protocol"]["real_cache_hit"] == "reference"
+    with pytest.raises(ValueError, match="differing fields: metric: file 'fvd4_8f' vs evaluation 'fvd4_4f'"):
+        run(_compose(*common, f"real_stats={out}", "metrics=[fvd4_4f]"))
