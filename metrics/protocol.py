@@ -46,3 +46,35 @@ def protocol_identity(metric: Any, protocol: dict[str, Any]) -> dict[str, Any]:
     if protocol.get("fewer_than_name"):
         parts.append("fewer")
     return {"protocol_id": "/".join(parts), "protocol_hash": digest, "protocol_version": definition["protocol_version"]}
+
+
+def definition_fingerprint(metric_cls: type) -> str:
+    """sha256 prefix of the code that defines a metric's number: the class and the shared selection/statistics functions.
+
+    Compared as ASTs without docstrings, so comments, docstrings and formatting do not count; any other
+    change does, and must come with a ``PROTOCOL_VERSION`` bump (``tests/test_protocol.py`` holds the pins).
+    """
+    import inspect
+    import textwrap
+
+    from . import sources, stats
+
+    parts = [metric_cls, sources.select_real_clips, sources.select_folder_clips, sources.select_all_frames, sources.quantize,
+             sources.iter_generated, stats.FeatureStats.update, stats.FeatureStats.mean_cov, stats.frechet_distance, stats.trace_sqrt_product]
+    digest = hashlib.sha256()
+    for obj in parts:
+        digest.update(code_without_docstrings(textwrap.dedent(inspect.getsource(obj))).encode())
+    return digest.hexdigest()[:16]
+
+
+def code_without_docstrings(source: str) -> str:
+    """The AST of ``source`` as text, docstrings dropped (comments and layout never reach the AST)."""
+    import ast
+
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False)

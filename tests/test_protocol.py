@@ -1,0 +1,39 @@
+"""Changing the code that defines a metric's number must bump its PROTOCOL_VERSION (so protocol ids change with it)."""
+import textwrap
+
+import pytest
+
+from metrics.consistency import LongVideoConsistency
+from metrics.fid import FID
+from metrics.fvd import FVD
+from metrics.protocol import code_without_docstrings, definition_fingerprint
+
+# class -> (PROTOCOL_VERSION, fingerprint of its defining code). After a definitional change: bump the class's
+# PROTOCOL_VERSION and put the new pair here (print it with `python -c "from metrics.protocol import code_without_docstrings, definition_fingerprint ..."`).
+PINS = {
+    FVD: (1, "fbe84554e439a676"),
+    FID: (1, "11bcdfb430abcec5"),
+    LongVideoConsistency: (1, "3f5ce40979459ab9"),
+}
+
+
+@pytest.mark.parametrize("cls", list(PINS), ids=lambda c: c.__name__)
+def test_definition_changes_come_with_a_version_bump(cls):
+    version, fingerprint = PINS[cls]
+    now = definition_fingerprint(cls)
+    assert (cls.PROTOCOL_VERSION, now) == (version, fingerprint), (
+        f"the code defining {cls.__name__}'s number changed (fingerprint {fingerprint} -> {now}): bump {cls.__name__}.PROTOCOL_VERSION "
+        f"(now {cls.PROTOCOL_VERSION}) and pin ({cls.PROTOCOL_VERSION + (cls.PROTOCOL_VERSION == version)}, '{now}') in tests/test_protocol.py")
+
+
+def test_the_fingerprint_sees_code_but_not_docstrings_or_comments():
+    src = textwrap.dedent('''
+        class M:
+            """doc"""
+            def compute(self):
+                """doc"""
+                return 1  # a comment
+    ''')
+    same = src.replace('"""doc"""', '"""other words"""').replace("# a comment", "")
+    assert code_without_docstrings(same) == code_without_docstrings(src)
+    assert code_without_docstrings(src.replace("return 1", "return 2")) != code_without_docstrings(src)
