@@ -63,8 +63,9 @@ def one_line_errors(command: str, *, known: tuple[type[BaseException], ...] = (V
     try:
         yield
     except known as exc:
-        if tracebacks_requested():
-            raise
+        if tracebacks_requested():  # printed here: Hydra's own handler would shorten a re-raised error
+            traceback.print_exc()
+            sys.exit(EXIT_CODE)
         folder = log_dir() if callable(log_dir) else log_dir
         details = write_details(exc, command, folder)
         print(f"sgvb {command}: error: {first_line(exc)} (details: {details}; {TRACEBACK_ENV}=1 prints the traceback)", file=sys.stderr)

@@ -24,7 +24,7 @@ from registry.interfaces import VideoGenerator
 from . import cache
 from .distributed import all_reduce_, broadcast_object, dist_info  # noqa: F401 (re-exported)
 from .detectors import Detector, load_detector
-from .weights import WeightsError
+from .weights import ChecksumError, MissingWeightsError, WeightsError
 
 
 class CountError(ValueError):
@@ -81,6 +81,8 @@ class EvalContext:
         kwargs = {"stand_in_resolution": stand_in_resolution} if stand_in_resolution is not None else {}
         try:
             det = load_detector(spec, path=self.detector_path, device=self.device, allow_stand_in=self.allow_stand_in, seed=0, **kwargs)
+        except (ChecksumError, MissingWeightsError):
+            raise  # the file is damaged or absent, not of the wrong kind: its own message says what to do
         except WeightsError as exc:
             if self.detector_path is None:
                 raise
@@ -176,6 +178,8 @@ class Metric:
     """A registered metric: ``compute(ctx, fake, real) -> MetricOutput``. ``name`` encodes the protocol."""
 
     name: str
+    PROTOCOL_VERSION = 1  # bump when the code defining the number changes (tests/test_protocol.py)
+    shares_real_statistics = False  # True: the real side goes through ``real_statistics`` (``sgvb stats`` files work)
 
     def compute(self, ctx: EvalContext, fake: Any, real: Any) -> MetricOutput:
         raise NotImplementedError

@@ -150,6 +150,8 @@ def evaluate(
     if int(num_runs) < 1:
         raise ValueError(f"num_runs must be >= 1, got {num_runs}")
     m, detector_path = split_detector_path(metric, detector_path)
+    if isinstance(real, ReferenceStats) and not m.shares_real_statistics:
+        raise ValueError(f"real_stats: metric '{m.name}' cannot use reference statistics; give the dataset instead")
     rank, world = dist_info()
     run_dir = Path(run_dir) if run_dir is not None else None
     tag = f"kimg{int(round(kimg)):06d}" if kimg is not None else datetime.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -33,6 +33,7 @@ class FVD(Metric):
     """FVD of ``num_videos`` clips of ``num_frames`` frames taken every ``subsample`` frames."""
 
     PROTOCOL_VERSION = 1
+    shares_real_statistics = True
 
     def __init__(self, num_videos: int = 2048, num_frames: int = 16, subsample: int = 1, detector: Any = "i3d", stand_in_resolution: int | None = None):
         if num_videos < 2 or num_frames < 1 or subsample < 1:

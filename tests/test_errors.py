@@ -19,10 +19,12 @@ def test_known_errors_are_one_line_with_the_details_in_the_log(tmp_path, capsys,
     assert "Traceback" in log and "a second line" in log and str(tmp_path / "log.txt") in err[0]
 
 
-def test_tracebacks_on_request_and_unknown_errors_untouched(tmp_path, monkeypatch):
+def test_tracebacks_on_request_and_unknown_errors_untouched(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SGVB_TRACEBACK", "1")
-    with pytest.raises(ValueError, match="bad value"), one_line_errors("eval", known=(ValueError,), log_dir=tmp_path):
+    with pytest.raises(SystemExit), one_line_errors("eval", known=(ValueError,), log_dir=tmp_path):
         _fail()
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "in _fail" in err and "a second line" in err
     monkeypatch.delenv("SGVB_TRACEBACK")
     with pytest.raises(KeyError), one_line_errors("eval", known=(ValueError,), log_dir=lambda: tmp_path):
         raise KeyError("a bug keeps its traceback")

@@ -1,5 +1,6 @@
 """``sgvb eval`` end to end: a folder of generated videos against the synthetic dataset."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -127,6 +128,12 @@ def test_eval_refuses_one_detector_file_for_metrics_that_need_different_detector
     detector = save_tiny_torchscript_detector(tmp_path / "i3d.pt", video=True)
     with pytest.raises(EvalConfigError, match=r"one file .*i3d.pt.*fvd2048_16f -> i3d, fid50k_full -> inception"):
         run(_compose(f"fake.videos={tmp_path / 'fake'}", "metrics=[fvd2048_16f,fid50k_full]", "dataset=synthetic", f"detector_path={detector}"))
+    # per-metric detector files, in Hydra's command-line grammar
+    image = save_tiny_torchscript_detector(tmp_path / "inception.pt", video=False)
+    records = run(_compose(f"fake.videos={tmp_path / 'fake'}", f"metrics=[fvd2_8f,{{_name_:fid16,detector_path:{image}}}]", "dataset=synthetic",
+                           "dataset.num_videos=2", "dataset.num_frames=8", "dataset.resolution=16", f"detector_path={detector}",
+                           f"cache_dir={tmp_path / 'cache'}", "device=cpu"))
+    assert [(r["metric"], r["protocol"]["detector"]) for r in records] == [("fvd2_8f", "torchscript:i3d"), ("fid16", "torchscript:inception")]
 
 
 def test_eval_refuses_fewer_videos_than_the_name_in_one_line_and_allow_fewer_records_it(tmp_path):
@@ -136,6 +143,9 @@ def test_eval_refuses_fewer_videos_than_the_name_in_one_line_and_allow_fewer_rec
             "dataset.resolution=16", f"detector_path={detector}", f"cache_dir={tmp_path / 'cache'}", "device=cpu"]
     line = _one_line_error(_sgvb(*args, cwd=tmp_path))
     assert "found 3 fake videos" in line and "allow_fewer=true" in line
+    env = {**os.environ, "SGVB_TRACEBACK": "1"}
+    loud = subprocess.run([sys.executable, "-m", "benchmarks.cli", "eval", *args], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert loud.returncode != 0 and "Traceback" in loud.stderr and "CountError" in loud.stderr
     done = _sgvb(*args, "allow_fewer=true", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout.splitlines()[-1])

@@ -143,6 +143,8 @@ def test_reference_statistics_replace_the_dataset_and_refuse_another_protocol(tm
         evaluate("fvd5_4f", fake=fake, real=loaded, **kw)
     with pytest.raises(ReferenceMismatchError, match="offset_rule"):
         evaluate("fvd5_8f", fake=fake, real=loaded, mode="official", **kw)
+    with pytest.raises(ValueError, match="metric 'consistency4_16f' cannot use reference statistics"):
+        evaluate("consistency4_16f", fake=fake, real=loaded, **kw)
     other_det = save_tiny_torchscript_detector(tmp_path / "other.pt", video=True, seed=3)
     with pytest.raises(ReferenceMismatchError, match="detector_identity"):
         evaluate("fvd5_8f", fake=fake, real=loaded, detector_path=other_det, cache_dir=tmp_path / "cache")
