@@ -12,17 +12,21 @@
 * Detector weights: ``detector_path`` (file or folder), ``$SGVB_WEIGHTS_DIR``, ``~/.cache/sgvb``, else a
   checksum-verified download (``SGVB_OFFLINE=1`` forbids it). ``allow_stand_in_detectors=True`` runs
   seeded random networks of the same architectures offline; such records say ``stand_in: true``.
-* Real statistics are cached under ``$SGVB_CACHE_DIR/stats`` (default ``~/.cache/sgvb/stats``).
+* Real statistics are cached under ``$SGVB_CACHE_DIR/stats`` (default ``~/.cache/sgvb/stats``), and can be
+  shared as one file (``reference_statistics`` / ``sgvb stats``; ``ReferenceStats`` as ``real``).
+* A metric refuses fewer items than its name states in the default mode (``allow_fewer=True`` records it);
+  ``num_runs=N`` repeats the random draws; every record has ``protocol_id`` and ``protocol_hash``.
 
 Importing this package registers the built-in metrics (``METRICS``) and detectors (``DETECTORS``).
 """
 from . import consistency, detectors, fid, fvd  # noqa: F401 - register components
-from .base import EvalContext, Metric, MetricOutput, build_metric
-from .evaluation import evaluate
+from .base import CountError, DetectorMismatchError, EvalContext, Metric, MetricOutput, build_metric
+from .evaluation import evaluate, reference_statistics
+from .reference import ReferenceMismatchError, ReferenceStats
 from .stats import FeatureStats, frechet_distance
 from .weights import ChecksumError, MissingWeightsError, WeightsError
 
 __all__ = [
-    "ChecksumError", "EvalContext", "FeatureStats", "Metric", "MetricOutput", "MissingWeightsError", "WeightsError",
-    "build_metric", "evaluate", "frechet_distance",
+    "ChecksumError", "CountError", "DetectorMismatchError", "EvalContext", "FeatureStats", "Metric", "MetricOutput", "MissingWeightsError",
+    "ReferenceMismatchError", "ReferenceStats", "WeightsError", "build_metric", "evaluate", "frechet_distance", "reference_statistics",
 ]

@@ -168,3 +168,21 @@ def test_sgvb_stats_file_is_used_by_eval_without_the_dataset(tmp_path):
     assert shared["value"] == pytest.approx(direct["value"], rel=1e-12) and shared["protocol"]["real_cache_hit"] == "reference"
     with pytest.raises(ValueError, match="differing fields: metric: file 'fvd4_8f' vs evaluation 'fvd4_4f'"):
         run(_compose(*common, f"real_stats={out}", "metrics=[fvd4_4f]"))
+
+
+def test_native_frame_sizes_of_every_dataset_kind(tmp_path):
+    from benchmarks.eval_inputs import EvalInputError, build_at_own_resolution
+    from benchmarks.training.video_io import write_video
+
+    for i, video in enumerate(moving_blobs(2, 4, 24, seed=1)):
+        write_video(tmp_path / "mp4" / f"v{i}.mp4", video.numpy(), 25)
+    _write_frames(tmp_path / "frames", moving_blobs(2, 4, 20, seed=2))
+    assert build_at_own_resolution({"_name_": "mp4", "path": str(tmp_path / "mp4"), "resolution": None}, "dataset").resolution == 24
+    assert build_at_own_resolution({"_name_": "frames", "path": str(tmp_path / "frames")}, "dataset").resolution == 20
+    assert build_at_own_resolution({"_name_": "frames", "path": str(tmp_path / "frames"), "resolution": 8}, "dataset").resolution == 8
+    assert build_at_own_resolution({"_name_": "synthetic", "num_videos": 2, "num_frames": 4}, "dataset").resolution == 32
+    wide = tmp_path / "wide" / "v"
+    wide.mkdir(parents=True)
+    Image.new("RGB", (30, 20)).save(wide / "000000.png")
+    with pytest.raises(EvalInputError, match=r"30x20, not square; pass dataset.resolution=R"):
+        build_at_own_resolution({"_name_": "frames", "path": str(tmp_path / "wide")}, "dataset")
