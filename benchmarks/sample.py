@@ -89,7 +89,7 @@ def main(cfg: DictConfig) -> int:
     threads = kwargs.pop("cpu_threads", None)
     if threads:
         torch.set_num_threads(int(threads))
-    with one_line_errors("sample", known=KNOWN_ERRORS, log_dir=kwargs.get("out_dir")):
+    with one_line_errors("sample", known=KNOWN_ERRORS):  # details in a temp file: out_dir is for videos only
         written = sample_videos(**kwargs)
     for path in written:
         print(path)
