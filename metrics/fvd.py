@@ -3,8 +3,10 @@
 ``fvd<N>_<T>f[_subsample<S>f]``: I3D 400-d logits of clips of T/S frames spaced S apart (spanning T
 frames). Real: one random-offset clip from each of the first min(N, #eligible) videos of at least T
 frames, in sorted order. Fake: N clips at t = 0, S, 2S, ... from a generator, or the first T frames
-(every S-th) of the first N long-enough videos of a folder. Statistics: float64 sums; covariance 1/N in
-``mode="official"`` (StyleGAN-V) and 1/(N-1) otherwise. Real statistics are cached.
+(every S-th) of the first N long-enough videos of a folder. Fewer than N videos on either side: refused in
+the default mode unless ``allow_fewer``; ``mode="official"`` keeps min(N, found) as StyleGAN-V does and
+records it. Statistics: float64 sums; covariance 1/N in ``mode="official"`` (StyleGAN-V) and 1/(N-1)
+otherwise. Real statistics are cached, or come from a reference file (``sgvb stats``).
 """
 from __future__ import annotations
 
