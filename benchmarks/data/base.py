@@ -89,6 +89,28 @@ def fit_square(image: Image.Image, resolution: int) -> Image.Image:
     return image.crop((left, top, left + resolution, top + resolution))
 
 
+def crop_then_resize(image: Image.Image, resolution: int) -> Image.Image:
+    """Centre-crop to a square first, then resize it to ``resolution`` (LANCZOS); RGB out.
+
+    The order of StyleGAN-V's single-video converter (RainbowJelly); :func:`fit_square` resizes first.
+    The two agree on geometry and differ only in resampling, but a bit-faithful rebuild needs the order.
+    """
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    w, h = image.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    return crop_box(image, (left, top, left + side, top + side), resolution)
+
+
+def crop_box(image: Image.Image, box: tuple[int, int, int, int], resolution: int) -> Image.Image:
+    """Crop ``box`` = (left, top, right, bottom) and resize it to ``resolution`` squared (LANCZOS); RGB out."""
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    image = image.crop(box)
+    return image if image.size == (resolution, resolution) else image.resize((resolution, resolution), Image.LANCZOS)
+
+
 class ResizeReporter:
     """Counts frames that needed resizing and warns once per dataset (and once for mixed sizes within a video)."""
 

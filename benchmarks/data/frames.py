@@ -37,9 +37,12 @@ class FramesDataset(VideoDataset):
     ``max_num_frames`` keeps only the first frames of each video (None: all); ``num_videos`` keeps the
     first videos in name order (None: all). Random windows for training are ``ClipDataset``'s job.
     The zip is opened lazily once per process, so forked DataLoader workers each get their own handle.
+    ``check`` runs the cheap up-front check (every frame's header; see ``checks.quick_check``), so a missing
+    or corrupt frame fails at construction with its name rather than hours into training or evaluation.
     """
 
-    def __init__(self, path: str, resolution: int = 128, max_num_frames: int | None = None, num_videos: int | None = None):
+    def __init__(self, path: str, resolution: int = 128, max_num_frames: int | None = None, num_videos: int | None = None,
+                 check: bool = True):
         self.path = Path(os.path.expanduser(str(path)))
         self.resolution = int(resolution)
         self.max_num_frames = None if max_num_frames is None else int(max_num_frames)
@@ -74,6 +77,10 @@ class FramesDataset(VideoDataset):
         self._frames = [videos[v] for v in video_names]
         self._fingerprint: str | None = None
         self._resize = ResizeReporter(f"frames dataset '{self.path}'", self.resolution)
+        if check:
+            from .checks import quick_check
+
+            quick_check(self)
 
     # ------------------------------------------------------------------ contract
     def __len__(self) -> int:
@@ -123,6 +130,30 @@ class FramesDataset(VideoDataset):
             params = {"resolution": self.resolution, "max_num_frames": self.max_num_frames, "num_videos": self.num_videos}
             self._fingerprint = hash_items("frames", "zip" if self._is_zip else "dir", entries, params)
         return self._fingerprint
+
+    # ------------------------------------------------------------------ checks
+    def frame_size(self, i: int, k: int) -> tuple[int, int]:
+        """(width, height) of frame ``k`` of video ``i`` as stored, from its header only (no pixel decoding)."""
+        video, frame = self._videos[i], self._frames[i][k]
+        member = self._member(video, frame)
+        try:
+            if self._is_zip:
+                with self._zipfile().open(member) as f, Image.open(f) as image:
+                    return image.size
+            with Image.open(self.path / member) as image:
+                return image.size
+        except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError ... for bad files
+            where = f"'{member}' in '{self.path}'" if self._is_zip else f"'{self.path / member}'"
+            raise DatasetError(f"frame {k} of video '{video}': {where} is not a readable image ({type(exc).__name__}: {exc})") from exc
+
+    def raw_frames(self, i: int, errors: list[str]):
+        """Yield ``(k, PIL image)`` for every frame of video ``i`` as stored; unreadable frames go to ``errors``."""
+        video = self._videos[i]
+        for k, frame in enumerate(self.frame_names(i)):
+            try:
+                yield k, self._load_image(video, frame, k)
+            except DatasetError as exc:
+                errors.append(str(exc))
 
     # ------------------------------------------------------------------ reading
     def _member(self, video: str, frame: str) -> str:
