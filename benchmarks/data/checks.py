@@ -5,8 +5,8 @@ non-square frames, videos too short for a metric protocol or a training sampler,
 (identical decoded pixels). The quick check, run by ``FramesDataset`` and ``VideoFilesDataset`` when they
 are built (so by training and evaluation before any work), opens every frame's header (frames) or every
 container (video files): a missing, empty or non-image frame fails in seconds with its file name, not
-hours into a run. Passing results are remembered per dataset fingerprint, so an unchanged dataset is
-checked once.
+hours into a run. A pass is remembered per dataset fingerprint (``$SGVB_CACHE_DIR/dataset_checks``), so
+an unchanged dataset is checked once.
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import hashlib
 import multiprocessing
 import os
 import sys
-import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,21 +45,15 @@ def _remember_pass(kind: str, fingerprint: str) -> None:
 def quick_check(dataset) -> None:
     """Cheap up-front check of a frames dataset: every frame's header opens as an image (no pixel decoding).
 
-    Raises DatasetError naming the first bad frame; warns once when frames are not all one square size
-    (the dataset still resizes them). Skipped when this exact content passed before (full or quick check).
+    Raises DatasetError naming the first bad frame. Sizes are left to the reads (which resize and warn)
+    and to the full check. Skipped when this exact content (and these dataset parameters) passed before.
     """
     fingerprint = dataset.fingerprint()
-    if any(_passed_marker(k, fingerprint).exists() for k in ("quick", "full")):
+    if _passed_marker("quick", fingerprint).exists():
         return
-    sizes: Counter = Counter()
     for i in range(len(dataset)):
         for k in range(dataset.video_length(i)):
-            sizes[dataset.frame_size(i, k)] += 1
-    odd = [s for s in sizes if s[0] != s[1] or s[0] != dataset.resolution]
-    if odd:
-        desc = ", ".join(f"{n} frames of {w}x{h}" for (w, h), n in sizes.most_common(4))
-        warnings.warn(f"dataset '{dataset.path}': frames are not all {dataset.resolution}x{dataset.resolution} ({desc}); they are resized "
-                      f"and centre-cropped on every read. `sgvb check-dataset {dataset.path}` lists them.", stacklevel=3)
+            dataset.frame_size(i, k)
     _remember_pass("quick", fingerprint)
 
 
@@ -130,7 +123,7 @@ def protocol_requirement(name: str) -> Requirement:
     try:
         metric = build_metric(name)
     except (KeyError, ValueError) as exc:
-        raise DatasetError(f"--protocol '{name}' is not a metric protocol ({exc})") from exc
+        raise DatasetError(f"--protocol '{name}' is not a metric protocol; expected e.g. fvd2048_16f, fvd2048_128f (`sgvb list metrics`)") from exc
     span = int(getattr(metric, "num_frames", 1)) * int(getattr(metric, "subsample", 1))
     return Requirement(f"protocol {name}", span, getattr(metric, "num_videos", None))
 
@@ -141,7 +134,7 @@ def sampler_requirement(name: str) -> Requirement:
     try:
         sampler = SAMPLERS.build(name)
     except Exception as exc:  # noqa: BLE001 - unknown names, bad options
-        raise DatasetError(f"--sampler '{name}' is not a sampler ({exc})") from exc
+        raise DatasetError(f"--sampler '{name}' is not a sampler; expected e.g. sparse_random (`sgvb list samplers`)") from exc
     return Requirement(f"sampler {name}", int(sampler.min_video_length))
 
 
@@ -184,8 +177,6 @@ def check_dataset(path: str | os.PathLike, *, protocols: tuple[str, ...] = (), s
             scans = list(pool.imap(_scan, [(key, i) for i in range(len(dataset))], chunksize=4))
     report = CheckReport(key, scans, requirements)
     _judge(report)
-    if not report.errors:
-        _remember_pass("full", dataset.fingerprint())
     return report
 
 
