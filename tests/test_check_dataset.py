@@ -79,3 +79,26 @@ def test_bad_arguments_are_one_line(tmp_path, capsys):
     assert check_main([str(root), "--protocol", "fvd_nonsense"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("sgvb check-dataset: error: --protocol 'fvd_nonsense'") and "\n" not in err
+
+
+def test_training_and_evaluation_fail_up_front_naming_a_corrupt_frame(tmp_path):
+    """The cheap check lives in the dataset classes, so `sgvb train` and `sgvb eval` stop before any work."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    from benchmarks.data import DatasetError
+    from benchmarks.evaluate import run as run_eval
+    from benchmarks.training.job import train
+    from tests.test_train import TINY, tiny_config
+
+    root = clean_tree(tmp_path / "ds")
+    (root / "v2" / "000011.png").write_bytes(b"")
+    frames = ["dataset=frames", f"dataset.path={root}", "dataset.resolution=8"]
+    with pytest.raises(ValueError, match=r"frame 11 of video 'v2': '.*v2/000011.png' is not a readable image"):  # a ConfigError
+        train(tiny_config(f"run_dir={tmp_path / 'run'}", *frames, "~dataset.num_frames",
+                          base=[o for o in TINY if not o.startswith("dataset.")]))
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="benchmarks.conf", version_base="1.3"):
+        cfg = compose("eval", overrides=[*frames, f"fake.videos={clean_tree(tmp_path / 'fake')}", "metrics=[fvd2_4f]", "device=cpu"])
+    with pytest.raises(DatasetError, match=r"v2/000011.png' is not a readable image"):
+        run_eval(cfg)

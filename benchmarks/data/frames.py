@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from registry import DATASETS
 
@@ -146,7 +146,8 @@ class FramesDataset(VideoDataset):
                 return image.size
         except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError ... for bad files
             where = f"'{member}' in '{self.path}'" if self._is_zip else f"'{self.path / member}'"
-            raise DatasetError(f"frame {k} of video '{video}': {where} is not a readable image ({type(exc).__name__}: {exc})") from exc
+            reason = "no image format recognised" if isinstance(exc, UnidentifiedImageError) else f"{type(exc).__name__}: {exc}"
+            raise DatasetError(f"frame {k} of video '{video}': {where} is not a readable image ({reason})") from exc
 
     def raw_frames(self, i: int, errors: list[str]):
         """Yield ``(k, PIL image)`` for every frame of video ``i`` as stored; unreadable frames go to ``errors``."""
