@@ -345,3 +345,25 @@ def test_sample_fake_times_follows_real_lengths():
     assert t.shape == (64, 3) and np.array_equal(t, np.round(t)) and t.max() <= 19
     with pytest.raises(DatasetError, match="no video is long enough"):
         sample_fake_times([1, 2], "sparse_random", 4, rng)
+
+
+def test_image_size_reads_jpeg_headers_like_pil(tmp_path):
+    """The fast header walk used by the up-front check agrees with PIL and rejects what is not an image."""
+    import io
+
+    from PIL import Image
+
+    from benchmarks.data.base import image_size
+
+    rng = np.random.default_rng(0)
+    for mode, size, kwargs in (("RGB", (37, 21), {}), ("L", (16, 48), {}), ("RGB", (64, 40), {"progressive": True}),
+                               ("RGB", (20, 20), {"exif": b"Exif\x00\x00" + b"\x00" * 50}), ("RGB", (9, 7), {"quality": 20})):
+        buf = io.BytesIO()
+        Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3 if mode == "RGB" else 1), dtype=np.uint8).squeeze()).save(buf, "JPEG", **kwargs)
+        assert image_size(buf.getvalue()) == size == Image.open(io.BytesIO(buf.getvalue())).size
+    png = io.BytesIO()
+    Image.fromarray(np.zeros((5, 11, 3), np.uint8)).save(png, "PNG")
+    assert image_size(png.getvalue()) == (11, 5)
+    for bad in (b"", b"not an image", buf.getvalue()[:40], b"\xff\xd8\xff\xda\x00\x02"):
+        with pytest.raises((ValueError, OSError)):  # PIL's UnidentifiedImageError is an OSError
+            image_size(bad)

@@ -14,7 +14,7 @@ from PIL import Image, UnidentifiedImageError
 
 from registry import DATASETS
 
-from .base import DatasetError, ResizeReporter, VideoDataset, fit_square, hash_items, stack_frames
+from .base import DatasetError, ResizeReporter, VideoDataset, fit_square, hash_items, image_size, stack_frames
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 LAYOUT_HELP = (
@@ -135,15 +135,13 @@ class FramesDataset(VideoDataset):
     def frame_size(self, i: int, k: int) -> tuple[int, int]:
         """(width, height) of frame ``k`` of video ``i`` as stored, from its header (no pixel decoding).
 
-        The file is read whole (one read; in a zip this also verifies its CRC) and parsed from memory,
-        which is several times faster than letting PIL read the header piecewise from the archive.
+        The file is read whole (one read; in a zip this also verifies its CRC) and its header parsed from
+        memory (``image_size``), far faster than letting PIL read it piecewise from the archive.
         """
         video, frame = self._videos[i], self._frames[i][k]
         member = self._member(video, frame)
         try:
-            data = self._zipfile().read(member) if self._is_zip else (self.path / member).read_bytes()
-            with Image.open(io.BytesIO(data)) as image:
-                return image.size
+            return image_size(self._zipfile().read(member) if self._is_zip else (self.path / member).read_bytes())
         except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError ... for bad files
             where = f"'{member}' in '{self.path}'" if self._is_zip else f"'{self.path / member}'"
             reason = "no image format recognised" if isinstance(exc, UnidentifiedImageError) else f"{type(exc).__name__}: {exc}"
