@@ -264,3 +264,18 @@ def test_bad_raw_input_is_one_line_naming_the_file(tmp_path, capsys, case, patte
 
 def test_length_histogram_buckets():
     assert length_histogram([1, 15, 16, 31, 32, 128, 1000]) == {"1-1": 1, "8-15": 1, "16-31": 2, "32-63": 1, "128-255": 1, "512-1023": 1}
+
+
+def test_sgvb_commands_prepare_then_check(tmp_path, capsys):
+    from benchmarks.cli import main as sgvb
+
+    raw = tmp_path / "raw"
+    counting_video(raw / "train" / "a.mp4", 4)
+    counting_video(raw / "train" / "b.mp4", 6)
+    out = tmp_path / "data" / "taichi_16.zip"
+    assert sgvb(["prepare", "taichi", str(raw), str(out), "--resolution", "16", "--workers", "2"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert sgvb(["check-dataset", str(out), "--protocol", "fvd2_4f", "--workers", "1"]) == 0
+    assert capsys.readouterr().out.strip().endswith("OK: no problems found")
+    assert sgvb(["prepare", "taichi", str(raw), str(tmp_path / "x.zip"), "--fps", "0"]) == 1
+    assert "--fps 0.0 is not allowed (must be positive)" in capsys.readouterr().err
