@@ -144,8 +144,7 @@ class FramesDataset(VideoDataset):
             return image_size(self._zipfile().read(member) if self._is_zip else (self.path / member).read_bytes())
         except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError ... for bad files
             where = f"'{member}' in '{self.path}'" if self._is_zip else f"'{self.path / member}'"
-            reason = "no image format recognised" if isinstance(exc, UnidentifiedImageError) else f"{type(exc).__name__}: {exc}"
-            raise DatasetError(f"frame {k} of video '{video}': {where} is not a readable image ({reason})") from exc
+            raise DatasetError(f"frame {k} of video '{video}': {where} is not a readable image ({_reason(exc)})") from exc
 
     def raw_frames(self, i: int, errors: list[str]):
         """Yield ``(k, PIL image)`` for every frame of video ``i`` as stored; unreadable frames go to ``errors``."""
@@ -180,7 +179,7 @@ class FramesDataset(VideoDataset):
         except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError ... for bad files
             raise DatasetError(
                 f"cannot read frame {index} ('{frame}') of video '{video}': {where} is unreadable or corrupt "
-                f"({type(exc).__name__}: {exc})"
+                f"({_reason(exc)})"
             ) from exc
 
     def __getstate__(self) -> dict:
@@ -192,6 +191,11 @@ class FramesDataset(VideoDataset):
         if self._zip is not None:
             self._zip.close()
             self._zip = None
+
+
+def _reason(exc: Exception) -> str:
+    """Why a frame did not open, without PIL's in-memory stream repr."""
+    return "no image format recognised" if isinstance(exc, UnidentifiedImageError) else f"{type(exc).__name__}: {exc}"
 
 
 def _walk_files(root: Path) -> list[str]:
