@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "grid": ("benchmarks.grid", "run a named ablation grid: sgvb grid NAME [overrides] [--dry-run]", False),
     "table": ("benchmarks.table", "aggregate run folders into CSV tables: sgvb table DIR... -o results.csv", False),
     "convert": ("benchmarks.data.convert", "convert a folder of video files to the frames layout (zip)", False),
+    "prepare": ("benchmarks.data.prepare.cli", "prepare a standard benchmark from its raw download: sgvb prepare NAME RAW OUT.zip", False),
+    "check-dataset": ("benchmarks.data.checks", "read every frame of a dataset and report problems: sgvb check-dataset PATH", False),
 }
 
 

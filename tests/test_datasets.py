@@ -136,13 +136,24 @@ def test_frames_non_square_and_mixed_sizes_are_resized_and_reported(tmp_path):
     assert ds.resized_frames == 4
 
 
+def test_frames_corrupt_frame_fails_at_construction_naming_it(frames_dir, tmp_path, monkeypatch):
+    """The quick check runs when the dataset is built: training and evaluation fail in seconds, not hours in."""
+    monkeypatch.setenv("SGVB_CACHE_DIR", str(tmp_path / "cache"))
+    FramesDataset(frames_dir, resolution=8)  # passes, and is remembered for this content
+    (frames_dir / "b_vid" / "000003.png").write_bytes(b"not a png at all")
+    with pytest.raises(DatasetError, match=r"frame 3 of video 'b_vid': '.*b_vid/000003.png' is not a readable image"):
+        FramesDataset(frames_dir, resolution=8)  # changed content: checked again
+    with pytest.raises(DatasetError, match=r"'top/b_vid/000003.png' in '.*c.zip' is not a readable image"):
+        FramesDataset(zip_folder(frames_dir, tmp_path / "c.zip", "top"), resolution=8)
+
+
 def test_frames_corrupt_frame_names_video_and_frame(frames_dir, tmp_path):
     (frames_dir / "b_vid" / "000003.png").write_bytes(b"not a png at all")
-    ds = FramesDataset(frames_dir, resolution=8)
+    ds = FramesDataset(frames_dir, resolution=8, check=False)
     assert ds.read_frames(1, [2])[0, 0, 0, 0] == 2  # other frames still read
     with pytest.raises(DatasetError, match=r"frame 3 \('000003.png'\) of video 'b_vid'.*000003.png.*corrupt"):
         ds.read_frames(1, [3])
-    zds = FramesDataset(zip_folder(frames_dir, tmp_path / "c.zip", "top"), resolution=8)
+    zds = FramesDataset(zip_folder(frames_dir, tmp_path / "c.zip", "top"), resolution=8, check=False)
     with pytest.raises(DatasetError, match=r"'top/b_vid/000003.png' in '.*c.zip'"):
         zds.read_frames(1, [3])
 
@@ -223,7 +234,9 @@ def test_mp4_bad_inputs(tmp_path, monkeypatch):
         VideoFilesDataset(tmp_path / "empty")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "broken.mp4").write_bytes(b"\x00" * 100)
-    ds = VideoFilesDataset(tmp_path / "bad", resolution=8)
+    with pytest.raises(DatasetError, match="cannot open video '.*broken.mp4'"):  # the up-front check opens every file
+        VideoFilesDataset(tmp_path / "bad", resolution=8)
+    ds = VideoFilesDataset(tmp_path / "bad", resolution=8, check=False)
     with pytest.raises(DatasetError, match="broken.mp4"):
         ds.video_length(0)
 
@@ -332,3 +345,25 @@ def test_sample_fake_times_follows_real_lengths():
     assert t.shape == (64, 3) and np.array_equal(t, np.round(t)) and t.max() <= 19
     with pytest.raises(DatasetError, match="no video is long enough"):
         sample_fake_times([1, 2], "sparse_random", 4, rng)
+
+
+def test_image_size_reads_jpeg_headers_like_pil(tmp_path):
+    """The fast header walk used by the up-front check agrees with PIL and rejects what is not an image."""
+    import io
+
+    from PIL import Image
+
+    from benchmarks.data.base import image_size
+
+    rng = np.random.default_rng(0)
+    for mode, size, kwargs in (("RGB", (37, 21), {}), ("L", (16, 48), {}), ("RGB", (64, 40), {"progressive": True}),
+                               ("RGB", (20, 20), {"exif": b"Exif\x00\x00" + b"\x00" * 50}), ("RGB", (9, 7), {"quality": 20})):
+        buf = io.BytesIO()
+        Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3 if mode == "RGB" else 1), dtype=np.uint8).squeeze()).save(buf, "JPEG", **kwargs)
+        assert image_size(buf.getvalue()) == size == Image.open(io.BytesIO(buf.getvalue())).size
+    png = io.BytesIO()
+    Image.fromarray(np.zeros((5, 11, 3), np.uint8)).save(png, "PNG")
+    assert image_size(png.getvalue()) == (11, 5)
+    for bad in (b"", b"not an image", buf.getvalue()[:40], b"\xff\xd8\xff\xda\x00\x02"):
+        with pytest.raises((ValueError, OSError)):  # PIL's UnidentifiedImageError is an OSError
+            image_size(bad)

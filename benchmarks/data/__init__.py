@@ -9,7 +9,9 @@ Tensor conventions (the full statement is in ``registry/interfaces.py``):
 Registered here: datasets ``frames`` (StyleGAN-V frame folders, directory or zip), ``mp4`` (video
 files via PyAV), ``synthetic`` (procedural, no files); samplers ``sparse_random``, ``uniform``,
 ``consecutive``, ``beta_pair``. Every dataset fits frames to ``resolution`` squared by resizing the
-shorter side and centre-cropping.
+shorter side and centre-cropping. ``prepare`` builds the standard benchmarks from their raw downloads
+(``sgvb prepare``); ``checks`` reads every frame (``sgvb check-dataset``) and holds the cheap check that
+``frames`` and ``mp4`` datasets run when built.
 """
 from .base import DatasetError, VideoDataset, fit_square
 from .samplers import BetaPairSampler, ConsecutiveSampler, FrameSampler, SparseRandomSampler, UniformSampler

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import struct
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -87,6 +89,65 @@ def fit_square(image: Image.Image, resolution: int) -> Image.Image:
     image = image.resize((new_w, new_h), Image.LANCZOS)
     left, top = (new_w - resolution) // 2, (new_h - resolution) // 2
     return image.crop((left, top, left + resolution, top + resolution))
+
+
+def crop_then_resize(image: Image.Image, resolution: int) -> Image.Image:
+    """Centre-crop to a square first, then resize it to ``resolution`` (LANCZOS); RGB out.
+
+    The order of StyleGAN-V's single-video converter (RainbowJelly); :func:`fit_square` resizes first.
+    The two agree on geometry and differ only in resampling, but a bit-faithful rebuild needs the order.
+    """
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    w, h = image.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    return crop_box(image, (left, top, left + side, top + side), resolution)
+
+
+def crop_box(image: Image.Image, box: tuple[int, int, int, int], resolution: int) -> Image.Image:
+    """Crop ``box`` = (left, top, right, bottom) and resize it to ``resolution`` squared (LANCZOS); RGB out."""
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    image = image.crop(box)
+    return image if image.size == (resolution, resolution) else image.resize((resolution, resolution), Image.LANCZOS)
+
+
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of an encoded image from its header, without decoding pixels.
+
+    JPEG headers are walked marker by marker here (about 50x faster than PIL's parser, which matters when
+    every frame of a 100k-frame dataset is checked up front); other formats go through ``PIL.Image.open``.
+    Raises ValueError or PIL's errors for data that is no image.
+    """
+    if data[:2] != b"\xff\xd8":
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            raise ValueError(f"JPEG header corrupt at byte {i}")
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in _JPEG_SOF:
+            if i + 9 > n:
+                break
+            height, width = struct.unpack_from(">HH", data, i + 5)
+            if not width or not height:
+                raise ValueError(f"JPEG frame header gives size {width}x{height}")
+            return width, height
+        if marker == 0xD9 or marker == 0xDA:  # end of image / start of scan before any frame header
+            raise ValueError("JPEG has no frame header (SOF) before its image data")
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # standalone markers
+            i += 2
+            continue
+        i += 2 + struct.unpack_from(">H", data, i + 2)[0]
+    raise ValueError("JPEG header truncated before its frame header (SOF)")
 
 
 class ResizeReporter:

@@ -10,11 +10,11 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from registry import DATASETS
 
-from .base import DatasetError, ResizeReporter, VideoDataset, fit_square, hash_items, stack_frames
+from .base import DatasetError, ResizeReporter, VideoDataset, fit_square, hash_items, image_size, stack_frames
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 LAYOUT_HELP = (
@@ -37,9 +37,12 @@ class FramesDataset(VideoDataset):
     ``max_num_frames`` keeps only the first frames of each video (None: all); ``num_videos`` keeps the
     first videos in name order (None: all). Random windows for training are ``ClipDataset``'s job.
     The zip is opened lazily once per process, so forked DataLoader workers each get their own handle.
+    ``check`` runs the cheap up-front check (every frame's header; see ``checks.quick_check``), so a missing
+    or corrupt frame fails at construction with its name rather than hours into training or evaluation.
     """
 
-    def __init__(self, path: str, resolution: int = 128, max_num_frames: int | None = None, num_videos: int | None = None):
+    def __init__(self, path: str, resolution: int = 128, max_num_frames: int | None = None, num_videos: int | None = None,
+                 check: bool = True):
         self.path = Path(os.path.expanduser(str(path)))
         self.resolution = int(resolution)
         self.max_num_frames = None if max_num_frames is None else int(max_num_frames)
@@ -74,6 +77,10 @@ class FramesDataset(VideoDataset):
         self._frames = [videos[v] for v in video_names]
         self._fingerprint: str | None = None
         self._resize = ResizeReporter(f"frames dataset '{self.path}'", self.resolution)
+        if check:
+            from .checks import quick_check
+
+            quick_check(self)
 
     # ------------------------------------------------------------------ contract
     def __len__(self) -> int:
@@ -124,6 +131,30 @@ class FramesDataset(VideoDataset):
             self._fingerprint = hash_items("frames", "zip" if self._is_zip else "dir", entries, params)
         return self._fingerprint
 
+    # ------------------------------------------------------------------ checks
+    def frame_size(self, i: int, k: int) -> tuple[int, int]:
+        """(width, height) of frame ``k`` of video ``i`` as stored, from its header (no pixel decoding).
+
+        The file is read whole (one read; in a zip this also verifies its CRC) and its header parsed from
+        memory (``image_size``), far faster than letting PIL read it piecewise from the archive.
+        """
+        video, frame = self._videos[i], self._frames[i][k]
+        member = self._member(video, frame)
+        try:
+            return image_size(self._zipfile().read(member) if self._is_zip else (self.path / member).read_bytes())
+        except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError ... for bad files
+            where = f"'{member}' in '{self.path}'" if self._is_zip else f"'{self.path / member}'"
+            raise DatasetError(f"frame {k} of video '{video}': {where} is not a readable image ({_reason(exc)})") from exc
+
+    def raw_frames(self, i: int, errors: list[str]):
+        """Yield ``(k, PIL image)`` for every frame of video ``i`` as stored; unreadable frames go to ``errors``."""
+        video = self._videos[i]
+        for k, frame in enumerate(self.frame_names(i)):
+            try:
+                yield k, self._load_image(video, frame, k)
+            except DatasetError as exc:
+                errors.append(str(exc))
+
     # ------------------------------------------------------------------ reading
     def _member(self, video: str, frame: str) -> str:
         return f"{self._prefix}{video}/{frame}"
@@ -148,7 +179,7 @@ class FramesDataset(VideoDataset):
         except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError ... for bad files
             raise DatasetError(
                 f"cannot read frame {index} ('{frame}') of video '{video}': {where} is unreadable or corrupt "
-                f"({type(exc).__name__}: {exc})"
+                f"({_reason(exc)})"
             ) from exc
 
     def __getstate__(self) -> dict:
@@ -160,6 +191,11 @@ class FramesDataset(VideoDataset):
         if self._zip is not None:
             self._zip.close()
             self._zip = None
+
+
+def _reason(exc: Exception) -> str:
+    """Why a frame did not open, without PIL's in-memory stream repr."""
+    return "no image format recognised" if isinstance(exc, UnidentifiedImageError) else f"{type(exc).__name__}: {exc}"
 
 
 def _walk_files(root: Path) -> list[str]:

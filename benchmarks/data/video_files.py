@@ -44,7 +44,8 @@ class VideoFilesDataset(VideoDataset):
     ``max_num_frames`` keeps the first frames of each video; ``num_videos`` the first videos by name.
     """
 
-    def __init__(self, path: str, resolution: int = 128, max_num_frames: int | None = None, num_videos: int | None = None):
+    def __init__(self, path: str, resolution: int = 128, max_num_frames: int | None = None, num_videos: int | None = None,
+                 check: bool = True):
         self.path = Path(os.path.expanduser(str(path)))
         self.resolution = int(resolution)
         self.max_num_frames = None if max_num_frames is None else int(max_num_frames)
@@ -64,6 +65,8 @@ class VideoFilesDataset(VideoDataset):
         self._fingerprint: str | None = None
         self._resize = ResizeReporter(f"mp4 dataset '{self.path}'", self.resolution)
         self._warned_short = False
+        if check:  # the cheap up-front check: every container opens and counts its frames (cached on disk)
+            self._all_lengths()
 
     def __len__(self) -> int:
         return len(self._files)
@@ -97,7 +100,7 @@ class VideoFilesDataset(VideoDataset):
         wanted = sorted(set(indices))
         decoded: dict[int, np.ndarray] = {}
         sizes = []
-        for k, image in _decode(self._files[i], wanted):
+        for k, image in decode_frames(self._files[i], wanted):
             sizes.append(image.size)
             decoded[k] = np.asarray(fit_square(image, self.resolution), dtype=np.uint8)
         missing = [k for k in wanted if k not in decoded]
@@ -120,6 +123,15 @@ class VideoFilesDataset(VideoDataset):
     @property
     def resized_frames(self) -> int:
         return self._resize.resized_frames
+
+    def raw_frames(self, i: int, errors: list[str]):
+        """Yield ``(k, PIL image)`` for every decoded frame of video ``i`` as stored; a decoding failure goes to ``errors``."""
+        k = -1
+        try:
+            for k, image in decode_frames(self._files[i], list(range(self.video_length(i)))):
+                yield k, image
+        except DatasetError as exc:
+            errors.append(f"after frame {k}: {exc}")
 
     # ------------------------------------------------------------------ lengths
     def _all_lengths(self) -> list[int]:
@@ -167,7 +179,7 @@ def count_frames(path: Path) -> int:
     return n
 
 
-def _decode(path: Path, wanted: list[int]) -> Iterator[tuple[int, "object"]]:
+def decode_frames(path: Path, wanted: list[int]) -> Iterator[tuple[int, "object"]]:
     """Yield ``(index, PIL image)`` for the sorted frame indices ``wanted``; seeks when that pays off."""
     container = open_video(path)
     try:

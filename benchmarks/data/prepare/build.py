@@ -1,0 +1,203 @@
+"""Run a preparer: render videos in worker processes into a staging folder, then assemble the zip and manifest.
+
+Resumable by construction: every finished video is a part file under ``.<out>.partial/videos/`` (renamed
+into place only when complete), next to ``plan.json`` (everything that decides the output). A killed
+run leaves the parts; running the same command again keeps them and renders only what is missing. A
+run with different settings refuses to mix the two. The zip is assembled under a temporary name and
+renamed only when complete, so ``OUT`` is either absent or whole.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import multiprocessing
+import os
+import shutil
+import statistics
+import time
+import zipfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from ..frames import FramesDataset
+from .layouts import PREPARERS, PrepareError, Preparer
+from .render import PART_INFO, VideoJob, render_part
+
+MANIFEST_FORMAT = 1
+FVD_LENGTHS = (16, 128)  # the official FVD clip lengths: how many videos each can use
+
+
+def staging_dir(out: Path) -> Path:
+    return out.parent / f".{out.name}.partial"
+
+
+def _render(args: tuple) -> dict:
+    job, part, resolution, quality, fps = args
+    return render_part(job, part, resolution, quality, fps)
+
+
+def length_histogram(lengths: list[int]) -> dict[str, int]:
+    """Videos per power-of-two length bucket ('16-31': videos with 16..31 frames), in increasing order."""
+    counts = Counter(max(n, 1).bit_length() - 1 for n in lengths)
+    return {f"{1 << b}-{(1 << (b + 1)) - 1}": counts[b] for b in sorted(counts)}
+
+
+def resolve_options(preparer: Preparer, given: dict[str, Any]) -> dict[str, Any]:
+    """The preparer's options with the given ones applied; an option it does not take is an error."""
+    unknown = [k for k, v in given.items() if v is not None and k not in preparer.options]
+    if unknown:
+        takes = ", ".join(f"--{k.replace('_', '-')}" for k in preparer.options) or "no dataset options"
+        raise PrepareError(f"{preparer.name}: --{unknown[0].replace('_', '-')} does not apply (it takes {takes})")
+    return {k: (given[k] if given.get(k) is not None else v) for k, v in preparer.options.items()}
+
+
+def prepare_dataset(
+    name: str,
+    raw: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    resolution: int | None = None,
+    split: str | None = None,
+    quality: int = 75,
+    fps: float | None = None,
+    workers: int | None = None,
+    options: dict[str, Any] | None = None,
+    log=print,
+) -> dict:
+    """Prepare benchmark ``name`` from the raw download ``raw`` into the frames zip ``out``; returns the manifest."""
+    if name not in PREPARERS:
+        raise PrepareError(f"unknown dataset '{name}': expected one of {', '.join(PREPARERS)}")
+    preparer = PREPARERS[name]
+    raw, out = Path(raw).expanduser(), Path(out).expanduser()
+    split = split or preparer.default_split
+    resolution = int(resolution or preparer.resolution)
+    if split not in preparer.splits:
+        raise PrepareError(f"{name}: --split must be one of {', '.join(preparer.splits)}, got '{split}'")
+    if out.suffix.lower() != ".zip":
+        raise PrepareError(f"output '{out}' must end in .zip")
+    if out.exists():
+        raise PrepareError(f"output '{out}' already exists; delete it to prepare again")
+    if not raw.exists():
+        raise PrepareError(f"raw dataset '{raw}' does not exist: expected {preparer.layout}")
+    if resolution < 1 or not 1 <= quality <= 100:
+        raise PrepareError(f"--resolution must be positive and --quality in 1..100, got {resolution} and {quality}")
+    if fps is not None and (fps <= 0 or not preparer.resamplable):
+        raise PrepareError(f"{name}: --fps {fps} is not allowed ({'must be positive' if fps <= 0 else preparer.frame_rate})")
+    opts = resolve_options(preparer, options or {})
+    jobs = preparer.jobs(raw, split, opts)
+
+    stage = staging_dir(out)
+    plan = {"format": MANIFEST_FORMAT, "dataset": name, "split": split, "resolution": resolution, "quality": quality,
+            "fps": fps, "options": opts, "jobs": [j.key() for j in jobs]}
+    parts = _open_staging(stage, plan)
+    pending = [j for j in jobs if not (parts / f"{j.name}.zip").is_file()]
+    if len(pending) < len(jobs):
+        log(f"resuming: {len(jobs) - len(pending)} of {len(jobs)} videos already prepared in '{stage}'")
+    start = time.perf_counter()
+    _render_all(pending, parts, resolution, quality, fps, workers, log)
+    manifest = _assemble(out, preparer, jobs, parts, plan, raw)
+    manifest["elapsed_s"] = round(time.perf_counter() - start, 3)
+    manifest_path = out.with_suffix(".json")
+    tmp = manifest_path.with_name(f".{manifest_path.name}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, manifest_path)
+    os.replace(_assembly_path(out), out)
+    shutil.rmtree(stage)
+    log(f"wrote '{out}' ({manifest['videos']} videos, {manifest['frames']} frames, {resolution}x{resolution}) and '{manifest_path}'")
+    return manifest
+
+
+def _open_staging(stage: Path, plan: dict) -> Path:
+    parts = stage / "videos"
+    plan_file = stage / "plan.json"
+    if plan_file.is_file():
+        try:
+            old = json.loads(plan_file.read_text())
+        except ValueError:
+            old = None
+        if old != plan:
+            differ = sorted(k for k in plan if old is None or old.get(k) != plan[k])
+            raise PrepareError(
+                f"'{stage}' holds an unfinished prepare with other settings ({', '.join(differ)} differ); "
+                f"rerun with the same settings to resume it, or delete it to start over"
+            )
+    else:
+        parts.mkdir(parents=True, exist_ok=True)
+        tmp = stage / ".plan.json.tmp"
+        tmp.write_text(json.dumps(plan))
+        os.replace(tmp, plan_file)
+    parts.mkdir(parents=True, exist_ok=True)
+    for leftover in parts.glob(".*.tmp"):  # a killed worker's unfinished part
+        leftover.unlink(missing_ok=True)
+    return parts
+
+
+def _render_all(pending: list[VideoJob], parts: Path, resolution: int, quality: int, fps: float | None,
+                workers: int | None, log) -> None:
+    """Render the pending videos, ``workers`` at a time (default: every CPU); the first failure stops the run."""
+    if not pending:
+        return
+    workers = max(1, min(int(workers or os.cpu_count() or 1), len(pending)))
+    tasks = ((job, str(parts / f"{job.name}.zip"), resolution, quality, fps) for job in pending)
+    every = max(1, len(pending) // 20)
+    done = 0
+
+    def progress(info: dict) -> None:
+        nonlocal done
+        done += 1
+        if done % every == 0 or done == len(pending):
+            log(f"[{done}/{len(pending)}] {info['video']} ({info['frames']} frames)")
+
+    if workers == 1:
+        for task in tasks:
+            progress(_render(task))
+        return
+    # chunksize 1 and imap keep at most a few videos in flight per worker: memory stays bounded
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for info in pool.imap_unordered(_render, tasks, chunksize=1):
+            progress(info)
+
+
+def _assembly_path(out: Path) -> Path:
+    return out.with_name(f".{out.name}.tmp")
+
+
+def _assemble(out: Path, preparer: Preparer, jobs: list[VideoJob], parts: Path, plan: dict, raw: Path) -> dict:
+    """Copy the parts, in name order, into ``<top>/<video>/%06d.jpg`` of a temporary zip; add the manifest."""
+    top = out.stem
+    tmp = _assembly_path(out)
+    infos = []
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr(f"{top}/", b"")
+        for job in jobs:
+            with zipfile.ZipFile(parts / f"{job.name}.zip") as part:
+                infos.append(json.loads(part.read(PART_INFO)))
+                zf.writestr(f"{top}/{job.name}/", b"")
+                for member in sorted(n for n in part.namelist() if n != PART_INFO):
+                    zf.writestr(f"{top}/{job.name}/{member}", part.read(member))
+    lengths = [i["frames"] for i in infos]
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "dataset": preparer.name,
+        "split": plan["split"],
+        "options": plan["options"],
+        "raw": str(raw),
+        "zip_top_folder": top,
+        "resolution": plan["resolution"],
+        "videos": len(lengths),
+        "frames": sum(lengths),
+        "length": {"min": min(lengths), "median": statistics.median(lengths), "mean": round(statistics.fmean(lengths), 2), "max": max(lengths)},
+        "length_histogram": length_histogram(lengths),
+        "videos_at_least": {str(n): sum(1 for x in lengths if x >= n) for n in FVD_LENGTHS},
+        "fps": plan["fps"] or preparer.fps,
+        "frame_rate_rule": preparer.frame_rate if plan["fps"] is None else f"resampled to {plan['fps']} fps (nearest frame in time)",
+        "preprocessing": {"crop_and_resize": preparer.preprocessing, "jpeg_quality": plan["quality"], "frame_names": "%06d.jpg"},
+        "fingerprint": FramesDataset(tmp, resolution=plan["resolution"], check=False).fingerprint(),
+        "fingerprint_of": f"FramesDataset(path, resolution={plan['resolution']}): the key our real-statistics cache uses",
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "per_video": infos,
+    }
+    with zipfile.ZipFile(tmp, "a") as zf:  # dataset.json is not a frame: the fingerprint above stays valid
+        zf.writestr(f"{top}/dataset.json", json.dumps({"labels": None, "sgvb": {k: v for k, v in manifest.items() if k != "per_video"}}, indent=1))
+    return manifest

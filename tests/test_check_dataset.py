@@ -1,0 +1,104 @@
+"""`sgvb check-dataset`: every frame read once, problems reported on one screen, non-zero exit on errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmarks.data.checks import check_dataset, main as check_main
+from tests.video_files import write_video
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SGVB_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def video_dir(root, name, n, seed, size=(8, 8)):
+    folder = root / name
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for k in range(n):
+        Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(folder / f"{k:06d}.png")
+    return folder
+
+
+def clean_tree(root):
+    for i in range(3):
+        video_dir(root, f"v{i}", 20, seed=i)
+    return root
+
+
+def test_clean_dataset_passes(tmp_path, capsys):
+    root = clean_tree(tmp_path / "ds")
+    assert check_main([str(root), "--protocol", "fvd2048_16f", "--sampler", "sparse_random", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "3 videos, 60 frames read" in out and "8x8 (60 frames)" in out
+    assert "fewer than the 2048 it takes (it uses all 3)" in out  # a note, not an error
+    assert out.strip().splitlines()[-1].startswith("0 error(s), 1 warning(s)")
+
+
+def test_every_problem_is_reported_and_fails(tmp_path, capsys):
+    root = clean_tree(tmp_path / "ds")
+    (root / "v1" / "000007.png").write_bytes(b"garbage")  # a corrupt frame
+    video_dir(root, "wide", 20, seed=9, size=(12, 8))  # non-square, mixed sizes
+    video_dir(root, "short", 4, seed=10)  # too short for 16-frame FVD
+    dup = video_dir(root, "v0_copy", 0, seed=0)
+    for f in sorted((root / "v0").iterdir()):
+        (dup / f.name).write_bytes(f.read_bytes())
+    report = check_dataset(root, protocols=("fvd2048_16f",), workers=1)
+    errors, warnings = "\n".join(report.errors), "\n".join(report.warnings)
+    assert "1 unreadable or corrupt frame(s)" in errors and "v1/000007.png" in errors
+    assert "mixed frame sizes: 1 video(s) differ from the most common 8x8: 'wide' (12x8)" in errors
+    assert "non-square frames: 12x8 (20 frames)" in errors
+    assert "protocol fvd2048_16f: 1 video(s) shorter than 16 frames are skipped: 'short' (4)" in warnings
+    assert "'v0' = 'v0_copy'" in warnings
+    assert check_main([str(root), "--protocol", "fvd2048_16f"]) == 1
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) <= 12 and "3 error(s)" in out
+
+
+def test_protocol_nothing_long_enough_is_an_error(tmp_path):
+    root = clean_tree(tmp_path / "ds")
+    report = check_dataset(root, protocols=("fvd2048_128f",), workers=1)
+    assert report.errors == ["protocol fvd2048_128f: needs videos of 128 frames; none of the 3 has that many"]
+
+
+def test_video_files_and_zip(tmp_path):
+    write_video(tmp_path / "vids" / "a.mp4", np.zeros((5, 16, 16, 3), np.uint8))
+    write_video(tmp_path / "vids" / "b.mp4", np.full((5, 16, 24, 3), 200, np.uint8))
+    report = check_dataset(tmp_path / "vids", workers=1)
+    assert [s.length for s in report.scans] == [5, 5]
+    assert any("non-square frames: 24x16 (5 frames)" in e for e in report.errors)
+
+
+def test_bad_arguments_are_one_line(tmp_path, capsys):
+    assert check_main([str(tmp_path / "nowhere")]) == 1
+    assert capsys.readouterr().err.strip().count("\n") == 0
+    root = clean_tree(tmp_path / "ds")
+    assert check_main([str(root), "--protocol", "fvd_nonsense"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sgvb check-dataset: error: --protocol 'fvd_nonsense'") and "\n" not in err
+
+
+def test_training_and_evaluation_fail_up_front_naming_a_corrupt_frame(tmp_path):
+    """The cheap check lives in the dataset classes, so `sgvb train` and `sgvb eval` stop before any work."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    from benchmarks.data import DatasetError
+    from benchmarks.evaluate import run as run_eval
+    from benchmarks.training.job import train
+    from tests.test_train import TINY, tiny_config
+
+    root = clean_tree(tmp_path / "ds")
+    (root / "v2" / "000011.png").write_bytes(b"")
+    frames = ["dataset=frames", f"dataset.path={root}", "dataset.resolution=8"]
+    with pytest.raises(ValueError, match=r"frame 11 of video 'v2': '.*v2/000011.png' is not a readable image"):  # a ConfigError
+        train(tiny_config(f"run_dir={tmp_path / 'run'}", *frames, "~dataset.num_frames",
+                          base=[o for o in TINY if not o.startswith("dataset.")]))
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="benchmarks.conf", version_base="1.3"):
+        cfg = compose("eval", overrides=[*frames, f"fake.videos={clean_tree(tmp_path / 'fake')}", "metrics=[fvd2_4f]", "device=cpu"])
+    with pytest.raises(DatasetError, match=r"v2/000011.png' is not a readable image"):
+        run_eval(cfg)
