@@ -5,7 +5,7 @@
     class MyGen(VideoGenerator): ...
     G = GENERATORS.build({"_name_": "my_gen", "width": 64}, resolution=32)
 """
-from .core import ComponentInfo, Registry, canonical, split_spec
+from .core import ComponentInfo, Registry, build_record, canonical, split_spec
 from .errors import ComponentBuildError, DuplicateComponentError, PluginLoadError, RegistryError, UnknownComponentError
 from .kinds import (
     AUGMENTATIONS,
@@ -26,5 +26,5 @@ __all__ = [
     "AUGMENTATIONS", "DATASETS", "DETECTORS", "DISCRIMINATORS", "GENERATORS", "LOSSES", "METRICS",
     "POSITIONAL_ENCODINGS", "REGISTRIES", "SAMPLERS", "ComponentBuildError", "ComponentInfo",
     "DuplicateComponentError", "PluginLoadError", "Registry", "RegistryError", "UnknownComponentError",
-    "canonical", "refresh", "registry_for", "split_spec",
+    "build_record", "canonical", "refresh", "registry_for", "split_spec",
 ]
