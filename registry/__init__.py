@@ -1,5 +1,8 @@
 """Plug-in mechanism: one registry per component kind, filled by built-ins and ``sgvb.<kind>s`` entry points.
 
+The contract of every kind (what to implement, what to declare, the hooks and their defaults) is
+``registry/interfaces.py``.
+
     from registry import GENERATORS
     @GENERATORS.register("my_gen", aliases=["mygen"])
     class MyGen(VideoGenerator): ...

@@ -215,20 +215,23 @@ def test_the_readme_plugin_passes_sgvb_check_plugin(plugin_path):
     assert "FAIL" not in out.stdout and "all 10 checks passed" in out.stdout
 
 
-def test_check_plugin_exit_status_and_unknown_names(plugin_path):
+def test_check_plugin_exit_status_and_unknown_names(plugin_path, capsys):
+    from benchmarks.check_plugin import main
+
     write_distribution(
         plugin_path, "sgvb-flatplug", "0.1.0", "sgvb_flatplug",
         "from registry.interfaces import VideoGenerator\n\nclass G(VideoGenerator):\n"
         "    def __init__(self, resolution=8):\n        super().__init__()\n        self.resolution, self.z_dim = resolution, 4\n",
         "[sgvb.generators]\nno_forward = sgvb_flatplug:G\n",
     )
-    env = {**__import__("os").environ, "PYTHONPATH": f"{plugin_path}:{Path(__file__).resolve().parents[1]}"}
-    run = lambda *args: subprocess.run([sys.executable, "-m", "benchmarks", "check-plugin", *args], capture_output=True, text=True, env=env, timeout=300)
-    out = run("no_forward")
-    assert out.returncode == 1
-    assert "FAIL  meets the VideoGenerator contract (registry/interfaces.py): AssertionError: sgvb_flatplug:G does not implement 'forward'" in out.stdout
-    out = run("no_forwrd")
-    assert out.returncode == 2 and "no component is registered as 'no_forwrd'" in out.stderr and "generator 'no_forward'" in out.stderr
+    registry.refresh()
+    assert main(["no_forward"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  meets the VideoGenerator contract (registry/interfaces.py): AssertionError: sgvb_flatplug:G does not implement 'forward'" in out
+    assert main(["no_forwrd"]) == 2
+    err = capsys.readouterr().err
+    assert "no component is registered as 'no_forwrd'" in err and "generator 'no_forward'" in err
+    sys.modules.pop("sgvb_flatplug", None)
 
 
 def test_installed_plugins_are_hidden_from_tests_unless_a_test_adds_them(plugin_path, monkeypatch):
