@@ -17,13 +17,13 @@ import torch
 from einops import rearrange
 
 from registry import LOSSES
+from registry.interfaces import GANLoss
 
 
 @LOSSES.register("ralsgan", aliases=["relativistic_lsgan", "mocogan_hd"])
-class RelativisticAverageLSGAN:
+class RelativisticAverageLSGAN(GANLoss):
     """Per-sample RaLSGAN losses from logits ``[B]``; ``gp_weight`` > 0 adds a WGAN-GP on the D."""
 
-    uses_r1 = False
     needs_real_logits_for_generator = True
 
     def __init__(self, gp_weight: float = 0.0):

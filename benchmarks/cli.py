@@ -13,6 +13,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str, bool]] = {
     "list": ("benchmarks.cli_registry", "list components: sgvb list [kind] [pattern]", False),
     "plugins": ("benchmarks.cli_registry", "show plugin distributions and their load status", False),
+    "check-plugin": ("benchmarks.check_plugin", "build a component at tiny size and run it through its contract", False),
     "train": ("benchmarks.train", "train a model (Hydra: sgvb train generator=... dataset=... [-m])", True),
     "eval": ("benchmarks.evaluate", "evaluate metrics for a checkpoint, run folder or video folder (Hydra)", True),
     "sample": ("benchmarks.sample", "render videos from a checkpoint (Hydra)", True),

@@ -19,7 +19,7 @@ import torch
 
 from registry import METRICS, UnknownComponentError
 from registry.core import canonical, split_spec
-from registry.interfaces import VideoGenerator
+from registry.interfaces import Metric, VideoGenerator  # noqa: F401 (Metric re-exported: the contract)
 
 from . import cache
 from .distributed import all_reduce_, broadcast_object, dist_info  # noqa: F401 (re-exported)
@@ -172,17 +172,6 @@ class MetricOutput:
     results: dict[str, float]
     protocol: dict[str, Any]
     artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
-
-
-class Metric:
-    """A registered metric: ``compute(ctx, fake, real) -> MetricOutput``. ``name`` encodes the protocol."""
-
-    name: str
-    PROTOCOL_VERSION = 1  # bump when the code defining the number changes (tests/test_protocol.py)
-    shares_real_statistics = False  # True: the real side goes through ``real_statistics`` (``sgvb stats`` files work)
-
-    def compute(self, ctx: EvalContext, fake: Any, real: Any) -> MetricOutput:
-        raise NotImplementedError
 
 
 def is_generator(source: Any) -> bool:

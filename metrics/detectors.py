@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from registry import DETECTORS
+from registry.interfaces import Detector
 
 from . import weights
 from .i3d import InceptionI3d, init_stand_in_
@@ -55,30 +56,6 @@ STAND_IN_WARNING = (
     "(seed {seed}, input {res}x{res}) is used instead. Its numbers are NOT comparable with published ones; "
     "the record is marked stand_in=true. Put {file} in $SGVB_WEIGHTS_DIR or ~/.cache/sgvb for real numbers."
 )
-
-
-class Detector(nn.Module):
-    """A frozen feature network with uint8 input. Attributes describe it for the metric record."""
-
-    video: bool = True  # input [B, 3, T, H, W]; False: images [N, 3, H, W]
-    feature_dim: int
-    name: str
-    sha256: str | None = None
-    stand_in: bool = False
-    input_resolution: int | None = None  # the size frames are resized to before the network
-
-    @property
-    def identity(self) -> str:
-        """What pins the features: the weight file hash, or the stand-in's construction (for cache keys)."""
-        if self.sha256:
-            return self.sha256
-        return f"{self.name}:res{self.input_resolution}:seed{getattr(self, 'seed', 0)}:torch{torch.__version__.split('+')[0]}"
-
-    def check_input(self, x: torch.Tensor) -> None:
-        want = 5 if self.video else 4
-        if x.dtype != torch.uint8 or x.ndim != want or x.shape[1] != 3:
-            layout = "[B, 3, T, H, W]" if self.video else "[N, 3, H, W]"
-            raise ValueError(f"detector '{self.name}' expects uint8 {layout}, got {x.dtype} {tuple(x.shape)}")
 
 
 class TorchScriptDetector(Detector):

@@ -1,11 +1,14 @@
 """Plug-in mechanism: one registry per component kind, filled by built-ins and ``sgvb.<kind>s`` entry points.
 
+The contract of every kind (what to implement, what to declare, the hooks and their defaults) is
+``registry/interfaces.py``.
+
     from registry import GENERATORS
     @GENERATORS.register("my_gen", aliases=["mygen"])
     class MyGen(VideoGenerator): ...
     G = GENERATORS.build({"_name_": "my_gen", "width": 64}, resolution=32)
 """
-from .core import ComponentInfo, Registry, canonical, split_spec
+from .core import ComponentInfo, Registry, build_record, canonical, split_spec
 from .errors import ComponentBuildError, DuplicateComponentError, PluginLoadError, RegistryError, UnknownComponentError
 from .kinds import (
     AUGMENTATIONS,
@@ -26,5 +29,5 @@ __all__ = [
     "AUGMENTATIONS", "DATASETS", "DETECTORS", "DISCRIMINATORS", "GENERATORS", "LOSSES", "METRICS",
     "POSITIONAL_ENCODINGS", "REGISTRIES", "SAMPLERS", "ComponentBuildError", "ComponentInfo",
     "DuplicateComponentError", "PluginLoadError", "Registry", "RegistryError", "UnknownComponentError",
-    "canonical", "refresh", "registry_for", "split_spec",
+    "build_record", "canonical", "refresh", "registry_for", "split_spec",
 ]

@@ -124,6 +124,24 @@ class Registry:
         for n in names:
             self._aliases[n] = key
 
+    def remove(self, name: str) -> None:
+        """Unregister ``name`` and its aliases (tests that register a component for themselves)."""
+        key = self._aliases.get(canonical(name))
+        if key is None:
+            raise UnknownComponentError(self._unknown_message(name))
+        del self._entries[key]
+        self._aliases = {a: k for a, k in self._aliases.items() if k != key}
+
+    def add_builtin_package(self, package: str) -> None:
+        """Declare a package whose import registers built-ins of this kind, imported on first use.
+
+        The package that defines components declares itself (``benchmarks/__init__.py`` for the
+        harness's samplers, datasets, losses and augmentations), so the registry imports no higher layer.
+        """
+        if package not in self.builtin_packages:
+            self.builtin_packages += (package,)
+            self._builtins_loaded = False
+
     # ----------------------------------------------------------------------------- lookup
     def _ensure_builtins(self) -> None:
         if self._builtins_loaded:
@@ -291,6 +309,14 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {len(self._entries)} loaded)"
+
+
+def build_record(obj: Any) -> dict | None:
+    """The record ``Registry.build`` attached to ``obj`` (name, kwargs, provider, version); None when built elsewhere."""
+    try:
+        return vars(obj).get("_sgvb_spec")
+    except TypeError:  # no instance __dict__ (e.g. a builtin or a __slots__ object)
+        return None
 
 
 def split_spec(spec: str | Mapping[str, Any], kind: str = "component") -> tuple[str, dict[str, Any]]:

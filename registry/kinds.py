@@ -1,4 +1,9 @@
-"""One registry per component kind, with its entry-point group and the built-in packages that fill it."""
+"""One registry per component kind, with its entry-point group and the built-in model packages that fill it.
+
+The registry is the lowest layer: it names only the component libraries (``stylegan_v``, ``baselines``,
+``metrics``). The harness's own kinds (datasets, samplers, losses, augmentations) are declared by the
+``benchmarks`` package itself (``Registry.add_builtin_package`` in ``benchmarks/__init__.py``).
+"""
 from __future__ import annotations
 
 from .core import Registry
@@ -11,12 +16,12 @@ def _make(kind: str, plural: str, builtin_packages: tuple[str, ...]) -> Registry
 GENERATORS = _make("generator", "generators", ("stylegan_v", "baselines"))
 DISCRIMINATORS = _make("discriminator", "discriminators", ("stylegan_v", "baselines"))
 POSITIONAL_ENCODINGS = _make("positional_encoding", "positional_encodings", ("stylegan_v",))
-SAMPLERS = _make("sampler", "samplers", ("benchmarks.data",))
-DATASETS = _make("dataset", "datasets", ("benchmarks.data",))
+SAMPLERS = _make("sampler", "samplers", ())
+DATASETS = _make("dataset", "datasets", ())
 METRICS = _make("metric", "metrics", ("metrics",))
 DETECTORS = _make("detector", "detectors", ("metrics",))
-LOSSES = _make("loss", "losses", ("benchmarks.training", "baselines"))
-AUGMENTATIONS = _make("augmentation", "augmentations", ("benchmarks.training",))
+LOSSES = _make("loss", "losses", ("baselines",))
+AUGMENTATIONS = _make("augmentation", "augmentations", ())
 
 # kind -> registry; the CLI, Hydra config groups and ``run.json`` all use these kind names.
 REGISTRIES: dict[str, Registry] = {

@@ -3,7 +3,9 @@
 Each component kind has one entry-point group ``sgvb.<kind>s``. A plugin module is imported only when
 one of its components is used (``Registry.get``), and a failure to import is isolated: a warning naming
 the distribution, the entry point and the error, unless ``SGVB_STRICT_PLUGINS=1`` (for CI), which
-raises. ``SGVB_DISABLE_PLUGIN_AUTOLOAD=1`` ignores every plugin.
+raises. ``SGVB_DISABLE_PLUGIN_AUTOLOAD=1`` ignores every plugin; ``SGVB_HIDE_DISTRIBUTIONS=a,b``
+ignores the plugins of the named distributions (the test suite hides the host's plugins this way,
+also from the subprocesses it starts).
 
 The group ``sgvb.configs`` lets a plugin ship Hydra config groups: its value names a Python package
 holding ``<group>/<option>.yaml`` files, added to Hydra's search path by the CLI.
@@ -41,6 +43,10 @@ def autoload_disabled() -> bool:
     return os.environ.get("SGVB_DISABLE_PLUGIN_AUTOLOAD", "").strip() not in ("", "0", "false", "no")
 
 
+def hidden_distributions() -> set[str]:
+    return {d.strip() for d in os.environ.get("SGVB_HIDE_DISTRIBUTIONS", "").split(",") if d.strip()}
+
+
 @functools.lru_cache(maxsize=None)
 def _entry_points(group: str) -> tuple[importlib_metadata.EntryPoint, ...]:
     return tuple(importlib_metadata.entry_points(group=group))
@@ -50,9 +56,11 @@ def entries(group: str) -> list[PluginEntry]:
     """Entry points of ``group``, read from package metadata (cached; ``refresh()`` clears)."""
     if autoload_disabled():
         return []
-    found = []
+    found, hidden = [], hidden_distributions()
     for ep in _entry_points(group):
         dist = getattr(ep, "dist", None)
+        if dist is not None and dist.name in hidden:
+            continue
         found.append(
             PluginEntry(
                 name=ep.name,

@@ -1,5 +1,48 @@
-"""Suite-wide settings: one CPU thread per test process (tiny models gain nothing from more, and
-several threads per process thrash a small shared CPU), no plugin autoload surprises from the host."""
+"""Suite-wide isolation: one CPU thread per test process (tiny models gain nothing from more, and
+several threads per process thrash a small shared CPU); plugins installed on the host are hidden
+(also from the subprocesses tests start), so only the distributions a test writes itself are seen;
+a component a test registers is unregistered after it (the ``register`` fixture)."""
+from __future__ import annotations
+
+import importlib.metadata as importlib_metadata
+
+import pytest
 import torch
 
+import registry
+
 torch.set_num_threads(1)
+
+
+def host_plugin_distributions() -> list[str]:
+    """Installed distributions that declare an ``sgvb.*`` entry point (component kinds or configs)."""
+    names = set()
+    for dist in importlib_metadata.distributions():
+        if any(ep.group.startswith("sgvb.") for ep in dist.entry_points):
+            names.add(dist.metadata["Name"])
+    return sorted(names)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hide_host_plugins():
+    """Tests see no plugin they did not install themselves (``SGVB_HIDE_DISTRIBUTIONS``, inherited by subprocesses)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SGVB_HIDE_DISTRIBUTIONS", ",".join(host_plugin_distributions()))
+        registry.refresh()
+        yield
+    registry.refresh()
+
+
+@pytest.fixture()
+def register():
+    """``register(REGISTRY, obj, name)``: a component for this test only, unregistered afterwards."""
+    added = []
+
+    def add(target: registry.Registry, obj, name: str, aliases=()):
+        target.add(obj, name=name, aliases=aliases)
+        added.append((target, name))
+        return obj
+
+    yield add
+    for target, name in reversed(added):
+        target.remove(name)

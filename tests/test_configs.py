@@ -10,6 +10,7 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 from registry import REGISTRIES
+from registry.interfaces import CONTRACTS, conformance_problems
 
 CONF = Path(__file__).resolve().parents[1] / "benchmarks" / "conf"
 GROUPS = ("generator", "discriminator", "dataset", "sampler", "loss", "augmentation", "trainer", "model")
@@ -25,12 +26,21 @@ def hydra_train():
         yield lambda overrides: compose("train", overrides=overrides)
 
 
+def assert_holds_option(cfg, group: str, option: str) -> None:
+    """Every value the option file sets (outside its defaults list) is in the composed config, where its package puts it."""
+    path = CONF / group / f"{option}.yaml"
+    values = OmegaConf.load(path)
+    values.pop("defaults", None)
+    composed = cfg if path.read_text().startswith("# @package _global_") else cfg[group]
+    merged = OmegaConf.merge(composed, values)
+    assert OmegaConf.to_container(merged) == OmegaConf.to_container(composed), f"{group}={option}: its values did not reach the config"
+
+
 def test_every_option_of_every_group_composes(hydra_train):
     for group in GROUPS:
         for option in options(group):
             override = f"+{group}={option}" if group == "model" else f"{group}={option}"
-            cfg = hydra_train([override])
-            assert cfg is not None, override
+            assert_holds_option(hydra_train([override]), group, option)
     for grid in options("grid"):
         hydra_train([f"+grid={grid}"])
 
@@ -46,4 +56,5 @@ def test_every_component_option_names_a_registered_component_that_builds(kind):
             runtime = {"resolution": 32} if kind in ("generator", "discriminator") else {}
             with torch.device("meta"):  # official sizes cost nothing on the meta device
                 built = registry.build(entry, **runtime)
-            assert built is not None, f"{kind}/{option}.yaml"
+            assert conformance_problems(built, CONTRACTS[kind]) == [], f"{kind}/{option}.yaml"
+            assert registry.get(built._sgvb_spec["_name_"]) is registry.get(entry["_name_"]), f"{kind}/{option}.yaml"

@@ -188,3 +188,57 @@ def test_plugin_components_and_config_groups_reach_hydra(plugin_path, monkeypatc
         assert dict(cfg.generator) == {"_name_": "bare_gen", "width": 5}
         cfg = compose("train", overrides=["generator=yaml_gen"])
         assert dict(cfg.generator) == {"_name_": "bare_gen", "width": 9}
+
+
+def readme_plugin() -> tuple[str, str]:
+    """The Python module and the entry-point TOML shown in the README's "Writing a plugin"."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Writing a plugin", 1)[1].split("\n## ", 1)[0]
+    python = section.split("```python\n", 1)[1].split("```", 1)[0]
+    toml = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    return python, toml
+
+
+def test_the_readme_plugin_passes_sgvb_check_plugin(plugin_path):
+    import tomllib
+
+    python, toml = readme_plugin()
+    assert "registry/interfaces.py" in (Path(__file__).resolve().parents[1] / "README.md").read_text().split("## Writing a plugin", 1)[1]
+    assert len(python.splitlines()) <= 35, "the README promises a ~30-line plugin"
+    groups = tomllib.loads(toml)["project"]["entry-points"]
+    entry_points = "".join(f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) for group, eps in groups.items())
+    write_distribution(plugin_path, "sgvb-pulse", "0.1.0", "sgvb_pulse", python, entry_points)
+    env = {**__import__("os").environ, "PYTHONPATH": f"{plugin_path}:{Path(__file__).resolve().parents[1]}"}
+    out = subprocess.run([sys.executable, "-m", "benchmarks", "check-plugin", "pulse"], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "generator 'pulse' (sgvb_pulse:PulseGenerator, sgvb-pulse 0.1.0)" in out.stdout
+    assert "FAIL" not in out.stdout and "all 10 checks passed" in out.stdout
+
+
+def test_check_plugin_exit_status_and_unknown_names(plugin_path, capsys):
+    from benchmarks.check_plugin import main
+
+    write_distribution(
+        plugin_path, "sgvb-flatplug", "0.1.0", "sgvb_flatplug",
+        "from registry.interfaces import VideoGenerator\n\nclass G(VideoGenerator):\n"
+        "    def __init__(self, resolution=8):\n        super().__init__()\n        self.resolution, self.z_dim = resolution, 4\n",
+        "[sgvb.generators]\nno_forward = sgvb_flatplug:G\n",
+    )
+    registry.refresh()
+    assert main(["no_forward"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  meets the VideoGenerator contract (registry/interfaces.py): AssertionError: sgvb_flatplug:G does not implement 'forward'" in out
+    assert main(["no_forwrd"]) == 2
+    err = capsys.readouterr().err
+    assert "no component is registered as 'no_forwrd'" in err and "generator 'no_forward'" in err
+    sys.modules.pop("sgvb_flatplug", None)
+
+
+def test_installed_plugins_are_hidden_from_tests_unless_a_test_adds_them(plugin_path, monkeypatch):
+    from registry import plugins
+
+    assert "SGVB_HIDE_DISTRIBUTIONS" in __import__("os").environ  # set for the session by conftest.py
+    names = lambda: {e.dist for e in plugins.entries("sgvb.test_generators")}
+    assert names() == {"sgvb-toyplug", "sgvb-brokenplug", "sgvb-otherplug"}
+    monkeypatch.setenv("SGVB_HIDE_DISTRIBUTIONS", "sgvb-toyplug,sgvb-otherplug")
+    assert names() == {"sgvb-brokenplug"}

@@ -132,3 +132,29 @@ def test_registry_for_accepts_singular_plural_and_suggests():
     assert registry_for("losses").kind == "loss"
     with pytest.raises(KeyError, match="Did you mean 'generators?'"):
         registry_for("generatorz")
+
+
+def test_remove_unregisters_a_name_and_its_aliases(reg):
+    reg.remove("sgv")
+    assert "stylegan_v" not in reg and "stylegan-v" not in reg and "sgv" not in reg
+    assert reg.list() == ["broken_inside", "mo_co_ganhd"]
+    with pytest.raises(UnknownComponentError, match="unknown generator 'stylegan_v'"):
+        reg.remove("stylegan_v")
+
+
+def test_register_fixture_unregisters_after_the_test(register):
+    from registry import LOSSES
+    from registry.interfaces import GANLoss
+
+    class Probe(GANLoss):
+        pass
+
+    register(LOSSES, Probe, "test_probe_loss", aliases=["test_probe"])
+    assert LOSSES.get("test_probe") is Probe
+
+
+def test_no_test_registration_leaks_into_the_next_test():
+    from registry import DISCRIMINATORS, LOSSES, METRICS
+
+    assert "test_probe_loss" not in LOSSES and "test_probe" not in LOSSES
+    assert not {"test_nan_after", "test_mean_frame", "test_dense_d", "test_plain_d", "test_flat"} & (set(LOSSES) | set(METRICS) | set(DISCRIMINATORS))

@@ -62,11 +62,8 @@ class MeanFrameMetric:
         return MetricOutput(value=value, results={"test_mean_frame": value}, protocol={"num_fake": 2, "stand_in": False})
 
 
-if "test_mean_frame" not in METRICS:
-    METRICS.add(lambda: MeanFrameMetric(), name="test_mean_frame")
-
-
-def test_tiny_run_writes_the_whole_run_folder(tmp_path):
+def test_tiny_run_writes_the_whole_run_folder(tmp_path, register):
+    register(METRICS, lambda: MeanFrameMetric(), "test_mean_frame")
     run_dir = tmp_path / "run"
     cfg = tiny_config(f"run_dir={run_dir}", "metrics=[test_mean_frame]", "trainer.eval_kimg=0.012", "trainer.best_metric=max:test_mean_frame")
     train(cfg)
@@ -187,11 +184,8 @@ class NaNAfter(NonSaturatingLoss):
         return loss * float("nan") if self.calls > self.after else loss
 
 
-if "test_nan_after" not in LOSSES:
-    LOSSES.add(NaNAfter, name="test_nan_after")
-
-
-def test_nan_loss_stops_the_run_cleanly_and_keeps_the_last_good_checkpoint(tmp_path):
+def test_nan_loss_stops_the_run_cleanly_and_keeps_the_last_good_checkpoint(tmp_path, register):
+    register(LOSSES, NaNAfter, "test_nan_after")
     run_dir = tmp_path / "run"
     cfg = tiny_config(f"run_dir={run_dir}", "loss=non_saturating", "loss._name_=test_nan_after", "+loss.after=2",
                       "samples.long_frames=0")
@@ -241,25 +235,25 @@ def test_several_discriminators_train_together_with_their_own_samplers_and_weigh
         discriminator_entries({"_name_": "stylegan_v", "discriminators": [{"_name_": "stylegan_v"}]})
 
 
-def test_bad_configs_fail_before_training_with_a_reason(tmp_path):
+def test_bad_configs_fail_before_training_with_a_reason(tmp_path, register):
     from registry import DISCRIMINATORS
     from registry.interfaces import VideoDiscriminator
 
     with pytest.raises(ConfigError, match=r"generator.*stylegan_vv.*Did you mean 'stylegan_v'"):
         train(tiny_config(f"run_dir={tmp_path / 'a'}", "generator._name_=stylegan_vv"))
 
-    if "test_dense_d" not in DISCRIMINATORS:
-        @DISCRIMINATORS.register("test_dense_d")
-        class DenseD(VideoDiscriminator):
-            needs_dense_clips = True
+    class DenseD(VideoDiscriminator):
+        needs_dense_clips = True
 
-            def __init__(self, resolution: int = 32, num_frames: int = 4, **unused):
-                super().__init__()
-                self.num_frames = num_frames
-                self.fc = torch.nn.Linear(3, 1)
+        def __init__(self, resolution: int = 32, num_frames: int = 4, **unused):
+            super().__init__()
+            self.num_frames = num_frames
+            self.fc = torch.nn.Linear(3, 1)
 
-            def forward(self, frames, t):
-                return self.fc(frames.mean(dim=(1, 3, 4))).squeeze(1)
+        def forward(self, frames, t):
+            return self.fc(frames.mean(dim=(1, 3, 4))).squeeze(1)
+
+    register(DISCRIMINATORS, DenseD, "test_dense_d")
 
     with pytest.raises(ConfigError, match=r"needs dense clips.*sampler=consecutive"):
         no_d = [o for o in TINY if not o.startswith("discriminator.")]

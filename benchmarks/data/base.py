@@ -1,4 +1,4 @@
-"""The dataset contract (`VideoDataset`) and the helpers every dataset shares: square fitting, hashing, errors."""
+"""The helpers every dataset shares: square fitting, hashing, errors. The contract, ``VideoDataset``, is in ``registry.interfaces``."""
 from __future__ import annotations
 
 import hashlib
@@ -13,64 +13,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from registry.interfaces import VideoDataset  # noqa: F401 (re-exported: the contract)
+
 
 class DatasetError(ValueError):
     """Bad dataset input (missing path, wrong layout, unreadable frame); the message names the file at fault."""
-
-
-class VideoDataset:
-    """A set of videos, each a sequence of uint8 frames ``[H, W, C]`` at ``resolution`` x ``resolution``.
-
-    Videos are indexed ``0..len-1`` in sorted-name order. ``read_frames`` takes absolute frame indices
-    (any order, repeats allowed) and returns uint8 ``[T, H, W, C]``. ``fingerprint`` identifies what
-    frames come out (data identity plus every parameter), so metric caches can key on it.
-    """
-
-    resolution: int
-
-    def __len__(self) -> int:
-        raise NotImplementedError
-
-    def video_name(self, i: int) -> str:
-        raise NotImplementedError
-
-    def video_length(self, i: int) -> int:
-        raise NotImplementedError
-
-    def read_frames(self, i: int, frame_indices: Sequence[int]) -> torch.Tensor:
-        raise NotImplementedError
-
-    def fingerprint(self) -> str:
-        raise NotImplementedError
-
-    # ------------------------------------------------------------------ conveniences built on the contract
-    def read_video(self, i: int, max_frames: int | None = None) -> torch.Tensor:
-        """The first ``max_frames`` frames (all when None) of video ``i`` as uint8 ``[T, H, W, C]``."""
-        n = self.video_length(i) if max_frames is None else min(self.video_length(i), max_frames)
-        return self.read_frames(i, range(n))
-
-    def lengths(self) -> list[int]:
-        return [self.video_length(i) for i in range(len(self))]
-
-    def _check_video_index(self, i: int) -> int:
-        n = len(self)
-        if not -n <= int(i) < n:
-            raise IndexError(f"{type(self).__name__}: video index {i} out of range (dataset has {n} videos)")
-        return int(i) % n
-
-    def _check_frame_indices(self, i: int, frame_indices: Sequence[int]) -> list[int]:
-        """Integer frame indices, validated against the video's length (floats must be whole numbers)."""
-        indices = [int(round(float(f))) for f in frame_indices]
-        if any(abs(float(f) - k) > 1e-6 for f, k in zip(frame_indices, indices)):
-            raise ValueError(f"frame indices must be integers, got {list(frame_indices)} for video '{self.video_name(i)}'")
-        length = self.video_length(i)
-        bad = [k for k in indices if not 0 <= k < length]
-        if bad:
-            raise IndexError(f"frame index {bad[0]} out of range for video '{self.video_name(i)}' ({length} frames)")
-        return indices
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({len(self)} videos, resolution={self.resolution})"
 
 
 def fit_square(image: Image.Image, resolution: int) -> Image.Image:

@@ -13,37 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from registry import SAMPLERS
-
-
-class FrameSampler:
-    """Base class: ``sample(video_length, rng, continuous=False) -> float64 [num_frames]``, sorted."""
-
-    num_frames: int
-
-    @property
-    def min_video_length(self) -> int:
-        """The shortest video this sampler can draw a clip from."""
-        raise NotImplementedError
-
-    @property
-    def max_span(self) -> int:
-        """The largest distance between the first and last frame of a clip."""
-        raise NotImplementedError
-
-    def sample(self, video_length: int, rng: np.random.Generator, continuous: bool = False) -> np.ndarray:
-        raise NotImplementedError
-
-    def _check_length(self, video_length: int) -> int:
-        video_length = int(video_length)
-        if video_length < self.min_video_length:
-            raise ValueError(
-                f"{self!r} needs videos of at least {self.min_video_length} frames, got a video of {video_length} frames"
-            )
-        return video_length
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
-        return f"{type(self).__name__}({args})"
+from registry.interfaces import FrameSampler
 
 
 def _check_num_frames(num_frames: int, minimum: int = 1) -> int:

@@ -5,25 +5,16 @@ the registry components), ``loop`` (the training schedule), ``losses`` (register
 ``augment`` (ADA), ``ema``, ``checkpoint`` (save/load/``load_generator``), ``run_folder``,
 ``faults``, ``dist``, ``samples`` and ``video_io`` (rendering to GIF/MP4/frames).
 
-What models and losses may declare (all optional; the harness reads attributes, never names):
-  * ``G.continuous_time``: fake clips get real-valued start times (else integers);
-  * ``G.auxiliary_losses() -> {name: tensor}``: generator-side terms of the last forward (e.g.
-    MoCoGAN-HD's mutual information), added to the G loss with weight 1 and logged;
-  * ``D.num_frames`` / ``D.sampler`` / ``D.needs_dense_clips``: see ``registry.interfaces``;
-  * ``loss.needs_real_logits_for_generator``: the G loss also gets D's logits on a real batch
-    (relativistic losses: ``loss.generator(fake_logits, real_logits=...)``);
-  * ``loss.penalty(D, real, fake, t) -> [B]`` with ``loss.gp_weight > 0``: a loss's own D
-    regulariser (WGAN-GP), added to every D step; lazy R1 stays the harness's (``r1_gamma``).
+What components declare and which hooks the harness calls (``begin_stage``, ``stage_parameters``,
+``auxiliary_losses`` of a generator; ``num_frames``, ``sampler``, ``needs_dense_clips`` of a
+discriminator; ``needs_real_logits_for_generator``, ``gp_weight``, ``penalty`` of a loss; ``accumulate``,
+``adjust``, ``p``, ``interval`` of an augmentation) is written once, with the defaults, in
+``registry/interfaces.py``. The harness calls them; it never asks whether they exist. Lazy R1 stays
+the harness's (``r1_gamma``).
 
-Training stages (for multi-stage models such as MoCoGAN-HD: image -> PCA -> motion). A generator
-declares ``training_stages = ("image", "pca", "motion")`` and may define:
-  * ``begin_stage(stage, real_batches, *, ema=None)``: called once when a stage starts (not again
-    on resume); ``real_batches`` yields real ``(frames [B, k, C, H, W] in [-1, 1], times [B, k])``
-    batches, ``ema`` (passed when the hook accepts it) is the harness's G_ema. Whatever the hook
-    computes (e.g. a PCA basis) must live in the generator's parameters or buffers, so checkpoints
-    carry it; the harness copies G into G_ema right after the hook.
-  * ``stage_parameters(stage) -> iterable of parameters``: what G's optimizer trains in that stage
-    (default: all). The others are frozen.
+Training stages (for multi-stage models such as MoCoGAN-HD: image -> PCA -> motion): a generator
+declares ``training_stages = ("image", "pca", "motion")`` and overrides ``begin_stage`` (e.g. the PCA)
+and ``stage_parameters`` (what trains; the rest is frozen).
 Per-stage optimiser settings: ``trainer.stage_optim: {motion: {g_lr, d_lr, betas, g_reg_interval,
 g_steps}}`` (``g_steps`` = generator steps per discriminator step; MoCoGAN-HD's motion stage: 5).
 The config gives every stage but the last a kimg budget (``trainer.stage_kimg: {image: 500, pca: 0}``;

@@ -30,9 +30,9 @@ import math
 import torch
 import torch.nn.functional as F
 from einops import rearrange
-from torch import nn
 
 from registry import AUGMENTATIONS
+from registry.interfaces import VideoAugmentation
 
 # StyleGAN2-ADA strengths (multipliers of the standard deviation / range; not options: they define "bgc").
 XINT_MAX = 0.125  # integer translation, uniform in [-max, max] of the image size
@@ -205,7 +205,7 @@ def apply_colour(videos: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------- the module
 
 @AUGMENTATIONS.register("ada", aliases=["adaptive"])
-class VideoAugment(nn.Module):
+class VideoAugment(VideoAugmentation):
     """``aug(videos [B, T, C, H, W] in [-1, 1]) -> same shape``: ADA augmentation, one transform per clip.
 
     Adaptive strength (``adaptive=True``): the harness calls ``accumulate(D(real))`` after each D step and

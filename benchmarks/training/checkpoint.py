@@ -131,7 +131,9 @@ def prune_checkpoints(run_dir: str | os.PathLike, keep: int, protected: set[str]
 # ----------------------------------------------------------------------------------------- networks
 def spec_of(obj: Any) -> dict[str, Any]:
     """A component's registry record (``_name_``, ``kwargs``, ``provider``, ``version``)."""
-    spec = getattr(obj, "_sgvb_spec", None)
+    from registry import build_record
+
+    spec = build_record(obj)
     if spec is None:
         raise ValueError(f"{type(obj).__name__} was not built through the registry, so a checkpoint cannot say how to rebuild it")
     return spec

@@ -2,7 +2,8 @@
 
 The harness never names a concrete model: the generator declares ``continuous_time``,
 ``autoregressive`` and ``training_stages``; each discriminator declares ``num_frames`` (set from its
-sampler), its default ``sampler`` and ``needs_dense_clips``. Incompatible choices fail here with a
+sampler), its default ``sampler`` and ``needs_dense_clips`` (the contracts: ``registry/interfaces.py``).
+Every component is checked against its contract when built, and incompatible choices fail here with a
 message saying which option to change.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from registry import (
     UnknownComponentError,
     split_spec,
 )
+from registry.interfaces import CONTRACTS, VideoDiscriminator, conformance_problems
 
 # Keys of a discriminator entry that belong to the harness, not to the discriminator's constructor.
 SLOT_KEYS = ("_sampler_", "_loss_", "_weight_", "_stages_", "_r1_gamma_")
@@ -51,13 +53,17 @@ class DiscriminatorSlot:
 
 
 def _build(registry, spec, key: str, **runtime):
-    """Registry build whose errors name the config key at fault."""
+    """Registry build whose errors name the config key at fault; the result must meet its kind's contract."""
     try:
-        return registry.build(spec, **runtime)
+        built = registry.build(spec, **runtime)
     except (UnknownComponentError, ComponentBuildError, KeyError, TypeError) as exc:
         raise ConfigError(f"config '{key}': {exc}") from None
     except ValueError as exc:
         raise ConfigError(f"config '{key}': {exc}") from exc
+    problems = conformance_problems(built, CONTRACTS[registry.kind])
+    if problems:
+        raise ConfigError(f"config '{key}': {registry.kind} does not meet its contract (registry/interfaces.py): " + "; ".join(problems))
+    return built
 
 
 def discriminator_entries(spec: Any) -> list[dict[str, Any]]:
@@ -124,10 +130,10 @@ def build_discriminators(
         if sampler_spec is None and i == 0 and default_sampler is not None:
             sampler_spec, sampler_key = default_sampler, "sampler"
         if sampler_spec is None:
-            sampler_spec, sampler_key = getattr(d_cls, "sampler", "sparse_random"), f"{name}.sampler (its declared default)"
+            sampler_spec, sampler_key = declared_sampler(d_cls), f"{name}.sampler (its declared default)"
         sampler = _build(SAMPLERS, sampler_spec, sampler_key)
         D = _build(DISCRIMINATORS, entry, key, resolution=resolution, num_frames=int(sampler.num_frames))
-        if int(getattr(D, "num_frames", sampler.num_frames)) != int(sampler.num_frames):
+        if int(D.num_frames) != int(sampler.num_frames):
             raise ConfigError(
                 f"config '{key}': discriminator '{name}' takes {D.num_frames} frames but its sampler ({sampler_key}) draws {sampler.num_frames}"
             )
@@ -147,6 +153,11 @@ def build_discriminators(
     return slots
 
 
+def declared_sampler(d_cls: Any) -> Any:
+    """The sampler a discriminator class declares; a factory function declares none, so it gets the contract's default."""
+    return d_cls.sampler if isinstance(d_cls, type) and issubclass(d_cls, VideoDiscriminator) else VideoDiscriminator.sampler
+
+
 def is_dense(sampler: Any, video_length: int, draws: int = 16) -> bool:
     """Does the sampler give consecutive integer frames (what 3D-conv discriminators need)?"""
     rng = np.random.default_rng(0)
@@ -160,7 +171,7 @@ def is_dense(sampler: Any, video_length: int, draws: int = 16) -> bool:
 def check_compatibility(G: torch.nn.Module, slots: list[DiscriminatorSlot], dataset: Any, *, stages: Sequence[str], stage_kimg: Mapping[str, float], max_num_frames: int) -> None:
     """Fail early, naming the option, on choices that cannot train together."""
     res = int(dataset.resolution)
-    if int(getattr(G, "resolution", res)) != res:
+    if int(G.resolution) != res:
         raise ConfigError(f"generator resolution {G.resolution} differs from the dataset's {res}: leave 'generator.resolution' unset (it comes from the dataset)")
     lengths = [int(dataset.video_length(i)) for i in range(len(dataset))]
     if not lengths:
@@ -172,7 +183,7 @@ def check_compatibility(G: torch.nn.Module, slots: list[DiscriminatorSlot], data
                 f"{slot.name}: its sampler needs videos of at least {slot.sampler.min_video_length} frames, but the longest usable video has {longest} "
                 f"(trainer.max_num_frames={max_num_frames}); choose a shorter clip or a longer dataset"
             )
-        if getattr(slot.D, "needs_dense_clips", False) and not is_dense(slot.sampler, longest):
+        if slot.D.needs_dense_clips and not is_dense(slot.sampler, longest):
             raise ConfigError(
                 f"{slot.name} ({slot.D._sgvb_spec['_name_']}) needs dense clips of consecutive frames, but its sampler {slot.sampler!r} "
                 f"draws sparse ones: use sampler=consecutive (or '_sampler_: consecutive' in its entry)"

@@ -180,7 +180,7 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
         r1_gamma=r1_gamma_value(t.get("r1_gamma", "auto"), resolution=resolution, batch_size=batch_size),
     )
     augment = build_augmentation(cfg.get("augmentation"))
-    stages = tuple(getattr(G, "training_stages", ("main",)))
+    stages = tuple(G.training_stages)
     stage_kimg = _container(t.get("stage_kimg"), {})
     check_compatibility(G, slots, dataset, stages=stages, stage_kimg=stage_kimg, max_num_frames=int(t.get("max_num_frames", 1024)))
     metrics = _metric_list(cfg.get("metrics"))
@@ -293,7 +293,9 @@ def _check_metrics(metrics: list[Any]) -> None:
 
 
 def _plain_spec(obj: Any) -> dict[str, Any]:
-    spec = getattr(obj, "_sgvb_spec", None)
+    from registry import build_record
+
+    spec = build_record(obj)
     return dict(spec) if spec is not None else {"_name_": type(obj).__name__, "kwargs": {}}
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import inspect
 import logging
 import math
 import time
@@ -178,7 +177,7 @@ class TrainingLoop:
         self.metrics, self.evaluate_kwargs = list(metrics), dict(evaluate_kwargs or {})
         self.samples = {"videos": 9, "frames": 16, "long_frames": 128, "fps": 25.0, **dict(samples or {})}
         self.components, self.config_text, self.progress = dict(components or {}), config_text, progress
-        self.stages = stage_plan(tuple(getattr(G, "training_stages", ("main",))), dict(stage_kimg or {}), total_kimg)
+        self.stages = stage_plan(tuple(G.training_stages), dict(stage_kimg or {}), total_kimg)
 
         # Adam with lazy-regularisation scaling (StyleGAN2-ADA): lr * c, beta ** c with c = interval / (interval + 1).
         def adam(params, lr, interval):
@@ -258,7 +257,7 @@ class TrainingLoop:
         from benchmarks.data.clips import sample_fake_times
 
         clips = self._clip_dataset(self.slots.index(slot))
-        t = sample_fake_times(clips, slot.sampler, batch, self.np_rng, continuous=bool(getattr(self.G, "continuous_time", True)))
+        t = sample_fake_times(clips, slot.sampler, batch, self.np_rng, continuous=bool(self.G.continuous_time))
         return torch.as_tensor(np.asarray(t), dtype=torch.float32, device=self.device)
 
     def _generate(self, slot: DiscriminatorSlot, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -292,7 +291,7 @@ class TrainingLoop:
         """``loss.generator``; a relativistic loss (``needs_real_logits_for_generator``) also gets D's
         logits of a real batch, as MoCoGAN-HD's G step does."""
         slot = self.slots[index]
-        if not getattr(slot.loss, "needs_real_logits_for_generator", False):
+        if not slot.loss.needs_real_logits_for_generator:
             return slot.loss.generator(fake_logits)
         real, real_t = self._next_real(index)
         real_logits = self.D_fwd[index](self.augment(real), real_t).float()
@@ -300,8 +299,7 @@ class TrainingLoop:
 
     def _auxiliary_losses(self) -> dict[str, torch.Tensor]:
         """Generator-side losses of the last G forward (``G.auxiliary_losses()``), added with weight 1."""
-        aux = getattr(self.G, "auxiliary_losses", None)
-        return dict(aux()) if aux is not None else {}
+        return dict(self.G.auxiliary_losses())
 
     def _d_phase(self, index: int, stats: dict) -> None:
         slot, D = self.slots[index], self.D_fwd[index]
@@ -320,7 +318,7 @@ class TrainingLoop:
                 real_logits = D(aug_real, real_t).float()
                 loss_real, loss_fake = slot.loss.discriminator(real_logits, fake_logits)
                 loss = slot.weight * (loss_real.mean() + loss_fake.mean())
-                if getattr(slot.loss, "gp_weight", 0) > 0:  # a loss with its own penalty (WGAN-GP), every step
+                if slot.loss.gp_weight > 0:  # a loss with its own penalty (WGAN-GP), every step
                     gp = slot.loss.penalty(D, aug_real, aug_fake, real_t).mean()
                     stats[f"loss/gp/{slot.name}"].append(gp.detach())
                     loss = loss + slot.weight * gp
@@ -357,7 +355,7 @@ class TrainingLoop:
             self._d_phase(i, stats)
         self.step += 1
         self.nimg += self.batch_size * self.frames_per_clip()
-        interval = int(getattr(self.augment, "interval", 4))
+        interval = int(self.augment.interval)
         if self.step % interval == 0:
             self.augment.adjust(self.batch_size * interval)
 
@@ -366,15 +364,11 @@ class TrainingLoop:
         """Enter the current stage once: the generator's hook (e.g. PCA) runs, trainable parameters switch."""
         stage = self.stage
         if not self.stage_started:
-            hook = getattr(self.G, "begin_stage", None)
-            if hook is not None:
-                log.info("stage '%s': running the generator's begin_stage hook", stage)
-                accepts_ema = "ema" in inspect.signature(hook).parameters
-                hook(stage, self._stage_data(), **({"ema": self.G_ema} if accepts_ema else {}))
-                self.G_ema.load_state_dict(self.G.state_dict())
+            log.info("stage '%s': running the generator's begin_stage hook", stage)
+            self.G.begin_stage(stage, self._stage_data(), ema=self.G_ema)
+            self.G_ema.load_state_dict(self.G.state_dict())
             self.stage_started = True
-        chooser = getattr(self.G, "stage_parameters", None)
-        params = list(chooser(stage)) if chooser is not None else list(self.G.parameters())
+        params = list(self.G.stage_parameters(stage))
         ids = {id(p) for p in params}
         for p in self.G.parameters():
             p.requires_grad_(id(p) in ids)
@@ -590,8 +584,8 @@ class TrainingLoop:
         return {
             "tick": self.tick, "kimg": round(self.kimg, 6), "step": self.step, "stage": self.stage,
             **values,
-            "augment/p": float(getattr(self.augment, "p", 0.0)),
-            "augment/rt": float(getattr(self.augment, "rt", math.nan)),
+            "augment/p": float(self.augment.p),
+            "augment/rt": float(self.augment.rt),
             "timing/sec_per_kimg": elapsed / kimg_done,
             "timing/sec_per_tick": elapsed,
             "memory/peak_gib": peak,

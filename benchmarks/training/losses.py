@@ -1,7 +1,7 @@
 """Adversarial losses (registered in LOSSES) and the R1 gradient penalty.
 
-A loss only maps logits to per-sample losses; the loop owns networks, phases and weights, so a new
-loss is a few lines:
+A loss only maps logits to per-sample losses (the contract, with its hooks, is
+``registry.interfaces.GANLoss``); the loop owns networks, phases and weights, so a new loss is a few lines:
 
     @LOSSES.register("my_loss")
     class MyLoss(GANLoss):
@@ -18,17 +18,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from registry import LOSSES
-
-
-class GANLoss:
-    """Per-sample losses from discriminator logits ``[B]`` (one logit per clip)."""
-
-    def generator(self, fake_logits: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def discriminator(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(loss on real clips, loss on fake clips), each ``[B]``."""
-        raise NotImplementedError
+from registry.interfaces import GANLoss
 
 
 @LOSSES.register("non_saturating", aliases=["logistic", "stylegan2", "ns"])

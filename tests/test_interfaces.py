@@ -1,0 +1,138 @@
+"""The component contracts (registry/interfaces.py): defaults, conformance, the harness's checks, `sgvb check-plugin`."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from benchmarks.check_plugin import check_component
+from benchmarks.training.components import ConfigError, build_discriminators
+from registry import DISCRIMINATORS, GENERATORS, LOSSES
+from registry.interfaces import GANLoss, VideoAugmentation, VideoGenerator, conformance_problems
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class FlatGenerator(VideoGenerator):
+    """Grey frames whose level is one learned number: the smallest generator that meets the contract."""
+
+    def __init__(self, resolution: int = 8, z_dim: int = 4):
+        super().__init__()
+        self.resolution, self.z_dim = resolution, z_dim
+        self.level = nn.Parameter(torch.zeros(()))
+
+    def forward(self, z, t, motion_noise=None, truncation_psi=1.0):
+        return (self.level + 0 * z[:, :1, None, None, None]).expand(z.shape[0], t.shape[1], 3, self.resolution, self.resolution)
+
+
+def test_defaults_do_nothing():
+    G = FlatGenerator()
+    G.begin_stage("main", iter(()), ema=None)
+    assert list(G.stage_parameters("main")) == list(G.parameters())
+    assert G.auxiliary_losses() == {}
+    assert (G.continuous_time, G.autoregressive, G.training_stages) == (True, False, ("main",))
+    loss = GANLoss()
+    assert (loss.needs_real_logits_for_generator, loss.gp_weight) == (False, 0.0)
+    assert torch.equal(loss.penalty(None, torch.ones(3, 2, 3, 4, 4), torch.ones(3, 2, 3, 4, 4), torch.zeros(3, 2)), torch.zeros(3))
+
+    class Fixed(VideoAugmentation):
+        def forward(self, videos):
+            return videos
+
+    aug = Fixed()
+    aug.accumulate(torch.ones(4))
+    assert aug.adjust(16) == 0.0 and aug.interval == 4 and aug.rt != aug.rt  # rt: NaN until measured
+
+
+def test_conformance_names_what_is_wrong():
+    assert conformance_problems(FlatGenerator(), VideoGenerator) == []
+    assert "is not a subclass of registry.interfaces.VideoGenerator" in conformance_problems(nn.Linear(1, 1), VideoGenerator)[0]
+
+    class NoZ(FlatGenerator):
+        def __init__(self):
+            nn.Module.__init__(self)
+            self.resolution = 8
+
+    assert conformance_problems(NoZ(), VideoGenerator) == [f"{__name__}:test_conformance_names_what_is_wrong.<locals>.NoZ does not set 'z_dim' (declared by VideoGenerator)"]
+
+    class OldHook(FlatGenerator):
+        def begin_stage(self, stage, real_batches):  # no `ema`: the harness passes it
+            pass
+
+    (problem,) = conformance_problems(OldHook(), VideoGenerator)
+    assert "begin_stage(self, stage, real_batches) cannot take the harness's call" in problem and "'ema'" in problem
+
+    class HalfLoss(GANLoss):
+        def generator(self, fake_logits):
+            return -fake_logits
+
+    assert conformance_problems(HalfLoss(), GANLoss) == [f"{__name__}:test_conformance_names_what_is_wrong.<locals>.HalfLoss does not implement 'discriminator' (GANLoss)"]
+
+
+def test_harness_refuses_a_component_outside_its_contract(register):
+    class PlainD(nn.Module):
+        sampler = "sparse_random"
+
+        def __init__(self, resolution: int = 8, num_frames: int = 3):
+            super().__init__()
+            self.num_frames = num_frames
+
+    register(DISCRIMINATORS, PlainD, "test_plain_d")
+    with pytest.raises(ConfigError, match=r"config 'discriminator': discriminator does not meet its contract.*PlainD is not a subclass of registry.interfaces.VideoDiscriminator"):
+        build_discriminators("test_plain_d", resolution=8, default_sampler=None, default_loss="hinge", r1_gamma=0.0)
+
+
+def test_ralsgan_is_a_gan_loss_without_dead_flags():
+    loss = LOSSES.build({"_name_": "ralsgan", "gp_weight": 1.0})
+    assert isinstance(loss, GANLoss) and loss.needs_real_logits_for_generator and loss.gp_weight == 1.0
+    assert not hasattr(loss, "uses_r1")
+
+
+def test_check_plugin_passes_a_good_generator_and_reports_a_broken_one(register):
+    register(GENERATORS, FlatGenerator, "test_flat")
+    results = check_component("generator", "test_flat", resolution=8)
+    assert results and all(r.ok for r in results), [r.line() for r in results if not r.ok]
+    assert any("G(z, t [2, 3] at real-valued times) -> [2, 3, 3, 8, 8]" in r.label for r in results)
+
+    class WrongSize(FlatGenerator):
+        def forward(self, z, t, motion_noise=None, truncation_psi=1.0):
+            return super().forward(z, t)[..., :-1]
+
+    register(GENERATORS, WrongSize, "test_wrong_size")
+    failed = [r for r in check_component("generator", "test_wrong_size", resolution=8) if not r.ok]
+    assert [r.label for r in failed] == ["G(z, t [2, 3] at real-valued times) -> [2, 3, 3, 8, 8]"]
+    assert "has shape (2, 3, 3, 8, 7), expected (2, 3, 3, 8, 8)" in failed[0].detail
+
+
+@pytest.mark.parametrize("kind, name, kwargs", [
+    ("discriminator", "stylegan_v", {"channel_base": 256, "channel_max": 16}),
+    ("loss", "ralsgan", {"gp_weight": 10.0}),
+    ("sampler", "beta_pair", {}),
+    ("dataset", "synthetic", {"num_videos": 2, "num_frames": 8, "resolution": 16}),
+    ("augmentation", "ada", {"p": 0.5}),
+])
+def test_check_plugin_passes_the_built_ins(kind, name, kwargs):
+    results = check_component(kind, name, resolution=16, kwargs=kwargs)
+    assert len(results) >= 5 and all(r.ok for r in results), [r.line() for r in results if not r.ok]
+
+
+def test_registry_imports_no_higher_layer_and_the_cli_lists_every_built_in(capsys):
+    from benchmarks.cli_registry import list_main
+
+    probe = (
+        "import sys, registry, registry.interfaces; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'benchmarks', 'stylegan_v', 'baselines', 'metrics'})); "
+        "registry.SAMPLERS.list(); registry.DATASETS.list(); registry.AUGMENTATIONS.list(); "
+        "print('benchmarks' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "False"]
+    assert list_main([]) == 0
+    listed = {line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
+    assert {"sparse_random", "uniform", "consecutive", "beta_pair", "frames", "mp4", "synthetic", "non_saturating", "hinge",
+            "lsgan", "ralsgan", "ada", "none", "stylegan_v", "digan", "mocogan_hd", "fvd2048_16f", "i3d"} <= listed
