@@ -16,7 +16,7 @@
 
 Importing this package registers the built-in metrics (``METRICS``) and detectors (``DETECTORS``).
 """
-from . import consistency, detectors, fid, fvd  # noqa: F401 - register components
+from . import consistency, detectors, fid, fvd, inception_score, kid  # noqa: F401 - register components
 from .base import EvalContext, Metric, MetricOutput, build_metric
 from .evaluation import evaluate
 from .stats import FeatureStats, frechet_distance

@@ -95,6 +95,7 @@ class Metric:
     """A registered metric: ``compute(ctx, fake, real) -> MetricOutput``. ``name`` encodes the protocol."""
 
     name: str
+    direction: str = "lower"  # which way is better: "lower" (distances) or "higher" (Inception Scores); tables read it
 
     def compute(self, ctx: EvalContext, fake: Any, real: Any) -> MetricOutput:
         raise NotImplementedError
@@ -188,4 +189,5 @@ def preset(name: str, cls: type, **fixed: Any) -> None:
     factory.__name__ = factory.__qualname__ = name
     factory.__module__ = cls.__module__
     factory.__doc__ = f"{cls.__name__}({', '.join(f'{k}={v!r}' for k, v in fixed.items())})"
+    factory.direction = getattr(cls, "direction", "lower")
     METRICS.add(factory, name=name)

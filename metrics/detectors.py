@@ -9,6 +9,10 @@ Registered (``DETECTORS.build(name, path=..., device=..., allow_stand_in=..., ..
   * ``i3d``          StyleGAN-V's ``i3d_torchscript.pt`` (400-d logits), called exactly as the official code does;
   * ``i3d_pytorch``  our ``InceptionI3d`` + the VideoGPT/TATS state dict ``i3d_pretrained_400.pt`` (same TF-Hub weights);
   * ``inception``    NVIDIA's ``inception-2015-12-05.pt`` (2048-d pool features, TF-compatible resize inside);
+  * ``inception`` with ``output="probs"``: its 1008 class probabilities (no output bias) for the Inception Score;
+  * ``c3d_ucf101``   StyleGAN-V's C3D UCF-101 TorchScript (101 probabilities) for the video Inception Score;
+  * ``i3d_videogpt`` ``i3d_pretrained_400.pt`` with TATS/DIGAN's preprocessing and quantisation (metrics/backbones.py);
+  * ``videomae_v2``  VideoMAE-v2 ViT-g (SSv2 fine-tuned) 1408-d features, content-debiased FVD (metrics/videomae.py);
   * ``dino_vits16``  timm ``vit_small_patch16_224.dino`` (384-d CLS) for the consistency score;
   * ``torchscript``  any TorchScript file with the official interface, by path.
 
@@ -34,6 +38,7 @@ from torch import nn
 from registry import DETECTORS
 
 from . import weights
+from .c3d import C3D
 from .i3d import InceptionI3d, init_stand_in_
 
 I3D_TORCHSCRIPT = weights.WeightsFile(
@@ -46,6 +51,8 @@ I3D_STATE_DICT = weights.WeightsFile("i3d_pretrained_400.pt", "https://github.co
 INCEPTION_TORCHSCRIPT = weights.WeightsFile(
     "inception-2015-12-05.pt", "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
 )
+# sha256 not published anywhere we could verify: recorded with each result, not checked.
+C3D_UCF101 = weights.WeightsFile("c3d_ucf101.pt", "https://www.dropbox.com/s/jxpu7avzdc9n97q/c3d_ucf101.pt?dl=1")
 DINO_VITS16 = weights.WeightsFile(
     "vit_small_patch16_224.dino.safetensors", "https://huggingface.co/timm/vit_small_patch16_224.dino/resolve/main/model.safetensors"
 )
@@ -84,12 +91,12 @@ class Detector(nn.Module):
 class TorchScriptDetector(Detector):
     """An official TorchScript detector, called with the official keyword arguments."""
 
-    def __init__(self, module: torch.jit.ScriptModule, *, name: str, sha256: str | None, video: bool, feature_dim: int):
+    def __init__(self, module: torch.jit.ScriptModule, *, name: str, sha256: str | None, video: bool, feature_dim: int, call_kwargs: dict | None = None):
         super().__init__()
         self.module = module
         self.name, self.sha256, self.video, self.feature_dim = name, sha256, video, feature_dim
-        self.input_resolution = {"i3d": 224, "inception": 299}.get(name)  # resized inside the file; unknown for custom files
-        self.call_kwargs = dict(rescale=True, resize=True, return_features=True) if video else dict(return_features=True)
+        self.input_resolution = {"i3d": 224, "inception": 299, "inception_probs": 299, "c3d_ucf101": 112}.get(name)  # resized inside the file
+        self.call_kwargs = official_call_kwargs(video) if call_kwargs is None else dict(call_kwargs)
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -97,6 +104,11 @@ class TorchScriptDetector(Detector):
         with torch.autocast(device_type=x.device.type, enabled=False), (torch.jit.fuser("none") if x.is_cuda else contextlib.nullcontext()):
             features = self.module(x, **self.call_kwargs)
         return features.reshape(x.shape[0], -1).float()
+
+
+def official_call_kwargs(video: bool) -> dict:
+    """How the official code calls a TorchScript feature detector (FVD's I3D; FID/KID's Inception)."""
+    return dict(rescale=True, resize=True, return_features=True) if video else dict(return_features=True)
 
 
 class I3DPytorchDetector(Detector):
@@ -119,16 +131,35 @@ class I3DPytorchDetector(Detector):
         return self.model(video.contiguous()).float()
 
 
+class C3DDetector(Detector):
+    """The C3D stand-in: uint8 ``[B, 3, T, H, W]`` -> probabilities; frames resized to ``resolution``, mapped to [-1, 1]."""
+
+    def __init__(self, model: C3D, *, name: str, resolution: int, seed: int = 0):
+        super().__init__()
+        self.model = model.eval().requires_grad_(False)
+        self.name, self.input_resolution, self.seed, self.stand_in = name, resolution, seed, True
+        self.video, self.feature_dim = True, model.fc8.out_features
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        t, (h, w) = x.shape[2], x.shape[-2:]
+        v = x.float()
+        if (h, w) != (self.input_resolution,) * 2:
+            v = F.interpolate(v, size=(t, self.input_resolution, self.input_resolution), mode="trilinear", align_corners=False)
+        return self.model(v / 127.5 - 1.0).float()
+
+
 class ImageNetworkDetector(Detector):
     """An image backbone returning pooled features: resize, normalise, forward."""
 
     def __init__(self, model: nn.Module, *, name: str, sha256: str | None, feature_dim: int, resolution: int, mean: tuple, std: tuple,
-                 interpolation: str = "bilinear", stand_in: bool = False, seed: int = 0, autocast: bool = False):
+                 interpolation: str = "bilinear", stand_in: bool = False, seed: int = 0, autocast: bool = False, probabilities: bool = False):
         super().__init__()
         self.model = model.eval().requires_grad_(False)
         self.name, self.sha256, self.stand_in, self.seed = name, sha256, stand_in, seed
         self.video, self.feature_dim, self.input_resolution = False, feature_dim, resolution
-        self.interpolation, self.autocast = interpolation, autocast
+        self.interpolation, self.autocast, self.probabilities = interpolation, autocast, probabilities
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1) * 255.0, persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1) * 255.0, persistent=False)
 
@@ -141,7 +172,7 @@ class ImageNetworkDetector(Detector):
         x = (x - self.mean) / self.std
         with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=self.autocast and x.is_cuda):
             features = self.model(x)
-        return features.float()
+        return features.float().softmax(dim=1) if self.probabilities else features.float()
 
 
 # ----------------------------------------------------------------------------------------- loading helpers
@@ -206,18 +237,20 @@ def _device(device) -> torch.device:
 
 # ----------------------------------------------------------------------------------------- registered detectors
 def _official_torchscript(spec: weights.WeightsFile, path, device, *, name: str, video: bool, feature_dim: int, arch: str,
-                          allow_stand_in: bool, seed: int, stand_in_resolution: int, stand_in: Callable[[], Detector]) -> Detector:
+                          allow_stand_in: bool, seed: int, stand_in_resolution: int, stand_in: Callable[[], Detector],
+                          call_kwargs: dict | None = None) -> Detector:
     """The official TorchScript detector ``spec`` (another TorchScript file by path works too); offline, ``stand_in()`` if allowed."""
     device = _device(device)
     path = _in_folder(spec, path)
     if path is not None and Path(path).name != spec.file_name:
-        return torchscript(path=path, device=device, video=video)
+        return torchscript(path=path, device=device, video=video, call_kwargs=call_kwargs)
     try:
         file, sha, _ = _resolve_file(spec, path)
     except weights.MissingWeightsError as exc:
         _stand_in_or_raise(exc, allow=allow_stand_in, name=name, arch=arch, seed=seed, res=stand_in_resolution, file=spec.file_name)
         return stand_in().to(device)
-    return TorchScriptDetector(_load_torchscript(file, device), name=name, sha256=sha, video=video, feature_dim=feature_dim).to(device)
+    return TorchScriptDetector(_load_torchscript(file, device), name=name, sha256=sha, video=video, feature_dim=feature_dim,
+                               call_kwargs=call_kwargs).to(device)
 
 
 @DETECTORS.register("i3d", aliases=["i3d_torchscript"])
@@ -252,8 +285,15 @@ def i3d_pytorch(path: str | None = None, device=None, allow_stand_in: bool = Fal
 
 
 @DETECTORS.register("inception", aliases=["inception_v3", "inception_2015_12_05"])
-def inception(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 75, seed: int = 0) -> Detector:
-    """StyleGAN2-ADA's FID detector (TorchScript, ``return_features=True``, 2048-d); stand-in: random torchvision Inception-v3."""
+def inception(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 75, seed: int = 0,
+              output: str = "features") -> Detector:
+    """StyleGAN2-ADA's Inception (TorchScript). ``output="features"``: 2048-d pool (FID, KID; ``return_features=True``);
+    ``output="probs"``: 1008 class probabilities without the output bias (IS; ``no_output_bias=True``, as the official code).
+    Stand-in: a random torchvision Inception-v3 (fc bias-free, 1008 classes for ``probs``)."""
+    if output not in ("features", "probs"):
+        raise ValueError(f"detector 'inception': output must be 'features' or 'probs', got {output!r}")
+    probs = output == "probs"
+    name = "inception_probs" if probs else "inception"
 
     def stand_in() -> Detector:
         if stand_in_resolution < 75:
@@ -262,15 +302,31 @@ def inception(path: str | None = None, device=None, allow_stand_in: bool = False
 
         def build():
             net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False)
-            net.fc = nn.Identity()
+            net.fc = nn.Linear(2048, 1008, bias=False) if probs else nn.Identity()
             return net
 
         model = init_stand_in_(_seeded(build, seed), seed)
-        return ImageNetworkDetector(model, name="inception[stand-in]", sha256=None, feature_dim=2048, resolution=stand_in_resolution,
-                                    mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), stand_in=True, seed=seed)
+        return ImageNetworkDetector(model, name=f"{name}[stand-in]", sha256=None, feature_dim=1008 if probs else 2048, resolution=stand_in_resolution,
+                                    mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), stand_in=True, seed=seed, probabilities=probs)
 
-    return _official_torchscript(INCEPTION_TORCHSCRIPT, path, device, name="inception", video=False, feature_dim=2048, arch="Inception-v3",
-                                 allow_stand_in=allow_stand_in, seed=seed, stand_in_resolution=stand_in_resolution, stand_in=stand_in)
+    return _official_torchscript(INCEPTION_TORCHSCRIPT, path, device, name=name, video=False, feature_dim=1008 if probs else 2048, arch="Inception-v3",
+                                 allow_stand_in=allow_stand_in, seed=seed, stand_in_resolution=stand_in_resolution, stand_in=stand_in,
+                                 call_kwargs=dict(no_output_bias=True) if probs else None)
+
+
+@DETECTORS.register("c3d_ucf101", aliases=["c3d"])
+def c3d_ucf101(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0) -> Detector:
+    """StyleGAN-V's video Inception Score detector: the C3D UCF-101 TorchScript (TGAN2's chainer model), called as the
+    official code does (``detector(x)`` on uint8 ``[B, 3, 16, H, W]``, resize and mean subtraction inside) -> 101 probabilities.
+    Stand-in: our C3D layout at ``stand_in_resolution``, randomly initialised."""
+
+    def stand_in() -> Detector:
+        model = init_stand_in_(C3D(num_classes=101), seed)
+        return C3DDetector(model, name="c3d_ucf101[stand-in]", resolution=stand_in_resolution, seed=seed)
+
+    return _official_torchscript(C3D_UCF101, path, device, name="c3d_ucf101", video=True, feature_dim=101, arch="C3D",
+                                 allow_stand_in=allow_stand_in, seed=seed, stand_in_resolution=stand_in_resolution, stand_in=stand_in,
+                                 call_kwargs={})
 
 
 @DETECTORS.register("dino_vits16", aliases=["dino", "vit_small_patch16_224.dino"])
@@ -300,8 +356,9 @@ def dino_vits16(path: str | None = None, device=None, allow_stand_in: bool = Fal
 
 
 @DETECTORS.register("torchscript")
-def torchscript(path: str, device=None, video: bool = True, **_ignored) -> Detector:
-    """Any TorchScript detector with the official interface (video: ``x, rescale, resize, return_features``; image: ``x, return_features``)."""
+def torchscript(path: str, device=None, video: bool = True, call_kwargs: dict | None = None, **_ignored) -> Detector:
+    """Any TorchScript detector with the official interface (video: ``x, rescale, resize, return_features``; image: ``x, return_features``),
+    or called with ``call_kwargs`` instead."""
     device = _device(device)
     if path is None:
         raise ValueError("detector 'torchscript' needs path=<file.pt>")
@@ -310,13 +367,14 @@ def torchscript(path: str, device=None, video: bool = True, **_ignored) -> Detec
         raise weights.MissingWeightsError(f"detector file '{file}' does not exist")
     module = _load_torchscript(file, device)
     probe = torch.zeros((1, 3, 16, 32, 32) if video else (1, 3, 32, 32), dtype=torch.uint8, device=device)
-    kwargs = dict(rescale=True, resize=True, return_features=True) if video else dict(return_features=True)
+    kwargs = official_call_kwargs(video) if call_kwargs is None else dict(call_kwargs)
     try:
         with torch.no_grad():
             dim = int(module(probe, **kwargs).reshape(1, -1).shape[1])
     except Exception as exc:  # noqa: BLE001
         raise weights.WeightsError(f"TorchScript detector '{file}' does not accept the official call {kwargs}: {type(exc).__name__}: {exc}") from None
-    return TorchScriptDetector(module, name=f"torchscript:{file.stem}", sha256=weights.cached_sha256(file), video=video, feature_dim=dim).to(device)
+    return TorchScriptDetector(module, name=f"torchscript:{file.stem}", sha256=weights.cached_sha256(file), video=video, feature_dim=dim,
+                               call_kwargs=kwargs).to(device)
 
 
 # ----------------------------------------------------------------------------------------- in-process cache
