@@ -51,6 +51,11 @@ I3D_STATE_DICT = weights.WeightsFile("i3d_pretrained_400.pt", "https://github.co
 INCEPTION_TORCHSCRIPT = weights.WeightsFile(
     "inception-2015-12-05.pt", "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
 )
+# sha256 not published anywhere we could verify (HF shows an LFS sha256 on the file page; not checked here): recorded, not enforced.
+VIDEOMAE_V2_G = weights.WeightsFile(
+    "vit_g_hybrid_pt_1200e_ssv2_ft.pth",
+    "https://huggingface.co/OpenGVLab/InternVideoMAE_models/resolve/main/mae-g/vit_g_hybrid_pt_1200e_ssv2_ft.pth",
+)
 # sha256 not published anywhere we could verify: recorded with each result, not checked.
 C3D_UCF101 = weights.WeightsFile("c3d_ucf101.pt", "https://www.dropbox.com/s/jxpu7avzdc9n97q/c3d_ucf101.pt?dl=1")
 DINO_VITS16 = weights.WeightsFile(
@@ -112,13 +117,19 @@ def official_call_kwargs(video: bool) -> dict:
 
 
 class I3DPytorchDetector(Detector):
-    """``InceptionI3d``: resize frames to ``resolution`` (bilinear, as TATS), map [0,255] -> [-1,1], logits averaged over time."""
+    """``InceptionI3d`` with TATS's ``preprocess``: frames stretched to ``resolution`` (bilinear, half-pixel, no crop) on
+    [0, 255] floats, then ``2 * x / 255 - 1`` -> [-1, 1] (NOT VideoGPT's [-0.5, 0.5]); logits averaged over time.
 
-    def __init__(self, model: InceptionI3d, *, name: str, sha256: str | None, resolution: int = 224, stand_in: bool = False, seed: int = 0):
+    ``fake_quantization`` tells the FVD metric how generated frames become uint8 for this backbone.
+    """
+
+    def __init__(self, model: InceptionI3d, *, name: str, sha256: str | None, resolution: int = 224, stand_in: bool = False, seed: int = 0,
+                 fake_quantization: str = "round"):
         super().__init__()
         self.model = model.eval().requires_grad_(False)
         self.name, self.sha256, self.stand_in, self.seed = name, sha256, stand_in, seed
         self.video, self.feature_dim, self.input_resolution = True, model.num_classes, resolution
+        self.fake_quantization = fake_quantization
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -127,8 +138,8 @@ class I3DPytorchDetector(Detector):
         frames = x.transpose(1, 2).reshape(b * t, 3, h, w).float()  # [B*T, 3, H, W]
         if (h, w) != (self.input_resolution,) * 2:
             frames = F.interpolate(frames, size=(self.input_resolution,) * 2, mode="bilinear", align_corners=False)
-        video = frames.reshape(b, t, 3, *frames.shape[-2:]).transpose(1, 2) * (2.0 / 255.0) - 1.0  # [B, 3, T, r, r]
-        return self.model(video.contiguous()).float()
+        video = frames.reshape(b, t, 3, *frames.shape[-2:]).transpose(1, 2)  # [B, 3, T, r, r]
+        return self.model((2.0 * video / 255.0 - 1).contiguous()).float()
 
 
 class C3DDetector(Detector):
@@ -148,6 +159,28 @@ class C3DDetector(Detector):
         if (h, w) != (self.input_resolution,) * 2:
             v = F.interpolate(v, size=(t, self.input_resolution, self.input_resolution), mode="trilinear", align_corners=False)
         return self.model(v / 127.5 - 1.0).float()
+
+
+class VideoMAEDetector(Detector):
+    """VideoMAE-v2 features with cd-fvd's preprocessing; bf16 on CUDA, clips in chunks that fit free memory."""
+
+    def __init__(self, model, *, name: str, sha256: str | None, stand_in: bool = False, seed: int = 0):
+        super().__init__()
+        self.model = model.eval().requires_grad_(False)
+        self.name, self.sha256, self.stand_in, self.seed = name, sha256, stand_in, seed
+        self.video, self.feature_dim, self.input_resolution = True, model.embed_dim, model.img_size
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from .videomae import clips_per_chunk, preprocess
+
+        self.check_input(x)
+        chunk = clips_per_chunk(self.model, x.device)
+        out = []
+        for part in x.split(chunk):
+            with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=x.is_cuda):
+                out.append(self.model(preprocess(part, self.input_resolution)).float())
+        return torch.cat(out)
 
 
 class ImageNetworkDetector(Detector):
@@ -265,23 +298,36 @@ def i3d(path: str | None = None, device=None, allow_stand_in: bool = False, stan
                                  allow_stand_in=allow_stand_in, seed=seed, stand_in_resolution=stand_in_resolution, stand_in=stand_in)
 
 
-@DETECTORS.register("i3d_pytorch", aliases=["i3d_pretrained_400"])
-def i3d_pytorch(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0) -> Detector:
-    """Our ``InceptionI3d`` with the VideoGPT/TATS state dict ``i3d_pretrained_400.pt`` (bilinear resize to 224)."""
+def _i3d_state_dict(name: str, path, device, allow_stand_in: bool, stand_in_resolution: int, seed: int, fake_quantization: str) -> Detector:
+    """``InceptionI3d`` + ``i3d_pretrained_400.pt`` (or its seeded stand-in), named ``name``."""
     device = _device(device)
     try:
         file, sha, _ = _resolve_file(I3D_STATE_DICT, path)
     except weights.MissingWeightsError as exc:
-        _stand_in_or_raise(exc, allow=allow_stand_in, name="i3d_pytorch", arch="InceptionI3d", seed=seed, res=stand_in_resolution, file=I3D_STATE_DICT.file_name)
+        _stand_in_or_raise(exc, allow=allow_stand_in, name=name, arch="InceptionI3d", seed=seed, res=stand_in_resolution, file=I3D_STATE_DICT.file_name)
         model = init_stand_in_(InceptionI3d(400), seed)
-        return I3DPytorchDetector(model, name="i3d_pytorch[stand-in]", sha256=None, resolution=stand_in_resolution, stand_in=True, seed=seed).to(device)
+        return I3DPytorchDetector(model, name=f"{name}[stand-in]", sha256=None, resolution=stand_in_resolution, stand_in=True, seed=seed,
+                                  fake_quantization=fake_quantization).to(device)
     model = InceptionI3d(400)
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001
         raise weights.WeightsError(f"'{file}' is not an InceptionI3d state dict (like i3d_pretrained_400.pt): {type(exc).__name__}: {exc}") from None
-    return I3DPytorchDetector(model, name="i3d_pytorch", sha256=sha, resolution=224).to(device)
+    return I3DPytorchDetector(model, name=name, sha256=sha, resolution=224, fake_quantization=fake_quantization).to(device)
+
+
+@DETECTORS.register("i3d_pytorch", aliases=["i3d_pretrained_400"])
+def i3d_pytorch(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0) -> Detector:
+    """Our ``InceptionI3d`` with ``i3d_pretrained_400.pt``, fed like the StyleGAN-V detector (fakes rounded): cross-checks ``i3d``."""
+    return _i3d_state_dict("i3d_pytorch", path, device, allow_stand_in, stand_in_resolution, seed, fake_quantization="round")
+
+
+@DETECTORS.register("i3d_videogpt", aliases=["i3d_tats", "i3d_digan"])
+def i3d_videogpt(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0) -> Detector:
+    """The TATS / DIGAN FVD path: ``i3d_pretrained_400.pt``, TATS ``preprocess`` (stretch to 224, ``2x/255 - 1``), and generated
+    frames quantised by truncation ``((x + 1) / 2 * 255).to(uint8)`` as DIGAN does, so numbers compare with papers on those repos."""
+    return _i3d_state_dict("i3d_videogpt", path, device, allow_stand_in, stand_in_resolution, seed, fake_quantization="truncate")
 
 
 @DETECTORS.register("inception", aliases=["inception_v3", "inception_2015_12_05"])
@@ -327,6 +373,35 @@ def c3d_ucf101(path: str | None = None, device=None, allow_stand_in: bool = Fals
     return _official_torchscript(C3D_UCF101, path, device, name="c3d_ucf101", video=True, feature_dim=101, arch="C3D",
                                  allow_stand_in=allow_stand_in, seed=seed, stand_in_resolution=stand_in_resolution, stand_in=stand_in,
                                  call_kwargs={})
+
+
+@DETECTORS.register("videomae_v2", aliases=["videomae", "cdfvd_videomae"])
+def videomae_v2(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0) -> Detector:
+    """Content-debiased FVD's backbone: VideoMAE-v2 ViT-g/14 fine-tuned on SSv2 (``vit_g_hybrid_pt_1200e_ssv2_ft.pth``), 1408-d.
+    Stand-in: the same layout at width 64, depth 2, patch 8 (ViT-g is ~1B parameters, too big for CPU smoke runs)."""
+    from .videomae import VideoMAEv2
+
+    device = _device(device)
+    try:
+        file, sha, _ = _resolve_file(VIDEOMAE_V2_G, path)
+    except weights.MissingWeightsError as exc:
+        _stand_in_or_raise(exc, allow=allow_stand_in, name="videomae_v2", arch="VideoMAE-v2 (tiny)", seed=seed, res=stand_in_resolution,
+                           file=VIDEOMAE_V2_G.file_name)
+        model = _seeded(lambda: VideoMAEv2(embed_dim=64, depth=2, num_heads=4, mlp_ratio=48 / 11, patch_size=8, tubelet_size=2,
+                                           img_size=stand_in_resolution, num_frames=16), seed)
+        return VideoMAEDetector(model, name="videomae_v2[stand-in]", sha256=None, stand_in=True, seed=seed).to(device)
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+        layer_scale = 1.0 if any(k.endswith(".gamma_1") for k in state.get("model", state.get("module", state))) else None
+        with torch.device("meta"):
+            model = VideoMAEv2.giant(layer_scale=layer_scale)
+        model.from_published(state, assign=True)
+    except Exception as exc:  # noqa: BLE001
+        raise weights.WeightsError(f"'{file}' is not a VideoMAE-v2 ViT-g checkpoint (like {VIDEOMAE_V2_G.file_name}): {type(exc).__name__}: {exc}") from None
+    model.pos_embed = VideoMAEv2.giant_position_table()
+    if device.type == "cuda":
+        model = model.to(torch.bfloat16)  # ~2 GB of weights instead of ~4 GB; the forward runs under bf16 autocast anyway
+    return VideoMAEDetector(model, name="videomae_v2", sha256=sha).to(device)
 
 
 @DETECTORS.register("dino_vits16", aliases=["dino", "vit_small_patch16_224.dino"])

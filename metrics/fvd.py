@@ -74,7 +74,8 @@ class FVD(Metric):
         if is_generator(fake):
             n_mine = sources.quota(self.num_videos, ctx.rank, ctx.world_size)
             with sources.eval_mode(fake):
-                batches = sources.generated_clips(fake, num_videos=n_mine, times=times, batch_size=batch, generator=ctx.torch_generator(), device=ctx.device)
+                batches = sources.generated_clips(fake, num_videos=n_mine, times=times, batch_size=batch, generator=ctx.torch_generator(), device=ctx.device,
+                                                  quantization=getattr(detector, "fake_quantization", "round"))
                 self._features(detector, batches, fake_stats)
             fake_desc = "generator"
         elif is_dataset(fake):
