@@ -13,7 +13,6 @@ import os
 import shutil
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 
 
@@ -84,24 +83,17 @@ def verify(path: Path, expected_sha256: str | None) -> str:
 
 
 def download(url: str, dest: Path, *, expected_sha256: str | None = None, progress: bool = True) -> None:
-    """Download ``url`` to ``dest`` through a temp file in the same folder; verified before the rename."""
+    """Download ``url`` to ``dest`` with ``torch.hub.download_url_to_file`` (temp file, progress bar), then verify and rename.
+
+    torch.hub checks only a hash *prefix*; the full sha256 is compared here before the file is put in place.
+    """
+    from torch.hub import download_url_to_file
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
-            total = int(response.headers.get("Content-Length") or 0)
-            done = 0
-            while True:
-                block = response.read(1 << 20)
-                if not block:
-                    break
-                out.write(block)
-                done += len(block)
-                if progress and sys.stderr.isatty():
-                    pct = f" {100 * done / total:5.1f}%" if total else ""
-                    print(f"\rdownloading {dest.name}: {done / 2**20:7.1f} MiB{pct}", end="", file=sys.stderr)
-        if progress and sys.stderr.isatty():
-            print(file=sys.stderr)
+        download_url_to_file(url, tmp, progress=progress and sys.stderr.isatty())
         actual = sha256_of(tmp)
         if expected_sha256 and actual != expected_sha256.lower():
             raise ChecksumError(f"download of {url} has sha256 {actual}, expected {expected_sha256}; not saved")
