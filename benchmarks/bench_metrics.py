@@ -32,13 +32,15 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def bench_detector(name: str, *, device: torch.device, resolution: int, frames: int, batch: int, repeats: int, stand_in_resolution: int | None) -> str:
+def bench_detector(name: str, *, device: torch.device, resolution: int, frames: int, batch: int | None, repeats: int, stand_in_resolution: int | None) -> str:
     from metrics.detectors import load_detector
 
     kwargs = {"stand_in_resolution": stand_in_resolution} if stand_in_resolution else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         det = load_detector(name, device=device, allow_stand_in=True, **kwargs)
+    on_gpu = device.type == "cuda"
+    batch = batch or ((16 if on_gpu else 4) if det.video else (128 if on_gpu else 32))
     shape = (batch, 3, frames, resolution, resolution) if det.video else (batch, 3, resolution, resolution)
     x = torch.randint(0, 256, shape, dtype=torch.uint8, device=device)
     det(x)  # warm-up
@@ -53,6 +55,29 @@ def bench_detector(name: str, *, device: torch.device, resolution: int, frames: 
     unit = f"{batch / t:8.2f} clips/s ({batch * frames / t:8.1f} frames/s) of {frames}x{resolution}²" if det.video else f"{batch / t:8.1f} frames/s of {resolution}²"
     kind = "stand-in" if det.stand_in else "weights"
     return f"{det.name:<24} [{kind}, input {det.input_resolution}] batch {batch:>3}: {unit}"
+
+
+def bench_vit_g(device: torch.device, *, clips: int, repeats: int) -> str:
+    """Speed of the full-size VideoMAE-v2 ViT-g (random weights: same cost as the published ones) with the detector's bf16 path."""
+    from metrics.detectors import VideoMAEDetector
+    from metrics.videomae import VideoMAEv2, clips_per_chunk
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = VideoMAEv2.giant().to(device=device, dtype=torch.bfloat16 if device.type == "cuda" else torch.float32)
+    det = VideoMAEDetector(model, name="videomae_v2[random ViT-g]", sha256=None).to(device)
+    x = torch.randint(0, 256, (clips, 3, 16, 256, 256), dtype=torch.uint8, device=device)
+    det(x[:1])
+    _sync(device)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        det(x)
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    t = statistics.median(times)
+    mem = f", peak {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB, chunk {clips_per_chunk(model, device)} clips" if device.type == "cuda" else ""
+    return f"{det.name:<24} [1.01B params, bf16 autocast] {clips} clips of 16x256²: {clips / t:8.2f} clips/s{mem}"
 
 
 def _median_time(fn, repeats: int) -> tuple[float, float]:
@@ -127,7 +152,7 @@ def bench_frechet(dim: int, num: int, *, with_scipy: bool, repeats: int = 3, dev
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--detectors", default="i3d,i3d_pytorch,inception,dino_vits16")
+    p.add_argument("--detectors", default="i3d,i3d_pytorch,i3d_videogpt,videomae_v2,c3d_ucf101,inception,dino_vits16")
     p.add_argument("--resolution", type=int, default=None, help="input frame size (default 256 on CUDA, 32 on CPU)")
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--batch", type=int, default=None, help="clips (video detectors) or frames (image detectors) per call")
@@ -141,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--busy", type=int, default=0, help="also time the Fréchet distance with this many busy processes competing")
     p.add_argument("--skip-features", action="store_true")
     p.add_argument("--skip-frechet", action="store_true")
+    p.add_argument("--vit-g", type=int, default=0, help="also time the full-size VideoMAE-v2 ViT-g on this many clips (random weights)")
     args = p.parse_args(argv)
     if args.detector_dir:
         os.environ["SGVB_WEIGHTS_DIR"] = args.detector_dir
@@ -150,10 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# bench_metrics: device {device} ({torch.cuda.get_device_name(device) if on_gpu else f'{torch.get_num_threads()} CPU threads'}), torch {torch.__version__}")
     if not args.skip_features:
         for name in [n.strip() for n in args.detectors.split(",") if n.strip()]:
-            video = name.startswith("i3d")
-            batch = args.batch or ((16 if on_gpu else 4) if video else (128 if on_gpu else 32))
-            print(bench_detector(name, device=device, resolution=res, frames=args.frames, batch=batch, repeats=args.repeats,
+            print(bench_detector(name, device=device, resolution=res, frames=args.frames, batch=args.batch, repeats=args.repeats,
                                  stand_in_resolution=args.stand_in_resolution), flush=True)
+    if args.vit_g:
+        print(bench_vit_g(device, clips=args.vit_g, repeats=args.repeats), flush=True)
     if not args.skip_frechet:
         for dim in [int(d) for d in args.dims.split(",")]:
             for busy in sorted({0, args.busy}):
