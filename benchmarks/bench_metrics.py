@@ -139,7 +139,8 @@ def bench_frechet(dim: int, num: int, *, with_scipy: bool, repeats: int = 3, dev
     with contention(busy) if busy else contextlib.nullcontext():
         t_first, ours = _median_time(first, repeats)
         t_again, again = _median_time(lambda: frechet_distance(m1, c1, m2, c2, device=dev), repeats)
-        line = (f"Fréchet d={dim:<5} N={num} on {device}{f' with {busy} busy processes' if busy else ''}: ours {t_first:7.3f}s first, "
+        threads = f", {stats.FRECHET_BLAS_THREADS} BLAS threads" if device == "cpu" else ""
+        line = (f"Fréchet d={dim:<5} N={num} on {device}{threads}{f' with {busy} busy processes' if busy else ''}: ours {t_first:7.3f}s first, "
                 f"{t_again:7.3f}s repeated (real side factorised once)  FD={ours:.10f}")
         if with_scipy:
             t_ref, ref = _median_time(lambda: frechet_distance_scipy(m1, c1, m2, c2), repeats)
@@ -163,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num", type=int, default=2048)
     p.add_argument("--no-scipy", action="store_true")
     p.add_argument("--frechet-device", default="cpu", help="where the fast method's float64 algebra runs (cpu or cuda)")
+    p.add_argument("--blas-threads", type=int, default=None, help="override the fast method's fixed BLAS thread count (metrics.stats.FRECHET_BLAS_THREADS)")
     p.add_argument("--busy", type=int, default=0, help="also time the Fréchet distance with this many busy processes competing")
     p.add_argument("--skip-features", action="store_true")
     p.add_argument("--skip-frechet", action="store_true")
@@ -178,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in [n.strip() for n in args.detectors.split(",") if n.strip()]:
             print(bench_detector(name, device=device, resolution=res, frames=args.frames, batch=args.batch, repeats=args.repeats,
                                  stand_in_resolution=args.stand_in_resolution), flush=True)
+    if args.blas_threads:
+        from metrics import stats
+
+        stats.FRECHET_BLAS_THREADS = args.blas_threads
     if args.vit_g:
         print(bench_vit_g(device, clips=args.vit_g, repeats=args.repeats), flush=True)
     if not args.skip_frechet:

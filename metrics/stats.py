@@ -123,11 +123,17 @@ _FACTORS: "collections.OrderedDict[tuple, RealFactor]" = collections.OrderedDict
 _MAX_FACTORS = 4
 
 
+# A fixed BLAS thread count for the fast method, whatever the caller set: results never depend on OMP/OpenBLAS
+# settings, torch.set_num_threads or threadpoolctl (they do on one machine otherwise), and a small count keeps
+# the speed under contention. Depends only on the machine (os.cpu_count), which fixes the BLAS kernels anyway.
+FRECHET_BLAS_THREADS = min(4, os.cpu_count() or 1)
+
+
 @contextlib.contextmanager
-def _one_blas_thread():
+def _fixed_blas_threads():
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=FRECHET_BLAS_THREADS, user_api="blas"):
         yield
 
 
@@ -168,7 +174,7 @@ class RealFactor:
             chol = _cholesky_or_none(c, torch)
             return cls(chol, True) if chol is not None else cls(_psd_sqrt(c, torch), False)
         c = np.asarray(cov, np.float64)
-        with _one_blas_thread():
+        with _fixed_blas_threads():
             chol = _cholesky_or_none(c, np)
             return cls(chol, True) if chol is not None else cls(_psd_sqrt(c, np), False)
 
@@ -182,7 +188,7 @@ class RealFactor:
         from scipy.linalg import blas, eigvalsh
 
         c = np.asarray(cov_gen, np.float64)
-        with _one_blas_thread():
+        with _fixed_blas_threads():
             if self.triangular:  # two triangular products: half the flops of two general ones
                 m = blas.dtrmm(1.0, f, blas.dtrmm(1.0, f, c, side=1, lower=1), side=0, lower=1, trans_a=1)  # Lᵀ (Σg L)
             else:
