@@ -139,7 +139,7 @@ def bench_frechet(dim: int, num: int, *, with_scipy: bool, repeats: int = 3, dev
     with contention(busy) if busy else contextlib.nullcontext():
         t_first, ours = _median_time(first, repeats)
         t_again, again = _median_time(lambda: frechet_distance(m1, c1, m2, c2, device=dev), repeats)
-        threads = f", {stats.FRECHET_BLAS_THREADS} BLAS threads" if device == "cpu" else ""
+        threads = f", {stats.blas_threads(dim)} BLAS threads" if device == "cpu" else ""
         line = (f"Fréchet d={dim:<5} N={num} on {device}{threads}{f' with {busy} busy processes' if busy else ''}: ours {t_first:7.3f}s first, "
                 f"{t_again:7.3f}s repeated (real side factorised once)  FD={ours:.10f}")
         if with_scipy:

@@ -112,10 +112,10 @@ class FeatureStats:
 #     Cholesky factor (triangular products), or its symmetric PSD square root when Σr is singular or
 #     too badly conditioned to factor (N <= d). F depends on the real side alone and is kept per
 #     content (``_FACTORS``), so every evaluation of a training run against the same real statistics
-#     skips it. On the CPU the LAPACK/BLAS calls run on ONE thread: bit-identical results whatever
-#     OMP/OPENBLAS thread setting the caller has (multi-threaded reductions change the rounding, which
-#     the cancellation in tr(Σg+Σr) - 2 tr sqrt(..) amplifies to ~1e-6 relative), and no loss under
-#     contention. Accuracy: equal to the official formula within 1e-10 relative on well-conditioned
+#     skips it. On the CPU the LAPACK/BLAS calls run on a FIXED number of threads (``blas_threads``):
+#     bit-identical results whatever thread setting the caller has (thread counts change the rounding,
+#     which the cancellation in tr(Σg+Σr) - 2 tr sqrt(..) amplifies to ~1e-6 relative), and little
+#     loss under contention. Accuracy: equal to the official formula within 1e-10 relative on well-conditioned
 #     statistics (tests/test_frechet.py; benchmarks/RESULTS.md); with badly conditioned ones (N close to
 #     d) the fast method is the more accurate of the two (symmetric eigenproblem, backward stable).
 
@@ -124,16 +124,29 @@ _MAX_FACTORS = 4
 
 
 # A fixed BLAS thread count for the fast method, whatever the caller set: results never depend on OMP/OpenBLAS
-# settings, torch.set_num_threads or threadpoolctl (they do on one machine otherwise), and a small count keeps
-# the speed under contention. Depends only on the machine (os.cpu_count), which fixes the BLAS kernels anyway.
-FRECHET_BLAS_THREADS = min(4, os.cpu_count() or 1)
+# settings, torch.set_num_threads or threadpoolctl (they do on one machine otherwise). It depends only on the
+# machine (which fixes the BLAS kernels anyway) and the dimension: one thread below 1024-d (thread start-up
+# costs more than it gains, badly so on a loaded machine) and on small machines (<= 7 cores: other processes
+# compete); up to 4 on larger ones.
+FRECHET_BLAS_THREADS = min(4, max(1, (os.cpu_count() or 1) // 4))
+
+
+def blas_threads(dim: int) -> int:
+    return 1 if dim < 1024 else FRECHET_BLAS_THREADS
+
+
+_CONTROLLER = []
 
 
 @contextlib.contextmanager
-def _fixed_blas_threads():
-    from threadpoolctl import threadpool_limits
+def _fixed_blas_threads(dim: int):
+    """BLAS limited to ``blas_threads(dim)`` (one cached controller: finding the libraries takes ~50 ms)."""
+    if not _CONTROLLER:
+        import scipy.linalg  # noqa: F401 - load scipy's BLAS before the controller lists the libraries
+        from threadpoolctl import ThreadpoolController
 
-    with threadpool_limits(limits=FRECHET_BLAS_THREADS, user_api="blas"):
+        _CONTROLLER.append(ThreadpoolController())
+    with _CONTROLLER[0].limit(limits=blas_threads(dim), user_api="blas"):
         yield
 
 
@@ -174,7 +187,7 @@ class RealFactor:
             chol = _cholesky_or_none(c, torch)
             return cls(chol, True) if chol is not None else cls(_psd_sqrt(c, torch), False)
         c = np.asarray(cov, np.float64)
-        with _fixed_blas_threads():
+        with _fixed_blas_threads(c.shape[0]):
             chol = _cholesky_or_none(c, np)
             return cls(chol, True) if chol is not None else cls(_psd_sqrt(c, np), False)
 
@@ -188,7 +201,7 @@ class RealFactor:
         from scipy.linalg import blas, eigvalsh
 
         c = np.asarray(cov_gen, np.float64)
-        with _fixed_blas_threads():
+        with _fixed_blas_threads(c.shape[0]):
             if self.triangular:  # two triangular products: half the flops of two general ones
                 m = blas.dtrmm(1.0, f, blas.dtrmm(1.0, f, c, side=1, lower=1), side=0, lower=1, trans_a=1)  # Lᵀ (Σg L)
             else:
