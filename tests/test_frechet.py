@@ -67,6 +67,22 @@ def test_feature_stats_match_numpy_and_are_order_and_batch_invariant():
     np.testing.assert_allclose(cov_biased, cov * (256 / 257), rtol=1e-10, atol=1e-15)
 
 
+def test_cpu_sums_are_the_official_numpy_arithmetic_bit_for_bit():
+    """Official FeatureStats: float32 features, then per batch x64.sum(axis=0) and x64.T @ x64 added in float64."""
+    x = _features(300, 24, 7).astype(np.float32)
+    stats = FeatureStats(24)
+    raw_mean, raw_cov = np.zeros(24), np.zeros((24, 24))
+    for i in range(0, 300, 64):
+        stats.update(torch.from_numpy(x[i : i + 64]))
+        x64 = x[i : i + 64].astype(np.float64)
+        raw_mean += x64.sum(axis=0)
+        raw_cov += x64.T @ x64
+    assert np.array_equal(stats.sum.numpy(), raw_mean) and np.array_equal(stats.sum_outer.numpy(), raw_cov)
+    mean = raw_mean / 300
+    mu, cov = stats.mean_cov(unbiased=False)
+    assert np.array_equal(mu, mean) and np.array_equal(cov, raw_cov / 300 - np.outer(mean, mean))
+
+
 def test_merge_and_save_load_roundtrip(tmp_path):
     x = torch.from_numpy(_features(100, 8, 4))
     a, b, whole = FeatureStats(8), FeatureStats(8), FeatureStats(8)
