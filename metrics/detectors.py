@@ -11,7 +11,7 @@ Registered (``DETECTORS.build(name, path=..., device=..., allow_stand_in=..., ..
   * ``inception``    NVIDIA's ``inception-2015-12-05.pt`` (2048-d pool features, TF-compatible resize inside);
   * ``inception`` with ``output="probs"``: its 1008 class probabilities (no output bias) for the Inception Score;
   * ``c3d_ucf101``   StyleGAN-V's C3D UCF-101 TorchScript (101 probabilities) for the video Inception Score;
-  * ``i3d_videogpt`` ``i3d_pretrained_400.pt`` with TATS/DIGAN's preprocessing and quantisation (metrics/backbones.py);
+  * ``i3d_videogpt`` ``i3d_pretrained_400.pt`` with TATS/DIGAN's preprocessing and fake quantisation (truncation);
   * ``videomae_v2``  VideoMAE-v2 ViT-g (SSv2 fine-tuned) 1408-d features, content-debiased FVD (metrics/videomae.py);
   * ``dino_vits16``  timm ``vit_small_patch16_224.dino`` (384-d CLS) for the consistency score;
   * ``torchscript``  any TorchScript file with the official interface, by path.
