@@ -41,13 +41,18 @@ from . import weights
 from .c3d import C3D
 from .i3d import InceptionI3d, init_stand_in_
 
+# sha256 as two third-party repositories agree; git blob id as committed in JunyaoHu/common_metrics_on_video_quality.
 I3D_TORCHSCRIPT = weights.WeightsFile(
     "i3d_torchscript.pt",
     "https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1",
     "bec6519f66ea534e953026b4ae2c65553c17bf105611c746d904657e5860a5e2",
+    git_blob_sha1="93daef59c7ae0e9e8f76225521407e60cbafa6aa",
 )
-# sha256 of this file is not published; its git blob id in TATS/common_metrics is a867b87ac3a9097d200598b1d48a1b890d8ec744.
-I3D_STATE_DICT = weights.WeightsFile("i3d_pretrained_400.pt", "https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt")
+# No sha256 of this file is published (unverified: not pinned); its git blob id, identical in songweige/TATS and
+# JunyaoHu/common_metrics_on_video_quality, is checked instead.
+I3D_STATE_DICT = weights.WeightsFile("i3d_pretrained_400.pt", "https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt",
+                                     git_blob_sha1="a867b87ac3a9097d200598b1d48a1b890d8ec744")
+# sha256 not published anywhere we could verify: recorded with each result, not checked.
 INCEPTION_TORCHSCRIPT = weights.WeightsFile(
     "inception-2015-12-05.pt", "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
 )
