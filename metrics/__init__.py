@@ -5,7 +5,9 @@
 
 * Names encode the protocol: ``fvd<N>_<T>f[_subsample<S>f]`` (StyleGAN-V's ``fvd2048_16f``,
   ``fvd2048_128f``, ``fvd2048_128f_subsample8f``), ``fid<N>[_full]`` (``fid50k_full``),
-  ``consistency[<N>_]<T>f`` (``consistency128f``); or specs ``{_name_: fvd, num_videos: 64, ...}``.
+  ``consistency[<N>_]<T>f`` (``consistency128f``), ``kid<N>_full`` (``kid50k_full``), ``is<N>`` (``is50k``),
+  ``isv<N>_ucf`` (``isv2048_ucf``); or specs ``{_name_: fvd, num_videos: 64, ...}``. Each metric class says
+  whether lower or higher is better (``direction``).
 * ``mode="official"`` reproduces StyleGAN-V's choices (1/N covariance, Python-RNG clip offsets in
   selection order, sorted-order selection, uint8 rounding); ``mode="default"`` uses 1/(N-1) and
   per-video seeded offsets. Every record stores its mode and everything else that defines the number.
@@ -19,7 +21,7 @@
 
 Importing this package registers the built-in metrics (``METRICS``) and detectors (``DETECTORS``).
 """
-from . import consistency, detectors, fid, fvd  # noqa: F401 - register components
+from . import consistency, detectors, fid, fvd, inception_score, kid  # noqa: F401 - register components
 from .base import CountError, DetectorMismatchError, EvalContext, Metric, MetricOutput, build_metric
 from .evaluation import evaluate, reference_statistics
 from .reference import ReferenceMismatchError, ReferenceStats

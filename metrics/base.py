@@ -277,7 +277,7 @@ def frechet_output(name: str, fake_stats, real_stats, *, ctx: EvalContext, detec
     """FVD/FID's result: the Fréchet distance of merged statistics and the protocol fields both record."""
     from .stats import frechet_distance_from_stats
 
-    value = frechet_distance_from_stats(fake_stats, real_stats, unbiased=ctx.unbiased_cov, device=ctx.device)
+    value = frechet_distance_from_stats(fake_stats, real_stats, unbiased=ctx.unbiased_cov, device=ctx.device, official=ctx.official)
     protocol = {
         "num_real": real_stats.count, "num_fake": fake_stats.count, **protocol, "resolution": int(resolution),
         **detector_protocol(detector), "mode": ctx.mode, "seed": ctx.seed, "covariance": ctx.covariance,
@@ -332,4 +332,5 @@ def preset(name: str, cls: type, **fixed: Any) -> None:
     factory.__name__ = factory.__qualname__ = name
     factory.__module__ = cls.__module__
     factory.__doc__ = f"{cls.__name__}({', '.join(f'{k}={v!r}' for k, v in fixed.items())})"
+    factory.direction = getattr(cls, "direction", "lower")
     METRICS.add(factory, name=name)

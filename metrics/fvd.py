@@ -76,7 +76,8 @@ class FVD(Metric):
             fake_stats = FeatureStats(detector.feature_dim, device=ctx.device)
             n_mine = sources.quota(self.num_videos, ctx.rank, ctx.world_size)
             with sources.eval_mode(fake):
-                for clips in sources.generated_clips(fake, num_videos=n_mine, times=times, batch_size=batch, generator=ctx.torch_generator(), device=ctx.device):
+                for clips in sources.generated_clips(fake, num_videos=n_mine, times=times, batch_size=batch, generator=ctx.torch_generator(),
+                                                     device=ctx.device, quantization=detector.fake_quantization):
                     fake_stats.update(detector(clips))
             fake_desc = "generator"
         elif is_dataset(fake):

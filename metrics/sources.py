@@ -37,8 +37,11 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def quantize(x: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] float -> uint8 exactly as StyleGAN-V's metric code (round half up, no truncation bias)."""
+def quantize(x: torch.Tensor, rule: str = "round") -> torch.Tensor:
+    """[-1, 1] float -> uint8. ``round``: StyleGAN-V's metric code (round half up, no truncation bias);
+    ``truncate``: DIGAN/TATS-style ``((x + 1) / 2 * 255).to(uint8)`` (clamped first: out-of-range casts are undefined)."""
+    if rule == "truncate":
+        return ((x + 1) / 2 * 255).clamp(0, 255).to(torch.uint8)
     return (x * 127.5 + 128).clamp(0, 255).to(torch.uint8)
 
 
@@ -186,6 +189,7 @@ def iter_generated(
     device: torch.device,
     chunk_size: int = 16,
     truncation_psi: float = 1.0,
+    quantization: str = "round",
 ) -> Iterator[Iterator[torch.Tensor]]:
     """For each batch of videos, an iterator over its uint8 chunks ``[B, 3, t, H, W]`` (constant memory in T)."""
     g_device = next((p.device for p in G.parameters()), device)  # render where G lives; frames then go to ``device``
@@ -201,7 +205,7 @@ def iter_generated(
             for piece in G.iter_frames(z, t, chunk_size=chunk_size, truncation_psi=truncation_psi, generator=generator):
                 if piece.ndim != 5 or piece.shape[2] != 3:
                     raise ValueError(f"{type(G).__name__}.iter_frames must yield [B, t, 3, H, W], got {tuple(piece.shape)}")
-                yield rearrange(quantize(piece.to(device)), "b t c h w -> b c t h w")
+                yield rearrange(quantize(piece.to(device), quantization), "b t c h w -> b c t h w")
 
         yield chunks()
         done += b

@@ -6,10 +6,15 @@ derivable afterwards (official StyleGAN-V: 1/N; default here: 1/(N-1)).
 """
 from __future__ import annotations
 
+import collections
+import contextlib
+import dataclasses
+import hashlib
 import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,8 +35,17 @@ class FeatureStats:
         if features.ndim != 2 or features.shape[1] != self.dim:
             raise ValueError(f"expected features [N, {self.dim}], got {tuple(features.shape)}")
         # Official code casts detector outputs to float32 first, then accumulates in float64.
-        x = features.detach().to(torch.float32).to(device=self.sum.device, dtype=torch.float64)
+        x = features.detach().to(torch.float32)
         self.n += x.shape[0]
+        if self.sum.device.type == "cpu":
+            # On the CPU the very operations of the official FeatureStats (numpy pairwise sum, numpy/BLAS
+            # x64.T @ x64 per batch): same batches give bit-identical sums, so official-mode distances
+            # differ from the official ones only by what the detector computed.
+            x64 = x.cpu().numpy().astype(np.float64)
+            self.sum += torch.from_numpy(x64.sum(axis=0))
+            self.sum_outer += torch.from_numpy(x64.T @ x64)
+            return
+        x = x.to(device=self.sum.device, dtype=torch.float64)
         self.sum += x.sum(0)
         self.sum_outer += x.T @ x
 
@@ -96,31 +110,138 @@ class FeatureStats:
             return cls.from_state_dict({k: data[k] for k in data.files})
 
 
+# ------------------------------------------------------------------------------------ Fréchet distance
+#
+# Two methods, both float64:
+#   * official: ``np.real(||μg-μr||² + tr(Σg + Σr - 2·sqrtm(Σg·Σr)))`` with ``scipy.linalg.sqrtm``,
+#     exactly StyleGAN-V / StyleGAN2-ADA (their ``disp=False`` only adds an error estimate; the matrix is
+#     the same; no imaginary-part check, the real part of the whole expression is taken).
+#   * fast (default): tr sqrt(Σg·Σr) = Σ sqrt(eig(Fᵀ Σg F)) with Σr = F Fᵀ. FᵀΣgF is symmetric PSD and
+#     similar to Σg·Σr, so only eigenvalues are needed (no Schur form, no eigenvectors). F is Σr's
+#     Cholesky factor (triangular products), or its symmetric PSD square root when Σr is singular or
+#     too badly conditioned to factor (N <= d). F depends on the real side alone and is kept per
+#     content (``_FACTORS``), so every evaluation of a training run against the same real statistics
+#     skips it. On the CPU the LAPACK/BLAS calls run on a FIXED number of threads (``blas_threads``):
+#     bit-identical results whatever thread setting the caller has (thread counts change the rounding,
+#     which the cancellation in tr(Σg+Σr) - 2 tr sqrt(..) amplifies to ~1e-6 relative), and little
+#     loss under contention. Accuracy: equal to the official formula within 1e-10 relative on well-conditioned
+#     statistics (tests/test_frechet.py; benchmarks/RESULTS.md); with badly conditioned ones (N close to
+#     d) the fast method is the more accurate of the two (symmetric eigenproblem, backward stable).
+
+_FACTORS: "collections.OrderedDict[tuple, RealFactor]" = collections.OrderedDict()
+_MAX_FACTORS = 4
+
+
+# A fixed BLAS thread count for the fast method, whatever the caller set: results never depend on OMP/OpenBLAS
+# settings, torch.set_num_threads or threadpoolctl (they do on one machine otherwise). It depends only on the
+# machine (which fixes the BLAS kernels anyway) and the dimension: one thread below 1024-d (thread start-up
+# costs more than it gains, badly so on a loaded machine) and on small machines (<= 7 cores: other processes
+# compete); up to 4 on larger ones.
+FRECHET_BLAS_THREADS = min(4, max(1, (os.cpu_count() or 1) // 4))
+
+
+def blas_threads(dim: int) -> int:
+    return 1 if dim < 1024 else FRECHET_BLAS_THREADS
+
+
+_CONTROLLER = []
+
+
+@contextlib.contextmanager
+def _fixed_blas_threads(dim: int):
+    """BLAS limited to ``blas_threads(dim)`` (one cached controller: finding the libraries takes ~50 ms)."""
+    if not _CONTROLLER:
+        import scipy.linalg  # noqa: F401 - load scipy's BLAS before the controller lists the libraries
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    with _CONTROLLER[0].limit(limits=blas_threads(dim), user_api="blas"):
+        yield
+
+
 def _psd_sqrt(cov, lib):
     """Symmetric square root of a PSD matrix by eigh (tiny negative eigenvalues from rounding clipped to 0)."""
     w, v = lib.linalg.eigh((cov + cov.T) / 2)
     return (v * lib.sqrt(lib.clip(w, 0, None))) @ v.T
 
 
-def trace_sqrt_product(cov1, cov2, *, warn_tol: float = 1e-3, device: torch.device | str | None = None) -> float:
-    """tr sqrt(Σ1 Σ2) = Σ sqrt(eig(A Σ2 A)) with A = sqrt(Σ1): A Σ2 A is symmetric PSD and similar to Σ1Σ2.
-
-    float64 throughout: numpy/LAPACK on the CPU, torch on a CUDA ``device`` (two eigh of 2048² take
-    milliseconds there). Works for singular covariances (N < d). Negative eigenvalues would make
-    sqrt(Σ1Σ2) complex (what ``scipy.linalg.sqrtm`` reports as an imaginary part); a warning is raised
-    when they are not negligible.
-    """
-    if device is not None and torch.device(device).type == "cuda":
-        c1 = torch.as_tensor(np.asarray(cov1), dtype=torch.float64, device=device)
-        c2 = torch.as_tensor(np.asarray(cov2), dtype=torch.float64, device=device)
-        a = _psd_sqrt(c1, torch)
-        m = a @ c2 @ a
-        eig = torch.linalg.eigvalsh((m + m.T) / 2).cpu().numpy()
+def _cholesky_or_none(cov, lib):
+    """Lower Cholesky factor, or None when ``cov`` is singular or too close to it for a stable factor."""
+    if lib is torch:
+        factor, info = torch.linalg.cholesky_ex(cov)
+        if int(info) != 0:
+            return None
+        pivots, scale = torch.diagonal(factor) ** 2, torch.diagonal(cov).max()
     else:
-        c1, c2 = np.asarray(cov1, np.float64), np.asarray(cov2, np.float64)
-        a = _psd_sqrt(c1, np)
-        m = a @ c2 @ a
-        eig = np.linalg.eigvalsh((m + m.T) / 2)
+        try:
+            factor = np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            return None
+        pivots, scale = np.diag(factor) ** 2, np.diag(cov).max()
+    # A pivot at rounding level means a (numerically) rank-deficient matrix: its Cholesky factor is noise.
+    return factor if float(pivots.min()) > cov.shape[0] * np.finfo(np.float64).eps * float(scale) else None
+
+
+@dataclasses.dataclass
+class RealFactor:
+    """Σr = F Fᵀ on one device: ``F`` lower-triangular (Cholesky) or symmetric (PSD square root)."""
+
+    factor: Any
+    triangular: bool
+
+    @classmethod
+    def of(cls, cov, device: torch.device | str | None = None) -> "RealFactor":
+        if _on_cuda(device):
+            c = torch.as_tensor(np.asarray(cov, np.float64), device=device)
+            chol = _cholesky_or_none(c, torch)
+            return cls(chol, True) if chol is not None else cls(_psd_sqrt(c, torch), False)
+        c = np.asarray(cov, np.float64)
+        with _fixed_blas_threads(c.shape[0]):
+            chol = _cholesky_or_none(c, np)
+            return cls(chol, True) if chol is not None else cls(_psd_sqrt(c, np), False)
+
+    def eigenvalues(self, cov_gen) -> np.ndarray:
+        """Eigenvalues of Fᵀ Σg F (= those of Σg Σr), float64 numpy."""
+        f = self.factor
+        if isinstance(f, torch.Tensor):
+            c = torch.as_tensor(np.asarray(cov_gen, np.float64), device=f.device)
+            m = f.T @ c @ f
+            return torch.linalg.eigvalsh((m + m.T) / 2).cpu().numpy()
+        from scipy.linalg import blas, eigvalsh
+
+        c = np.asarray(cov_gen, np.float64)
+        with _fixed_blas_threads(c.shape[0]):
+            if self.triangular:  # two triangular products: half the flops of two general ones
+                m = blas.dtrmm(1.0, f, blas.dtrmm(1.0, f, c, side=1, lower=1), side=0, lower=1, trans_a=1)  # Lᵀ (Σg L)
+            else:
+                m = f @ c @ f
+            return eigvalsh((m + m.T) / 2, driver="evd", check_finite=False)
+
+
+def _on_cuda(device) -> bool:
+    return device is not None and torch.device(device).type == "cuda"
+
+
+def real_factor(cov_real, device: torch.device | str | None = None) -> RealFactor:
+    """The factorisation of ``cov_real``, computed once per content and device (small LRU)."""
+    c = np.ascontiguousarray(cov_real, np.float64)
+    key = (hashlib.blake2b(c.tobytes(), digest_size=16).hexdigest(), c.shape, str(torch.device(device)) if _on_cuda(device) else "cpu")
+    if key in _FACTORS:
+        _FACTORS.move_to_end(key)
+        return _FACTORS[key]
+    factor = _FACTORS[key] = RealFactor.of(c, device)
+    while len(_FACTORS) > _MAX_FACTORS:
+        _FACTORS.popitem(last=False)
+    return factor
+
+
+def trace_sqrt_product(cov_gen, cov_real, *, warn_tol: float = 1e-3, device: torch.device | str | None = None) -> float:
+    """tr sqrt(Σg Σr) by the fast method (see above); ``cov_real``'s factorisation is reused across calls.
+
+    Negative eigenvalues would make sqrt(Σg Σr) complex (what ``scipy.linalg.sqrtm`` reports as an
+    imaginary part); they are dropped, with a warning when they are not negligible.
+    """
+    eig = real_factor(cov_real, device).eigenvalues(cov_gen)
     pos = float(np.sqrt(np.clip(eig, 0, None)).sum())
     imag = float(np.sqrt(np.clip(-eig, 0, None)).sum())
     if imag > warn_tol * max(pos, 1e-12):
@@ -133,28 +254,42 @@ def trace_sqrt_product(cov1, cov2, *, warn_tol: float = 1e-3, device: torch.devi
     return pos
 
 
-def frechet_distance(mu1, cov1, mu2, cov2, *, device: torch.device | str | None = None) -> float:
-    """||μ1-μ2||² + tr(Σ1 + Σ2 - 2 sqrt(Σ1Σ2)) in float64 (numpy arrays in; linear algebra on ``device``)."""
-    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
-    cov1, cov2 = np.asarray(cov1, np.float64), np.asarray(cov2, np.float64)
+def _check_shapes(mu1, cov1, mu2, cov2) -> None:
     if mu1.shape != mu2.shape or cov1.shape != cov2.shape or cov1.shape != (mu1.shape[0],) * 2:
         raise ValueError(f"shape mismatch: mu {mu1.shape} vs {mu2.shape}, cov {cov1.shape} vs {cov2.shape}")
+
+
+def frechet_distance(mu_gen, cov_gen, mu_real, cov_real, *, device: torch.device | str | None = None, official: bool = False) -> float:
+    """||μg-μr||² + tr(Σg + Σr - 2 sqrt(Σg Σr)) in float64 (numpy arrays in; fast method's algebra on ``device``).
+
+    ``official=True``: the official scipy formula (on the CPU), for numbers equal to StyleGAN-V's.
+    """
+    mu1, mu2 = np.asarray(mu_gen, np.float64), np.asarray(mu_real, np.float64)
+    cov1, cov2 = np.asarray(cov_gen, np.float64), np.asarray(cov_real, np.float64)
+    _check_shapes(mu1, cov1, mu2, cov2)
+    if official:
+        return frechet_distance_scipy(mu1, cov1, mu2, cov2)
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(cov1) + np.trace(cov2) - 2.0 * trace_sqrt_product(cov1, cov2, device=device))
 
 
-def frechet_distance_from_stats(a: FeatureStats, b: FeatureStats, *, unbiased: bool = True, device: torch.device | str | None = None) -> float:
-    mu1, cov1 = a.mean_cov(unbiased=unbiased)
-    mu2, cov2 = b.mean_cov(unbiased=unbiased)
-    return frechet_distance(mu1, cov1, mu2, cov2, device=device)
+def frechet_distance_from_stats(gen: FeatureStats, real: FeatureStats, *, unbiased: bool = True, device: torch.device | str | None = None,
+                                official: bool = False) -> float:
+    mu1, cov1 = gen.mean_cov(unbiased=unbiased)
+    mu2, cov2 = real.mean_cov(unbiased=unbiased)
+    return frechet_distance(mu1, cov1, mu2, cov2, device=device, official=official)
 
 
-def frechet_distance_scipy(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
-    """The official formula (``scipy.linalg.sqrtm`` of Σ1Σ2, real part): the reference for tests and benchmarks."""
+def frechet_distance_scipy(mu_gen: np.ndarray, cov_gen: np.ndarray, mu_real: np.ndarray, cov_real: np.ndarray) -> float:
+    """The official formula, operation for operation: ``sqrtm(Σg·Σr)``, then the real part of the whole sum."""
     import scipy.linalg
 
-    s = scipy.linalg.sqrtm(np.asarray(cov1) @ np.asarray(cov2))
+    mu_gen, mu_real = np.asarray(mu_gen, np.float64), np.asarray(mu_real, np.float64)
+    cov_gen, cov_real = np.asarray(cov_gen, np.float64), np.asarray(cov_real, np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)  # the official code passes disp=False: no message
+        s = scipy.linalg.sqrtm(np.dot(cov_gen, cov_real))
     if isinstance(s, tuple):  # scipy < 1.18 with disp=False returned (sqrtm, errest)
         s = s[0]
-    diff = np.asarray(mu1) - np.asarray(mu2)
-    return float(np.real(diff @ diff + np.trace(cov1 + cov2 - 2 * s)))
+    m = np.square(mu_gen - mu_real).sum()
+    return float(np.real(m + np.trace(cov_gen + cov_real - s * 2)))

@@ -13,7 +13,6 @@ import os
 import shutil
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 
 
@@ -31,11 +30,16 @@ class ChecksumError(WeightsError):
 
 @dataclasses.dataclass(frozen=True)
 class WeightsFile:
-    """A published weight file: its canonical name, where it is downloaded from and its sha256 (None: unpublished)."""
+    """A published weight file: its canonical name, where it is downloaded from and its sha256 (None: unpublished).
+
+    ``git_blob_sha1``: the file's git object id where a public repository commits it (``git hash-object``), a
+    second pin that is checked too (the only one for files whose sha256 nobody published).
+    """
 
     file_name: str
     url: str
     sha256: str | None = None
+    git_blob_sha1: str | None = None
 
 
 def weights_dirs() -> list[Path]:
@@ -72,7 +76,16 @@ def cached_sha256(path: str | os.PathLike) -> str:
     return _SHA_CACHE[key]
 
 
-def verify(path: Path, expected_sha256: str | None) -> str:
+def git_blob_sha1(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
+    """``git hash-object``: sha1 of ``b"blob <size>\\0"`` + the content."""
+    digest = hashlib.sha1(f"blob {os.path.getsize(path)}\0".encode())
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk_size), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(path: Path, expected_sha256: str | None, expected_git_sha1: str | None = None) -> str:
     """Return the file's sha256; refuse it (both checksums shown) when it is not the expected file."""
     actual = cached_sha256(path)
     if expected_sha256 and actual != expected_sha256.lower():
@@ -80,28 +93,31 @@ def verify(path: Path, expected_sha256: str | None) -> str:
             f"weight file {path} has sha256 {actual}, expected {expected_sha256}. "
             "It is corrupt, truncated or a different file: delete it and download it again."
         )
+    if expected_git_sha1:
+        key = (str(Path(path).resolve()), "git", os.stat(path).st_mtime_ns)
+        if key not in _SHA_CACHE:
+            _SHA_CACHE[key] = git_blob_sha1(path)  # type: ignore[index]
+        blob = _SHA_CACHE[key]  # type: ignore[index]
+        if blob != expected_git_sha1.lower():
+            raise ChecksumError(
+                f"weight file {path} has git blob id {blob}, expected {expected_git_sha1} (as committed in the public repositories). "
+                "It is corrupt, truncated or a different file: delete it and download it again."
+            )
     return actual
 
 
 def download(url: str, dest: Path, *, expected_sha256: str | None = None, progress: bool = True) -> None:
-    """Download ``url`` to ``dest`` through a temp file in the same folder; verified before the rename."""
+    """Download ``url`` to ``dest`` with ``torch.hub.download_url_to_file`` (temp file, progress bar), then verify and rename.
+
+    torch.hub checks only a hash *prefix*; the full sha256 is compared here before the file is put in place.
+    """
+    from torch.hub import download_url_to_file
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
-            total = int(response.headers.get("Content-Length") or 0)
-            done = 0
-            while True:
-                block = response.read(1 << 20)
-                if not block:
-                    break
-                out.write(block)
-                done += len(block)
-                if progress and sys.stderr.isatty():
-                    pct = f" {100 * done / total:5.1f}%" if total else ""
-                    print(f"\rdownloading {dest.name}: {done / 2**20:7.1f} MiB{pct}", end="", file=sys.stderr)
-        if progress and sys.stderr.isatty():
-            print(file=sys.stderr)
+        download_url_to_file(url, tmp, progress=progress and sys.stderr.isatty())
         actual = sha256_of(tmp)
         if expected_sha256 and actual != expected_sha256.lower():
             raise ChecksumError(f"download of {url} has sha256 {actual}, expected {expected_sha256}; not saved")
@@ -122,11 +138,11 @@ def resolve(spec: WeightsFile, path: str | os.PathLike | None = None, *, allow_d
         p = Path(path).expanduser()
         if not p.is_file():
             raise MissingWeightsError(f"detector weight file '{p}' does not exist (expected {spec.file_name}, sha256 {spec.sha256 or 'unpublished'})")
-        return p, verify(p, spec.sha256)
+        return p, verify(p, spec.sha256, spec.git_blob_sha1)
     for folder in weights_dirs():
         candidate = folder / spec.file_name
         if candidate.is_file():
-            return candidate, verify(candidate, spec.sha256)
+            return candidate, verify(candidate, spec.sha256, spec.git_blob_sha1)
     dest = user_cache_dir() / spec.file_name
     where = " or ".join(str(d / spec.file_name) for d in weights_dirs())
     if not allow_download or os.environ.get("SGVB_OFFLINE", "").strip() not in ("", "0", "false", "no"):
@@ -137,15 +153,17 @@ def resolve(spec: WeightsFile, path: str | os.PathLike | None = None, *, allow_d
         raise
     except Exception as exc:  # noqa: BLE001 - any network failure becomes one clear message
         raise MissingWeightsError(_missing_message(spec, where, reason=f"download failed: {type(exc).__name__}: {exc}")) from None
-    return dest, verify(dest, spec.sha256)
+    return dest, verify(dest, spec.sha256, spec.git_blob_sha1)
 
 
 def _missing_message(spec: WeightsFile, where: str, *, reason: str) -> str:
+    blob = f"  git blob:  {spec.git_blob_sha1}\n" if spec.git_blob_sha1 else ""
     return (
         f"detector weights '{spec.file_name}' not found locally and {reason}.\n"
         f"  download:  {spec.url}\n"
         f"  file name: {spec.file_name}\n"
         f"  sha256:    {spec.sha256 or '(unpublished; recorded with each result)'}\n"
+        f"{blob}"
         f"  put it at: {where} (set SGVB_WEIGHTS_DIR to use another folder), or pass detector_path=...\n"
         "  For smoke tests only: allow_stand_in_detectors=true uses a random network (results marked stand_in)."
     )
@@ -154,7 +172,7 @@ def _missing_message(spec: WeightsFile, where: str, *, reason: str) -> str:
 def copy_into_cache(src: str | os.PathLike, spec: WeightsFile) -> Path:
     """Install a manually downloaded file into the user cache after verifying it."""
     src = Path(src)
-    verify(src, spec.sha256)
+    verify(src, spec.sha256, spec.git_blob_sha1)
     dest = user_cache_dir() / spec.file_name
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)

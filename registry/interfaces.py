@@ -330,6 +330,7 @@ class Detector(nn.Module):
     stand_in: bool = False
     input_resolution: int | None = None  # the size frames are resized to before the network
     seed: int = 0  # a stand-in's initialisation seed
+    fake_quantization: str = "round"  # how generated frames become uint8 for this backbone ("truncate": DIGAN/TATS)
 
     @property
     def identity(self) -> str:

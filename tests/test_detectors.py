@@ -109,13 +109,24 @@ def test_inception_i3d_loads_the_videogpt_tats_state_dict_layout(tmp_path):
         assert key in state
     assert state["Conv3d_1a_7x7.conv3d.weight"].shape == (64, 3, 7, 7, 7)
     assert state["logits.conv3d.weight"].shape == (400, 1024, 1, 1, 1)
-    torch.save(state, tmp_path / "i3d_pretrained_400.pt")
-    det = load_detector("i3d_pytorch", path=tmp_path / "i3d_pretrained_400.pt")
+    torch.save(state, tmp_path / "my_i3d_400.pt")  # another name: a custom file (sha256 recorded, not checked)
+    det = load_detector("i3d_pytorch", path=tmp_path / "my_i3d_400.pt")
     assert det.name == "i3d_pytorch" and det.input_resolution == 224 and det.sha256
-    (tmp_path / "bad").mkdir()
-    torch.save({"nope": torch.zeros(1)}, tmp_path / "bad" / "i3d_pretrained_400.pt")
+    torch.save({"nope": torch.zeros(1)}, tmp_path / "bad.pt")
     with pytest.raises(weights.WeightsError, match="not an InceptionI3d state dict"):
-        load_detector("i3d_pytorch", path=tmp_path / "bad" / "i3d_pretrained_400.pt")
+        load_detector("i3d_pytorch", path=tmp_path / "bad.pt")
+
+
+def test_canonical_state_dict_is_checked_against_its_published_git_blob_id(tmp_path):
+    """No sha256 of i3d_pretrained_400.pt is published; the git object id that TATS commits is checked instead."""
+    (tmp_path / "i3d_pretrained_400.pt").write_bytes(b"not the published file")
+    with pytest.raises(weights.ChecksumError, match=detectors.I3D_STATE_DICT.git_blob_sha1):
+        load_detector("i3d_videogpt", path=tmp_path / "i3d_pretrained_400.pt")
+    # git hash-object of a known content (git's own empty-blob id and a one-line file)
+    (tmp_path / "empty").write_bytes(b"")
+    (tmp_path / "hello").write_bytes(b"hello\n")
+    assert weights.git_blob_sha1(tmp_path / "empty") == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
+    assert weights.git_blob_sha1(tmp_path / "hello") == "ce013625030ba8dba906f756967f9e9ca394464a"
 
 
 def test_inception_i3d_same_padding_shapes():
