@@ -90,18 +90,19 @@ def test_tiny_run_writes_the_whole_run_folder(tmp_path):
     assert (run_dir / "log.txt").read_text().count("checkpoint") >= 2
 
     samples = sorted(p.name for p in (run_dir / "samples").iterdir())
-    assert {"grid-000000.gif", "grid-000000.mp4", "long-000000.mp4"} <= set(samples)
+    assert {"grid-000000.024.gif", "grid-000000.024.mp4", "long-000000.024.mp4", "grid-000000.012.gif"} <= set(samples)
     import av
 
-    with av.open(str(run_dir / "samples" / "long-000000.mp4")) as container:
+    with av.open(str(run_dir / "samples" / "long-000000.024.mp4")) as container:
         assert sum(1 for _ in container.decode(video=0)) == 128
 
     metric_lines = (run_dir / "metric-test_mean_frame.jsonl").read_text().splitlines()
     assert len(metric_lines) == 2  # kimg 0.012 and the final snapshot
     record = json.loads(metric_lines[-1])
-    assert record["kimg"] == pytest.approx(0.024) and record["checkpoint"].endswith("ckpt-000000.pt")
+    assert record["kimg"] == pytest.approx(0.024) and record["checkpoint"].endswith("ckpt-000000.024.pt")
     best = json.loads((run_dir / "checkpoints" / "best.json").read_text())
-    assert best["metric"] == "test_mean_frame" and best["checkpoint"] == "ckpt-000000.pt"
+    assert best["metric"] == "test_mean_frame" and best["checkpoint"] == ckpt.checkpoint_name(best["kimg"])
+    assert (run_dir / "checkpoints" / best["checkpoint"]).is_file()
 
     path = ckpt.list_checkpoints(run_dir)[-1]
     state = torch.load(path, weights_only=True)  # complete state, no pickled code
@@ -144,7 +145,8 @@ def test_sigkill_then_resume_continues_from_the_last_checkpoint(tmp_path):
     saved_kimg, saved_step = state["kimg"], state["step"]
     ticks_before = len(stats(run_dir))
 
-    train(tiny_config(f"run_dir={run_dir}", f"trainer.total_kimg={saved_kimg + 0.012:.3f}", "samples.long_frames=0"))
+    train(tiny_config(f"run_dir={run_dir}", f"trainer.total_kimg={saved_kimg + 0.012:.3f}", "samples.long_frames=0",
+                      "allow_change=[trainer.total_kimg]"))
     log_text = (run_dir / "log.txt").read_text()
     assert f"resumed from {path}" in log_text
     after = stats(run_dir)[ticks_before:]
@@ -163,7 +165,7 @@ def test_resume_is_exact(tmp_path):
     train(tiny_config(f"run_dir={straight}", "trainer.total_kimg=0.024", *common))
     train(tiny_config(f"run_dir={split}", "trainer.total_kimg=0.012", *common))
     # A finished run is extended by naming its checkpoint (resume=auto would see status done and stop).
-    train(tiny_config(f"run_dir={split}", "trainer.total_kimg=0.024", *common, f"resume={split}"))
+    train(tiny_config(f"run_dir={split}", "trainer.total_kimg=0.024", *common, f"resume={split}", "allow_change=[trainer.total_kimg]"))
     a = torch.load(ckpt.list_checkpoints(straight)[-1], weights_only=True)
     b = torch.load(ckpt.list_checkpoints(split)[-1], weights_only=True)
     assert a["step"] == b["step"] == 4
@@ -200,7 +202,7 @@ def test_nan_loss_stops_the_run_cleanly_and_keeps_the_last_good_checkpoint(tmp_p
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "failed" and "loss/G/D" in status["error"] and "kimg 0.024" in status["error"]
     paths = ckpt.list_checkpoints(run_dir)
-    assert [p.name for p in paths] == ["ckpt-000000.pt"]
+    assert [p.name for p in paths] == ["ckpt-000000.012.pt"]
     good = ckpt.load_checkpoint(paths[0])
     assert good["step"] == 2  # written at the first tick, before the NaN
     assert all(torch.isfinite(v).all() for v in good["G"].values() if v.is_floating_point())

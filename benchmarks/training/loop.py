@@ -71,21 +71,26 @@ class InfiniteSampler(torch.utils.data.Sampler):
                 order = np.random.default_rng([self.seed, epoch]).permutation(self.size)
 
 
-def positional_clips(clips: Any) -> Any:
-    """Make a ClipDataset draw each clip's window and frames from ``(seed, position)`` alone, so the
-    data stream after a resume is exactly the one an uninterrupted run would have seen (the stock
-    ClipDataset seeds from per-worker draw counters, which restart with the process)."""
+class PositionalClips(torch.utils.data.Dataset):
+    """A ClipDataset whose clip for key ``(item, position)`` depends on ``(seed, position)`` alone, so the data
+    stream after a resume is exactly the one an uninterrupted run would have seen (the ClipDataset's own
+    randomness follows per-worker draw counters, which restart with the process)."""
 
-    class PositionalClips(type(clips)):
-        def __getitem__(self, key):
-            item, self._position = key
-            return super().__getitem__(item)
+    def __init__(self, clips: Any):
+        self.clips = clips
 
-        def _rng(self, item: int) -> np.random.Generator:
-            return np.random.default_rng([self.seed % (1 << 63), int(self._position)])
+    def __len__(self) -> int:
+        return len(self.clips)
 
-    clips.__class__ = PositionalClips
-    return clips
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
+        item, position = key
+        return self.clips.clip(int(item) % len(self.clips), np.random.default_rng([self.clips.seed % (1 << 63), int(position)]))
+
+
+def adam_hyperparameters(lr: float, betas: Sequence[float], interval: int | None) -> tuple[float, tuple[float, float]]:
+    """Lazy-regularisation scaling (StyleGAN2-ADA): lr * c, beta ** c with c = interval / (interval + 1)."""
+    c = interval / (interval + 1) if interval else 1.0
+    return float(lr) * c, (float(betas[0]) ** c, float(betas[1]) ** c)
 
 
 def stage_plan(stages: Sequence[str], stage_kimg: Mapping[str, float], total_kimg: float) -> list[tuple[str, float]]:
@@ -180,13 +185,9 @@ class TrainingLoop:
         self.components, self.config_text, self.progress = dict(components or {}), config_text, progress
         self.stages = stage_plan(tuple(getattr(G, "training_stages", ("main",))), dict(stage_kimg or {}), total_kimg)
 
-        # Adam with lazy-regularisation scaling (StyleGAN2-ADA): lr * c, beta ** c with c = interval / (interval + 1).
-        def adam(params, lr, interval):
-            c = interval / (interval + 1) if interval else 1.0
-            return torch.optim.Adam(params, lr=lr * c, betas=(betas[0] ** c, betas[1] ** c), eps=1e-8)
-
-        self.opt_G = adam(self.G.parameters(), g_lr, g_reg_interval)
-        self.opt_D = [adam(s.D.parameters(), d_lr, self.r1_interval if s.r1_gamma > 0 else None) for s in slots]
+        # Created with placeholder settings; _apply_stage_optim gives them their (lazy-reg scaled) lr and betas.
+        self.opt_G = torch.optim.Adam(self.G.parameters(), eps=1e-8)
+        self.opt_D = [torch.optim.Adam(s.D.parameters(), eps=1e-8) for s in slots]
         self.optim_base = {"g_lr": g_lr, "d_lr": d_lr, "betas": tuple(betas), "g_reg_interval": g_reg_interval, "g_steps": 1}
         self.stage_optim = {str(k): dict(v) for k, v in (stage_optim or {}).items()}
         for stage, values in self.stage_optim.items():
@@ -196,6 +197,7 @@ class TrainingLoop:
             if unknown:
                 raise ValueError(f"trainer.stage_optim.{stage}: unknown keys {sorted(unknown)}; allowed: {sorted(self.optim_base)}")
         self.g_steps = 1
+        self._apply_stage_optim(self.stages[0][0])
 
         # Counters (restored on resume).
         self.nimg, self.step, self.tick = 0, 0, 0
@@ -229,7 +231,7 @@ class TrainingLoop:
         if index not in self._clips:
             from benchmarks.data.clips import ClipDataset
 
-            self._clips[index] = positional_clips(ClipDataset(
+            self._clips[index] = PositionalClips(ClipDataset(
                 self.dataset, self.slots[index].sampler, seed=self.seed + 7919 * index, max_num_frames=self.max_num_frames,
             ))
         return self._clips[index]
@@ -257,7 +259,7 @@ class TrainingLoop:
     def _fake_times(self, slot: DiscriminatorSlot, batch: int) -> torch.Tensor:
         from benchmarks.data.clips import sample_fake_times
 
-        clips = self._clip_dataset(self.slots.index(slot))
+        clips = self._clip_dataset(self.slots.index(slot)).clips
         t = sample_fake_times(clips, slot.sampler, batch, self.np_rng, continuous=bool(getattr(self.G, "continuous_time", True)))
         return torch.as_tensor(np.asarray(t), dtype=torch.float32, device=self.device)
 
@@ -385,12 +387,10 @@ class TrainingLoop:
         """Optimiser settings of a stage: the trainer's, overridden by ``trainer.stage_optim[stage]``
         (``g_lr``, ``d_lr``, ``betas``, ``g_reg_interval``, ``g_steps``), with the same lazy-reg scaling."""
         cfg = {**self.optim_base, **self.stage_optim.get(stage, {})}
-        betas = tuple(float(b) for b in cfg["betas"])
 
         def configure(opt: torch.optim.Optimizer, lr: float, interval: int | None) -> None:
-            c = interval / (interval + 1) if interval else 1.0
             for group in opt.param_groups:
-                group["lr"], group["betas"] = float(lr) * c, (betas[0] ** c, betas[1] ** c)
+                group["lr"], group["betas"] = adam_hyperparameters(lr, cfg["betas"], interval)
 
         configure(self.opt_G, cfg["g_lr"], cfg["g_reg_interval"])
         for slot, opt in zip(self.slots, self.opt_D):
@@ -468,7 +468,11 @@ class TrainingLoop:
     # ------------------------------------------------------------------------------ snapshots
     def snapshot(self, *, evaluate: bool) -> Path | None:
         """Samples + checkpoint (+ evaluation). Collective: every rank calls it."""
-        tag = f"{int(self.kimg):06d}"
+        tag = ckpt.state_tag(self.kimg)  # unique per training state, as the checkpoint's name
+        # The schedule is advanced before the state is captured, so a resume from this file re-does nothing.
+        self.last_snapshot_kimg = self.kimg
+        if evaluate:
+            self.last_eval_kimg = self.kimg
         state = self.state_dict()  # gathers RNG states from every rank
         path = self.run.checkpoints / ckpt.checkpoint_name(self.kimg)
         if self.run.writer:
@@ -481,10 +485,8 @@ class TrainingLoop:
                 log.warning("writing samples at kimg %.3f failed: %s: %s", self.kimg, type(exc).__name__, exc)
             ckpt.save_checkpoint(path, state)
             log.info("checkpoint %s", path)
-        self.last_snapshot_kimg = self.kimg
         if evaluate and self.metrics:
             self.evaluate(path)
-            self.last_eval_kimg = self.kimg
             if self.run.writer and self.best:  # record the new best in the file too
                 state["best"] = self.best
                 ckpt.save_checkpoint(path, state)
