@@ -284,3 +284,100 @@ def test_sgvb_train_cfg_job_prints_the_config():
     out = subprocess.run([PYTHON, "-m", "benchmarks.cli", "train", "trainer=tiny", "--cfg", "job"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "total_kimg:" in out.stdout and "_name_: stylegan_v" in out.stdout
+
+
+def test_resume_redoes_nothing_and_continues_the_logs_from_the_checkpoint(tmp_path):
+    """A checkpoint carries the schedule as it stands after the snapshot it is, so a resume writes no extra
+    snapshot; stats.jsonl and TensorBoard continue from the checkpoint's kimg without duplicates."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = tmp_path / "run"
+    common = ("samples.long_frames=0", "samples.videos=1", "trainer.snapshot_kimg=0.024", f"run_dir={run_dir}")
+    train(tiny_config(*common, "trainer.total_kimg=0.036"))
+    assert [p.name for p in ckpt.list_checkpoints(run_dir)] == ["ckpt-000000.024.pt", "ckpt-000000.036.pt"]
+    ckpt.list_checkpoints(run_dir)[-1].unlink()  # as if killed after the tick at 0.036, before its checkpoint
+    (run_dir / "status.json").write_text(json.dumps({"state": "running", "error": None, "kimg": 0.036}))
+    with open(run_dir / "stats.jsonl", "a") as f:
+        f.write('{"tick": 3, "kimg": 0.04')  # torn by the kill
+
+    train(tiny_config(*common, "trainer.total_kimg=0.048", "allow_change=[trainer.total_kimg]"))
+    assert [p.name for p in ckpt.list_checkpoints(run_dir)] == ["ckpt-000000.024.pt", "ckpt-000000.048.pt"]  # none at 0.036
+    assert [r["kimg"] for r in stats(run_dir)] == pytest.approx([0.012, 0.024, 0.036, 0.048])
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    assert [e.step for e in events.Scalars("loss/G/D")] == [12, 24, 36, 48]
+
+
+def test_resume_with_a_different_config_is_refused_unless_allowed(tmp_path):
+    run_dir = tmp_path / "run"
+    common = ("samples.long_frames=0", "samples.videos=1", f"run_dir={run_dir}")
+    train(tiny_config(*common, "trainer.total_kimg=0.012"))
+    original = (run_dir / "config.yaml").read_text()
+    with pytest.raises(ConfigError, match=r"trainer\.g_lr: 0\.0025 -> 0\.001.*trainer\.total_kimg: 0\.012 -> 0\.024.*allow_change="):
+        train(tiny_config(*common, "trainer.total_kimg=0.024", "trainer.g_lr=0.001", f"resume={run_dir}"))
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "done"  # a refused resume changes nothing
+    info = json.loads((run_dir / "run.json").read_text())
+    train(tiny_config(*common, "trainer.total_kimg=0.024", f"resume={run_dir}", "allow_change=[trainer.total_kimg]"))
+    after = json.loads((run_dir / "run.json").read_text())
+    assert (run_dir / "config.yaml").read_text() == original and after["config_hash"] == info["config_hash"]
+    assert after["history"][-1]["changes"] == {"trainer.total_kimg": [0.012, 0.024]}
+    # the allowed change is now part of the run: resuming with the same value again needs no opt-in
+    (run_dir / "status.json").write_text(json.dumps({"state": "running", "error": None, "kimg": 0.024}))
+    train(tiny_config(*common, "trainer.total_kimg=0.024"))
+    assert len(json.loads((run_dir / "run.json").read_text())["history"]) == 1
+
+
+def test_a_sampler_choice_that_would_be_ignored_is_refused(tmp_path):
+    no_d = [o for o in TINY if not o.startswith("discriminator.")]
+    cfg = tiny_config(f"run_dir={tmp_path / 'a'}", "discriminator=video3d_small", base=no_d)
+    assert cfg.get("sampler") is None  # config.yaml has no top-level sampler; run.json names the discriminator's own
+    with pytest.raises(ConfigError, match=r"sampler=sparse_random would be ignored.*video3d.*consecutive"):
+        train(tiny_config(f"run_dir={tmp_path / 'b'}", "discriminator=video3d_small", "sampler=sparse_random", base=no_d))
+
+
+def test_one_run_folder_has_one_writer(tmp_path):
+    """A second writer fails at once naming the holder; nothing of the folder is touched."""
+    import socket
+
+    from benchmarks.training.run_folder import RunFolderBusy, RunLock, lock_holder
+
+    run_dir = tmp_path / "run"
+    with RunLock(run_dir):
+        holder = lock_holder(run_dir)
+        assert f"pid {os.getpid()} on host {socket.gethostname()} (started " in holder
+        with pytest.raises(RunFolderBusy, match=rf"in use by pid {os.getpid()} on host .* \(started 20"):
+            train(tiny_config(f"run_dir={run_dir}"))
+        assert not (run_dir / "status.json").exists()
+    assert lock_holder(run_dir) is None
+
+
+def test_workers_do_not_outlive_a_killed_launcher(tmp_path):
+    from benchmarks.training.run_folder import lock_holder
+
+    run_dir = tmp_path / "run"
+    args = [PYTHON, "-m", "benchmarks.cli", "train", *TINY, f"run_dir={run_dir}", "nproc=2", "trainer.batch_size=4",
+            "trainer.total_kimg=10", "samples.long_frames=0"]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not (run_dir / "stats.jsonl").is_file() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        workers = [json.loads((run_dir / name).read_text())["pid"] for name in (".lock", ".lock-rank1")]
+        assert proc.pid not in workers and lock_holder(run_dir) is not None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    def alive(pid: int) -> bool:
+        try:
+            return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return False
+
+    deadline = time.time() + 30
+    while any(alive(pid) for pid in workers) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(pid) for pid in workers)
+    assert lock_holder(run_dir) is None

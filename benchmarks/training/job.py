@@ -149,6 +149,7 @@ def _train_on(cfg: DictConfig, run_dir: Path, device: torch.device) -> None:
         run.remove_stale_temp_files()
         setup_logging(run_dir if main else None, main=main)
         resume_path = _resume_source(cfg.get("resume"), run_dir)  # before touching status.json
+        drift = _config_drift(cfg, run_dir) if resume_path is not None else {}  # a refused resume leaves the run as it was
     except BaseException:
         if "lock" in locals():
             lock.release()
@@ -157,7 +158,7 @@ def _train_on(cfg: DictConfig, run_dir: Path, device: torch.device) -> None:
     loop = None
     try:
         run.set_status("running", kimg=0.0)
-        loop = _prepare(cfg, run, device, rank, world, resume_path)
+        loop = _prepare(cfg, run, device, rank, world, resume_path, drift)
         run.set_status("running", kimg=loop.kimg)
         loop.run_training()
         run.set_status("done", kimg=loop.kimg)
@@ -197,14 +198,14 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, world: int, resume_path: Path | None):
+def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, world: int, resume_path: Path | None,
+             drift: dict[str, list[Any]]):
     from .loop import TrainingLoop
 
     t = cfg.trainer
     seed = int(cfg.get("seed", 0))
 
     _check_sampler_choice(cfg)
-    drift = _config_drift(cfg, run.path) if resume_path is not None else {}
     _seed_everything(seed)  # identical initialisation on every rank
     dataset = build_dataset(cfg.dataset)
     resolution = int(dataset.resolution)
