@@ -26,7 +26,7 @@ PYTHON = sys.executable
 
 # A tiny StyleGAN-V: 2 videos x 3 frames = 6 frames per step; a tick (0.012 kimg) is 2 steps.
 TINY = [
-    "trainer=tiny",
+    "experiment=tiny",
     "generator.z_dim=16", "generator.w_dim=16", "generator.motion_z_dim=16", "generator.motion_dim=16",
     "generator.channel_base=256", "generator.channel_max=16",
     "discriminator.channel_base=256", "discriminator.channel_max=16",
@@ -280,10 +280,34 @@ def test_bad_configs_fail_before_training_with_a_reason(tmp_path):
         train(tiny_config(f"run_dir={tmp_path / 'e'}", "trainer.batch_size=3"))
 
 
-def test_sgvb_train_cfg_job_prints_the_config():
-    out = subprocess.run([PYTHON, "-m", "benchmarks.cli", "train", "trainer=tiny", "--cfg", "job"], cwd=REPO, capture_output=True, text=True, timeout=120)
+@pytest.mark.parametrize("preset", ["trainer=tiny", "experiment=tiny"])
+def test_sgvb_train_cfg_job_prints_the_config(preset):
+    out = subprocess.run([PYTHON, "-m", "benchmarks.cli", "train", preset, "--cfg", "job"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "total_kimg:" in out.stdout and "_name_: stylegan_v" in out.stdout
+
+
+def test_cli_errors_are_one_line_and_hydra_writes_only_into_the_run_folder(tmp_path):
+    """Type errors name key, value and type; a failed run says where its traceback is; nothing lands in the cwd."""
+    def sgvb_train(*args, env=None):
+        return subprocess.run([PYTHON, "-m", "benchmarks.cli", "train", *args], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+
+    out = sgvb_train("experiment=tiny", "trainer.batch_size=abc")
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0, out.stderr
+    assert "trainer.batch_size=abc" in out.stderr and "Integer" in out.stderr
+    out = sgvb_train("generator=stylegan_vv")
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0
+    assert "config group 'generator' has no option 'stylegan_vv'. Did you mean 'stylegan_v'?" in out.stderr
+
+    run_dir = tmp_path / "run"
+    args = [*TINY, f"run_dir={run_dir}", "trainer.batch_size=3"]  # not a multiple of batch_gpu: fails at start
+    out = sgvb_train(*args)
+    assert out.returncode == 1 and out.stderr.strip().count("\n") == 0, out.stderr
+    assert "batch_size=3 must be a multiple" in out.stderr and f"the traceback is in {run_dir / 'log.txt'}" in out.stderr
+    assert "Traceback" in (run_dir / "log.txt").read_text()
+    assert "Traceback" in sgvb_train(*args, env={"SGVB_TRACEBACK": "1"}).stderr  # on request
+    assert (run_dir / ".hydra" / "config.yaml").is_file() and not (tmp_path / "runs").exists()
 
 
 def test_resume_redoes_nothing_and_continues_the_logs_from_the_checkpoint(tmp_path):

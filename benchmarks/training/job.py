@@ -167,10 +167,9 @@ def _train_on(cfg: DictConfig, run_dir: Path, device: torch.device) -> None:
         kimg = loop.kimg if loop is not None else 0.0
         message = "interrupted (KeyboardInterrupt)" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
         run.set_status("failed", kimg=kimg, error=message)
-        if main:
-            log.error("training failed at kimg %.3f: %s", kimg, message)
+        if main:  # the file only: the console gets one line from the caller (sgvb train)
             with open(run_dir / "log.txt", "a") as f:
-                f.write(traceback.format_exc())
+                f.write(f"{now_iso()} ERROR training failed at kimg {kimg:.3f}: {message}\n{traceback.format_exc()}")
         raise
     finally:
         run.close()
