@@ -6,6 +6,7 @@ sees the config object.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
@@ -32,6 +33,7 @@ from .components import (
     r1_gamma_value,
     smoke_test,
 )
+from .settings import EvalSettings, Provenance, RuntimeSettings, SampleSettings, TrainerSettings
 from .run_folder import (
     CONFIG,
     RUN_INFO,
@@ -201,23 +203,23 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
              drift: dict[str, list[Any]]):
     from .loop import TrainingLoop
 
-    t = cfg.trainer
-    seed = int(cfg.get("seed", 0))
-
+    seed = int(cfg.seed)
     _check_sampler_choice(cfg)
     _seed_everything(seed)  # identical initialisation on every rank
     dataset = build_dataset(cfg.dataset)
     resolution = int(dataset.resolution)
-    batch_size = int(t.batch_size)
+    t = TrainerSettings(**_container(cfg.trainer, {}))
+    # 'auto' values become numbers once the resolution is known
+    t = dataclasses.replace(t, r1_gamma=r1_gamma_value(t.r1_gamma, resolution=resolution, batch_size=t.batch_size),
+                            ema_kimg=ema_kimg_value(t.ema_kimg, batch_size=t.batch_size))
     G = build_generator(cfg.generator, resolution=resolution)
     slots = build_discriminators(
         cfg.discriminator, resolution=resolution, default_sampler=cfg.get("sampler"), default_loss=cfg.get("loss") or "non_saturating",
-        r1_gamma=r1_gamma_value(t.get("r1_gamma", "auto"), resolution=resolution, batch_size=batch_size),
+        r1_gamma=t.r1_gamma,
     )
     augment = build_augmentation(cfg.get("augmentation"))
     stages = tuple(getattr(G, "training_stages", ("main",)))
-    stage_kimg = _container(t.get("stage_kimg"), {})
-    check_compatibility(G, slots, dataset, stages=stages, stage_kimg=stage_kimg, max_num_frames=int(t.get("max_num_frames", 1024)))
+    check_compatibility(G, slots, dataset, stages=stages, stage_kimg=t.stage_kimg, max_num_frames=t.max_num_frames)
     metrics = _metric_list(cfg.get("metrics"))
     _check_metrics(metrics)
     G.to(device)
@@ -245,17 +247,12 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
         if cfg.get(key) is not None:
             evaluate_kwargs[key] = str(cfg.get(key))
     loop = TrainingLoop(
-        G=G, slots=slots, dataset=dataset, augment=augment, run=run, device=device, seed=seed,
-        precision=str(cfg.get("precision", "bf16")), channels_last=bool(cfg.get("channels_last", False)), compile=bool(cfg.get("compile", False)),
-        total_kimg=float(t.total_kimg), stage_kimg=stage_kimg, stage_optim=_container(t.get("stage_optim"), {}),
-        batch_size=batch_size, batch_gpu=int(t.batch_gpu),
-        kimg_per_tick=float(t.kimg_per_tick), snapshot_kimg=float(t.snapshot_kimg), eval_kimg=float(t.eval_kimg),
-        keep_checkpoints=int(t.keep_checkpoints), best_metric=t.get("best_metric"),
-        g_lr=float(t.g_lr), d_lr=float(t.d_lr), betas=tuple(float(b) for b in t.betas), g_reg_interval=t.get("g_reg_interval"),
-        r1_interval=int(t.r1_interval), ema_kimg=ema_kimg_value(t.get("ema_kimg", "auto"), batch_size=batch_size),
-        num_workers=int(t.num_workers), max_num_frames=int(t.get("max_num_frames", 1024)), metrics=metrics,
-        evaluate_kwargs=evaluate_kwargs, samples=_container(cfg.get("samples"), {}),
-        components=components, config_text=config_text, progress=bool(cfg.get("progress", True)),
+        G=G, slots=slots, dataset=dataset, augment=augment, run=run, device=device, trainer=t,
+        runtime=RuntimeSettings(seed=seed, precision=str(cfg.precision), channels_last=bool(cfg.channels_last),
+                                compile=bool(cfg.compile), progress=bool(cfg.progress)),
+        samples=SampleSettings(**_container(cfg.samples, {})),
+        evaluation=EvalSettings(metrics=tuple(metrics), options=evaluate_kwargs),
+        provenance=Provenance(components=components, config_text=config_text),
     )
     if resume_path is not None:
         state = ckpt.load_checkpoint(resume_path, map_location="cpu")

@@ -40,6 +40,7 @@ from .faults import TrainingDiverged, check_parameters
 from .losses import r1_penalty
 from .run_folder import RunFolder
 from .samples import snapshot_samples
+from .settings import EvalSettings, Provenance, RuntimeSettings, SampleSettings, TrainerSettings
 
 log = logging.getLogger("sgvb")
 
@@ -125,71 +126,52 @@ class TrainingLoop:
         augment: torch.nn.Module,
         run: RunFolder,
         device: torch.device,
-        seed: int = 0,
-        precision: str = "bf16",
-        channels_last: bool = False,
-        compile: bool = False,
-        total_kimg: float = 25000,
-        stage_kimg: Mapping[str, float] | None = None,
-        stage_optim: Mapping[str, Mapping[str, Any]] | None = None,
-        batch_size: int = 64,
-        batch_gpu: int = 16,
-        kimg_per_tick: float = 5,
-        snapshot_kimg: float = 1000,
-        eval_kimg: float = 1000,
-        keep_checkpoints: int = 5,
-        best_metric: str | None = None,
-        g_lr: float = 0.0025,
-        d_lr: float = 0.0025,
-        betas: Sequence[float] = (0.0, 0.99),
-        g_reg_interval: int | None = 4,
-        r1_interval: int = 16,
-        ema_kimg: float = 20,
-        num_workers: int = 3,
-        max_num_frames: int = 1024,
-        metrics: Sequence[Any] = (),
-        evaluate_kwargs: Mapping[str, Any] | None = None,
-        samples: Mapping[str, Any] | None = None,
-        components: Mapping[str, Any] | None = None,
-        config_text: str = "",
-        progress: bool = True,
+        trainer: TrainerSettings,
+        runtime: RuntimeSettings = RuntimeSettings(),
+        samples: SampleSettings = SampleSettings(),
+        evaluation: EvalSettings = EvalSettings(),
+        provenance: Provenance = Provenance(),
     ):
+        """``trainer``: schedule, batch and optimiser (``r1_gamma``/``ema_kimg`` already numbers); ``runtime``: seed and
+        how the networks run; ``samples``: snapshot videos; ``evaluation``: metrics and their options; ``provenance``:
+        what a checkpoint records about the run."""
+        t = trainer
         self.rank, self.world_size = dist.rank(), dist.world_size()
-        if batch_size % (batch_gpu * self.world_size):
+        if t.batch_size % (t.batch_gpu * self.world_size):
             raise ValueError(
-                f"trainer.batch_size={batch_size} must be a multiple of trainer.batch_gpu={batch_gpu} x {self.world_size} processes"
+                f"trainer.batch_size={t.batch_size} must be a multiple of trainer.batch_gpu={t.batch_gpu} x {self.world_size} processes"
             )
-        if precision not in ("bf16", "fp32"):
-            raise ValueError(f"precision must be 'bf16' or 'fp32', got {precision!r}")
-        self.device, self.seed, self.run = device, seed, run
+        if runtime.precision not in ("bf16", "fp32"):
+            raise ValueError(f"precision must be 'bf16' or 'fp32', got {runtime.precision!r}")
+        self.device, self.seed, self.run = device, int(runtime.seed), run
         self.G, self.slots, self.dataset, self.augment = G.to(device), slots, dataset, augment.to(device)
         for slot in slots:
             slot.D.to(device)
-        if channels_last:
+        if runtime.channels_last:
             for m in [self.G, *(s.D for s in slots)]:
                 m.to(memory_format=torch.channels_last)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        self.autocast = device.type == "cuda" and precision == "bf16"
-        self.G_fwd = torch.compile(self.G) if compile else self.G
-        self.D_fwd = [torch.compile(s.D) if compile else s.D for s in slots]
+        self.autocast = device.type == "cuda" and runtime.precision == "bf16"
+        self.G_fwd = torch.compile(self.G) if runtime.compile else self.G
+        self.D_fwd = [torch.compile(s.D) if runtime.compile else s.D for s in slots]
 
-        self.batch_size, self.batch_gpu = batch_size, batch_gpu
-        self.num_accum = batch_size // (batch_gpu * self.world_size)
-        self.total_kimg, self.kimg_per_tick = float(total_kimg), float(kimg_per_tick)
-        self.snapshot_kimg, self.eval_kimg = float(snapshot_kimg), float(eval_kimg)
-        self.keep_checkpoints, self.best_metric = int(keep_checkpoints), best_metric
-        self.r1_interval, self.ema_kimg = int(r1_interval), float(ema_kimg)
-        self.num_workers, self.max_num_frames = int(num_workers), int(max_num_frames)
-        self.metrics, self.evaluate_kwargs = list(metrics), dict(evaluate_kwargs or {})
-        self.samples = {"videos": 9, "frames": 16, "long_frames": 128, "fps": 25.0, **dict(samples or {})}
-        self.components, self.config_text, self.progress = dict(components or {}), config_text, progress
-        self.stages = stage_plan(tuple(getattr(G, "training_stages", ("main",))), dict(stage_kimg or {}), total_kimg)
+        self.batch_size, self.batch_gpu = int(t.batch_size), int(t.batch_gpu)
+        self.num_accum = self.batch_size // (self.batch_gpu * self.world_size)
+        self.total_kimg, self.kimg_per_tick = float(t.total_kimg), float(t.kimg_per_tick)
+        self.snapshot_kimg, self.eval_kimg = float(t.snapshot_kimg), float(t.eval_kimg)
+        self.keep_checkpoints, self.best_metric = int(t.keep_checkpoints), t.best_metric
+        self.r1_interval, self.ema_kimg = int(t.r1_interval), float(t.ema_kimg)
+        self.num_workers, self.max_num_frames = int(t.num_workers), int(t.max_num_frames)
+        self.metrics, self.evaluate_kwargs = list(evaluation.metrics), dict(evaluation.options)
+        self.samples = samples
+        self.components, self.config_text, self.progress = dict(provenance.components), provenance.config_text, runtime.progress
+        self.stages = stage_plan(tuple(getattr(G, "training_stages", ("main",))), dict(t.stage_kimg), self.total_kimg)
 
         # Created with placeholder settings; _apply_stage_optim gives them their (lazy-reg scaled) lr and betas.
         self.opt_G = torch.optim.Adam(self.G.parameters(), eps=1e-8)
         self.opt_D = [torch.optim.Adam(s.D.parameters(), eps=1e-8) for s in slots]
-        self.optim_base = {"g_lr": g_lr, "d_lr": d_lr, "betas": tuple(betas), "g_reg_interval": g_reg_interval, "g_steps": 1}
-        self.stage_optim = {str(k): dict(v) for k, v in (stage_optim or {}).items()}
+        self.optim_base = {"g_lr": t.g_lr, "d_lr": t.d_lr, "betas": tuple(t.betas), "g_reg_interval": t.g_reg_interval, "g_steps": 1}
+        self.stage_optim = {str(k): dict(v) for k, v in dict(t.stage_optim).items()}
         for stage, values in self.stage_optim.items():
             if stage not in [name for name, _ in self.stages]:
                 raise ValueError(f"trainer.stage_optim names stage '{stage}', but the generator's stages are {[n for n, _ in self.stages]}")
@@ -204,7 +186,7 @@ class TrainingLoop:
         self.stage_index, self.stage_started = 0, False
         self.best: dict[str, Any] = {}
         self.last_snapshot_kimg, self.last_eval_kimg = 0.0, 0.0
-        self.np_rng = np.random.default_rng([seed, self.rank])
+        self.np_rng = np.random.default_rng([self.seed, self.rank])
         self._clips: dict[int, Any] = {}
         self._loaders: dict[int, Iterator] = {}
 
@@ -478,8 +460,8 @@ class TrainingLoop:
         if self.run.writer:
             try:
                 snapshot_samples(
-                    self.G_ema, self.run.samples, tag, seed=self.seed, num_videos=int(self.samples["videos"]),
-                    num_frames=int(self.samples["frames"]), long_frames=int(self.samples["long_frames"]), fps=float(self.samples["fps"]),
+                    self.G_ema, self.run.samples, tag, seed=self.seed, num_videos=int(self.samples.videos),
+                    num_frames=int(self.samples.frames), long_frames=int(self.samples.long_frames), fps=float(self.samples.fps),
                 )
             except Exception as exc:  # samples are a convenience; never lose a checkpoint over them
                 log.warning("writing samples at kimg %.3f failed: %s: %s", self.kimg, type(exc).__name__, exc)

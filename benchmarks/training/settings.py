@@ -45,6 +45,33 @@ class SampleSettings:
     fps: float = 25.0
 
 
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """How the networks run (not what they learn)."""
+
+    seed: int = 0
+    precision: str = "bf16"
+    channels_last: bool = False
+    compile: bool = False
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """Metrics at each evaluation and the keyword arguments ``metrics.evaluate`` gets for them."""
+
+    metrics: tuple[Any, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What every checkpoint records about the run: the components' registry specs and the resolved config."""
+
+    components: dict[str, Any] = field(default_factory=dict)
+    config_text: str = ""
+
+
 @dataclass
 class TrainConfig:
     """The top level of ``sgvb train``'s config; component groups stay free-form (each component checks its own
