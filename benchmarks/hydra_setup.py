@@ -87,3 +87,18 @@ def check_composes(config_name: str, overrides: Sequence[str]) -> str | None:
     finally:
         GlobalHydra.instance().clear()
     return None
+
+
+def load_option(group: str, option: str) -> dict:
+    """A config group option as Hydra composes it (its defaults list applied: ``*_small`` options inherit their
+    full-size file), as a plain dict."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+            return OmegaConf.to_container(compose("train", overrides=[f"{group}={option}"])[group], resolve=True)
+    finally:
+        GlobalHydra.instance().clear()

@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks import grid
 from benchmarks.cli import main as sgvb
+from benchmarks.training.run_folder import write_status
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_record_job_failure(tmp_path: Path):
     assert job_end(tmp_path / "b", JobStatus.COMPLETED, 2)["error"].startswith("the job exited with status 2")
     assert job_end(tmp_path / "c", JobStatus.COMPLETED, 0) is None
     (tmp_path / "d").mkdir()
-    (tmp_path / "d" / "status.json").write_text(json.dumps({"state": "failed", "error": "NaN in loss D at kimg 3"}))
+    write_status(tmp_path / "d", "failed", kimg=3.0, error="NaN in loss D at kimg 3")
     assert job_end(tmp_path / "d", JobStatus.FAILED, RuntimeError("x"))["error"] == "NaN in loss D at kimg 3"  # harness's words kept
 
 

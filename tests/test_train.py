@@ -19,6 +19,7 @@ from benchmarks.training.components import ConfigError
 from benchmarks.training.faults import TrainingDiverged
 from benchmarks.training.job import train
 from benchmarks.training.losses import NonSaturatingLoss
+from benchmarks.training.run_folder import write_status
 from registry import LOSSES, METRICS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -287,26 +288,34 @@ def test_sgvb_train_cfg_job_prints_the_config(preset):
     assert "total_kimg:" in out.stdout and "_name_: stylegan_v" in out.stdout
 
 
-def test_cli_errors_are_one_line_and_hydra_writes_only_into_the_run_folder(tmp_path):
+def test_cli_errors_are_one_line_and_hydra_writes_only_into_the_run_folder(tmp_path, monkeypatch, capsys):
     """Type errors name key, value and type; a failed run says where its traceback is; nothing lands in the cwd."""
-    def sgvb_train(*args, env=None):
-        return subprocess.run([PYTHON, "-m", "benchmarks.cli", "train", *args], cwd=tmp_path, capture_output=True, text=True,
-                              timeout=120, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+    from benchmarks.cli import main as sgvb
 
-    out = sgvb_train("experiment=tiny", "trainer.batch_size=abc")
-    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0, out.stderr
-    assert "trainer.batch_size=abc" in out.stderr and "Integer" in out.stderr
-    out = sgvb_train("generator=stylegan_vv")
-    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0
-    assert "config group 'generator' has no option 'stylegan_vv'. Did you mean 'stylegan_v'?" in out.stderr
+    monkeypatch.chdir(tmp_path)
+
+    def sgvb_train(*args) -> tuple[int, str]:
+        try:
+            code = sgvb(["train", *args])
+        except SystemExit as exc:
+            code = exc.code
+        return code, capsys.readouterr().err.strip()
+
+    code, err = sgvb_train("experiment=tiny", "trainer.batch_size=abc")
+    assert code == 2 and err.count("\n") == 0 and "trainer.batch_size=abc" in err and "Integer" in err, err
+    code, err = sgvb_train("generator=stylegan_vv")
+    assert code == 2 and err.count("\n") == 0
+    assert "config group 'generator' has no option 'stylegan_vv'. Did you mean 'stylegan_v'?" in err
 
     run_dir = tmp_path / "run"
     args = [*TINY, f"run_dir={run_dir}", "trainer.batch_size=3"]  # not a multiple of batch_gpu: fails at start
-    out = sgvb_train(*args)
-    assert out.returncode == 1 and out.stderr.strip().count("\n") == 0, out.stderr
-    assert "batch_size=3 must be a multiple" in out.stderr and f"the traceback is in {run_dir / 'log.txt'}" in out.stderr
+    code, err = sgvb_train(*args)
+    assert code == 1 and err.count("\n") == 0, err
+    assert "batch_size=3 must be a multiple" in err and f"the traceback is in {run_dir / 'log.txt'}" in err
     assert "Traceback" in (run_dir / "log.txt").read_text()
-    assert "Traceback" in sgvb_train(*args, env={"SGVB_TRACEBACK": "1"}).stderr  # on request
+    monkeypatch.setenv("SGVB_TRACEBACK", "1")
+    code, err = sgvb_train(*args)
+    assert code == 1 and "batch_size=3 must be a multiple" in err and err.count("\n") > 2  # the traceback, on request
     assert (run_dir / ".hydra" / "config.yaml").is_file() and not (tmp_path / "runs").exists()
 
 
@@ -320,7 +329,7 @@ def test_resume_redoes_nothing_and_continues_the_logs_from_the_checkpoint(tmp_pa
     train(tiny_config(*common, "trainer.total_kimg=0.036"))
     assert [p.name for p in ckpt.list_checkpoints(run_dir)] == ["ckpt-000000.024.pt", "ckpt-000000.036.pt"]
     ckpt.list_checkpoints(run_dir)[-1].unlink()  # as if killed after the tick at 0.036, before its checkpoint
-    (run_dir / "status.json").write_text(json.dumps({"state": "running", "error": None, "kimg": 0.036}))
+    write_status(run_dir, "running", kimg=0.036)
     with open(run_dir / "stats.jsonl", "a") as f:
         f.write('{"tick": 3, "kimg": 0.04')  # torn by the kill
 
@@ -346,7 +355,7 @@ def test_resume_with_a_different_config_is_refused_unless_allowed(tmp_path):
     assert (run_dir / "config.yaml").read_text() == original and after["config_hash"] == info["config_hash"]
     assert after["history"][-1]["changes"] == {"trainer.total_kimg": [0.012, 0.024]}
     # the allowed change is now part of the run: resuming with the same value again needs no opt-in
-    (run_dir / "status.json").write_text(json.dumps({"state": "running", "error": None, "kimg": 0.024}))
+    write_status(run_dir, "running", kimg=0.024)
     train(tiny_config(*common, "trainer.total_kimg=0.024"))
     assert len(json.loads((run_dir / "run.json").read_text())["history"]) == 1
 

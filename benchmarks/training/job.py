@@ -145,6 +145,7 @@ def _train_on(cfg: DictConfig, run_dir: Path, device: torch.device) -> None:
     rank, world = dist.init_from_env(device.type)
     run_dir = Path(dist.broadcast_object(str(run_dir)))
     main = rank == 0
+    lock = None
     try:
         lock = _lock_run_folder(run_dir, rank)  # before anything in the folder is touched
         run = RunFolder(run_dir, writer=main)
@@ -153,7 +154,7 @@ def _train_on(cfg: DictConfig, run_dir: Path, device: torch.device) -> None:
         resume_path = _resume_source(cfg.get("resume"), run_dir)  # before touching status.json
         drift = _config_drift(cfg, run_dir) if resume_path is not None else {}  # a refused resume leaves the run as it was
     except BaseException:
-        if "lock" in locals():
+        if lock is not None:
             lock.release()
         dist.destroy()
         raise
