@@ -45,6 +45,7 @@ def run_pair(args) -> dict:
     from benchmarks.training.job import pick_device
     from benchmarks.training.loop import TrainingLoop
     from benchmarks.training.run_folder import RunFolder
+    from benchmarks.training.settings import RuntimeSettings, TrainerSettings
 
     device = pick_device(args.device)
     torch.manual_seed(0)
@@ -63,8 +64,9 @@ def run_pair(args) -> dict:
     G.train(), [s.D.train() for s in slots]
     loop = TrainingLoop(
         G=G, slots=slots, dataset=dataset, augment=build_augmentation({"_name_": "ada", "p": 0.2, "adaptive": False}),
-        run=RunFolder(".", writer=False), device=device, precision=args.precision, batch_size=args.batch, batch_gpu=args.batch,
-        num_workers=0, total_kimg=1e9, stage_kimg=stage_kimg, r1_interval=16, ema_kimg=args.batch * 10 / 32, progress=False,
+        run=RunFolder(".", writer=False), device=device, runtime=RuntimeSettings(precision=args.precision, progress=False),
+        trainer=TrainerSettings(batch_size=args.batch, batch_gpu=args.batch, num_workers=0, total_kimg=1e9, stage_kimg=stage_kimg,
+                                r1_interval=16, ema_kimg=args.batch * 10 / 32),
     )
     loop._advance_stage()
     stats = defaultdict(list)

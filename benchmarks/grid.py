@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import re
 import sys
 import traceback
@@ -40,9 +39,12 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
+from benchmarks.training.run_folder import lock_holder, read_status, write_status
+
 CONFIG_MODULE = "benchmarks.conf"
 TRAIN_CONFIG = "train"
-STATES = ("done", "failed", "running", "new")  # "running" on disk before a launch = interrupted: it resumes
+STATES = ("done", "failed", "running", "held", "new")  # "running" on disk before a launch = interrupted: it resumes;
+# "held" = another live process trains in the folder right now: the grid skips it and says so
 
 
 def job_dir_name(overrides: Any, params: Any = None, max_length: int = 120) -> str:
@@ -87,9 +89,12 @@ class Job:
     error: str | None = None
 
     def refresh(self) -> "Job":
-        status = _read_status(self.run_dir)
+        status = read_status(self.run_dir)
         self.state = str(status.get("state", "new")) if status else "new"
         self.error = status.get("error") if status else None
+        holder = lock_holder(self.run_dir) if self.run_dir.is_dir() else None
+        if holder is not None:
+            self.state, self.error = "held", f"held by {holder}; skipped"
         return self
 
 
@@ -112,14 +117,6 @@ class GridPlan:
         for job in self.jobs:
             counts[job.state] = counts.get(job.state, 0) + 1
         return {state: n for state, n in counts.items() if n}
-
-
-def _read_status(run_dir: Path) -> dict[str, Any] | None:
-    try:
-        status = json.loads((run_dir / "status.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    return status if isinstance(status, dict) else None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -148,12 +145,11 @@ def _grid_names(options: Sequence[str]) -> list[str]:
 def plan_grid(name: str, overrides: Sequence[str] = ()) -> GridPlan:
     """Expand grid ``name`` with ``overrides`` into jobs, exactly as ``sgvb train -m +grid=<name>`` would.
 
-    Uses Hydra's config loader in multirun mode, its override parser and ``BasicSweeper.split_arguments``
-    (grid params first, then the command line, so a command-line value of a swept key replaces the grid's),
-    then composes each job's config to learn its folder (``hydra.sweep.dir``/``hydra.sweep.subdir``).
+    Uses Hydra's config loader in multirun mode and its documented override parser; the sweep is expanded
+    here as the basic sweeper does (``expand_sweep``), then each job's config is composed to learn its
+    folder (``hydra.sweep.dir``/``hydra.sweep.subdir``).
     """
     from hydra import initialize_config_module
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -177,8 +173,10 @@ def plan_grid(name: str, overrides: Sequence[str] = ()) -> GridPlan:
             try:
                 cfg = loader.load_configuration(TRAIN_CONFIG, [f"+grid={name}", *overrides], run_mode=RunMode.MULTIRUN)
             except HydraException as exc:
-                message = str(exc).split("\n\n")[0]  # without Hydra's search-path listing
-                if "hydra/launcher/joblib" in message or "hydra/launcher/submitit" in message:
+                from benchmarks.hydra_setup import describe_config_error
+
+                message = describe_config_error(exc)
+                if "hydra/launcher" in message and ("joblib" in str(exc) or "submitit" in str(exc) or "slurm" in message or "local_parallel" in message):
                     message += "\nThe launcher plugins are an optional extra: pip install 'stylegan-v-bench[launchers]'"
                 raise GridError(f"grid '{name}' with overrides {list(overrides)}: {message}") from exc
             sweeper = str(cfg.hydra.sweeper.get("_target_", ""))
@@ -189,7 +187,7 @@ def plan_grid(name: str, overrides: Sequence[str] = ()) -> GridPlan:
             arguments = [f"{key}={value}" for key, value in params.items()] + list(cfg.hydra.overrides.task)
             try:
                 parsed = OverridesParser.create(config_loader=loader).parse_overrides(arguments)
-                job_overrides = BasicSweeper.split_arguments(parsed, None)[0]
+                job_overrides = expand_sweep(parsed)
             except HydraException as exc:
                 raise GridError(f"grid '{name}': cannot expand the sweep {arguments}: {exc}") from exc
             jobs = [_compose_job(name, loader, cfg, index, list(job)) for index, job in enumerate(job_overrides)]
@@ -201,6 +199,19 @@ def plan_grid(name: str, overrides: Sequence[str] = ()) -> GridPlan:
     return GridPlan(name=name, overrides=list(overrides), sweep_dir=sweep_dir, launcher=launcher, jobs=jobs)
 
 
+def expand_sweep(overrides: Sequence[Any]) -> list[list[str]]:
+    """The cartesian product of parsed overrides, as Hydra's basic sweeper runs it: one axis per key in order of
+    first appearance, a later override of a key replacing the earlier one (the command line beats the grid)."""
+    import itertools
+
+    axes: dict[str, list[str]] = {}
+    for override in overrides:
+        key = override.get_key_element()
+        values = list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.get_value_element_as_str()]
+        axes[key] = [f"{key}={value}" for value in values]
+    return [list(job) for job in itertools.product(*axes.values())]
+
+
 def _compose_job(name: str, loader: Any, cfg: Any, index: int, overrides: list[str]) -> Job:
     """Compose one job's config as the launcher will (``load_sweep_config``), check it, and find its folder."""
     from hydra.core.hydra_config import HydraConfig
@@ -210,7 +221,9 @@ def _compose_job(name: str, loader: Any, cfg: Any, index: int, overrides: list[s
     try:
         job_cfg = loader.load_sweep_config(cfg, overrides)
     except HydraException as exc:
-        raise GridError(f"grid '{name}', job #{index} ({' '.join(overrides)}) does not compose: {exc}") from exc
+        from benchmarks.hydra_setup import describe_config_error
+
+        raise GridError(f"grid '{name}', job #{index} ({' '.join(overrides)}) does not compose: {describe_config_error(exc)}") from exc
     missing = sorted(k for k in OmegaConf.missing_keys(job_cfg) if not k.startswith("hydra."))
     if missing:
         raise GridError(f"grid '{name}' needs {', '.join(missing)} (??? in the config): give "
@@ -230,7 +243,9 @@ def format_plan(plan: GridPlan) -> str:
     lines = [f"grid '{plan.name}': {len(plan.jobs)} jobs ({counts}) in {_short(plan.sweep_dir)}, launcher {plan.launcher}",
              f"  = {plan.command}"]
     if any(job.state == "running" for job in plan.jobs):
-        lines.append("  (running = interrupted, or still running elsewhere: it resumes from its last checkpoint)")
+        lines.append("  (running = interrupted: it resumes from its last checkpoint)")
+    if any(job.state == "held" for job in plan.jobs):
+        lines.append("  (held = another live process trains in that folder now: the grid skips it)")
     width = len(str(len(plan.jobs) - 1))
     for job in plan.jobs:
         shown = [o for o in job.overrides if o != f"+grid={plan.name}"]
@@ -258,36 +273,37 @@ class RecordJobFailure(Callback):
     """
 
     def on_job_end(self, config: Any, job_return: Any, **kwargs: Any) -> None:
+        import contextlib
+        import io
+
         from hydra.core.utils import JobStatus
 
-        value = job_return._return_value  # the exception of a failed job (``return_value`` would re-raise it)
+        from benchmarks.train import SKIPPED_BUSY
+
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):  # Hydra reports the failed job itself
+                value = job_return.return_value
+        except Exception as exc:  # the public accessor re-raises a failed job's exception
+            value = exc
         if job_return.status == JobStatus.FAILED:
             error, trace = f"{type(value).__name__}: {value}", "".join(traceback.format_exception(value))
-        elif isinstance(value, int) and not isinstance(value, bool) and value != 0:
+        elif isinstance(value, int) and not isinstance(value, bool) and value not in (0, SKIPPED_BUSY):
             error, trace = f"the job exited with status {value} (its message is in the console output)", None
         else:
             return
         run_dir = job_run_dir(config)
-        status = _read_status(run_dir)
+        if lock_holder(run_dir) is not None:
+            return  # another live process owns the folder and its status
+        status = read_status(run_dir)
         if status and status.get("state") == "failed":
             return  # the harness said why
-        record = {"state": "failed", "error": error, "kimg": float((status or {}).get("kimg") or 0.0),
-                  "updated": _now_iso(), "traceback": trace}
-        from benchmarks.table import atomic_write_text
-
-        atomic_write_text(run_dir / "status.json", json.dumps(record, indent=2) + "\n")
+        write_status(run_dir, "failed", kimg=float((status or {}).get("kimg") or 0.0), error=error, traceback=trace)
 
 
 def job_run_dir(config: Any) -> Path:
     """The run folder of a job: ``run_dir`` when set, else Hydra's output folder (as the harness decides)."""
     run_dir = config.get("run_dir")
     return Path(str(run_dir if run_dir is not None else config.hydra.runtime.output_dir)).absolute()
-
-
-def _now_iso() -> str:
-    import datetime as dt
-
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 # ----------------------------------------------------------------------------------------------

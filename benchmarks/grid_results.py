@@ -13,7 +13,6 @@ Everything is generated from the run folders, so deleting this folder loses noth
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import table
+from benchmarks.training.run_folder import atomic_open
 
 
 def write_results(run_dirs: Sequence[Path], results_dir: Path, *, labels: dict[Path, str], select: str = "final") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -79,11 +79,9 @@ def plot_consistency(tidy: pd.DataFrame, comparison: pd.DataFrame, path: Path) -
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_open(path) as handle:
+        fig.savefig(handle, dpi=100, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 
@@ -101,8 +99,6 @@ def _config_names(comparison: pd.DataFrame) -> dict[str, str]:
 
 
 def _copy(src: Path, dst: Path) -> Path:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    with atomic_open(dst) as handle, open(src, "rb") as source:
+        shutil.copyfileobj(source, handle)
     return dst

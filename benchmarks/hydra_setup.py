@@ -1,13 +1,19 @@
-"""Make plugins usable from Hydra command lines without writing YAML into this package.
+"""Make every registered component usable from Hydra command lines, and Hydra's errors one line long.
 
-Two mechanisms, installed once before any Hydra entry point composes a config:
-  * every entry-point component (``sgvb.generators`` ...) becomes an option of its config group
-    (``generator=my_gen``) holding ``{_name_: my_gen}``; its own keyword arguments are added on the
-    command line with ``+generator.width=64``. A YAML option of the same name takes precedence.
+Installed once before any Hydra entry point composes a config:
+  * every component of a kind with a config group (built-in or entry-point plugin) is an option of that
+    group (``loss=ralsgan``, ``generator=my_gen``) holding ``{_name_: NAME}``, unless a YAML option of
+    the same name exists (the YAML wins); its keyword arguments go on the command line (``+loss.k=1``).
   * a plugin that ships config groups names a package in the ``sgvb.configs`` group; that package is
     added to Hydra's search path (``pkg://<package>``), so its ``generator/my_gen.yaml`` etc. are options.
+``describe_config_error`` turns a composition error into one line: the key, the value and what was
+expected, or the group, the unknown option and the closest one.
 """
 from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from pathlib import Path
 
 from hydra.core.config_search_path import ConfigSearchPath
 from hydra.core.config_store import ConfigStore
@@ -17,6 +23,8 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 from registry import REGISTRIES
 from registry.plugins import CONFIG_GROUP, entries
 
+CONF = Path(__file__).resolve().parent / "conf"
+CONFIG_MODULE = "benchmarks.conf"
 _search_path_registered = False
 
 
@@ -29,12 +37,68 @@ class PluginConfigSearchPath(SearchPathPlugin):
 
 
 def install() -> None:
-    """Register the search-path plugin (once) and a config option per plugin component (idempotent)."""
+    """Register the search-path plugin (once) and a config option per component without a YAML (idempotent)."""
     global _search_path_registered
     if not _search_path_registered:
         Plugins.instance().register(PluginConfigSearchPath)
         _search_path_registered = True
     store = ConfigStore.instance()
     for kind, registry in REGISTRIES.items():
-        for entry in entries(registry.entry_point_group):
-            store.store(group=kind, name=entry.name, node={"_name_": entry.name}, provider=entry.dist)
+        if not (CONF / kind).is_dir():
+            continue  # not a config group of sgvb train (metrics, detectors, ...)
+        for name in registry.list():
+            if not (CONF / kind / f"{name}.yaml").is_file():
+                store.store(group=kind, name=name, node={"_name_": name}, provider=registry.info(name).provider or "sgvb")
+
+
+def describe_config_error(exc: BaseException) -> str:
+    """One line for a Hydra composition error (no traceback, no search-path listing)."""
+    from hydra.errors import MissingConfigException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
+
+    if isinstance(exc, MissingConfigException) and exc.missing_cfg_file and "/" in str(exc.missing_cfg_file):
+        group, _, option = str(exc.missing_cfg_file).rpartition("/")
+        options = list(exc.options or [])
+        close = difflib.get_close_matches(option, options, n=1, cutoff=0.5)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        return f"config group '{group}' has no option '{option}'.{hint} Options: {', '.join(options) or 'none'}"
+    cause = exc.__cause__ or exc
+    if isinstance(cause, ValidationError) and getattr(cause, "full_key", None):
+        return f"option {cause.full_key}={cause.value}: {str(cause.msg).splitlines()[0]}"
+    if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and getattr(cause, "full_key", None):
+        return f"unknown option '{cause.full_key}' ({str(cause.msg).splitlines()[0]}); to add a new key write +{cause.full_key}=..."
+    return str(exc).strip().split("\n")[0]
+
+
+def check_composes(config_name: str, overrides: Sequence[str]) -> str | None:
+    """Compose ``config_name`` with ``overrides`` as the command would; the one-line problem, or None."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    install()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+            compose(config_name, overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as exc:
+        return describe_config_error(exc)
+    finally:
+        GlobalHydra.instance().clear()
+    return None
+
+
+def load_option(group: str, option: str) -> dict:
+    """A config group option as Hydra composes it (its defaults list applied: ``*_small`` options inherit their
+    full-size file), as a plain dict."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+            return OmegaConf.to_container(compose("train", overrides=[f"{group}={option}"])[group], resolve=True)
+    finally:
+        GlobalHydra.instance().clear()

@@ -19,13 +19,11 @@ metrics still gets one row saying so.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
 import re
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +32,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from benchmarks.training.run_folder import atomic_write_text, group_hash  # the one run identity and writer
 
 RUN_MARKERS = ("run.json", "status.json")
 # Keys that differ between runs of one configuration without changing what is trained (where and how a
@@ -190,12 +190,6 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------------------------
 # Run-level descriptions
-
-
-def group_hash(config: dict[str, Any]) -> str:
-    """Hash of a flattened config without ``seed`` and run-local keys: runs with equal hashes are seeds of one configuration."""
-    kept = {k: v for k, v in config.items() if k not in RUN_LOCAL_KEYS and not k.startswith("hydra.")}
-    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
 def _component_names(run: Run) -> dict[str, str]:
@@ -571,27 +565,6 @@ def format_markdown(comparison: pd.DataFrame) -> str:
 
 # ----------------------------------------------------------------------------------------------
 # Files
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write through a temp file in the same folder and ``os.replace``, so a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
-        with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def comparison_path(output: str | os.PathLike) -> Path:

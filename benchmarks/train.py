@@ -1,38 +1,75 @@
 """``sgvb train``: Hydra front end of the training harness (``benchmarks.training.job.train``).
 
-In a multirun (``-m``) a failed job is recorded in its ``status.json`` and the sweep goes on with the
-next job; a single run exits non-zero. Configuration errors print one message, not a traceback.
+Errors a user can fix are one line: a config that does not compose (wrong type, unknown key, a typo in
+an option, with the closest option) before Hydra starts, and a failed run with where its details are
+(``log.txt``); ``SGVB_TRACEBACK=1`` (or ``hydra.verbose=true``) shows the full traceback instead. In a
+multirun (``-m``) a failed job is recorded in its ``status.json`` and the sweep goes on with the next
+job; a job whose run folder another live process holds is skipped and reported.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import hydra
 from omegaconf import DictConfig
 
+import benchmarks.conf  # noqa: F401  (registers the typed schemas)
+
+SKIPPED_BUSY = 3  # a multirun job's exit value when another process holds its run folder
+
+
+def one_line(text: str) -> str:
+    return " ".join(line.strip() for line in str(text).strip().splitlines() if line.strip())
+
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
-def main(cfg: DictConfig) -> int:
+def _hydra_main(cfg: DictConfig) -> int:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     from benchmarks.training.components import ConfigError
-    from benchmarks.training.job import train
+    from benchmarks.training.job import resolve_run_dir, train
+    from benchmarks.training.run_folder import RunFolderBusy
 
-    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    hydra_cfg = HydraConfig.get()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
     try:
         train(cfg)
     except ConfigError as exc:
-        print(f"sgvb train: configuration error: {exc}", file=sys.stderr)
+        print(f"sgvb train: configuration error: {one_line(exc)}", file=sys.stderr)
         if multirun:
             return 2
         sys.exit(2)
+    except RunFolderBusy as exc:
+        print(f"sgvb train: {'skipped: ' if multirun else ''}{one_line(exc)}", file=sys.stderr)
+        if multirun:
+            return SKIPPED_BUSY
+        sys.exit(SKIPPED_BUSY)
     except Exception as exc:
-        if not multirun:
+        if os.environ.get("SGVB_TRACEBACK") or hydra_cfg.verbose:
             raise
-        print(f"sgvb train: job failed ({type(exc).__name__}: {exc}); see its status.json and log.txt", file=sys.stderr)
-        return 1
+        log = resolve_run_dir(cfg) / "log.txt"
+        where = f"; the traceback is in {log}" if log.is_file() else ""
+        print(f"sgvb train: {'job ' if multirun else ''}failed: {type(exc).__name__}: {one_line(exc)}{where} "
+              "(SGVB_TRACEBACK=1 prints it here)", file=sys.stderr)
+        if multirun:
+            return 1
+        sys.exit(1)
     return 0
+
+
+def main() -> int:
+    """Check a plain command line (overrides only) with one compose first, so its errors are one line."""
+    args = sys.argv[1:]
+    if all(not arg.startswith("-") for arg in args):
+        from benchmarks.hydra_setup import check_composes
+
+        problem = check_composes("train", args)
+        if problem is not None:
+            print(f"sgvb train: configuration error: {problem}", file=sys.stderr)
+            sys.exit(2)
+    return _hydra_main()
 
 
 if __name__ == "__main__":

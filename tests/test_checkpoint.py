@@ -27,7 +27,7 @@ def write_generator_checkpoint(path, kimg=1.0):
 
 def test_checkpoint_loads_with_weights_only_and_rebuilds_the_generator(tmp_path):
     path, G = write_generator_checkpoint(tmp_path / "checkpoints" / ckpt.checkpoint_name(1.2))
-    assert path.name == "ckpt-000001.pt"
+    assert path.name == "ckpt-000001.200.pt"
     raw = torch.load(path, weights_only=True)
     assert raw["format"] == ckpt.FORMAT and raw["components"]["generator"]["_name_"] == "stylegan_v"
     loaded = ckpt.load_generator(path)
@@ -93,5 +93,16 @@ def test_non_sgvb_files_and_missing_files_get_clear_errors(tmp_path):
 def test_pruning_keeps_the_newest_and_the_protected_best(tmp_path):
     for kimg in (1, 2, 3, 4, 5):
         ckpt.save_checkpoint(tmp_path / "checkpoints" / ckpt.checkpoint_name(kimg), {"kimg": float(kimg)})
-    ckpt.prune_checkpoints(tmp_path, keep=2, protected={"ckpt-000002.pt"})
-    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["ckpt-000002.pt", "ckpt-000004.pt", "ckpt-000005.pt"]
+    ckpt.prune_checkpoints(tmp_path, keep=2, protected={"ckpt-000002.000.pt"})
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["ckpt-000002.000.pt", "ckpt-000004.000.pt", "ckpt-000005.000.pt"]
+
+
+def test_checkpoint_names_are_unique_per_training_state(tmp_path):
+    """Snapshots less than 1 kimg apart used to overwrite one file (``snapshot_kimg=0.25``: three writes to ckpt-000000.pt)."""
+    names = [ckpt.checkpoint_name(kimg) for kimg in (0.25, 0.5, 0.75, 1.0, 1.848)]
+    assert len(set(names)) == 5 and names[-1] == "ckpt-000001.848.pt"
+    for kimg in (0.25, 0.5):
+        ckpt.save_checkpoint(tmp_path / "checkpoints" / ckpt.checkpoint_name(kimg), {"kimg": kimg})
+    ckpt.save_checkpoint(tmp_path / "checkpoints" / "ckpt-000001.pt", {"kimg": 1.0})  # an older run's name still sorts
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["ckpt-000000.250.pt", "ckpt-000000.500.pt", "ckpt-000001.pt"]
+    assert [ckpt.checkpoint_kimg(p) for p in ckpt.list_checkpoints(tmp_path)] == [0.25, 0.5, 1.0]

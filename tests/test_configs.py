@@ -2,6 +2,7 @@
 not hours into a cluster job."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from registry import REGISTRIES
 from registry.interfaces import CONTRACTS, conformance_problems
 
 CONF = Path(__file__).resolve().parents[1] / "benchmarks" / "conf"
-GROUPS = ("generator", "discriminator", "dataset", "sampler", "loss", "augmentation", "trainer", "model")
+GROUPS = ("generator", "discriminator", "dataset", "sampler", "loss", "augmentation", "trainer", "experiment", "model")
+PRESETS = ("trainer=tiny", "trainer=small", "experiment=tiny")
 
 
 def options(group: str) -> list[str]:
@@ -46,10 +48,10 @@ def test_every_option_of_every_group_composes(hydra_train):
 
 
 @pytest.mark.parametrize("kind", ["generator", "discriminator", "sampler", "loss", "augmentation"])
-def test_every_component_option_names_a_registered_component_that_builds(kind):
+def test_every_component_option_names_a_registered_component_that_builds(kind, hydra_train):
     registry = REGISTRIES[kind]
     for option in options(kind):
-        spec = OmegaConf.to_container(OmegaConf.load(CONF / kind / f"{option}.yaml"), resolve=True)
+        spec = OmegaConf.to_container(hydra_train([f"{kind}={option}"])[kind], resolve=True)  # *_small options inherit their full size
         entries = spec["discriminators"] if "discriminators" in spec else [spec]  # a harness list of discriminators
         for entry in entries:
             entry = {k: v for k, v in entry.items() if k == "_name_" or not (k.startswith("_") and k.endswith("_"))}  # drop harness keys
@@ -58,3 +60,44 @@ def test_every_component_option_names_a_registered_component_that_builds(kind):
                 built = registry.build(entry, **runtime)
             assert conformance_problems(built, CONTRACTS[kind]) == [], f"{kind}/{option}.yaml"
             assert registry.get(built._sgvb_spec["_name_"]) is registry.get(entry["_name_"]), f"{kind}/{option}.yaml"
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_composes_with_every_dataset(hydra_train, preset):
+    """A preset may choose a dataset, but never leaves keys in one the user picks (trainer=tiny dataset=frames)."""
+    for dataset in options("dataset"):
+        alone = hydra_train([f"dataset={dataset}", "dataset.path=/data/x.zip"] if dataset in ("frames", "mp4") else [f"dataset={dataset}"])
+        combined = hydra_train([preset, f"dataset={dataset}", *(["dataset.path=/data/x.zip"] if dataset in ("frames", "mp4") else [])])
+        assert combined.dataset == alone.dataset, (preset, dataset)
+
+
+def test_small_presets_inherit_their_full_size_file():
+    for group in ("generator", "discriminator", "trainer"):
+        for small in sorted((CONF / group).glob("*_small.yaml")) + sorted((CONF / group).glob("small.yaml")):
+            text = small.read_text()
+            full = small.stem.removesuffix("_small") if small.stem != "small" else "default"
+            if "discriminators:" in text:
+                continue  # a list of discriminators is replaced whole by a merge, so it is written out
+            assert f"  - {full}\n" in text, f"{small} does not inherit {full} through its defaults list"
+
+
+def test_option_types_are_checked_at_composition_with_one_line():
+    from benchmarks.hydra_setup import check_composes
+
+    assert check_composes("train", ["trainer.batch_size=abc"]) == "option trainer.batch_size=abc: Value 'abc' of type 'str' could not be converted to Integer"
+    assert "option trainer.total_kimg=[1, 2]" in check_composes("train", ["trainer.total_kimg=[1,2]"])
+    assert "option seed=x" in check_composes("train", ["seed=x"])
+    assert "Did you mean 'stylegan_v'?" in check_composes("train", ["generator=stylegan_vv"])
+    assert check_composes("train", ["trainer.batch_size=8"]) is None
+
+
+def test_built_in_components_are_options_without_a_yaml():
+    from benchmarks.hydra_setup import check_composes, install
+    from registry import LOSSES
+
+    assert "ralsgan" in LOSSES.list() and not (CONF / "loss" / "ralsgan.yaml").exists()
+    install()
+    assert check_composes("train", ["loss=ralsgan"]) is None
+    with initialize_config_module(config_module="benchmarks.conf", version_base="1.3"):
+        assert compose("train", overrides=["loss=ralsgan"]).loss == {"_name_": "ralsgan"}
+        assert compose("train", overrides=["loss=hinge"]).loss == {"_name_": "hinge"}  # a YAML option still wins

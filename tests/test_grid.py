@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks import grid
 from benchmarks.cli import main as sgvb
+from benchmarks.training.run_folder import write_status
 
 
 @pytest.fixture
@@ -82,7 +83,7 @@ def test_record_job_failure(tmp_path: Path):
 
     def job_end(run_dir: Path, status: JobStatus, value):
         ret = JobReturn()
-        ret.status, ret._return_value = status, value
+        ret.status, ret.return_value = status, value
         config = SimpleNamespace(get=lambda key: None, hydra=SimpleNamespace(runtime=SimpleNamespace(output_dir=str(run_dir))))
         run_dir.mkdir(exist_ok=True)
         grid.RecordJobFailure().on_job_end(config=config, job_return=ret)
@@ -94,7 +95,7 @@ def test_record_job_failure(tmp_path: Path):
     assert job_end(tmp_path / "b", JobStatus.COMPLETED, 2)["error"].startswith("the job exited with status 2")
     assert job_end(tmp_path / "c", JobStatus.COMPLETED, 0) is None
     (tmp_path / "d").mkdir()
-    (tmp_path / "d" / "status.json").write_text(json.dumps({"state": "failed", "error": "NaN in loss D at kimg 3"}))
+    write_status(tmp_path / "d", "failed", kimg=3.0, error="NaN in loss D at kimg 3")
     assert job_end(tmp_path / "d", JobStatus.FAILED, RuntimeError("x"))["error"] == "NaN in loss D at kimg 3"  # harness's words kept
 
 
@@ -178,3 +179,30 @@ def test_launcher_presets_compose_with_the_plugins(in_tmp: Path):
     for launcher in ("local_parallel", "slurm"):
         plan = grid.plan_grid("quickstart", [f"hydra/launcher={launcher}", "seed=0"])
         assert plan.launcher == launcher and len(plan.jobs) == 3
+
+
+def test_a_job_held_by_a_live_process_is_skipped_and_reported(in_tmp: Path, capsys):
+    """Two grids on one folder: the second neither trains nor records anything in a job another process holds."""
+    import os
+
+    from benchmarks.training.run_folder import RunLock
+
+    args = ["grid", "quickstart", "generator.positional_encoding=acyclic", *TINY]
+    (job,) = grid.plan_grid("quickstart", args[2:]).jobs
+    with RunLock(job.run_dir):
+        assert sgvb([*args, "--dry-run"]) == 0
+        assert "1 jobs (1 held)" in capsys.readouterr().out
+        assert sgvb(args) == 1
+        captured = capsys.readouterr()
+        assert "1 jobs: 1 held" in captured.out and f"held by pid {os.getpid()} on host" in captured.out
+        assert "skipped: run folder" in captured.err
+        assert not (job.run_dir / "status.json").exists() and not (job.run_dir / "stats.jsonl").exists()
+
+
+def test_sweep_expansion_uses_only_public_hydra_api():
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(["a=1,2", "b=x", "+c=range(0,2)", "a=3,4,5"])
+    assert grid.expand_sweep(parsed) == [[f"a={a}", "b=x", f"+c={c}"] for a in (3, 4, 5) for c in (0, 1)]
+    source = Path(grid.__file__).read_text()
+    assert "hydra._internal" not in source and "_return_value" not in source

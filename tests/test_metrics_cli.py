@@ -64,15 +64,12 @@ def test_eval_config_errors_name_the_key(tmp_path):
 
 def test_eval_run_folder_uses_the_runs_dataset_and_appends_to_it(tmp_path):
     """A run folder with a checkpoint of the small StyleGAN-V: every checkpoint is evaluated, kimg parsed, records land in the run."""
-    from omegaconf import OmegaConf
-
     from benchmarks.evaluate import run
+    from benchmarks.hydra_setup import load_option
     from benchmarks.training.checkpoint import save_checkpoint, spec_of
     from registry import GENERATORS
 
-    import benchmarks
-
-    spec = OmegaConf.to_container(OmegaConf.load(Path(benchmarks.__file__).parent / "conf" / "generator" / "stylegan_v_small.yaml"))
+    spec = load_option("generator", "stylegan_v_small")
     G = GENERATORS.build(spec, resolution=16)
     state = {"components": {"generator": spec_of(G)}, "G": G.state_dict(), "G_ema": G.state_dict()}
     for kimg in (2, 5):

@@ -1,9 +1,7 @@
 """StyleGAN-V generator, discriminators and positional encodings (tiny widths, 32x32, CPU)."""
-from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from registry import DISCRIMINATORS, GENERATORS, POSITIONAL_ENCODINGS
 from registry.interfaces import VideoDiscriminator, VideoGenerator
@@ -11,7 +9,6 @@ from stylegan_v.motion import MotionKnots, MotionNoise
 
 TINY = dict(resolution=32, channel_base=128, channel_max=16)
 TINY_G = dict(TINY, z_dim=16, w_dim=16, motion_z_dim=16, motion_dim=16)
-CONF = Path(__file__).resolve().parents[1] / "benchmarks" / "conf"
 
 
 def tiny_g(seed=0, **kwargs):
@@ -311,7 +308,9 @@ def test_bf16_autocast_on_cpu():
                                          ("discriminator", "stylegan_v"), ("discriminator", "stylegan_v_hyper"),
                                          ("discriminator", "stylegan_v_small")])
 def test_config_options_build(kind, option):
-    spec = OmegaConf.load(CONF / kind / f"{option}.yaml")
+    from benchmarks.hydra_setup import load_option
+
+    spec = load_option(kind, option)  # *_small options inherit their full-size file
     registry = GENERATORS if kind == "generator" else DISCRIMINATORS
     runtime = {"resolution": 32} if kind == "generator" else {"resolution": 32, "num_frames": 3}
     with torch.device("meta"):

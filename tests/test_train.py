@@ -19,6 +19,7 @@ from benchmarks.training.components import ConfigError
 from benchmarks.training.faults import TrainingDiverged
 from benchmarks.training.job import train
 from benchmarks.training.losses import NonSaturatingLoss
+from benchmarks.training.run_folder import write_status
 from registry import LOSSES, METRICS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,7 +27,7 @@ PYTHON = sys.executable
 
 # A tiny StyleGAN-V: 2 videos x 3 frames = 6 frames per step; a tick (0.012 kimg) is 2 steps.
 TINY = [
-    "trainer=tiny",
+    "experiment=tiny",
     "generator.z_dim=16", "generator.w_dim=16", "generator.motion_z_dim=16", "generator.motion_dim=16",
     "generator.channel_base=256", "generator.channel_max=16",
     "discriminator.channel_base=256", "discriminator.channel_max=16",
@@ -87,18 +88,19 @@ def test_tiny_run_writes_the_whole_run_folder(tmp_path, register):
     assert (run_dir / "log.txt").read_text().count("checkpoint") >= 2
 
     samples = sorted(p.name for p in (run_dir / "samples").iterdir())
-    assert {"grid-000000.gif", "grid-000000.mp4", "long-000000.mp4"} <= set(samples)
+    assert {"grid-000000.024.gif", "grid-000000.024.mp4", "long-000000.024.mp4", "grid-000000.012.gif"} <= set(samples)
     import av
 
-    with av.open(str(run_dir / "samples" / "long-000000.mp4")) as container:
+    with av.open(str(run_dir / "samples" / "long-000000.024.mp4")) as container:
         assert sum(1 for _ in container.decode(video=0)) == 128
 
     metric_lines = (run_dir / "metric-test_mean_frame.jsonl").read_text().splitlines()
     assert len(metric_lines) == 2  # kimg 0.012 and the final snapshot
     record = json.loads(metric_lines[-1])
-    assert record["kimg"] == pytest.approx(0.024) and record["checkpoint"].endswith("ckpt-000000.pt")
+    assert record["kimg"] == pytest.approx(0.024) and record["checkpoint"].endswith("ckpt-000000.024.pt")
     best = json.loads((run_dir / "checkpoints" / "best.json").read_text())
-    assert best["metric"] == "test_mean_frame" and best["checkpoint"] == "ckpt-000000.pt"
+    assert best["metric"] == "test_mean_frame" and best["checkpoint"] == ckpt.checkpoint_name(best["kimg"])
+    assert (run_dir / "checkpoints" / best["checkpoint"]).is_file()
 
     path = ckpt.list_checkpoints(run_dir)[-1]
     state = torch.load(path, weights_only=True)  # complete state, no pickled code
@@ -141,7 +143,8 @@ def test_sigkill_then_resume_continues_from_the_last_checkpoint(tmp_path):
     saved_kimg, saved_step = state["kimg"], state["step"]
     ticks_before = len(stats(run_dir))
 
-    train(tiny_config(f"run_dir={run_dir}", f"trainer.total_kimg={saved_kimg + 0.012:.3f}", "samples.long_frames=0"))
+    train(tiny_config(f"run_dir={run_dir}", f"trainer.total_kimg={saved_kimg + 0.012:.3f}", "samples.long_frames=0",
+                      "allow_change=[trainer.total_kimg]"))
     log_text = (run_dir / "log.txt").read_text()
     assert f"resumed from {path}" in log_text
     after = stats(run_dir)[ticks_before:]
@@ -160,7 +163,7 @@ def test_resume_is_exact(tmp_path):
     train(tiny_config(f"run_dir={straight}", "trainer.total_kimg=0.024", *common))
     train(tiny_config(f"run_dir={split}", "trainer.total_kimg=0.012", *common))
     # A finished run is extended by naming its checkpoint (resume=auto would see status done and stop).
-    train(tiny_config(f"run_dir={split}", "trainer.total_kimg=0.024", *common, f"resume={split}"))
+    train(tiny_config(f"run_dir={split}", "trainer.total_kimg=0.024", *common, f"resume={split}", "allow_change=[trainer.total_kimg]"))
     a = torch.load(ckpt.list_checkpoints(straight)[-1], weights_only=True)
     b = torch.load(ckpt.list_checkpoints(split)[-1], weights_only=True)
     assert a["step"] == b["step"] == 4
@@ -194,7 +197,7 @@ def test_nan_loss_stops_the_run_cleanly_and_keeps_the_last_good_checkpoint(tmp_p
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "failed" and "loss/G/D" in status["error"] and "kimg 0.024" in status["error"]
     paths = ckpt.list_checkpoints(run_dir)
-    assert [p.name for p in paths] == ["ckpt-000000.pt"]
+    assert [p.name for p in paths] == ["ckpt-000000.012.pt"]
     good = ckpt.load_checkpoint(paths[0])
     assert good["step"] == 2  # written at the first tick, before the NaN
     assert all(torch.isfinite(v).all() for v in good["G"].values() if v.is_floating_point())
@@ -272,7 +275,136 @@ def test_bad_configs_fail_before_training_with_a_reason(tmp_path, register):
         train(tiny_config(f"run_dir={tmp_path / 'e'}", "trainer.batch_size=3"))
 
 
-def test_sgvb_train_cfg_job_prints_the_config():
-    out = subprocess.run([PYTHON, "-m", "benchmarks.cli", "train", "trainer=tiny", "--cfg", "job"], cwd=REPO, capture_output=True, text=True, timeout=120)
+@pytest.mark.parametrize("preset", ["trainer=tiny", "experiment=tiny"])
+def test_sgvb_train_cfg_job_prints_the_config(preset):
+    out = subprocess.run([PYTHON, "-m", "benchmarks.cli", "train", preset, "--cfg", "job"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "total_kimg:" in out.stdout and "_name_: stylegan_v" in out.stdout
+
+
+def test_cli_errors_are_one_line_and_hydra_writes_only_into_the_run_folder(tmp_path, monkeypatch, capsys):
+    """Type errors name key, value and type; a failed run says where its traceback is; nothing lands in the cwd."""
+    from benchmarks.cli import main as sgvb
+
+    monkeypatch.chdir(tmp_path)
+
+    def sgvb_train(*args) -> tuple[int, str]:
+        try:
+            code = sgvb(["train", *args])
+        except SystemExit as exc:
+            code = exc.code
+        return code, capsys.readouterr().err.strip()
+
+    code, err = sgvb_train("experiment=tiny", "trainer.batch_size=abc")
+    assert code == 2 and err.count("\n") == 0 and "trainer.batch_size=abc" in err and "Integer" in err, err
+    code, err = sgvb_train("generator=stylegan_vv")
+    assert code == 2 and err.count("\n") == 0
+    assert "config group 'generator' has no option 'stylegan_vv'. Did you mean 'stylegan_v'?" in err
+
+    run_dir = tmp_path / "run"
+    args = [*TINY, f"run_dir={run_dir}", "trainer.batch_size=3"]  # not a multiple of batch_gpu: fails at start
+    code, err = sgvb_train(*args)
+    assert code == 1 and err.count("\n") == 0, err
+    assert "batch_size=3 must be a multiple" in err and f"the traceback is in {run_dir / 'log.txt'}" in err
+    assert "Traceback" in (run_dir / "log.txt").read_text()
+    monkeypatch.setenv("SGVB_TRACEBACK", "1")
+    code, err = sgvb_train(*args)
+    assert code == 1 and "batch_size=3 must be a multiple" in err and err.count("\n") > 2  # the traceback, on request
+    assert (run_dir / ".hydra" / "config.yaml").is_file() and not (tmp_path / "runs").exists()
+
+
+def test_resume_redoes_nothing_and_continues_the_logs_from_the_checkpoint(tmp_path):
+    """A checkpoint carries the schedule as it stands after the snapshot it is, so a resume writes no extra
+    snapshot; stats.jsonl and TensorBoard continue from the checkpoint's kimg without duplicates."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = tmp_path / "run"
+    common = ("samples.long_frames=0", "samples.videos=1", "trainer.snapshot_kimg=0.024", f"run_dir={run_dir}")
+    train(tiny_config(*common, "trainer.total_kimg=0.036"))
+    assert [p.name for p in ckpt.list_checkpoints(run_dir)] == ["ckpt-000000.024.pt", "ckpt-000000.036.pt"]
+    ckpt.list_checkpoints(run_dir)[-1].unlink()  # as if killed after the tick at 0.036, before its checkpoint
+    write_status(run_dir, "running", kimg=0.036)
+    with open(run_dir / "stats.jsonl", "a") as f:
+        f.write('{"tick": 3, "kimg": 0.04')  # torn by the kill
+
+    train(tiny_config(*common, "trainer.total_kimg=0.048", "allow_change=[trainer.total_kimg]"))
+    assert [p.name for p in ckpt.list_checkpoints(run_dir)] == ["ckpt-000000.024.pt", "ckpt-000000.048.pt"]  # none at 0.036
+    assert [r["kimg"] for r in stats(run_dir)] == pytest.approx([0.012, 0.024, 0.036, 0.048])
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    assert [e.step for e in events.Scalars("loss/G/D")] == [12, 24, 36, 48]
+
+
+def test_resume_with_a_different_config_is_refused_unless_allowed(tmp_path):
+    run_dir = tmp_path / "run"
+    common = ("samples.long_frames=0", "samples.videos=1", f"run_dir={run_dir}")
+    train(tiny_config(*common, "trainer.total_kimg=0.012"))
+    original = (run_dir / "config.yaml").read_text()
+    with pytest.raises(ConfigError, match=r"trainer\.g_lr: 0\.0025 -> 0\.001.*trainer\.total_kimg: 0\.012 -> 0\.024.*allow_change="):
+        train(tiny_config(*common, "trainer.total_kimg=0.024", "trainer.g_lr=0.001", f"resume={run_dir}"))
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "done"  # a refused resume changes nothing
+    info = json.loads((run_dir / "run.json").read_text())
+    train(tiny_config(*common, "trainer.total_kimg=0.024", f"resume={run_dir}", "allow_change=[trainer.total_kimg]"))
+    after = json.loads((run_dir / "run.json").read_text())
+    assert (run_dir / "config.yaml").read_text() == original and after["config_hash"] == info["config_hash"]
+    assert after["history"][-1]["changes"] == {"trainer.total_kimg": [0.012, 0.024]}
+    # the allowed change is now part of the run: resuming with the same value again needs no opt-in
+    write_status(run_dir, "running", kimg=0.024)
+    train(tiny_config(*common, "trainer.total_kimg=0.024"))
+    assert len(json.loads((run_dir / "run.json").read_text())["history"]) == 1
+
+
+def test_a_sampler_choice_that_would_be_ignored_is_refused(tmp_path):
+    no_d = [o for o in TINY if not o.startswith("discriminator.")]
+    cfg = tiny_config(f"run_dir={tmp_path / 'a'}", "discriminator=video3d_small", base=no_d)
+    assert cfg.get("sampler") is None  # config.yaml has no top-level sampler; run.json names the discriminator's own
+    with pytest.raises(ConfigError, match=r"sampler=sparse_random would be ignored.*video3d.*consecutive"):
+        train(tiny_config(f"run_dir={tmp_path / 'b'}", "discriminator=video3d_small", "sampler=sparse_random", base=no_d))
+
+
+def test_one_run_folder_has_one_writer(tmp_path):
+    """A second writer fails at once naming the holder; nothing of the folder is touched."""
+    import socket
+
+    from benchmarks.training.run_folder import RunFolderBusy, RunLock, lock_holder
+
+    run_dir = tmp_path / "run"
+    with RunLock(run_dir):
+        holder = lock_holder(run_dir)
+        assert f"pid {os.getpid()} on host {socket.gethostname()} (started " in holder
+        with pytest.raises(RunFolderBusy, match=rf"in use by pid {os.getpid()} on host .* \(started 20"):
+            train(tiny_config(f"run_dir={run_dir}"))
+        assert not (run_dir / "status.json").exists()
+    assert lock_holder(run_dir) is None
+
+
+def test_workers_do_not_outlive_a_killed_launcher(tmp_path):
+    from benchmarks.training.run_folder import lock_holder
+
+    run_dir = tmp_path / "run"
+    args = [PYTHON, "-m", "benchmarks.cli", "train", *TINY, f"run_dir={run_dir}", "nproc=2", "trainer.batch_size=4",
+            "trainer.total_kimg=10", "samples.long_frames=0"]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not (run_dir / "stats.jsonl").is_file() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        workers = [json.loads((run_dir / name).read_text())["pid"] for name in (".lock", ".lock-rank1")]
+        assert proc.pid not in workers and lock_holder(run_dir) is not None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    def alive(pid: int) -> bool:
+        try:
+            return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return False
+
+    deadline = time.time() + 30
+    while (any(alive(pid) for pid in workers) or lock_holder(run_dir) is not None) and time.time() < deadline:
+        time.sleep(0.2)  # a zombie leader's other threads may still be exiting, holding the files
+    assert not any(alive(pid) for pid in workers)
+    assert lock_holder(run_dir) is None

@@ -77,7 +77,10 @@ class ClipDataset(Dataset):
         if not -len(self) <= item < len(self):
             raise IndexError(f"ClipDataset: item {item} out of range ({len(self)} usable videos)")
         item = int(item) % len(self)
-        rng = self._rng(item)
+        return self.clip(item, self._rng(item))
+
+    def clip(self, item: int, rng: np.random.Generator) -> dict[str, Any]:
+        """Video ``item``'s window and frames drawn from ``rng`` (the training loop seeds it per draw position)."""
         video, length = self.indices[item], self.lengths[item]
         window = min(length, self.max_num_frames)
         window_start = int(rng.integers(0, length - window + 1))

@@ -1,13 +1,14 @@
 """Checkpoints: the complete training state as plain tensors and containers.
 
-A checkpoint is ``<run_dir>/checkpoints/ckpt-<kimg:06d>.pt`` holding a dict:
+A checkpoint is ``<run_dir>/checkpoints/ckpt-<kimg:010.3f>.pt`` (``ckpt-000001.848.pt``: kimg to the frame,
+so every training state has its own file and a metric record names exactly the state it measured) holding a dict:
 ``format``/``format_version``; counters (``nimg``, ``kimg``, ``step``, ``tick``); ``components``
 (registry name + keyword arguments + provider of every component, from ``obj._sgvb_spec``, so the
 networks are rebuilt through the registry — no pickled code); ``G``, ``G_ema``, ``D`` (one state dict
 per discriminator), ``opt_G``, ``opt_D``, ``augment`` (per discriminator), ``rng`` (torch, cuda,
 numpy, python and the loop's own generators as tensors/lists); ``best`` and the resolved ``config``
 (YAML text). Everything loads with ``torch.load(weights_only=True)``. Files are written to a temp
-name and renamed (``os.replace``), so a killed run never leaves a half-written checkpoint under the
+name and renamed (``run_folder.atomic_open``), so a killed run never leaves a half-written checkpoint under the
 real name; a corrupt file found anyway (e.g. a disk error) is skipped with a warning on resume.
 """
 from __future__ import annotations
@@ -22,9 +23,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from .run_folder import atomic_open
+
 FORMAT = "sgvb-checkpoint"
 FORMAT_VERSION = 1
-CKPT_RE = re.compile(r"^ckpt-(\d+)\.pt$")
+CKPT_RE = re.compile(r"^ckpt-(\d+)(?:\.(\d{3}))?\.pt$")  # ckpt-000001.848.pt; ckpt-000001.pt (older runs)
 
 log = logging.getLogger("sgvb")
 
@@ -58,25 +61,28 @@ def restore_rng_state(state: dict[str, Any]) -> None:
 
 # ----------------------------------------------------------------------------------------- files
 def checkpoint_name(kimg: float) -> str:
-    return f"ckpt-{int(kimg):06d}.pt"
+    """``ckpt-000001.848.pt`` at kimg 1.848: unique per training state (nimg counts whole frames)."""
+    return f"ckpt-{state_tag(kimg)}.pt"
+
+
+def state_tag(kimg: float) -> str:
+    """kimg to the frame, sortable as text: ``000001.848``."""
+    nimg = int(round(float(kimg) * 1000))
+    return f"{nimg // 1000:06d}.{nimg % 1000:03d}"
+
+
+def checkpoint_kimg(path: str | os.PathLike) -> float | None:
+    """The kimg in a checkpoint file name (either naming), or None for other files."""
+    match = CKPT_RE.match(Path(path).name)
+    return None if match is None else int(match.group(1)) + int(match.group(2) or 0) / 1000
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     """Write atomically: temp file in the same folder, fsync, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **state}
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    with atomic_open(path) as handle:
+        torch.save(payload, handle)
+    return Path(path)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
@@ -100,7 +106,7 @@ def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     folder = Path(run_dir) / "checkpoints"
     if not folder.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CKPT_RE.match(p.name))]
+    found = [(kimg, p) for p in folder.iterdir() if (kimg := checkpoint_kimg(p)) is not None]
     return [p for _, p in sorted(found)]
 
 

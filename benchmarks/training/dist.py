@@ -16,6 +16,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from metrics.distributed import broadcast_object  # noqa: F401  (the one implementation; run dir, resume decision, stop flags)
+
 
 def env_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
@@ -51,15 +53,6 @@ def is_main() -> bool:
 def barrier() -> None:
     if is_initialized():
         dist.barrier()
-
-
-def broadcast_object(obj: Any, src: int = 0) -> Any:
-    """Rank ``src``'s object on every rank (run dir, resume decision, stop flags)."""
-    if not is_initialized():
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=src)
-    return box[0]
 
 
 @torch.no_grad()

@@ -6,8 +6,7 @@ sees the config object.
 """
 from __future__ import annotations
 
-import hashlib
-import json
+import dataclasses
 import logging
 import os
 import random
@@ -34,12 +33,21 @@ from .components import (
     r1_gamma_value,
     smoke_test,
 )
-from .run_folder import RunFolder, now_iso, read_status, setup_logging
+from .settings import EvalSettings, Provenance, RuntimeSettings, SampleSettings, TrainerSettings
+from .run_folder import (
+    CONFIG,
+    RUN_INFO,
+    RunFolder,
+    RunFolderBusy,
+    RunLock,
+    config_hash,
+    identity_keys,
+    now_iso,
+    read_status,
+    setup_logging,
+)
 
 log = logging.getLogger("sgvb")
-
-# Keys that say where/how a run executes, not what it trains: left out of the config hash.
-NON_IDENTITY_KEYS = ("run_dir", "resume", "nproc", "device")
 
 
 def pick_device(choice: str, local_rank: int = 0) -> torch.device:
@@ -56,13 +64,6 @@ def pick_device(choice: str, local_rank: int = 0) -> torch.device:
     if choice != "cpu":
         raise ConfigError(f"device must be auto, cpu or cuda[:N], got {choice!r}")
     return torch.device("cpu")
-
-
-def config_hash(cfg: DictConfig) -> str:
-    container = OmegaConf.to_container(cfg, resolve=True)
-    for key in NON_IDENTITY_KEYS:
-        container.pop(key, None)
-    return hashlib.sha256(json.dumps(container, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def resolve_run_dir(cfg: DictConfig, run_dir: str | os.PathLike | None = None) -> Path:
@@ -112,7 +113,23 @@ def _spawned_entry(rank: int, world: int, port: int, cfg: DictConfig, run_dir: s
     _train_process(cfg, Path(run_dir))
 
 
+def _die_with_parent() -> None:
+    """A worker of a multi-process run is killed when its launcher (torchrun, ``sgvb train nproc=N``) dies,
+    so it can never keep training beside a resume in the same folder (Linux ``PR_SET_PDEATHSIG``)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the launcher died before prctl took effect
+        os._exit(1)
+
+
 def _train_process(cfg: DictConfig, run_dir: Path) -> None:
+    if dist.env_world_size() > 1:
+        _die_with_parent()
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = pick_device(cfg.get("device", "auto"), local_rank)
     threads = torch.get_num_threads()
@@ -128,18 +145,23 @@ def _train_on(cfg: DictConfig, run_dir: Path, device: torch.device) -> None:
     rank, world = dist.init_from_env(device.type)
     run_dir = Path(dist.broadcast_object(str(run_dir)))
     main = rank == 0
-    run = RunFolder(run_dir, writer=main)
-    setup_logging(run_dir if main else None, main=main)
+    lock = None
     try:
+        lock = _lock_run_folder(run_dir, rank)  # before anything in the folder is touched
+        run = RunFolder(run_dir, writer=main)
+        run.remove_stale_temp_files()
+        setup_logging(run_dir if main else None, main=main)
         resume_path = _resume_source(cfg.get("resume"), run_dir)  # before touching status.json
+        drift = _config_drift(cfg, run_dir) if resume_path is not None else {}  # a refused resume leaves the run as it was
     except BaseException:
-        run.close()
+        if lock is not None:
+            lock.release()
         dist.destroy()
         raise
     loop = None
     try:
         run.set_status("running", kimg=0.0)
-        loop = _prepare(cfg, run, device, rank, world, resume_path)
+        loop = _prepare(cfg, run, device, rank, world, resume_path, drift)
         run.set_status("running", kimg=loop.kimg)
         loop.run_training()
         run.set_status("done", kimg=loop.kimg)
@@ -148,14 +170,28 @@ def _train_on(cfg: DictConfig, run_dir: Path, device: torch.device) -> None:
         kimg = loop.kimg if loop is not None else 0.0
         message = "interrupted (KeyboardInterrupt)" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
         run.set_status("failed", kimg=kimg, error=message)
-        if main:
-            log.error("training failed at kimg %.3f: %s", kimg, message)
+        if main:  # the file only: the console gets one line from the caller (sgvb train)
             with open(run_dir / "log.txt", "a") as f:
-                f.write(traceback.format_exc())
+                f.write(f"{now_iso()} ERROR training failed at kimg {kimg:.3f}: {message}\n{traceback.format_exc()}")
         raise
     finally:
         run.close()
+        lock.release()
         dist.destroy()
+
+
+def _lock_run_folder(run_dir: Path, rank: int) -> RunLock:
+    """Rank 0 takes the folder (or fails naming the holder); then every other rank holds its own lock."""
+    lock, error = None, None
+    if rank == 0:
+        try:
+            lock = RunLock(run_dir, 0).acquire()
+        except RunFolderBusy as exc:
+            error = str(exc)
+    error = dist.broadcast_object(error)
+    if error is not None:
+        raise RunFolderBusy(error)
+    return lock if lock is not None else RunLock(run_dir, rank).acquire()
 
 
 def _seed_everything(seed: int) -> None:
@@ -164,25 +200,27 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, world: int, resume_path: Path | None):
+def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, world: int, resume_path: Path | None,
+             drift: dict[str, list[Any]]):
     from .loop import TrainingLoop
 
-    t = cfg.trainer
-    seed = int(cfg.get("seed", 0))
-
+    seed = int(cfg.seed)
+    _check_sampler_choice(cfg)
     _seed_everything(seed)  # identical initialisation on every rank
     dataset = build_dataset(cfg.dataset)
     resolution = int(dataset.resolution)
-    batch_size = int(t.batch_size)
+    t = TrainerSettings(**_container(cfg.trainer, {}))
+    # 'auto' values become numbers once the resolution is known
+    t = dataclasses.replace(t, r1_gamma=r1_gamma_value(t.r1_gamma, resolution=resolution, batch_size=t.batch_size),
+                            ema_kimg=ema_kimg_value(t.ema_kimg, batch_size=t.batch_size))
     G = build_generator(cfg.generator, resolution=resolution)
     slots = build_discriminators(
         cfg.discriminator, resolution=resolution, default_sampler=cfg.get("sampler"), default_loss=cfg.get("loss") or "non_saturating",
-        r1_gamma=r1_gamma_value(t.get("r1_gamma", "auto"), resolution=resolution, batch_size=batch_size),
+        r1_gamma=t.r1_gamma,
     )
     augment = build_augmentation(cfg.get("augmentation"))
     stages = tuple(G.training_stages)
-    stage_kimg = _container(t.get("stage_kimg"), {})
-    check_compatibility(G, slots, dataset, stages=stages, stage_kimg=stage_kimg, max_num_frames=int(t.get("max_num_frames", 1024)))
+    check_compatibility(G, slots, dataset, stages=stages, stage_kimg=t.stage_kimg, max_num_frames=t.max_num_frames)
     metrics = _metric_list(cfg.get("metrics"))
     _check_metrics(metrics)
     G.to(device)
@@ -210,27 +248,73 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
         if cfg.get(key) is not None:
             evaluate_kwargs[key] = str(cfg.get(key))
     loop = TrainingLoop(
-        G=G, slots=slots, dataset=dataset, augment=augment, run=run, device=device, seed=seed,
-        precision=str(cfg.get("precision", "bf16")), channels_last=bool(cfg.get("channels_last", False)), compile=bool(cfg.get("compile", False)),
-        total_kimg=float(t.total_kimg), stage_kimg=stage_kimg, stage_optim=_container(t.get("stage_optim"), {}),
-        batch_size=batch_size, batch_gpu=int(t.batch_gpu),
-        kimg_per_tick=float(t.kimg_per_tick), snapshot_kimg=float(t.snapshot_kimg), eval_kimg=float(t.eval_kimg),
-        keep_checkpoints=int(t.keep_checkpoints), best_metric=t.get("best_metric"),
-        g_lr=float(t.g_lr), d_lr=float(t.d_lr), betas=tuple(float(b) for b in t.betas), g_reg_interval=t.get("g_reg_interval"),
-        r1_interval=int(t.r1_interval), ema_kimg=ema_kimg_value(t.get("ema_kimg", "auto"), batch_size=batch_size),
-        num_workers=int(t.num_workers), max_num_frames=int(t.get("max_num_frames", 1024)), metrics=metrics,
-        evaluate_kwargs=evaluate_kwargs, samples=_container(cfg.get("samples"), {}),
-        components=components, config_text=config_text, progress=bool(cfg.get("progress", True)),
+        G=G, slots=slots, dataset=dataset, augment=augment, run=run, device=device, trainer=t,
+        runtime=RuntimeSettings(seed=seed, precision=str(cfg.precision), channels_last=bool(cfg.channels_last),
+                                compile=bool(cfg.compile), progress=bool(cfg.progress)),
+        samples=SampleSettings(**_container(cfg.samples, {})),
+        evaluation=EvalSettings(metrics=tuple(metrics), options=evaluate_kwargs),
+        provenance=Provenance(components=components, config_text=config_text),
     )
     if resume_path is not None:
         state = ckpt.load_checkpoint(resume_path, map_location="cpu")
         loop.load_state_dict(state, source=str(resume_path))
-        log.info("resumed from %s at kimg %.3f (step %d)", resume_path, loop.kimg, loop.step)
+        dropped = run.rewind_logs(loop.kimg)
+        log.info("resumed from %s at kimg %.3f (step %d)%s", resume_path, loop.kimg, loop.step,
+                 f"; {dropped} stats row(s) past it dropped" if dropped else "")
     if run.writer:
-        run.write_text("config.yaml", config_text)
-        _write_run_json(run, cfg, components, device=device, world=world, seed=seed, resolution=resolution, resumed_from=resume_path)
+        if resume_path is None or not (run.path / CONFIG).is_file():
+            run.write_text(CONFIG, config_text)  # a resume never rewrites the original; changes go to run.json's history
+        _write_run_json(run, cfg, components, device=device, world=world, seed=seed, resolution=resolution,
+                        resumed_from=resume_path, drift=drift)
         log.info("run folder %s", run.path)
     return loop
+
+
+def _check_sampler_choice(cfg: DictConfig) -> None:
+    """``sampler`` serves the first discriminator only when it brings no ``_sampler_`` of its own; a choice that
+    would be ignored is refused, so config.yaml and run.json always agree with what ran."""
+    from .components import discriminator_entries
+
+    if cfg.get("sampler") is None:
+        return
+    first = discriminator_entries(_container(cfg.discriminator, {}))[0]
+    if first.get("_sampler_") is not None:
+        own = first["_sampler_"]
+        own = own.get("_name_") if isinstance(own, dict) else own
+        raise ConfigError(
+            f"sampler={_container(cfg.sampler, {}).get('_name_')} would be ignored: discriminator '{first.get('_name_')}' brings its own "
+            f"sampler ({own}, its '_sampler_' key); choose it there instead (discriminator._sampler_=... or the entry's '_sampler_')"
+        )
+
+
+def _config_drift(cfg: DictConfig, run_dir: Path) -> dict[str, list[Any]]:
+    """Experiment-defining keys that differ from the run's (its config.yaml plus the changes already allowed).
+    Refused unless every one is named in ``allow_change``; the allowed ones are returned for the history."""
+    path = run_dir / CONFIG
+    if not path.is_file():
+        return {}
+    before = identity_keys(_container(OmegaConf.load(path), {}), with_seed=True)
+    for entry in (_read_run_json(run_dir).get("history") or []):
+        for key, (_, new) in entry.get("changes", {}).items():
+            before.pop(key, None) if new == "<absent>" else before.__setitem__(key, new)
+    now = identity_keys(_container(cfg, {}), with_seed=True)
+    changes = {k: [before.get(k, "<absent>"), now.get(k, "<absent>")] for k in sorted(set(before) | set(now)) if before.get(k, "<absent>") != now.get(k, "<absent>")}
+    allowed = [str(k) for k in (_container(cfg.get("allow_change"), []) or [])]
+    refused = {k: v for k, v in changes.items() if not any(k == a or k.startswith(f"{a}.") for a in allowed)}
+    if refused:
+        listed = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in refused.items())
+        names = ",".join(sorted({k.split(".")[0] if k.split(".")[0] == "metrics" else k for k in refused}))
+        raise ConfigError(
+            f"resuming {run_dir} with a different configuration ({listed}); use a new run_dir, or allow the change "
+            f"with allow_change=[{names}] (recorded in run.json's history; config.yaml keeps the original)"
+        )
+    return changes
+
+
+def _read_run_json(run_dir: Path) -> dict[str, Any]:
+    from .run_folder import read_json
+
+    return read_json(run_dir / RUN_INFO) or {}
 
 
 def _resume_source(resume: Any, run_dir: Path) -> Path | None:
@@ -313,8 +397,7 @@ def _component_record(spec: dict[str, Any]) -> dict[str, Any]:
     return {"name": spec.get("_name_"), "provider": spec.get("provider"), "version": spec.get("version"), "kwargs": spec.get("kwargs", {})}
 
 
-def _write_run_json(run: RunFolder, cfg: DictConfig, components: dict[str, Any], *, device, world, seed, resolution, resumed_from) -> None:
-    from registry import POSITIONAL_ENCODINGS, split_spec
+def _write_run_json(run: RunFolder, cfg: DictConfig, components: dict[str, Any], *, device, world, seed, resolution, resumed_from, drift) -> None:
     from registry.core import _own_version
 
     record: dict[str, Any] = {}
@@ -323,22 +406,8 @@ def _write_run_json(run: RunFolder, cfg: DictConfig, components: dict[str, Any],
     for kind in ("discriminator", "sampler", "loss"):
         for i, spec in enumerate(components[kind]):
             record[kind if i == 0 else f"{kind}_{i}"] = _component_record(spec)
-    pe = components["generator"].get("kwargs", {}).get("positional_encoding")
-    if pe is not None:
-        name = split_spec(pe, "positional_encoding")[0]
-        try:
-            info = POSITIONAL_ENCODINGS.info(name)
-            record["positional_encoding"] = {"name": info.name, "provider": info.provider, "version": info.version,
-                                             "kwargs": pe if isinstance(pe, dict) else {}}
-        except Exception:
-            record["positional_encoding"] = {"name": name, "provider": None, "version": None, "kwargs": {}}
-    previous = {}
-    path = run.path / "run.json"
-    if path.is_file():
-        try:
-            previous = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            previous = {}
+    record.update(_nested_components(components["generator"].get("kwargs", {})))
+    previous = _read_run_json(run.path)
     info = {
         "package_version": _own_version(),
         "torch": torch.__version__,
@@ -348,12 +417,32 @@ def _write_run_json(run: RunFolder, cfg: DictConfig, components: dict[str, Any],
         "world_size": world,
         "precision": str(cfg.get("precision", "bf16")) if device.type == "cuda" else "fp32",
         "seed": seed,
-        "config_hash": config_hash(cfg),
+        "config_hash": previous.get("config_hash", config_hash(_container(cfg, {}))),  # the run's identity, from its first start
         "dataset": components["dataset"].get("_name_"),
         "resolution": resolution,
         "components": record,
         "started": previous.get("started", now_iso()),
     }
+    if previous.get("history") or drift:
+        info["history"] = [*previous.get("history", []), *([{"at": now_iso(), "changes": drift}] if drift else [])]
     if resumed_from is not None:
         info["resumed"] = [*previous.get("resumed", []), {"at": now_iso(), "from": str(resumed_from)}]
-    run.write_json("run.json", info)
+    run.write_json(RUN_INFO, info)
+
+
+def _nested_components(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Components a component builds itself (a keyword argument named after a registry kind, e.g. a
+    generator's ``positional_encoding``), recorded like the top-level ones."""
+    from registry import REGISTRIES, UnknownComponentError, split_spec
+
+    found = {}
+    for kind, value in kwargs.items():
+        if kind not in REGISTRIES or not isinstance(value, (str, dict)):
+            continue
+        name = split_spec(value, kind)[0]
+        try:
+            info = REGISTRIES[kind].info(name)
+            found[kind] = {"name": info.name, "provider": info.provider, "version": info.version, "kwargs": value if isinstance(value, dict) else {}}
+        except UnknownComponentError:
+            found[kind] = {"name": name, "provider": None, "version": None, "kwargs": {}}
+    return found

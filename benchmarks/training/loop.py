@@ -39,6 +39,7 @@ from .faults import TrainingDiverged, check_parameters
 from .losses import r1_penalty
 from .run_folder import RunFolder
 from .samples import snapshot_samples
+from .settings import EvalSettings, Provenance, RuntimeSettings, SampleSettings, TrainerSettings
 
 log = logging.getLogger("sgvb")
 
@@ -70,21 +71,26 @@ class InfiniteSampler(torch.utils.data.Sampler):
                 order = np.random.default_rng([self.seed, epoch]).permutation(self.size)
 
 
-def positional_clips(clips: Any) -> Any:
-    """Make a ClipDataset draw each clip's window and frames from ``(seed, position)`` alone, so the
-    data stream after a resume is exactly the one an uninterrupted run would have seen (the stock
-    ClipDataset seeds from per-worker draw counters, which restart with the process)."""
+class PositionalClips(torch.utils.data.Dataset):
+    """A ClipDataset whose clip for key ``(item, position)`` depends on ``(seed, position)`` alone, so the data
+    stream after a resume is exactly the one an uninterrupted run would have seen (the ClipDataset's own
+    randomness follows per-worker draw counters, which restart with the process)."""
 
-    class PositionalClips(type(clips)):
-        def __getitem__(self, key):
-            item, self._position = key
-            return super().__getitem__(item)
+    def __init__(self, clips: Any):
+        self.clips = clips
 
-        def _rng(self, item: int) -> np.random.Generator:
-            return np.random.default_rng([self.seed % (1 << 63), int(self._position)])
+    def __len__(self) -> int:
+        return len(self.clips)
 
-    clips.__class__ = PositionalClips
-    return clips
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
+        item, position = key
+        return self.clips.clip(int(item) % len(self.clips), np.random.default_rng([self.clips.seed % (1 << 63), int(position)]))
+
+
+def adam_hyperparameters(lr: float, betas: Sequence[float], interval: int | None) -> tuple[float, tuple[float, float]]:
+    """Lazy-regularisation scaling (StyleGAN2-ADA): lr * c, beta ** c with c = interval / (interval + 1)."""
+    c = interval / (interval + 1) if interval else 1.0
+    return float(lr) * c, (float(betas[0]) ** c, float(betas[1]) ** c)
 
 
 def stage_plan(stages: Sequence[str], stage_kimg: Mapping[str, float], total_kimg: float) -> list[tuple[str, float]]:
@@ -119,75 +125,52 @@ class TrainingLoop:
         augment: torch.nn.Module,
         run: RunFolder,
         device: torch.device,
-        seed: int = 0,
-        precision: str = "bf16",
-        channels_last: bool = False,
-        compile: bool = False,
-        total_kimg: float = 25000,
-        stage_kimg: Mapping[str, float] | None = None,
-        stage_optim: Mapping[str, Mapping[str, Any]] | None = None,
-        batch_size: int = 64,
-        batch_gpu: int = 16,
-        kimg_per_tick: float = 5,
-        snapshot_kimg: float = 1000,
-        eval_kimg: float = 1000,
-        keep_checkpoints: int = 5,
-        best_metric: str | None = None,
-        g_lr: float = 0.0025,
-        d_lr: float = 0.0025,
-        betas: Sequence[float] = (0.0, 0.99),
-        g_reg_interval: int | None = 4,
-        r1_interval: int = 16,
-        ema_kimg: float = 20,
-        num_workers: int = 3,
-        max_num_frames: int = 1024,
-        metrics: Sequence[Any] = (),
-        evaluate_kwargs: Mapping[str, Any] | None = None,
-        samples: Mapping[str, Any] | None = None,
-        components: Mapping[str, Any] | None = None,
-        config_text: str = "",
-        progress: bool = True,
+        trainer: TrainerSettings,
+        runtime: RuntimeSettings = RuntimeSettings(),
+        samples: SampleSettings = SampleSettings(),
+        evaluation: EvalSettings = EvalSettings(),
+        provenance: Provenance = Provenance(),
     ):
+        """``trainer``: schedule, batch and optimiser (``r1_gamma``/``ema_kimg`` already numbers); ``runtime``: seed and
+        how the networks run; ``samples``: snapshot videos; ``evaluation``: metrics and their options; ``provenance``:
+        what a checkpoint records about the run."""
+        t = trainer
         self.rank, self.world_size = dist.rank(), dist.world_size()
-        if batch_size % (batch_gpu * self.world_size):
+        if t.batch_size % (t.batch_gpu * self.world_size):
             raise ValueError(
-                f"trainer.batch_size={batch_size} must be a multiple of trainer.batch_gpu={batch_gpu} x {self.world_size} processes"
+                f"trainer.batch_size={t.batch_size} must be a multiple of trainer.batch_gpu={t.batch_gpu} x {self.world_size} processes"
             )
-        if precision not in ("bf16", "fp32"):
-            raise ValueError(f"precision must be 'bf16' or 'fp32', got {precision!r}")
-        self.device, self.seed, self.run = device, seed, run
+        if runtime.precision not in ("bf16", "fp32"):
+            raise ValueError(f"precision must be 'bf16' or 'fp32', got {runtime.precision!r}")
+        self.device, self.seed, self.run = device, int(runtime.seed), run
         self.G, self.slots, self.dataset, self.augment = G.to(device), slots, dataset, augment.to(device)
         for slot in slots:
             slot.D.to(device)
-        if channels_last:
+        if runtime.channels_last:
             for m in [self.G, *(s.D for s in slots)]:
                 m.to(memory_format=torch.channels_last)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        self.autocast = device.type == "cuda" and precision == "bf16"
-        self.G_fwd = torch.compile(self.G) if compile else self.G
-        self.D_fwd = [torch.compile(s.D) if compile else s.D for s in slots]
+        self.autocast = device.type == "cuda" and runtime.precision == "bf16"
+        self.G_fwd = torch.compile(self.G) if runtime.compile else self.G
+        self.D_fwd = [torch.compile(s.D) if runtime.compile else s.D for s in slots]
 
-        self.batch_size, self.batch_gpu = batch_size, batch_gpu
-        self.num_accum = batch_size // (batch_gpu * self.world_size)
-        self.total_kimg, self.kimg_per_tick = float(total_kimg), float(kimg_per_tick)
-        self.snapshot_kimg, self.eval_kimg = float(snapshot_kimg), float(eval_kimg)
-        self.keep_checkpoints, self.best_metric = int(keep_checkpoints), best_metric
-        self.r1_interval, self.ema_kimg = int(r1_interval), float(ema_kimg)
-        self.num_workers, self.max_num_frames = int(num_workers), int(max_num_frames)
-        self.metrics, self.evaluate_kwargs = list(metrics), dict(evaluate_kwargs or {})
-        self.samples = {"videos": 9, "frames": 16, "long_frames": 128, "fps": 25.0, **dict(samples or {})}
-        self.components, self.config_text, self.progress = dict(components or {}), config_text, progress
-        self.stages = stage_plan(tuple(G.training_stages), dict(stage_kimg or {}), total_kimg)
+        self.batch_size, self.batch_gpu = int(t.batch_size), int(t.batch_gpu)
+        self.num_accum = self.batch_size // (self.batch_gpu * self.world_size)
+        self.total_kimg, self.kimg_per_tick = float(t.total_kimg), float(t.kimg_per_tick)
+        self.snapshot_kimg, self.eval_kimg = float(t.snapshot_kimg), float(t.eval_kimg)
+        self.keep_checkpoints, self.best_metric = int(t.keep_checkpoints), t.best_metric
+        self.r1_interval, self.ema_kimg = int(t.r1_interval), float(t.ema_kimg)
+        self.num_workers, self.max_num_frames = int(t.num_workers), int(t.max_num_frames)
+        self.metrics, self.evaluate_kwargs = list(evaluation.metrics), dict(evaluation.options)
+        self.samples = samples
+        self.components, self.config_text, self.progress = dict(provenance.components), provenance.config_text, runtime.progress
+        self.stages = stage_plan(tuple(G.training_stages), dict(t.stage_kimg), self.total_kimg)
 
-        # Adam with lazy-regularisation scaling (StyleGAN2-ADA): lr * c, beta ** c with c = interval / (interval + 1).
-        def adam(params, lr, interval):
-            c = interval / (interval + 1) if interval else 1.0
-            return torch.optim.Adam(params, lr=lr * c, betas=(betas[0] ** c, betas[1] ** c), eps=1e-8)
-
-        self.opt_G = adam(self.G.parameters(), g_lr, g_reg_interval)
-        self.opt_D = [adam(s.D.parameters(), d_lr, self.r1_interval if s.r1_gamma > 0 else None) for s in slots]
-        self.optim_base = {"g_lr": g_lr, "d_lr": d_lr, "betas": tuple(betas), "g_reg_interval": g_reg_interval, "g_steps": 1}
-        self.stage_optim = {str(k): dict(v) for k, v in (stage_optim or {}).items()}
+        # Created with placeholder settings; _apply_stage_optim gives them their (lazy-reg scaled) lr and betas.
+        self.opt_G = torch.optim.Adam(self.G.parameters(), eps=1e-8)
+        self.opt_D = [torch.optim.Adam(s.D.parameters(), eps=1e-8) for s in slots]
+        self.optim_base = {"g_lr": t.g_lr, "d_lr": t.d_lr, "betas": tuple(t.betas), "g_reg_interval": t.g_reg_interval, "g_steps": 1}
+        self.stage_optim = {str(k): dict(v) for k, v in dict(t.stage_optim).items()}
         for stage, values in self.stage_optim.items():
             if stage not in [name for name, _ in self.stages]:
                 raise ValueError(f"trainer.stage_optim names stage '{stage}', but the generator's stages are {[n for n, _ in self.stages]}")
@@ -195,13 +178,14 @@ class TrainingLoop:
             if unknown:
                 raise ValueError(f"trainer.stage_optim.{stage}: unknown keys {sorted(unknown)}; allowed: {sorted(self.optim_base)}")
         self.g_steps = 1
+        self._apply_stage_optim(self.stages[0][0])
 
         # Counters (restored on resume).
         self.nimg, self.step, self.tick = 0, 0, 0
         self.stage_index, self.stage_started = 0, False
         self.best: dict[str, Any] = {}
         self.last_snapshot_kimg, self.last_eval_kimg = 0.0, 0.0
-        self.np_rng = np.random.default_rng([seed, self.rank])
+        self.np_rng = np.random.default_rng([self.seed, self.rank])
         self._clips: dict[int, Any] = {}
         self._loaders: dict[int, Iterator] = {}
 
@@ -228,7 +212,7 @@ class TrainingLoop:
         if index not in self._clips:
             from benchmarks.data.clips import ClipDataset
 
-            self._clips[index] = positional_clips(ClipDataset(
+            self._clips[index] = PositionalClips(ClipDataset(
                 self.dataset, self.slots[index].sampler, seed=self.seed + 7919 * index, max_num_frames=self.max_num_frames,
             ))
         return self._clips[index]
@@ -256,7 +240,7 @@ class TrainingLoop:
     def _fake_times(self, slot: DiscriminatorSlot, batch: int) -> torch.Tensor:
         from benchmarks.data.clips import sample_fake_times
 
-        clips = self._clip_dataset(self.slots.index(slot))
+        clips = self._clip_dataset(self.slots.index(slot)).clips
         t = sample_fake_times(clips, slot.sampler, batch, self.np_rng, continuous=bool(self.G.continuous_time))
         return torch.as_tensor(np.asarray(t), dtype=torch.float32, device=self.device)
 
@@ -379,12 +363,10 @@ class TrainingLoop:
         """Optimiser settings of a stage: the trainer's, overridden by ``trainer.stage_optim[stage]``
         (``g_lr``, ``d_lr``, ``betas``, ``g_reg_interval``, ``g_steps``), with the same lazy-reg scaling."""
         cfg = {**self.optim_base, **self.stage_optim.get(stage, {})}
-        betas = tuple(float(b) for b in cfg["betas"])
 
         def configure(opt: torch.optim.Optimizer, lr: float, interval: int | None) -> None:
-            c = interval / (interval + 1) if interval else 1.0
             for group in opt.param_groups:
-                group["lr"], group["betas"] = float(lr) * c, (betas[0] ** c, betas[1] ** c)
+                group["lr"], group["betas"] = adam_hyperparameters(lr, cfg["betas"], interval)
 
         configure(self.opt_G, cfg["g_lr"], cfg["g_reg_interval"])
         for slot, opt in zip(self.slots, self.opt_D):
@@ -462,23 +444,25 @@ class TrainingLoop:
     # ------------------------------------------------------------------------------ snapshots
     def snapshot(self, *, evaluate: bool) -> Path | None:
         """Samples + checkpoint (+ evaluation). Collective: every rank calls it."""
-        tag = f"{int(self.kimg):06d}"
+        tag = ckpt.state_tag(self.kimg)  # unique per training state, as the checkpoint's name
+        # The schedule is advanced before the state is captured, so a resume from this file re-does nothing.
+        self.last_snapshot_kimg = self.kimg
+        if evaluate:
+            self.last_eval_kimg = self.kimg
         state = self.state_dict()  # gathers RNG states from every rank
         path = self.run.checkpoints / ckpt.checkpoint_name(self.kimg)
         if self.run.writer:
             try:
                 snapshot_samples(
-                    self.G_ema, self.run.samples, tag, seed=self.seed, num_videos=int(self.samples["videos"]),
-                    num_frames=int(self.samples["frames"]), long_frames=int(self.samples["long_frames"]), fps=float(self.samples["fps"]),
+                    self.G_ema, self.run.samples, tag, seed=self.seed, num_videos=int(self.samples.videos),
+                    num_frames=int(self.samples.frames), long_frames=int(self.samples.long_frames), fps=float(self.samples.fps),
                 )
             except Exception as exc:  # samples are a convenience; never lose a checkpoint over them
                 log.warning("writing samples at kimg %.3f failed: %s: %s", self.kimg, type(exc).__name__, exc)
             ckpt.save_checkpoint(path, state)
             log.info("checkpoint %s", path)
-        self.last_snapshot_kimg = self.kimg
         if evaluate and self.metrics:
             self.evaluate(path)
-            self.last_eval_kimg = self.kimg
             if self.run.writer and self.best:  # record the new best in the file too
                 state["best"] = self.best
                 ckpt.save_checkpoint(path, state)

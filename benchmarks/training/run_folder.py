@@ -1,56 +1,245 @@
-"""The run folder (contract 4): config, provenance, status, per-tick stats, logs, TensorBoard.
+"""The run folder: the one owner of its layout, its records, its identity and its lock.
 
-Only rank 0 writes; other ranks get a ``RunFolder`` whose writers do nothing, so the loop has no
-``if rank == 0`` scattered through it.
+    <run_dir>/
+      config.yaml          the composed config of the first start (never rewritten by a resume)
+      run.json             provenance: versions, device, seed, components, identity, resume history
+      status.json          {state: running | done | failed, error, kimg, updated}
+      stats.jsonl          one JSON line per tick
+      log.txt, events.out.tfevents.*   console log, TensorBoard
+      checkpoints/         ckpt-<kimg>.pt (see ``checkpoint.checkpoint_name``), best.json
+      samples/             grid-<kimg>.gif/.mp4, long-<kimg>.mp4
+      metric-<name>.jsonl  one record per evaluation (written by ``metrics.evaluate``)
+      .lock, .lock-rank<N> held (flock) by the training processes for their lifetime
+
+Only one training writes a folder at a time (``RunLock``); only rank 0 writes files (other ranks get a
+``RunFolder`` whose writers do nothing, so the loop has no ``if rank == 0`` scattered through it). Every
+file is written atomically (``atomic_write_text``), so a reader never sees half a record.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
+import fcntl
+import hashlib
 import json
 import logging
 import os
+import socket
 import sys
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 log = logging.getLogger("sgvb")
 
 STATES = ("running", "done", "failed")
+CONFIG, RUN_INFO, STATUS, STATS = "config.yaml", "run.json", "status.json", "stats.jsonl"
+LOCK = ".lock"
+# Keys that say where/how a run executes, not what it trains: left out of every run identity.
+RUN_LOCAL_KEYS = ("seed", "run_dir", "resume", "nproc", "device", "cpu_threads", "progress", "cache_dir", "allow_change")
 
 
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """A binary handle on a temp file in the same folder; on success fsync + ``os.replace`` onto ``path``.
+    The temp file is removed on any failure, and the result has ordinary permissions (``mkstemp`` makes 0600)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    with atomic_open(path) as handle:
+        handle.write(data)
+    return Path(path)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> dict[str, Any] | None:
+    """A JSON object file, or None when it is missing or unreadable."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def read_status(run_dir: str | os.PathLike) -> dict[str, Any] | None:
-    path = Path(run_dir) / "status.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+    return read_json(Path(run_dir) / STATUS)
 
 
+def write_status(run_dir: str | os.PathLike, state: str, *, kimg: float, error: str | None = None, **extra: Any) -> None:
+    if state not in STATES:
+        raise ValueError(f"run state must be one of {STATES}, got {state!r}")
+    atomic_write_json(Path(run_dir) / STATUS, {"state": state, "error": error, "kimg": round(float(kimg), 6), "updated": now_iso(), **extra})
+
+
+def metric_files(run_dir: str | os.PathLike) -> list[Path]:
+    return sorted(Path(run_dir).glob("metric-*.jsonl"))
+
+
+# ----------------------------------------------------------------------------------------- identity
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}, "l": [2]}`` -> ``{"a.b": 1, "l.0": 2}`` (an empty list stays ``"[]"``); a flat dict is unchanged."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(flatten(item, f"{prefix}{key}."))
+        return out
+    if isinstance(value, (list, tuple)):
+        out = {}
+        for index, item in enumerate(value):
+            out.update(flatten(item, f"{prefix}{index}."))
+        return out if out or not prefix else {prefix[:-1]: "[]"}
+    return {prefix[:-1]: value} if prefix else {}
+
+
+def identity_keys(config: Mapping[str, Any], *, with_seed: bool) -> dict[str, Any]:
+    """The flattened keys that define what a run trains (``hydra.*`` and run-local keys left out)."""
+    flat = flatten(config)
+    skip = set(RUN_LOCAL_KEYS) - ({"seed"} if with_seed else set())
+    return {k: v for k, v in flat.items() if k.split(".", 1)[0] not in skip and not k.startswith("hydra.")}
+
+
+def run_identity(config: Mapping[str, Any], *, with_seed: bool = True) -> str:
+    """THE run identity: equal for equal experiment-defining settings, nested or flattened alike.
+    With the seed it names one run (``config_hash``); without it, the configuration its seeds share."""
+    kept = identity_keys(config, with_seed=with_seed)
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    return run_identity(config, with_seed=True)
+
+
+def group_hash(config: Mapping[str, Any]) -> str:
+    """Runs with equal group hashes are seeds of one configuration (``sgvb table`` averages them)."""
+    return run_identity(config, with_seed=False)
+
+
+# ----------------------------------------------------------------------------------------- lock
+class RunFolderBusy(RuntimeError):
+    """Another live process trains in this run folder."""
+
+
+def _holder_text(path: Path) -> str:
+    info = read_json(path) or {}
+    if not info:
+        return "another process"
+    return f"pid {info.get('pid')} on host {info.get('host')} (started {info.get('started')})"
+
+
+class RunLock:
+    """An exclusive ``flock`` on the run folder, held by every training process for its lifetime.
+
+    Rank 0 holds ``.lock``, rank N ``.lock-rankN``; the OS releases a lock when its process dies, so a
+    killed run never blocks the next one, and a worker that outlived its launcher still does. A second
+    writer fails at once, naming the holder (pid, host, start time).
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, rank: int = 0):
+        self.run_dir, self.rank = Path(run_dir), rank
+        self.path = self.run_dir / (LOCK if rank == 0 else f"{LOCK}-rank{rank}")
+        self._fd: int | None = None
+
+    def acquire(self) -> "RunLock":
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.rank == 0:
+            holder = lock_holder(self.run_dir)  # an orphaned worker of an earlier run also counts
+            if holder is not None:
+                raise RunFolderBusy(f"run folder {self.run_dir} is in use by {holder}; wait for it or stop it (or choose another run_dir)")
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise RunFolderBusy(f"run folder {self.run_dir} is in use by {_holder_text(self.path)}; wait for it or stop it "
+                                "(or choose another run_dir)") from None
+        info = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": now_iso(), "rank": self.rank}).encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, info, 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def lock_holder(run_dir: str | os.PathLike) -> str | None:
+    """Who holds the run folder (``"pid P on host H (started T)"``), or None when no live process does."""
+    for path in sorted(Path(run_dir).glob(f"{LOCK}*")):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return _holder_text(path)
+        finally:
+            os.close(fd)  # closing drops the probe's shared lock
+    return None
+
+
+# ----------------------------------------------------------------------------------------- the folder
 class RunFolder:
     def __init__(self, path: str | os.PathLike, *, writer: bool = True):
         self.path = Path(path)
         self.writer = writer
         self._tb = None
+        self._purge_step: int | None = None
         if writer:
             self.path.mkdir(parents=True, exist_ok=True)
-            (self.path / "checkpoints").mkdir(exist_ok=True)
-            (self.path / "samples").mkdir(exist_ok=True)
-            for folder in (self.path, self.checkpoints, self.samples):  # leftovers of a killed run's atomic writes
-                for stale in folder.glob(".*.tmp-*"):
-                    stale.unlink(missing_ok=True) if stale.is_file() else None
+            self.checkpoints.mkdir(exist_ok=True)
+            self.samples.mkdir(exist_ok=True)
+
+    def remove_stale_temp_files(self) -> None:
+        """Leftovers of a killed run's atomic writes (call only while holding the lock)."""
+        if not self.writer:
+            return
+        for folder in (self.path, self.checkpoints, self.samples):
+            for stale in folder.glob(".*.tmp-*"):
+                stale.unlink(missing_ok=True) if stale.is_file() else None
 
     @property
     def checkpoints(self) -> Path:
@@ -60,22 +249,26 @@ class RunFolder:
     def samples(self) -> Path:
         return self.path / "samples"
 
+    def read_json(self, name: str) -> dict[str, Any] | None:
+        return read_json(self.path / name)
+
     def write_text(self, name: str, text: str) -> None:
         if self.writer:
             atomic_write_text(self.path / name, text)
 
     def write_json(self, name: str, obj: Any) -> None:
-        self.write_text(name, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+        if self.writer:
+            atomic_write_json(self.path / name, obj)
 
     def set_status(self, state: str, *, kimg: float, error: str | None = None) -> None:
-        assert state in STATES, state
-        self.write_json("status.json", {"state": state, "error": error, "kimg": round(float(kimg), 6), "updated": now_iso()})
+        if self.writer:
+            write_status(self.path, state, kimg=kimg, error=error)
 
     def append_stats(self, record: dict[str, Any]) -> None:
         """One JSON line per tick; a single ``write`` so a kill leaves whole lines only (at worst the last is cut)."""
         if not self.writer:
             return
-        with open(self.path / "stats.jsonl", "a") as f:
+        with open(self.path / STATS, "a") as f:
             f.write(json.dumps(record, default=float) + "\n")
         tb = self.tensorboard()
         step = int(round(record.get("kimg", 0) * 1000))
@@ -84,11 +277,35 @@ class RunFolder:
                 tb.add_scalar(key, value, global_step=step)
         tb.flush()
 
+    def rewind_logs(self, kimg: float) -> int:
+        """Continue the logs from a checkpoint at ``kimg``: drop ``stats.jsonl`` rows past it (and a torn last
+        line) and hide TensorBoard events past it (``purge_step``). Returns the number of rows dropped."""
+        if not self.writer:
+            return 0
+        self._purge_step = int(round(kimg * 1000)) + 1
+        path = self.path / STATS
+        if not path.is_file():
+            return 0
+        kept, dropped = [], 0
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                dropped += 1
+                continue
+            if float(row.get("kimg", 0.0)) <= kimg + 1e-9:
+                kept.append(line)
+            else:
+                dropped += 1
+        if dropped:
+            atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+        return dropped
+
     def tensorboard(self):
         if self._tb is None:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(log_dir=str(self.path))
+            self._tb = SummaryWriter(log_dir=str(self.path), purge_step=self._purge_step)
         return self._tb
 
     def close(self) -> None:

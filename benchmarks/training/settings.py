@@ -1,0 +1,114 @@
+"""Typed settings of a training run: the schemas Hydra checks a composed config against, and the grouped
+settings objects ``TrainingLoop`` takes. Each default is written here once; ``conf/trainer/*.yaml`` presets
+inherit it through their defaults list, so a wrong type (``trainer.batch_size=abc``) fails at composition,
+naming the key."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+
+@dataclass
+class TrainerSettings:
+    """``trainer``: the official StyleGAN-V schedule at 256x256 (4 GPUs x 16 videos); reference notes section 4."""
+
+    total_kimg: float = 25000  # kimg counts frames (videos x frames per clip), as the official code does
+    stage_kimg: dict[str, float] = field(default_factory=dict)  # budgets of all but the last stage of multi-stage generators, e.g. {image: 500, pca: 0}
+    # per-stage optimiser overrides {stage: {g_lr, d_lr, betas, g_reg_interval, g_steps}}, e.g. MoCoGAN-HD's
+    # {motion: {g_lr: 1e-4, d_lr: 1e-4, betas: [0.5, 0.999], g_steps: 5}}
+    stage_optim: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 64  # videos per step over all processes
+    batch_gpu: int = 16  # videos per forward pass; smaller = gradient accumulation
+    kimg_per_tick: float = 5  # stats, NaN checks, progress
+    snapshot_kimg: float = 1000  # samples + checkpoint
+    eval_kimg: float = 1000  # metrics (a snapshot is written too)
+    keep_checkpoints: int = 5  # newest N kept, plus the best
+    best_metric: Optional[str] = "fvd2048_16f"  # lower is better; 'max:<metric>' for higher-is-better; null = none
+    g_lr: float = 0.0025
+    d_lr: float = 0.0025
+    betas: list[float] = field(default_factory=lambda: [0.0, 0.99])
+    g_reg_interval: Optional[int] = 4  # the official G keeps the lazy-reg scaling though path-length reg is off: lr 0.002, beta2 0.99^0.8
+    r1_gamma: Any = "auto"  # 'auto' = 0.0002 * res^2 / batch_size (0.2048 at 256^2, batch 64), or a number
+    r1_interval: int = 16  # lazy R1: D lr x 16/17, beta2 0.99^(16/17), penalty x 16 every 16 steps
+    ema_kimg: Any = "auto"  # 'auto' = batch_size * 10 / 32 thousand videos (20 at batch 64), no ramp-up; or a number
+    num_workers: int = 3
+    max_num_frames: int = 1024  # real videos are cut to a random window of this many frames
+
+
+@dataclass
+class SampleSettings:
+    """``samples``: written at every snapshot into samples/."""
+
+    videos: int = 9  # grid of fixed latents (GIF + MP4)
+    frames: int = 16
+    long_frames: int = 128  # one long video (MP4)
+    fps: float = 25.0
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """How the networks run (not what they learn)."""
+
+    seed: int = 0
+    precision: str = "bf16"
+    channels_last: bool = False
+    compile: bool = False
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """Metrics at each evaluation and the keyword arguments ``metrics.evaluate`` gets for them."""
+
+    metrics: tuple[Any, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What every checkpoint records about the run: the components' registry specs and the resolved config."""
+
+    components: dict[str, Any] = field(default_factory=dict)
+    config_text: str = ""
+
+
+@dataclass
+class TrainConfig:
+    """The top level of ``sgvb train``'s config; component groups stay free-form (each component checks its own
+    keyword arguments when the registry builds it)."""
+
+    generator: Any = None
+    discriminator: Any = None
+    sampler: Any = None
+    dataset: Any = None
+    loss: Any = None
+    augmentation: Any = None
+    trainer: TrainerSettings = field(default_factory=TrainerSettings)
+    samples: SampleSettings = field(default_factory=SampleSettings)
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "bf16"  # bf16 autocast on CUDA (CPU always fp32) | fp32
+    channels_last: bool = False
+    compile: bool = False  # torch.compile G and D forward passes
+    cpu_threads: Optional[int] = None  # torch CPU threads per process (null = torch's default); 1 when jobs share few cores
+    nproc: int = 1  # processes on this machine (torch.multiprocessing.spawn); torchrun also works
+    resume: Any = "auto"  # auto = continue the run folder's latest checkpoint (a finished run does nothing) | null | <ckpt or run folder>
+    run_dir: Optional[str] = None  # null = Hydra's output dir
+    allow_change: list[str] = field(default_factory=list)  # on resume, keys that may differ from the run's config; recorded in run.json
+    metrics: list[Any] = field(default_factory=list)  # e.g. [fvd2048_16f, fvd2048_128f, fvd2048_128f_subsample8f, fid50k_full] (official)
+    allow_stand_in_detectors: bool = False  # offline: untrained detectors of the same architecture (results marked stand_in)
+    cache_dir: Optional[str] = None  # real-data statistics cache (null = ~/.cache/sgvb/stats or SGVB_CACHE_DIR)
+    detector_path: Optional[str] = None  # a detector file for the metrics (see sgvb eval)
+    progress: bool = True
+
+
+def register_schemas() -> None:
+    """Store the schemas in Hydra's ConfigStore: ``trainer/default`` is the schema itself, ``train_schema`` the
+    base of ``train.yaml``. Idempotent; runs when ``benchmarks.conf`` is imported (Hydra imports it to read it)."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    OmegaConf.register_new_resolver("sgvb_or", lambda value, default: default if value in (None, "None", "") else value, replace=True)
+    store = ConfigStore.instance()
+    store.store(group="trainer", name="default", node=TrainerSettings, provider="sgvb")
+    store.store(name="train_schema", node=TrainConfig, provider="sgvb")
