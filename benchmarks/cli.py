@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "grid": ("benchmarks.grid", "run a named ablation grid: sgvb grid NAME [overrides] [--dry-run]", False),
     "table": ("benchmarks.table", "aggregate run folders into CSV tables: sgvb table DIR... -o results.csv", False),
     "convert": ("benchmarks.data.convert", "convert a folder of video files to the frames layout (zip)", False),
+    "convert-checkpoint": ("benchmarks.convert_checkpoint", "official network pickle (.pkl) -> sgvb checkpoint: sgvb convert-checkpoint x.pkl out.pt", False),
 }
 
 
