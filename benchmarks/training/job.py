@@ -170,6 +170,11 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
     t = cfg.trainer
     seed = int(cfg.get("seed", 0))
 
+    init_from = cfg.get("init_from")  # --- official network pickle: its architecture and state (stylegan_v.official)
+    if init_from:
+        from stylegan_v import official
+        for key, value in official.training_overrides(init_from).items():
+            OmegaConf.update(cfg, key, value, merge=False)  # --- end init_from
     _seed_everything(seed)  # identical initialisation on every rank
     dataset = build_dataset(cfg.dataset)
     resolution = int(dataset.resolution)
@@ -226,9 +231,14 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
         state = ckpt.load_checkpoint(resume_path, map_location="cpu")
         loop.load_state_dict(state, source=str(resume_path))
         log.info("resumed from %s at kimg %.3f (step %d)", resume_path, loop.kimg, loop.step)
+    elif init_from:  # --- official network pickle (stylegan_v.official)
+        started = official.init_training_loop(loop, init_from)
+        log.info("initialised from %s at kimg %.3f", init_from, loop.kimg)
     if run.writer:
         run.write_text("config.yaml", config_text)
         _write_run_json(run, cfg, components, device=device, world=world, seed=seed, resolution=resolution, resumed_from=resume_path)
+        if init_from and resume_path is None:
+            official.record_init_source(run.path / "run.json", started)  # --- end init_from
         log.info("run folder %s", run.path)
     return loop
 
