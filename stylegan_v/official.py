@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from .legacy_pickle import ObjectRecord, PersistentRecord, load_pickle, plain
 
@@ -268,10 +269,36 @@ def _load_mapped(module: torch.nn.Module, record: Any, rename: Callable[[str], s
     missing = sorted(set(ours) - set(new_state))
     if missing:
         raise OfficialCheckpointError(f"{source}: {what} has no official tensor for {missing[:5]}{' ...' if len(missing) > 5 else ''}")
-    module.load_state_dict(new_state)
+    module.load_state_dict(new_state, assign=True)  # the file's tensors become the module's: no second copy
 
 
 # ----------------------------------------------------------------------------------------- loading
+class _NoRandomInit(TorchFunctionMode):
+    """While building modules whose every parameter is then replaced: ``torch.randn`` (and the scaling of
+    its result, ``randn(...) / lr_mult``) only allocates.
+
+    Drawing and scaling the initial values costs seconds at 256² (tens of millions of normals) for
+    nothing; :func:`_load_mapped` checks that every parameter and buffer is then set from the file.
+    """
+
+    _SCALING = (torch.Tensor.div, torch.Tensor.__truediv__, torch.Tensor.mul, torch.Tensor.__mul__)
+
+    def __init__(self):
+        super().__init__()
+        self.fresh: dict[int, torch.Tensor] = {}  # id -> tensor, kept alive so no other tensor reuses the id
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        if func is torch.randn:
+            kwargs.pop("generator", None)
+            out = torch.empty(*args, **kwargs)
+            self.fresh[id(out)] = out
+            return out
+        if func in self._SCALING and args and self.fresh.get(id(args[0])) is args[0]:
+            return args[0]  # still uninitialised memory, about to be replaced
+        return func(*args, **kwargs)
+
+
 def _find_networks(data: Any, source: str) -> dict[str, Any]:
     if not isinstance(data, dict) or not any(k in data for k in ("G", "G_ema")):
         raise OfficialCheckpointError(f"{source}: not a network snapshot (expected a dict with 'G', 'D', 'G_ema')")
@@ -282,7 +309,8 @@ def _build_generator(record: Any, source: str) -> torch.nn.Module:
     from registry import GENERATORS
 
     spec = generator_spec(record, source)
-    G = GENERATORS.build(spec)
+    with _NoRandomInit():
+        G = GENERATORS.build(spec)
     tensors = {n: t for n, t, _ in official_tensors(record)}
     _load_mapped(G, record, map_generator_names, source, "G")
     _fixed_buffer_checks(source, tensors, dict(G.named_buffers()), [("synthesis.b8.conv0.resample_filter", "synthesis.blocks.1.conv0.resample_filter")])
@@ -293,7 +321,8 @@ def _build_generator(record: Any, source: str) -> torch.nn.Module:
 def _build_discriminator(record: Any, source: str) -> torch.nn.Module:
     from registry import DISCRIMINATORS
 
-    D = DISCRIMINATORS.build(discriminator_spec(record, source))
+    with _NoRandomInit():
+        D = DISCRIMINATORS.build(discriminator_spec(record, source))
     tensors = {n: t for n, t, _ in official_tensors(record)}
     _load_mapped(D, record, lambda n: map_discriminator_names(n, D), source, "D")
     _fixed_buffer_checks(source, tensors, dict(D.named_buffers()), [("time_encoder.time_encoder.fourier_coefs", "time_encoder.frequencies")])
