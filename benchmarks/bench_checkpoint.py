@@ -85,7 +85,7 @@ def write_files(folder: Path, resolution: int, optimizers: bool) -> tuple[Path, 
     import torch
 
     sys.path.insert(0, str(REPO))
-    from stylegan_v.legacy_pickle import load_pickle
+    from stylegan_v.legacy_pickle import ObjectRecord, PersistentRecord, load_pickle
     from tests.official_pickles import write_snapshot
 
     pkl = folder / f"network-snapshot-{resolution}.pkl"
@@ -95,15 +95,15 @@ def write_files(folder: Path, resolution: int, optimizers: bool) -> tuple[Path, 
     def collect(obj, prefix: str) -> None:
         if isinstance(obj, torch.Tensor):
             tensors[prefix] = obj.detach()
+        elif isinstance(obj, (ObjectRecord, PersistentRecord)):
+            collect(obj.state, prefix)
+            collect(dict(obj) if isinstance(obj, dict) else {}, prefix)
         elif isinstance(obj, dict):
             for k, v in obj.items():
                 collect(v, f"{prefix}.{k}" if not isinstance(k, torch.Tensor) else f"{prefix}.{len(tensors)}")
         elif isinstance(obj, (list, tuple)):
             for i, v in enumerate(obj):
                 collect(v, f"{prefix}.{i}")
-        elif hasattr(obj, "state") or hasattr(obj, "listitems"):
-            collect(getattr(obj, "state", None), prefix)
-            collect(dict(obj) if isinstance(obj, dict) else {}, prefix)
 
     collect(load_pickle(pkl), "snapshot")
     pt = folder / f"same-tensors-{resolution}.pt"

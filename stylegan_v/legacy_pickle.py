@@ -26,6 +26,9 @@ import io
 import os
 import pickle
 import re
+import struct
+import warnings
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -40,6 +43,7 @@ OFFICIAL_PACKAGES = ("training", "torch_utils", "dnnlib", "metrics")  # also und
 SAFE_BUILTINS = frozenset({"dict", "list", "tuple", "set", "frozenset", "int", "float", "complex", "bool", "str",
                            "bytes", "bytearray", "slice", "object"})
 NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch.serialization's legacy-format magic number
 _CLASS_NAME = re.compile(r"^[A-Z][A-Za-z0-9_]*$")
 
 
@@ -119,8 +123,77 @@ def _rebuild_parameter(data, requires_grad=True, backward_hooks=None, *state):
 
 
 def _load_storage_bytes(data: bytes):
-    """A nested ``torch.save`` archive holding one storage, read with ``weights_only=True`` onto the CPU."""
-    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    """A nested ``torch.save`` archive holding one storage, onto the CPU, never unpickled unrestricted.
+
+    The common case (one storage, zip or legacy format) becomes a storage *viewing* ``data``: no
+    copy, so loading costs one pass over the file and about its size in memory. Anything else is
+    read by ``torch.load(weights_only=True)``.
+    """
+    storage = _storage_view(data)
+    if storage is None:
+        storage = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    return storage
+
+
+class _StorageIdReader(pickle.Unpickler):
+    """Reads only a storage's persistent id ``('storage', <torch.XStorage>, key, location, numel, ...)``."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "torch" and name.endswith("Storage") and isinstance(getattr(torch, name, None), type):
+            return getattr(torch, name)
+        raise UnsafePickleError(f"nested storage archive refers to '{module}.{name}'")
+
+    def persistent_load(self, pid: Any) -> Any:
+        return pid
+
+
+def _storage_id(raw: bytes | io.BytesIO) -> tuple[torch.dtype, int] | None:
+    pid = _StorageIdReader(raw if isinstance(raw, io.BytesIO) else io.BytesIO(raw)).load()
+    if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
+        return None
+    dtype = getattr(pid[1], "dtype", None)
+    return (dtype, int(pid[4])) if isinstance(dtype, torch.dtype) else None
+
+
+def _view(data: bytes, offset: int, dtype: torch.dtype, numel: int) -> torch.TypedStorage | None:
+    nbytes = numel * torch.empty((), dtype=dtype).element_size()
+    if offset < 0 or offset + nbytes > len(data):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "non-writable buffer": the bytes object is ours alone from here on
+        raw = torch.frombuffer(data, dtype=torch.uint8, offset=offset, count=nbytes) if nbytes else torch.empty(0, dtype=torch.uint8)
+    return torch.TypedStorage(wrap_storage=raw.untyped_storage(), dtype=dtype, _internal=True)
+
+
+def _storage_view(data: bytes) -> torch.TypedStorage | None:
+    try:
+        if data[:4] == b"PK\x03\x04":  # zip archive (torch >= 1.6 default)
+            zf = zipfile.ZipFile(io.BytesIO(data))
+            names = zf.namelist()
+            pkl = next((n for n in names if n.endswith("/data.pkl")), None)
+            members = [n for n in names if "/data/" in n]
+            if pkl is None or len(members) != 1:
+                return None
+            found = _storage_id(zf.read(pkl))
+            info = zf.getinfo(members[0])
+            if found is None or info.compress_type != zipfile.ZIP_STORED:
+                return None
+            head = info.header_offset
+            name_len, extra_len = struct.unpack("<HH", data[head + 26 : head + 30])
+            return _view(data, head + 30 + name_len + extra_len, *found)
+        # legacy format: magic, protocol, sys_info, the object, its storage keys, then per key int64 numel + bytes
+        f = io.BytesIO(data)
+        if _StorageIdReader(f).load() != LEGACY_MAGIC:
+            return None
+        _StorageIdReader(f).load(), _StorageIdReader(f).load()
+        found = _storage_id(f)
+        keys = _StorageIdReader(f).load()
+        if found is None or not isinstance(keys, list) or len(keys) != 1:
+            return None
+        (numel,) = struct.unpack("<q", f.read(8))
+        return _view(data, f.tell(), found[0], numel) if numel == found[1] else None
+    except (UnsafePickleError, pickle.UnpicklingError, zipfile.BadZipFile, struct.error, EOFError, KeyError, ValueError, TypeError):
+        return None
 
 
 _SAFE_FUNCTIONS: dict[tuple[str, str], Any] = {
