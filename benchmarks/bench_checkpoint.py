@@ -92,7 +92,12 @@ def write_files(folder: Path, resolution: int, optimizers: bool) -> tuple[Path, 
     write_snapshot(pkl, res=resolution, marker=folder / "EXECUTED", with_optimizers=optimizers)
     tensors: dict[str, torch.Tensor] = {}
 
-    def collect(obj, prefix: str) -> None:
+    seen: set[int] = set()
+
+    def collect(obj, prefix: str) -> None:  # every distinct tensor once (configs hold parent links: visit once)
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
         if isinstance(obj, torch.Tensor):
             tensors[prefix] = obj.detach()
         elif isinstance(obj, (ObjectRecord, PersistentRecord)):
