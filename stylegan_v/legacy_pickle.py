@@ -151,7 +151,9 @@ def _storage_id(raw: bytes | io.BytesIO) -> tuple[torch.dtype, int] | None:
     pid = _StorageIdReader(raw if isinstance(raw, io.BytesIO) else io.BytesIO(raw)).load()
     if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
         return None
-    dtype = getattr(pid[1], "dtype", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TypedStorage deprecation: the classes are only read for their dtype
+        dtype = getattr(pid[1], "dtype", None)
     return (dtype, int(pid[4])) if isinstance(dtype, torch.dtype) else None
 
 
@@ -162,7 +164,7 @@ def _view(data: bytes, offset: int, dtype: torch.dtype, numel: int) -> torch.Typ
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "non-writable buffer": the bytes object is ours alone from here on
         raw = torch.frombuffer(data, dtype=torch.uint8, offset=offset, count=nbytes) if nbytes else torch.empty(0, dtype=torch.uint8)
-    return torch.TypedStorage(wrap_storage=raw.untyped_storage(), dtype=dtype, _internal=True)
+        return torch.TypedStorage(wrap_storage=raw.untyped_storage(), dtype=dtype, _internal=True)
 
 
 def _storage_view(data: bytes) -> torch.TypedStorage | None:
