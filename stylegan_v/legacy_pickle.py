@@ -198,7 +198,15 @@ def _storage_view(data: bytes) -> torch.TypedStorage | None:
         return None
 
 
+def _latin1_bytes(text: Any, encoding: str = "latin1") -> bytes:
+    """How protocol-2 pickles store ``bytes`` (``_codecs.encode(str, 'latin1')``); no other codec."""
+    if not isinstance(text, str) or encoding.replace("-", "").lower() != "latin1":
+        raise UnsafePickleError(f"_codecs.encode is only read for latin1 text, got encoding {encoding!r}")
+    return text.encode("latin1")
+
+
 _SAFE_FUNCTIONS: dict[tuple[str, str], Any] = {
+    ("_codecs", "encode"): _latin1_bytes,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,

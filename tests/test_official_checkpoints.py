@@ -290,3 +290,38 @@ def test_stylegan2_ada_image_pickle_as_mocogan_hd_image_generator(tmp_path):
     with pytest.raises(official.OfficialCheckpointError, match="image generator"):
         official.load_network_pkl(path, verbose=False)
     assert not marker.exists()
+
+
+class _LegacyStorage:
+    """A storage pickled as torch 1.7 did: ``_load_from_bytes(<legacy-format torch.save bytes>)``."""
+
+    def __init__(self, tensor: torch.Tensor):
+        import io
+
+        buf = io.BytesIO()
+        torch.save(tensor.storage(), buf, _use_new_zipfile_serialization=False)
+        self.data = buf.getvalue()
+
+    def __reduce__(self):
+        return torch.storage._load_from_bytes, (self.data,)
+
+
+class _LegacyTensor:
+    def __init__(self, tensor: torch.Tensor):
+        self.tensor = tensor
+
+    def __reduce__(self):
+        from collections import OrderedDict
+
+        t = self.tensor
+        return torch._utils._rebuild_tensor_v2, (_LegacyStorage(t), 0, tuple(t.shape), t.stride(), False, OrderedDict())
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_legacy_format_storages_as_torch_1_7_wrote_them(tmp_path):
+    tensors = {"w": torch.randn(3, 4), "h": torch.randn(5).half(), "i": torch.arange(7)}
+    path = tmp_path / "legacy.pkl"
+    path.write_bytes(pickle.dumps({k: _LegacyTensor(v) for k, v in tensors.items()}, protocol=2))
+    loaded = load_pickle(path)
+    for k, v in tensors.items():
+        assert loaded[k].dtype == v.dtype and torch.equal(loaded[k], v)
