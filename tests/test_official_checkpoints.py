@@ -325,3 +325,19 @@ def test_legacy_format_storages_as_torch_1_7_wrote_them(tmp_path):
     loaded = load_pickle(path)
     for k, v in tensors.items():
         assert loaded[k].dtype == v.dtype and torch.equal(loaded[k], v)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:FutureWarning")
+def test_eval_official_pickle_with_official_noise(snapshots, tmp_path):
+    """``sgvb eval fake.checkpoint=x.pkl noise=official``: G_ema of the pickle, the official metric draws, repeatable."""
+    from benchmarks.evaluate import run
+    from metrics.testing import save_tiny_torchscript_detector
+    from tests.test_metrics_cli import _compose
+
+    path, _ = snapshots[0][32]
+    detector = save_tiny_torchscript_detector(tmp_path / "det.pt", video=True)
+    args = [f"fake.checkpoint={path}", "metrics=[fvd4_8f]", "dataset=synthetic", "dataset.num_videos=5", "dataset.num_frames=12",
+            f"detector_path={detector}", f"cache_dir={tmp_path / 'cache'}", "device=cpu"]
+    official_runs = [run(_compose(*args, "noise=official", "seed=3"))[0]["value"] for _ in range(2)]
+    default = run(_compose(*args))[0]["value"]
+    assert official_runs[0] == official_runs[1] and official_runs[0] != default
