@@ -11,7 +11,6 @@ import json
 import os
 import pickle
 import subprocess
-from pathlib import Path
 
 import pytest
 import torch

@@ -172,8 +172,8 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
 
     init_from = cfg.get("init_from")  # --- official network pickle: its architecture and state (stylegan_v.official)
     if init_from:
-        from stylegan_v import official
-        for key, value in official.training_overrides(init_from).items():
+        from stylegan_v import official_finetune
+        for key, value in official_finetune.training_overrides(init_from).items():
             OmegaConf.update(cfg, key, value, merge=False)  # --- end init_from
     _seed_everything(seed)  # identical initialisation on every rank
     dataset = build_dataset(cfg.dataset)
@@ -232,13 +232,13 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
         loop.load_state_dict(state, source=str(resume_path))
         log.info("resumed from %s at kimg %.3f (step %d)", resume_path, loop.kimg, loop.step)
     elif init_from:  # --- official network pickle (stylegan_v.official)
-        started = official.init_training_loop(loop, init_from)
+        started = official_finetune.init_training_loop(loop, init_from)
         log.info("initialised from %s at kimg %.3f", init_from, loop.kimg)
     if run.writer:
         run.write_text("config.yaml", config_text)
         _write_run_json(run, cfg, components, device=device, world=world, seed=seed, resolution=resolution, resumed_from=resume_path)
         if init_from and resume_path is None:
-            official.record_init_source(run.path / "run.json", started)  # --- end init_from
+            official_finetune.record_init_source(run.path / "run.json", started)  # --- end init_from
         log.info("run folder %s", run.path)
     return loop
 
