@@ -83,6 +83,7 @@ class MoCoGANHDGenerator(RecurrentVideoGenerator):
         self.residual_scale, self.pca_num_samples = float(residual_scale), int(pca_num_samples)
         self.motion_noise_dim = self.w_dim
         self.pretrained_image_generator = pretrained_image_generator
+        self.channel_base, self.channel_max, self.mapping_layers = int(channel_base), int(channel_max), int(mapping_layers)
         self.mapping = MappingNetwork(z_dim=self.z_dim, w_dim=self.w_dim, num_layers=mapping_layers)
         self.synthesis = SynthesisNetwork(w_dim=self.w_dim, resolution=self.resolution, channel_base=channel_base,
                                           channel_max=channel_max, conv_clamp=conv_clamp)
@@ -153,12 +154,20 @@ class MoCoGANHDGenerator(RecurrentVideoGenerator):
         self.pca_std.copy_(eigvals[order].clamp_min(0).sqrt().float())
 
     def load_image_generator(self, path: str) -> None:
-        """Load mapping + synthesis (G_ema's) from an sgvb checkpoint of an image-stage or StyleGAN-style run."""
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"mocogan_hd: pretrained_image_generator '{path}' does not exist") from None
-        weights = state.get("G_ema", state.get("G", state)) if isinstance(state, dict) else None
+        """Load mapping + synthesis (G_ema's) from an sgvb checkpoint of an image-stage or StyleGAN-style run, or
+        from a StyleGAN2-ADA network pickle (``.pkl``, read safely by ``stylegan_v.official``)."""
+        if str(path).endswith(".pkl"):
+            from stylegan_v.official import image_generator_state
+
+            weights = image_generator_state(path, resolution=self.resolution, z_dim=self.z_dim, w_dim=self.w_dim,
+                                            mapping_layers=self.mapping_layers, channel_base=self.channel_base,
+                                            channel_max=self.channel_max)
+        else:
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+            except FileNotFoundError:
+                raise FileNotFoundError(f"mocogan_hd: pretrained_image_generator '{path}' does not exist") from None
+            weights = state.get("G_ema", state.get("G", state)) if isinstance(state, dict) else None
         image = {k: v for k, v in (weights or {}).items() if k.startswith(("mapping.", "synthesis."))}
         if not image:
             raise ValueError(f"mocogan_hd: '{path}' holds no image generator weights (keys 'mapping.*', 'synthesis.*' "

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "convert": ("benchmarks.data.convert", "convert a folder of video files to the frames layout (zip)", False),
     "prepare": ("benchmarks.data.prepare.cli", "prepare a standard benchmark from its raw download: sgvb prepare NAME RAW OUT.zip", False),
     "check-dataset": ("benchmarks.data.checks", "read every frame of a dataset and report problems: sgvb check-dataset PATH", False),
+    "convert-checkpoint": ("benchmarks.convert_checkpoint", "official network pickle (.pkl) -> sgvb checkpoint: sgvb convert-checkpoint x.pkl out.pt", False),
 }
 
 

@@ -164,7 +164,9 @@ def run(cfg: DictConfig) -> list[dict]:
                                   f"match: pass dataset.resolution={G.resolution} to resize the real data (or evaluate against data at that size)")
         out_dir = cfg.run_dir if cfg.run_dir is not None else run_folder_of(ckpt)
         for m in metrics:
-            records.append(evaluate(m, fake=G, real=real, run_dir=out_dir, kimg=kimg_of(ckpt), checkpoint=str(ckpt), **common))
+            from stylegan_v.official_noise import with_noise_mode  # noise=official: the official metric code's draws
+            generator = with_noise_mode(G, noise=str(cfg.get("noise", "default")), seed=int(cfg.seed))
+            records.append(evaluate(m, fake=generator, real=real, run_dir=out_dir, kimg=kimg_of(ckpt), checkpoint=str(ckpt), **common))
             _print(records[-1])
         del G
     return records

@@ -37,6 +37,9 @@ def sample_videos(
     ema: bool = True,
     chunk_size: int = 16,
     device: Any = "auto",
+    noise: str = "default",
+    num_videos: int | None = None,
+    batch_size: int = 32,
 ) -> list[Path]:
     from benchmarks.training.checkpoint import load_checkpoint, load_generator, resolve_checkpoint_path
     from benchmarks.training.job import pick_device
@@ -54,6 +57,8 @@ def sample_videos(
     G = load_generator(path, device=device, ema=ema)
     integer = not bool(getattr(G, "continuous_time", True))
     t = frame_times(num_frames, batch_size=1, time_step=time_step, time_offset=time_offset, integer=integer)
+    if out_dir is None and path.suffix == ".pkl":  # official network pickle: samples next to it
+        out_dir = path.parent / "samples" / path.stem
     if out_dir is None:
         kimg = float(load_checkpoint(path).get("kimg", 0.0))
         run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
@@ -62,12 +67,17 @@ def sample_videos(
     out_dir.mkdir(parents=True, exist_ok=True)
     suffix = {"mp4": ".mp4", "gif": ".gif", "frames": ""}[fmt]
     written, videos = [], []
-    for seed in seeds:
-        z = G.sample_z(1, generator=torch.Generator().manual_seed(seed), device=device)
-        video = render(G, z, t, truncation_psi=truncation_psi, chunk_size=chunk_size, generator=torch.Generator().manual_seed(seed + 1_000_003))
+    # --- noise=official: generate.py's draws (stylegan_v.official_noise); video i of seeds=[S] num_videos=N batch_size=B
+    if noise != "default":
+        from stylegan_v.official_noise import official_sample_plan
+        draws = official_sample_plan(G, noise=noise, seeds=seeds, num_videos=num_videos, batch_size=batch_size, max_t=float(t.max()), device=device)
+    else:
+        draws = ((seed, G.sample_z(1, generator=torch.Generator().manual_seed(seed), device=device), None) for seed in seeds)
+    for seed, z, motion in draws:  # --- end noise=official
+        video = render(G, z, t, truncation_psi=truncation_psi, chunk_size=chunk_size, generator=torch.Generator().manual_seed(seed + 1_000_003), motion_noise=motion)
         videos.append(video)
         written.append(write_video(out_dir / f"seed{seed:04d}{suffix}", video[0].numpy(), fps))
-    if preview and len(seeds) > 1:
+    if preview and len(videos) > 1:
         target = preview_file(out_dir, fmt, preview_path)
         target.parent.mkdir(parents=True, exist_ok=True)
         written.append(write_video(target, video_grid(torch.cat(videos)), fps))

@@ -323,7 +323,7 @@ def split_spec(spec: str | Mapping[str, Any], kind: str = "component") -> tuple[
     """``"name"`` or ``{"_name_": name, **kwargs}`` (an OmegaConf node too) -> (name, kwargs)."""
     if isinstance(spec, str):
         return spec, {}
-    if not isinstance(spec, Mapping):
+    if type(spec).__module__.startswith("omegaconf"):  # a DictConfig is a Mapping too: convert nested nodes, or they reach checkpoints
         try:
             from omegaconf import DictConfig, OmegaConf
 

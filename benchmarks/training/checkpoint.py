@@ -168,6 +168,9 @@ def load_generator(path: str | os.PathLike, device: Any = None, ema: bool = True
     from registry import GENERATORS
 
     path = resolve_checkpoint_path(path)
+    if path.suffix == ".pkl":  # official StyleGAN-V / StyleGAN2-ADA network pickle (stylegan_v.official)
+        from stylegan_v.official import load_official_generator
+        return load_official_generator(path, device=device, ema=ema)
     state = load_checkpoint(path)
     key = "G_ema" if ema else "G"
     G = build_from_spec(GENERATORS, state["components"]["generator"])

@@ -206,6 +206,12 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
 
     seed = int(cfg.seed)
     _check_sampler_choice(cfg)
+
+    init_from = cfg.get("init_from")  # --- official network pickle: its architecture and state (stylegan_v.official)
+    if init_from:
+        from stylegan_v import official_finetune
+        for key, value in official_finetune.training_overrides(init_from).items():
+            OmegaConf.update(cfg, key, value, merge=False)  # --- end init_from
     _seed_everything(seed)  # identical initialisation on every rank
     dataset = build_dataset(cfg.dataset)
     resolution = int(dataset.resolution)
@@ -261,11 +267,16 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
         dropped = run.rewind_logs(loop.kimg)
         log.info("resumed from %s at kimg %.3f (step %d)%s", resume_path, loop.kimg, loop.step,
                  f"; {dropped} stats row(s) past it dropped" if dropped else "")
+    elif init_from:  # --- official network pickle (stylegan_v.official)
+        started = official_finetune.init_training_loop(loop, init_from)
+        log.info("initialised from %s at kimg %.3f", init_from, loop.kimg)
     if run.writer:
         if resume_path is None or not (run.path / CONFIG).is_file():
             run.write_text(CONFIG, config_text)  # a resume never rewrites the original; changes go to run.json's history
         _write_run_json(run, cfg, components, device=device, world=world, seed=seed, resolution=resolution,
                         resumed_from=resume_path, drift=drift)
+        if init_from and resume_path is None:
+            official_finetune.record_init_source(run.path / "run.json", started)  # --- end init_from
         log.info("run folder %s", run.path)
     return loop
 

@@ -28,9 +28,9 @@ def frame_times(num_frames: int, *, batch_size: int = 1, time_step: float = 1.0,
 
 
 @torch.no_grad()
-def render(G, z: torch.Tensor, t: torch.Tensor, *, truncation_psi: float = 1.0, chunk_size: int = 16, generator: torch.Generator | None = None) -> torch.Tensor:
+def render(G, z: torch.Tensor, t: torch.Tensor, *, truncation_psi: float = 1.0, chunk_size: int = 16, generator: torch.Generator | None = None, motion_noise=None) -> torch.Tensor:
     """uint8 ``[B, T, H, W, C]`` on the CPU, rendered chunk by chunk (constant memory in T)."""
-    chunks = [to_uint8(c).cpu() for c in G.iter_frames(z, t.to(z.device), chunk_size=chunk_size, truncation_psi=truncation_psi, generator=generator)]
+    chunks = [to_uint8(c).cpu() for c in G.iter_frames(z, t.to(z.device), chunk_size=chunk_size, truncation_psi=truncation_psi, generator=generator, motion_noise=motion_noise)]
     return torch.cat(chunks, dim=1)
 
 

@@ -1,0 +1,99 @@
+"""Continue a published run: ``sgvb train init_from=network-snapshot-*.pkl``.
+
+The harness asks twice: :func:`training_overrides` (before building, so the config builds the
+pickle's generator and discriminator) and :func:`init_training_loop` (after, to place the state:
+G, G_ema, D, ADA p, Adam moments, kimg). One loaded snapshot is cached in between.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .official import OfficialCheckpointError, load_network_pkl
+
+__all__ = ["init_training_loop", "record_init_source", "training_overrides"]
+
+_snapshot_cache: dict[tuple, dict[str, Any]] = {}
+
+
+def _cached_snapshot(path: str | os.PathLike) -> dict[str, Any]:
+    """One loaded snapshot per process: ``sgvb train`` reads the architecture first, then the weights."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"init_from: '{p}' does not exist")
+    key = (str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size)
+    if key not in _snapshot_cache:
+        _snapshot_cache.clear()
+        _snapshot_cache[key] = load_network_pkl(p)
+    return _snapshot_cache[key]
+
+
+def training_overrides(path: str | os.PathLike) -> dict[str, Any]:
+    """Config keys (dotted) that make ``sgvb train`` build the pickle's networks: generator, discriminator, frames per clip."""
+    loaded = _cached_snapshot(path)
+    d_kwargs = dict(loaded["D"]._sgvb_spec["kwargs"]) if loaded.get("D") is not None else {}
+    num_frames = d_kwargs.pop("num_frames", None)
+    d_kwargs.pop("resolution", None)
+    g_kwargs = {k: v for k, v in loaded["G"]._sgvb_spec["kwargs"].items() if k != "resolution"}
+    out: dict[str, Any] = {"generator": {"_name_": "stylegan_v", **g_kwargs}}
+    if d_kwargs:
+        out["discriminator"] = {"_name_": "stylegan_v", **d_kwargs}
+    if num_frames is not None:
+        out["sampler.num_frames"] = int(num_frames)
+    return out
+
+
+def init_training_loop(loop: Any, path: str | os.PathLike) -> dict[str, Any]:
+    """Start a training loop from an official snapshot: G, G_ema, D, ADA p, Adam moments and kimg where present.
+
+    Returns what was taken (recorded in ``run.json``). The loop's networks must have been built from
+    :func:`training_overrides`; a mismatch (e.g. another dataset resolution) is refused naming the key.
+    """
+    source = str(path)
+    loaded = _cached_snapshot(path)
+    if int(loop.G.resolution) != int(loaded["G"].resolution):
+        raise OfficialCheckpointError(f"{source}: trained at {loaded['G'].resolution}x{loaded['G'].resolution}, but dataset.resolution "
+                                      f"is {loop.G.resolution}: set dataset.resolution={loaded['G'].resolution}")
+    if len(loop.slots) != 1 or loaded.get("D") is None:
+        raise OfficialCheckpointError(f"{source}: an official snapshot has one discriminator; the config 'discriminator' builds {len(loop.slots)}")
+    D = loop.slots[0].D
+    try:
+        loop.G.load_state_dict(loaded["G"].state_dict())
+        loop.G_ema.load_state_dict(loaded["G_ema"].state_dict())
+        D.load_state_dict(loaded["D"].state_dict())
+    except RuntimeError as exc:
+        raise OfficialCheckpointError(f"{source}: the configured networks differ from the snapshot's (leave generator/discriminator "
+                                      f"settings to init_from): {str(exc).splitlines()[0]}") from None
+    taken: dict[str, Any] = {"source": source, "training_set_path": str(loaded["training_set_kwargs"].get("path", ""))}
+    if loaded.get("augment_p") is not None and hasattr(loop.augment, "p"):
+        loop.augment.p = float(loaded["augment_p"])
+        taken["augment_p"] = loop.augment.p
+    for name, opt, moments, module in (("G_opt", loop.opt_G, loaded.get("G_opt"), loop.G), ("D_opt", loop.opt_D[0], loaded.get("D_opt"), D)):
+        if moments:
+            params = dict(module.named_parameters())
+            for key, entry in moments.items():
+                p = params[key]
+                opt.state[p] = {"step": entry["step"].clone(), "exp_avg": entry["exp_avg"].to(p.device).clone(),
+                                "exp_avg_sq": entry["exp_avg_sq"].to(p.device).clone()}
+            taken[name] = len(moments)
+    stats = loaded.get("stats") or {}
+    if "cur_nimg" in stats:
+        loop.nimg = int(stats["cur_nimg"])
+        loop.tick = int(stats.get("cur_tick", 0))
+        loop.step = int(stats.get("batch_idx", 0))
+        loop.last_snapshot_kimg = loop.last_eval_kimg = loop.kimg
+        taken["kimg"] = loop.kimg
+    _snapshot_cache.clear()
+    return taken
+
+
+def record_init_source(run_json: str | os.PathLike, taken: dict[str, Any]) -> None:
+    """Add ``init_from`` (what the run started from) to an existing ``run.json``."""
+    path = Path(run_json)
+    record = json.loads(path.read_text()) if path.is_file() else {}
+    record["init_from"] = taken
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(record, indent=2, default=str))
+    os.replace(tmp, path)
