@@ -30,8 +30,9 @@ def _cached_snapshot(path: str | os.PathLike) -> dict[str, Any]:
     return _snapshot_cache[key]
 
 
-def training_overrides(path: str | os.PathLike) -> dict[str, Any]:
-    """Config keys (dotted) that make ``sgvb train`` build the pickle's networks: generator, discriminator, frames per clip."""
+def training_overrides(path: str | os.PathLike, sampler: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Config keys that make ``sgvb train`` build the pickle's networks: generator, discriminator, and the frames per
+    clip of ``sampler`` (the run's sampler settings; none chosen = StyleGAN-V's sparse_random)."""
     loaded = _cached_snapshot(path)
     d_kwargs = dict(loaded["D"]._sgvb_spec["kwargs"]) if loaded.get("D") is not None else {}
     num_frames = d_kwargs.pop("num_frames", None)
@@ -41,7 +42,7 @@ def training_overrides(path: str | os.PathLike) -> dict[str, Any]:
     if d_kwargs:
         out["discriminator"] = {"_name_": "stylegan_v", **d_kwargs}
     if num_frames is not None:
-        out["sampler.num_frames"] = int(num_frames)
+        out["sampler"] = {**(sampler or {"_name_": "sparse_random"}), "num_frames": int(num_frames)}
     return out
 
 

@@ -228,7 +228,7 @@ def test_convert_sample_and_official_noise(snapshots, tmp_path):
     assert torch.equal(torch.cat([p[1] for p in plan]), z_all)
     assert torch.equal(torch.cat([p[2] for p in plan]), torch.cat([m1, m2]))
     files = sample_videos(path, out_dir=tmp_path / "s", format="frames", seeds=[42], num_frames=3, noise="official",
-                          num_videos=2, batch_size=2, device="cpu", grid=False)
+                          num_videos=2, batch_size=2, device="cpu", preview=False)
     assert len(files) == 2
 
     # the metric code's draws: per batch z, then its motion noise

@@ -210,7 +210,7 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
     init_from = cfg.get("init_from")  # --- official network pickle: its architecture and state (stylegan_v.official)
     if init_from:
         from stylegan_v import official_finetune
-        for key, value in official_finetune.training_overrides(init_from).items():
+        for key, value in official_finetune.training_overrides(init_from, _container(cfg.get("sampler"), None)).items():
             OmegaConf.update(cfg, key, value, merge=False)  # --- end init_from
     _seed_everything(seed)  # identical initialisation on every rank
     dataset = build_dataset(cfg.dataset)
