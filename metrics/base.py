@@ -92,9 +92,14 @@ class MetricOutput:
 
 
 class Metric:
-    """A registered metric: ``compute(ctx, fake, real) -> MetricOutput``. ``name`` encodes the protocol."""
+    """A registered metric: ``compute(ctx, fake, real) -> MetricOutput``. ``name`` encodes the protocol.
+
+    ``higher_is_better`` is the metric's direction (False: lower is better, as for FVD, FID, KID and the
+    consistency score; True for Inception Scores); tables read it to mark the best value.
+    """
 
     name: str
+    higher_is_better: bool = False
 
     def compute(self, ctx: EvalContext, fake: Any, real: Any) -> MetricOutput:
         raise NotImplementedError
