@@ -57,6 +57,7 @@ PROTOCOL_COLUMNS = {
     "stand_in": "stand_in",
     "mode": "mode",
     "seed": "eval_seed",
+    "num_runs": "num_runs",
 }
 STAND_IN_MARK = "[stand-in]"
 STAND_IN_NOTE = (
@@ -272,11 +273,11 @@ def varying_config_keys(runs: Sequence[Run]) -> list[str]:
 
 @functools.lru_cache(maxsize=None)
 def metric_direction(metric: str) -> str:
-    """'lower' or 'higher' (is better), from the metric's registration (``Metric.higher_is_better``)."""
+    """'lower' or 'higher' (is better), from the metric's registration (``Metric.direction``)."""
     try:
         from metrics.base import build_metric
 
-        return "higher" if build_metric(metric).higher_is_better else "lower"
+        return str(build_metric(metric).direction)
     except Exception as exc:  # a metric from a plugin that is not installed here
         warnings.warn(f"metric '{metric}' is not known here ({exc}); treating lower as better", stacklevel=2)
         return "lower"
@@ -294,13 +295,11 @@ def protocol_id(record: dict[str, Any]) -> str:
 
 
 def short_count(record: dict[str, Any]) -> bool:
-    """True when the record says it used fewer items than its metric's name states."""
+    """True when the record says it used fewer items than its metric's name states (``protocol.counts``)."""
     protocol = record.get("protocol") or {}
-    for side in ("real", "fake"):
-        requested, used = protocol.get(f"num_{side}_requested"), protocol.get(f"num_{side}")
-        if isinstance(requested, (int, float)) and isinstance(used, (int, float)) and used < requested:
-            return True
-    return bool(protocol.get("short_count") or record.get("short_count"))
+    counts = protocol.get("counts") or {}
+    fewer = any(isinstance(c, dict) and c.get("used", 0) < c.get("requested", 0) for c in counts.values())
+    return bool(fewer or protocol.get("fewer_than_name"))
 
 
 def _record_kimg(record: dict[str, Any]) -> float:
@@ -323,7 +322,7 @@ def _record_rows(record: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
         "kimg": _record_kimg(record), "checkpoint": record.get("checkpoint"), "metric": metric,
         **{column: protocol.get(name) for name, column in PROTOCOL_COLUMNS.items()},
         "stand_in": bool(protocol.get("stand_in", False)), "protocol_id": protocol_id(record),
-        "short_count": short_count(record), "wall_time_s": record.get("wall_time_s"), "timestamp": record.get("timestamp"),
+        "short_count": short_count(record), "value_std": _to_float(record.get("value_std")), "wall_time_s": record.get("wall_time_s"), "timestamp": record.get("timestamp"),
     }
     # files a metric wrote next to its JSONL (curves, plots), as absolute paths
     artifacts = record.get("artifacts") or {}
@@ -349,7 +348,7 @@ def _to_float(value: Any) -> float:
 # Tables
 
 
-_RECORD_COLUMNS = ["kimg", "checkpoint", "metric", "key", "headline", "value", "selected", "protocol_id",
+_RECORD_COLUMNS = ["kimg", "checkpoint", "metric", "key", "headline", "value", "value_std", "selected", "protocol_id",
                    *PROTOCOL_COLUMNS.values(), "short_count", "wall_time_s", "timestamp", "artifacts"]
 _RUN_TAIL = ["config_hash", "group", "package_version", "run_dir"]
 

@@ -92,14 +92,10 @@ class MetricOutput:
 
 
 class Metric:
-    """A registered metric: ``compute(ctx, fake, real) -> MetricOutput``. ``name`` encodes the protocol.
-
-    ``higher_is_better`` is the metric's direction (False: lower is better, as for FVD, FID, KID and the
-    consistency score; True for Inception Scores); tables read it to mark the best value.
-    """
+    """A registered metric: ``compute(ctx, fake, real) -> MetricOutput``. ``name`` encodes the protocol."""
 
     name: str
-    higher_is_better: bool = False
+    direction: str = "lower"  # which way is better: "lower" (distances) or "higher" (Inception Scores); tables read it
 
     def compute(self, ctx: EvalContext, fake: Any, real: Any) -> MetricOutput:
         raise NotImplementedError

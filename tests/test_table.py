@@ -207,7 +207,7 @@ def test_baseline_difference_paired_and_welch(tmp_path: Path):
 def test_direction_comes_from_the_metric_registration():
     from metrics.base import build_metric
 
-    assert table.metric_direction("fvd2048_16f") == "lower" and not build_metric("fvd64_16f").higher_is_better
+    assert table.metric_direction("fvd2048_16f") == "lower" and build_metric("fvd64_16f").direction == "lower"
     assert table.metric_direction("consistency128f") == "lower"
 
 
@@ -228,9 +228,11 @@ def test_different_protocols_stand_ins_and_duplicate_seeds_are_never_averaged(tm
 
 
 def test_short_counts_are_flagged(tmp_path: Path):
-    make_run(tmp_path, "a", records=(fvd(4, 10.0),), protocol={"num_fake": 9, "num_fake_requested": 64})
+    make_run(tmp_path, "a", records=(fvd(4, 10.0),), protocol={"num_fake": 9, "fewer_than_name": True})
     comparison = table.build_tables([tmp_path]).comparison
     assert bool(comparison["short_count"].iloc[0])
+    assert table.short_count({"protocol": {"counts": {"fake videos": {"requested": 64, "used": 9}}}})
+    assert not table.short_count({"protocol": {"counts": {"fake videos": {"requested": 64, "used": 64}}}})
     assert "(short)" in table_export.to_text(comparison)
     assert "fewer items" in table_export.to_markdown(comparison)
 
