@@ -336,16 +336,16 @@ def _job_label(plan: GridPlan, job: Job) -> str:
 
 def summarize(plan: GridPlan, results_dir: Path, *, select: str = "final") -> int:
     """Refresh job states, write the tables and artefacts, print the comparison; 1 if any job did not finish."""
-    from benchmarks import grid_results, table
+    from benchmarks import grid_results, table_export
 
     for job in plan.jobs:
         job.refresh()
     started = [job for job in plan.jobs if (job.run_dir / "status.json").is_file() or (job.run_dir / "run.json").is_file()]
     if started:
-        _, comparison = grid_results.write_results([job.run_dir for job in started], results_dir, select=select,
-                                                   labels={job.run_dir: _job_label(plan, job) for job in started})
+        tables = grid_results.write_results([job.run_dir for job in started], results_dir, select=select,
+                                            labels={job.run_dir: _job_label(plan, job) for job in started})
         print()
-        print(table.format_text(comparison))
+        print(table_export.to_text(tables.comparison))
         files = sorted(p.name + ("/" if p.is_dir() else "") for p in results_dir.iterdir() if not p.name.startswith("."))
         print(f"\nresults in {_short(results_dir)}/: {', '.join(files)}")
     not_done = [job for job in plan.jobs if job.state != "done"]

@@ -1,10 +1,12 @@
 """The results folder of a grid: tables, one sample GIF per job, metric plots and a consistency comparison plot.
 
     results/<grid>/
-      results.csv              tidy: run x checkpoint x metric key (benchmarks.table)
-      results_comparison.csv   one row per configuration: mean, std, n, 95% bootstrap CI per metric key
-      results.md               the comparison as Markdown
+      results.csv              tidy: run x evaluation x metric key (benchmarks.table)
+      results_comparison.csv   one row per configuration x headline key: n, mean, std, interval, per-seed values
+      results_subscores.csv    the same for sub-scores (consistency short/long/loop/drift ...)
+      results.md, results.tex  the comparison as Markdown and LaTeX (booktabs)
       samples/<job>.gif        each job's latest sample grid
+      plots/<key>_vs_kimg.{png,pdf}, plots/<key>_bars.{png,pdf}   (benchmarks.table_plots)
       plots/<job>--<metric>.png   each metric's own plot at the selected checkpoint (e.g. consistency curves)
       consistency.png          self-similarity profiles of every configuration (mean over seeds) against real videos
 
@@ -20,14 +22,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks import table
+from benchmarks import table, table_plots
 from benchmarks.training.run_folder import atomic_open
 
 
-def write_results(run_dirs: Sequence[Path], results_dir: Path, *, labels: dict[Path, str], select: str = "final") -> tuple[pd.DataFrame, pd.DataFrame]:
+def write_results(run_dirs: Sequence[Path], results_dir: Path, *, labels: dict[Path, str], select: str = "final") -> table.Tables:
     """Tables, samples and plots for ``run_dirs`` (``labels``: run folder -> file-name label)."""
     results_dir = Path(results_dir)
-    tidy, comparison = table.write_tables(run_dirs, output=results_dir / "results.csv", markdown=results_dir / "results.md", select=select)
+    tables = table.write_tables(run_dirs, output=results_dir / "results.csv", markdown=results_dir / "results.md",
+                                latex=results_dir / "results.tex", plots=results_dir / "plots", select=select)
+    tidy, comparison = tables.tidy, tables.comparison
     for run_dir in run_dirs:
         label = labels.get(Path(run_dir), Path(run_dir).name)
         gifs = sorted((Path(run_dir) / "samples").glob("*.gif"), key=lambda p: (p.stat().st_mtime, p.name))
@@ -40,7 +44,7 @@ def write_results(run_dirs: Sequence[Path], results_dir: Path, *, labels: dict[P
             label = labels.get(Path(row["run_dir"]), Path(row["run_dir"]).name)
             _copy(Path(plot), results_dir / "plots" / f"{label}--{row['metric']}.png")
     plot_consistency(tidy, comparison, results_dir / "consistency.png")
-    return tidy, comparison
+    return tables
 
 
 def plot_consistency(tidy: pd.DataFrame, comparison: pd.DataFrame, path: Path) -> Path | None:
@@ -64,7 +68,7 @@ def plot_consistency(tidy: pd.DataFrame, comparison: pd.DataFrame, path: Path) -
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    names = _config_names(comparison)
+    names = table_plots.config_labels(comparison)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     real = None
     for group, runs in curves.items():
@@ -83,19 +87,6 @@ def plot_consistency(tidy: pd.DataFrame, comparison: pd.DataFrame, path: Path) -
         fig.savefig(handle, dpi=100, format="png")
     plt.close(fig)
     return path
-
-
-def _config_names(comparison: pd.DataFrame) -> dict[str, str]:
-    """group hash -> what distinguishes the configuration, e.g. ``positional_encoding=acyclic`` ("generated" if alone)."""
-    frame, common = table.display_frame(comparison)
-    if len(frame) < 2:
-        return {group: "generated" for group in comparison["config"]}
-    skip = {"config", "runs", "seeds", "status", "error", "kimg", *comparison.attrs.get("labels", [])}
-    columns = [c for c in frame.columns if c not in skip and c not in common and frame[c].nunique() > 1]
-    return {
-        group: (", ".join(f"{c}={frame.at[i, c]}" for c in columns) or str(group))[:60]
-        for i, group in zip(frame.index, comparison["config"])
-    }
 
 
 def _copy(src: Path, dst: Path) -> Path:

@@ -1,28 +1,35 @@
-"""``sgvb table``: run folders -> a tidy CSV, a per-configuration comparison CSV and Markdown.
+"""``sgvb table``: run folders -> long-form CSV tables, Markdown, LaTeX and plots.
 
-    sgvb table runs/grid/quickstart -o results.csv [--select final|best:fvd64_16f[:max]] [--markdown results.md]
+    sgvb table runs/grid/quickstart -o results.csv [--select final|best:fvd64_16f[:max]]
+               [--baseline generator.positional_encoding=acyclic] [--markdown results.md] [--latex results.tex]
+               [--plots results/plots] [--wide]
 
 Tables are generated *from* the records (``run.json``, ``status.json``, ``config.yaml``,
 ``metric-*.jsonl``), never the reverse. Failed and partial runs are kept: a failed run without
 metrics still gets one row saying so.
 
-* Tidy CSV (``-o``): one row per run x checkpoint (kimg) x metric key, with the component names,
-  the configuration keys that differ between the runs, the run status and every protocol field of
-  the metric record (so numbers measured differently are never silently compared). ``selected``
-  marks the rows that ``--select`` picked.
-* Comparison CSV (``<stem>_comparison.csv``): one row per configuration -- runs whose configs are
-  equal except for ``seed`` (and run-local keys such as ``run_dir``) -- and per metric key its
-  mean, std, n and a seeded 95% percentile-bootstrap interval of the mean (NaN for n = 1).
-  A key measured with stand-in (untrained) detectors is labelled ``<key>[stand-in]``; it is never
-  averaged with the same key measured with real detectors.
+* Tidy CSV (``-o``): one row per run x evaluation (kimg) x metric key, with the configuration's
+  choices, the configuration keys that differ between the runs, the run status and every protocol
+  field of the metric record. ``selected`` marks the rows that ``--select`` picked.
+* Comparison CSV (``<stem>_comparison.csv``): one row per (configuration, headline metric key,
+  protocol): only the ablation axes that vary, the protocol id, detector, stand-in flag, n, mean, std,
+  the interval and its method (``benchmarks.table_stats``), the per-seed values (``0:13.35;1:17.21``),
+  kimg and status; with ``--baseline`` also the difference to the baseline and a test's p-value.
+  Sub-scores (every non-headline key) go to ``<stem>_subscores.csv`` with the same columns;
+  ``--wide`` adds ``<stem>_wide.csv``, one row per configuration.
+
+Runs are seeds of one configuration when their configs are equal except for the seed and run-local
+keys. Numbers are averaged only within one protocol id, one detector kind (stand-in or not) and one
+value per seed: everything else is kept apart, with a warning saying what.
 """
 from __future__ import annotations
 
 import argparse
+import functools
+import hashlib
 import json
 import math
 import os
-import re
 import sys
 import warnings
 from collections.abc import Iterable, Sequence
@@ -30,16 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from benchmarks.training.run_folder import atomic_write_text, group_hash  # the one run identity and writer
+from benchmarks import table_stats
+from benchmarks.training.run_folder import RUN_LOCAL_KEYS, atomic_write_text, group_hash  # the one run identity and writer
 
 RUN_MARKERS = ("run.json", "status.json")
 # Keys that differ between runs of one configuration without changing what is trained (where and how a
 # run executes, and the seed): left out when runs are grouped into configurations.
-RUN_LOCAL_KEYS = ("seed", "run_dir", "resume", "nproc", "device", "cpu_threads", "progress", "cache_dir")
-COMPONENT_ORDER = ("generator", "positional_encoding", "discriminator", "sampler", "loss", "augmentation", "dataset")
 # protocol field in the metric record -> CSV column
 PROTOCOL_COLUMNS = {
     "num_real": "num_real",
@@ -52,12 +57,18 @@ PROTOCOL_COLUMNS = {
     "stand_in": "stand_in",
     "mode": "mode",
     "seed": "eval_seed",
+    "num_runs": "num_runs",
 }
 STAND_IN_MARK = "[stand-in]"
 STAND_IN_NOTE = (
     f"{STAND_IN_MARK}: measured with untrained stand-in detectors of the same architectures (pretrained "
     "weights were not available offline); these numbers compare only with each other."
 )
+SHORT_COUNT_NOTE = "short: computed on fewer items than the metric's name states (see num_real / num_fake)."
+# the comparison's columns after the ablation axes, in order
+STAT_COLUMNS = ["metric", "key", "protocol_id", "detector", "stand_in", "direction", "n", "mean", "std",
+                "ci_low", "ci_high", "ci_method", "values", "kimg", "status", "error", "short_count"]
+BASELINE_COLUMNS = ["baseline", "diff", "p_value", "test"]
 
 
 class TableError(ValueError):
@@ -120,7 +131,7 @@ def read_run(path: Path) -> Run:
     config_file = path / "config.yaml" if (path / "config.yaml").is_file() else path / ".hydra" / "config.yaml"
     run.config = _flatten(_read_config(config_file))
     for file in sorted(path.glob("metric-*.jsonl")):
-        run.records.extend(_read_jsonl(file))
+        run.records.extend(read_jsonl(file))
     hydra_choices = _flatten(_read_config(path / ".hydra" / "hydra.yaml"))
     prefix = "hydra.runtime.choices."
     run.choices = {k[len(prefix):]: str(v) for k, v in hydra_choices.items() if k.startswith(prefix) and v is not None and "hydra/" not in k}
@@ -141,19 +152,29 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a metric file. A run killed mid-append leaves a torn line, and the next append
+    continues on that same line: the valid record after the torn part is recovered, the torn part skipped."""
+    decoder = json.JSONDecoder()
     records = []
     for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            # A run killed mid-append can leave a truncated last line; keep everything else.
-            warnings.warn(f"skipping unreadable line {number} of {path}: {exc}", stacklevel=2)
-            continue
-        if isinstance(record, dict):
-            records.append(record)
+        pos, torn = 0, False
+        while pos < len(line):
+            start = line.find("{", pos)
+            if start < 0:
+                torn = torn or bool(line[pos:].strip())
+                break
+            torn = torn or bool(line[pos:start].strip())
+            try:
+                record, end = decoder.raw_decode(line, start)
+            except json.JSONDecodeError:
+                torn, pos = True, start + 1
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+            pos = end
+        if torn:
+            warnings.warn(f"skipping unreadable part of line {number} of {path} (a torn write)", stacklevel=2)
     return records
 
 
@@ -192,39 +213,30 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 # Run-level descriptions
 
 
-def _component_names(run: Run) -> dict[str, str]:
-    """kind -> registry name, from ``run.json`` components, falling back to ``config.yaml``."""
+def _choice_columns(run: Run) -> dict[str, str]:
+    """What the run is made of, generically: each component the run built (``run.json``: kind -> registry
+    name), each top-level ``<kind>._name_`` of its config, and each other Hydra config-group choice
+    (a preset such as ``model=digan_small`` names the whole configuration)."""
     names: dict[str, str] = {}
     for kind, entry in (run.info.get("components") or {}).items():
         entries = entry if isinstance(entry, list) else [entry]
         parts = [str(e.get("name")) if isinstance(e, dict) else str(e) for e in entries if e]
         if parts:
             names[kind] = "+".join(parts)
-    for kind in COMPONENT_ORDER:
-        if kind not in names and f"{kind}._name_" in run.config:
-            names[kind] = str(run.config[f"{kind}._name_"])
-    if "positional_encoding" not in names:
-        # built inside the generator (``generator.positional_encoding=acyclic``): a name or a spec
-        pe = run.config.get("generator.positional_encoding", run.config.get("generator.positional_encoding._name_"))
-        if pe is None:
-            kwargs = ((run.info.get("components") or {}).get("generator") or {})
-            kwargs = kwargs.get("kwargs", {}) if isinstance(kwargs, dict) else {}
-            pe = kwargs.get("positional_encoding")
-            pe = pe.get("_name_") if isinstance(pe, dict) else pe
-        if pe is not None:
-            names["positional_encoding"] = str(pe)
-    if "dataset" not in names and run.info.get("dataset") is not None:
-        dataset = run.info["dataset"]
-        names["dataset"] = str(dataset.get("name", dataset) if isinstance(dataset, dict) else dataset)
+    for key, value in run.config.items():
+        kind = key[: -len("._name_")] if key.endswith("._name_") else None
+        if kind and "." not in kind and kind not in names:
+            names[kind] = str(value)
+    for group, choice in run.choices.items():
+        if group not in names and "/" not in group:
+            names[group] = choice
     return names
 
 
 def _run_columns(run: Run) -> dict[str, Any]:
     info, config = run.info, run.config
     columns: dict[str, Any] = {"run": run.name, "run_dir": str(run.path), "status": run.status, "error": run.error}
-    if run.choices.get("model"):  # a paper preset (+model=digan_small) names the whole configuration
-        columns["model"] = run.choices["model"]
-    columns.update(_component_names(run))
+    columns.update(_choice_columns(run))
     columns["resolution"] = info.get("resolution", config.get("dataset.resolution"))
     columns["seed"] = info.get("seed", config.get("seed"))
     columns["precision"] = info.get("precision", config.get("precision"))
@@ -250,16 +262,43 @@ def varying_config_keys(runs: Sequence[Run]) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------------
-# Tables
+# Metric records
+
+
+@functools.lru_cache(maxsize=None)
+def metric_direction(metric: str) -> str:
+    """'lower' or 'higher' (is better), from the metric's registration (``Metric.direction``)."""
+    try:
+        from metrics.base import build_metric
+
+        return str(build_metric(metric).direction)
+    except Exception as exc:  # a metric from a plugin that is not installed here
+        warnings.warn(f"metric '{metric}' is not known here ({exc}); treating lower as better", stacklevel=2)
+        return "lower"
+
+
+def protocol_id(record: dict[str, Any]) -> str:
+    """The record's protocol id; records written before protocol ids get one derived from their protocol fields."""
+    stored = record.get("protocol_id") or (record.get("protocol") or {}).get("protocol_id")
+    if stored:
+        return str(stored)
+    protocol = record.get("protocol") or {}
+    fields = {name: protocol.get(name) for name in PROTOCOL_COLUMNS if name != "seed"}
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return f"{record.get('metric', '?')}-{digest}"
+
+
+def short_count(record: dict[str, Any]) -> bool:
+    """True when the record says it used fewer items than its metric's name states (``protocol.counts``)."""
+    protocol = record.get("protocol") or {}
+    counts = protocol.get("counts") or {}
+    fewer = any(isinstance(c, dict) and c.get("used", 0) < c.get("requested", 0) for c in counts.values())
+    return bool(fewer or protocol.get("fewer_than_name"))
 
 
 def _record_kimg(record: dict[str, Any]) -> float:
-    kimg = record.get("kimg")
-    if kimg is None and record.get("checkpoint"):
-        match = re.search(r"ckpt-(\d+)\.pt$", str(record["checkpoint"]))
-        kimg = int(match.group(1)) if match else None
     try:
-        return float(kimg) if kimg is not None else math.nan
+        return float(record["kimg"]) if record.get("kimg") is not None else math.nan
     except (TypeError, ValueError):
         return math.nan
 
@@ -274,23 +313,15 @@ def _record_rows(record: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
     )
     protocol = record.get("protocol") or {}
     base = {
-        "kimg": _record_kimg(record),
-        "checkpoint": record.get("checkpoint"),
-        "metric": metric,
+        "kimg": _record_kimg(record), "checkpoint": record.get("checkpoint"), "metric": metric,
+        **{column: protocol.get(name) for name, column in PROTOCOL_COLUMNS.items()},
+        "stand_in": bool(protocol.get("stand_in", False)), "protocol_id": protocol_id(record),
+        "short_count": short_count(record), "value_std": _to_float(record.get("value_std")), "wall_time_s": record.get("wall_time_s"), "timestamp": record.get("timestamp"),
     }
-    rows = []
-    for key, value in results.items():
-        row = dict(base, key=str(key), headline=key == headline, value=_to_float(value))
-        for name, column in PROTOCOL_COLUMNS.items():
-            row[column] = protocol.get(name)
-        row["stand_in"] = bool(protocol.get("stand_in", False))
-        row["wall_time_s"] = record.get("wall_time_s")
-        row["timestamp"] = record.get("timestamp")
-        # files a metric wrote next to its JSONL (curves, plots), as absolute paths
-        artifacts = record.get("artifacts") or {}
-        row["artifacts"] = json.dumps({k: str(run_dir / v) for k, v in artifacts.items()}) if artifacts else None
-        rows.append(row)
-    return rows
+    # files a metric wrote next to its JSONL (curves, plots), as absolute paths
+    artifacts = record.get("artifacts") or {}
+    base["artifacts"] = json.dumps({k: str(run_dir / v) for k, v in artifacts.items()}) if artifacts else None
+    return [dict(base, key=str(key), headline=key == headline, value=_to_float(value)) for key, value in results.items()]
 
 
 def _same_number(a: Any, b: Any) -> bool:
@@ -307,48 +338,41 @@ def _to_float(value: Any) -> float:
         return math.nan
 
 
-def metric_label(key: str, stand_in: bool, mode: Any) -> str:
-    """Column label of a metric key in the comparison: the key plus markers for how it was measured."""
-    label = str(key)
-    if mode not in (None, "", "default") and not (isinstance(mode, float) and math.isnan(mode)):
-        label += f"[{mode}]"
-    if stand_in:
-        label += STAND_IN_MARK
-    return label
+# ----------------------------------------------------------------------------------------------
+# Tables
+
+
+_RECORD_COLUMNS = ["kimg", "checkpoint", "metric", "key", "headline", "value", "value_std", "selected", "protocol_id",
+                   *PROTOCOL_COLUMNS.values(), "short_count", "wall_time_s", "timestamp", "artifacts"]
+_RUN_TAIL = ["config_hash", "group", "package_version", "run_dir"]
 
 
 def tidy_table(runs: Sequence[Run]) -> pd.DataFrame:
-    """One row per run x checkpoint x metric key (one row with empty metric for a run without records)."""
+    """One row per run x evaluation x metric key (one row with empty metric for a run without records)."""
     varying = varying_config_keys(runs)
     rows = []
+    choice_names: dict[str, None] = {}
     for run in runs:
         columns = _run_columns(run)
+        choice_names.update(dict.fromkeys(_choice_columns(run)))
         columns.update({key: _cell(run.config.get(key)) for key in varying})
         record_rows = [r for record in run.records for r in _record_rows(record, run.path)]
         if not record_rows:
-            rows.append(dict(columns, kimg=math.nan, headline=False, value=math.nan, stand_in=False))
+            rows.append(dict(columns, kimg=math.nan, headline=False, value=math.nan, stand_in=False, short_count=False))
         for row in record_rows:
             rows.append({**columns, **row})
     df = pd.DataFrame(rows)
-    for column in ("metric", "key", "checkpoint", *PROTOCOL_COLUMNS.values(), "wall_time_s", "timestamp", "artifacts"):
+    for column in _RECORD_COLUMNS:
         if column not in df:
             df[column] = None
-    df["label"] = [
-        metric_label(k, s, m) if isinstance(k, str) else None for k, s, m in zip(df["key"], df["stand_in"], df["mode"])
-    ]
     # A metric evaluated twice at one checkpoint with one protocol: keep the later record.
-    signature = ["run_dir", "kimg", "metric", "key", *PROTOCOL_COLUMNS.values()]
+    signature = ["run_dir", "kimg", "metric", "key", "protocol_id"]
     has_key = df["key"].notna()
     dupes = df[has_key].astype({c: str for c in signature}).duplicated(subset=signature, keep="last")
     df = df.drop(index=dupes[dupes].index).reset_index(drop=True)
-    components = [c for c in COMPONENT_ORDER if c in df] + sorted(
-        c for c in {k for run in runs for k in _component_names(run)} if c not in COMPONENT_ORDER
-    )
-    order = ["run", "status", "error", "model", *components, "resolution", "seed", "precision", *varying,
-             "kimg", "checkpoint", "metric", "key", "label", "headline", "value", "selected",
-             *PROTOCOL_COLUMNS.values(), "wall_time_s", "timestamp", "artifacts", "config_hash", "group", "package_version", "run_dir"]
     df["selected"] = False
-    return df[[c for c in order if c in df]]
+    order = ["run", "status", "error", *choice_names, "resolution", "seed", "precision", *varying, *_RECORD_COLUMNS, *_RUN_TAIL]
+    return df[[c for c in dict.fromkeys(order) if c in df]]
 
 
 def _cell(value: Any) -> Any:
@@ -396,57 +420,152 @@ def select_checkpoints(tidy: pd.DataFrame, select: str = "final") -> pd.DataFram
     return tidy
 
 
-def bootstrap_ci(values: Sequence[float], *, confidence: float = 0.95, num_resamples: int = 10_000, seed: int = 0) -> tuple[float, float]:
-    """Percentile-bootstrap interval of the mean (seeded, so tables are reproducible); NaN for fewer than 2 values."""
-    x = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
-    if len(x) < 2:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, len(x), size=(num_resamples, len(x)))].mean(axis=1)
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(means, [alpha, 1.0 - alpha])
-    return float(low), float(high)
+def configuration_axes(tidy: pd.DataFrame) -> list[str]:
+    """The run-level columns that tell configurations apart (choices and config keys that vary), without
+    a column whose values follow from another axis (a model preset's own keys, given the preset)."""
+    per_config = tidy.drop_duplicates("group")
+    candidates = [c for c in tidy.columns if c not in _NON_AXIS]
+    axes: list[str] = []
+    for column in candidates:
+        values = per_config[column].map(_text)
+        if values.nunique() < 2:
+            continue
+        if not any(_determines(per_config[axis].map(_text), values) for axis in axes):
+            axes.append(column)
+    return axes
 
 
-def comparison_table(tidy: pd.DataFrame, *, seed: int = 0, num_resamples: int = 10_000) -> pd.DataFrame:
-    """One row per configuration (runs grouped by ``group``) with mean/std/n/CI per metric label of the selected rows."""
-    descriptor = [c for c in tidy.columns if c not in _NON_DESCRIPTOR]
-    selected = tidy[tidy["selected"] & tidy["key"].notna()]
-    labels = list(dict.fromkeys(selected["label"]))
+_NON_AXIS = {"run", "status", "error", "seed", "config_hash", "group", "package_version", "run_dir", *_RECORD_COLUMNS}
+
+
+def _determines(key: pd.Series, values: pd.Series) -> bool:
+    """True when ``values`` is a function of ``key`` (e.g. a model-specific config key, given the model column)."""
+    return bool(values.groupby(key.to_numpy()).nunique(dropna=False).max() <= 1)
+
+
+def _one_value_per_seed(rows: pd.DataFrame, where: str) -> pd.DataFrame:
+    """The rows of runs with distinct seeds: a seed found in two run folders of one configuration counts once."""
+    per_run = rows.drop_duplicates("run_dir")
+    dup = per_run[per_run["seed"].notna() & per_run.duplicated("seed", keep="first")]
+    if len(dup):
+        kept = per_run.drop_duplicates("seed", keep="first").set_index("seed")["run"]
+        warnings.warn(f"{where}: seed(s) {', '.join(str(_int_or(s)) for s in dup['seed'])} appear in more than one "
+                      f"run folder; counted once ({'; '.join(f'{r} ignored, {kept[s]} kept' for s, r in zip(dup['seed'], dup['run']))})",
+                      stacklevel=3)
+        rows = rows[~rows["run_dir"].isin(dup["run_dir"])]
+    return rows
+
+
+def comparison_table(tidy: pd.DataFrame, *, baseline: str | None = None, headline: bool = True, seed: int = 0) -> pd.DataFrame:
+    """One row per (configuration, metric key, protocol) of the selected rows; ``headline=False`` gives the sub-scores.
+
+    Rows of one configuration and key but another protocol id or detector kind are kept apart (with a
+    warning); ``baseline`` (``AXIS=VALUE``) adds the difference to the configuration that has VALUE on
+    AXIS and the same values on every other axis.
+    """
+    axes = configuration_axes(tidy)
+    selected = tidy[tidy["selected"] & tidy["key"].notna() & (tidy["headline"].astype(bool) == headline)]
     rows = []
     for group, runs in tidy.groupby("group", sort=False):
+        runs = _one_value_per_seed(runs, f"configuration {group}")
         per_run = runs.drop_duplicates("run_dir")
-        first = per_run.iloc[0]
-        row: dict[str, Any] = {c: first[c] for c in descriptor}
-        row["config"] = group
-        row["runs"] = len(per_run)
-        row["seeds"] = ",".join(str(_int_or(s)) for s in per_run["seed"] if s is not None and not _isnan(s))
+        describe = {"config": group, **{axis: per_run.iloc[0][axis] for axis in axes}}
         states = per_run["status"].value_counts()
-        row["status"] = ", ".join(f"{n} {state}" for state, n in states.items())
+        status = ", ".join(f"{n} {state}" for state, n in states.items())
         errors = [e for e in dict.fromkeys(per_run["error"]) if isinstance(e, str) and e]
-        row["error"] = " | ".join(errors) if errors else None
-        chosen = selected[selected["group"] == group]
-        row["kimg"] = ",".join(str(_int_or(k)) for k in sorted(set(chosen["kimg"].dropna())))
-        row["stand_in"] = bool(chosen["stand_in"].any()) if len(chosen) else False
-        for label in labels:
-            values = chosen.loc[chosen["label"] == label].groupby("run_dir", sort=False)["value"].last().dropna().to_numpy()
-            low, high = bootstrap_ci(values, seed=seed, num_resamples=num_resamples)
-            row[f"{label}_mean"] = float(values.mean()) if len(values) else math.nan
-            row[f"{label}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
-            row[f"{label}_n"] = len(values)
-            row[f"{label}_ci95_low"] = low
-            row[f"{label}_ci95_high"] = high
-        rows.append(row)
+        describe["error"] = " | ".join(errors) if errors else None
+        chosen = selected[selected["run_dir"].isin(per_run["run_dir"])]
+        if chosen.empty:
+            rows.append({**describe, "status": status, "n": 0})
+            continue
+        parts = list(chosen.groupby(["metric", "key", "protocol_id", "stand_in"], sort=False))
+        for key, kept in _kept_apart(parts).items():
+            warnings.warn(f"configuration {group}: '{key}' was measured under {len(kept)} protocols, kept apart: "
+                          + ", ".join(kept), stacklevel=2)
+        for (metric, key, pid, stand_in), part in parts:
+            by_seed = part.groupby("run_dir", sort=False).agg(seed=("seed", "first"), value=("value", "last"))
+            by_seed = by_seed[by_seed["value"].notna()]
+            values = {_int_or(s): v for s, v in zip(by_seed["seed"], by_seed["value"])}
+            interval = table_stats.mean_interval(list(values.values()), seed=seed)
+            n = len(values)
+            rows.append({
+                **describe, "metric": metric, "key": key, "protocol_id": pid, "detector": part["detector"].iloc[0],
+                "stand_in": bool(stand_in), "direction": metric_direction(metric), "n": n,
+                "mean": float(pd.Series(list(values.values())).mean()) if n else math.nan,
+                "std": float(pd.Series(list(values.values())).std(ddof=1)) if n > 1 else math.nan,
+                "ci_low": interval.low, "ci_high": interval.high, "ci_method": interval.method,
+                "values": ";".join(f"{s}:{v:.6g}" for s, v in values.items()),
+                "kimg": ",".join(str(_int_or(k)) for k in sorted(set(part["kimg"].dropna()))),
+                "status": status, "short_count": bool(part["short_count"].astype(bool).any()),
+                "_by_seed": values,
+            })
     df = pd.DataFrame(rows)
-    df.attrs["labels"] = labels
-    df.attrs["headline_labels"] = list(dict.fromkeys(selected.loc[selected["headline"].astype(bool), "label"])) or labels
+    for column in ["config", *axes, *STAT_COLUMNS, "_by_seed"]:
+        if column not in df:
+            df[column] = None
+    df = df[["config", *axes, *STAT_COLUMNS, "_by_seed"]]
+    if baseline:
+        df = add_baseline(df, axes, baseline)
+    df.attrs["axes"] = axes
     return df
 
 
-_NON_DESCRIPTOR = {
-    "run", "status", "error", "seed", "kimg", "checkpoint", "metric", "key", "label", "headline", "value", "selected",
-    *PROTOCOL_COLUMNS.values(), "wall_time_s", "timestamp", "artifacts", "config_hash", "group", "run_dir",
-}
+def _kept_apart(parts: list) -> dict[str, list[str]]:
+    seen: dict[str, list[str]] = {}
+    for (metric, key, pid, stand_in), _ in parts:
+        seen.setdefault(key, []).append(pid + (f" {STAND_IN_MARK}" if stand_in else ""))
+    return {key: pids for key, pids in seen.items() if len(pids) > 1}
+
+
+def parse_baseline(spec: str, axes: Sequence[str]) -> tuple[str, str]:
+    """``AXIS=VALUE`` -> (axis column, value); AXIS may be the last part of a dotted key (``positional_encoding``)."""
+    axis, sep, value = spec.partition("=")
+    if not sep or not axis or not value:
+        raise TableError(f"--baseline '{spec}' is not understood; use AXIS=VALUE, e.g. generator.positional_encoding=acyclic")
+    matches = [a for a in axes if a == axis] or [a for a in axes if a.split(".")[-1] == axis]
+    if len(matches) != 1:
+        raise TableError(f"--baseline {spec}: '{axis}' is {'ambiguous' if matches else 'not an axis'} here; "
+                         f"axes that vary: {', '.join(axes) or 'none'}")
+    return matches[0], value
+
+
+def add_baseline(df: pd.DataFrame, axes: Sequence[str], spec: str) -> pd.DataFrame:
+    """Columns ``baseline``, ``diff`` (mean - baseline mean), ``p_value`` and ``test`` (``table_stats.compare``)."""
+    axis, value = parse_baseline(spec, axes)
+    others = [a for a in axes if a != axis]
+    text = df[list(axes)].map(_text) if len(axes) else pd.DataFrame(index=df.index)
+    is_base = text[axis] == value
+    if not is_base.any():
+        found = sorted(set(text[axis]))
+        raise TableError(f"--baseline {spec}: no configuration has {axis}={value}; values found: {', '.join(found)}")
+    df = df.copy()
+    for column in BASELINE_COLUMNS:
+        df[column] = None
+    for i in df.index:
+        match = is_base & (df["key"] == df.at[i, "key"]) & (df["protocol_id"] == df.at[i, "protocol_id"])
+        for other in others:
+            match &= text[other] == text.at[i, other]
+        if not match.any() or df.at[i, "_by_seed"] is None:
+            continue
+        j = match[match].index[0]
+        result = table_stats.compare(df.at[i, "_by_seed"], df.at[j, "_by_seed"])
+        df.loc[i, BASELINE_COLUMNS] = [df.at[j, "config"], result.diff, result.p_value, result.test]
+    return df
+
+
+def wide_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration, ``<key>_{mean,std,n}`` columns; a key measured under several protocols gets
+    ``<key>@<protocol id>`` (names never depend on the detector)."""
+    axes = comparison.attrs.get("axes", [])
+    scored = comparison[comparison["key"].notna()]
+    multi = scored.groupby("key")["protocol_id"].nunique()
+    rows: dict[str, dict[str, Any]] = {}
+    for _, row in comparison.iterrows():
+        out = rows.setdefault(row["config"], {"config": row["config"], **{a: row[a] for a in axes}, "status": row["status"]})
+        if isinstance(row["key"], str):
+            name = row["key"] if multi.get(row["key"], 1) == 1 else f"{row['key']}@{row['protocol_id']}"
+            out.update({f"{name}_mean": row["mean"], f"{name}_std": row["std"], f"{name}_n": row["n"]})
+    return pd.DataFrame(list(rows.values()))
 
 
 def _isnan(value: Any) -> bool:
@@ -460,10 +579,6 @@ def _int_or(value: Any) -> Any:
         return value
 
 
-# ----------------------------------------------------------------------------------------------
-# Rendering
-
-
 def _text(value: Any) -> str:
     if value is None or _isnan(value):
         return ""
@@ -472,115 +587,40 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _first_line(text: str, width: int) -> str:
-    lines = text.strip().splitlines()
-    line = lines[0] if lines else ""
-    return line if len(line) <= width and len(lines) <= 1 else line[: width - 3].rstrip() + "..."
-
-
-def _fmt(x: float) -> str:
-    return "nan" if _isnan(x) else f"{x:.4g}"
-
-
-def _summary_cell(row: pd.Series, label: str) -> str:
-    n = int(row.get(f"{label}_n", 0) or 0)
-    if n == 0:
-        return "-"
-    mean, std = row[f"{label}_mean"], row[f"{label}_std"]
-    if abs(std) < 1e-9 * max(1.0, abs(mean)):
-        std = 0.0  # float round-off of identical values
-    if n == 1:
-        return f"{_fmt(mean)} (n=1)"
-    return f"{_fmt(mean)} ± {_fmt(std)} [{_fmt(row[f'{label}_ci95_low'])}, {_fmt(row[f'{label}_ci95_high'])}] (n={n})"
-
-
-_ALWAYS_SHOWN = ("config", "runs", "seeds", "status", "kimg")
-
-
-def _determines(key: pd.Series, values: pd.Series) -> bool:
-    """True when ``values`` is a function of ``key`` (e.g. a model-specific config key, given the model column)."""
-    return bool(values.groupby(key.to_numpy()).nunique(dropna=False).max() <= 1)
-
-
-def display_frame(comparison: pd.DataFrame, *, all_keys: bool = False, error_width: int = 60) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The comparison as strings, and the configuration columns equal in every row (shown once, not per row).
-
-    Shown per row: configuration columns that differ between rows (a config key repeating a component
-    column is dropped), run counts and status, then ``mean ± std [CI] (n)`` per metric label.
-    """
-    labels = comparison.attrs.get("labels" if all_keys else "headline_labels", [])
-    stat_columns = {f"{label}_{s}" for label in comparison.attrs.get("labels", []) for s in ("mean", "std", "n", "ci95_low", "ci95_high")}
-    text = {
-        c: comparison[c].map(_text)
-        for c in comparison.columns if c not in stat_columns and c not in ("package_version", "stand_in")
-    }
-    shown: list[str] = []
-    common: dict[str, str] = {}
-    for column, values in text.items():
-        if column in _ALWAYS_SHOWN or (column == "error" and values.str.len().any()):
-            shown.append(column)
-        elif column == "error" or not values.str.len().any():
-            continue  # no errors, or a config key that only some models have
-        elif len(values) > 1 and values.nunique() == 1:
-            common[column] = values.iloc[0]
-        elif not any(_determines(text[other], values) for other in shown if other not in _ALWAYS_SHOWN):
-            shown.append(column)
-    out = pd.DataFrame({c: text[c] for c in shown})
-    if "error" in out:
-        out["error"] = out["error"].map(lambda e: _first_line(e, error_width))
-    for label in labels:
-        out[label] = [_summary_cell(row, label) for _, row in comparison.iterrows()]
-    return out, common
-
-
-def format_text(comparison: pd.DataFrame) -> str:
-    """An aligned plain-text table (what ``sgvb table`` prints)."""
-    frame, common = display_frame(comparison)
-    header = list(frame.columns)
-    cells = [header] + frame.values.tolist()
-    widths = [max(len(str(row[i])) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    if common:
-        lines.insert(0, "all rows: " + ", ".join(f"{k}={v}" for k, v in common.items()))
-    if bool(comparison.get("stand_in", pd.Series(dtype=bool)).any()):
-        lines += ["", f"WARNING {STAND_IN_NOTE}"]
-    return "\n".join(lines)
-
-
-def format_markdown(comparison: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table of the comparison (headline metric keys; the CSV has every key)."""
-    frame, common = display_frame(comparison, error_width=200)
-
-    def esc(value: Any) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
-    lines = [f"All rows: {', '.join(f'`{k}={v}`' for k, v in common.items())}", ""] if common else []
-    lines += ["| " + " | ".join(esc(c) for c in frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(esc(v) for v in row) + " |" for row in frame.values.tolist()]
-    if bool(comparison.get("stand_in", pd.Series(dtype=bool)).any()):
-        lines += ["", STAND_IN_NOTE]
-    return "\n".join(lines) + "\n"
-
-
 # ----------------------------------------------------------------------------------------------
 # Files
 
 
-def comparison_path(output: str | os.PathLike) -> Path:
-    output = Path(output)
-    return output.with_name(f"{output.stem}_comparison{output.suffix or '.csv'}")
+@dataclass
+class Tables:
+    tidy: pd.DataFrame
+    comparison: pd.DataFrame  # headline keys
+    subscores: pd.DataFrame  # every other key
 
 
-def build_tables(dirs: Sequence[str | os.PathLike], *, select: str = "final") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read every run folder under ``dirs`` and return (tidy, comparison)."""
+def build_tables(dirs: Sequence[str | os.PathLike], *, select: str = "final", baseline: str | None = None) -> Tables:
+    """Read every run folder under ``dirs`` and return the tidy table, the comparison and the sub-scores."""
     parse_select(select)  # a bad --select fails before any reading
     run_dirs = find_run_dirs(dirs)
     if not run_dirs:
         raise TableError(f"no run folders (with {' or '.join(RUN_MARKERS)}) found under: {', '.join(map(str, dirs))}")
     runs = [read_run(path) for path in run_dirs]
     tidy = select_checkpoints(tidy_table(runs), select)
-    return tidy, comparison_table(tidy)
+    return Tables(tidy, comparison_table(tidy, baseline=baseline), comparison_table(tidy, baseline=baseline, headline=False))
+
+
+def sibling_path(output: str | os.PathLike, suffix: str) -> Path:
+    """``results.csv`` -> ``results_<suffix>.csv``."""
+    output = Path(output)
+    return output.with_name(f"{output.stem}_{suffix}{output.suffix or '.csv'}")
+
+
+def comparison_path(output: str | os.PathLike) -> Path:
+    return sibling_path(output, "comparison")
+
+
+def _csv(frame: pd.DataFrame) -> str:
+    return frame.drop(columns=[c for c in frame.columns if c.startswith("_")]).to_csv(index=False)
 
 
 def write_tables(
@@ -588,38 +628,63 @@ def write_tables(
     *,
     output: str | os.PathLike | None = None,
     markdown: str | os.PathLike | None = None,
+    latex: str | os.PathLike | None = None,
+    plots: str | os.PathLike | None = None,
     select: str = "final",
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``build_tables`` plus the files: ``output`` (tidy CSV), ``<stem>_comparison.csv`` and optional Markdown."""
-    tidy, comparison = build_tables(dirs, select=select)
+    baseline: str | None = None,
+    wide: bool = False,
+) -> Tables:
+    """``build_tables`` plus the files: tidy CSV at ``output`` with ``_comparison``/``_subscores``(/``_wide``)
+    CSVs next to it, Markdown, LaTeX and plots (``benchmarks.table_plots``)."""
+    from benchmarks import table_export
+
+    tables = build_tables(dirs, select=select, baseline=baseline)
     if output is not None:
-        atomic_write_text(output, tidy.to_csv(index=False))
-        atomic_write_text(comparison_path(output), comparison.to_csv(index=False))
+        atomic_write_text(output, _csv(tables.tidy))
+        atomic_write_text(comparison_path(output), _csv(tables.comparison))
+        atomic_write_text(sibling_path(output, "subscores"), _csv(tables.subscores))
+        if wide:
+            atomic_write_text(sibling_path(output, "wide"), _csv(wide_table(tables.comparison)))
     if markdown is not None:
-        atomic_write_text(markdown, format_markdown(comparison))
-    return tidy, comparison
+        atomic_write_text(markdown, table_export.to_markdown(tables.comparison))
+    if latex is not None:
+        atomic_write_text(latex, table_export.to_latex(tables.comparison))
+    if plots is not None:
+        from benchmarks import table_plots
+
+        table_plots.write_plots(tables.tidy, tables.comparison, Path(plots))
+    return tables
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sgvb table",
-        description="Aggregate run folders (finished, failed or partial) into a tidy CSV and a per-configuration comparison.",
+        description="Aggregate run folders (finished, failed or partial) into long-form CSV tables, Markdown, LaTeX and plots.",
     )
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="run folders, or folders searched recursively for them")
-    parser.add_argument("-o", "--output", help="tidy CSV path; the comparison goes to <stem>_comparison.csv next to it")
+    parser.add_argument("-o", "--output", help="tidy CSV path; <stem>_comparison.csv and <stem>_subscores.csv go next to it")
     parser.add_argument("--select", default="final", help="checkpoint per run: 'final' (default), 'best:<key>' (lowest) or 'best:<key>:max'")
+    parser.add_argument("--baseline", metavar="AXIS=VALUE", help="add the difference to this configuration and a t-test's p-value")
     parser.add_argument("--markdown", help="also write the comparison as a Markdown table here")
+    parser.add_argument("--latex", help="also write the comparison as a LaTeX (booktabs) tabular here, ready to \\input")
+    parser.add_argument("--plots", metavar="DIR", help="also write plots (metric vs kimg, bars with error bars) here, PNG and PDF")
+    parser.add_argument("--wide", action="store_true", help="also write <stem>_wide.csv: one row per configuration")
     args = parser.parse_args(argv)
+    from benchmarks import table_export
+
     try:
-        tidy, comparison = write_tables(args.dirs, output=args.output, markdown=args.markdown, select=args.select)
+        tables = write_tables(args.dirs, output=args.output, markdown=args.markdown, latex=args.latex, plots=args.plots,
+                              select=args.select, baseline=args.baseline, wide=args.wide)
     except TableError as exc:
         print(f"sgvb table: {exc}", file=sys.stderr)
         return 2
-    print(format_text(comparison))
+    print(table_export.to_text(tables.comparison))
     if args.output:
-        print(f"\nwrote {args.output} ({len(tidy)} rows) and {comparison_path(args.output)} ({len(comparison)} configurations)")
-    if args.markdown:
-        print(f"wrote {args.markdown}")
+        print(f"\nwrote {args.output} ({len(tables.tidy)} rows), {comparison_path(args.output)} ({len(tables.comparison)} rows), "
+              f"{sibling_path(args.output, 'subscores')} ({len(tables.subscores)} rows)")
+    for name in ("markdown", "latex", "plots"):
+        if getattr(args, name):
+            print(f"wrote {getattr(args, name)}")
     return 0
 
 

@@ -130,8 +130,8 @@ def test_two_job_grid_end_to_end(in_tmp: Path, monkeypatch, capsys):
     assert set(tidy["status"]) == {"done", "failed"}
     failed = comparison[comparison["status"] == "1 failed"]
     assert len(failed) == 1 and "bogus" in failed["error"].iloc[0]
-    done = comparison[comparison["status"] == "1 done"].iloc[0]
-    assert done["stand_in"] and done["fvd4_16f[stand-in]_n"] == 1 and done["fvd4_16f[stand-in]_mean"] >= 0
+    fvd = comparison[(comparison["status"] == "1 done") & (comparison["key"] == "fvd4_16f")].iloc[0]
+    assert fvd["stand_in"] and fvd["n"] == 1 and fvd["mean"] >= 0
     assert "[stand-in]" in (results / "results.md").read_text()
     assert [p.name for p in (results / "samples").glob("*.gif")] == [f"{good.run_dir.name}.gif"]
 
@@ -165,12 +165,14 @@ def test_results_folder_collects_samples_and_plots(tmp_path: Path):
         (run / "samples" / "grid-000004.gif").write_bytes(b"gif")
         runs.append(run)
     results = tmp_path / "results"
-    _, comparison = grid_results.write_results(runs, results, labels={runs[0]: "first"})
+    comparison = grid_results.write_results(runs, results, labels={runs[0]: "first"}).comparison
     assert len(comparison) == 2
     assert (results / "consistency.png").stat().st_size > 1000
     assert sorted(p.name for p in (results / "samples").iterdir()) == ["acyclic-1.gif", "first.gif", "none-0.gif"]
     assert (results / "plots" / "first--consistency4_128f.png").read_bytes() == b"png"
-    assert {"results.csv", "results_comparison.csv", "results.md"} <= {p.name for p in results.iterdir()}
+    assert {"results.csv", "results_comparison.csv", "results_subscores.csv", "results.md", "results.tex"} <= {p.name for p in results.iterdir()}
+    for stem in ("consistency4_128f_vs_kimg", "consistency4_128f_bars"):
+        assert {p.suffix for p in (results / "plots").glob(f"{stem}.*")} == {".png", ".pdf"}
 
 
 def test_launcher_presets_compose_with_the_plugins(in_tmp: Path):

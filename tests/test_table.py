@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks import table
+from benchmarks import table, table_export, table_plots, table_stats
 from benchmarks.cli import main as sgvb
 
 
 def make_run(root: Path, name: str, *, pe: str = "acyclic", seed: int = 0, state: str = "done", error: str | None = None,
-             records: tuple = (), extra_config: dict | None = None, run_json: bool = True) -> Path:
+             records: tuple = (), extra_config: dict | None = None, run_json: bool = True, protocol: dict | None = None) -> Path:
     """A run folder as the harness writes it; ``records`` = (kimg, metric, {key: value}, stand_in)."""
     run = root / name
     run.mkdir(parents=True)
@@ -49,7 +49,7 @@ def make_run(root: Path, name: str, *, pe: str = "acyclic", seed: int = 0, state
             "metric": metric, "value": next(iter(results.values())), "results": results,
             "protocol": {"num_real": 64, "num_fake": 64, "frames": 16, "subsample": 1, "resolution": 32,
                          "detector": "i3d[stand-in]" if stand_in else "i3d", "detector_sha256": "ab" if stand_in else "cd",
-                         "stand_in": stand_in, "mode": "default", "seed": 0},
+                         "stand_in": stand_in, "mode": "default", "seed": 0, **(protocol or {})},
             "kimg": kimg, "checkpoint": f"checkpoints/ckpt-{int(kimg):06d}.pt", "wall_time_s": 1.0,
             "versions": {"sgvb": "0.1.0"}, "timestamp": "2026-01-01T00:00:00",
         }
@@ -78,84 +78,163 @@ def grid_runs(tmp_path: Path) -> Path:
     return root
 
 
+PE = "generator.positional_encoding"
+
+
+def by_config(comparison: pd.DataFrame, key: str = "fvd64_16f") -> pd.DataFrame:
+    return comparison[comparison["key"] == key].set_index(PE)
+
+
 def test_tidy_rows_cover_runs_checkpoints_and_keys(grid_runs: Path):
-    with pytest.warns(UserWarning, match="unreadable line 2"):
-        tidy, _ = table.build_tables([grid_runs])
+    with pytest.warns(UserWarning, match="unreadable part of line 2"):
+        tables = table.build_tables([grid_runs])
+    tidy = tables.tidy
     assert len(tidy) == 4 + 2 + 2 + 1 + 1  # metric keys x checkpoints per run; one row for the failed run
-    for column in ("generator", "positional_encoding", "discriminator", "dataset", "resolution", "seed", "kimg", "metric",
+    for column in ("generator", "discriminator", "dataset", "resolution", "seed", "kimg", "metric", "protocol_id",
                    "key", "value", "num_real", "num_fake", "frames", "subsample", "detector", "detector_sha256", "stand_in",
-                   "mode", "eval_seed", "status", "config_hash", "package_version"):
+                   "mode", "eval_seed", "status", "config_hash", "package_version", "short_count"):
         assert column in tidy.columns, column
-    # the ablation axis shows up as its config key; seed and run_dir are not "varying config" columns
-    assert "generator.positional_encoding" in tidy.columns and "run_dir" in tidy.columns
+    # the ablation axis shows up once, as its config key; seed and run_dir are not "varying config" columns
+    assert PE in tidy.columns and "run_dir" in tidy.columns and "positional_encoding" not in tidy.columns
     failed = tidy[tidy["status"] == "failed"]
     assert len(failed) == 1 and failed["error"].iloc[0].startswith("RuntimeError: loss D_real is NaN")
     assert failed["key"].isna().all()
     partial = tidy[tidy["status"] == "running"]
     assert partial["value"].tolist() == [70.0]
-    assert set(tidy.loc[tidy["positional_encoding"] == "acyclic", "seed"]) == {0, 1}
+    assert set(tidy.loc[tidy[PE] == "acyclic", "seed"]) == {0, 1}
+
+
+def test_a_torn_line_does_not_swallow_the_next_record(tmp_path: Path):
+    run = make_run(tmp_path, "a", records=(fvd(2, 50.0),))
+    good = json.loads((run / "metric-fvd64_16f.jsonl").read_text().splitlines()[0])
+    with open(run / "metric-fvd64_16f.jsonl", "a") as handle:  # killed mid-append, then resumed and appended again
+        handle.write('{"metric": "fvd64_16f", "value": 6' + json.dumps(dict(good, kimg=4, value=41.0, results={"fvd64_16f": 41.0})) + "\n")
+    with pytest.warns(UserWarning, match="torn write"):
+        records = table.read_jsonl(run / "metric-fvd64_16f.jsonl")
+    assert [r["value"] for r in records] == [50.0, 41.0]
 
 
 def test_final_and_best_selection(grid_runs: Path):
     with pytest.warns(UserWarning):
-        tidy, comparison = table.build_tables([grid_runs], select="final")
-    acyclic = comparison[comparison["positional_encoding"] == "acyclic"].iloc[0]
+        comparison = table.build_tables([grid_runs], select="final").comparison
+    acyclic = by_config(comparison).loc["acyclic"]
     assert acyclic["kimg"] == "4"
-    assert acyclic["fvd64_16f[stand-in]_mean"] == pytest.approx(42.0)
-    assert acyclic["fvd64_16f[stand-in]_n"] == 2
-    assert acyclic["fvd64_16f[stand-in]_std"] == pytest.approx(np.std([40.0, 44.0], ddof=1))
+    assert acyclic["mean"] == pytest.approx(42.0) and acyclic["n"] == 2
+    assert acyclic["std"] == pytest.approx(np.std([40.0, 44.0], ddof=1))
+    assert acyclic["values"] == "0:40;1:44"
     with pytest.warns(UserWarning):
-        tidy, comparison = table.build_tables([grid_runs], select="best:fvd64_16f")
-    acyclic = comparison[comparison["positional_encoding"] == "acyclic"].iloc[0]
-    assert acyclic["fvd64_16f[stand-in]_mean"] == pytest.approx((40.0 + 30.0) / 2)
+        tables = table.build_tables([grid_runs], select="best:fvd64_16f")
+    acyclic = by_config(tables.comparison).loc["acyclic"]
+    assert acyclic["mean"] == pytest.approx((40.0 + 30.0) / 2)
     assert acyclic["kimg"] == "2,4"
     # the other metric is read at the selected checkpoint of each run
-    assert acyclic["consistency128f[stand-in]_n"] == 1
+    assert by_config(tables.comparison, "consistency128f").loc["acyclic", "n"] == 1
     with pytest.warns(UserWarning):
-        _, comparison = table.build_tables([grid_runs], select="best:fvd64_16f:max")
-    assert comparison[comparison["positional_encoding"] == "acyclic"].iloc[0]["fvd64_16f[stand-in]_mean"] == pytest.approx(47.0)
+        comparison = table.build_tables([grid_runs], select="best:fvd64_16f:max").comparison
+    assert by_config(comparison).loc["acyclic", "mean"] == pytest.approx(47.0)
+
+
+def test_comparison_is_long_form_with_stable_columns(grid_runs: Path):
+    with pytest.warns(UserWarning):
+        tables = table.build_tables([grid_runs])
+    comparison = tables.comparison
+    assert list(comparison.columns[:2]) == ["config", PE]  # only the axis that varies
+    assert [c for c in comparison.columns if not c.startswith("_")][2:] == table.STAT_COLUMNS
+    assert len(comparison.columns) <= 20
+    # sub-scores have their own table; the main one holds headline keys only
+    assert "consistency128f_drift" not in set(comparison["key"]) and set(tables.subscores["key"].dropna()) == {"consistency128f_drift"}
+    by_pe = by_config(comparison)
+    assert by_pe.loc["acyclic", "protocol_id"].startswith("fvd64_16f")
+    assert by_pe.loc["acyclic", "direction"] == "lower" and bool(by_pe.loc["acyclic", "stand_in"])
 
 
 def test_comparison_groups_seeds_and_keeps_failures(grid_runs: Path):
     with pytest.warns(UserWarning):
-        _, comparison = table.build_tables([grid_runs])
-    assert len(comparison) == 3  # acyclic, none, sinusoidal
-    by_pe = comparison.set_index("positional_encoding")
-    assert by_pe.loc["acyclic", "runs"] == 2 and by_pe.loc["acyclic", "seeds"] == "0,1"
+        comparison = table.build_tables([grid_runs]).comparison
+    assert set(comparison[PE]) == {"acyclic", "none", "sinusoidal"}
+    by_pe = by_config(comparison)
     assert by_pe.loc["none", "status"] in ("1 done, 1 failed", "1 failed, 1 done")
-    assert "NaN at kimg 1.2" in by_pe.loc["none", "error"]
     # n = 1 (one finished seed): a mean, no spread, no interval
-    assert by_pe.loc["none", "fvd64_16f[stand-in]_n"] == 1
-    assert by_pe.loc["none", "fvd64_16f[stand-in]_mean"] == 80.0
-    assert math.isnan(by_pe.loc["none", "fvd64_16f[stand-in]_std"])
-    assert math.isnan(by_pe.loc["none", "fvd64_16f[stand-in]_ci95_low"])
+    assert by_pe.loc["none", "n"] == 1 and by_pe.loc["none", "mean"] == 80.0
+    assert math.isnan(by_pe.loc["none", "std"]) and math.isnan(by_pe.loc["none", "ci_low"])
+    assert by_pe.loc["none", "ci_method"] == ""
     assert by_pe.loc["sinusoidal", "status"] == "1 running"
-    assert bool(by_pe.loc["acyclic", "stand_in"])
 
 
-def test_bootstrap_interval():
-    # two values: resampled means are 0, 1 or 2 with probabilities 1/4, 1/2, 1/4 -> the 95% interval is [0, 2]
-    assert table.bootstrap_ci([0.0, 2.0]) == (0.0, 2.0)
-    assert table.bootstrap_ci([3.0, 3.0, 3.0]) == (3.0, 3.0)
-    assert all(math.isnan(v) for v in table.bootstrap_ci([1.0]))
-    values = np.random.default_rng(1).normal(10.0, 2.0, size=20)
-    low, high = table.bootstrap_ci(values)
-    assert values.min() < low < values.mean() < high < values.max()
-    # normal-theory interval of the mean, for scale: the bootstrap one is close to it
-    half = 1.96 * values.std(ddof=1) / np.sqrt(len(values))
-    assert high - low == pytest.approx(2 * half, rel=0.25)
-    assert table.bootstrap_ci(values) == (low, high)  # seeded: reproducible
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 12])
+def test_intervals_follow_n_and_match_scipy(n):
+    from scipy import stats
+
+    values = np.random.default_rng(n).normal(10.0, 2.0, size=n)
+    got = table_stats.mean_interval(values, seed=0)
+    if n == 1:
+        assert got.method == "" and math.isnan(got.low) and math.isnan(got.high)
+    elif n < table_stats.MIN_BOOTSTRAP_N:
+        low, high = stats.t.interval(0.95, n - 1, loc=values.mean(), scale=stats.sem(values))
+        assert got.method == "t" and (got.low, got.high) == pytest.approx((low, high))
+    else:
+        ref = stats.bootstrap((values,), np.mean, method="BCa", n_resamples=9999, random_state=np.random.default_rng(0))
+        assert got.method == "bca"
+        assert (got.low, got.high) == pytest.approx((ref.confidence_interval.low, ref.confidence_interval.high))
+        assert got == table_stats.mean_interval(values, seed=0)  # seeded: reproducible
+    if n == 2:  # two seeds: far wider than the two values (what a percentile bootstrap would report)
+        assert got.low < values.min() - 1 and got.high > values.max() + 1
+    assert table_stats.mean_interval([3.0] * max(n, 2)).low == 3.0
 
 
-def test_stand_in_and_real_detectors_are_never_averaged(tmp_path: Path):
+def test_baseline_difference_paired_and_welch(tmp_path: Path):
+    from scipy import stats
+
+    a, b = [40.0, 44.0, 41.0], [50.0, 51.0, 56.0]
+    for seed, (x, y) in enumerate(zip(a, b)):
+        make_run(tmp_path, f"acyclic{seed}", seed=seed, records=(fvd(4, x),))
+        make_run(tmp_path, f"none{seed}", pe="none", seed=seed, records=(fvd(4, y),))
+    make_run(tmp_path, "sin0", pe="sinusoidal", seed=10, records=(fvd(4, 60.0),))
+    make_run(tmp_path, "sin1", pe="sinusoidal", seed=11, records=(fvd(4, 62.0),))
+    comparison = table.build_tables([tmp_path], baseline="positional_encoding=acyclic").comparison.set_index(PE)
+    assert comparison.loc["none", "diff"] == pytest.approx(np.mean(b) - np.mean(a))
+    assert comparison.loc["none", "test"] == "paired"
+    assert comparison.loc["none", "p_value"] == pytest.approx(stats.ttest_rel(b, a).pvalue)
+    assert comparison.loc["sinusoidal", "test"] == "welch"
+    assert comparison.loc["sinusoidal", "p_value"] == pytest.approx(stats.ttest_ind([60.0, 62.0], a, equal_var=False).pvalue)
+    assert comparison.loc["acyclic", "diff"] == 0
+    with pytest.raises(table.TableError, match="no configuration has generator.positional_encoding=cyclic"):
+        table.build_tables([tmp_path], baseline="positional_encoding=cyclic")
+    with pytest.raises(table.TableError, match="'seed' is not an axis"):
+        table.build_tables([tmp_path], baseline="seed=0")
+
+
+def test_direction_comes_from_the_metric_registration():
+    from metrics.base import build_metric
+
+    assert table.metric_direction("fvd2048_16f") == "lower" and build_metric("fvd64_16f").direction == "lower"
+    assert table.metric_direction("consistency128f") == "lower"
+
+
+def test_different_protocols_stand_ins_and_duplicate_seeds_are_never_averaged(tmp_path: Path):
     make_run(tmp_path, "a", seed=0, records=(fvd(4, 10.0, stand_in=False),))
     make_run(tmp_path, "b", seed=1, records=(fvd(4, 99.0, stand_in=True),))
-    _, comparison = table.build_tables([tmp_path])
-    assert len(comparison) == 1
-    row = comparison.iloc[0]
-    assert row["fvd64_16f_mean"] == 10.0 and row["fvd64_16f[stand-in]_mean"] == 99.0
-    text = table.format_text(comparison)
+    make_run(tmp_path, "c", seed=2, records=(fvd(4, 20.0, stand_in=False),), protocol={"protocol_id": "fvd64_16f-other"})
+    make_run(tmp_path, "d", seed=0, records=(fvd(4, 500.0, stand_in=False),))  # seed 0 again
+    with pytest.warns(UserWarning) as caught:
+        comparison = table.build_tables([tmp_path]).comparison
+    messages = " ".join(str(w.message) for w in caught)
+    assert "seed(s) 0 appear in more than one run folder" in messages and "d ignored" in messages
+    assert "measured under 3 protocols, kept apart" in messages
+    assert len(comparison) == 3 and sorted(comparison["n"]) == [1, 1, 1]
+    assert sorted(comparison["mean"]) == [10.0, 20.0, 99.0]
+    text = table_export.to_text(comparison)
     assert "fvd64_16f[stand-in]" in text and "untrained stand-in detectors" in text
+
+
+def test_short_counts_are_flagged(tmp_path: Path):
+    make_run(tmp_path, "a", records=(fvd(4, 10.0),), protocol={"num_fake": 9, "fewer_than_name": True})
+    comparison = table.build_tables([tmp_path]).comparison
+    assert bool(comparison["short_count"].iloc[0])
+    assert table.short_count({"protocol": {"counts": {"fake videos": {"requested": 64, "used": 9}}}})
+    assert not table.short_count({"protocol": {"counts": {"fake videos": {"requested": 64, "used": 64}}}})
+    assert "(short)" in table_export.to_text(comparison)
+    assert "fewer items" in table_export.to_markdown(comparison)
 
 
 def test_group_hash_ignores_seed_and_run_dir():
@@ -165,33 +244,48 @@ def test_group_hash_ignores_seed_and_run_dir():
     assert table.group_hash(a) == table.group_hash(b) != table.group_hash(c)
 
 
-def test_cli_writes_csvs_and_markdown(grid_runs: Path, tmp_path: Path, capsys):
+def test_mean_std_formatting():
+    assert table_export.format_mean_std(42.0, 2.828, 2) == "42.0 ± 2.8"
+    assert table_export.format_mean_std(1234.5, 123.4, 3) == "1230 ± 120"
+    assert table_export.format_mean_std(0.012345, 0.00123, 3) == "0.0123 ± 0.0012"
+    assert table_export.format_mean_std(80.0, math.nan, 1) == "80"
+    assert table_export.format_mean_std(3.0, 0.0, 2) == "3.00 ± 0.00"
+
+
+def test_cli_writes_csvs_markdown_latex_and_plots(grid_runs: Path, tmp_path: Path, capsys):
     out = tmp_path / "out" / "results.csv"
-    md = tmp_path / "out" / "results.md"
+    md, tex, plots = tmp_path / "out" / "results.md", tmp_path / "out" / "results.tex", tmp_path / "out" / "plots"
     with pytest.warns(UserWarning):
-        assert sgvb(["table", str(grid_runs), "-o", str(out), "--markdown", str(md)]) == 0
+        assert sgvb(["table", str(grid_runs), "-o", str(out), "--markdown", str(md), "--latex", str(tex),
+                     "--plots", str(plots), "--wide"]) == 0
     printed = capsys.readouterr().out
-    assert "fvd64_16f[stand-in]" in printed and "acyclic" in printed and "± " in printed
+    assert "fvd64_16f[stand-in]" in printed and "acyclic" in printed and "42.0 ± 2.8" in printed and "(t)" in printed
     tidy = pd.read_csv(out)
     comparison = pd.read_csv(tmp_path / "out" / "results_comparison.csv")
-    assert len(tidy) == 10 and len(comparison) == 3
+    assert len(tidy) == 10 and len(comparison) == 3 + 1  # 3 configurations x fvd + consistency for acyclic
     assert tidy["selected"].sum() == 3 + 1 + 1 + 1  # the rows of the final checkpoint of each run with metrics
+    assert set(pd.read_csv(tmp_path / "out" / "results_subscores.csv")["key"].dropna()) == {"consistency128f_drift"}
+    wide = pd.read_csv(tmp_path / "out" / "results_wide.csv")
+    assert len(wide) == 3 and "fvd64_16f_mean" in wide.columns
     text = md.read_text()
-    assert text.startswith("All rows: `generator=stylegan_v`")  # constant columns once, above the table
-    lines = text.splitlines()[2:]
-    assert lines[0].startswith("| positional_encoding |") and set(lines[1]) <= {"|", "-"}
-    assert len([line for line in lines if line.startswith("| ")]) == 1 + 3
-    assert "consistency128f[stand-in]" in text and "untrained stand-in detectors" in text
-    assert "consistency128f_drift" not in text + printed  # headline keys only; the comparison CSV has every key
-    assert "consistency128f_drift[stand-in]_mean" in comparison.columns
+    lines = text.splitlines()
+    assert lines[0].startswith(f"| {PE} |") and set(lines[1]) <= {"|", "-"}
+    assert "**42.0 ± 2.8 (n=2)**" in text and "| 80 (n=1) |" in text  # lowest FVD in bold; n shown where it varies
+    assert "consistency128f [stand-in]" in text and "untrained stand-in detectors" in text
+    latex = tex.read_text()
+    assert r"\toprule" in latex and r"\bottomrule" in latex and r"\textbf{42.0 $\pm$ 2.8 (n=2)}" in latex
+    assert r"generator.positional\_encoding" in latex
+    for stem in ("fvd64_16f_vs_kimg", "fvd64_16f_bars"):
+        assert (plots / f"{stem}.png").stat().st_size > 0 and (plots / f"{stem}.pdf").stat().st_size > 0
     assert not list((tmp_path / "out").glob(".*"))  # no temp files left behind
 
 
 def test_a_single_run_folder_works_without_run_json(tmp_path: Path):
     run = make_run(tmp_path, "solo", records=(fvd(1, 5.0),), run_json=False)
-    tidy, comparison = table.build_tables([run])
-    assert tidy["generator"].tolist() == ["stylegan_v"] and tidy["positional_encoding"].tolist() == ["acyclic"]
-    assert comparison.iloc[0]["fvd64_16f[stand-in]_mean"] == 5.0
+    tables = table.build_tables([run])
+    assert tables.tidy["generator"].tolist() == ["stylegan_v"]
+    assert tables.comparison.iloc[0]["mean"] == 5.0
+    assert "generated" in table_plots.config_labels(tables.comparison).values()
 
 
 def test_bad_input_errors(tmp_path: Path, capsys):
@@ -205,6 +299,8 @@ def test_bad_input_errors(tmp_path: Path, capsys):
     assert "--select 'worst'" in capsys.readouterr().err
     assert sgvb(["table", str(tmp_path / "runs"), "--select", "best:fid50k"]) == 2
     assert "keys found: fvd64_16f" in capsys.readouterr().err
+    assert sgvb(["table", str(tmp_path / "runs"), "--baseline", "acyclic"]) == 2
+    assert "use AXIS=VALUE" in capsys.readouterr().err
 
 
 def test_best_selection_falls_back_to_final_for_runs_without_the_key(tmp_path: Path):
@@ -212,7 +308,7 @@ def test_best_selection_falls_back_to_final_for_runs_without_the_key(tmp_path: P
     make_run(tmp_path, "without", seed=1, records=((2, "consistency128f", {"consistency128f": 0.5}, True),
                                                    (4, "consistency128f", {"consistency128f": 0.7}, True)))
     with pytest.warns(UserWarning, match=r"1 run\(s\) have no 'fvd64_16f'.*without"):
-        tidy, _ = table.build_tables([tmp_path], select="best:fvd64_16f")
+        tidy = table.build_tables([tmp_path], select="best:fvd64_16f").tidy
     chosen = {Path(r).name: k for r, k in zip(tidy.loc[tidy["selected"], "run_dir"], tidy.loc[tidy["selected"], "kimg"])}
     assert chosen["with"] == 2 and chosen["without"] == 4
 
@@ -225,7 +321,7 @@ def test_model_presets_name_the_configuration_and_hide_keys_they_determine(tmp_p
         (run / ".hydra").mkdir()
         (run / ".hydra" / "hydra.yaml").write_text(
             f"hydra:\n  runtime:\n    choices:\n      model: {model}\n      trainer: tiny\n      hydra/launcher: basic\n")
-    tidy, comparison = table.build_tables([root])
-    assert sorted(tidy["model"].unique()) == ["digan_small", "mocogan_small"]
-    shown, _ = table.display_frame(comparison)
-    assert "model" in shown.columns and "generator.width" not in shown.columns
+    tables = table.build_tables([root])
+    assert sorted(tables.tidy["model"].unique()) == ["digan_small", "mocogan_small"]
+    assert table.configuration_axes(tables.tidy) == ["model"]
+    assert "generator.width" not in tables.comparison.columns
