@@ -14,9 +14,10 @@
   seeded random networks of the same architectures offline; such records say ``stand_in: true``.
 * Real statistics are cached under ``$SGVB_CACHE_DIR/stats`` (default ``~/.cache/sgvb/stats``).
 
-Importing this package registers the built-in metrics (``METRICS``) and detectors (``DETECTORS``).
+Importing this package registers the built-in metrics (``METRICS``), detectors (``DETECTORS``) and
+audit distortions (``DISTORTIONS``, ``metrics/distortions.py``).
 """
-from . import consistency, detectors, fid, fvd  # noqa: F401 - register components
+from . import consistency, detectors, distortions, fid, fvd  # noqa: F401 - register components
 from .base import EvalContext, Metric, MetricOutput, build_metric
 from .evaluation import evaluate
 from .stats import FeatureStats, frechet_distance
