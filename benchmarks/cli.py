@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "plugins": ("benchmarks.cli_registry", "show plugin distributions and their load status", False),
     "train": ("benchmarks.train", "train a model (Hydra: sgvb train generator=... dataset=... [-m])", True),
     "eval": ("benchmarks.evaluate", "evaluate metrics for a checkpoint, run folder or video folder (Hydra)", True),
+    "audit": ("benchmarks.audit.command", "what each metric responds to: controlled distortions, response curves (Hydra)", True),
     "sample": ("benchmarks.sample", "render videos from a checkpoint (Hydra)", True),
     "grid": ("benchmarks.grid", "run a named ablation grid: sgvb grid NAME [overrides] [--dry-run]", False),
     "table": ("benchmarks.table", "aggregate run folders into CSV tables: sgvb table DIR... -o results.csv", False),

@@ -137,6 +137,12 @@ def _percentile(hist: np.ndarray, q: float) -> float:
     return float(edges[min(idx, len(edges) - 1)]) if idx > 0 else 0.0
 
 
+def diversity(sums: dict[str, np.ndarray], num_frames: int) -> float:
+    """v = 1 - ||mean f||²: the mean 1 - cos of two independent frames of one side (its content variety)."""
+    unit_mean = sums["unit_sum"] / (float(sums["n"]) * num_frames)
+    return float(1.0 - unit_mean @ unit_mean)
+
+
 def summarize(gen: dict[str, np.ndarray], real: dict[str, np.ndarray], *, unbiased: bool = True) -> tuple[float, dict[str, float], dict[str, np.ndarray]]:
     """Headline LVC, sub-scores and curves from the two sides' summed statistics."""
     t = gen["lag_sum"].shape[0]
@@ -148,17 +154,23 @@ def summarize(gen: dict[str, np.ndarray], real: dict[str, np.ndarray], *, unbias
             curves[f"{key}_{side}"] = mean
             curves[f"{key}_{side}_std"] = np.sqrt(np.clip(a[f"{key}_sq"] / n - mean**2, 0, None))
         curves[f"rebound_{side}"] = np.asarray(a["rebound_sum"] / n)
-    unit_mean = real["unit_sum"] / (float(real["n"]) * t)
-    v_real = float(1.0 - unit_mean @ unit_mean)  # mean 1 - cos of two independent real frames
-    d_gen, d_real = 1.0 - curves["lag_gen"][1:], 1.0 - curves["lag_real"][1:]  # dissimilarity profiles, Δ = 1..T-1
+    v_gen, v_real = diversity(gen, t), diversity(real, t)
+    d_gen = (1.0 - curves["lag_gen"][1:]) / v_gen if v_gen > 1e-12 else np.zeros(t - 1)  # Δ = 1..T-1, in units of v
+    d_real = (1.0 - curves["lag_real"][1:]) / v_real
     lags = np.arange(1, t)
     w = 1.0 / lags
     w /= w.sum()
     scale = float((w * d_real).sum())
-    if scale <= 1e-12:
+    room = float((w * np.clip(1.0 - d_real, 0.0, None)).sum())
+    if v_real <= 1e-12 or scale <= 1e-12:
         raise ValueError("consistency: the real clips do not change at all over time (frozen dataset?); the score is undefined")
-    rebound_excess = float(curves["rebound_gen"] - curves["rebound_real"]) / scale
-    value = float((w * np.abs(d_gen - d_real)).sum() / scale + max(0.0, rebound_excess))
+    if room <= 1e-12:
+        raise ValueError("consistency: real frames are no more alike at any lag than random frames (no temporal coherence); the score is undefined")
+    under = float((w * np.clip(d_real - d_gen, 0.0, None)).sum() / scale)
+    over = float((w * np.clip(d_gen - d_real, 0.0, None)).sum() / room)
+    rebound_gen = float(curves["rebound_gen"]) / v_gen if v_gen > 1e-12 else 0.0
+    rebound_excess = (rebound_gen - float(curves["rebound_real"]) / v_real) / scale
+    value = under + over + max(0.0, rebound_excess)
     pooled_real = _window_stats(real, None)
     mu_r, cov_r = pooled_real.mean_cov(unbiased=unbiased)
     num_windows = gen["win_n"].shape[0]
@@ -172,19 +184,23 @@ def summarize(gen: dict[str, np.ndarray], real: dict[str, np.ndarray], *, unbias
     curves["fd_window_gen"], curves["fd_window_real"] = fd["gen"], fd["real"]
     curves["window_starts"] = np.arange(num_windows) * (t // num_windows)
     curves["step_hist_gen"], curves["step_hist_real"], curves["step_edges"] = gen["step_hist"], real["step_hist"], STEP_EDGES.numpy()
-    curves["v_real"], curves["weights"], curves["scale"] = np.asarray(v_real), np.concatenate([[0.0], w]), np.asarray(scale)
+    curves["v_real"], curves["v_gen"], curves["weights"] = np.asarray(v_real), np.asarray(v_gen), np.concatenate([[0.0], w])
+    curves["d_gen"], curves["d_real"] = np.concatenate([[0.0], d_gen]), np.concatenate([[0.0], d_real])
 
     long_from = max(1, t // 4)
     results = {
         "short": float(d_gen[0] / max(d_real[0], 1e-12) - 1.0),
         "long": float(d_gen[long_from - 1 :].mean() / max(d_real[long_from - 1 :].mean(), 1e-12) - 1.0),
+        "under": under,
+        "over": over,
         "loop": rebound_excess,
-        "jump_p99": _percentile(gen["step_hist"], 0.99) / max(d_real[0], 1e-12),
-        "jump_p99_real": _percentile(real["step_hist"], 0.99) / max(d_real[0], 1e-12),
+        "jump_p99": _percentile(gen["step_hist"], 0.99) / max(d_real[0] * v_real, 1e-12),
+        "jump_p99_real": _percentile(real["step_hist"], 0.99) / max(d_real[0] * v_real, 1e-12),
         "fd_first": float(fd["gen"][0]),
         "fd_last": float(fd["gen"][-1]),
         "fd_drift": float(fd["gen"][-1] - fd["gen"][0]),
         "v_real": v_real,
+        "v_gen": v_gen,
     }
     return value, results, curves
 

@@ -136,7 +136,7 @@ class GaussianNoise(SpatialDistortion):
 
 @DISTORTIONS.register("jpeg", aliases=["jpeg_quality"])
 class JpegCompression(SpatialDistortion):
-    """JPEG round trip at quality = round(100 - strength * (100 - ``min_quality``)) (libjpeg via torchvision)."""
+    """JPEG round trip at quality = round(100 - strength * (100 - ``min_quality``)) (libjpeg via Pillow, 4:2:0 chroma)."""
 
     parameter_name = "quality"
 
@@ -149,10 +149,23 @@ class JpegCompression(SpatialDistortion):
         return float(round(100 - strength * (100 - self.min_quality)))
 
     def frames(self, x, strength, generator):
-        from torchvision.io import decode_jpeg, encode_jpeg
+        frames = rearrange(x.cpu(), "n c h w -> n h w c").numpy()
+        quality = int(self.parameter(strength))
+        out = torch.stack([torch.from_numpy(jpeg_round_trip(f, quality)) for f in frames])
+        return rearrange(out, "n h w c -> n c h w").to(x.device)
 
-        encoded = encode_jpeg(list(x.cpu()), quality=int(self.parameter(strength)))
-        return torch.stack(decode_jpeg(encoded)).to(x.device)
+
+def jpeg_round_trip(frame, quality: int):
+    """uint8 ``[H, W, 3]`` numpy frame -> the same frame after JPEG encoding at ``quality`` and decoding."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="JPEG", quality=quality)
+    buffer.seek(0)
+    return np.asarray(Image.open(buffer).convert("RGB")).copy()
 
 
 def hue_rotation(degrees: float) -> torch.Tensor:
