@@ -155,22 +155,20 @@ def summarize(gen: dict[str, np.ndarray], real: dict[str, np.ndarray], *, unbias
             curves[f"{key}_{side}_std"] = np.sqrt(np.clip(a[f"{key}_sq"] / n - mean**2, 0, None))
         curves[f"rebound_{side}"] = np.asarray(a["rebound_sum"] / n)
     v_gen, v_real = diversity(gen, t), diversity(real, t)
-    d_gen = (1.0 - curves["lag_gen"][1:]) / v_gen if v_gen > 1e-12 else np.zeros(t - 1)  # Δ = 1..T-1, in units of v
-    d_real = (1.0 - curves["lag_real"][1:]) / v_real
+    d_gen, d_real = 1.0 - curves["lag_gen"][1:], 1.0 - curves["lag_real"][1:]  # dissimilarity profiles, Δ = 1..T-1
     lags = np.arange(1, t)
     w = 1.0 / lags
     w /= w.sum()
-    scale = float((w * d_real).sum())
-    room = float((w * np.clip(1.0 - d_real, 0.0, None)).sum())
-    if v_real <= 1e-12 or scale <= 1e-12:
+    if float((w * d_real).sum()) <= 1e-12:
         raise ValueError("consistency: the real clips do not change at all over time (frozen dataset?); the score is undefined")
-    if room <= 1e-12:
-        raise ValueError("consistency: real frames are no more alike at any lag than random frames (no temporal coherence); the score is undefined")
-    under = float((w * np.clip(d_real - d_gen, 0.0, None)).sum() / scale)
-    over = float((w * np.clip(d_gen - d_real, 0.0, None)).sum() / room)
-    rebound_gen = float(curves["rebound_gen"]) / v_gen if v_gen > 1e-12 else 0.0
-    rebound_excess = (rebound_gen - float(curves["rebound_real"]) / v_real) / scale
-    value = under + over + max(0.0, rebound_excess)
+    # relative to the larger of the two amounts of change: too little and too much change are both bounded by 1
+    scale = float((w * np.maximum(d_gen, d_real)).sum())
+    under = float((w * np.clip(d_real - d_gen, 0.0, None)).sum()) / scale
+    over = float((w * np.clip(d_gen - d_real, 0.0, None)).sum()) / scale
+    # rebound of the mean profiles (per-video profiles of incoherent videos rebound by chance)
+    rebound_gen, rebound_real = (float(loop_rebound(torch.from_numpy(1.0 - np.concatenate([[0.0], d]))[None])) for d in (d_gen, d_real))
+    rebound_excess = (rebound_gen - rebound_real) / scale
+    value = min(1.0, under + over + max(0.0, rebound_excess))
     pooled_real = _window_stats(real, None)
     mu_r, cov_r = pooled_real.mean_cov(unbiased=unbiased)
     num_windows = gen["win_n"].shape[0]
@@ -185,7 +183,6 @@ def summarize(gen: dict[str, np.ndarray], real: dict[str, np.ndarray], *, unbias
     curves["window_starts"] = np.arange(num_windows) * (t // num_windows)
     curves["step_hist_gen"], curves["step_hist_real"], curves["step_edges"] = gen["step_hist"], real["step_hist"], STEP_EDGES.numpy()
     curves["v_real"], curves["v_gen"], curves["weights"] = np.asarray(v_real), np.asarray(v_gen), np.concatenate([[0.0], w])
-    curves["d_gen"], curves["d_real"] = np.concatenate([[0.0], d_gen]), np.concatenate([[0.0], d_real])
 
     long_from = max(1, t // 4)
     results = {
@@ -194,8 +191,8 @@ def summarize(gen: dict[str, np.ndarray], real: dict[str, np.ndarray], *, unbias
         "under": under,
         "over": over,
         "loop": rebound_excess,
-        "jump_p99": _percentile(gen["step_hist"], 0.99) / max(d_real[0] * v_real, 1e-12),
-        "jump_p99_real": _percentile(real["step_hist"], 0.99) / max(d_real[0] * v_real, 1e-12),
+        "jump_p99": _percentile(gen["step_hist"], 0.99) / max(d_real[0], 1e-12),
+        "jump_p99_real": _percentile(real["step_hist"], 0.99) / max(d_real[0], 1e-12),
         "fd_first": float(fd["gen"][0]),
         "fd_last": float(fd["gen"][-1]),
         "fd_drift": float(fd["gen"][-1] - fd["gen"][0]),
