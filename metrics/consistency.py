@@ -9,18 +9,27 @@ same profile is measured on real clips of the same length and frame spacing from
 random-offset clip from each of the first N long-enough videos, as for FVD), so the dataset's own,
 legitimate change over time is the target, not "no change".
 
-    LVC = [ Σ_{Δ=1}^{T-1} w_Δ |D_gen(Δ) - D_real(Δ)|  +  max(0, R_gen - R_real) ] / Σ_Δ w_Δ D_real(Δ),
+    LVC = min(1, [ Σ_{Δ=1}^{T-1} w_Δ |D_gen(Δ) - D_real(Δ)|  +  max(0, R_gen - R_real) ] / Σ_Δ w_Δ max(D_gen(Δ), D_real(Δ))),
     w_Δ ∝ 1/Δ
 
-Lower is better; 0 = the generated videos change over time exactly as real ones do. The normaliser is
-the real data's own (weighted) amount of change, so the score is a relative error: **a frozen video
-scores exactly 1** (it misses all the change the data has), and so does one changing twice as much as
-the data. The 1/Δ weights give every octave of lags (1-2, 2-4, ..., 64-128 frames) equal weight, so
-short-term smoothness and long-range drift count equally. R is the *loop rebound*: per video, the
-largest drop of D_v(Δ) below its running maximum over Δ ≤ T/2 (content that comes back after it had
-changed), averaged over videos. Real videos decorrelate roughly monotonically; a video that loops or
-oscillates (a known StyleGAN-V failure mode) returns to earlier content and rebounds; only an excess
-over the data's own rebound is penalised.
+Lower is better; 0 = the generated videos change over time exactly as real ones do. The error is relative
+to the *larger* of the two amounts of change, so both failure directions are bounded by 1: **a frozen
+video scores exactly 1** (it misses all of the data's change), a video changing twice as much as the
+data scores 0.5, and one whose frames are unrelated approaches 1 from below; nothing scores worse than
+no change at all (the cap at 1 is reached only by frozen videos, loops so short they are nearly frozen,
+and the limit of unbounded change). The 1/Δ weights give every octave of lags (1-2, 2-4, ..., 64-128
+frames) equal weight, so short-term smoothness and long-range drift count equally. R is the *loop
+rebound* of the mean profile: the largest drop of D(Δ) below its running maximum over Δ ≤ T/2 (content
+that comes back after it had changed). Real videos decorrelate roughly monotonically; a video that
+loops or oscillates (a known StyleGAN-V failure mode) returns to earlier content and rebounds; only an
+excess over the data's own rebound is penalised. (Per-video rebounds are kept in the statistics and
+curves; the score uses the mean profile's, since incoherent videos' single profiles rebound by chance.)
+
+What it sees and what it cannot (validated with ``sgvb audit``, README "Metric audit"): it rises with
+every change of frame order or timing; it cannot see a time reversal of a whole video (every frame-pair
+distance is kept: the profile is symmetric in time); and a per-frame change that moves all the
+detector's features closer together or apart (blur, noise) changes D at every lag, which LVC reports as
+too little or too much change: it measures change *in the detector's feature space*.
 
 Why this design: one embedding pass per frame and an FFT autocorrelation keep 1024-frame videos cheap
 (frames are rendered and embedded chunk by chunk, constant memory); lags separate short-term from
@@ -31,13 +40,14 @@ shards, processes and the real-data cache combine exactly.
 Sub-scores in ``results`` (``<name>_<key>``), all relative to real data:
   * ``short`` = D_gen(1) / D_real(1) - 1: < 0 too static, > 0 flicker;
   * ``long``  = mean_{Δ ≥ T/4} D_gen / mean_{Δ ≥ T/4} D_real - 1: < 0 too static/repetitive, > 0 drifts more than the data;
+  * ``under`` and ``over``: the parts of the profile term where generated videos change less / more than real ones;
   * ``loop``  = (R_gen - R_real) in LVC units;
   * ``jump_p99`` (and ``jump_p99_real``) = 99th percentile of the step dissimilarity 1 - cos(f_t, f_{t+1})
     divided by D_real(1): single-frame jumps;
   * a windowed Fréchet drift: Fréchet distance of generated frames in each of 8 consecutive windows to
     all real frames (DINO features): ``fd_first``, ``fd_last``, ``fd_drift`` = fd_last - fd_first
     (quality degrading over time, which the profile cannot see);
-  * ``v_real`` = 1 - ||mean real f||²: how different two random real frames are (dataset diversity).
+  * ``v_real`` (``v_gen``) = 1 - ||mean f||²: how different two random real (generated) frames are (diversity).
 The per-lag and per-time curves (and their real counterparts) are saved as ``metric-<name>/<tag>.npz``
 with a PNG plot next to the metric's JSONL.
 """

@@ -74,3 +74,36 @@ def test_halves_are_disjoint_and_strength_zero_is_the_same_clip_for_every_distor
         split_halves(ArrayVideoDataset(videos), 4)
     with pytest.raises(ValueError, match=r"strengths: give values in \(0, 1\]"):
         check_strengths([0.0, 0.5])
+
+
+def test_sgvb_audit_end_to_end_with_a_tiny_detector(tmp_path):
+    """The command: Hydra config, halves of the synthetic data, two distortions, the outputs; the real side is cached once."""
+    import subprocess
+    import sys
+
+    from metrics.testing import save_tiny_torchscript_detector
+
+    detector = save_tiny_torchscript_detector(tmp_path / "frames.pt", video=False)
+    out = tmp_path / "audit"
+    args = ["dataset=synthetic", "dataset.resolution=16", "dataset.num_videos=8", "dataset.num_frames=40", "num_videos=4",
+            "metrics=[consistency4_16f]", "distortions=[gaussian_blur,{_name_: speed_change, max_speed: 2}]", "strengths=[0.5,1.0]",
+            f"detector_path={detector}", f"cache_dir={tmp_path / 'cache'}", f"out_dir={out}", "device=cpu"]
+    done = subprocess.run([sys.executable, "-m", "benchmarks.cli", "audit", *args], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out / "audit.csv")
+    assert list(table.columns) == ["metric", "distortion", "family", "strength", "parameter_name", "parameter", "value", "noise_floor", "n", "stand_in"]
+    assert sorted(set(table["distortion"])) == ["gaussian_blur", "speed_change"] and len(table) == 6 and set(table["n"]) == {4}
+    floor = table[table.strength == 0]["value"]
+    assert floor.nunique() == 1 and (table["noise_floor"] == floor.iloc[0]).all()
+    assert table.loc[table.distortion == "speed_change", "parameter"].dropna().tolist() == pytest.approx([2**0.5, 2.0])
+    assert len(list((tmp_path / "cache").glob("consistency4_16f-real-*.npz"))) == 1
+    assert (out / "response_temporal.pdf").is_file() and (out / "response_spatial.png").is_file() and (out / "summary.md").is_file()
+
+
+def test_quick_preset_composes_to_the_shipped_study():
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module(config_module="benchmarks.conf", version_base="1.3"):
+        cfg = compose("audit", overrides=["preset=quick"])
+    assert cfg.dataset._name_ == "synthetic" and cfg.allow_stand_in_detectors and len(cfg.distortions) == 13
+    assert cfg.metrics[0].startswith("fvd") and cfg.metrics[1].startswith("consistency")
