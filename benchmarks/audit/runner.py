@@ -83,8 +83,11 @@ def run_audit(dataset, *, metrics: Sequence[Any], distortions: Sequence[Any], st
                     "stand_in": bool(rec["protocol"].get("stand_in", False)),
                 })
             print(f"audit: {metric.name} × {name}: " + ", ".join(f"{s:g}→{r['value']:.4f}" for s, r in records), file=sys.stderr)
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(rows, columns=summary.TABLE_COLUMNS).to_csv(Path(out_dir) / "audit.partial.csv", index=False)  # long runs keep finished metrics
     table = pd.DataFrame(rows, columns=summary.TABLE_COLUMNS)
     write_outputs(table, Path(out_dir))
+    (Path(out_dir) / "audit.partial.csv").unlink(missing_ok=True)
     return table
 
 
