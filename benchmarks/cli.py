@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "check-plugin": ("benchmarks.check_plugin", "build a component at tiny size and run it through its contract", False),
     "train": ("benchmarks.train", "train a model (Hydra: sgvb train generator=... dataset=... [-m])", True),
     "eval": ("benchmarks.evaluate", "evaluate metrics for a checkpoint, run folder or video folder (Hydra)", True),
+    "audit": ("benchmarks.audit.command", "what each metric responds to: controlled distortions, response curves (Hydra)", True),
     "sample": ("benchmarks.sample", "render videos from a checkpoint (Hydra)", True),
     "stats": ("benchmarks.reference_stats", "write a metric's real-side statistics to a shareable file (Hydra)", True),
     "grid": ("benchmarks.grid", "run a named ablation grid: sgvb grid NAME [overrides] [--dry-run]", False),

@@ -19,9 +19,10 @@
 * A metric refuses fewer items than its name states in the default mode (``allow_fewer=True`` records it);
   ``num_runs=N`` repeats the random draws; every record has ``protocol_id`` and ``protocol_hash``.
 
-Importing this package registers the built-in metrics (``METRICS``) and detectors (``DETECTORS``).
+Importing this package registers the built-in metrics (``METRICS``), detectors (``DETECTORS``) and
+audit distortions (``DISTORTIONS``, ``metrics/distortions.py``).
 """
-from . import consistency, detectors, fid, fvd, inception_score, kid  # noqa: F401 - register components
+from . import consistency, detectors, distortions, fid, fvd, inception_score, kid  # noqa: F401 - register components
 from .base import CountError, DetectorMismatchError, EvalContext, Metric, MetricOutput, build_metric
 from .evaluation import evaluate, reference_statistics
 from .reference import ReferenceMismatchError, ReferenceStats

@@ -9,18 +9,27 @@ same profile is measured on real clips of the same length and frame spacing from
 random-offset clip from each of the first N long-enough videos, as for FVD), so the dataset's own,
 legitimate change over time is the target, not "no change".
 
-    LVC = [ Σ_{Δ=1}^{T-1} w_Δ |D_gen(Δ) - D_real(Δ)|  +  max(0, R_gen - R_real) ] / Σ_Δ w_Δ D_real(Δ),
+    LVC = min(1, [ Σ_{Δ=1}^{T-1} w_Δ |D_gen(Δ) - D_real(Δ)|  +  max(0, R_gen - R_real) ] / Σ_Δ w_Δ max(D_gen(Δ), D_real(Δ))),
     w_Δ ∝ 1/Δ
 
-Lower is better; 0 = the generated videos change over time exactly as real ones do. The normaliser is
-the real data's own (weighted) amount of change, so the score is a relative error: **a frozen video
-scores exactly 1** (it misses all the change the data has), and so does one changing twice as much as
-the data. The 1/Δ weights give every octave of lags (1-2, 2-4, ..., 64-128 frames) equal weight, so
-short-term smoothness and long-range drift count equally. R is the *loop rebound*: per video, the
-largest drop of D_v(Δ) below its running maximum over Δ ≤ T/2 (content that comes back after it had
-changed), averaged over videos. Real videos decorrelate roughly monotonically; a video that loops or
-oscillates (a known StyleGAN-V failure mode) returns to earlier content and rebounds; only an excess
-over the data's own rebound is penalised.
+Lower is better; 0 = the generated videos change over time exactly as real ones do. The error is relative
+to the *larger* of the two amounts of change, so both failure directions are bounded by 1: **a frozen
+video scores exactly 1** (it misses all of the data's change), a video changing twice as much as the
+data scores 0.5, and one whose frames are unrelated approaches 1 from below; nothing scores worse than
+no change at all (the cap at 1 is reached only by frozen videos, loops so short they are nearly frozen,
+and the limit of unbounded change). The 1/Δ weights give every octave of lags (1-2, 2-4, ..., 64-128
+frames) equal weight, so short-term smoothness and long-range drift count equally. R is the *loop
+rebound* of the mean profile: the largest drop of D(Δ) below its running maximum over Δ ≤ T/2 (content
+that comes back after it had changed). Real videos decorrelate roughly monotonically; a video that
+loops or oscillates (a known StyleGAN-V failure mode) returns to earlier content and rebounds; only an
+excess over the data's own rebound is penalised. (Per-video rebounds are kept in the statistics and
+curves; the score uses the mean profile's, since incoherent videos' single profiles rebound by chance.)
+
+What it sees and what it cannot (validated with ``sgvb audit``, README "Metric audit"): it rises with
+every change of frame order or timing; it cannot see a time reversal of a whole video (every frame-pair
+distance is kept: the profile is symmetric in time); and a per-frame change that moves all the
+detector's features closer together or apart (blur, noise) changes D at every lag, which LVC reports as
+too little or too much change: it measures change *in the detector's feature space*.
 
 Why this design: one embedding pass per frame and an FFT autocorrelation keep 1024-frame videos cheap
 (frames are rendered and embedded chunk by chunk, constant memory); lags separate short-term from
@@ -31,13 +40,14 @@ shards, processes and the real-data cache combine exactly.
 Sub-scores in ``results`` (``<name>_<key>``), all relative to real data:
   * ``short`` = D_gen(1) / D_real(1) - 1: < 0 too static, > 0 flicker;
   * ``long``  = mean_{Δ ≥ T/4} D_gen / mean_{Δ ≥ T/4} D_real - 1: < 0 too static/repetitive, > 0 drifts more than the data;
+  * ``under`` and ``over``: the parts of the profile term where generated videos change less / more than real ones;
   * ``loop``  = (R_gen - R_real) in LVC units;
   * ``jump_p99`` (and ``jump_p99_real``) = 99th percentile of the step dissimilarity 1 - cos(f_t, f_{t+1})
     divided by D_real(1): single-frame jumps;
   * a windowed Fréchet drift: Fréchet distance of generated frames in each of 8 consecutive windows to
     all real frames (DINO features): ``fd_first``, ``fd_last``, ``fd_drift`` = fd_last - fd_first
     (quality degrading over time, which the profile cannot see);
-  * ``v_real`` = 1 - ||mean real f||²: how different two random real frames are (dataset diversity).
+  * ``v_real`` (``v_gen``) = 1 - ||mean f||²: how different two random real (generated) frames are (diversity).
 The per-lag and per-time curves (and their real counterparts) are saved as ``metric-<name>/<tag>.npz``
 with a PNG plot next to the metric's JSONL.
 """
@@ -137,6 +147,12 @@ def _percentile(hist: np.ndarray, q: float) -> float:
     return float(edges[min(idx, len(edges) - 1)]) if idx > 0 else 0.0
 
 
+def diversity(sums: dict[str, np.ndarray], num_frames: int) -> float:
+    """v = 1 - ||mean f||²: the mean 1 - cos of two independent frames of one side (its content variety)."""
+    unit_mean = sums["unit_sum"] / (float(sums["n"]) * num_frames)
+    return float(1.0 - unit_mean @ unit_mean)
+
+
 def summarize(gen: dict[str, np.ndarray], real: dict[str, np.ndarray], *, unbiased: bool = True) -> tuple[float, dict[str, float], dict[str, np.ndarray]]:
     """Headline LVC, sub-scores and curves from the two sides' summed statistics."""
     t = gen["lag_sum"].shape[0]
@@ -148,17 +164,21 @@ def summarize(gen: dict[str, np.ndarray], real: dict[str, np.ndarray], *, unbias
             curves[f"{key}_{side}"] = mean
             curves[f"{key}_{side}_std"] = np.sqrt(np.clip(a[f"{key}_sq"] / n - mean**2, 0, None))
         curves[f"rebound_{side}"] = np.asarray(a["rebound_sum"] / n)
-    unit_mean = real["unit_sum"] / (float(real["n"]) * t)
-    v_real = float(1.0 - unit_mean @ unit_mean)  # mean 1 - cos of two independent real frames
+    v_gen, v_real = diversity(gen, t), diversity(real, t)
     d_gen, d_real = 1.0 - curves["lag_gen"][1:], 1.0 - curves["lag_real"][1:]  # dissimilarity profiles, Δ = 1..T-1
     lags = np.arange(1, t)
     w = 1.0 / lags
     w /= w.sum()
-    scale = float((w * d_real).sum())
-    if scale <= 1e-12:
+    if float((w * d_real).sum()) <= 1e-12:
         raise ValueError("consistency: the real clips do not change at all over time (frozen dataset?); the score is undefined")
-    rebound_excess = float(curves["rebound_gen"] - curves["rebound_real"]) / scale
-    value = float((w * np.abs(d_gen - d_real)).sum() / scale + max(0.0, rebound_excess))
+    # relative to the larger of the two amounts of change: too little and too much change are both bounded by 1
+    scale = float((w * np.maximum(d_gen, d_real)).sum())
+    under = float((w * np.clip(d_real - d_gen, 0.0, None)).sum()) / scale
+    over = float((w * np.clip(d_gen - d_real, 0.0, None)).sum()) / scale
+    # rebound of the mean profiles (per-video profiles of incoherent videos rebound by chance)
+    rebound_gen, rebound_real = (float(loop_rebound(torch.from_numpy(1.0 - np.concatenate([[0.0], d]))[None])) for d in (d_gen, d_real))
+    rebound_excess = (rebound_gen - rebound_real) / scale
+    value = min(1.0, under + over + max(0.0, rebound_excess))
     pooled_real = _window_stats(real, None)
     mu_r, cov_r = pooled_real.mean_cov(unbiased=unbiased)
     num_windows = gen["win_n"].shape[0]
@@ -172,12 +192,14 @@ def summarize(gen: dict[str, np.ndarray], real: dict[str, np.ndarray], *, unbias
     curves["fd_window_gen"], curves["fd_window_real"] = fd["gen"], fd["real"]
     curves["window_starts"] = np.arange(num_windows) * (t // num_windows)
     curves["step_hist_gen"], curves["step_hist_real"], curves["step_edges"] = gen["step_hist"], real["step_hist"], STEP_EDGES.numpy()
-    curves["v_real"], curves["weights"], curves["scale"] = np.asarray(v_real), np.concatenate([[0.0], w]), np.asarray(scale)
+    curves["v_real"], curves["v_gen"], curves["weights"] = np.asarray(v_real), np.asarray(v_gen), np.concatenate([[0.0], w])
 
     long_from = max(1, t // 4)
     results = {
         "short": float(d_gen[0] / max(d_real[0], 1e-12) - 1.0),
         "long": float(d_gen[long_from - 1 :].mean() / max(d_real[long_from - 1 :].mean(), 1e-12) - 1.0),
+        "under": under,
+        "over": over,
         "loop": rebound_excess,
         "jump_p99": _percentile(gen["step_hist"], 0.99) / max(d_real[0], 1e-12),
         "jump_p99_real": _percentile(real["step_hist"], 0.99) / max(d_real[0], 1e-12),
@@ -185,6 +207,7 @@ def summarize(gen: dict[str, np.ndarray], real: dict[str, np.ndarray], *, unbias
         "fd_last": float(fd["gen"][-1]),
         "fd_drift": float(fd["gen"][-1] - fd["gen"][0]),
         "v_real": v_real,
+        "v_gen": v_gen,
     }
     return value, results, curves
 

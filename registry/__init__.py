@@ -15,6 +15,7 @@ from .kinds import (
     DATASETS,
     DETECTORS,
     DISCRIMINATORS,
+    DISTORTIONS,
     GENERATORS,
     LOSSES,
     METRICS,
@@ -26,7 +27,7 @@ from .kinds import (
 from .plugins import refresh
 
 __all__ = [
-    "AUGMENTATIONS", "DATASETS", "DETECTORS", "DISCRIMINATORS", "GENERATORS", "LOSSES", "METRICS",
+    "AUGMENTATIONS", "DATASETS", "DETECTORS", "DISCRIMINATORS", "DISTORTIONS", "GENERATORS", "LOSSES", "METRICS",
     "POSITIONAL_ENCODINGS", "REGISTRIES", "SAMPLERS", "ComponentBuildError", "ComponentInfo",
     "DuplicateComponentError", "PluginLoadError", "Registry", "RegistryError", "UnknownComponentError",
     "build_record", "canonical", "refresh", "registry_for", "split_spec",

@@ -22,11 +22,13 @@ METRICS = _make("metric", "metrics", ("metrics",))
 DETECTORS = _make("detector", "detectors", ("metrics",))
 LOSSES = _make("loss", "losses", ("baselines",))
 AUGMENTATIONS = _make("augmentation", "augmentations", ())
+DISTORTIONS = _make("distortion", "distortions", ("metrics",))
 
 # kind -> registry; the CLI, Hydra config groups and ``run.json`` all use these kind names.
 REGISTRIES: dict[str, Registry] = {
     r.kind: r
-    for r in (GENERATORS, DISCRIMINATORS, POSITIONAL_ENCODINGS, SAMPLERS, DATASETS, METRICS, DETECTORS, LOSSES, AUGMENTATIONS)
+    for r in (GENERATORS, DISCRIMINATORS, POSITIONAL_ENCODINGS, SAMPLERS, DATASETS, METRICS, DETECTORS, LOSSES, AUGMENTATIONS,
+              DISTORTIONS)
 }
 
 

@@ -1,5 +1,6 @@
 """Long-video consistency score: definition pieces, ranking of pathological videos, saved curves."""
 import json
+import math
 
 import numpy as np
 import pytest
@@ -94,3 +95,74 @@ def test_long_generated_videos_are_rendered_in_chunks(tmp_path):
     assert rec["metric"] == "consistency3_64f" and rec["protocol"]["num_fake"] == 3 and np.isfinite(rec["value"])
     assert max(len(t) for t in Spy.seen) == 8
     assert sum(Spy.seen[:8], []) == list(range(64))  # first batch: frames 0..63 in order
+
+
+# ------------------------------------------------------------------ properties on feature sequences (no detector)
+from metrics.consistency import ConsistencyAccumulator, summarize  # noqa: E402
+from registry import DISTORTIONS  # noqa: E402
+
+FEAT_T, FEAT_D = 32, 24
+
+
+def feature_videos(n: int, frames: int, seed: int) -> torch.Tensor:
+    """``[n, frames, d]`` per-frame features of smooth real-like videos: a content vector plus slow random sinusoids."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(frames, dtype=torch.float64)[None, :, None, None]  # [1, T, 1, 1]
+    periods = 20 + 100 * torch.rand(n, 1, FEAT_D, 3, generator=g, dtype=torch.float64)
+    phase = 2 * math.pi * torch.rand(n, 1, FEAT_D, 3, generator=g, dtype=torch.float64)
+    motion = torch.sin(2 * math.pi * t / periods + phase).sum(-1)  # [n, T, d]
+    content = 1.5 * torch.randn(n, 1, FEAT_D, generator=g, dtype=torch.float64)
+    return content + motion
+
+
+def lvc(gen: torch.Tensor, real: torch.Tensor) -> tuple[float, dict]:
+    sides = []
+    for f in (gen, real):
+        acc = ConsistencyAccumulator(f.shape[1], 4, f.shape[2], torch.device("cpu"))
+        acc.update(f)
+        sides.append({k: v.numpy() for k, v in acc.sums.items()})
+    value, sub, _ = summarize(*sides)
+    return value, sub
+
+
+@pytest.fixture(scope="module")
+def feature_halves():
+    real = feature_videos(96, FEAT_T, seed=1)
+    test = feature_videos(96, 4 * FEAT_T, seed=2)  # 4x longer: room for speed changes
+    return real, test, lvc(test[:, :FEAT_T], real)[0]
+
+
+def test_lvc_frozen_is_exactly_one_and_worse_than_any_coherent_over_motion(feature_halves):
+    real, test, floor = feature_halves
+    frozen, sub = lvc(test[:, :1].expand(-1, FEAT_T, -1), real)
+    assert frozen == pytest.approx(1.0) and sub["under"] == pytest.approx(1.0) and sub["over"] == 0
+    assert floor < 0.1
+    pool = test[:, :FEAT_T].reshape(-1, FEAT_D)
+    unrelated = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(3))].reshape(96, FEAT_T, FEAT_D)
+    incoherent, sub = lvc(unrelated, real)  # every frame from a random video and time: no temporal coherence at all
+    assert sub["under"] == 0 and incoherent >= sub["over"] > 0.5
+    fast = [lvc(DISTORTIONS.build("speed_change").apply(test, s, FEAT_T, None), real)[0] for s in (0.5, 1.0)]  # 2x and 4x
+    assert floor < fast[0] < fast[1] <= frozen and incoherent <= frozen  # nothing scores worse than no change at all
+
+
+@pytest.mark.parametrize("name", ["frame_freeze", "window_shuffle", "segment_reversal", "speed_change", "loop", "frame_drops", "content_switch"])
+def test_lvc_rises_with_the_strength_of_every_frame_order_distortion(feature_halves, name):
+    real, test, floor = feature_halves
+    d = DISTORTIONS.build(name)
+    g = torch.Generator().manual_seed(0)
+    values = [floor] + [lvc(d.apply(test, s, FEAT_T, g), real)[0] for s in (0.25, 0.5, 1.0)]
+    if name == "loop":  # LVC is capped at 1, the frozen video's score (strength 1 is frozen); shorter loops may reach it earlier
+        assert values[1] > values[0] and all(b >= a - 1e-9 for a, b in zip(values, values[1:])) and values[-1] == pytest.approx(1.0), values
+    else:
+        assert all(b > a for a, b in zip(values, values[1:])), values
+
+
+def test_lvc_ignores_what_keeps_feature_distances_and_barely_moves_for_small_per_frame_noise(feature_halves):
+    """A per-frame change the detector answers with a fixed rotation (a colour shift, ideally) leaves LVC exactly at its floor;
+    small independent per-frame noise moves it a little (it is a little temporal change)."""
+    real, test, floor = feature_halves
+    rotation, _ = torch.linalg.qr(torch.randn(FEAT_D, FEAT_D, generator=torch.Generator().manual_seed(5), dtype=torch.float64))
+    assert lvc(test[:, :FEAT_T] @ rotation, real)[0] == pytest.approx(floor, abs=1e-9)
+    noisy = test[:, :FEAT_T] + 0.1 * torch.randn(96, FEAT_T, FEAT_D, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    value = lvc(noisy, real)[0]
+    assert floor < value < floor + 0.2
