@@ -6,14 +6,19 @@ import pytest
 from metrics.consistency import LongVideoConsistency
 from metrics.fid import FID
 from metrics.fvd import FVD
+from metrics.inception_score import InceptionScore, VideoInceptionScore
+from metrics.kid import KID
 from metrics.protocol import code_without_docstrings, definition_fingerprint
 
 # class -> (PROTOCOL_VERSION, fingerprint of its defining code). After a definitional change: bump the class's
 # PROTOCOL_VERSION and put the new pair here (print it with `python -c "from metrics.protocol import code_without_docstrings, definition_fingerprint ..."`).
 PINS = {
-    FVD: (1, "b3e1c24db5b0a4b4"),
-    FID: (1, "c1ae01b83e1f7f88"),
-    LongVideoConsistency: (1, "3f5ce40979459ab9"),
+    FVD: (2, "8e7a0ee1941f8bd6"),  # v2: official-mode Fréchet via scipy sqrtm, fast Cholesky method, quantisation per backbone
+    FID: (2, "346ab4f3b93fcb38"),  # v2: as FVD
+    LongVideoConsistency: (2, "ac4bbd6fac3589d2"),  # v2: error relative to the larger amount of change, capped at 1
+    KID: (1, "f5f95c5bfb67a0ac"),
+    InceptionScore: (1, "604f2f78a2fb76d9"),
+    VideoInceptionScore: (1, "604f2f78a2fb76d9"),
 }
 
 
