@@ -95,7 +95,7 @@ def test_training_and_evaluation_fail_up_front_naming_a_corrupt_frame(tmp_path):
     (root / "v2" / "000011.png").write_bytes(b"")
     frames = ["dataset=frames", f"dataset.path={root}", "dataset.resolution=8"]
     with pytest.raises(ValueError, match=r"frame 11 of video 'v2': '.*v2/000011.png' is not a readable image"):  # a ConfigError
-        train(tiny_config(f"run_dir={tmp_path / 'run'}", *frames, "~dataset.num_frames",
+        train(tiny_config(f"run_dir={tmp_path / 'run'}", *frames,
                           base=[o for o in TINY if not o.startswith("dataset.")]))
     GlobalHydra.instance().clear()
     with initialize_config_module(config_module="benchmarks.conf", version_base="1.3"):

@@ -7,6 +7,7 @@ import torch
 
 from metrics import build_metric, evaluate, sources
 from metrics.base import CountError, DetectorMismatchError
+from metrics.fvd import FVD
 from metrics.evaluation import reference_statistics
 from metrics.protocol import protocol_identity
 from metrics.reference import ReferenceMismatchError, ReferenceStats
@@ -107,7 +108,7 @@ def test_protocol_id_and_hash_change_with_every_definition_but_not_with_the_seed
     real = _dataset([12] * 4)
     kw = dict(fake=real, real=real, detector_path=video_detector, cache_dir=tmp_path)
     base = evaluate("fvd4_8f", **kw)["protocol"]
-    assert base["protocol_id"].startswith("fvd4_8f/v1/default/torchscript:tiny_video-") and base["protocol_id"].endswith("/16px")
+    assert base["protocol_id"].startswith(f"fvd4_8f/v{FVD.PROTOCOL_VERSION}/default/torchscript:tiny_video-") and base["protocol_id"].endswith("/16px")
     assert len(base["protocol_hash"]) == 16 and base["protocol_version"] == 1
     assert evaluate("fvd4_8f", seed=3, **kw)["protocol"]["protocol_hash"] == base["protocol_hash"]
     others = [evaluate("fvd4_8f", mode="official", **kw), evaluate("fvd4_8f_subsample1f", **kw), evaluate("fvd4_4f", **kw),
@@ -118,7 +119,6 @@ def test_protocol_id_and_hash_change_with_every_definition_but_not_with_the_seed
     other_det = save_tiny_torchscript_detector(tmp_path / "tiny_video2.pt", video=True, seed=1)
     assert evaluate("fvd4_8f", fake=real, real=real, detector_path=other_det, cache_dir=tmp_path)["protocol"]["protocol_hash"] != base["protocol_hash"]
     # changing a metric's definition in code means bumping its version: the id and hash follow
-    from metrics.fvd import FVD
 
     monkeypatch.setattr(FVD, "PROTOCOL_VERSION", 2)
     bumped = evaluate("fvd4_8f", **kw)["protocol"]
