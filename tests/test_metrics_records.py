@@ -109,7 +109,7 @@ def test_protocol_id_and_hash_change_with_every_definition_but_not_with_the_seed
     kw = dict(fake=real, real=real, detector_path=video_detector, cache_dir=tmp_path)
     base = evaluate("fvd4_8f", **kw)["protocol"]
     assert base["protocol_id"].startswith(f"fvd4_8f/v{FVD.PROTOCOL_VERSION}/default/torchscript:tiny_video-") and base["protocol_id"].endswith("/16px")
-    assert len(base["protocol_hash"]) == 16 and base["protocol_version"] == 1
+    assert len(base["protocol_hash"]) == 16 and base["protocol_version"] == FVD.PROTOCOL_VERSION
     assert evaluate("fvd4_8f", seed=3, **kw)["protocol"]["protocol_hash"] == base["protocol_hash"]
     others = [evaluate("fvd4_8f", mode="official", **kw), evaluate("fvd4_8f_subsample1f", **kw), evaluate("fvd4_4f", **kw),
               evaluate("fvd4_8f", num_runs=2, **kw), evaluate("fvd4_8f_subsample2f", **kw)]
