@@ -120,9 +120,10 @@ def test_protocol_id_and_hash_change_with_every_definition_but_not_with_the_seed
     assert evaluate("fvd4_8f", fake=real, real=real, detector_path=other_det, cache_dir=tmp_path)["protocol"]["protocol_hash"] != base["protocol_hash"]
     # changing a metric's definition in code means bumping its version: the id and hash follow
 
-    monkeypatch.setattr(FVD, "PROTOCOL_VERSION", 2)
+    bump = FVD.PROTOCOL_VERSION + 1
+    monkeypatch.setattr(FVD, "PROTOCOL_VERSION", bump)
     bumped = evaluate("fvd4_8f", **kw)["protocol"]
-    assert bumped["protocol_version"] == 2 and "/v2/" in bumped["protocol_id"] and bumped["protocol_hash"] != base["protocol_hash"]
+    assert bumped["protocol_version"] == bump and f"/v{bump}/" in bumped["protocol_id"] and bumped["protocol_hash"] != base["protocol_hash"]
     m = build_metric("fvd4_8f")
     assert protocol_identity(m, {**base, "covariance": "biased"})["protocol_hash"] != protocol_identity(m, base)["protocol_hash"]
 
