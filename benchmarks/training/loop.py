@@ -124,6 +124,7 @@ class TrainingLoop:
         precision: str = "bf16",
         channels_last: bool = False,
         compile: bool = False,
+        fused_adam: bool = False,
         total_kimg: float = 25000,
         stage_kimg: Mapping[str, float] | None = None,
         stage_optim: Mapping[str, Mapping[str, Any]] | None = None,
@@ -183,7 +184,8 @@ class TrainingLoop:
         # Adam with lazy-regularisation scaling (StyleGAN2-ADA): lr * c, beta ** c with c = interval / (interval + 1).
         def adam(params, lr, interval):
             c = interval / (interval + 1) if interval else 1.0
-            return torch.optim.Adam(params, lr=lr * c, betas=(betas[0] ** c, betas[1] ** c), eps=1e-8)
+            return torch.optim.Adam(params, lr=lr * c, betas=(betas[0] ** c, betas[1] ** c), eps=1e-8,
+                                    **({"fused": True} if fused_adam else {}))  # one kernel for all tensors
 
         self.opt_G = adam(self.G.parameters(), g_lr, g_reg_interval)
         self.opt_D = [adam(s.D.parameters(), d_lr, self.r1_interval if s.r1_gamma > 0 else None) for s in slots]
