@@ -62,8 +62,13 @@ def _measure(fn, device: torch.device, warmup: int, repeats: int) -> tuple[float
 
 
 def bench_pair(*, video: bool, resolution: int, batch: int, frames: int, device: torch.device, precision: str,
-               warmup: int, repeats: int, width: dict) -> dict[str, tuple[float, float]]:
-    """Times of one G/D pair: StyleGAN-V (``video``) or its StyleGAN2 counterpart on batch*frames images."""
+               warmup: int, repeats: int, width: dict, setting: str = "optimized") -> dict[str, tuple[float, float]]:
+    """Times of one G/D pair: StyleGAN-V (``video``) or its StyleGAN2 counterpart on batch*frames images.
+
+    ``setting="baseline"``: the reference (unfused) ops in NCHW; ``"optimized"``: fused ops, channels_last.
+    """
+    from stylegan_v.ops import reference_ops
+
     torch.manual_seed(0)
     if video:
         G = GENERATORS.build({"_name_": "stylegan_v", **width}, resolution=resolution)
@@ -74,6 +79,8 @@ def bench_pair(*, video: bool, resolution: int, batch: int, frames: int, device:
         D = DISCRIMINATORS.build({"_name_": "stylegan_v", **width}, resolution=resolution, num_frames=1)
         n, k = batch * frames, 1
     G, D = G.to(device).train(), D.to(device).train()
+    if setting == "optimized":
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     z = torch.randn(n, G.z_dim, device=device)
     t = (torch.sort(torch.rand(n, k, device=device) * 32, dim=1).values + torch.rand(n, 1, device=device) * 900)
     real = torch.randn(n, k, 3, resolution, resolution, device=device)
@@ -94,11 +101,12 @@ def bench_pair(*, video: bool, resolution: int, batch: int, frames: int, device:
             loss = D(real, t).sum()
         loss.backward()
 
-    return {
-        "G fwd": _measure(g_forward, device, warmup, repeats),
-        "G fwd+bwd": _measure(g_forward_backward, device, warmup, repeats),
-        "D fwd+bwd": _measure(d_forward_backward, device, warmup, repeats),
-    }
+    with reference_ops(setting == "baseline"):
+        return {
+            "G fwd": _measure(g_forward, device, warmup, repeats),
+            "G fwd+bwd": _measure(g_forward_backward, device, warmup, repeats),
+            "D fwd+bwd": _measure(d_forward_backward, device, warmup, repeats),
+        }
 
 
 def format_table(rows: list[tuple[str, dict]], ops: list[str]) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -59,7 +60,10 @@ def build_loop(args, setting: str):
     from benchmarks.training.loop import TrainingLoop
     from benchmarks.training.run_folder import RunFolder
 
-    device = pick_device(args.device)
+    from benchmarks.training import dist
+
+    device = pick_device(args.device, local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_from_env(device.type)  # under torchrun: one process per GPU (NCCL), gradients averaged by the loop
     torch.manual_seed(0)
     dataset = build_dataset({"_name_": "synthetic", "resolution": args.resolution, "num_videos": 64, "num_frames": 64})
     try:
@@ -79,7 +83,7 @@ def build_loop(args, setting: str):
         G=G, slots=slots, dataset=dataset, augment=build_augmentation({"_name_": "ada", "p": 0.2, "adaptive": False}),
         run=RunFolder(".", writer=False), device=device, precision=args.precision if fast else "fp32",
         channels_last=fast, compile=fast and args.compile, fused_adam=fast,
-        batch_size=args.batch, batch_gpu=args.batch_gpu or args.batch,
+        batch_size=args.batch, batch_gpu=args.batch_gpu or args.batch // int(os.environ.get("WORLD_SIZE", "1")),
         num_workers=0, total_kimg=1e9, stage_kimg=stage_kimg, r1_interval=16, ema_kimg=args.batch * 10 / 32, progress=False,
     )
     loop._advance_stage()
@@ -180,7 +184,10 @@ def main(argv: list[str] | None = None) -> int:
             import torch
 
             torch.set_num_threads(args.threads)
-        print("RESULT " + json.dumps(run_pair(args)))
+        result = run_pair(args)
+        if int(os.environ.get("RANK", "0")) == 0:
+            result["world_size"] = int(os.environ.get("WORLD_SIZE", "1"))
+            print("RESULT " + json.dumps(result))
         return 0
 
     from registry import DISCRIMINATORS, GENERATORS
@@ -197,9 +204,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def measure_pair(generator: str, discriminator: str, options: list[str]) -> dict:
-    """``run_pair`` in a fresh process (its own peak memory, its own compile caches); ``options`` are CLI flags."""
-    out = subprocess.run([sys.executable, "-m", "benchmarks.bench_train", f"--generator={generator}",
+def measure_pair(generator: str, discriminator: str, options: list[str], *, nproc: int = 1) -> dict:
+    """``run_pair`` in a fresh process (its own peak memory, its own compile caches); ``options`` are CLI flags.
+
+    ``nproc > 1`` launches it with ``torchrun`` (one process per GPU, NCCL): ``--batch`` is then the
+    global batch, split over the processes as in training, so sec/kimg compares directly with 1 GPU.
+    """
+    launcher = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--standalone"] if nproc > 1 else [sys.executable]
+    out = subprocess.run([*launcher, "-m", "benchmarks.bench_train", f"--generator={generator}",
                           f"--discriminator={discriminator}", *options], capture_output=True, text=True)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     return json.loads(lines[-1][7:]) if lines else {"status": "error", "reason": (out.stderr.strip().splitlines() or ["?"])[-1][:160]}
