@@ -79,9 +79,7 @@ def write_section(text: str, path: Path = RESULTS) -> None:
 def training_rows(table: Table, args, device: torch.device) -> None:
     from benchmarks.bench_train import measure_pair
 
-    options = [f"--resolution={args.resolution}", f"--batch={args.batch}", f"--batch-gpu={args.batch_gpu}", f"--steps={args.steps}",
-               f"--warmup={args.warmup}", f"--device={device.type}", f"--precision={args.precision}", f"--threads={args.threads}",
-               "--settings=baseline,optimized"] + ([] if args.full_width else ["--small"]) + (["--compile"] if args.compile else [])
+    options = training_options(args, device)
     command = "bench_train " + " ".join(o for o in options if not o.startswith("--settings"))
     widths = "official widths" if args.full_width else "small widths"
     for g, d in [x.split(":") for x in args.pairs.split(",")]:
@@ -96,7 +94,12 @@ def training_rows(table: Table, args, device: torch.device) -> None:
         table.add("training", what + f" — optimized ({_optimized_label(args, device)})", f"{o['sec_per_kimg']:.2f} s/kimg ({o['sec_per_step']:.3f} s/step)",
                   f"{r['ratio']:.2f}x baseline", command)
         print(f"  ({time.perf_counter() - t0:.0f} s, peak {r['peak_gib']:.2f} GiB, {r['device']})", flush=True)
-    ddp_rows(table, args, options, device)
+
+
+def training_options(args, device: torch.device) -> list[str]:
+    return [f"--resolution={args.resolution}", f"--batch={args.batch}", f"--batch-gpu={args.batch_gpu}", f"--steps={args.steps}",
+            f"--warmup={args.warmup}", f"--device={device.type}", f"--precision={args.precision}", f"--threads={args.threads}",
+            "--settings=baseline,optimized"] + ([] if args.full_width else ["--small"]) + (["--compile"] if args.compile else [])
 
 
 def _optimized_label(args, device: torch.device) -> str:
@@ -104,9 +107,10 @@ def _optimized_label(args, device: torch.device) -> str:
     return ", ".join(parts + (["torch.compile"] if args.compile else []))
 
 
-def ddp_rows(table: Table, args, options: list[str], device: torch.device) -> None:
+def ddp_rows(table: Table, args, device: torch.device) -> None:
     from benchmarks.bench_train import measure_pair
 
+    options = training_options(args, device)
     gpus = torch.cuda.device_count() if device.type == "cuda" else 0
     g, d = args.pairs.split(",")[0].split(":")
     one = None
@@ -145,6 +149,8 @@ def metric_rows(table: Table, args, device: torch.device) -> None:
         line = bench_detector(name, device=device, resolution=res, frames=16, batch=batch, repeats=args.repeats, stand_in_resolution=None)
         table.add("metrics", f"detector {line.split('batch')[0].strip()}", line.split(":", 1)[1].strip(), "", "bench_metrics bench_detector")
     sampling_rows(table, args, device)
+    if args.fvd:
+        fvd_row(table, args, device)
     if not args.skip_frechet:
         line = bench_frechet(2048, 2048, with_scipy=True, repeats=1)
         table.add("metrics", "Fréchet distance d=2048, N=2048 (ours vs scipy sqrtm)", line.split(":", 1)[1].strip()[:120], "", "bench_metrics bench_frechet")
@@ -178,6 +184,27 @@ def sampling_rows(table: Table, args, device: torch.device) -> None:
                   f"{n / dt:.2f} clips/s ({16 * n / dt:.1f} frames/s)", "", "metrics.sources.generated_clips")
 
 
+def fvd_row(table: Table, args, device: torch.device) -> None:
+    """Wall time of one whole FVD evaluation of a (randomly initialised) StyleGAN-V against the synthetic data,
+    stand-in detector: sampling, both feature passes and the Fréchet distance, as ``sgvb eval`` runs it."""
+    import tempfile
+
+    from benchmarks.bench_train import option_spec
+    from benchmarks.training.components import build_dataset, build_generator
+    from metrics import evaluate
+
+    torch.manual_seed(0)
+    G = build_generator(option_spec("generator", "stylegan_v", not args.full_width), resolution=args.resolution).to(device).eval()
+    real = build_dataset({"_name_": "synthetic", "resolution": args.resolution, "num_videos": args.fvd_videos, "num_frames": 32})
+    with tempfile.TemporaryDirectory() as cache, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        record = evaluate(args.fvd, fake=G, real=real, device=device, allow_stand_in_detectors=True, cache_dir=cache)
+        wall = time.perf_counter() - t0
+    table.add("metrics", f"{args.fvd} evaluation of StyleGAN-V at {args.resolution}² (stand-in detector, cold cache)",
+              f"{wall:.1f} s wall (value {record['value']:.4g})", "", "metrics.evaluate")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -195,8 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full-width", action="store_true", help="official widths (default: the *_small presets)")
     p.add_argument("--pairs", default="stylegan_v:stylegan_v", help="generator:discriminator,... for the training rows")
     p.add_argument("--generators", default="stylegan_v,digan,mocogan_hd,mocogan", help="generators for the sampling rows")
-    p.add_argument("--only", default="training,models,metrics", help="groups to run")
+    p.add_argument("--only", default="training,ddp,models,metrics", help="groups to run")
     p.add_argument("--skip-frechet", action="store_true")
+    p.add_argument("--fvd", default=None, help="also time one whole evaluation of this metric, e.g. fvd2048_16f")
+    p.add_argument("--fvd-videos", type=int, default=2048, help="videos in the synthetic real dataset of --fvd")
     p.add_argument("--write", nargs="?", const=str(RESULTS), default=None, help="write the Markdown section (default file: benchmarks/RESULTS.md)")
     args = p.parse_args(argv)
     if args.device == "auto":
@@ -209,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     groups = {g.strip() for g in args.only.split(",")}
-    if groups - {"training", "models", "metrics"}:
-        p.error(f"--only: unknown group(s) {sorted(groups - {'training', 'models', 'metrics'})}; expected training, models, metrics")
+    known = {"training", "ddp", "models", "metrics"}
+    if groups - known:
+        p.error(f"--only: unknown group(s) {sorted(groups - known)}; expected {', '.join(sorted(known))}")
 
     info = machine()
     for k, v in info.items():
@@ -218,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     table = Table()
     if "training" in groups:
         training_rows(table, args, device)
+    if "ddp" in groups:
+        ddp_rows(table, args, device)
     if "models" in groups:
         model_rows(table, args, device)
     if "metrics" in groups:
