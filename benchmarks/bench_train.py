@@ -123,9 +123,9 @@ def run_pair(args) -> dict:
         loops[setting] = loop
     stats = defaultdict(list)
     device = next(iter(loops.values())).device
-    for loop in loops.values():
+    for setting, loop in loops.items():
         for _ in range(args.warmup):
-            _timed_step(loop, "optimized", stats)
+            _timed_step(loop, setting, stats)
         loop.step = 0  # the timed steps start a lazy-R1 period, as every setting does
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()

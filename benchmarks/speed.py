@@ -149,8 +149,6 @@ def metric_rows(table: Table, args, device: torch.device) -> None:
         line = bench_detector(name, device=device, resolution=res, frames=16, batch=batch, repeats=args.repeats, stand_in_resolution=None)
         table.add("metrics", f"detector {line.split('batch')[0].strip()}", line.split(":", 1)[1].strip(), "", "bench_metrics bench_detector")
     sampling_rows(table, args, device)
-    if args.fvd:
-        fvd_row(table, args, device)
     if not args.skip_frechet:
         line = bench_frechet(2048, 2048, with_scipy=True, repeats=1)
         table.add("metrics", "Fréchet distance d=2048, N=2048 (ours vs scipy sqrtm)", line.split(":", 1)[1].strip()[:120], "", "bench_metrics bench_frechet")
@@ -222,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full-width", action="store_true", help="official widths (default: the *_small presets)")
     p.add_argument("--pairs", default="stylegan_v:stylegan_v", help="generator:discriminator,... for the training rows")
     p.add_argument("--generators", default="stylegan_v,digan,mocogan_hd,mocogan", help="generators for the sampling rows")
-    p.add_argument("--only", default="training,ddp,models,metrics", help="groups to run")
+    p.add_argument("--only", default="training,ddp,models,metrics,fvd", help="groups to run (fvd only with --fvd)")
     p.add_argument("--skip-frechet", action="store_true")
     p.add_argument("--fvd", default=None, help="also time one whole evaluation of this metric, e.g. fvd2048_16f")
     p.add_argument("--fvd-videos", type=int, default=2048, help="videos in the synthetic real dataset of --fvd")
@@ -238,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     groups = {g.strip() for g in args.only.split(",")}
-    known = {"training", "ddp", "models", "metrics"}
+    known = {"training", "ddp", "models", "metrics", "fvd"}
     if groups - known:
         p.error(f"--only: unknown group(s) {sorted(groups - known)}; expected {', '.join(sorted(known))}")
 
@@ -254,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         model_rows(table, args, device)
     if "metrics" in groups:
         metric_rows(table, args, device)
+    if "fvd" in groups and args.fvd:
+        fvd_row(table, args, device)
     if device.type != "cuda":
         table.add("gpu", "every GPU row (bf16, compile, 256², NCCL)", "not measured (no GPU on this machine)", "", "benchmarks/gpu_check.sh")
     text = table.markdown(info, argv)
