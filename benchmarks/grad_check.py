@@ -101,16 +101,21 @@ def main(argv: list[str] | None = None) -> int:
     eager = step_gradients(G, D, precision=args.precision, optimized=False, backend=None, **common)
     fast = step_gradients(G, D, precision=args.precision, optimized=True, backend=backend, **common)
     errs = relative_errors(fast, eager)
-    worst = max(errs, key=errs.get)
     for phase in ("G", "D", "R1"):
         mine = {k: v for k, v in errs.items() if k.startswith(phase + "/")}
         print(f"{phase:<3} {len(mine):>3} tensors, max relative error {max(mine.values()):.2e}")
-    if args.precision == "bf16":
+    limits = {k: tol for k in errs}
+    if args.precision == "bf16":  # bf16's own error sets the scale: compile may not add more than bf16 itself does
         fp32 = step_gradients(G, D, precision="fp32", optimized=False, backend=None, **common)
         gap = relative_errors(eager, fp32)
         print(f"for scale: eager bf16 vs eager fp32, max relative error {max(gap.values()):.2e}")
-    ok = errs[worst] <= tol
+        limits = {k: max(tol, 2 * gap[k]) for k in errs}
+    worst = max(errs, key=lambda k: errs[k] / limits[k])
+    ok = errs[worst] <= limits[worst]
     print(f"{'OK' if ok else 'FAIL'}: optimised ({args.precision}, compile backend {backend}) vs eager, worst {worst} "
+          f"{errs[worst]:.2e} (limit {limits[worst]:.1e}: max({tol:.0e}, 2x the bf16-vs-fp32 error of that tensor)), device {device}"
+          if args.precision == "bf16" else
+          f"{'OK' if ok else 'FAIL'}: optimised ({args.precision}, compile backend {backend}) vs eager, worst {worst} "
           f"{errs[worst]:.2e} (tolerance {tol:.0e}), device {device}")
     return 0 if ok else 1
 

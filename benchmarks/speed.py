@@ -146,7 +146,11 @@ def metric_rows(table: Table, args, device: torch.device) -> None:
     for name in ("i3d", "inception", "dino_vits16"):
         video = name.startswith("i3d")
         batch = (16 if device.type == "cuda" else 4) if video else (128 if device.type == "cuda" else 32)
-        line = bench_detector(name, device=device, resolution=res, frames=16, batch=batch, repeats=args.repeats, stand_in_resolution=None)
+        try:
+            line = bench_detector(name, device=device, resolution=res, frames=16, batch=batch, repeats=args.repeats, stand_in_resolution=None)
+        except Exception as exc:
+            table.add("metrics", f"detector {name}", f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+            continue
         table.add("metrics", f"detector {line.split('batch')[0].strip()}", line.split(":", 1)[1].strip(), "", "bench_metrics bench_detector")
     sampling_rows(table, args, device)
     if not args.skip_frechet:
@@ -156,30 +160,37 @@ def metric_rows(table: Table, args, device: torch.device) -> None:
 
 def sampling_rows(table: Table, args, device: torch.device) -> None:
     """Generator sampling through the metric pipeline: 16-frame uint8 clips per second, per generator."""
+    for name in args.generators.split(","):
+        try:
+            _sampling_row(table, args, device, name)
+        except Exception as exc:  # one generator failing must not lose the other rows
+            table.add("metrics", f"sampling {name}", f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+
+
+def _sampling_row(table: Table, args, device: torch.device, name: str) -> None:
     from benchmarks.bench_train import option_spec
     from benchmarks.training.components import build_generator
     from metrics.sources import eval_mode, generated_clips
 
     res = args.resolution
-    for name in args.generators.split(","):
-        torch.manual_seed(0)
-        G = build_generator(option_spec("generator", name, not args.full_width), resolution=res).to(device)
-        batch = 4 if device.type == "cpu" else 16
-        kwargs = dict(num_videos=batch, times=list(range(16)), batch_size=batch, device=device)
-        with eval_mode(G), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            next(generated_clips(G, generator=torch.Generator(device).manual_seed(0), **kwargs))  # warm-up
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            t0, n = time.perf_counter(), 0
-            for clips in generated_clips(G, generator=torch.Generator(device).manual_seed(1), **{**kwargs, "num_videos": batch * args.repeats}):
-                n += clips.shape[0]
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-        dt = time.perf_counter() - t0
-        precision = "bf16" if device.type == "cuda" else "fp32"
-        table.add("metrics", f"sampling {name} ({'official' if args.full_width else 'small'} widths), 16x{res}² uint8, {precision}",
-                  f"{n / dt:.2f} clips/s ({16 * n / dt:.1f} frames/s)", "", "metrics.sources.generated_clips")
+    torch.manual_seed(0)
+    G = build_generator(option_spec("generator", name, not args.full_width), resolution=res).to(device)
+    batch = 4 if device.type == "cpu" else 16
+    kwargs = dict(num_videos=batch, times=list(range(16)), batch_size=batch, device=device)
+    with eval_mode(G), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        next(generated_clips(G, generator=torch.Generator(device).manual_seed(0), **kwargs))  # warm-up
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0, n = time.perf_counter(), 0
+        for clips in generated_clips(G, generator=torch.Generator(device).manual_seed(1), **{**kwargs, "num_videos": batch * args.repeats}):
+            n += clips.shape[0]
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    dt = time.perf_counter() - t0
+    precision = "bf16" if device.type == "cuda" else "fp32"
+    table.add("metrics", f"sampling {name} ({'official' if args.full_width else 'small'} widths), 16x{res}² uint8, {precision}",
+              f"{n / dt:.2f} clips/s ({16 * n / dt:.1f} frames/s)", "", "metrics.sources.generated_clips")
 
 
 def fvd_row(table: Table, args, device: torch.device) -> None:
