@@ -136,7 +136,7 @@ def model_rows(table: Table, args, device: torch.device) -> None:
     base, fast = bench_pair(setting="baseline", **common), bench_pair(setting="optimized", **common)
     for op in ("G fwd", "G fwd+bwd", "D fwd+bwd"):
         table.add("models", f"StyleGAN-V {op}, {args.resolution}², {common['batch']}x3 frames, {'official' if args.full_width else 'small'} widths",
-                  f"{base[op][0]:.1f} -> {fast[op][0]:.1f} ms", f"{fast[op][0] / base[op][0]:.2f}x baseline", "bench_models bench_pair")
+                  f"{base[op][0]:.1f} -> {fast[op][0]:.1f} ms", f"{fast[op][0] / base[op][0]:.2f}x baseline (sequential, not interleaved)", "bench_models bench_pair")
 
 
 def metric_rows(table: Table, args, device: torch.device) -> None:
