@@ -53,8 +53,10 @@ def bias_act(x: torch.Tensor, bias: torch.Tensor | None = None, *, dim: int = 1,
         shape = [1] * x.ndim
         shape[dim] = -1
         bias = bias.to(x.dtype).reshape(shape)
-    if _FUSED["enabled"] and (activation != "linear" or clamp is not None) and torch.is_grad_enabled():
+    if _FUSED["enabled"] and (activation != "linear" or clamp is not None):
         slope = LRELU_SLOPE if activation == "lrelu" else 1.0
+        if not torch.is_grad_enabled():  # sampling: the same in-place chain, no autograd node
+            return _bias_act_inplace(x, bias, slope, float(total_gain), clamp)
         return _FusedBiasAct.apply(x, bias, slope, float(total_gain), clamp)
     if bias is not None:
         x = x + bias
@@ -65,6 +67,18 @@ def bias_act(x: torch.Tensor, bias: torch.Tensor | None = None, *, dim: int = 1,
     if clamp is not None:
         x = x.clamp(-clamp, clamp)
     return x
+
+
+def _bias_act_inplace(x, bias, slope: float, gain: float, clamp: float | None) -> torch.Tensor:
+    """One new tensor (``x + bias``), then activation, gain and clamp in place on it."""
+    y = x + bias if bias is not None else x.clone()
+    if slope != 1.0:
+        y = F.leaky_relu_(y, slope)
+    if gain != 1.0:
+        y.mul_(gain)
+    if clamp is not None:
+        y.clamp_(-clamp, clamp)
+    return y
 
 
 class _FusedBiasAct(torch.autograd.Function):
@@ -79,13 +93,7 @@ class _FusedBiasAct(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, bias, slope, gain, clamp):
-        y = x + bias if bias is not None else x.clone()
-        if slope != 1.0:
-            y = F.leaky_relu_(y, slope)
-        if gain != 1.0:
-            y.mul_(gain)
-        if clamp is not None:
-            y.clamp_(-clamp, clamp)
+        y = _bias_act_inplace(x, bias, slope, gain, clamp)
         ctx.save_for_backward(y)
         ctx.slope, ctx.gain, ctx.clamp, ctx.has_bias = slope, gain, clamp, bias is not None
         ctx.bias_shape = bias.shape if bias is not None else None

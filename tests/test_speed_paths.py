@@ -21,6 +21,8 @@ def test_fused_bias_act_equals_reference_to_second_order(kwargs):
         reference = bias_act(x, b, **kwargs)
     assert "FusedBiasAct" not in type(reference.grad_fn).__name__
     torch.testing.assert_close(fused, reference, rtol=0, atol=0)
+    with torch.no_grad():  # the in-place sampling path
+        torch.testing.assert_close(bias_act(x, b, **kwargs), reference.detach(), rtol=0, atol=0)
     assert torch.autograd.gradcheck(lambda x, b: bias_act(x, b, **kwargs), (x, b))
     assert torch.autograd.gradgradcheck(lambda x, b: bias_act(x, b, **kwargs), (x, b))  # R1 needs double backward
     assert fused_ops_enabled()
