@@ -96,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     tol = args.tolerance or (1e-4 if args.precision == "fp32" else 3e-2)
     backend = None if args.backend == "none" else args.backend
+    if backend == "inductor":  # compiled random ops (G's motion noise) must draw what eager draws
+        import torch._inductor.config as inductor_config
+
+        inductor_config.fallback_random = True
     G, D = _models(args.resolution, {"channel_base": 512, "channel_max": 32})
     common = dict(device=device, resolution=args.resolution)
     eager = step_gradients(G, D, precision=args.precision, optimized=False, backend=None, **common)
