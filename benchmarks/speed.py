@@ -210,7 +210,8 @@ def fvd_row(table: Table, args, device: torch.device) -> None:
         t0 = time.perf_counter()
         record = evaluate(args.fvd, fake=G, real=real, device=device, allow_stand_in_detectors=True, cache_dir=cache)
         wall = time.perf_counter() - t0
-    table.add("metrics", f"{args.fvd} evaluation of StyleGAN-V at {args.resolution}² (stand-in detector, cold cache)",
+    detector = "stand-in detector" if record.get("protocol", {}).get("stand_in", True) else "real detector weights"
+    table.add("metrics", f"{args.fvd} evaluation of StyleGAN-V at {args.resolution}² ({detector}, cold cache)",
               f"{wall:.1f} s wall (value {record['value']:.4g})", "", "metrics.evaluate")
 
 
