@@ -132,10 +132,13 @@ def model_rows(table: Table, args, device: torch.device) -> None:
 
     width = {"channel_max": 512} if args.full_width else {"channel_base": 1024, "channel_max": 64}
     common = dict(video=True, resolution=args.resolution, batch=min(args.batch, args.batch_gpu or args.batch), frames=3, device=device,
-                  precision=args.precision if device.type == "cuda" else "fp32", warmup=1, repeats=args.repeats, width=width)
-    base, fast = bench_pair(setting="baseline", **common), bench_pair(setting="optimized", **common)
+                  warmup=1, repeats=args.repeats, width=width)
+    fast_precision = args.precision if device.type == "cuda" else "fp32"  # the baseline is always fp32
+    base = bench_pair(setting="baseline", precision="fp32", **common)
+    fast = bench_pair(setting="optimized", precision=fast_precision, **common)
     for op in ("G fwd", "G fwd+bwd", "D fwd+bwd"):
-        table.add("models", f"StyleGAN-V {op}, {args.resolution}², {common['batch']}x3 frames, {'official' if args.full_width else 'small'} widths",
+        table.add("models", f"StyleGAN-V {op}, {args.resolution}², {common['batch']}x3 frames, {'official' if args.full_width else 'small'} widths, "
+                            f"fp32 reference -> {fast_precision} optimized",
                   f"{base[op][0]:.1f} -> {fast[op][0]:.1f} ms", f"{fast[op][0] / base[op][0]:.2f}x baseline (sequential, not interleaved)", "bench_models bench_pair")
 
 
