@@ -62,8 +62,13 @@ def _measure(fn, device: torch.device, warmup: int, repeats: int) -> tuple[float
 
 
 def bench_pair(*, video: bool, resolution: int, batch: int, frames: int, device: torch.device, precision: str,
-               warmup: int, repeats: int, width: dict) -> dict[str, tuple[float, float]]:
-    """Times of one G/D pair: StyleGAN-V (``video``) or its StyleGAN2 counterpart on batch*frames images."""
+               warmup: int, repeats: int, width: dict, setting: str = "optimized", profile: int = 0) -> dict[str, tuple[float, float]]:
+    """Times of one G/D pair: StyleGAN-V (``video``) or its StyleGAN2 counterpart on batch*frames images.
+
+    ``setting="baseline"``: the reference (unfused) ops in NCHW; ``"optimized"``: fused ops, channels_last.
+    """
+    from stylegan_v.ops import reference_ops
+
     torch.manual_seed(0)
     if video:
         G = GENERATORS.build({"_name_": "stylegan_v", **width}, resolution=resolution)
@@ -74,6 +79,8 @@ def bench_pair(*, video: bool, resolution: int, batch: int, frames: int, device:
         D = DISCRIMINATORS.build({"_name_": "stylegan_v", **width}, resolution=resolution, num_frames=1)
         n, k = batch * frames, 1
     G, D = G.to(device).train(), D.to(device).train()
+    if setting == "optimized":
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     z = torch.randn(n, G.z_dim, device=device)
     t = (torch.sort(torch.rand(n, k, device=device) * 32, dim=1).values + torch.rand(n, 1, device=device) * 900)
     real = torch.randn(n, k, 3, resolution, resolution, device=device)
@@ -94,11 +101,31 @@ def bench_pair(*, video: bool, resolution: int, batch: int, frames: int, device:
             loss = D(real, t).sum()
         loss.backward()
 
-    return {
-        "G fwd": _measure(g_forward, device, warmup, repeats),
-        "G fwd+bwd": _measure(g_forward_backward, device, warmup, repeats),
-        "D fwd+bwd": _measure(d_forward_backward, device, warmup, repeats),
-    }
+    if profile:
+        _print_profile({"G fwd+bwd": g_forward_backward, "D fwd+bwd": d_forward_backward}, setting, profile)
+    with reference_ops(setting == "baseline"):
+        return {
+            "G fwd": _measure(g_forward, device, warmup, repeats),
+            "G fwd+bwd": _measure(g_forward_backward, device, warmup, repeats),
+            "D fwd+bwd": _measure(d_forward_backward, device, warmup, repeats),
+        }
+
+
+def _print_profile(fns: dict, setting: str, rows: int) -> None:
+    """``torch.profiler`` table (self CPU/CUDA time per op, top ``rows``) of one run of each function."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from stylegan_v.ops import reference_ops
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    for name, fn in fns.items():
+        with reference_ops(setting == "baseline"):
+            fn()  # warm-up
+            with profile(activities=activities) as prof:
+                fn()
+        key = "self_cuda_time_total" if torch.cuda.is_available() else "self_cpu_time_total"
+        print(f"\n### torch.profiler: StyleGAN-V {name}, {setting} setting\n")
+        print(prof.key_averages().table(sort_by=key, row_limit=rows, max_name_column_width=40))
 
 
 def format_table(rows: list[tuple[str, dict]], ops: list[str]) -> str:
@@ -122,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--channel-max", type=int, default=512)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--setting", choices=["baseline", "optimized"], default="optimized",
+                        help="baseline: reference ops, NCHW; optimized: fused ops, channels_last")
+    parser.add_argument("--profile", type=int, default=0, metavar="ROWS",
+                        help="print torch.profiler tables (top ROWS ops) of StyleGAN-V's G and D fwd+bwd")
     args = parser.parse_args(argv)
 
     if args.device == "auto":
@@ -144,8 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     ops = ["G fwd", "G fwd+bwd", "D fwd+bwd"]
     for res in resolutions:
         common = dict(resolution=res, batch=args.batch, frames=args.frames, device=device, precision=precision,
-                      warmup=args.warmup, repeats=args.repeats, width=width)
-        sgv = bench_pair(video=True, **common)
+                      warmup=args.warmup, repeats=args.repeats, width=width, setting=args.setting)
+        sgv = bench_pair(video=True, profile=args.profile, **common)
         sg2 = bench_pair(video=False, **common)
         extra = {op: (100 * (sgv[op][0] / sg2[op][0] - 1), 100 * (sgv[op][1] / sg2[op][1] - 1)) for op in ops}
         print(f"\n{res}x{res}")

@@ -25,6 +25,8 @@ from einops import rearrange
 
 from registry.interfaces import VideoGenerator
 
+from .generation import fit_batch_to_memory, sampling_autocast
+
 MODES = ("default", "official")
 # How real clips' offsets are drawn and generated frames quantised, per mode (part of every protocol id).
 OFFSET_RULES = {"official": "python-random(seed) in selection order", "default": "numpy SeedSequence(seed, video index)"}
@@ -193,6 +195,7 @@ def iter_generated(
 ) -> Iterator[Iterator[torch.Tensor]]:
     """For each batch of videos, an iterator over its uint8 chunks ``[B, 3, t, H, W]`` (constant memory in T)."""
     g_device = next((p.device for p in G.parameters()), device)  # render where G lives; frames then go to ``device``
+    batch_size = fit_batch_to_memory(G, requested=batch_size, frames=min(chunk_size, len(times)), device=g_device)
     times_t = torch.as_tensor(np.asarray(times, dtype=np.float32), device=g_device)
     done = 0
     while done < num_videos:
@@ -202,13 +205,19 @@ def iter_generated(
 
         @torch.no_grad()
         def chunks(z=z, t=t) -> Iterator[torch.Tensor]:
-            for piece in G.iter_frames(z, t, chunk_size=chunk_size, truncation_psi=truncation_psi, generator=generator):
+            frames = G.iter_frames(z, t, chunk_size=chunk_size, truncation_psi=truncation_psi, generator=generator)
+            while (piece := _next_sampled(frames, g_device)) is not None:
                 if piece.ndim != 5 or piece.shape[2] != 3:
                     raise ValueError(f"{type(G).__name__}.iter_frames must yield [B, t, 3, H, W], got {tuple(piece.shape)}")
-                yield rearrange(quantize(piece.to(device), quantization), "b t c h w -> b c t h w")
+                yield rearrange(quantize(piece.float().to(device), quantization), "b t c h w -> b c t h w")
 
         yield chunks()
         done += b
+
+
+def _next_sampled(frames: Iterator[torch.Tensor], device: torch.device) -> torch.Tensor | None:
+    with sampling_autocast(device):  # bf16 on CUDA; quantised from float32 with the official formula
+        return next(frames, None)
 
 
 def generated_clips(G: VideoGenerator, **kwargs) -> Iterator[torch.Tensor]:

@@ -6,6 +6,7 @@ device, under bf16 autocast and ``torch.compile``, and support double backward (
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 
@@ -17,6 +18,28 @@ LRELU_SLOPE = 0.2
 ACTIVATION_GAINS = {"linear": 1.0, "lrelu": math.sqrt(2.0)}
 
 
+_FUSED = {"enabled": True}
+
+
+def fused_ops_enabled() -> bool:
+    return _FUSED["enabled"]
+
+
+@contextlib.contextmanager
+def reference_ops(enabled: bool = True):
+    """Within this block every layer uses the plain composition of PyTorch ops (the speed baseline).
+
+    The fused paths compute the same function with fewer passes over memory and fewer saved
+    activations; the reference paths exist so that the saving is measurable and testable.
+    """
+    previous = _FUSED["enabled"]
+    _FUSED["enabled"] = not enabled
+    try:
+        yield
+    finally:
+        _FUSED["enabled"] = previous
+
+
 def bias_act(x: torch.Tensor, bias: torch.Tensor | None = None, *, dim: int = 1, activation: str = "linear",
              gain: float = 1.0, clamp: float | None = None) -> torch.Tensor:
     """``act(x + bias) * act_gain * gain``, then optionally clamped to ``[-clamp, clamp]``.
@@ -25,18 +48,72 @@ def bias_act(x: torch.Tensor, bias: torch.Tensor | None = None, *, dim: int = 1,
     """
     if activation not in ACTIVATION_GAINS:
         raise ValueError(f"unknown activation '{activation}'; expected one of {sorted(ACTIVATION_GAINS)}")
+    total_gain = ACTIVATION_GAINS[activation] * gain
     if bias is not None:
         shape = [1] * x.ndim
         shape[dim] = -1
-        x = x + bias.to(x.dtype).reshape(shape)
+        bias = bias.to(x.dtype).reshape(shape)
+    if _FUSED["enabled"] and (activation != "linear" or clamp is not None):
+        slope = LRELU_SLOPE if activation == "lrelu" else 1.0
+        if not torch.is_grad_enabled():  # sampling: the same in-place chain, no autograd node
+            return _bias_act_inplace(x, bias, slope, float(total_gain), clamp)
+        return _FusedBiasAct.apply(x, bias, slope, float(total_gain), clamp)
+    if bias is not None:
+        x = x + bias
     if activation == "lrelu":
         x = F.leaky_relu(x, LRELU_SLOPE)
-    total_gain = ACTIVATION_GAINS[activation] * gain
     if total_gain != 1:
         x = x * total_gain
     if clamp is not None:
         x = x.clamp(-clamp, clamp)
     return x
+
+
+def _bias_act_inplace(x, bias, slope: float, gain: float, clamp: float | None) -> torch.Tensor:
+    """One new tensor (``x + bias``), then activation, gain and clamp in place on it."""
+    y = x + bias if bias is not None else x.clone()
+    if slope != 1.0:
+        y = F.leaky_relu_(y, slope)
+    if gain != 1.0:
+        y.mul_(gain)
+    if clamp is not None:
+        y.clamp_(-clamp, clamp)
+    return y
+
+
+class _FusedBiasAct(torch.autograd.Function):
+    """``bias_act`` as one autograd node: in-place forward, and a backward from the saved output alone.
+
+    The derivative of a (leaky) ReLU with gain and clamp is a per-element factor that the output
+    determines (``y > 0`` <=> ``x + b > 0``; ``|y| < clamp`` <=> not clamped), so only ``y`` is saved
+    (the next conv saves it anyway) instead of three intermediate tensors. The backward is
+    ``dy * factor`` with a constant factor, so it is itself differentiable: R1's double backward
+    works (the second derivative of a piecewise-linear map is zero almost everywhere).
+    """
+
+    @staticmethod
+    def forward(ctx, x, bias, slope, gain, clamp):
+        y = _bias_act_inplace(x, bias, slope, gain, clamp)
+        ctx.save_for_backward(y)
+        ctx.slope, ctx.gain, ctx.clamp, ctx.has_bias = slope, gain, clamp, bias is not None
+        ctx.bias_shape = bias.shape if bias is not None else None
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved_tensors
+        with torch.no_grad():
+            y = y.detach()
+            factor = torch.where(y > 0, ctx.gain, ctx.gain * ctx.slope).to(dy.dtype) if ctx.slope != 1.0 else None
+            if ctx.clamp is not None:
+                keep = y.abs() < ctx.clamp
+                factor = factor.masked_fill_(~keep, 0) if factor is not None else keep.to(dy.dtype) * ctx.gain
+        dx = dy * factor if factor is not None else dy * ctx.gain
+        dbias = None
+        if ctx.has_bias and ctx.needs_input_grad[1]:
+            dims = [i for i, s in enumerate(ctx.bias_shape) if s == 1]
+            dbias = dx.sum(dim=dims, keepdim=True)
+        return dx, dbias, None, None, None
 
 
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:

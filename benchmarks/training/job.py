@@ -256,7 +256,7 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
     loop = TrainingLoop(
         G=G, slots=slots, dataset=dataset, augment=augment, run=run, device=device, trainer=t,
         runtime=RuntimeSettings(seed=seed, precision=str(cfg.precision), channels_last=bool(cfg.channels_last),
-                                compile=bool(cfg.compile), progress=bool(cfg.progress)),
+                                compile=bool(cfg.compile), fused_adam=bool(cfg.fused_adam), progress=bool(cfg.progress)),
         samples=SampleSettings(**_container(cfg.samples, {})),
         evaluation=EvalSettings(metrics=tuple(metrics), options=evaluate_kwargs),
         provenance=Provenance(components=components, config_text=config_text),

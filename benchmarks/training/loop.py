@@ -167,8 +167,9 @@ class TrainingLoop:
         self.stages = stage_plan(tuple(G.training_stages), dict(t.stage_kimg), self.total_kimg)
 
         # Created with placeholder settings; _apply_stage_optim gives them their (lazy-reg scaled) lr and betas.
-        self.opt_G = torch.optim.Adam(self.G.parameters(), eps=1e-8)
-        self.opt_D = [torch.optim.Adam(s.D.parameters(), eps=1e-8) for s in slots]
+        fused = {"fused": True} if runtime.fused_adam else {}  # one kernel for all tensors
+        self.opt_G = torch.optim.Adam(self.G.parameters(), eps=1e-8, **fused)
+        self.opt_D = [torch.optim.Adam(s.D.parameters(), eps=1e-8, **fused) for s in slots]
         self.optim_base = {"g_lr": t.g_lr, "d_lr": t.d_lr, "betas": tuple(t.betas), "g_reg_interval": t.g_reg_interval, "g_steps": 1}
         self.stage_optim = {str(k): dict(v) for k, v in dict(t.stage_optim).items()}
         for stage, values in self.stage_optim.items():

@@ -53,6 +53,7 @@ class RuntimeSettings:
     precision: str = "bf16"
     channels_last: bool = False
     compile: bool = False
+    fused_adam: bool = False  # torch.optim.Adam(fused=True): one kernel for all parameters
     progress: bool = True
 
 
@@ -90,6 +91,7 @@ class TrainConfig:
     precision: str = "bf16"  # bf16 autocast on CUDA (CPU always fp32) | fp32
     channels_last: bool = False
     compile: bool = False  # torch.compile G and D forward passes
+    fused_adam: bool = False  # fused Adam kernels (CUDA; CPU too in recent torch)
     cpu_threads: Optional[int] = None  # torch CPU threads per process (null = torch's default); 1 when jobs share few cores
     nproc: int = 1  # processes on this machine (torch.multiprocessing.spawn); torchrun also works
     init_from: Optional[str] = None  # official network pickle (network-snapshot-*.pkl): its G/D/G_ema, ADA p, Adam states and kimg start the run
