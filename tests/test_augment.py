@@ -250,3 +250,29 @@ def test_ada_config_matches_stylegan_v():
     aug = AUGMENTATIONS.build(OmegaConf.load(CONF_DIR / "ada.yaml"))
     assert (aug.adaptive, aug.target, aug.interval, aug.ada_kimg, aug.pipe, aug.p) == (True, 0.6, 4, 100.0, "bgc", 0.0)
     assert {p.stem for p in CONF_DIR.glob("*.yaml")} >= {"ada", "none"}
+
+
+def test_geometric_warp_has_a_differentiable_input_gradient_for_r1():
+    """R1 backpropagates through d D(augment(x)) / dx; CUDA builds lack grid_sampler_2d_backward's derivative,
+    so the warp brings its own: equal to F.grid_sample and its gradients, checked to second order."""
+    import torch.nn.functional as F
+
+    from benchmarks.training.augment import _WarpFrames
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 9, 12, 12, dtype=torch.float64, generator=g, requires_grad=True)
+    theta = torch.tensor([[[0.9, 0.2, 0.1], [-0.1, 1.1, 0.05]], [[1.0, -0.3, 0.0], [0.3, 1.0, -0.2]]], dtype=torch.float64)
+    grid = F.affine_grid(theta, [2, 9, 12, 12], align_corners=False)
+    w = torch.randn(2, 9, 12, 12, dtype=torch.float64, generator=g, requires_grad=True)
+
+    def r1_terms(warp):
+        y = warp(x)
+        (gx,) = torch.autograd.grad((y * w).pow(2).sum(), x, create_graph=True)
+        (gw,) = torch.autograd.grad(gx.pow(2).sum(), w)
+        return y, gx, gw
+
+    ours = r1_terms(lambda v: _WarpFrames.apply(v, grid))
+    ref = r1_terms(lambda v: F.grid_sample(v, grid, mode="bilinear", padding_mode="reflection", align_corners=False))
+    for a, b in zip(ours, ref):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradgradcheck(lambda v: _WarpFrames.apply(v, grid), (x,))

@@ -140,6 +140,44 @@ def sample_geometry(
     return m
 
 
+_GRID = dict(interpolation_mode=0, padding_mode=2, align_corners=False)  # bilinear, reflection (aten's enums)
+
+
+class _WarpFrames(torch.autograd.Function):
+    """``F.grid_sample`` (bilinear, reflection) whose input gradient is itself differentiable.
+
+    R1 differentiates D(augment(real)) w.r.t. ``real`` with ``create_graph=True`` and then backpropagates
+    through that gradient, which needs the derivative of ``grid_sampler_2d_backward``; CUDA builds of
+    PyTorch do not implement it. For a fixed grid the warp is linear, y = W x, so dL/dx = Wᵀ g and the
+    derivative of that with respect to g is W again: the two functions below are each other's backward.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x, grid)
+        return torch.ops.aten.grid_sampler_2d(x, grid, *_GRID.values())
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, grid = ctx.saved_tensors
+        return _WarpFramesTransposed.apply(grad, x, grid), None
+
+
+class _WarpFramesTransposed(torch.autograd.Function):
+    """g -> Wᵀ g (the input gradient of ``_WarpFrames``); its own backward is W."""
+
+    @staticmethod
+    def forward(ctx, grad: torch.Tensor, x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(grid)
+        grad_x, _ = torch.ops.aten.grid_sampler_2d_backward(grad, x, grid, *_GRID.values(), [True, False])
+        return grad_x
+
+    @staticmethod
+    def backward(ctx, grad2: torch.Tensor):
+        (grid,) = ctx.saved_tensors
+        return _WarpFrames.apply(grad2, grid), None, None
+
+
 def apply_geometry(videos: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
     """Warp every frame of clip b by ``matrix[b]`` (output -> input, centred pixels), reflection padding."""
     b, t, c, h, w = videos.shape
@@ -150,7 +188,7 @@ def apply_geometry(videos: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
     # all frames of a clip as channels of one image: one grid per clip, the same warp for every frame
     x = rearrange(videos, "b t c h w -> b (t c) h w")
     grid = F.affine_grid(theta, [b, t * c, h, w], align_corners=False)  # [B, H, W, 2]
-    x = F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="reflection", align_corners=False)
+    x = _WarpFrames.apply(x, grid.to(x.dtype).detach())  # = F.grid_sample(bilinear, reflection), R1-safe on CUDA
     return rearrange(x, "b (t c) h w -> b t c h w", t=t)
 
 
