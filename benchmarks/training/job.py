@@ -249,7 +249,7 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
         "dataset": _plain_spec(dataset),
     }
     config_text = OmegaConf.to_yaml(cfg, resolve=True)
-    evaluate_kwargs = {"allow_stand_in_detectors": bool(cfg.get("allow_stand_in_detectors", False))}
+    evaluate_kwargs = {"allow_stand_in_detectors": bool(cfg.allow_stand_in_detectors), "allow_fewer": bool(cfg.allow_fewer)}
     for key in ("cache_dir", "detector_path"):
         if cfg.get(key) is not None:
             evaluate_kwargs[key] = str(cfg.get(key))

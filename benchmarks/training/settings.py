@@ -100,6 +100,7 @@ class TrainConfig:
     allow_change: list[str] = field(default_factory=list)  # on resume, keys that may differ from the run's config; recorded in run.json
     metrics: list[Any] = field(default_factory=list)  # e.g. [fvd2048_16f, fvd2048_128f, fvd2048_128f_subsample8f, fid50k_full] (official)
     allow_stand_in_detectors: bool = False  # offline: untrained detectors of the same architecture (results marked stand_in)
+    allow_fewer: bool = False  # let a metric run on fewer items than its name states (the record says so: fewer_than_name)
     cache_dir: Optional[str] = None  # real-data statistics cache (null = ~/.cache/sgvb/stats or SGVB_CACHE_DIR)
     detector_path: Optional[str] = None  # a detector file for the metrics (see sgvb eval)
     progress: bool = True
