@@ -136,6 +136,16 @@ def format_table(rows: list[tuple[str, dict]], ops: list[str]) -> str:
     return "\n".join(lines)
 
 
+def parse_device(parser, text: str) -> torch.device:
+    """``--device auto|cpu|cuda[:N]`` of a benchmark script; a CUDA request without CUDA is a usage error."""
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(text)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is available")
+    return device
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default: cuda when available)")
@@ -155,12 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="print torch.profiler tables (top ROWS ops) of StyleGAN-V's G and D fwd+bwd")
     args = parser.parse_args(argv)
 
-    if args.device == "auto":
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        device = torch.device(args.device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            parser.error("--device cuda: no CUDA device is available")
+    device = parse_device(parser, args.device)
     precision = args.precision if args.precision != "auto" else ("bf16" if device.type == "cuda" else "fp32")
     resolutions = args.resolution or ([64, 256] if device.type == "cuda" else [64])
     width = {"channel_max": args.channel_max}

@@ -241,12 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fvd-videos", type=int, default=2048, help="videos in the synthetic real dataset of --fvd")
     p.add_argument("--write", nargs="?", const=str(RESULTS), default=None, help="write the Markdown section (default file: benchmarks/RESULTS.md)")
     args = p.parse_args(argv)
-    if args.device == "auto":
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        device = torch.device(args.device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            p.error("--device cuda: no CUDA device is available")
+    from benchmarks.bench_models import parse_device
+
+    device = parse_device(p, args.device)
     args.compile = (args.compile or device.type == "cuda") and not args.no_compile
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -40,7 +40,7 @@ from typing import Any
 import pandas as pd
 
 from benchmarks import table_stats
-from benchmarks.training.run_folder import RUN_LOCAL_KEYS, atomic_write_text, group_hash  # the one run identity and writer
+from benchmarks.training.run_folder import RUN_LOCAL_KEYS, atomic_write_text, flatten, group_hash  # the one run identity and writer
 
 RUN_MARKERS = ("run.json", "status.json")
 # Keys that differ between runs of one configuration without changing what is trained (where and how a
@@ -129,10 +129,10 @@ def read_run(path: Path) -> Run:
         run.error = status.get("error") or None
     # The harness writes config.yaml; a job that failed before that still has Hydra's copy.
     config_file = path / "config.yaml" if (path / "config.yaml").is_file() else path / ".hydra" / "config.yaml"
-    run.config = _flatten(_read_config(config_file))
+    run.config = flatten(_read_config(config_file))
     for file in sorted(path.glob("metric-*.jsonl")):
         run.records.extend(read_jsonl(file))
-    hydra_choices = _flatten(_read_config(path / ".hydra" / "hydra.yaml"))
+    hydra_choices = flatten(_read_config(path / ".hydra" / "hydra.yaml"))
     prefix = "hydra.runtime.choices."
     run.choices = {k[len(prefix):]: str(v) for k, v in hydra_choices.items() if k.startswith(prefix) and v is not None and "hydra/" not in k}
     return run
@@ -193,20 +193,6 @@ def _read_config(path: Path) -> dict[str, Any]:
         warnings.warn(f"skipping unreadable {path}: {exc}", stacklevel=2)
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{prefix}{key}."))
-        return out
-    if isinstance(value, list):
-        out = {}
-        for index, item in enumerate(value):
-            out.update(_flatten(item, f"{prefix}{index}."))
-        return out if out or not prefix else {prefix[:-1]: "[]"}
-    return {prefix[:-1]: value} if prefix else {}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -246,7 +246,7 @@ def plot_curves(curves: dict[str, np.ndarray], path: Path, title: str) -> None:
 class LongVideoConsistency(Metric):
     """LVC of ``num_videos`` videos of ``num_frames`` frames (spacing ``subsample``); see the module docstring."""
 
-    PROTOCOL_VERSION = 2
+    PROTOCOL_VERSION = 1
 
     def __init__(self, num_videos: int = 256, num_frames: int = 128, subsample: int = 1, num_windows: int = 8, chunk_size: int = 16,
                  detector: Any = "dino_vits16", stand_in_resolution: int | None = None):

@@ -33,7 +33,7 @@ def _format_count(n: int) -> str:
 class FID(Metric):
     """FID of ``num_fake`` generated frames against all real frames (``full``) or ``num_fake`` of them."""
 
-    PROTOCOL_VERSION = 2
+    PROTOCOL_VERSION = 1
     shares_real_statistics = True
 
     def __init__(self, num_fake: int = 50000, full: bool = True, clip_length: int = CLIP_LENGTH, detector: Any = "inception", stand_in_resolution: int | None = None):

@@ -34,7 +34,7 @@ def default_batch_size(resolution: int, num_frames: int) -> int:
 class FVD(Metric):
     """FVD of ``num_videos`` clips of ``num_frames`` frames taken every ``subsample`` frames."""
 
-    PROTOCOL_VERSION = 2
+    PROTOCOL_VERSION = 1
     shares_real_statistics = True
 
     def __init__(self, num_videos: int = 2048, num_frames: int = 16, subsample: int = 1, detector: Any = "i3d", stand_in_resolution: int | None = None):

@@ -46,3 +46,18 @@ def register():
     yield add
     for target, name in reversed(added):
         target.remove(name)
+
+
+@pytest.fixture(scope="session")
+def video_detector(tmp_path_factory):
+    """A tiny TorchScript video detector in the official calling convention (built once per test session)."""
+    from metrics.testing import save_tiny_torchscript_detector
+
+    return save_tiny_torchscript_detector(tmp_path_factory.mktemp("det") / "tiny_video.pt", video=True)
+
+
+@pytest.fixture(scope="session")
+def image_detector(tmp_path_factory):
+    from metrics.testing import save_tiny_torchscript_detector
+
+    return save_tiny_torchscript_detector(tmp_path_factory.mktemp("det") / "tiny_image.pt", video=False)

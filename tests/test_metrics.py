@@ -13,16 +13,6 @@ from metrics.testing import ArrayVideoDataset, TinyVideoGenerator, moving_blobs,
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:FutureWarning", "ignore:.*skipped.*shorter:RuntimeWarning")
 
 
-@pytest.fixture(scope="module")
-def video_detector(tmp_path_factory):
-    return save_tiny_torchscript_detector(tmp_path_factory.mktemp("det") / "tiny_video.pt", video=True)
-
-
-@pytest.fixture(scope="module")
-def image_detector(tmp_path_factory):
-    return save_tiny_torchscript_detector(tmp_path_factory.mktemp("det") / "tiny_image.pt", video=False)
-
-
 def _dataset(lengths, seed=0, res=16):
     return ArrayVideoDataset([v for n, s in zip(lengths, range(len(lengths))) for v in moving_blobs(1, n, res, seed=seed * 1000 + s)])
 

@@ -17,16 +17,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:FutureWar
                                         "ignore:.*fewer than the:RuntimeWarning")
 
 
-@pytest.fixture(scope="module")
-def video_detector(tmp_path_factory):
-    return save_tiny_torchscript_detector(tmp_path_factory.mktemp("det") / "tiny_video.pt", video=True)
-
-
-@pytest.fixture(scope="module")
-def image_detector(tmp_path_factory):
-    return save_tiny_torchscript_detector(tmp_path_factory.mktemp("det") / "tiny_image.pt", video=False)
-
-
 def _dataset(lengths, seed=0, res=16):
     return ArrayVideoDataset([moving_blobs(1, n, res, seed=seed * 1000 + i)[0] for i, n in enumerate(lengths)])
 

@@ -12,13 +12,13 @@ from metrics.protocol import code_without_docstrings, definition_fingerprint
 
 # class -> (PROTOCOL_VERSION, fingerprint of its defining code). After a definitional change: bump the class's
 # PROTOCOL_VERSION and put the new pair here (print it with `python -c "from metrics.protocol import code_without_docstrings, definition_fingerprint ..."`).
-PINS = {
-    FVD: (2, "8e7a0ee1941f8bd6"),  # v2: official-mode Fréchet via scipy sqrtm, fast Cholesky method, quantisation per backbone
-    FID: (2, "346ab4f3b93fcb38"),  # v2: as FVD
-    LongVideoConsistency: (2, "ac4bbd6fac3589d2"),  # v2: error relative to the larger amount of change, capped at 1
-    KID: (1, "f5f95c5bfb67a0ac"),
-    InceptionScore: (1, "604f2f78a2fb76d9"),
-    VideoInceptionScore: (1, "604f2f78a2fb76d9"),
+PINS = {  # protocol ids start with this release; v1 is the first published definition of each metric
+    FVD: (1, "634b0ca81720fb2f"),
+    FID: (1, "211586ce2d54d63e"),
+    LongVideoConsistency: (1, "6ce3ce254080cf41"),
+    KID: (1, "beef7f2ead3a5be2"),
+    InceptionScore: (1, "5fcb30404a7d5996"),
+    VideoInceptionScore: (1, "5fcb30404a7d5996"),
 }
 
 
