@@ -16,8 +16,8 @@ Integer time only; long videos unroll the LSTM (``RecurrentVideoGenerator``: con
 Simplifications (documented for the README): the image generator is our own StyleGAN2 trained in
 stage 1 rather than a separately tuned checkpoint (``pretrained_image_generator`` loads one from a
 checkpoint instead); PCA is an eigen-decomposition of the covariance of ``pca_num_samples`` w's
-(official: sklearn IncrementalPCA on 1M); no per-video spatial noise (our synthesis has none, as
-StyleGAN-V); the generator runs at the dataset resolution (official: 256² frames average-pooled
+(official: sklearn IncrementalPCA on 1M); StyleGAN2's spatial noise is off unless ``image_noise``
+(needed for StyleGAN2-ADA pickles, which all have it); the generator runs at the dataset resolution (official: 256² frames average-pooled
 to 128² before the discriminators).
 """
 from __future__ import annotations
@@ -74,7 +74,7 @@ class MoCoGANHDGenerator(RecurrentVideoGenerator):
     def __init__(self, *, resolution: int = 256, z_dim: int = 512, w_dim: int = 512, mapping_layers: int = 8,
                  channel_base: int = 32768, channel_max: int = 512, conv_clamp: float | None = 256,
                  hidden_dim: int = 384, n_pca: int | None = 384, residual_scale: float = 0.2,
-                 pca_num_samples: int = 100_000, pretrained_image_generator: str | None = None):
+                 pca_num_samples: int = 100_000, pretrained_image_generator: str | None = None, image_noise: bool = False):
         super().__init__()
         self.resolution, self.z_dim, self.w_dim = int(resolution), int(z_dim), int(w_dim)
         self.n_pca = int(n_pca) if n_pca is not None else (3 * self.w_dim) // 4
@@ -84,9 +84,10 @@ class MoCoGANHDGenerator(RecurrentVideoGenerator):
         self.motion_noise_dim = self.w_dim
         self.pretrained_image_generator = pretrained_image_generator
         self.channel_base, self.channel_max, self.mapping_layers = int(channel_base), int(channel_max), int(mapping_layers)
+        self.image_noise = bool(image_noise)
         self.mapping = MappingNetwork(z_dim=self.z_dim, w_dim=self.w_dim, num_layers=mapping_layers)
         self.synthesis = SynthesisNetwork(w_dim=self.w_dim, resolution=self.resolution, channel_base=channel_base,
-                                          channel_max=channel_max, conv_clamp=conv_clamp)
+                                          channel_max=channel_max, conv_clamp=conv_clamp, use_noise=self.image_noise)
         self.motion = MotionLSTM(w_dim=self.w_dim, noise_dim=self.motion_noise_dim, hidden_dim=hidden_dim, n_pca=self.n_pca)
         # PCA of W (rows: principal directions) and the stage; buffers, so G_ema and checkpoints carry them.
         self.register_buffer("pca_components", torch.zeros(self.n_pca, self.w_dim))
@@ -161,7 +162,7 @@ class MoCoGANHDGenerator(RecurrentVideoGenerator):
 
             weights = image_generator_state(path, resolution=self.resolution, z_dim=self.z_dim, w_dim=self.w_dim,
                                             mapping_layers=self.mapping_layers, channel_base=self.channel_base,
-                                            channel_max=self.channel_max)
+                                            channel_max=self.channel_max, use_noise=self.image_noise)
         else:
             try:
                 state = torch.load(path, map_location="cpu", weights_only=True)
@@ -205,8 +206,16 @@ class MoCoGANHDGenerator(RecurrentVideoGenerator):
     def frame_code(self, content, state):
         return content if state is None else state[0]
 
+    @property
+    def noise_mode(self) -> str:
+        """Spatial noise of the image generator (with ``image_noise``): fresh draws while it trains
+        (``image`` stage), its fixed ``noise_const`` images once frozen: a frozen generator must give
+        one frame per latent, so the motion network alone makes frames differ (and PCA/W edits are
+        not blurred by per-call noise)."""
+        return "random" if self.stage == "image" else "const"
+
     def render(self, content, codes):
-        frames = self.synthesis(rearrange(codes, "b t d -> (b t) d"))  # [(B T), 3, R, R]
+        frames = self.synthesis(rearrange(codes, "b t d -> (b t) d"), noise_mode=self.noise_mode)  # [(B T), 3, R, R]
         return rearrange(frames, "(b t) c h w -> b t c h w", b=codes.shape[0])
 
     def forward(self, z, t, motion_noise=None, truncation_psi=1.0):

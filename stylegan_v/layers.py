@@ -5,7 +5,7 @@ scaled at run time by ``lr_mult / sqrt(fan_in)``, so Adam sees every layer at th
 ``lr_mult`` slows a layer down (0.01 for mapping networks).
 
 Generator side: ``MappingNetwork`` (z -> w, tracks ``w_avg`` for truncation), ``SynthesisLayer``
-(modulated 3x3 conv with demodulation), ``ToRGBLayer``, ``SynthesisBlock`` and ``SynthesisNetwork``
+(modulated 3x3 conv with demodulation, optional noise input), ``ToRGBLayer``, ``SynthesisBlock`` and ``SynthesisNetwork``
 ('skip' architecture: the RGB outputs of every resolution are upsampled and summed).
 Discriminator side: ``Conv2dLayer``, ``DiscriminatorBlock`` ('resnet'), ``MinibatchStdLayer``,
 ``DiscriminatorEpilogue``.
@@ -24,7 +24,7 @@ from .ops import bias_act, filter2d, make_filter, normalize_2nd_moment, upsample
 
 __all__ = [
     "Conv2dLayer", "DiscriminatorBlock", "DiscriminatorEpilogue", "EqualizedConv1d", "FullyConnectedLayer",
-    "MappingNetwork", "MinibatchStdLayer", "SynthesisBlock", "SynthesisLayer", "SynthesisNetwork", "ToRGBLayer",
+    "MappingNetwork", "MinibatchStdLayer", "NOISE_MODES", "SynthesisBlock", "SynthesisLayer", "SynthesisNetwork", "ToRGBLayer",
     "channels_for", "modulated_conv2d",
 ]
 
@@ -224,8 +224,24 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     return x
 
 
+NOISE_MODES = ("random", "const", "none")
+
+
+def _check_noise_mode(noise_mode: str) -> str:
+    if noise_mode not in NOISE_MODES:
+        raise ValueError(f"noise_mode must be one of {', '.join(NOISE_MODES)}, got {noise_mode!r}")
+    return noise_mode
+
+
 class SynthesisLayer(nn.Module):
-    """Modulated conv (style = affine(w), bias init 1) + optional noise + bias + lrelu (√2) + clamp."""
+    """Modulated conv (style = affine(w), bias init 1) + optional noise + bias + lrelu (√2) + clamp.
+
+    ``use_noise`` adds StyleGAN2's per-pixel noise input: ``noise_strength`` (a learned scalar, init
+    0) times a one-channel noise image of the layer's resolution, added after the (de)modulated
+    conv. The noise image is drawn fresh per call (``noise_mode='random'``, training), taken from the
+    fixed ``noise_const`` buffer (``'const'``: the same image for every sample and call) or left
+    out (``'none'``). Off by default (StyleGAN-V has no noise): then there is no extra parameter or buffer.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, *, w_dim: int, resolution: int, kernel_size: int = 3,
                  up: bool = False, use_noise: bool = False, activation: str = "lrelu",
@@ -238,9 +254,10 @@ class SynthesisLayer(nn.Module):
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         if use_noise:
+            self.register_buffer("noise_const", torch.randn(resolution, resolution))
             self.noise_strength = nn.Parameter(torch.zeros([]))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, gain: float = 1.0, noise_mode: str = "random") -> torch.Tensor:
         in_res = self.resolution // 2 if self.up else self.resolution
         _check_shape(x, [None, self.in_channels, in_res, in_res], f"SynthesisLayer({self.resolution}) input")
         styles = self.affine(w)
@@ -248,8 +265,11 @@ class SynthesisLayer(nn.Module):
             styles = styles * (1 / math.sqrt(self.weight[0].numel()))
         x = modulated_conv2d(x, self.weight, styles, demodulate=self.demodulate, up=self.up,
                              resample_filter=self.resample_filter)
-        if self.use_noise:
-            noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
+        if self.use_noise and _check_noise_mode(noise_mode) != "none":
+            if noise_mode == "random":
+                noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
+            else:
+                noise = self.noise_const.to(x.dtype)  # [R, R], broadcast over [N, C, R, R]
             x = x + noise * self.noise_strength.to(x.dtype)
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return bias_act(x, self.bias, activation=self.activation, gain=gain, clamp=clamp)
@@ -302,7 +322,7 @@ class SynthesisBlock(nn.Module):
         self.num_ws = (1 if in_channels == 0 else 2) + 1
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
-                input_features: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                input_features: torch.Tensor | None = None, noise_mode: str = "random") -> tuple[torch.Tensor, torch.Tensor]:
         """``ws [N, num_ws, w_dim]``; returns (features, image) at this block's resolution."""
         w_iter = iter(ws.unbind(dim=1))
         if self.conv0 is None:
@@ -314,10 +334,10 @@ class SynthesisBlock(nn.Module):
                 _check_shape(input_features, [n, self.input_extra_channels], "SynthesisBlock input_features")
                 feats = input_features[:, :, None, None].expand(-1, -1, self.resolution, self.resolution)
                 x = torch.cat([x, feats.to(x.dtype)], dim=1)
-            x = self.conv1(x, next(w_iter))
+            x = self.conv1(x, next(w_iter), noise_mode=noise_mode)
         else:
-            x = self.conv0(x, next(w_iter))
-            x = self.conv1(x, next(w_iter))
+            x = self.conv0(x, next(w_iter), noise_mode=noise_mode)
+            x = self.conv1(x, next(w_iter), noise_mode=noise_mode)
         y = self.torgb(x, next(w_iter)).float()
         if img is not None:  # the RGB sum stays float32 under autocast (3 channels: cheap)
             with torch.autocast(device_type=y.device.type, enabled=False):
@@ -329,6 +349,8 @@ class SynthesisNetwork(nn.Module):
     """Blocks 4x4 .. resolution, 'skip' architecture; returns images ``[N, img_channels, R, R]``.
 
     ``ws`` is ``[N, w_dim]`` (one w for every layer, as StyleGAN-V does) or ``[N, num_ws, w_dim]``.
+    ``use_noise`` gives every conv layer StyleGAN2's noise input; ``noise_mode`` (see ``SynthesisLayer``)
+    picks its source per call.
     """
 
     def __init__(self, *, w_dim: int = 512, resolution: int = 256, img_channels: int = 3, channel_base: int = 16384,
@@ -348,7 +370,8 @@ class SynthesisNetwork(nn.Module):
                 input_extra_channels=input_extra_channels if res == 4 else 0))
         self.num_ws = sum(b.num_ws for b in self.blocks) - (len(self.blocks) - 1)  # toRGB shares w with the next conv
 
-    def forward(self, ws: torch.Tensor, input_features: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, ws: torch.Tensor, input_features: torch.Tensor | None = None, noise_mode: str = "random") -> torch.Tensor:
+        _check_noise_mode(noise_mode)
         if ws.ndim == 2:
             _check_shape(ws, [None, self.w_dim], "SynthesisNetwork ws")
             ws = ws.unsqueeze(1).expand(-1, self.num_ws, -1)
@@ -356,7 +379,7 @@ class SynthesisNetwork(nn.Module):
         x = img = None
         w_idx = 0
         for block in self.blocks:
-            x, img = block(x, img, ws.narrow(1, w_idx, block.num_ws), input_features)
+            x, img = block(x, img, ws.narrow(1, w_idx, block.num_ws), input_features, noise_mode)
             w_idx += block.num_ws - 1
         return img
 

@@ -12,6 +12,8 @@ and copies the official tensors in by a name map:
     synthesis.motion_encoder.time_encoder.{freqs,phase_scales} [1, F] -> time_encoder.{omega,phase_scales} [F]
     synthesis.b4.input.input.const [1, C, 4, 4]      -> synthesis.blocks.0.const [C, 4, 4]
     synthesis.b{res}.*                               -> synthesis.blocks.{log2(res) - 2}.*
+       (StyleGAN2-ADA image pickles: b4.const and conv{0,1}.noise_{strength,const} keep their names;
+        the noise loads into MoCoGAN-HD's image generator with image_noise, see image_generator_state)
     D: b{res}.* -> frame_blocks / clip_blocks (by resolution), b4.* -> epilogue.*,
        time_encoder.const_embed.weight -> time_encoder.embedding.weight, mapping.{embed,fc0,fc1}.* -> time_mapping.*
 
@@ -417,16 +419,20 @@ def to_sgvb_checkpoint(loaded: dict[str, Any]) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------------------- StyleGAN2-ADA image generators
 def image_generator_state(path: str | os.PathLike, *, resolution: int, z_dim: int, w_dim: int, mapping_layers: int,
-                          channel_base: int, channel_max: int) -> dict[str, torch.Tensor]:
+                          channel_base: int, channel_max: int, use_noise: bool = False) -> dict[str, torch.Tensor]:
     """``mapping.*``/``synthesis.*`` weights of a StyleGAN2-ADA image pickle's ``G_ema``, named as our StyleGAN2 generator.
 
     The expected settings are checked against the pickle's init kwargs first, so a mismatch names the key.
+    ``use_noise``: our synthesis has the noise input, so each layer's ``noise_strength``/``noise_const``
+    is copied (same names); without it, a pickle whose noise strengths are all zero still loads (the
+    noise adds nothing) and one with real noise is refused.
     """
     source = str(path)
     data = _find_networks(load_pickle(path), source)
     record = data.get("G_ema") if data.get("G_ema") is not None else data["G"]
     kw = init_kwargs(record)
-    names = [n for n, _, _ in official_tensors(record)]
+    tensors = list(official_tensors(record))
+    names = [n for n, _, _ in tensors]
     if any(n.startswith("synthesis.motion_encoder.") for n in names):
         raise OfficialCheckpointError(f"{source}: this is a StyleGAN-V video generator, not an image generator; use it directly (checkpoint={source})")
     found = {
@@ -442,15 +448,20 @@ def image_generator_state(path: str | os.PathLike, *, resolution: int, z_dim: in
     for key, value in found.items():
         if value != wanted[key]:
             raise _refuse(source, key, value, f"this image generator is built with {wanted[key]} (set the generator's matching option)")
-    noise = [n for n, t, _ in official_tensors(record) if n.endswith("noise_strength") and float(t.detach().abs().max()) != 0.0]
-    if noise:
+    noise_names = ("noise_strength", "noise_const")
+    strengths = [n for n, t, _ in tensors if n.endswith("noise_strength") and float(t.detach().abs().max()) != 0.0]
+    has_noise = any(n.endswith(noise_names) for n in names)
+    if not use_noise and strengths:
         raise _refuse(source, "synthesis_kwargs.use_noise", True,
-                      f"the image generator was trained with spatial noise ({len(noise)} layers, e.g. '{noise[0]}'), which our synthesis does not have")
+                      f"the image generator was trained with spatial noise ({len(strengths)} layers, e.g. '{strengths[0]}'): "
+                      f"set generator.image_noise=true")
+    if use_noise and not has_noise:
+        raise _refuse(source, "synthesis_kwargs.use_noise", False,
+                      "the image generator has no noise inputs (no noise_strength/noise_const): set generator.image_noise=false")
     state: dict[str, torch.Tensor] = {}
-    for name, tensor, _ in official_tensors(record):
+    for name, tensor, _ in tensors:
         key = map_generator_names(name)
-        if key is None or name.endswith(("noise_strength", "noise_const")):
+        if key is None or (not use_noise and name.endswith(noise_names)):
             continue
         state[key] = tensor.detach().float()
     return state
-

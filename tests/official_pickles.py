@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import math
 import pickle
-import re
 import sys
 import types
 from collections import OrderedDict
@@ -30,8 +29,12 @@ def channels(res: int, channel_base: int, channel_max: int) -> int:
 
 
 def official_generator_shapes(res: int, *, channel_base=16384, channel_max=512, z_dim=512, w_dim=512, motion_dim=512,
-                              kernel=11, time_dim=256, mapping_layers=2, stylegan_v=True) -> tuple[dict, dict]:
-    """(parameters, buffers): official name -> shape, in the official module order."""
+                              kernel=11, time_dim=256, mapping_layers=2, stylegan_v=True, noise=False) -> tuple[dict, dict]:
+    """(parameters, buffers): official name -> shape, in the official module order.
+
+    ``noise``: every conv layer has StyleGAN2's noise input (a scalar ``noise_strength`` parameter and
+    a ``noise_const`` buffer of the layer's resolution), as every standard StyleGAN2-ADA network.
+    """
     p: dict[str, list[int]] = OrderedDict()
     b: dict[str, list[int]] = OrderedDict()
     if stylegan_v:
@@ -57,6 +60,9 @@ def official_generator_shapes(res: int, *, channel_base=16384, channel_max=512, 
             convs = [("conv0", channels(r // 2, channel_base, channel_max)), ("conv1", out)]
         for name, cin in convs:
             p[pre + f"{name}.weight"] = [out, cin, 3, 3]
+            if noise:
+                p[pre + f"{name}.noise_strength"] = []
+                b[pre + f"{name}.noise_const"] = [r, r]
             p[pre + f"{name}.bias"] = [out]
             p[pre + f"{name}.affine.weight"] = [cin, w_dim]
             p[pre + f"{name}.affine.bias"] = [cin]
@@ -309,13 +315,13 @@ def write_snapshot(path: Path, *, res: int, marker: Path, channel_base=16384, ch
 
 def write_image_generator(path: Path, *, res: int, marker: Path, channel_base=512, channel_max=32, z_dim=32, w_dim=32,
                           mapping_layers=3, seed=0, noise=False) -> dict[str, torch.Tensor]:
-    """A StyleGAN2-ADA image ``G_ema`` pickle (``b4.const``, no motion); returns the official tensors."""
+    """A StyleGAN2-ADA image ``G_ema`` pickle (``b4.const``, no motion); returns the official tensors.
+
+    ``noise``: with the per-layer noise inputs (random non-zero ``noise_strength``, random ``noise_const``).
+    """
     params, buffers = official_generator_shapes(res, channel_base=channel_base, channel_max=channel_max, z_dim=z_dim, w_dim=w_dim,
-                                                mapping_layers=mapping_layers, stylegan_v=False)
+                                                mapping_layers=mapping_layers, stylegan_v=False, noise=noise)
     tensors = network_tensors(params, buffers, seed=seed)
-    if noise:
-        for name in [n for n in params if re.search(r"\.conv[01]\.weight$", n)]:
-            tensors[name.replace(".weight", ".noise_strength")] = (torch.nn.Parameter(torch.tensor(0.1)), True)
     with fake_official_modules(marker) as mods:
         hook = mods["torch_utils.persistence"]._reconstruct_persistent_obj
         EasyDict = mods["dnnlib.util"].EasyDict

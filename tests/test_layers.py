@@ -102,6 +102,38 @@ def test_synthesis_layer_up_and_network_num_ws():
         SynthesisNetwork(resolution=48)
 
 
+def test_synthesis_noise_input_modes_and_off_by_default():
+    """Off: no extra parameter or buffer (StyleGAN-V and existing checkpoints unchanged). On: strength
+    starts at 0; 'const' uses the noise_const buffer (same output every call), 'random' draws per call,
+    'none' leaves it out."""
+    torch.manual_seed(0)
+    kwargs = dict(w_dim=8, resolution=16, channel_base=64, channel_max=8)
+    plain, noisy = SynthesisNetwork(**kwargs), SynthesisNetwork(use_noise=True, **kwargs)
+    extra = set(noisy.state_dict()) - set(plain.state_dict())
+    assert extra and all(k.endswith(("noise_strength", "noise_const")) for k in extra)
+    assert not any("noise" in k for k in plain.state_dict())
+    layer = noisy.blocks[2].conv1
+    assert layer.noise_const.shape == (16, 16) and float(layer.noise_strength.detach()) == 0.0
+    noisy.load_state_dict({k: v for k, v in plain.state_dict().items()}, strict=False)
+    ws = torch.randn(2, 8)
+    with torch.no_grad():
+        assert torch.equal(noisy(ws, noise_mode="random"), plain(ws))  # strength 0: no effect
+        for m in noisy.modules():
+            if getattr(m, "use_noise", False):
+                m.noise_strength.fill_(0.5)
+        const = noisy(ws, noise_mode="const")
+        assert torch.equal(const, noisy(ws, noise_mode="const")) and not torch.allclose(const, plain(ws))
+        assert not torch.allclose(noisy(ws, noise_mode="random"), noisy(ws, noise_mode="random"))
+        assert torch.equal(noisy(ws, noise_mode="none"), plain(ws))
+        x = torch.randn(1, layer.in_channels, 16, 16)
+        out = layer(x, ws[:1], noise_mode="const")
+        expected = layer(x, ws[:1], noise_mode="none")  # lrelu(y + b) * sqrt(2): undo it to compare pre-activation
+        pre = lambda o: torch.where(o >= 0, o, o / 0.2) / math.sqrt(2)
+        torch.testing.assert_close(pre(out) - pre(expected), (0.5 * layer.noise_const).expand_as(out), atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="noise_mode"):
+        noisy(ws, noise_mode="fixed")
+
+
 def test_minibatch_std_groups():
     torch.manual_seed(0)
     x = torch.randn(8, 4, 2, 2)

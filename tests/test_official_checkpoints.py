@@ -8,6 +8,7 @@ from __future__ import annotations
 import builtins
 import importlib
 import json
+import math
 import os
 import pickle
 import subprocess
@@ -48,25 +49,41 @@ def test_fixture_names_are_the_official_ones(res, n_g, n_d):
     assert d["b16.conv0.weight"] == [512, 768, 3, 3] and d["mapping.embed.weight"] == [512, 552] and d["b4.fc.weight"] == [512, 8192]
 
 
+def _assert_map_covers_both_ways(ours: dict, params: dict, buffers: dict, rename) -> None:
+    """Every official parameter and (non-fixed) buffer maps to one of ours, shapes agree, and every one of ours is hit."""
+    mapped = {n: rename(n) for n in [*params, *buffers]}
+    targets = [m for m in mapped.values() if m is not None]
+    assert len(targets) == len(set(targets)), "two official tensors map to one of ours"
+    assert set(targets) == set(ours), (set(targets) ^ set(ours))
+    shapes = {**params, **buffers}
+    for name, key in mapped.items():
+        if key is not None:
+            assert torch.Size(shapes[name]).numel() == ours[key].numel(), name
+    assert all(rename(n) is not None for n in params), "every official parameter is copied"
+
+
 @pytest.mark.parametrize("res", [64, 256])
 def test_weight_map_covers_every_parameter_both_ways(res):
     """Official names map one to one onto our state dict at full size; every one of ours is covered."""
     with torch.device("meta"):
         G = GENERATORS.build({"_name_": "stylegan_v", "resolution": res})
         D = DISCRIMINATORS.build({"_name_": "stylegan_v", "resolution": res, "num_frames": 3})
-    for ours, (params, buffers), rename in (
-        (G.state_dict(), official_generator_shapes(res), official.map_generator_names),
-        (D.state_dict(), official_discriminator_shapes(res), lambda n: official.map_discriminator_names(n, D)),
-    ):
-        mapped = {n: rename(n) for n in [*params, *buffers]}
-        targets = [m for m in mapped.values() if m is not None]
-        assert len(targets) == len(set(targets)), "two official tensors map to one of ours"
-        assert set(targets) == set(ours), (set(targets) ^ set(ours))
-        shapes = {**params, **buffers}
-        for name, key in mapped.items():
-            if key is not None:
-                assert torch.Size(shapes[name]).numel() == ours[key].numel(), name
-        assert all(rename(n) is not None for n in params), "every official parameter is copied"
+    _assert_map_covers_both_ways(G.state_dict(), *official_generator_shapes(res), official.map_generator_names)
+    _assert_map_covers_both_ways(D.state_dict(), *official_discriminator_shapes(res), lambda n: official.map_discriminator_names(n, D))
+
+
+@pytest.mark.parametrize("res, noise", [(64, True), (256, True), (256, False)])
+def test_image_weight_map_covers_every_parameter_and_buffer_both_ways(res, noise):
+    """StyleGAN2-ADA config-f image generators (8 mapping layers, with or without noise inputs) onto
+    MoCoGAN-HD's image generator, at full size: every noise_strength/noise_const included."""
+    with torch.device("meta"):
+        G = GENERATORS.build({"_name_": "mocogan_hd", "resolution": res, "image_noise": noise})
+    ours = {k: v for k, v in G.state_dict().items() if k.startswith(("mapping.", "synthesis."))}
+    params, buffers = official_generator_shapes(res, channel_base=32768, mapping_layers=8, stylegan_v=False, noise=noise)
+    assert sum(n.endswith("noise_const") for n in buffers) == (2 * int(math.log2(res)) - 3 if noise else 0)
+    _assert_map_covers_both_ways(ours, params, buffers, official.map_generator_names)
+    assert all(ours[official.map_generator_names(n)].shape == torch.Size(s) for n, s in {**params, **buffers}.items()
+               if n.endswith(("noise_strength", "noise_const")))
 
 
 # ----------------------------------------------------------------------------------------- loaded == set directly
@@ -259,35 +276,75 @@ def test_train_init_from_official_pickle(snapshots, tmp_path):
 
 
 # ----------------------------------------------------------------------------------------- StyleGAN2-ADA image generators
-def test_stylegan2_ada_image_pickle_as_mocogan_hd_image_generator(tmp_path):
+def _image_generator(**kwargs):
     from baselines.mocogan_hd import MoCoGANHDGenerator
 
+    settings = dict(resolution=16, z_dim=32, w_dim=32, mapping_layers=3, channel_base=512, channel_max=32, n_pca=4)
+    return MoCoGANHDGenerator(**{**settings, **kwargs})
+
+
+def _set_image_generator_directly(G, T: dict) -> None:
+    """Mapping and synthesis parameters and buffers assigned by hand from the official names."""
+    with torch.no_grad():
+        for i, layer in enumerate(G.mapping.layers):
+            layer.weight.copy_(T[f"mapping.fc{i}.weight"]), layer.bias.copy_(T[f"mapping.fc{i}.bias"])
+        G.mapping.w_avg.copy_(T["mapping.w_avg"])
+        for block, res in zip(G.synthesis.blocks, G.synthesis.block_resolutions):
+            for name, tensor in [*block.named_parameters(), *block.named_buffers()]:
+                if not name.endswith("resample_filter"):
+                    tensor.copy_(T[f"synthesis.b{res}.{name}"])
+
+
+def test_stylegan2_ada_image_pickle_as_mocogan_hd_image_generator(tmp_path):
     marker = tmp_path / "EXECUTED"
     path = tmp_path / "sg2ada.pkl"
     T = write_image_generator(path, res=16, marker=marker)
-    G = MoCoGANHDGenerator(resolution=16, z_dim=32, w_dim=32, mapping_layers=3, channel_base=512, channel_max=32, n_pca=4,
-                           pretrained_image_generator=str(path))
+    G = _image_generator(pretrained_image_generator=str(path))
     G.load_image_generator(str(path))
-    ref = MoCoGANHDGenerator(resolution=16, z_dim=32, w_dim=32, mapping_layers=3, channel_base=512, channel_max=32, n_pca=4)
-    with torch.no_grad():
-        for i, layer in enumerate(ref.mapping.layers):
-            layer.weight.copy_(T[f"mapping.fc{i}.weight"]), layer.bias.copy_(T[f"mapping.fc{i}.bias"])
-        ref.mapping.w_avg.copy_(T["mapping.w_avg"])
-        for block, res in zip(ref.synthesis.blocks, ref.synthesis.block_resolutions):
-            for name, p in block.named_parameters():
-                p.copy_(T[f"synthesis.b{res}.{name}"])
+    ref = _image_generator()
+    _set_image_generator_directly(ref, T)
     z = torch.randn(3, 32)
     with torch.no_grad():
         assert torch.equal(G.synthesis(G.mapping(z)), ref.synthesis(ref.mapping(z)))
-    wrong = MoCoGANHDGenerator(resolution=16, z_dim=32, w_dim=32, mapping_layers=2, channel_base=512, channel_max=32, n_pca=4)
+    wrong = _image_generator(mapping_layers=2)
     with pytest.raises(official.OfficialCheckpointError, match="mapping_kwargs.num_layers=3"):
         wrong.load_image_generator(str(path))
+    with pytest.raises(official.OfficialCheckpointError, match="synthesis_kwargs.use_noise=False.*image_noise=false"):
+        _image_generator(image_noise=True).load_image_generator(str(path))
     noisy = tmp_path / "noisy.pkl"
     write_image_generator(noisy, res=16, marker=marker, noise=True)
-    with pytest.raises(official.OfficialCheckpointError, match="synthesis_kwargs.use_noise=True"):
+    with pytest.raises(official.OfficialCheckpointError, match="synthesis_kwargs.use_noise=True.*image_noise=true"):
         G.load_image_generator(str(noisy))
     with pytest.raises(official.OfficialCheckpointError, match="image generator"):
         official.load_network_pkl(path, verbose=False)
+    assert not marker.exists()
+
+
+def test_stylegan2_ada_image_pickle_with_noise_loads_and_applies_its_noise(tmp_path):
+    """Every standard StyleGAN2-ADA pickle has noise inputs: they load (image_noise=true), the frozen
+    generator renders them from noise_const (deterministic), and the noise really changes the frames."""
+    marker = tmp_path / "EXECUTED"
+    path = tmp_path / "sg2ada_noise.pkl"
+    T = write_image_generator(path, res=16, marker=marker, noise=True, seed=3)
+    assert any(n.endswith("noise_const") for n in T) and all(float(T[n]) != 0 for n in T if n.endswith("noise_strength"))
+    G = _image_generator(image_noise=True, pretrained_image_generator=str(path), pca_num_samples=64)
+    G.begin_stage("pca")  # loads the pickle, freezes the image generator
+    ref = _image_generator(image_noise=True)
+    _set_image_generator_directly(ref, T)
+    z = torch.randn(3, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        w = G.mapping(z)
+        loaded = G.synthesis(w, noise_mode="const")
+        assert torch.equal(loaded, ref.synthesis(ref.mapping(z), noise_mode="const"))
+        assert not torch.allclose(loaded, G.synthesis(w, noise_mode="none"))  # non-zero noise_strength is applied
+        for layer in [m for m in ref.modules() if getattr(m, "use_noise", False)]:
+            layer.noise_strength.zero_()
+        assert torch.equal(ref.synthesis(ref.mapping(z), noise_mode="const"), G.synthesis(w, noise_mode="none"))
+        # the frozen generator (pca/motion stages) renders with noise_const: one video per latent and motion noise
+        assert G.noise_mode == "const"
+        motion = torch.randn(2, 3, G.motion_noise_dim)
+        t = torch.arange(3)[None].expand(2, -1)
+        torch.testing.assert_close(G(z[:2], t, motion_noise=motion), G(z[:2], t, motion_noise=motion), rtol=0, atol=0)
     assert not marker.exists()
 
 
