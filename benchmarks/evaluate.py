@@ -14,6 +14,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+import benchmarks.conf  # noqa: F401  (registers the typed schemas)
+
 CKPT_RE = re.compile(r"^ckpt-(\d+)\.pt$")
 
 
@@ -46,7 +48,7 @@ def kimg_of(checkpoint: Path) -> float | None:
 def checkpoints_to_evaluate(fake: dict) -> list[Path]:
     from benchmarks.training.checkpoint import list_checkpoints, resolve_checkpoint_path
 
-    if fake.get("checkpoint"):
+    if fake["checkpoint"]:
         path = Path(fake["checkpoint"]).expanduser()
         if not path.exists():
             raise EvalConfigError(f"fake.checkpoint: '{path}' does not exist")
@@ -57,7 +59,7 @@ def checkpoints_to_evaluate(fake: dict) -> list[Path]:
     found = list_checkpoints(run)
     if not found:
         raise EvalConfigError(f"fake.run_dir: '{run}' has no checkpoints/ckpt-*.pt")
-    return found if fake.get("all_checkpoints") else [resolve_checkpoint_path(run)]
+    return found if fake["all_checkpoints"] else [resolve_checkpoint_path(run)]
 
 
 def dataset_spec(cfg_dataset: Any, run_dir: Path | None) -> dict:
@@ -110,9 +112,9 @@ def real_side(cfg: DictConfig, run_dir: Path | None):
     from benchmarks.eval_inputs import build_at_own_resolution
     from metrics.reference import ReferenceStats
 
-    if cfg.get("real_stats"):
+    if cfg.real_stats:
         return ReferenceStats.load(cfg.real_stats)
-    return build_at_own_resolution(dataset_spec(cfg.get("dataset"), run_dir), "dataset")
+    return build_at_own_resolution(dataset_spec(cfg.dataset, run_dir), "dataset")
 
 
 def pick_device(device: str):
@@ -128,7 +130,7 @@ def run(cfg: DictConfig) -> list[dict]:
     from metrics import build_metric, evaluate
 
     fake = _container(cfg.fake) or {}
-    sources_given = [k for k in ("run_dir", "checkpoint", "videos") if fake.get(k)]
+    sources_given = [k for k in ("run_dir", "checkpoint", "videos") if fake[k]]
     if len(sources_given) != 1:
         raise EvalConfigError(f"give exactly one of fake.run_dir, fake.checkpoint, fake.videos (got {sources_given or 'none'})")
     metrics = metric_list(cfg.metrics)
@@ -137,14 +139,14 @@ def run(cfg: DictConfig) -> list[dict]:
     for m in metrics:
         build_metric({k: v for k, v in m.items() if k != "detector_path"} if isinstance(m, dict) else m)  # unknown names fail before anything is loaded
     check_detector_paths(metrics, cfg.detector_path)
-    device = pick_device(cfg.get("device", "auto"))
+    device = pick_device(cfg.device)
     common = dict(
         device=device, seed=int(cfg.seed), mode=str(cfg.mode), batch_size=cfg.batch_size, detector_path=cfg.detector_path,
         allow_stand_in_detectors=bool(cfg.allow_stand_in_detectors), cache_dir=cfg.cache_dir,
-        allow_fewer=bool(cfg.get("allow_fewer", False)), num_runs=int(cfg.get("num_runs", 1)),
+        allow_fewer=bool(cfg.allow_fewer), num_runs=int(cfg.num_runs),
     )
     records = []
-    if fake.get("videos"):
+    if fake["videos"]:
         real = real_side(cfg, None)
         fake_ds = videos_dataset(fake["videos"], real.resolution)
         for m in metrics:
@@ -155,17 +157,17 @@ def run(cfg: DictConfig) -> list[dict]:
     from benchmarks.training.checkpoint import load_generator
 
     checkpoints = checkpoints_to_evaluate(fake)
-    home = Path(fake["run_dir"]).expanduser() if fake.get("run_dir") else run_folder_of(checkpoints[0])
+    home = Path(fake["run_dir"]).expanduser() if fake["run_dir"] else run_folder_of(checkpoints[0])
     real = real_side(cfg, home)
     for ckpt in checkpoints:
-        G = load_generator(ckpt, device=device, ema=bool(fake.get("ema", True)))
+        G = load_generator(ckpt, device=device, ema=bool(fake["ema"]))
         if int(G.resolution) != int(real.resolution):
             raise EvalConfigError(f"generator resolution {G.resolution} ('{ckpt}') != real data resolution {real.resolution}; real and fake must "
                                   f"match: pass dataset.resolution={G.resolution} to resize the real data (or evaluate against data at that size)")
         out_dir = cfg.run_dir if cfg.run_dir is not None else run_folder_of(ckpt)
         for m in metrics:
             from stylegan_v.official_noise import with_noise_mode  # noise=official: the official metric code's draws
-            generator = with_noise_mode(G, noise=str(cfg.get("noise", "default")), seed=int(cfg.seed))
+            generator = with_noise_mode(G, noise=str(cfg.noise), seed=int(cfg.seed))
             records.append(evaluate(m, fake=generator, real=real, run_dir=out_dir, kimg=kimg_of(ckpt), checkpoint=str(ckpt), **common))
             _print(records[-1])
         del G
@@ -184,15 +186,22 @@ def _print(record: dict) -> None:
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
-def main(cfg: DictConfig) -> int:
+def _hydra_main(cfg: DictConfig) -> int:
     from benchmarks.errors import one_line_errors
     from metrics import WeightsError
     from registry import RegistryError
 
     # bad options, data or weights (missing, wrong checksum, not the metric's kind): one line, details in a log
-    with one_line_errors("eval", known=(ValueError, TypeError, FileNotFoundError, RegistryError, WeightsError), log_dir=cfg.get("run_dir")):
+    with one_line_errors("eval", known=(ValueError, TypeError, FileNotFoundError, RegistryError, WeightsError), log_dir=cfg.run_dir):
         run(cfg)
     return 0
+
+
+def main() -> int:
+    from benchmarks.hydra_setup import exit_unless_composes
+
+    exit_unless_composes("eval", sys.argv[1:])
+    return _hydra_main()
 
 
 if __name__ == "__main__":

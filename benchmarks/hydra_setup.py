@@ -12,6 +12,7 @@ expected, or the group, the unknown option and the closest one.
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -66,8 +67,16 @@ def describe_config_error(exc: BaseException) -> str:
     if isinstance(cause, ValidationError) and getattr(cause, "full_key", None):
         return f"option {cause.full_key}={cause.value}: {str(cause.msg).splitlines()[0]}"
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and getattr(cause, "full_key", None):
-        return f"unknown option '{cause.full_key}' ({str(cause.msg).splitlines()[0]}); to add a new key write +{cause.full_key}=..."
+        return f"unknown option '{cause.full_key}' ({str(cause.msg).splitlines()[0]}).{closest_key(cause)} To add a new key write +{cause.full_key}=..."
     return str(exc).strip().split("\n")[0]
+
+
+def closest_key(cause) -> str:
+    """`` Did you mean 'num_frames'?`` for a mistyped key: the closest key of the node it was looked up in."""
+    parent = getattr(cause, "parent_node", None)
+    keys = [str(k) for k in parent.keys() if k != "hydra"] if hasattr(parent, "keys") else []
+    close = difflib.get_close_matches(str(cause.key), keys, n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
 
 
 def check_composes(config_name: str, overrides: Sequence[str]) -> str | None:
@@ -87,6 +96,16 @@ def check_composes(config_name: str, overrides: Sequence[str]) -> str | None:
     finally:
         GlobalHydra.instance().clear()
     return None
+
+
+def exit_unless_composes(command: str, args: Sequence[str]) -> None:
+    """Before Hydra starts: compose a plain command line (overrides only) once, so its errors (a wrong type, a
+    mistyped key or option) are one line and exit status 2; ``command`` is also the config's name."""
+    if all(not arg.startswith("-") for arg in args):
+        problem = check_composes(command, args)
+        if problem is not None:
+            print(f"sgvb {command}: configuration error: {problem}", file=sys.stderr)
+            sys.exit(2)
 
 
 def load_option(group: str, option: str) -> dict:

@@ -10,6 +10,8 @@ import sys
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+import benchmarks.conf  # noqa: F401  (registers the typed schemas)
+
 
 def run(cfg: DictConfig):
     """Compute and write the statistics; return the ``ReferenceStats`` written."""
@@ -17,11 +19,11 @@ def run(cfg: DictConfig):
     from benchmarks.evaluate import EvalConfigError, dataset_spec, pick_device
     from metrics.evaluation import reference_statistics
 
-    if not cfg.get("dataset") or not cfg.dataset.get("_name_"):
+    if not cfg.dataset or not cfg.dataset.get("_name_"):
         raise EvalConfigError("no dataset: pass dataset=<frames|mp4|synthetic> dataset.path=...")
     real = build_at_own_resolution(dataset_spec(cfg.dataset, None), "dataset")
     metric = OmegaConf.to_container(cfg.metric, resolve=True) if OmegaConf.is_config(cfg.metric) else cfg.metric
-    ref = reference_statistics(metric, real=real, device=pick_device(cfg.get("device", "auto")), detector_path=cfg.detector_path,
+    ref = reference_statistics(metric, real=real, device=pick_device(cfg.device), detector_path=cfg.detector_path,
                                seed=int(cfg.seed), batch_size=cfg.batch_size, mode=str(cfg.mode),
                                allow_stand_in_detectors=bool(cfg.allow_stand_in_detectors), cache_dir=cfg.cache_dir, allow_fewer=bool(cfg.allow_fewer))
     path = ref.save(cfg.out)
@@ -32,7 +34,7 @@ def run(cfg: DictConfig):
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="stats")
-def main(cfg: DictConfig) -> int:
+def _hydra_main(cfg: DictConfig) -> int:
     from benchmarks.errors import one_line_errors
     from metrics import WeightsError
     from registry import RegistryError
@@ -40,6 +42,13 @@ def main(cfg: DictConfig) -> int:
     with one_line_errors("stats", known=(ValueError, TypeError, FileNotFoundError, RegistryError, WeightsError)):
         run(cfg)
     return 0
+
+
+def main() -> int:
+    from benchmarks.hydra_setup import exit_unless_composes
+
+    exit_unless_composes("stats", sys.argv[1:])
+    return _hydra_main()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ Frames are rendered ``chunk_size`` at a time, so memory does not grow with ``num
 """
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,11 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+import benchmarks.conf  # noqa: F401  (registers the typed schemas)
+from benchmarks.command_settings import SampleConfig
 from benchmarks.errors import one_line_errors
+
+DEFAULTS = SampleConfig  # every option's default, written once in the schema (the CLI and the Python API share them)
 
 # bad options, missing or unreadable checkpoints
 KNOWN_ERRORS = (FileNotFoundError, ValueError)
@@ -24,22 +30,22 @@ KNOWN_ERRORS = (FileNotFoundError, ValueError)
 def sample_videos(
     checkpoint: str | Path,
     *,
-    out_dir: str | Path | None = None,
-    format: str = "mp4",
-    seeds: list[int] = (0,),
-    num_frames: int = 128,
-    time_step: float = 1.0,
-    time_offset: float = 0.0,
-    fps: float = 25.0,
-    truncation_psi: float = 1.0,
-    preview: bool = True,
-    preview_path: str | Path | None = None,
-    ema: bool = True,
-    chunk_size: int = 16,
-    device: Any = "auto",
-    noise: str = "default",
-    num_videos: int | None = None,
-    batch_size: int = 32,
+    out_dir: str | Path | None = DEFAULTS.out_dir,
+    format: str = DEFAULTS.format,
+    seeds: Sequence[int] = DEFAULTS.seeds,
+    num_frames: int = DEFAULTS.num_frames,
+    time_step: float = DEFAULTS.time_step,
+    time_offset: float = DEFAULTS.time_offset,
+    fps: float = DEFAULTS.fps,
+    truncation_psi: float = DEFAULTS.truncation_psi,
+    preview: bool = DEFAULTS.preview,
+    preview_path: str | Path | None = DEFAULTS.preview_path,
+    ema: bool = DEFAULTS.ema,
+    chunk_size: int = DEFAULTS.chunk_size,
+    device: Any = DEFAULTS.device,
+    noise: str = DEFAULTS.noise,
+    num_videos: int | None = DEFAULTS.num_videos,
+    batch_size: int = DEFAULTS.batch_size,
 ) -> list[Path]:
     from benchmarks.training.checkpoint import load_checkpoint, load_generator, resolve_checkpoint_path
     from benchmarks.training.job import pick_device
@@ -94,9 +100,9 @@ def preview_file(out_dir: Path, fmt: str, preview_path: str | Path | None = None
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="sample")
-def main(cfg: DictConfig) -> int:
+def _hydra_main(cfg: DictConfig) -> int:
     kwargs = OmegaConf.to_container(cfg, resolve=True)
-    threads = kwargs.pop("cpu_threads", None)
+    threads = kwargs.pop("cpu_threads")
     if threads:
         torch.set_num_threads(int(threads))
     with one_line_errors("sample", known=KNOWN_ERRORS):  # details in a temp file: out_dir is for videos only
@@ -104,6 +110,13 @@ def main(cfg: DictConfig) -> int:
     for path in written:
         print(path)
     return 0
+
+
+def main() -> int:
+    from benchmarks.hydra_setup import exit_unless_composes
+
+    exit_unless_composes("sample", sys.argv[1:])
+    return _hydra_main()
 
 
 if __name__ == "__main__":

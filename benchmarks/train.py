@@ -61,14 +61,9 @@ def _hydra_main(cfg: DictConfig) -> int:
 
 def main() -> int:
     """Check a plain command line (overrides only) with one compose first, so its errors are one line."""
-    args = sys.argv[1:]
-    if all(not arg.startswith("-") for arg in args):
-        from benchmarks.hydra_setup import check_composes
+    from benchmarks.hydra_setup import exit_unless_composes
 
-        problem = check_composes("train", args)
-        if problem is not None:
-            print(f"sgvb train: configuration error: {problem}", file=sys.stderr)
-            sys.exit(2)
+    exit_unless_composes("train", sys.argv[1:])
     return _hydra_main()
 
 

@@ -72,7 +72,7 @@ def test_every_preset_composes_with_every_dataset(hydra_train, preset):
 
 
 def test_small_presets_inherit_their_full_size_file():
-    for group in ("generator", "discriminator", "trainer"):
+    for group in ("generator", "discriminator", "trainer", "model"):
         for small in sorted((CONF / group).glob("*_small.yaml")) + sorted((CONF / group).glob("small.yaml")):
             text = small.read_text()
             full = small.stem.removesuffix("_small") if small.stem != "small" else "default"
@@ -101,3 +101,79 @@ def test_built_in_components_are_options_without_a_yaml():
     with initialize_config_module(config_module="benchmarks.conf", version_base="1.3"):
         assert compose("train", overrides=["loss=ralsgan"]).loss == {"_name_": "ralsgan"}
         assert compose("train", overrides=["loss=hinge"]).loss == {"_name_": "hinge"}  # a YAML option still wins
+
+
+@pytest.fixture
+def fresh_hydra():
+    """Hydra initialised for this test alone (``check_composes`` clears the module-wide ``hydra_train`` set-up)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="benchmarks.conf", version_base="1.3"):
+        yield
+    GlobalHydra.instance().clear()
+
+
+@pytest.mark.parametrize("command, override, key, expected", [
+    ("sample", "num_frames=abc", "num_frames", "Integer"),
+    ("sample", "seeds=x", "seeds", "list"),
+    ("sample", "fps=fast", "fps", "Float"),
+    ("eval", "num_runs=x", "num_runs", "Integer"),
+    ("eval", "fake.ema=maybe", "fake.ema", "bool"),
+    ("stats", "seed=x", "seed", "Integer"),
+    ("stats", "allow_fewer=2x", "allow_fewer", "bool"),
+])
+def test_eval_sample_stats_types_are_checked_at_composition_with_one_line(command, override, key, expected):
+    from benchmarks.hydra_setup import check_composes
+
+    problem = check_composes(command, [override])
+    assert problem.startswith(f"option {override}: ") and expected in problem and "\n" not in problem, problem
+    assert key in problem
+
+
+def test_a_mistyped_key_gets_the_closest_key():
+    from benchmarks.hydra_setup import check_composes
+
+    assert "unknown option 'num_frame'" in check_composes("sample", ["num_frame=3"])
+    assert "Did you mean 'num_frames'?" in check_composes("sample", ["num_frame=3"])
+    assert "Did you mean 'run_dir'?" in check_composes("eval", ["fake.run_dirr=x"])
+    assert "Did you mean 'metric'?" in check_composes("stats", ["metrc=fid2k"])
+    assert "Did you mean 'batch_size'?" in check_composes("train", ["trainer.batch_sise=8"])
+    assert "Did you mean" not in check_composes("sample", ["zzz=3"])
+
+
+def test_eval_sample_stats_defaults_come_from_their_schemas(fresh_hydra):
+    """Each default is written once, in benchmarks/command_settings.py: the YAML holds no top-level value of its own."""
+    import inspect
+    from dataclasses import fields
+
+    from benchmarks.command_settings import EvalConfig, SampleConfig, StatsConfig
+    from benchmarks.sample import sample_videos
+
+    for name, schema in (("eval", EvalConfig), ("sample", SampleConfig), ("stats", StatsConfig)):
+        assert f"- {name}_schema" in (CONF / f"{name}.yaml").read_text()
+        own = set(OmegaConf.load(CONF / f"{name}.yaml")) - {"defaults", "hydra", "dataset"}
+        assert own == set(), (name, own)
+        cfg = compose(name, overrides=["dataset=synthetic"] if name != "sample" else [])
+        assert OmegaConf.get_type(cfg) is schema and {f.name for f in fields(schema)} <= set(cfg), name
+    assert compose("eval").metrics == ["fvd2048_16f"] and compose("eval", overrides=["metrics=fid2k"]).metrics == "fid2k"
+    assert compose("eval", overrides=["dataset=synthetic"]).dataset.resolution is None  # the data's own frame size
+    sample = compose("sample", overrides=["checkpoint=x"])
+    assert list(sample.seeds) == [0, 1, 2, 3] and sample.num_frames == 128 and sample.fps == 25.0
+    defaults = {k: p.default for k, p in inspect.signature(sample_videos).parameters.items() if p.default is not inspect.Parameter.empty}
+    assert {k: tuple(v) if k == "seeds" else v for k, v in defaults.items()} == \
+        {k: tuple(v) if k == "seeds" else v for k, v in OmegaConf.to_container(sample).items() if k in defaults}
+
+
+@pytest.mark.parametrize("model", sorted(p.stem.removesuffix("_small") for p in (CONF / "model").glob("*_small.yaml")))
+def test_small_model_presets_differ_from_their_full_preset_only_where_they_say(fresh_hydra, model):
+    """``model/<m>_small`` inherits ``model/<m>`` (loss, augmentation, sampler, trainer settings); it changes the
+    generator and discriminator to their small options and only the trainer keys it writes itself."""
+    own_trainer = set(OmegaConf.load(CONF / "model" / f"{model}_small.yaml").get("trainer", {}))
+    small, full = (compose("train", overrides=[f"+model={name}"], return_hydra_config=True) for name in (f"{model}_small", model))
+    for group in ("generator", "discriminator"):
+        assert small.hydra.runtime.choices[group] == f"{full.hydra.runtime.choices[group]}_small"
+    for group in ("sampler", "loss", "augmentation", "dataset"):
+        assert small.hydra.runtime.choices[group] == full.hydra.runtime.choices[group] and small[group] == full[group], group
+    differ = {key for key in full.trainer if small.trainer[key] != full.trainer[key]}
+    assert differ <= own_trainer, differ

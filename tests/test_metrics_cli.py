@@ -183,3 +183,13 @@ def test_native_frame_sizes_of_every_dataset_kind(tmp_path):
     Image.new("RGB", (30, 20)).save(wide / "000000.png")
     with pytest.raises(EvalInputError, match=r"30x20, not square; pass dataset.resolution=R"):
         build_at_own_resolution({"_name_": "frames", "path": str(tmp_path / "wide")}, "dataset")
+
+
+@pytest.mark.parametrize("command, override, says", [
+    ("eval", "num_runs=x", "sgvb eval: configuration error: option num_runs=x: "),
+    ("eval", "fake.run_dirr=x", "Did you mean 'run_dir'?"),
+    ("stats", "seed=x", "sgvb stats: configuration error: option seed=x: "),
+])
+def test_eval_and_stats_refuse_a_bad_option_in_one_line_before_running(tmp_path, command, override, says):
+    done = subprocess.run([sys.executable, "-m", "benchmarks.cli", command, override], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and says in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -89,3 +89,11 @@ def test_preview_switch_does_not_clash_with_the_grid_config_group(checkpoint, tm
     assert sorted(p.name for p in (tmp_path / "v").iterdir()) == ["seed0000.mp4", "seed0001.mp4"]
     with pytest.raises(ValueError, match="inside out_dir"):
         sample_videos(checkpoint, out_dir=tmp_path / "w", seeds=[0, 1], num_frames=2, preview_path=tmp_path / "w" / "p.mp4", device="cpu")
+
+
+def test_a_wrong_type_or_key_fails_at_composition_in_one_line(checkpoint):
+    for override, says in (("num_frames=abc", "option num_frames=abc: "), ("seeds=x", "option seeds=x: "), ("num_frame=3", "Did you mean 'num_frames'?")):
+        out = subprocess.run([sys.executable, "-m", "benchmarks.cli", "sample", f"checkpoint={checkpoint}", override],
+                             cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2 and out.stderr.startswith("sgvb sample: configuration error: ") and says in out.stderr, out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1
