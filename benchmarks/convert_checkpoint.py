@@ -8,6 +8,24 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
+
+
+def checkpoint_state(loaded: dict[str, Any]) -> dict[str, Any]:
+    """Our checkpoint dict (what ``sgvb sample``/``eval`` read) from ``stylegan_v.official.load_network_pkl``'s result."""
+    from benchmarks.training.checkpoint import spec_of
+    from stylegan_v.official import DEFAULT_MAX_NUM_FRAMES, snapshot_kimg
+
+    kimg = snapshot_kimg(loaded)
+    D = loaded.get("D")
+    return {
+        "kimg": kimg, "nimg": int(round(kimg * 1000)), "step": 0, "tick": 0,
+        "components": {"generator": spec_of(loaded["G"]), "discriminator": [spec_of(D)] if D is not None else []},
+        "G": loaded["G"].state_dict(), "G_ema": loaded["G_ema"].state_dict(), "D": [D.state_dict()] if D is not None else [],
+        "official": {"source": loaded["source"], "augment_p": loaded.get("augment_p"),
+                     "training_set_path": str(loaded.get("training_set_kwargs", {}).get("path", "")),
+                     "max_num_frames": int(getattr(loaded["G"], "official_max_num_frames", DEFAULT_MAX_NUM_FRAMES))},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,15 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="output checkpoint (.pt)")
     args = parser.parse_args(argv)
     from benchmarks.training.checkpoint import save_checkpoint
-    from stylegan_v.official import load_network_pkl, to_sgvb_checkpoint
+    from stylegan_v.official import load_network_pkl
 
     try:
-        state = to_sgvb_checkpoint(load_network_pkl(args.pickle))
+        state = checkpoint_state(load_network_pkl(args.pickle))
     except (FileNotFoundError, ValueError) as exc:
         print(f"sgvb convert-checkpoint: {exc}", file=sys.stderr)
         return 2
-    state = {k: v for k, v in state.items() if k not in ("format", "format_version")}
-    print(save_checkpoint(args.out, state))
+    print(save_checkpoint(args.out, state))  # adds the format keys
     return 0
 
 

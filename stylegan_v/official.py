@@ -36,7 +36,7 @@ from .legacy_pickle import ObjectRecord, PersistentRecord, load_pickle, plain
 
 __all__ = [
     "OfficialCheckpointError", "discriminator_spec", "generator_spec", "image_generator_state", "load_network_pkl",
-    "load_official_generator", "map_discriminator_names", "map_generator_names", "official_tensors", "to_sgvb_checkpoint",
+    "load_official_generator", "map_discriminator_names", "map_generator_names", "official_tensors",
 ]
 
 SWAPPED_LABELS_NOTE = ("the official FFS and SkyTimelapse checkpoints were once published with swapped labels "
@@ -398,23 +398,6 @@ def snapshot_kimg(loaded: dict[str, Any]) -> float:
         return float(nimg) / 1000.0
     m = re.search(r"network-snapshot-(\d+)\.pkl$", str(loaded.get("source", "")))
     return float(m.group(1)) if m else 0.0
-
-
-def to_sgvb_checkpoint(loaded: dict[str, Any]) -> dict[str, Any]:
-    """Our ``weights_only`` checkpoint dict (what ``sgvb sample``/``eval`` read) from :func:`load_network_pkl`'s result."""
-    from benchmarks.training.checkpoint import FORMAT, FORMAT_VERSION, spec_of
-
-    kimg = snapshot_kimg(loaded)
-    state = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "kimg": kimg, "nimg": int(round(kimg * 1000)), "step": 0, "tick": 0,
-        "components": {"generator": spec_of(loaded["G"]), "discriminator": [spec_of(loaded["D"])] if loaded.get("D") is not None else []},
-        "G": loaded["G"].state_dict(), "G_ema": loaded["G_ema"].state_dict(),
-        "D": [loaded["D"].state_dict()] if loaded.get("D") is not None else [],
-        "official": {"source": loaded["source"], "augment_p": loaded.get("augment_p"),
-                     "training_set_path": str(loaded.get("training_set_kwargs", {}).get("path", "")),
-                     "max_num_frames": int(getattr(loaded["G"], "official_max_num_frames", DEFAULT_MAX_NUM_FRAMES))},
-    }
-    return state
 
 
 # ----------------------------------------------------------------------------------------- StyleGAN2-ADA image generators

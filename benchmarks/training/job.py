@@ -207,11 +207,11 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
     seed = int(cfg.seed)
     _check_sampler_choice(cfg)
 
-    init_from = cfg.get("init_from")  # --- official network pickle: its architecture and state (stylegan_v.official)
+    init_from = cfg.get("init_from")  # an official network pickle: its architecture and state (init_from.py)
     if init_from:
-        from stylegan_v import official_finetune
-        for key, value in official_finetune.training_overrides(init_from, _container(cfg.get("sampler"), None)).items():
-            OmegaConf.update(cfg, key, value, merge=False)  # --- end init_from
+        from . import init_from as official_start
+        for key, value in official_start.training_overrides(init_from, _container(cfg.get("sampler"), None)).items():
+            OmegaConf.update(cfg, key, value, merge=False)
     _seed_everything(seed)  # identical initialisation on every rank
     dataset = build_dataset(cfg.dataset)
     resolution = int(dataset.resolution)
@@ -267,8 +267,8 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
         dropped = run.rewind_logs(loop.kimg)
         log.info("resumed from %s at kimg %.3f (step %d)%s", resume_path, loop.kimg, loop.step,
                  f"; {dropped} stats row(s) past it dropped" if dropped else "")
-    elif init_from:  # --- official network pickle (stylegan_v.official)
-        started = official_finetune.init_training_loop(loop, init_from)
+    elif init_from:  # an official network pickle (init_from.py)
+        started = official_start.init_training_loop(loop, init_from)
         log.info("initialised from %s at kimg %.3f", init_from, loop.kimg)
     if run.writer:
         if resume_path is None or not (run.path / CONFIG).is_file():
@@ -276,7 +276,7 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
         _write_run_json(run, cfg, components, device=device, world=world, seed=seed, resolution=resolution,
                         resumed_from=resume_path, drift=drift)
         if init_from and resume_path is None:
-            official_finetune.record_init_source(run.path / "run.json", started)  # --- end init_from
+            official_start.record_init_source(run.path / "run.json", started)
         log.info("run folder %s", run.path)
     return loop
 

@@ -6,12 +6,13 @@ G, G_ema, D, ADA p, Adam moments, kimg). One loaded snapshot is cached in betwee
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from .official import OfficialCheckpointError, load_network_pkl
+from stylegan_v.official import OfficialCheckpointError, load_network_pkl
+
+from .run_folder import atomic_write_json, read_json
 
 __all__ = ["init_training_loop", "record_init_source", "training_overrides"]
 
@@ -92,9 +93,6 @@ def init_training_loop(loop: Any, path: str | os.PathLike) -> dict[str, Any]:
 
 def record_init_source(run_json: str | os.PathLike, taken: dict[str, Any]) -> None:
     """Add ``init_from`` (what the run started from) to an existing ``run.json``."""
-    path = Path(run_json)
-    record = json.loads(path.read_text()) if path.is_file() else {}
+    record = read_json(run_json) or {}
     record["init_from"] = taken
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(record, indent=2, default=str))
-    os.replace(tmp, path)
+    atomic_write_json(run_json, record)
