@@ -63,6 +63,12 @@ class Comparison:
 def compare(values: Mapping[object, float], baseline: Mapping[object, float]) -> Comparison:
     """Difference of means to the baseline with a two-sided test: paired by seed when both have the same seeds
     (the seed fixes data order and initialisation, so pairing removes that shared noise), Welch's t-test otherwise."""
+    with warnings.catch_warnings():  # scipy warns on near-identical samples; the p-value is still what it is
+        warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+        return _compare(values, baseline)
+
+
+def _compare(values: Mapping[object, float], baseline: Mapping[object, float]) -> Comparison:
     a = {k: v for k, v in values.items() if not math.isnan(v)}
     b = {k: v for k, v in baseline.items() if not math.isnan(v)}
     if not a or not b:
