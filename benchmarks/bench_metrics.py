@@ -22,6 +22,7 @@ import statistics
 import sys
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,17 +32,6 @@ def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
-
-def _median_seconds(fn, device: torch.device, repeats: int) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` calls, the device synchronised around each."""
-    _sync(device)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 def bench_detector(name: str, *, device: torch.device, resolution: int, frames: int, batch: int | None, repeats: int, stand_in_resolution: int | None) -> str:
     from metrics.detectors import load_detector
@@ -55,7 +45,7 @@ def bench_detector(name: str, *, device: torch.device, resolution: int, frames: 
     shape = (batch, 3, frames, resolution, resolution) if det.video else (batch, 3, resolution, resolution)
     x = torch.randint(0, 256, shape, dtype=torch.uint8, device=device)
     det(x)  # warm-up
-    t = _median_seconds(lambda: det(x), device, repeats)
+    t = _median_time(lambda: det(x), repeats, device)[0]
     unit = f"{batch / t:8.2f} clips/s ({batch * frames / t:8.1f} frames/s) of {frames}x{resolution}²" if det.video else f"{batch / t:8.1f} frames/s of {resolution}²"
     kind = "stand-in" if det.stand_in else "weights"
     return f"{det.name:<24} [{kind}, input {det.input_resolution}] batch {batch:>3}: {unit}"
@@ -72,16 +62,21 @@ def bench_vit_g(device: torch.device, *, clips: int, repeats: int) -> str:
     det = VideoMAEDetector(model, name="videomae_v2[random ViT-g]", sha256=None).to(device)
     x = torch.randint(0, 256, (clips, 3, 16, 256, 256), dtype=torch.uint8, device=device)
     det(x[:1])
-    t = _median_seconds(lambda: det(x), device, repeats)
+    t = _median_time(lambda: det(x), repeats, device)[0]
     mem = f", peak {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB, chunk {clips_per_chunk(model, device)} clips" if device.type == "cuda" else ""
     return f"{det.name:<24} [1.01B params, bf16 autocast] {clips} clips of 16x256²: {clips / t:8.2f} clips/s{mem}"
 
 
-def _median_time(fn, repeats: int) -> tuple[float, float]:
+def _median_time(fn, repeats: int, device: torch.device | None = None) -> tuple[float, Any]:
+    """(median wall time of ``fn()`` over ``repeats`` calls, its last value); with ``device``, synchronised around each."""
     times, value = [], None
+    if device is not None:
+        _sync(device)
     for _ in range(max(1, repeats)):
         t0 = time.perf_counter()
         value = fn()
+        if device is not None:
+            _sync(device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times), value
 

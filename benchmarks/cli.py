@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import hydra_setup
 
         hydra_setup.install()
+        hydra_setup.exit_unless_composes(name, rest)  # a wrong type or key: one line, before Hydra starts
         sys.argv = [f"sgvb {name}", *rest]  # Hydra reads sys.argv itself
         result = module.main()
     else:

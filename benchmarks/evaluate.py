@@ -6,7 +6,6 @@ through ``metrics.evaluate``; the same record is printed as one JSON line.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from omegaconf import DictConfig, OmegaConf
 
 import benchmarks.conf  # noqa: F401  (registers the typed schemas)
 
-CKPT_RE = re.compile(r"^ckpt-(\d+)\.pt$")
 
 
 class EvalConfigError(ValueError):
@@ -38,11 +36,6 @@ def metric_list(node: Any) -> list[Any]:
 
 def run_folder_of(checkpoint: Path) -> Path | None:
     return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
-
-
-def kimg_of(checkpoint: Path) -> float | None:
-    m = CKPT_RE.match(checkpoint.name)
-    return float(m.group(1)) if m else None
 
 
 def checkpoints_to_evaluate(fake: dict) -> list[Path]:
@@ -154,7 +147,7 @@ def run(cfg: DictConfig) -> list[dict]:
             _print(records[-1])
         return records
 
-    from benchmarks.training.checkpoint import load_generator
+    from benchmarks.training.checkpoint import checkpoint_kimg, load_generator
 
     checkpoints = checkpoints_to_evaluate(fake)
     home = Path(fake["run_dir"]).expanduser() if fake["run_dir"] else run_folder_of(checkpoints[0])
@@ -168,7 +161,7 @@ def run(cfg: DictConfig) -> list[dict]:
         for m in metrics:
             from stylegan_v.official_noise import with_noise_mode  # noise=official: the official metric code's draws
             generator = with_noise_mode(G, noise=str(cfg.noise), seed=int(cfg.seed))
-            records.append(evaluate(m, fake=generator, real=real, run_dir=out_dir, kimg=kimg_of(ckpt), checkpoint=str(ckpt), **common))
+            records.append(evaluate(m, fake=generator, real=real, run_dir=out_dir, kimg=checkpoint_kimg(ckpt), checkpoint=str(ckpt), **common))
             _print(records[-1])
         del G
     return records
@@ -186,7 +179,7 @@ def _print(record: dict) -> None:
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
-def _hydra_main(cfg: DictConfig) -> int:
+def main(cfg: DictConfig) -> int:
     from benchmarks.errors import one_line_errors
     from metrics import WeightsError
     from registry import RegistryError
@@ -195,13 +188,6 @@ def _hydra_main(cfg: DictConfig) -> int:
     with one_line_errors("eval", known=(ValueError, TypeError, FileNotFoundError, RegistryError, WeightsError), log_dir=cfg.run_dir):
         run(cfg)
     return 0
-
-
-def main() -> int:
-    from benchmarks.hydra_setup import exit_unless_composes
-
-    exit_unless_composes("eval", sys.argv[1:])
-    return _hydra_main()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ import sys
 
 import torch
 
-from benchmarks.training.losses import r1_penalty
+from benchmarks.training.losses import NonSaturatingLoss, r1_penalty
+
+LOSS = NonSaturatingLoss()  # the training loss itself, so the check follows it
 
 
 def _models(resolution: int, width: dict):
@@ -64,13 +66,14 @@ def step_gradients(G, D, *, device: torch.device, precision: str, optimized: boo
     with reference_ops(not optimized):
         torch.manual_seed(2)  # G draws its motion noise from the global generator: the same noise on both sides
         with amp:
-            loss_g = torch.nn.functional.softplus(-D_fwd(G_fwd(z, t), t).float()).mean()
+            loss_g = LOSS.generator(D_fwd(G_fwd(z, t), t).float()).mean()
         collect("G", loss_g, list(G.named_parameters()))
         with amp:
             with torch.no_grad():
                 torch.manual_seed(3)
                 fake = G_fwd(z, t)
-            loss_d = (torch.nn.functional.softplus(D_fwd(fake, t).float()) + torch.nn.functional.softplus(-D_fwd(real, t).float())).mean()
+            on_real, on_fake = LOSS.discriminator(D_fwd(real, t).float(), D_fwd(fake, t).float())
+            loss_d = (on_fake + on_real).mean()
         collect("D", loss_d, list(D.named_parameters()))
         real_r1 = real.detach().requires_grad_(True)
         with amp:  # eager module: double backward does not go through torch.compile

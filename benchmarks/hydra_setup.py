@@ -100,7 +100,8 @@ def check_composes(config_name: str, overrides: Sequence[str]) -> str | None:
 
 def exit_unless_composes(command: str, args: Sequence[str]) -> None:
     """Before Hydra starts: compose a plain command line (overrides only) once, so its errors (a wrong type, a
-    mistyped key or option) are one line and exit status 2; ``command`` is also the config's name."""
+    mistyped key or option) are one line and exit status 2; ``command`` is also the config's name. The ``sgvb``
+    dispatcher calls it for every Hydra command."""
     if all(not arg.startswith("-") for arg in args):
         problem = check_composes(command, args)
         if problem is not None:

@@ -34,7 +34,7 @@ def run(cfg: DictConfig):
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="stats")
-def _hydra_main(cfg: DictConfig) -> int:
+def main(cfg: DictConfig) -> int:
     from benchmarks.errors import one_line_errors
     from metrics import WeightsError
     from registry import RegistryError
@@ -42,13 +42,6 @@ def _hydra_main(cfg: DictConfig) -> int:
     with one_line_errors("stats", known=(ValueError, TypeError, FileNotFoundError, RegistryError, WeightsError)):
         run(cfg)
     return 0
-
-
-def main() -> int:
-    from benchmarks.hydra_setup import exit_unless_composes
-
-    exit_unless_composes("stats", sys.argv[1:])
-    return _hydra_main()
 
 
 if __name__ == "__main__":

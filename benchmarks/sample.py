@@ -8,7 +8,6 @@ Frames are rendered ``chunk_size`` at a time, so memory does not grow with ``num
 """
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -100,7 +99,7 @@ def preview_file(out_dir: Path, fmt: str, preview_path: str | Path | None = None
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="sample")
-def _hydra_main(cfg: DictConfig) -> int:
+def main(cfg: DictConfig) -> int:
     kwargs = OmegaConf.to_container(cfg, resolve=True)
     threads = kwargs.pop("cpu_threads")
     if threads:
@@ -110,13 +109,6 @@ def _hydra_main(cfg: DictConfig) -> int:
     for path in written:
         print(path)
     return 0
-
-
-def main() -> int:
-    from benchmarks.hydra_setup import exit_unless_composes
-
-    exit_unless_composes("sample", sys.argv[1:])
-    return _hydra_main()
 
 
 if __name__ == "__main__":

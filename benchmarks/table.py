@@ -442,16 +442,17 @@ def _one_value_per_seed(rows: pd.DataFrame, where: str) -> pd.DataFrame:
     return rows
 
 
-def comparison_table(tidy: pd.DataFrame, *, baseline: str | None = None, headline: bool = True, seed: int = 0) -> pd.DataFrame:
-    """One row per (configuration, metric key, protocol) of the selected rows; ``headline=False`` gives the sub-scores.
+def comparison_tables(tidy: pd.DataFrame, *, baseline: str | None = None, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(comparison, sub-scores): one row per (configuration, metric key, protocol) of the selected rows, headline
+    keys in the first table and every other key in the second; a configuration without rows in one gets n = 0.
 
     Rows of one configuration and key but another protocol id or detector kind are kept apart (with a
     warning); ``baseline`` (``AXIS=VALUE``) adds the difference to the configuration that has VALUE on
-    AXIS and the same values on every other axis.
+    AXIS and the same values on every other axis. Seeds and protocols are sorted out once for both tables.
     """
     axes = configuration_axes(tidy)
-    selected = tidy[tidy["selected"] & tidy["key"].notna() & (tidy["headline"].astype(bool) == headline)]
-    rows = []
+    selected = tidy[tidy["selected"] & tidy["key"].notna()]
+    rows: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
     for group, runs in tidy.groupby("group", sort=False):
         runs = _one_value_per_seed(runs, f"configuration {group}")
         per_run = runs.drop_duplicates("run_dir")
@@ -461,30 +462,35 @@ def comparison_table(tidy: pd.DataFrame, *, baseline: str | None = None, headlin
         errors = [e for e in dict.fromkeys(per_run["error"]) if isinstance(e, str) and e]
         describe["error"] = " | ".join(errors) if errors else None
         chosen = selected[selected["run_dir"].isin(per_run["run_dir"])]
-        if chosen.empty:
-            rows.append({**describe, "status": status, "n": 0})
-            continue
         parts = list(chosen.groupby(["metric", "key", "protocol_id", "stand_in"], sort=False))
         for key, kept in _kept_apart(parts).items():
             warnings.warn(f"configuration {group}: '{key}' was measured under {len(kept)} protocols, kept apart: "
                           + ", ".join(kept), stacklevel=2)
-        for (metric, key, pid, stand_in), part in parts:
-            by_seed = part.groupby("run_dir", sort=False).agg(seed=("seed", "first"), value=("value", "last"))
-            by_seed = by_seed[by_seed["value"].notna()]
-            values = {_int_or(s): v for s, v in zip(by_seed["seed"], by_seed["value"])}
-            interval = table_stats.mean_interval(list(values.values()), seed=seed)
-            n = len(values)
-            rows.append({
-                **describe, "metric": metric, "key": key, "protocol_id": pid, "detector": part["detector"].iloc[0],
-                "stand_in": bool(stand_in), "direction": metric_direction(metric), "n": n,
-                "mean": float(pd.Series(list(values.values())).mean()) if n else math.nan,
-                "std": float(pd.Series(list(values.values())).std(ddof=1)) if n > 1 else math.nan,
-                "ci_low": interval.low, "ci_high": interval.high, "ci_method": interval.method,
-                "values": ";".join(f"{s}:{v:.6g}" for s, v in values.items()),
-                "kimg": ",".join(str(_int_or(k)) for k in sorted(set(part["kimg"].dropna()))),
-                "status": status, "short_count": bool(part["short_count"].astype(bool).any()),
-                "_by_seed": values,
-            })
+        for headline in (True, False):
+            mine = [(k, part) for k, part in parts if bool(part["headline"].iloc[0]) == headline]
+            if not mine:
+                rows[headline].append({**describe, "status": status, "n": 0})
+            for (metric, key, pid, stand_in), part in mine:
+                by_seed = part.groupby("run_dir", sort=False).agg(seed=("seed", "first"), value=("value", "last"))
+                by_seed = by_seed[by_seed["value"].notna()]
+                values = {_int_or(s): v for s, v in zip(by_seed["seed"], by_seed["value"])}
+                interval = table_stats.mean_interval(list(values.values()), seed=seed)
+                n = len(values)
+                rows[headline].append({
+                    **describe, "metric": metric, "key": key, "protocol_id": pid, "detector": part["detector"].iloc[0],
+                    "stand_in": bool(stand_in), "direction": metric_direction(metric), "n": n,
+                    "mean": float(pd.Series(list(values.values())).mean()) if n else math.nan,
+                    "std": float(pd.Series(list(values.values())).std(ddof=1)) if n > 1 else math.nan,
+                    "ci_low": interval.low, "ci_high": interval.high, "ci_method": interval.method,
+                    "values": ";".join(f"{s}:{v:.6g}" for s, v in values.items()),
+                    "kimg": ",".join(str(_int_or(k)) for k in sorted(set(part["kimg"].dropna()))),
+                    "status": status, "short_count": bool(part["short_count"].astype(bool).any()),
+                    "_by_seed": values,
+                })
+    return _comparison_frame(rows[True], axes, baseline), _comparison_frame(rows[False], axes, baseline)
+
+
+def _comparison_frame(rows: list[dict[str, Any]], axes: list[str], baseline: str | None) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     for column in ["config", *axes, *STAT_COLUMNS, "_by_seed"]:
         if column not in df:
@@ -592,7 +598,7 @@ def build_tables(dirs: Sequence[str | os.PathLike], *, select: str = "final", ba
         raise TableError(f"no run folders (with {' or '.join(RUN_MARKERS)}) found under: {', '.join(map(str, dirs))}")
     runs = [read_run(path) for path in run_dirs]
     tidy = select_checkpoints(tidy_table(runs), select)
-    return Tables(tidy, comparison_table(tidy, baseline=baseline), comparison_table(tidy, baseline=baseline, headline=False))
+    return Tables(tidy, *comparison_tables(tidy, baseline=baseline))
 
 
 def sibling_path(output: str | os.PathLike, suffix: str) -> Path:

@@ -8,7 +8,6 @@ job; a job whose run folder another live process holds is skipped and reported.
 """
 from __future__ import annotations
 
-import os
 import sys
 
 import hydra
@@ -24,10 +23,11 @@ def one_line(text: str) -> str:
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
-def _hydra_main(cfg: DictConfig) -> int:
+def main(cfg: DictConfig) -> int:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from benchmarks.errors import tracebacks_requested
     from benchmarks.training.components import ConfigError
     from benchmarks.training.job import resolve_run_dir, train
     from benchmarks.training.run_folder import RunFolderBusy
@@ -47,7 +47,7 @@ def _hydra_main(cfg: DictConfig) -> int:
             return SKIPPED_BUSY
         sys.exit(SKIPPED_BUSY)
     except Exception as exc:
-        if os.environ.get("SGVB_TRACEBACK") or hydra_cfg.verbose:
+        if tracebacks_requested() or hydra_cfg.verbose:  # the same switch as every other command
             raise
         log = resolve_run_dir(cfg) / "log.txt"
         where = f"; the traceback is in {log}" if log.is_file() else ""
@@ -57,14 +57,6 @@ def _hydra_main(cfg: DictConfig) -> int:
             return 1
         sys.exit(1)
     return 0
-
-
-def main() -> int:
-    """Check a plain command line (overrides only) with one compose first, so its errors are one line."""
-    from benchmarks.hydra_setup import exit_unless_composes
-
-    exit_unless_composes("train", sys.argv[1:])
-    return _hydra_main()
 
 
 if __name__ == "__main__":

@@ -272,6 +272,15 @@ def test_train_init_from_official_pickle(snapshots, tmp_path):
     assert state["components"]["generator"]["kwargs"]["motion_kernel_size"] == TINY["kernel"]
     step = next(iter(state["opt_G"]["state"].values()))["step"]
     assert float(step) == 2.0  # the official Adam step plus ours
+    # the same command again continues the run: the pickle's architecture is no config drift, and
+    # run.json still says where the run started
+    again = tiny_config(f"init_from={path}", f"run_dir={run}", f"resume={run}", "trainer.total_kimg=123.012", "trainer.snapshot_kimg=1000",
+                        "allow_change=[trainer.total_kimg]")
+    train(again)
+    info = json.loads((run / "run.json").read_text())
+    assert info["init_from"]["source"] == str(path), info
+    assert "resumed" in info, info
+    assert latest_checkpoint(run)[1]["kimg"] == pytest.approx(123.012)
     assert not marker.exists()
 
 

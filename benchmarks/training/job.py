@@ -43,6 +43,7 @@ from .run_folder import (
     config_hash,
     identity_keys,
     now_iso,
+    read_json,
     read_status,
     setup_logging,
 )
@@ -152,6 +153,7 @@ def _train_on(cfg: DictConfig, run_dir: Path, device: torch.device) -> None:
         run.remove_stale_temp_files()
         setup_logging(run_dir if main else None, main=main)
         resume_path = _resume_source(cfg.get("resume"), run_dir)  # before touching status.json
+        _apply_init_from_architecture(cfg)  # before the drift check: config.yaml holds the pickle's architecture
         drift = _config_drift(cfg, run_dir) if resume_path is not None else {}  # a refused resume leaves the run as it was
     except BaseException:
         if lock is not None:
@@ -200,6 +202,15 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
+def _apply_init_from_architecture(cfg: DictConfig) -> None:
+    """``init_from=x.pkl``: the pickle's generator, discriminator and frames per clip go into the config."""
+    if cfg.get("init_from"):
+        from . import init_from as official_start
+
+        for key, value in official_start.training_overrides(cfg.init_from, _container(cfg.get("sampler"), None)).items():
+            OmegaConf.update(cfg, key, value, merge=False)
+
+
 def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, world: int, resume_path: Path | None,
              drift: dict[str, list[Any]]):
     from .loop import TrainingLoop
@@ -207,11 +218,7 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
     seed = int(cfg.seed)
     _check_sampler_choice(cfg)
 
-    init_from = cfg.get("init_from")  # an official network pickle: its architecture and state (init_from.py)
-    if init_from:
-        from . import init_from as official_start
-        for key, value in official_start.training_overrides(init_from, _container(cfg.get("sampler"), None)).items():
-            OmegaConf.update(cfg, key, value, merge=False)
+    init_from = cfg.get("init_from")  # an official network pickle (init_from.py); its architecture is in cfg already
     _seed_everything(seed)  # identical initialisation on every rank
     dataset = build_dataset(cfg.dataset)
     resolution = int(dataset.resolution)
@@ -268,15 +275,21 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
         log.info("resumed from %s at kimg %.3f (step %d)%s", resume_path, loop.kimg, loop.step,
                  f"; {dropped} stats row(s) past it dropped" if dropped else "")
     elif init_from:  # an official network pickle (init_from.py)
+        from . import init_from as official_start
+
         started = official_start.init_training_loop(loop, init_from)
         log.info("initialised from %s at kimg %.3f", init_from, loop.kimg)
     if run.writer:
+        first_start = _read_run_json(run.path).get("init_from")  # _write_run_json rewrites run.json
         if resume_path is None or not (run.path / CONFIG).is_file():
             run.write_text(CONFIG, config_text)  # a resume never rewrites the original; changes go to run.json's history
         _write_run_json(run, cfg, components, device=device, world=world, seed=seed, resolution=resolution,
                         resumed_from=resume_path, drift=drift)
-        if init_from and resume_path is None:
-            official_start.record_init_source(run.path / "run.json", started)
+        taken = started if init_from and resume_path is None else first_start  # where the run started, kept on resume
+        if taken:
+            from . import init_from as official_start
+
+            official_start.record_init_source(run.path / RUN_INFO, taken)
         log.info("run folder %s", run.path)
     return loop
 
@@ -323,8 +336,6 @@ def _config_drift(cfg: DictConfig, run_dir: Path) -> dict[str, list[Any]]:
 
 
 def _read_run_json(run_dir: Path) -> dict[str, Any]:
-    from .run_folder import read_json
-
     return read_json(run_dir / RUN_INFO) or {}
 
 

@@ -45,10 +45,13 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it: once, at import, not around every write
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
 
 
 @contextlib.contextmanager
@@ -59,7 +62,7 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
@@ -101,10 +104,6 @@ def write_status(run_dir: str | os.PathLike, state: str, *, kimg: float, error: 
     if state not in STATES:
         raise ValueError(f"run state must be one of {STATES}, got {state!r}")
     atomic_write_json(Path(run_dir) / STATUS, {"state": state, "error": error, "kimg": round(float(kimg), 6), "updated": now_iso(), **extra})
-
-
-def metric_files(run_dir: str | os.PathLike) -> list[Path]:
-    return sorted(Path(run_dir).glob("metric-*.jsonl"))
 
 
 # ----------------------------------------------------------------------------------------- identity
@@ -248,9 +247,6 @@ class RunFolder:
     @property
     def samples(self) -> Path:
         return self.path / "samples"
-
-    def read_json(self, name: str) -> dict[str, Any] | None:
-        return read_json(self.path / name)
 
     def write_text(self, name: str, text: str) -> None:
         if self.writer:
