@@ -42,7 +42,9 @@ class VideoGenerator(nn.Module):
       * ``continuous_time``: frames at any real t (StyleGAN-V, DIGAN); False = integer t only (LSTM/GRU models);
       * ``autoregressive``: frames depend on earlier frames, so long videos are unrolled from t = 0;
       * ``training_stages``: names of the stages the harness runs in order (e.g. ``("image", "pca", "motion")``);
-        the config gives every stage but the last a kimg budget (``trainer.stage_kimg``).
+        the config gives every stage but the last a kimg budget (``trainer.stage_kimg``);
+      * ``batch_defines_draws``: its random draws depend on how videos are split into batches (the
+        official noise: z, then motion noise, per batch), so metrics keep the requested batch size.
     Instances carry ``z_dim`` and ``resolution`` (the harness passes ``resolution`` to the constructor).
     """
 
@@ -53,6 +55,7 @@ class VideoGenerator(nn.Module):
     continuous_time: bool = True
     autoregressive: bool = False
     training_stages: tuple[str, ...] = ("main",)
+    batch_defines_draws: bool = False
 
     z_dim: int
     resolution: int

@@ -75,6 +75,8 @@ class OfficialNoiseGenerator(VideoGenerator):
     The ``generator`` arguments of the harness are ignored on purpose.
     """
 
+    batch_defines_draws = True  # the official code draws per batch: the batch size is part of the stream
+
     def __init__(self, G: VideoGenerator, seed: int):
         super().__init__()
         check_noise_mode("official", G)

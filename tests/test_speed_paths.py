@@ -98,3 +98,15 @@ def test_speed_section_replaces_only_its_block(tmp_path):
     second = path.read_text()
     assert second.count(BEGIN) == second.count(END) == 1 and "2.00 s/kimg" in second and "1.00 s/kimg" not in second
     assert "## Other\nkept" in second
+
+
+def test_a_generator_whose_draws_follow_the_batch_keeps_its_batch_size():
+    """The official noise draws z and motion per batch: refitting the batch to GPU memory would change the
+    videos, so such a generator is never probed (no CUDA call happens here, even for a CUDA device)."""
+    from metrics.generation import fit_batch_to_memory
+    from stylegan_v.official_noise import OfficialNoiseGenerator
+
+    assert OfficialNoiseGenerator.batch_defines_draws
+    G, _ = _models(16, TINY)
+    official = OfficialNoiseGenerator(G, seed=0)
+    assert fit_batch_to_memory(official, requested=5, frames=4, device=torch.device("cuda")) == 5
