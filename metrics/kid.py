@@ -66,7 +66,7 @@ class KID(Metric):
         real_clips = samples.first_frames(real, self.max_real)
 
         def real_rows() -> dict[str, torch.Tensor]:
-            return {"features": torch.from_numpy(samples.features_of(detector, samples.frame_batches(real, real_clips, ctx, batch), ctx))}
+            return {"features": samples.feature_slots(detector, samples.frame_batches(real, real_clips, ctx, batch), ctx)}
 
         fields = {"metric": "kid", "fingerprint": real.fingerprint(), "max_real": self.max_real, "detector": detector.identity}
         real_state, cache_hit = ctx.cached_real(f"{self.name}-real", fields, real_rows)

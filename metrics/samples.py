@@ -20,18 +20,25 @@ from . import sources
 from .base import EvalContext, all_reduce_, detector_protocol, is_dataset, is_generator
 
 
-def gather_rows(local: list[torch.Tensor], dim: int, ctx: EvalContext) -> np.ndarray:
-    """float32 ``[N, dim]``: every process's rows, rank after rank (a single process: its rows as they came)."""
+def row_slots(local: list[torch.Tensor], dim: int, ctx: EvalContext) -> torch.Tensor:
+    """float32 ``[N, dim]`` holding this process's rows in its own slots (rank after rank) and zeros elsewhere,
+    so that one sum across processes (``all_reduce_``, or ``ctx.cached_real``'s) holds every process's rows."""
     mine = torch.cat(local).float().cpu() if local else torch.zeros(0, dim)
     if ctx.world_size == 1:
-        return mine.numpy()
+        return mine
     counts = torch.zeros(ctx.world_size, dtype=torch.float64)
     counts[ctx.rank] = mine.shape[0]
     counts = all_reduce_({"n": counts})["n"].long().tolist()
     start = sum(counts[: ctx.rank])
-    slots = torch.zeros(sum(counts), dim, dtype=torch.float64)
-    slots[start : start + mine.shape[0]] = mine.double()
-    return all_reduce_({"rows": slots})["rows"].float().numpy()
+    slots = torch.zeros(sum(counts), dim)
+    slots[start : start + mine.shape[0]] = mine
+    return slots
+
+
+def gather_rows(local: list[torch.Tensor], dim: int, ctx: EvalContext) -> np.ndarray:
+    """float32 ``[N, dim]``: every process's rows, rank after rank (a single process: its rows as they came)."""
+    slots = row_slots(local, dim, ctx)
+    return (all_reduce_({"rows": slots})["rows"] if ctx.world_size > 1 else slots).float().numpy()
 
 
 def first_frames(dataset, limit: int | None) -> list[sources.Clip]:
@@ -87,6 +94,11 @@ def fake_clip_batches(fake: Any, ctx: EvalContext, *, num_videos: int, num_frame
 def features_of(detector, batches: Iterator[torch.Tensor], ctx: EvalContext) -> np.ndarray:
     """All detector outputs for ``batches``, every process's rows concatenated (float32, as the official FeatureStats keeps them)."""
     return gather_rows([detector(b).float().cpu() for b in batches], detector.feature_dim, ctx)
+
+
+def feature_slots(detector, batches: Iterator[torch.Tensor], ctx: EvalContext) -> torch.Tensor:
+    """This process's detector outputs in its slots (``row_slots``): for ``ctx.cached_real``, which does the one sum."""
+    return row_slots([detector(b).float().cpu() for b in batches], detector.feature_dim, ctx)
 
 
 def sample_protocol(detector, ctx: EvalContext, *, fake: Any, direction: str, **fields: Any) -> dict[str, Any]:

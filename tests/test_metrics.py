@@ -191,28 +191,36 @@ def test_bad_inputs_are_clear_errors(tmp_path, video_detector):
 
 
 # ------------------------------------------------------------------------------------------ processes
-def _eval_worker(rank, world, init_file, detector, cache_dir, out_dir):
+KID_SPEC = {"_name_": "kid", "num_fake": 6, "max_real": 7, "num_subsets": 3, "max_subset_size": 5, "clip_length": 4}
+
+
+def _eval_worker(rank, world, init_file, detector, cache_dir, out_dir, image_detector):
     torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
         real, fake = _dataset([12] * 7, seed=1), _dataset([12] * 7, seed=2)
         rec = evaluate("fvd7_8f", fake=fake, real=real, detector_path=detector, cache_dir=cache_dir, run_dir=out_dir, batch_size=2)
+        kid = evaluate(KID_SPEC, fake=fake, real=real, detector_path=image_detector, cache_dir=cache_dir, batch_size=2)
         with open(os.path.join(out_dir, f"value{rank}.json"), "w") as f:
-            json.dump(rec, f)
+            json.dump({**rec, "kid": kid["value"]}, f)
     finally:
         torch.distributed.destroy_process_group()
 
 
-def test_two_processes_give_the_same_fvd_and_statistics_as_one(tmp_path, video_detector):
-    torch.multiprocessing.spawn(_eval_worker, args=(2, str(tmp_path / "init"), video_detector, str(tmp_path / "c2"), str(tmp_path)), nprocs=2, join=True)
+def test_two_processes_give_the_same_fvd_and_statistics_as_one(tmp_path, video_detector, image_detector):
+    torch.multiprocessing.spawn(_eval_worker, args=(2, str(tmp_path / "init"), video_detector, str(tmp_path / "c2"), str(tmp_path), image_detector),
+                                nprocs=2, join=True)
     real, fake = _dataset([12] * 7, seed=1), _dataset([12] * 7, seed=2)
     single = evaluate("fvd7_8f", fake=fake, real=real, detector_path=video_detector, cache_dir=tmp_path / "c1", batch_size=3)
+    single_kid = evaluate(KID_SPEC, fake=fake, real=real, detector_path=image_detector, cache_dir=tmp_path / "c1", batch_size=3)
     for rank in range(2):
         rec = json.loads((tmp_path / f"value{rank}.json").read_text())
+        # KID's real features are gathered once across processes (not summed twice by the cache)
+        assert rec["kid"] == pytest.approx(single_kid["value"], rel=1e-4, abs=1e-6)
         # equal up to float32 detector rounding (batches are composed differently); the float64 sums add exactly
         assert rec["value"] == pytest.approx(single["value"], rel=1e-5) and rec["protocol"]["world_size"] == 2
         assert rec["protocol"]["num_real"] == 7 and rec["protocol"]["num_fake"] == 7
     assert len((tmp_path / "metric-fvd7_8f.jsonl").read_text().splitlines()) == 1  # only rank 0 writes
-    (two,), (one,) = list((tmp_path / "c2").glob("*.npz")), list((tmp_path / "c1").glob("*.npz"))
+    (two,), (one,) = list((tmp_path / "c2").glob("fvd*.npz")), list((tmp_path / "c1").glob("fvd*.npz"))
     a, b = FeatureStats.load(two), FeatureStats.load(one)
     assert a.count == b.count == 7
     torch.testing.assert_close(a.sum_outer, b.sum_outer, rtol=1e-6, atol=1e-8)

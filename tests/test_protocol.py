@@ -16,7 +16,7 @@ PINS = {  # protocol ids start with this release; v1 is the first published defi
     FVD: (1, "634b0ca81720fb2f"),
     FID: (1, "211586ce2d54d63e"),
     LongVideoConsistency: (1, "6ce3ce254080cf41"),
-    KID: (1, "beef7f2ead3a5be2"),
+    KID: (1, "e1f5160f8c573abf"),
     InceptionScore: (1, "5fcb30404a7d5996"),
     VideoInceptionScore: (1, "5fcb30404a7d5996"),
 }
