@@ -151,13 +151,16 @@ class VideoMAEDetector(Detector):
         self.model = model.eval().requires_grad_(False)
         self.name, self.sha256, self.stand_in, self.seed = name, sha256, stand_in, seed
         self.video, self.feature_dim, self.input_resolution = True, model.embed_dim, model.img_size
+        self._chunk: int | None = None  # clips per forward, sized once from free memory: every batch is chunked alike
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         from .videomae import clips_per_chunk, preprocess
 
         self.check_input(x)
-        chunk = clips_per_chunk(self.model, x.device)
+        if self._chunk is None:
+            self._chunk = clips_per_chunk(self.model, x.device)
+        chunk = self._chunk
         out = []
         for part in x.split(chunk):
             with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=x.is_cuda):

@@ -49,10 +49,7 @@ class _ScoreMetric(Metric):
         raise NotImplementedError
 
     def compute(self, ctx: EvalContext, fake: Any, real: Any) -> MetricOutput:
-        detector = ctx.detector(self.detector_spec, stand_in_resolution=self.stand_in_resolution)
-        if detector.video != self.video:
-            raise ValueError(f"{self.name}: detector '{detector.name}' is {'a video' if detector.video else 'an image'} detector; "
-                             f"this metric needs {'a video' if self.video else 'an image'} detector")
+        detector = ctx.detector(self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=self.video)
         resolution = int(getattr(fake, "resolution", 0) or getattr(real, "resolution", 0))
         probs = samples.features_of(detector, self._batches(ctx, fake, resolution), ctx)
         mean, std = split_scores(probs, self.num_splits, shuffle_seed=self.shuffle_seed, dtype=np.float32 if ctx.official else np.float64)

@@ -58,9 +58,7 @@ class KID(Metric):
         if not is_dataset(real):
             raise TypeError(f"{self.name}: 'real' must be a VideoDataset, got {type(real).__name__}")
         check_same_resolution(self.name, fake, real)
-        detector = ctx.detector(self.detector_spec, stand_in_resolution=self.stand_in_resolution)
-        if detector.video:
-            raise ValueError(f"{self.name}: detector '{detector.name}' is a video detector; KID needs an image detector")
+        detector = ctx.detector(self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=False)
         batch = ctx.batch_size or next((v for r, v in sorted(_FRAMES_PER_BATCH.items()) if real.resolution <= r), 2)
 
         real_clips = samples.first_frames(real, self.max_real)

@@ -16,9 +16,9 @@ PINS = {  # protocol ids start with this release; v1 is the first published defi
     FVD: (1, "634b0ca81720fb2f"),
     FID: (1, "211586ce2d54d63e"),
     LongVideoConsistency: (1, "6ce3ce254080cf41"),
-    KID: (1, "e1f5160f8c573abf"),
-    InceptionScore: (1, "5fcb30404a7d5996"),
-    VideoInceptionScore: (1, "5fcb30404a7d5996"),
+    KID: (1, "5e724637f853d471"),
+    InceptionScore: (1, "7640a411836b5a20"),
+    VideoInceptionScore: (1, "7640a411836b5a20"),
 }
 
 

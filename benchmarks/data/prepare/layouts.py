@@ -174,7 +174,7 @@ class TaichiHD(Preparer):
                     raise PrepareError(f"unexpected nested video '{video}': expected {self.layout}")
                 jobs.append(VideoJob(name=video.stem, source=str(video), kind="video", info={"split": s}))
             for sub in _dirs(folder):
-                if not any(p.suffix.lower() in IMAGE_EXTENSIONS for p in sub.iterdir()):
+                if not frame_files(sub):
                     raise PrepareError(f"'{sub}' holds no frame images ({', '.join(IMAGE_EXTENSIONS)}): expected {self.layout}")
                 jobs.append(VideoJob(name=sub.name, source=str(sub), kind="frames", info={"split": s}))
             if not any(j.info["split"] == s for j in jobs):
