@@ -27,13 +27,15 @@ from pathlib import Path
 CONF = Path(__file__).resolve().parent / "conf"
 
 
-def option_spec(kind: str, name: str, small: bool):
-    from omegaconf import OmegaConf
+def option_spec(kind: str, name: str, small: bool) -> dict:
+    """The config option ``sgvb train`` would use for ``name``: ``<name>_small`` with ``small`` where that file
+    exists (composed by Hydra, so its defaults list applies: the small files only hold what differs), else
+    ``<name>``, else the bare registry name."""
+    from benchmarks.hydra_setup import load_option
 
     for stem in ([f"{name}_small"] if small else []) + [name]:
-        path = CONF / kind / f"{stem}.yaml"
-        if path.is_file():
-            spec = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+        if (CONF / kind / f"{stem}.yaml").is_file():
+            spec = load_option(kind, stem)
             if spec.get("_name_") == name:
                 return spec
     return {"_name_": name}

@@ -110,3 +110,13 @@ def test_a_generator_whose_draws_follow_the_batch_keeps_its_batch_size():
     G, _ = _models(16, TINY)
     official = OfficialNoiseGenerator(G, seed=0)
     assert fit_batch_to_memory(official, requested=5, frames=4, device=torch.device("cuda")) == 5
+
+
+@pytest.mark.parametrize("kind", ["generator", "discriminator"])
+def test_speed_benchmarks_small_option_has_small_widths(kind):
+    """``--small`` used to fall back to the full-size file silently (the small files inherit their ``_name_``)."""
+    from benchmarks.bench_train import option_spec
+
+    assert option_spec(kind, "stylegan_v", True)["channel_max"] == 64
+    assert option_spec(kind, "stylegan_v", False)["channel_max"] == 512
+    assert option_spec(kind, "no_such_model", True) == {"_name_": "no_such_model"}
