@@ -102,13 +102,14 @@ class _FusedBiasAct(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy):
         (y,) = ctx.saved_tensors
-        with torch.no_grad():
-            y = y.detach()
-            factor = torch.where(y > 0, ctx.gain, ctx.gain * ctx.slope).to(dy.dtype) if ctx.slope != 1.0 else None
-            if ctx.clamp is not None:
-                keep = y.abs() < ctx.clamp
-                factor = factor.masked_fill_(~keep, 0) if factor is not None else keep.to(dy.dtype) * ctx.gain
-        dx = dy * factor if factor is not None else dy * ctx.gain
+        y = y.detach()
+        # aten's own activation backwards, one pass each: dy * (y > 0 ? 1 : slope), then zero where |y| >= clamp.
+        # Both are differentiable in dy (their derivative is themselves), which R1's double backward needs.
+        dx = torch.ops.aten.leaky_relu_backward(dy, y, ctx.slope, True) if ctx.slope != 1.0 else dy
+        if ctx.clamp is not None:
+            dx = torch.ops.aten.hardtanh_backward(dx, y, -ctx.clamp, ctx.clamp)
+        if ctx.gain != 1.0:
+            dx = dx.mul_(ctx.gain) if dx is not dy else dx * ctx.gain  # a fresh tensor from the ops above: scale it in place
         dbias = None
         if ctx.has_bias and ctx.needs_input_grad[1]:
             dims = [i for i, s in enumerate(ctx.bias_shape) if s == 1]
