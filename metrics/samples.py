@@ -85,7 +85,8 @@ def fake_clip_batches(fake: Any, ctx: EvalContext, *, num_videos: int, num_frame
             yield from sources.generated_clips(fake, num_videos=sources.quota(num_videos, ctx.rank, ctx.world_size), times=list(range(num_frames)),
                                                batch_size=batch, generator=ctx.torch_generator(), device=ctx.device)
     elif is_dataset(fake):
-        clips = sources.shard(sources.select_folder_clips(fake, num_videos=num_videos, num_frames=num_frames), ctx.rank, ctx.world_size)
+        clips = sources.select_folder_clips(fake, num_videos=num_videos, num_frames=num_frames, mode=ctx.mode)  # official mode refuses short videos
+        clips = sources.shard(clips, ctx.rank, ctx.world_size)
         yield from sources.iter_dataset_batches(fake, clips, batch_size=batch, device=ctx.device, num_threads=ctx.num_threads)
     else:
         raise TypeError(f"'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}")

@@ -102,3 +102,12 @@ def test_video_inception_score_on_the_c3d_stand_in(offline):
     assert official["value"] == pytest.approx(rec["value"], rel=1e-5)  # float32 official arithmetic vs float64
     with pytest.raises(ValueError, match="video detector"):
         evaluate({"_name_": "isv", "num_videos": 6, "num_splits": 2, "detector": "dino_vits16"}, fake=G, real=real, allow_stand_in_detectors=True)
+
+
+def test_video_inception_score_of_a_folder_refuses_too_short_videos_in_official_mode(offline):
+    """As FVD does: official mode names the short fake videos instead of skipping them (the folder path lost ``mode``)."""
+    fake = ArrayVideoDataset([moving_blobs(1, n, 32, seed=i)[0] for i, n in enumerate([8, 3, 8, 8])])
+    spec = {"_name_": "isv", "num_videos": 3, "num_splits": 1, "num_frames": 8}
+    with pytest.raises(ValueError, match=r"shorter than the 8 frames .*'video_000001' \(3\)"):
+        evaluate(spec, fake=fake, real=fake, allow_stand_in_detectors=True, batch_size=4, mode="official")
+    assert evaluate(spec, fake=fake, real=fake, allow_stand_in_detectors=True, batch_size=4)["protocol"]["num_fake"] == 3
