@@ -50,9 +50,9 @@ class RuntimeSettings:
     """How the networks run (not what they learn)."""
 
     seed: int = 0
-    precision: str = "bf16"
+    precision: str = "bf16"  # bf16 autocast on CUDA (CPU always fp32) | fp32
     channels_last: bool = False
-    compile: bool = False
+    compile: bool = False  # torch.compile the G and D forward passes (R1 stays eager)
     fused_adam: bool = False  # torch.optim.Adam(fused=True): one kernel for all parameters
     progress: bool = True
 
@@ -86,12 +86,13 @@ class TrainConfig:
     augmentation: Any = None
     trainer: TrainerSettings = field(default_factory=TrainerSettings)
     samples: SampleSettings = field(default_factory=SampleSettings)
-    seed: int = 0
+    # RuntimeSettings' fields, flat at the top level of the config; their defaults are written there once
+    seed: int = RuntimeSettings.seed
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str = "bf16"  # bf16 autocast on CUDA (CPU always fp32) | fp32
-    channels_last: bool = False
-    compile: bool = False  # torch.compile G and D forward passes
-    fused_adam: bool = False  # fused Adam kernels (CUDA; CPU too in recent torch)
+    precision: str = RuntimeSettings.precision
+    channels_last: bool = RuntimeSettings.channels_last
+    compile: bool = RuntimeSettings.compile
+    fused_adam: bool = RuntimeSettings.fused_adam
     cpu_threads: Optional[int] = None  # torch CPU threads per process (null = torch's default); 1 when jobs share few cores
     nproc: int = 1  # processes on this machine (torch.multiprocessing.spawn); torchrun also works
     init_from: Optional[str] = None  # official network pickle (network-snapshot-*.pkl): its G/D/G_ema, ADA p, Adam states and kimg start the run
@@ -103,7 +104,7 @@ class TrainConfig:
     allow_fewer: bool = False  # let a metric run on fewer items than its name states (the record says so: fewer_than_name)
     cache_dir: Optional[str] = None  # real-data statistics cache (null = ~/.cache/sgvb/stats or SGVB_CACHE_DIR)
     detector_path: Optional[str] = None  # a detector file for the metrics (see sgvb eval)
-    progress: bool = True
+    progress: bool = RuntimeSettings.progress
 
 
 def register_schemas() -> None:
