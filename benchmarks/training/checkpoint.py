@@ -165,12 +165,23 @@ def load_generator(path: str | os.PathLike, device: Any = None, ema: bool = True
 
     ``path`` may also be a run folder (its newest checkpoint is used).
     """
+    return load_generator_and_kimg(path, device=device, ema=ema)[0]
+
+
+def load_generator_and_kimg(path: str | os.PathLike, device: Any = None, ema: bool = True) -> tuple[Any, float | None]:
+    """``load_generator`` plus the kimg the file was saved at, read from the same single load (what eval records).
+
+    Our checkpoints: the kimg in the file name. Official pickles: ``stylegan_v.official.snapshot_kimg``
+    (``stats.cur_nimg``, else the official ``network-snapshot-<kimg>.pkl`` name). None when neither says.
+    """
     from registry import GENERATORS
 
     path = resolve_checkpoint_path(path)
     if path.suffix == ".pkl":  # official StyleGAN-V / StyleGAN2-ADA network pickle (stylegan_v.official)
-        from stylegan_v.official import load_official_generator
-        return load_official_generator(path, device=device, ema=ema)
+        from stylegan_v.official import load_network_pkl, snapshot_kimg
+        loaded = load_network_pkl(path)
+        G = loaded["G_ema" if ema else "G"]
+        return (G.to(device) if device is not None else G), snapshot_kimg(loaded)
     state = load_checkpoint(path)
     key = "G_ema" if ema else "G"
     G = build_from_spec(GENERATORS, state["components"]["generator"])
@@ -178,4 +189,4 @@ def load_generator(path: str | os.PathLike, device: Any = None, ema: bool = True
     G.eval().requires_grad_(False)
     if device is not None:
         G.to(device)
-    return G
+    return G, checkpoint_kimg(path)
