@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from registry.files import user_cache_dir
+
 CACHE_FORMAT = 1
 
 
 def default_cache_dir() -> Path:
-    root = os.environ.get("SGVB_CACHE_DIR")
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "sgvb") / "stats"
+    return user_cache_dir() / "stats"
 
 
 def cache_key(fields: dict) -> str:

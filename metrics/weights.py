@@ -15,6 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from registry.files import user_cache_dir
+
 
 class WeightsError(RuntimeError):
     """A detector's weight file is missing, unreadable or not the expected file."""
@@ -49,11 +51,6 @@ def weights_dirs() -> list[Path]:
         dirs.append(Path(os.environ["SGVB_WEIGHTS_DIR"]).expanduser())
     dirs.append(user_cache_dir())
     return dirs
-
-
-def user_cache_dir() -> Path:
-    root = os.environ.get("SGVB_CACHE_DIR")
-    return Path(root).expanduser() if root else Path.home() / ".cache" / "sgvb"
 
 
 def sha256_of(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:

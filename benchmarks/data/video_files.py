@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from registry import DATASETS
+from registry.files import user_cache_dir
 
 from .base import DatasetError, ResizeReporter, VideoDataset, fit_square, hash_items, stack_frames
 
@@ -26,11 +27,6 @@ def find_videos(root: Path) -> list[Path]:
         p for p in root.rglob("*")
         if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS and not any(s.startswith(".") for s in p.relative_to(root).parts)
     )
-
-
-def cache_root() -> Path:
-    """Where small derived data (video lengths) is cached: ``$SGVB_CACHE_DIR`` or ``~/.cache/sgvb``."""
-    return Path(os.environ.get("SGVB_CACHE_DIR", Path.home() / ".cache" / "sgvb"))
 
 
 @DATASETS.register("mp4", aliases=["video_files", "videos"])
@@ -136,7 +132,7 @@ class VideoFilesDataset(VideoDataset):
     # ------------------------------------------------------------------ lengths
     def _all_lengths(self) -> list[int]:
         if self._lengths is None:
-            cache = cache_root() / "video_lengths" / f"{hash_items('mp4-lengths', self._raw_identity())}.json"
+            cache = user_cache_dir() / "video_lengths" / f"{hash_items('mp4-lengths', self._raw_identity())}.json"
             try:
                 lengths = json.loads(cache.read_text())
                 if len(lengths) != len(self._files):
