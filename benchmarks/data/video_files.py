@@ -1,9 +1,9 @@
 """Videos read straight from files (mp4, avi, webm, mov, mkv, ...) with PyAV."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from registry import DATASETS
-from registry.files import user_cache_dir
+from registry.files import atomic_write_json, user_cache_dir
 
 from .base import DatasetError, ResizeReporter, VideoDataset, fit_square, hash_items, stack_frames
 
@@ -139,7 +139,8 @@ class VideoFilesDataset(VideoDataset):
                     raise ValueError
             except (OSError, ValueError):
                 lengths = [count_frames(f) for f in self._files]
-                _write_json_atomic(cache, lengths)
+                with contextlib.suppress(OSError):  # a read-only cache is not an error: lengths are recounted next time
+                    atomic_write_json(cache, lengths)
             self._lengths = [int(n) for n in lengths]
         return self._lengths
 
@@ -242,14 +243,3 @@ def _seek_and_decode(container, stream, first: int):
             yield number(frame), frame
 
     return frames()
-
-
-def _write_json_atomic(path: Path, obj) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    except OSError:  # a read-only cache is not an error: lengths are recounted next time
-        pass

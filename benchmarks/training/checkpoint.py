@@ -8,7 +8,7 @@ networks are rebuilt through the registry — no pickled code); ``G``, ``G_ema``
 per discriminator), ``opt_G``, ``opt_D``, ``augment`` (per discriminator), ``rng`` (torch, cuda,
 numpy, python and the loop's own generators as tensors/lists); ``best`` and the resolved ``config``
 (YAML text). Everything loads with ``torch.load(weights_only=True)``. Files are written to a temp
-name and renamed (``run_folder.atomic_open``), so a killed run never leaves a half-written checkpoint under the
+name and renamed (``registry.files.atomic_open``), so a killed run never leaves a half-written checkpoint under the
 real name; a corrupt file found anyway (e.g. a disk error) is skipped with a warning on resume.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .run_folder import atomic_open
+from registry.files import atomic_open
 
 FORMAT = "sgvb-checkpoint"
 FORMAT_VERSION = 1
