@@ -62,7 +62,6 @@ import torch
 from einops import rearrange
 
 from registry import METRICS
-from registry.files import atomic_open
 
 from . import sources
 from .base import (EvalContext, Metric, MetricOutput, check_same_resolution, detector_protocol, is_dataset, is_generator, name_pattern,
@@ -237,11 +236,10 @@ def plot_curves(curves: dict[str, np.ndarray], path: Path, title: str) -> None:
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    try:
-        with atomic_open(path) as handle:
-            fig.savefig(handle, format="png", dpi=100)
-    finally:
-        plt.close(fig)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
 
 
 @METRICS.register("consistency", aliases=["lvc"])
@@ -331,8 +329,9 @@ class LongVideoConsistency(Metric):
             folder = Path(ctx.run_dir) / f"metric-{self.name}"
             folder.mkdir(parents=True, exist_ok=True)
             npz = folder / f"{ctx.artifact_tag}.npz"
-            with atomic_open(npz) as handle:
-                np.savez(handle, **curves)
+            tmp = folder / f".{ctx.artifact_tag}.tmp.npz"
+            np.savez(tmp, **curves)
+            tmp.replace(npz)
             png = folder / f"{ctx.artifact_tag}.png"
             plot_curves(curves, png, f"{self.name}: LVC = {value:.4f} ({detector.name})")
             artifacts = {"curves": str(npz.relative_to(ctx.run_dir)), "plot": str(png.relative_to(ctx.run_dir))}
