@@ -84,19 +84,25 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    aside = None
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_UMASK)
-        old = None
         if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
-            os.replace(path, old / path.name)
-        os.replace(tmp, path)
+            aside = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-old-", dir=path.parent))
+            os.replace(path, aside / path.name)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            if aside is not None:  # put the old folder back
+                os.replace(aside / path.name, path)
+            raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
