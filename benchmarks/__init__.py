@@ -6,5 +6,5 @@ first use without the registry importing this layer.
 from registry import AUGMENTATIONS, DATASETS, LOSSES, SAMPLERS
 
 for _registry, _package in ((DATASETS, "benchmarks.data"), (SAMPLERS, "benchmarks.data"),
-                            (LOSSES, "benchmarks.training"), (AUGMENTATIONS, "benchmarks.training")):
+                            (LOSSES, "benchmarks.training.losses"), (AUGMENTATIONS, "benchmarks.training.augment")):
     _registry.add_builtin_package(_package)

@@ -147,13 +147,13 @@ def run(cfg: DictConfig) -> list[dict]:
             _print(records[-1])
         return records
 
-    from benchmarks.training.checkpoint import checkpoint_kimg, load_generator
+    from benchmarks.training.checkpoint import load_generator_and_kimg
 
     checkpoints = checkpoints_to_evaluate(fake)
     home = Path(fake["run_dir"]).expanduser() if fake["run_dir"] else run_folder_of(checkpoints[0])
     real = real_side(cfg, home)
     for ckpt in checkpoints:
-        G = load_generator(ckpt, device=device, ema=bool(fake["ema"]))
+        G, kimg = load_generator_and_kimg(ckpt, device=device, ema=bool(fake["ema"]))
         if int(G.resolution) != int(real.resolution):
             raise EvalConfigError(f"generator resolution {G.resolution} ('{ckpt}') != real data resolution {real.resolution}; real and fake must "
                                   f"match: pass dataset.resolution={G.resolution} to resize the real data (or evaluate against data at that size)")
@@ -161,7 +161,7 @@ def run(cfg: DictConfig) -> list[dict]:
         for m in metrics:
             from stylegan_v.official_noise import with_noise_mode  # noise=official: the official metric code's draws
             generator = with_noise_mode(G, noise=str(cfg.noise), seed=int(cfg.seed))
-            records.append(evaluate(m, fake=generator, real=real, run_dir=out_dir, kimg=checkpoint_kimg(ckpt), checkpoint=str(ckpt), **common))
+            records.append(evaluate(m, fake=generator, real=real, run_dir=out_dir, kimg=kimg, checkpoint=str(ckpt), **common))
             _print(records[-1])
         del G
     return records

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import table, table_plots
-from benchmarks.training.run_folder import atomic_open
+from registry.files import atomic_open
 
 
 def write_results(run_dirs: Sequence[Path], results_dir: Path, *, labels: dict[Path, str], select: str = "final") -> table.Tables:

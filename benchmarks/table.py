@@ -40,7 +40,8 @@ from typing import Any
 import pandas as pd
 
 from benchmarks import table_stats
-from benchmarks.training.run_folder import RUN_LOCAL_KEYS, atomic_write_text, flatten, group_hash  # the one run identity and writer
+from benchmarks.training.run_folder import RUN_LOCAL_KEYS, flatten, group_hash  # the one run identity
+from registry.files import atomic_write_text
 
 RUN_MARKERS = ("run.json", "status.json")
 # Keys that differ between runs of one configuration without changing what is trained (where and how a

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.table import STAND_IN_MARK, _text
-from benchmarks.training.run_folder import atomic_open
+from registry.files import atomic_open
 
 __all__ = ["config_labels", "write_plots"]
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from registry.files import atomic_open, user_cache_dir
 
 CACHE_FORMAT = 1
 
 
 def default_cache_dir() -> Path:
-    root = os.environ.get("SGVB_CACHE_DIR")
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "sgvb") / "stats"
+    return user_cache_dir() / "stats"
 
 
 def cache_key(fields: dict) -> str:
@@ -45,12 +45,5 @@ def load(path: Path) -> dict[str, np.ndarray] | None:
 
 def save(path: Path, arrays: dict[str, np.ndarray], fields: dict) -> None:
     """Atomic write; the key fields travel along (``_key``) so a cache file says what it holds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez(tmp, _key=np.asarray(json.dumps(fields, sort_keys=True, default=str)), **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_open(path) as handle:
+        np.savez(handle, _key=np.asarray(json.dumps(fields, sort_keys=True, default=str)), **arrays)

@@ -20,11 +20,12 @@ import json
 import os
 import pickle
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from registry.files import atomic_open
 
 FORMAT = "sgvb-real-stats"
 FORMAT_VERSION = 1
@@ -65,19 +66,12 @@ class ReferenceStats:
         return self.arrays
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Atomic write of a ``.npz`` (temp file in the same folder, then rename)."""
+        """Atomic write of a ``.npz`` (``registry.files.atomic_open``)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "protocol": self.protocol, "fingerprint": self._fingerprint,
                 "resolution": self.resolution, "counts": self.counts}
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-        os.close(fd)
-        try:
-            np.savez(tmp, _meta=np.asarray(json.dumps(meta, sort_keys=True, default=str)), **self.arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_open(path) as handle:
+            np.savez(handle, _meta=np.asarray(json.dumps(meta, sort_keys=True, default=str)), **self.arrays)
         return path
 
     @classmethod

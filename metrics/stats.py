@@ -11,13 +11,13 @@ import contextlib
 import dataclasses
 import hashlib
 import os
-import tempfile
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from registry.files import atomic_open
 
 from .distributed import all_reduce_
 
@@ -92,17 +92,9 @@ class FeatureStats:
         return stats
 
     def save(self, path: str | os.PathLike) -> None:
-        """Atomic write (temp file in the same folder, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-        os.close(fd)
-        try:
-            np.savez(tmp, **self.state_dict())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        """Atomic write (``registry.files.atomic_open``)."""
+        with atomic_open(path) as handle:
+            np.savez(handle, **self.state_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "FeatureStats":

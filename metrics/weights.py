@@ -12,8 +12,9 @@ import hashlib
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
+
+from registry.files import atomic_path, user_cache_dir
 
 
 class WeightsError(RuntimeError):
@@ -49,11 +50,6 @@ def weights_dirs() -> list[Path]:
         dirs.append(Path(os.environ["SGVB_WEIGHTS_DIR"]).expanduser())
     dirs.append(user_cache_dir())
     return dirs
-
-
-def user_cache_dir() -> Path:
-    root = os.environ.get("SGVB_CACHE_DIR")
-    return Path(root).expanduser() if root else Path.home() / ".cache" / "sgvb"
 
 
 def sha256_of(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
@@ -113,18 +109,11 @@ def download(url: str, dest: Path, *, expected_sha256: str | None = None, progre
     """
     from torch.hub import download_url_to_file
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    os.close(fd)
-    try:
-        download_url_to_file(url, tmp, progress=progress and sys.stderr.isatty())
+    with atomic_path(dest) as tmp:
+        download_url_to_file(url, str(tmp), progress=progress and sys.stderr.isatty())
         actual = sha256_of(tmp)
         if expected_sha256 and actual != expected_sha256.lower():
             raise ChecksumError(f"download of {url} has sha256 {actual}, expected {expected_sha256}; not saved")
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _download(url: str, dest: Path, expected_sha256: str | None) -> None:
@@ -174,9 +163,6 @@ def copy_into_cache(src: str | os.PathLike, spec: WeightsFile) -> Path:
     src = Path(src)
     verify(src, spec.sha256, spec.git_blob_sha1)
     dest = user_cache_dir() / spec.file_name
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
-    os.close(fd)
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dest)
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(src, tmp)
     return dest

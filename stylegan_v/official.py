@@ -27,6 +27,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -36,12 +37,13 @@ from .legacy_pickle import ObjectRecord, PersistentRecord, load_pickle, plain
 
 __all__ = [
     "OfficialCheckpointError", "discriminator_spec", "generator_spec", "image_generator_state", "load_network_pkl",
-    "load_official_generator", "map_discriminator_names", "map_generator_names", "official_tensors",
+    "load_official_generator", "map_discriminator_names", "map_generator_names", "official_tensors", "snapshot_kimg",
 ]
 
 SWAPPED_LABELS_NOTE = ("the official FFS and SkyTimelapse checkpoints were once published with swapped labels "
                        "(stylegan-v issue #10): trust this path, not the file name")
 DEFAULT_MAX_NUM_FRAMES = 1024
+OFFICIAL_SNAPSHOT_NAME = re.compile(r"network-snapshot-(\d{6,})\.pkl")  # the official loops: f'network-snapshot-{cur_nimg // 1000:06d}.pkl'
 
 
 class OfficialCheckpointError(ValueError):
@@ -392,12 +394,18 @@ def load_official_generator(path: str | os.PathLike, device: Any = None, ema: bo
     return G.to(device) if device is not None else G
 
 
-def snapshot_kimg(loaded: dict[str, Any]) -> float:
+def snapshot_kimg(loaded: dict[str, Any]) -> float | None:
+    """The kimg a loaded snapshot was saved at, or None when the file does not say (nothing is guessed).
+
+    StyleGAN-V snapshots carry ``stats.cur_nimg`` (exact); StyleGAN2-ADA ones do not, but the official
+    training loop names them ``network-snapshot-<kimg, 6 digits>.pkl`` (whole kimg), so the name is used
+    next. A renamed file without ``stats`` has no knowable kimg.
+    """
     nimg = loaded.get("stats", {}).get("cur_nimg")
     if nimg is not None:
         return float(nimg) / 1000.0
-    m = re.search(r"network-snapshot-(\d+)\.pkl$", str(loaded.get("source", "")))
-    return float(m.group(1)) if m else 0.0
+    m = OFFICIAL_SNAPSHOT_NAME.fullmatch(Path(str(loaded.get("source", ""))).name)
+    return float(m.group(1)) if m else None
 
 
 # ----------------------------------------------------------------------------------------- StyleGAN2-ADA image generators

@@ -1,10 +1,14 @@
 """Suite-wide isolation: one CPU thread per test process (tiny models gain nothing from more, and
 several threads per process thrash a small shared CPU); plugins installed on the host are hidden
 (also from the subprocesses tests start), so only the distributions a test writes itself are seen;
-a component a test registers is unregistered after it (the ``register`` fixture)."""
+a component a test registers is unregistered after it (the ``register`` fixture); every user cache
+(ours and the libraries') points into one temp folder, so the suite writes nothing under ``~``."""
 from __future__ import annotations
 
 import importlib.metadata as importlib_metadata
+import os
+import shutil
+import tempfile
 
 import pytest
 import torch
@@ -12,6 +16,32 @@ import torch
 import registry
 
 torch.set_num_threads(1)
+
+# Every cache a test run could write: ours (``registry.files.user_cache_dir``: weights, real statistics,
+# video lengths, dataset check passes) and the XDG cache the libraries use (matplotlib's font list,
+# torch.hub, Hugging Face). Set when this conftest loads (before test modules import matplotlib),
+# inherited by the subprocesses tests start, removed at the end.
+ISOLATED_CACHE_VARS = {"SGVB_CACHE_DIR": "sgvb", "XDG_CACHE_HOME": "xdg"}
+_saved_env: dict[str, str | None] = {}
+_isolated_root: str | None = None
+
+
+def pytest_configure(config):
+    global _isolated_root
+    _isolated_root = tempfile.mkdtemp(prefix="sgvb-test-caches-")
+    for var, sub in ISOLATED_CACHE_VARS.items():
+        _saved_env[var] = os.environ.get(var)
+        os.environ[var] = os.path.join(_isolated_root, sub)
+
+
+def pytest_unconfigure(config):
+    for var, value in _saved_env.items():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
+    if _isolated_root is not None:
+        shutil.rmtree(_isolated_root, ignore_errors=True)
 
 
 def host_plugin_distributions() -> list[str]:

@@ -147,6 +147,21 @@ def test_frames_corrupt_frame_fails_at_construction_naming_it(frames_dir, tmp_pa
         FramesDataset(zip_folder(frames_dir, tmp_path / "c.zip", "top"), resolution=8)
 
 
+def test_dataset_check_pass_is_written_in_the_isolated_cache_not_the_home_cache(frames_dir):
+    """The suite's own cache folder (tests/conftest.py) takes every cache write: a dataset built with no
+    per-test ``SGVB_CACHE_DIR`` leaves its check pass there, under the temp folder, never in ``~/.cache/sgvb``."""
+    import tempfile
+
+    from benchmarks.data.checks import _passed_marker
+
+    isolated = Path(os.environ["SGVB_CACHE_DIR"])
+    assert isolated.is_relative_to(tempfile.gettempdir())
+    ds = FramesDataset(frames_dir, resolution=8)
+    marker = _passed_marker("quick", ds.fingerprint())
+    assert marker.is_file() and marker.is_relative_to(isolated)
+    assert not (Path.home() / ".cache" / "sgvb" / "dataset_checks" / marker.name).exists()
+
+
 def test_frames_corrupt_frame_names_video_and_frame(frames_dir, tmp_path):
     (frames_dir / "b_vid" / "000003.png").write_bytes(b"not a png at all")
     ds = FramesDataset(frames_dir, resolution=8, check=False)

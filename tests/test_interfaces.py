@@ -1,6 +1,7 @@
 """The component contracts (registry/interfaces.py): defaults, conformance, the harness's checks, `sgvb check-plugin`."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,38 @@ def test_registry_imports_no_higher_layer_and_the_cli_lists_every_built_in(capsy
     listed = {line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
     assert {"sparse_random", "uniform", "consecutive", "beta_pair", "frames", "mp4", "synthetic", "non_saturating", "hinge",
             "lsgan", "ralsgan", "ada", "none", "stylegan_v", "digan", "mocogan_hd", "fvd2048_16f", "i3d"} <= listed
+
+
+IMPORT_SPAWN_PROBE = r'''
+import json, os, resource, subprocess, sys, traceback
+import benchmarks.table, benchmarks.grid  # torch-free commands
+first = {"torch": "torch" in sys.modules, "children_maxrss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
+# third-party imports may start processes themselves (torch: ldconfig -p; matplotlib: fc-list on a fresh cache): done first
+import av, einops, hydra, matplotlib.pyplot, pandas, PIL.Image, scipy.stats, sklearn, torch, torchvision  # noqa: E401
+spawns = []
+def record(name, real):
+    def wrapped(*args, **kwargs):
+        command = args[1] if name == "Popen" else args[:2]  # Popen.__init__(self, args, ...): self has no repr yet
+        spawns.append(f"{name} {command!r} from " + "".join(traceback.format_stack(limit=8)))
+        return real(*args, **kwargs)
+    return wrapped
+subprocess.Popen.__init__ = record("Popen", subprocess.Popen.__init__)
+for name in ("fork", "system", "posix_spawn", "posix_spawnp"):
+    setattr(os, name, record(name, getattr(os, name)))
+import importlib, pkgutil
+for package in ("registry", "stylegan_v", "baselines", "metrics", "benchmarks"):
+    for info in pkgutil.walk_packages(importlib.import_module(package).__path__, package + "."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+print(json.dumps({**first, "spawns": spawns}))
+'''
+
+
+def test_imports_start_no_process_and_table_and_grid_do_not_import_torch():
+    """`sgvb table`/`sgvb grid` need no torch (its import alone runs `ldconfig -p`, whose child rusage reports the
+    parent's ~430 MiB); once the third-party libraries are loaded, importing every module of ours starts nothing."""
+    out = subprocess.run([sys.executable, "-c", IMPORT_SPAWN_PROBE], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["torch"] is False and result["children_maxrss"] == 0
+    assert result["spawns"] == [], "\n".join(result["spawns"])

@@ -403,6 +403,24 @@ def test_eval_official_pickle_with_official_noise(snapshots, tmp_path):
     detector = save_tiny_torchscript_detector(tmp_path / "det.pt", video=True)
     args = [f"fake.checkpoint={path}", "metrics=[fvd4_8f]", "dataset=synthetic", "dataset.num_videos=5", "dataset.num_frames=12",
             f"detector_path={detector}", f"cache_dir={tmp_path / 'cache'}", "device=cpu"]
-    official_runs = [run(_compose(*args, "noise=official", "seed=3"))[0]["value"] for _ in range(2)]
+    official_runs = [run(_compose(*args, "noise=official", "seed=3"))[0] for _ in range(2)]
     default = run(_compose(*args))[0]["value"]
-    assert official_runs[0] == official_runs[1] and official_runs[0] != default
+    assert official_runs[0]["value"] == official_runs[1]["value"] and official_runs[0]["value"] != default
+    assert official_runs[0]["kimg"] == 123.0  # the snapshot's stats.cur_nimg (was null for every pickle)
+
+
+def test_snapshot_kimg_from_stats_else_official_name_else_none(tmp_path):
+    """kimg of a pickle: ``stats.cur_nimg``, else the official ``network-snapshot-<kimg>.pkl`` name, else None (never a guess)."""
+    from benchmarks.training.checkpoint import load_generator_and_kimg
+
+    named = tmp_path / "network-snapshot-000456.pkl"
+    write_snapshot(named, res=32, marker=tmp_path / "EXECUTED", with_optimizers=False, **TINY)  # no stats, like StyleGAN2-ADA
+    renamed = tmp_path / "sky_256.pkl"
+    renamed.write_bytes(named.read_bytes())
+    with_stats = tmp_path / "network-snapshot-000999.pkl"
+    write_snapshot(with_stats, res=32, marker=tmp_path / "EXECUTED", **TINY)
+    assert official.snapshot_kimg(official.load_network_pkl(named, verbose=False)) == 456.0
+    assert official.snapshot_kimg(official.load_network_pkl(renamed, verbose=False)) is None
+    assert official.snapshot_kimg(official.load_network_pkl(with_stats, verbose=False)) == 123.0  # cur_nimg is exact, the name whole kimg
+    G, kimg = load_generator_and_kimg(named, device="cpu")
+    assert kimg == 456.0 and G.resolution == 32

@@ -97,3 +97,41 @@ def test_a_wrong_type_or_key_fails_at_composition_in_one_line(checkpoint):
                              cwd=REPO, capture_output=True, text=True, timeout=120)
         assert out.returncode == 2 and out.stderr.startswith("sgvb sample: configuration error: ") and says in out.stderr, out.stderr
         assert len(out.stderr.strip().splitlines()) == 1
+
+
+def _fail_on_call(real, n: int):
+    """``real`` that raises on its ``n``-th call: a write that fails part-way (a full disk, a codec error)."""
+    calls = []
+
+    def wrapped(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise OSError("no space left on device")
+        return real(*args, **kwargs)
+
+    return wrapped
+
+
+def test_a_video_write_that_fails_midway_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
+    """write_mp4 and write_frames (registry.files writers): the previous output stays whole, nothing half-written is left."""
+    from benchmarks.training.video_io import write_frames, write_mp4
+
+    frames = np.random.default_rng(0).integers(0, 255, (64, 16, 16, 3), dtype=np.uint8)
+    mp4, folder = write_mp4(tmp_path / "v.mp4", frames[:4], fps=8), write_frames(tmp_path / "v", frames[:4])
+    old_mp4, old_frames = mp4.read_bytes(), sorted(p.name for p in folder.iterdir())
+
+    class FailingVideoFrame:  # av.VideoFrame is an extension type: patch the module attribute write_mp4 looks up
+        from_ndarray = staticmethod(_fail_on_call(av.VideoFrame.from_ndarray, 60))  # past x264's lookahead: packets are out
+
+    monkeypatch.setattr(av, "VideoFrame", FailingVideoFrame)
+    with pytest.raises(OSError, match="no space"):
+        write_mp4(mp4, frames, fps=8)
+    monkeypatch.setattr(Image, "fromarray", _fail_on_call(Image.fromarray, 4))
+    with pytest.raises(OSError, match="no space"):
+        write_frames(folder, frames)
+    assert mp4.read_bytes() == old_mp4 and sorted(p.name for p in folder.iterdir()) == old_frames
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v", "v.mp4"]  # no temp file or folder left
+    monkeypatch.undo()
+    write_frames(folder, frames[:2])  # a finished write replaces the whole folder (the old extra frames go)
+    assert sorted(p.name for p in folder.iterdir()) == ["000000.png", "000001.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v", "v.mp4"]

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from registry.files import user_cache_dir
+
 from .base import DatasetError
 
 SUMMARY_EXAMPLES = 3
@@ -28,9 +30,7 @@ SUMMARY_EXAMPLES = 3
 
 # ---------------------------------------------------------------------------------------------- quick check
 def _passed_marker(kind: str, fingerprint: str) -> Path:
-    from .video_files import cache_root
-
-    return cache_root() / "dataset_checks" / f"{kind}-{fingerprint}.ok"
+    return user_cache_dir() / "dataset_checks" / f"{kind}-{fingerprint}.ok"
 
 
 def _remember_pass(kind: str, fingerprint: str) -> None:

@@ -15,10 +15,11 @@ import io
 import json
 import os
 import sys
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
+
+from registry.files import atomic_path
 
 from .base import DatasetError, fit_square
 from .video_files import VIDEO_EXTENSIONS, find_videos, open_video
@@ -107,11 +108,8 @@ def convert_videos(
 
     top = out.stem
     sources, failed = [], []
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp_name, "w", compression=zipfile.ZIP_STORED) as zf:
+    with atomic_path(out) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
             zf.writestr(f"{top}/", b"")
             for k, (path, name) in enumerate(zip(files, _video_names(files, src)), start=1):
                 rel = path.relative_to(src).as_posix()
@@ -153,11 +151,6 @@ def convert_videos(
                 },
             }
             zf.writestr(f"{top}/dataset.json", json.dumps(meta, indent=1))
-        os.replace(tmp_name, out)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
-        raise
     log(f"wrote '{out}': {len(sources)} videos, {sum(s['frames'] for s in sources)} frames"
         + (f"; skipped {len(failed)} that failed to decode: {', '.join(f['file'] for f in failed)}" if failed else ""))
     return meta

@@ -1,9 +1,9 @@
 """Videos read straight from files (mp4, avi, webm, mov, mkv, ...) with PyAV."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from registry import DATASETS
+from registry.files import atomic_write_json, user_cache_dir
 
 from .base import DatasetError, ResizeReporter, VideoDataset, fit_square, hash_items, stack_frames
 
@@ -26,11 +27,6 @@ def find_videos(root: Path) -> list[Path]:
         p for p in root.rglob("*")
         if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS and not any(s.startswith(".") for s in p.relative_to(root).parts)
     )
-
-
-def cache_root() -> Path:
-    """Where small derived data (video lengths) is cached: ``$SGVB_CACHE_DIR`` or ``~/.cache/sgvb``."""
-    return Path(os.environ.get("SGVB_CACHE_DIR", Path.home() / ".cache" / "sgvb"))
 
 
 @DATASETS.register("mp4", aliases=["video_files", "videos"])
@@ -136,14 +132,15 @@ class VideoFilesDataset(VideoDataset):
     # ------------------------------------------------------------------ lengths
     def _all_lengths(self) -> list[int]:
         if self._lengths is None:
-            cache = cache_root() / "video_lengths" / f"{hash_items('mp4-lengths', self._raw_identity())}.json"
+            cache = user_cache_dir() / "video_lengths" / f"{hash_items('mp4-lengths', self._raw_identity())}.json"
             try:
                 lengths = json.loads(cache.read_text())
                 if len(lengths) != len(self._files):
                     raise ValueError
             except (OSError, ValueError):
                 lengths = [count_frames(f) for f in self._files]
-                _write_json_atomic(cache, lengths)
+                with contextlib.suppress(OSError):  # a read-only cache is not an error: lengths are recounted next time
+                    atomic_write_json(cache, lengths)
             self._lengths = [int(n) for n in lengths]
         return self._lengths
 
@@ -246,14 +243,3 @@ def _seek_and_decode(container, stream, first: int):
             yield number(frame), frame
 
     return frames()
-
-
-def _write_json_atomic(path: Path, obj) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    except OSError:  # a read-only cache is not an error: lengths are recounted next time
-        pass

@@ -26,5 +26,8 @@ Several discriminators: ``discriminator: {discriminators: [entry, ...]}`` where 
 registry spec plus harness keys ``_sampler_`` (its clips; default: the D's declared sampler, or the
 top-level ``sampler`` for the first), ``_loss_``, ``_weight_`` (in the G loss), ``_r1_gamma_`` and
 ``_stages_``. Their G losses are summed with the weights; each D has its own Adam.
+
+Importing the package imports none of its modules (the registries import ``losses`` and ``augment`` on
+first use, see ``benchmarks/__init__.py``), so a torch-free caller such as ``sgvb table`` (it needs
+only ``run_folder``) does not pay for importing torch.
 """
-from . import augment, losses  # noqa: F401 - register augmentations and losses

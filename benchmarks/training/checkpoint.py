@@ -8,7 +8,7 @@ networks are rebuilt through the registry — no pickled code); ``G``, ``G_ema``
 per discriminator), ``opt_G``, ``opt_D``, ``augment`` (per discriminator), ``rng`` (torch, cuda,
 numpy, python and the loop's own generators as tensors/lists); ``best`` and the resolved ``config``
 (YAML text). Everything loads with ``torch.load(weights_only=True)``. Files are written to a temp
-name and renamed (``run_folder.atomic_open``), so a killed run never leaves a half-written checkpoint under the
+name and renamed (``registry.files.atomic_open``), so a killed run never leaves a half-written checkpoint under the
 real name; a corrupt file found anyway (e.g. a disk error) is skipped with a warning on resume.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .run_folder import atomic_open
+from registry.files import atomic_open
 
 FORMAT = "sgvb-checkpoint"
 FORMAT_VERSION = 1
@@ -165,12 +165,23 @@ def load_generator(path: str | os.PathLike, device: Any = None, ema: bool = True
 
     ``path`` may also be a run folder (its newest checkpoint is used).
     """
+    return load_generator_and_kimg(path, device=device, ema=ema)[0]
+
+
+def load_generator_and_kimg(path: str | os.PathLike, device: Any = None, ema: bool = True) -> tuple[Any, float | None]:
+    """``load_generator`` plus the kimg the file was saved at, read from the same single load (what eval records).
+
+    Our checkpoints: the kimg in the file name. Official pickles: ``stylegan_v.official.snapshot_kimg``
+    (``stats.cur_nimg``, else the official ``network-snapshot-<kimg>.pkl`` name). None when neither says.
+    """
     from registry import GENERATORS
 
     path = resolve_checkpoint_path(path)
     if path.suffix == ".pkl":  # official StyleGAN-V / StyleGAN2-ADA network pickle (stylegan_v.official)
-        from stylegan_v.official import load_official_generator
-        return load_official_generator(path, device=device, ema=ema)
+        from stylegan_v.official import load_network_pkl, snapshot_kimg
+        loaded = load_network_pkl(path)
+        G = loaded["G_ema" if ema else "G"]
+        return (G.to(device) if device is not None else G), snapshot_kimg(loaded)
     state = load_checkpoint(path)
     key = "G_ema" if ema else "G"
     G = build_from_spec(GENERATORS, state["components"]["generator"])
@@ -178,4 +189,4 @@ def load_generator(path: str | os.PathLike, device: Any = None, ema: bool = True
     G.eval().requires_grad_(False)
     if device is not None:
         G.to(device)
-    return G
+    return G, checkpoint_kimg(path)

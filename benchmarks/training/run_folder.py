@@ -13,11 +13,10 @@
 
 Only one training writes a folder at a time (``RunLock``); only rank 0 writes files (other ranks get a
 ``RunFolder`` whose writers do nothing, so the loop has no ``if rank == 0`` scattered through it). Every
-file is written atomically (``atomic_write_text``), so a reader never sees half a record.
+file is written atomically (``registry.files``: ``atomic_write_text``...), so a reader never sees half a record.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import errno
 import fcntl
@@ -25,12 +24,14 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import socket
 import sys
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
+
+from registry.files import TEMP_GLOB, atomic_write_json, atomic_write_text
 
 log = logging.getLogger("sgvb")
 
@@ -43,48 +44,6 @@ RUN_LOCAL_KEYS = ("seed", "run_dir", "resume", "nproc", "device", "cpu_threads",
 
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)  # the only way to read it is to set it: once, at import, not around every write
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
-
-
-@contextlib.contextmanager
-def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
-    """A binary handle on a temp file in the same folder; on success fsync + ``os.replace`` onto ``path``.
-    The temp file is removed on any failure, and the result has ordinary permissions (``mkstemp`` makes 0600)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    with atomic_open(path) as handle:
-        handle.write(data)
-    return Path(path)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def read_json(path: str | os.PathLike) -> dict[str, Any] | None:
@@ -237,8 +196,11 @@ class RunFolder:
         if not self.writer:
             return
         for folder in (self.path, self.checkpoints, self.samples):
-            for stale in folder.glob(".*.tmp-*"):
-                stale.unlink(missing_ok=True) if stale.is_file() else None
+            for stale in folder.glob(TEMP_GLOB):
+                if stale.is_dir():  # a frame folder being written (atomic_folder)
+                    shutil.rmtree(stale, ignore_errors=True)
+                else:
+                    stale.unlink(missing_ok=True)
 
     @property
     def checkpoints(self) -> Path:

@@ -1,7 +1,7 @@
 """Writing generated videos: float ``[B, T, C, H, W]`` in [-1, 1] -> uint8 -> GIF / MP4 / frame folders.
 
 Quantisation is the official one, ``(x * 127.5 + 128).clamp(0, 255)``, so saved samples match what
-the metrics see. Every writer goes through a temp file and ``os.replace``.
+the metrics see. Every writer is atomic (``registry.files``): a killed or failed write leaves no partial file.
 """
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from einops import rearrange
+
+from registry.files import atomic_folder, atomic_open, atomic_path
 
 
 def to_uint8(videos: torch.Tensor) -> torch.Tensor:
@@ -41,21 +43,15 @@ def _even(frames: np.ndarray) -> np.ndarray:
     return frames
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-
-
 def write_gif(path: str | os.PathLike, frames: np.ndarray, fps: float = 25.0) -> Path:
     """``frames [T, H, W, 3]`` uint8 -> looping GIF (Pillow)."""
     from PIL import Image
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     images = [Image.fromarray(f) for f in frames]
-    tmp = _tmp(path)
     duration_ms = max(int(round(1000.0 / fps)), 10)
-    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
-    os.replace(tmp, path)
+    with atomic_open(path) as handle:
+        images[0].save(handle, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
     return path
 
 
@@ -64,11 +60,9 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: float = 25.0, cr
     import av
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     frames = _even(np.ascontiguousarray(frames))
-    tmp = _tmp(path)
     rate = Fraction(fps).limit_denominator(1001)
-    with av.open(str(tmp), mode="w", format="mp4") as container:
+    with atomic_path(path) as tmp, av.open(str(tmp), mode="w", format="mp4") as container:
         codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
         stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
@@ -80,7 +74,6 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: float = 25.0, cr
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    os.replace(tmp, path)
     return path
 
 
@@ -89,16 +82,10 @@ def write_frames(folder: str | os.PathLike, frames: np.ndarray, ext: str = "png"
     from PIL import Image
 
     folder = Path(folder)
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    for i, frame in enumerate(frames):
-        kwargs = {"quality": 95} if ext.lower() in ("jpg", "jpeg") else {}
-        Image.fromarray(frame).save(tmp / f"{i:06d}.{ext}", **kwargs)
-    if folder.exists():
-        import shutil
-
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)
+    kwargs = {"quality": 95} if ext.lower() in ("jpg", "jpeg") else {}
+    with atomic_folder(folder) as tmp:
+        for i, frame in enumerate(frames):
+            Image.fromarray(frame).save(tmp / f"{i:06d}.{ext}", **kwargs)
     return folder
 
 

@@ -20,6 +20,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from registry.files import TEMP_GLOB, atomic_path, atomic_write_json
+
 from ..frames import FramesDataset
 from .layouts import PREPARERS, PrepareError, Preparer
 from .render import PART_INFO, VideoJob, render_part
@@ -96,13 +98,10 @@ def prepare_dataset(
         log(f"resuming: {len(jobs) - len(pending)} of {len(jobs)} videos already prepared in '{stage}'")
     start = time.perf_counter()
     _render_all(pending, parts, resolution, quality, fps, workers, log)
-    manifest = _assemble(out, preparer, jobs, parts, plan, raw)
-    manifest["elapsed_s"] = round(time.perf_counter() - start, 3)
-    manifest_path = out.with_suffix(".json")
-    tmp = manifest_path.with_name(f".{manifest_path.name}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, manifest_path)
-    os.replace(_assembly_path(out), out)
+    with atomic_path(out) as assembly:  # the zip takes its name only after the manifest is written
+        manifest = _assemble(assembly, out.stem, preparer, jobs, parts, plan, raw)
+        manifest["elapsed_s"] = round(time.perf_counter() - start, 3)
+        manifest_path = atomic_write_json(out.with_suffix(".json"), manifest)
     shutil.rmtree(stage)
     log(f"wrote '{out}' ({manifest['videos']} videos, {manifest['frames']} frames, {resolution}x{resolution}) and '{manifest_path}'")
     return manifest
@@ -124,11 +123,9 @@ def _open_staging(stage: Path, plan: dict) -> Path:
             )
     else:
         parts.mkdir(parents=True, exist_ok=True)
-        tmp = stage / ".plan.json.tmp"
-        tmp.write_text(json.dumps(plan))
-        os.replace(tmp, plan_file)
+        atomic_write_json(plan_file, plan)
     parts.mkdir(parents=True, exist_ok=True)
-    for leftover in parts.glob(".*.tmp"):  # a killed worker's unfinished part
+    for leftover in parts.glob(TEMP_GLOB):  # a killed worker's unfinished part
         leftover.unlink(missing_ok=True)
     return parts
 
@@ -159,14 +156,8 @@ def _render_all(pending: list[VideoJob], parts: Path, resolution: int, quality: 
             progress(info)
 
 
-def _assembly_path(out: Path) -> Path:
-    return out.with_name(f".{out.name}.tmp")
-
-
-def _assemble(out: Path, preparer: Preparer, jobs: list[VideoJob], parts: Path, plan: dict, raw: Path) -> dict:
-    """Copy the parts, in name order, into ``<top>/<video>/%06d.jpg`` of a temporary zip; add the manifest."""
-    top = out.stem
-    tmp = _assembly_path(out)
+def _assemble(tmp: Path, top: str, preparer: Preparer, jobs: list[VideoJob], parts: Path, plan: dict, raw: Path) -> dict:
+    """Copy the parts, in name order, into ``<top>/<video>/%06d.jpg`` of the zip ``tmp``; add the manifest."""
     infos = []
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
         zf.writestr(f"{top}/", b"")

@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from registry.files import atomic_path
 
 from ..base import DatasetError, crop_box, crop_then_resize, fit_square
 from ..convert import decode_resampled
@@ -154,11 +155,9 @@ def processed_frames(job: VideoJob, resolution: int, fps: float | None) -> Itera
 
 def render_part(job: VideoJob, part: str, resolution: int, quality: int, fps: float | None) -> dict:
     """Write ``job``'s frames to the part zip ``part`` (atomically); returns its info (frames, source)."""
-    part = Path(part)
-    tmp = part.with_name(f".{part.name}.{os.getpid()}.tmp")
     count = 0
     try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+        with atomic_path(part) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
             for image in processed_frames(job, resolution, fps):
                 buf = io.BytesIO()
                 image.save(buf, format="JPEG", quality=quality)
@@ -170,12 +169,8 @@ def render_part(job: VideoJob, part: str, resolution: int, quality: int, fps: fl
                 raise DatasetError(f"'{job.source}' gave {count} frames from frame {job.start} on; expected {job.count}")
             info = {"video": job.name, "frames": count, "source": job.source, **job.info}
             zf.writestr(PART_INFO, json.dumps(info))
-        os.replace(tmp, part)
     except DatasetError:
         raise
     except Exception as exc:  # PyAV / PIL failures: name the source
         raise DatasetError(f"cannot prepare '{job.source}': {type(exc).__name__}: {exc}") from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return info
