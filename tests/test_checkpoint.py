@@ -106,3 +106,13 @@ def test_checkpoint_names_are_unique_per_training_state(tmp_path):
     ckpt.save_checkpoint(tmp_path / "checkpoints" / "ckpt-000001.pt", {"kimg": 1.0})  # an older run's name still sorts
     assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["ckpt-000000.250.pt", "ckpt-000000.500.pt", "ckpt-000001.pt"]
     assert [ckpt.checkpoint_kimg(p) for p in ckpt.list_checkpoints(tmp_path)] == [0.25, 0.5, 1.0]
+
+
+def test_evaluated_kimg_comes_from_the_stored_image_count_and_survives_renaming(tmp_path):
+    G = tiny_generator()
+    state = {"nimg": 1848, "kimg": 1.848, "components": {"generator": ckpt.spec_of(G)}, "G": G.state_dict(), "G_ema": G.state_dict()}
+    renamed = ckpt.save_checkpoint(tmp_path / "best_so_far.pt", state)
+    assert ckpt.load_generator_and_kimg(renamed)[1] == 1.848  # was None: the kimg was read from the file name only
+    del state["nimg"]  # a state without the counter: the name says it, or nothing does
+    assert ckpt.load_generator_and_kimg(ckpt.save_checkpoint(tmp_path / "ckpt-000002.500.pt", state))[1] == 2.5
+    assert ckpt.load_generator_and_kimg(ckpt.save_checkpoint(tmp_path / "other.pt", state))[1] is None

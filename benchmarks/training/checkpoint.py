@@ -171,7 +171,8 @@ def load_generator(path: str | os.PathLike, device: Any = None, ema: bool = True
 def load_generator_and_kimg(path: str | os.PathLike, device: Any = None, ema: bool = True) -> tuple[Any, float | None]:
     """``load_generator`` plus the kimg the file was saved at, read from the same single load (what eval records).
 
-    Our checkpoints: the kimg in the file name. Official pickles: ``stylegan_v.official.snapshot_kimg``
+    Our checkpoints: the training state's ``nimg`` (exact, survives renaming), else the kimg in the file name.
+    Official pickles: ``stylegan_v.official.snapshot_kimg``
     (``stats.cur_nimg``, else the official ``network-snapshot-<kimg>.pkl`` name). None when neither says.
     """
     from registry import GENERATORS
@@ -189,4 +190,4 @@ def load_generator_and_kimg(path: str | os.PathLike, device: Any = None, ema: bo
     G.eval().requires_grad_(False)
     if device is not None:
         G.to(device)
-    return G, checkpoint_kimg(path)
+    return G, (state["nimg"] / 1000 if "nimg" in state else checkpoint_kimg(path))
