@@ -50,7 +50,8 @@ def protocol_identity(metric: Any, protocol: dict[str, Any]) -> dict[str, Any]:
 
 def definition_fingerprint(metric_cls: type) -> str:
     """sha256 prefix of the code that defines a metric's number: the module defining the class (its helper
-    functions define the number too) and the shared selection/statistics functions.
+    functions define the number too), ``metrics.samples`` where that module uses it to pick its items, and the
+    shared selection/statistics functions.
 
     Compared as ASTs without docstrings, so comments, docstrings and formatting do not count; any other
     change does, and must come with a ``PROTOCOL_VERSION`` bump (``tests/test_protocol.py`` holds the pins).
@@ -58,10 +59,12 @@ def definition_fingerprint(metric_cls: type) -> str:
     import inspect
     import textwrap
 
-    from . import sources, stats
+    from . import samples, sources, stats
 
-    parts = [inspect.getmodule(metric_cls), sources.select_real_clips, sources.select_folder_clips, sources.select_all_frames, sources.quantize,
-             sources.iter_generated, stats.FeatureStats.update, stats.FeatureStats.mean_cov, stats.frechet_distance, stats.trace_sqrt_product]
+    module = inspect.getmodule(metric_cls)
+    parts = [module] + ([samples] if getattr(module, "samples", None) is samples else [])  # IS and KID pick their items there
+    parts += [sources.select_real_clips, sources.select_folder_clips, sources.select_all_frames, sources.quantize,
+              sources.iter_generated, stats.FeatureStats.update, stats.FeatureStats.mean_cov, stats.frechet_distance, stats.trace_sqrt_product]
     digest = hashlib.sha256()
     for obj in parts:
         digest.update(code_without_docstrings(textwrap.dedent(inspect.getsource(obj))).encode())

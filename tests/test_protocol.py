@@ -16,9 +16,10 @@ PINS = {  # protocol ids start with this release; v1 is the first published defi
     FVD: (1, "634b0ca81720fb2f"),
     FID: (1, "211586ce2d54d63e"),
     LongVideoConsistency: (1, "6ce3ce254080cf41"),
-    KID: (1, "5e724637f853d471"),
-    InceptionScore: (1, "7640a411836b5a20"),
-    VideoInceptionScore: (1, "7640a411836b5a20"),
+    # re-pinned at v1 when the fingerprint started to cover metrics.samples (the definitions did not change)
+    KID: (1, "fed4e7a04024e554"),
+    InceptionScore: (1, "85263fcbee4a1f29"),
+    VideoInceptionScore: (1, "85263fcbee4a1f29"),
 }
 
 
@@ -42,3 +43,16 @@ def test_the_fingerprint_sees_code_but_not_docstrings_or_comments():
     same = src.replace('"""doc"""', '"""other words"""').replace("# a comment", "")
     assert code_without_docstrings(same) == code_without_docstrings(src)
     assert code_without_docstrings(src.replace("return 1", "return 2")) != code_without_docstrings(src)
+
+
+def test_the_fingerprint_covers_the_sample_selection_of_is_and_kid_only(monkeypatch):
+    """IS, video IS and KID choose their items in ``metrics.samples``: a change there must show (it did not)."""
+    import inspect
+
+    from metrics import samples
+
+    before = {cls: definition_fingerprint(cls) for cls in PINS}
+    real_getsource = inspect.getsource
+    monkeypatch.setattr(inspect, "getsource", lambda obj: real_getsource(obj) + ("\nchanged = 1\n" if obj is samples else ""))
+    changed = {cls for cls in PINS if definition_fingerprint(cls) != before[cls]}
+    assert changed == {KID, InceptionScore, VideoInceptionScore}
