@@ -102,7 +102,7 @@ class _FusedBiasAct(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy):
         (y,) = ctx.saved_tensors
-        y = y.detach()
+        y = y.detach().to(dy.dtype)  # the aten backwards want one dtype (a no-op unless autocast mixed them)
         # aten's own activation backwards, one pass each: dy * (y > 0 ? 1 : slope), then zero where |y| >= clamp.
         # Both are differentiable in dy (their derivative is themselves), which R1's double backward needs.
         dx = torch.ops.aten.leaky_relu_backward(dy, y, ctx.slope, True) if ctx.slope != 1.0 else dy

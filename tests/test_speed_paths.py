@@ -28,6 +28,22 @@ def test_fused_bias_act_equals_reference_to_second_order(kwargs):
     assert fused_ops_enabled()
 
 
+def test_fused_bias_act_backward_in_bf16_matches_reference():
+    """The autocast dtype on CUDA: the aten activation backwards run in bf16 and agree with the plain chain."""
+    torch.manual_seed(0)
+    x = (torch.randn(4, 8, 5, 5) * 300).to(torch.bfloat16)
+    b, dy = torch.randn(8).to(torch.bfloat16), torch.randn(4, 8, 5, 5).to(torch.bfloat16)
+    grads = []
+    for reference in (False, True):
+        xr, br = x.clone().requires_grad_(True), b.clone().requires_grad_(True)
+        with reference_ops(reference):
+            bias_act(xr, br, activation="lrelu", clamp=256.0, gain=0.7).backward(dy)
+        grads.append((xr.grad, br.grad))
+    assert grads[0][0].dtype == torch.bfloat16
+    torch.testing.assert_close(grads[0][0], grads[1][0], rtol=1.6e-2, atol=0)  # one bf16 rounding apart at most
+    torch.testing.assert_close(grads[0][1].float(), grads[1][1].float(), rtol=3e-2, atol=0.05)
+
+
 def test_reference_ops_switch_restores_on_error():
     with pytest.raises(RuntimeError), reference_ops():
         assert not fused_ops_enabled()
