@@ -16,10 +16,10 @@ def checkpoint_state(loaded: dict[str, Any]) -> dict[str, Any]:
     from benchmarks.training.checkpoint import spec_of
     from stylegan_v.official import DEFAULT_MAX_NUM_FRAMES, snapshot_kimg
 
-    kimg = snapshot_kimg(loaded)
+    kimg = snapshot_kimg(loaded)  # None when the file does not say: then no count is written (nothing invented)
     D = loaded.get("D")
     return {
-        "kimg": kimg, "nimg": int(round(kimg * 1000)), "step": 0, "tick": 0,
+        "kimg": kimg, **({"nimg": int(round(kimg * 1000))} if kimg is not None else {}), "step": 0, "tick": 0,
         "components": {"generator": spec_of(loaded["G"]), "discriminator": [spec_of(D)] if D is not None else []},
         "G": loaded["G"].state_dict(), "G_ema": loaded["G_ema"].state_dict(), "D": [D.state_dict()] if D is not None else [],
         "official": {"source": loaded["source"], "augment_p": loaded.get("augment_p"),

@@ -37,7 +37,7 @@ from .legacy_pickle import ObjectRecord, PersistentRecord, load_pickle, plain
 
 __all__ = [
     "OfficialCheckpointError", "discriminator_spec", "generator_spec", "image_generator_state", "load_network_pkl",
-    "load_official_generator", "map_discriminator_names", "map_generator_names", "official_tensors", "snapshot_kimg",
+    "map_discriminator_names", "map_generator_names", "official_tensors", "snapshot_kimg",
 ]
 
 SWAPPED_LABELS_NOTE = ("the official FFS and SkyTimelapse checkpoints were once published with swapped labels "
@@ -386,12 +386,6 @@ def load_network_pkl(path: str | os.PathLike, *, verbose: bool = True) -> dict[s
         dataset = out["training_set_kwargs"].get("path")
         print(f"{source}: trained on '{dataset or 'unknown dataset'}' ({SWAPPED_LABELS_NOTE})", file=sys.stderr)
     return out
-
-
-def load_official_generator(path: str | os.PathLike, device: Any = None, ema: bool = True) -> torch.nn.Module:
-    """``G_ema`` (or ``G``) of an official pickle, eval mode, on ``device``: what ``sgvb sample``/``eval`` use."""
-    G = load_network_pkl(path)["G_ema" if ema else "G"]
-    return G.to(device) if device is not None else G
 
 
 def snapshot_kimg(loaded: dict[str, Any]) -> float | None:

@@ -424,3 +424,16 @@ def test_snapshot_kimg_from_stats_else_official_name_else_none(tmp_path):
     assert official.snapshot_kimg(official.load_network_pkl(with_stats, verbose=False)) == 123.0  # cur_nimg is exact, the name whole kimg
     G, kimg = load_generator_and_kimg(named, device="cpu")
     assert kimg == 456.0 and G.resolution == 32
+
+
+def test_converting_a_pickle_that_states_no_kimg_writes_no_count(tmp_path):
+    """``snapshot_kimg`` may say None (a renamed file without ``stats``): the conversion used to crash on it."""
+    from benchmarks.convert_checkpoint import main
+    from benchmarks.training.checkpoint import load_generator_and_kimg
+
+    renamed = tmp_path / "sky_256.pkl"
+    write_snapshot(renamed, res=32, marker=tmp_path / "EXECUTED", with_optimizers=False, **TINY)
+    assert main([str(renamed), str(tmp_path / "out.pt")]) == 0
+    state = torch.load(tmp_path / "out.pt", weights_only=True)
+    assert state["kimg"] is None and "nimg" not in state
+    assert load_generator_and_kimg(tmp_path / "out.pt")[1] is None
