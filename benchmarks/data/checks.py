@@ -97,7 +97,7 @@ def scan_video(dataset, i: int) -> VideoScan:
     scan = VideoScan(name=dataset.video_name(i), length=dataset.video_length(i))
     digest = hashlib.sha256()
     for k, image in dataset.raw_frames(i, scan.errors):
-        a = np.asarray(image.convert("RGB"))
+        a = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))  # frames datasets already give RGB: no copy
         scan.sizes[(a.shape[1], a.shape[0])] += 1
         digest.update(np.asarray(a.shape, dtype=np.int64).tobytes())
         digest.update(a.tobytes())
