@@ -11,20 +11,20 @@ import sys
 
 # name -> (module with main(), one-line help, uses Hydra)
 COMMANDS: dict[str, tuple[str, str, bool]] = {
-    "list": ("benchmarks.cli_registry", "list components: sgvb list [kind] [pattern]", False),
-    "plugins": ("benchmarks.cli_registry", "show plugin distributions and their load status", False),
-    "check-plugin": ("benchmarks.check_plugin", "build a component at tiny size and run it through its contract", False),
-    "train": ("benchmarks.train", "train a model (Hydra: sgvb train generator=... dataset=... [-m])", True),
-    "eval": ("benchmarks.evaluate", "evaluate metrics for a checkpoint, run folder or video folder (Hydra)", True),
-    "audit": ("benchmarks.audit.command", "what each metric responds to: controlled distortions, response curves (Hydra)", True),
-    "sample": ("benchmarks.sample", "render videos from a checkpoint (Hydra)", True),
-    "stats": ("benchmarks.reference_stats", "write a metric's real-side statistics to a shareable file (Hydra)", True),
-    "grid": ("benchmarks.grid", "run a named ablation grid: sgvb grid NAME [overrides] [--dry-run]", False),
-    "table": ("benchmarks.table", "aggregate run folders into CSV tables: sgvb table DIR... -o results.csv", False),
+    "list": ("benchmarks.commands.listing", "list components: sgvb list [kind] [pattern]", False),
+    "plugins": ("benchmarks.commands.listing", "show plugin distributions and their load status", False),
+    "check-plugin": ("benchmarks.commands.check_plugin", "build a component at tiny size and run it through its contract", False),
+    "train": ("benchmarks.commands.train", "train a model (Hydra: sgvb train generator=... dataset=... [-m])", True),
+    "eval": ("benchmarks.commands.evaluate", "evaluate metrics for a checkpoint, run folder or video folder (Hydra)", True),
+    "audit": ("benchmarks.commands.audit", "what each metric responds to: controlled distortions, response curves (Hydra)", True),
+    "sample": ("benchmarks.commands.sample", "render videos from a checkpoint (Hydra)", True),
+    "stats": ("benchmarks.commands.stats", "write a metric's real-side statistics to a shareable file (Hydra)", True),
+    "grid": ("benchmarks.grids.grid", "run a named ablation grid: sgvb grid NAME [overrides] [--dry-run]", False),
+    "table": ("benchmarks.tables.table", "aggregate run folders into CSV tables: sgvb table DIR... -o results.csv", False),
     "convert": ("benchmarks.data.convert", "convert a folder of video files to the frames layout (zip)", False),
-    "prepare": ("benchmarks.data.prepare.cli", "prepare a standard benchmark from its raw download: sgvb prepare NAME RAW OUT.zip", False),
+    "prepare": ("benchmarks.commands.prepare", "prepare a standard benchmark from its raw download: sgvb prepare NAME RAW OUT.zip", False),
     "check-dataset": ("benchmarks.data.checks", "read every frame of a dataset and report problems: sgvb check-dataset PATH", False),
-    "convert-checkpoint": ("benchmarks.convert_checkpoint", "official network pickle (.pkl) -> sgvb checkpoint: sgvb convert-checkpoint x.pkl out.pt", False),
+    "convert-checkpoint": ("benchmarks.commands.convert_checkpoint", "official network pickle (.pkl) -> sgvb checkpoint: sgvb convert-checkpoint x.pkl out.pt", False),
 }
 
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sgvb: command '{name}' is not available in this version", file=sys.stderr)
         return 2
     if uses_hydra:
-        from benchmarks import hydra_setup
+        from benchmarks.config import hydra_setup
 
         hydra_setup.install()
         hydra_setup.exit_unless_composes(name, rest)  # a wrong type or key: one line, before Hydra starts

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from registry.devices import resolve_device
+
 from .base import EvalContext, build_metric, dist_info, is_dataset, is_generator
 from .protocol import protocol_identity
 from .reference import ReferenceStats
@@ -62,14 +64,6 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def _pick_device(device: Any) -> torch.device:
-    if device is not None:
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda", torch.cuda.current_device())
-    return torch.device("cpu")
-
-
 def split_detector_path(metric: Any, detector_path: Any) -> tuple[Any, Any]:
     """(built metric, its detector path): a dict spec's own ``detector_path`` wins over the shared one."""
     if isinstance(metric, dict) and "detector_path" in metric:
@@ -89,7 +83,7 @@ def reference_statistics(metric: Any, *, real: Any, device: Any = None, detector
         raise TypeError(f"'real' must be a VideoDataset, got {type(real).__name__}")
     m, detector_path = split_detector_path(metric, detector_path)
     rank, world = dist_info()
-    ctx = EvalContext(device=_pick_device(device), seed=int(seed), mode=mode, batch_size=batch_size,
+    ctx = EvalContext(device=resolve_device(device), seed=int(seed), mode=mode, batch_size=batch_size,
                       detector_path=str(detector_path) if detector_path is not None else None, allow_stand_in=bool(allow_stand_in_detectors),
                       cache_dir=cache_dir, rank=rank, world_size=world, num_threads=min(8, os.cpu_count() or 1), allow_fewer=bool(allow_fewer),
                       real_side_only=True)
@@ -156,7 +150,7 @@ def evaluate(
     run_dir = Path(run_dir) if run_dir is not None else None
     tag = f"kimg{int(round(kimg)):06d}" if kimg is not None else datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     ctx = EvalContext(
-        device=_pick_device(device), seed=int(seed), mode=mode, batch_size=batch_size,
+        device=resolve_device(device), seed=int(seed), mode=mode, batch_size=batch_size,
         detector_path=str(detector_path) if detector_path is not None else None, allow_stand_in=bool(allow_stand_in_detectors),
         cache_dir=cache_dir, run_dir=run_dir, artifact_tag=tag, rank=rank, world_size=world,
         num_threads=min(8, os.cpu_count() or 1), allow_fewer=bool(allow_fewer), num_runs=int(num_runs),

@@ -117,7 +117,7 @@ class FeatureStats:
 #     bit-identical results whatever thread setting the caller has (thread counts change the rounding,
 #     which the cancellation in tr(Σg+Σr) - 2 tr sqrt(..) amplifies to ~1e-6 relative), and little
 #     loss under contention. Accuracy: equal to the official formula within 1e-10 relative on well-conditioned
-#     statistics (tests/test_frechet.py; benchmarks/RESULTS.md); with badly conditioned ones (N close to
+#     statistics (tests/test_frechet.py; benchmarks/speed/RESULTS.md); with badly conditioned ones (N close to
 #     d) the fast method is the more accurate of the two (symmetric eigenproblem, backward stable).
 
 _FACTORS: "collections.OrderedDict[tuple, RealFactor]" = collections.OrderedDict()

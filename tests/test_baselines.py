@@ -204,7 +204,7 @@ OWN_CONFIGS = [
 def test_config_options_build(option):
     """Every option file builds (official sizes on the meta device: no memory, no time)."""
     from benchmarks.training.components import build_discriminators
-    from benchmarks.hydra_setup import load_option
+    from benchmarks.config.hydra_setup import load_option
 
     spec = load_option(*option.removesuffix(".yaml").split("/"))  # *_small options inherit their full-size file
     with torch.device("meta"):

@@ -10,7 +10,7 @@ import torch
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
-from benchmarks.training import checkpoint as ckpt
+from benchmarks.records import checkpoint as ckpt
 from benchmarks.training.components import ConfigError, build_discriminators, check_compatibility, smoke_test
 from benchmarks.training.job import train
 from registry import DATASETS, GENERATORS

@@ -87,7 +87,7 @@ def test_training_and_evaluation_fail_up_front_naming_a_corrupt_frame(tmp_path):
     from hydra.core.global_hydra import GlobalHydra
 
     from benchmarks.data import DatasetError
-    from benchmarks.evaluate import run as run_eval
+    from benchmarks.commands.evaluate import run as run_eval
     from benchmarks.training.job import train
     from tests.test_train import TINY, tiny_config
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.training import checkpoint as ckpt
+from benchmarks.records import checkpoint as ckpt
 from registry import GENERATORS
 
 SMALL_G = {"_name_": "stylegan_v", "z_dim": 16, "w_dim": 16, "motion_z_dim": 16, "motion_dim": 16, "channel_base": 256, "channel_max": 16}

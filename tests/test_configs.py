@@ -82,7 +82,7 @@ def test_small_presets_inherit_their_full_size_file():
 
 
 def test_option_types_are_checked_at_composition_with_one_line():
-    from benchmarks.hydra_setup import check_composes
+    from benchmarks.config.hydra_setup import check_composes
 
     assert check_composes("train", ["trainer.batch_size=abc"]) == "option trainer.batch_size=abc: Value 'abc' of type 'str' could not be converted to Integer"
     assert "option trainer.total_kimg=[1, 2]" in check_composes("train", ["trainer.total_kimg=[1,2]"])
@@ -92,7 +92,7 @@ def test_option_types_are_checked_at_composition_with_one_line():
 
 
 def test_built_in_components_are_options_without_a_yaml():
-    from benchmarks.hydra_setup import check_composes, install
+    from benchmarks.config.hydra_setup import check_composes, install
     from registry import LOSSES
 
     assert "ralsgan" in LOSSES.list() and not (CONF / "loss" / "ralsgan.yaml").exists()
@@ -124,7 +124,7 @@ def fresh_hydra():
     ("stats", "allow_fewer=2x", "allow_fewer", "bool"),
 ])
 def test_eval_sample_stats_types_are_checked_at_composition_with_one_line(command, override, key, expected):
-    from benchmarks.hydra_setup import check_composes
+    from benchmarks.config.hydra_setup import check_composes
 
     problem = check_composes(command, [override])
     assert problem.startswith(f"option {override}: ") and expected in problem and "\n" not in problem, problem
@@ -132,7 +132,7 @@ def test_eval_sample_stats_types_are_checked_at_composition_with_one_line(comman
 
 
 def test_a_mistyped_key_gets_the_closest_key():
-    from benchmarks.hydra_setup import check_composes
+    from benchmarks.config.hydra_setup import check_composes
 
     assert "unknown option 'num_frame'" in check_composes("sample", ["num_frame=3"])
     assert "Did you mean 'num_frames'?" in check_composes("sample", ["num_frame=3"])
@@ -143,12 +143,12 @@ def test_a_mistyped_key_gets_the_closest_key():
 
 
 def test_eval_sample_stats_defaults_come_from_their_schemas(fresh_hydra):
-    """Each default is written once, in benchmarks/command_settings.py: the YAML holds no top-level value of its own."""
+    """Each default is written once, in benchmarks/config/commands.py: the YAML holds no top-level value of its own."""
     import inspect
     from dataclasses import fields
 
-    from benchmarks.command_settings import EvalConfig, SampleConfig, StatsConfig
-    from benchmarks.sample import sample_videos
+    from benchmarks.config.commands import EvalConfig, SampleConfig, StatsConfig
+    from benchmarks.commands.sample import sample_videos
 
     for name, schema in (("eval", EvalConfig), ("sample", SampleConfig), ("stats", StatsConfig)):
         assert f"- {name}_schema" in (CONF / f"{name}.yaml").read_text()

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from benchmarks import grid
+from benchmarks.grids import grid
 from benchmarks.cli import main as sgvb
-from benchmarks.training.run_folder import write_status
+from benchmarks.records.run_folder import write_status
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_two_job_grid_end_to_end(in_tmp: Path, monkeypatch, capsys):
 def test_results_folder_collects_samples_and_plots(tmp_path: Path):
     import numpy as np
 
-    from benchmarks import grid_results
+    from benchmarks.grids import results as grid_results
     from test_table import make_run
 
     runs = []
@@ -187,7 +187,7 @@ def test_a_job_held_by_a_live_process_is_skipped_and_reported(in_tmp: Path, caps
     """Two grids on one folder: the second neither trains nor records anything in a job another process holds."""
     import os
 
-    from benchmarks.training.run_folder import RunLock
+    from benchmarks.records.run_folder import RunLock
 
     args = ["grid", "quickstart", "generator.positional_encoding=acyclic", *TINY]
     (job,) = grid.plan_grid("quickstart", args[2:]).jobs

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from benchmarks.check_plugin import check_component
+from benchmarks.commands.check_plugin import check_component
 from benchmarks.training.components import ConfigError, build_discriminators
 from registry import DISCRIMINATORS, GENERATORS, LOSSES
 from registry.interfaces import GANLoss, VideoAugmentation, VideoGenerator, conformance_problems
@@ -122,7 +122,7 @@ def test_check_plugin_passes_the_built_ins(kind, name, kwargs):
 
 
 def test_registry_imports_no_higher_layer_and_the_cli_lists_every_built_in(capsys):
-    from benchmarks.cli_registry import list_main
+    from benchmarks.commands.listing import list_main
 
     probe = (
         "import sys, registry, registry.interfaces; "
@@ -141,7 +141,7 @@ def test_registry_imports_no_higher_layer_and_the_cli_lists_every_built_in(capsy
 
 IMPORT_SPAWN_PROBE = r'''
 import json, os, resource, subprocess, sys, traceback
-import benchmarks.table, benchmarks.grid  # torch-free commands
+import benchmarks.tables.table, benchmarks.grids.grid  # torch-free commands
 first = {"torch": "torch" in sys.modules, "children_maxrss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
 # third-party imports may start processes themselves (torch: ldconfig -p; matplotlib: fc-list on a fresh cache): done first
 import av, einops, hydra, matplotlib.pyplot, pandas, PIL.Image, scipy.stats, sklearn, torch, torchvision  # noqa: E401

@@ -49,7 +49,7 @@ def _compose(*overrides):
 
 
 def test_eval_config_errors_name_the_key(tmp_path):
-    from benchmarks.evaluate import EvalConfigError, run
+    from benchmarks.commands.evaluate import EvalConfigError, run
     from registry import UnknownComponentError
 
     with pytest.raises(EvalConfigError, match="exactly one of fake.run_dir, fake.checkpoint, fake.videos"):
@@ -64,9 +64,9 @@ def test_eval_config_errors_name_the_key(tmp_path):
 
 def test_eval_run_folder_uses_the_runs_dataset_and_appends_to_it(tmp_path):
     """A run folder with a checkpoint of the small StyleGAN-V: every checkpoint is evaluated, kimg parsed, records land in the run."""
-    from benchmarks.evaluate import run
-    from benchmarks.hydra_setup import load_option
-    from benchmarks.training.checkpoint import save_checkpoint, spec_of
+    from benchmarks.commands.evaluate import run
+    from benchmarks.config.hydra_setup import load_option
+    from benchmarks.records.checkpoint import save_checkpoint, spec_of
     from registry import GENERATORS
 
     spec = load_option("generator", "stylegan_v_small")
@@ -105,7 +105,7 @@ def test_eval_refuses_a_videos_folder_with_mixed_frame_sizes_naming_the_odd_ones
 
 
 def test_eval_takes_the_datas_own_resolution_and_refuses_a_real_fake_mismatch(tmp_path):
-    from benchmarks.evaluate import run
+    from benchmarks.commands.evaluate import run
 
     _write_frames(tmp_path / "real", moving_blobs(4, 8, 16, seed=1))
     _write_frames(tmp_path / "fake", moving_blobs(4, 8, 16, seed=2))
@@ -119,7 +119,7 @@ def test_eval_takes_the_datas_own_resolution_and_refuses_a_real_fake_mismatch(tm
 
 
 def test_eval_refuses_one_detector_file_for_metrics_that_need_different_detectors(tmp_path):
-    from benchmarks.evaluate import EvalConfigError, run
+    from benchmarks.commands.evaluate import EvalConfigError, run
 
     _write_frames(tmp_path / "fake", moving_blobs(2, 8, 16, seed=2))
     detector = save_tiny_torchscript_detector(tmp_path / "i3d.pt", video=True)
@@ -150,7 +150,7 @@ def test_eval_refuses_fewer_videos_than_the_name_in_one_line_and_allow_fewer_rec
 
 
 def test_sgvb_stats_file_is_used_by_eval_without_the_dataset(tmp_path):
-    from benchmarks.evaluate import run
+    from benchmarks.commands.evaluate import run
 
     _write_frames(tmp_path / "fake", moving_blobs(4, 8, 16, seed=2))
     detector = save_tiny_torchscript_detector(tmp_path / "det.pt", video=True)
@@ -168,7 +168,7 @@ def test_sgvb_stats_file_is_used_by_eval_without_the_dataset(tmp_path):
 
 
 def test_native_frame_sizes_of_every_dataset_kind(tmp_path):
-    from benchmarks.eval_inputs import EvalInputError, build_at_own_resolution
+    from benchmarks.commands.eval_inputs import EvalInputError, build_at_own_resolution
     from benchmarks.training.video_io import write_video
 
     for i, video in enumerate(moving_blobs(2, 4, 24, seed=1)):

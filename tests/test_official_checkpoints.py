@@ -1,6 +1,6 @@
 """Official network pickles (StyleGAN-V, StyleGAN2-ADA): safe reading, name map, loaded = directly set, refusals.
 
-Fixtures are written here in the official persistence format (tests/official_pickles.py); their
+Fixtures are written here in the official persistence format (stylegan_v/official_fixtures.py); their
 embedded module source and reconstruct hook write a marker file if anything ever executes them.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from registry import DISCRIMINATORS, GENERATORS
 from stylegan_v import official
 from stylegan_v.legacy_pickle import PersistentRecord, UnsafePickleError, load_pickle
 from stylegan_v.official_noise import OfficialNoiseGenerator, motion_trajectory_length, official_sample_plan
-from tests.official_pickles import official_discriminator_shapes, official_generator_shapes, write_image_generator, write_snapshot
+from stylegan_v.official_fixtures import official_discriminator_shapes, official_generator_shapes, write_image_generator, write_snapshot
 
 TINY = dict(channel_base=256, channel_max=32, z_dim=32, w_dim=32, motion_dim=32, time_dim=8, kernel=3)
 
@@ -211,7 +211,7 @@ def test_unsupported_setting_gives_one_line_error_naming_the_key(tmp_path, kwarg
     with pytest.raises(official.OfficialCheckpointError) as info:
         official.load_network_pkl(path, verbose=False)
     assert f"{key}=" in str(info.value) and str(path) in str(info.value) and "\n" not in str(info.value)
-    from benchmarks.convert_checkpoint import main
+    from benchmarks.commands.convert_checkpoint import main
 
     assert main([str(path), str(tmp_path / "out.pt")]) == 2
     err = capsys.readouterr().err.strip()
@@ -221,9 +221,9 @@ def test_unsupported_setting_gives_one_line_error_naming_the_key(tmp_path, kwarg
 
 # ----------------------------------------------------------------------------------------- harness integration
 def test_convert_sample_and_official_noise(snapshots, tmp_path):
-    from benchmarks.convert_checkpoint import main
-    from benchmarks.sample import sample_videos
-    from benchmarks.training.checkpoint import load_generator
+    from benchmarks.commands.convert_checkpoint import main
+    from benchmarks.commands.sample import sample_videos
+    from benchmarks.records.checkpoint import load_generator
 
     path, _ = snapshots[0][32]
     out = tmp_path / "converted.pt"
@@ -265,7 +265,7 @@ def test_train_init_from_official_pickle(snapshots, tmp_path):
     record = json.loads((run / "run.json").read_text())["init_from"]
     assert record["source"] == str(path) and record["kimg"] == 123.0 and record["augment_p"] == pytest.approx(0.375)
     assert record["G_opt"] > 0 and record["D_opt"] > 0 and record["training_set_path"].endswith("sky_timelapse_256.zip")
-    from benchmarks.training.checkpoint import latest_checkpoint
+    from benchmarks.records.checkpoint import latest_checkpoint
 
     ckpt_path, state = latest_checkpoint(run)
     assert state["kimg"] == pytest.approx(123.006) and state["step"] == 42
@@ -395,7 +395,7 @@ def test_legacy_format_storages_as_torch_1_7_wrote_them(tmp_path):
 @pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:FutureWarning")
 def test_eval_official_pickle_with_official_noise(snapshots, tmp_path):
     """``sgvb eval fake.checkpoint=x.pkl noise=official``: G_ema of the pickle, the official metric draws, repeatable."""
-    from benchmarks.evaluate import run
+    from benchmarks.commands.evaluate import run
     from metrics.testing import save_tiny_torchscript_detector
     from tests.test_metrics_cli import _compose
 
@@ -411,7 +411,7 @@ def test_eval_official_pickle_with_official_noise(snapshots, tmp_path):
 
 def test_snapshot_kimg_from_stats_else_official_name_else_none(tmp_path):
     """kimg of a pickle: ``stats.cur_nimg``, else the official ``network-snapshot-<kimg>.pkl`` name, else None (never a guess)."""
-    from benchmarks.training.checkpoint import load_generator_and_kimg
+    from benchmarks.records.checkpoint import load_generator_and_kimg
 
     named = tmp_path / "network-snapshot-000456.pkl"
     write_snapshot(named, res=32, marker=tmp_path / "EXECUTED", with_optimizers=False, **TINY)  # no stats, like StyleGAN2-ADA
@@ -428,8 +428,8 @@ def test_snapshot_kimg_from_stats_else_official_name_else_none(tmp_path):
 
 def test_converting_a_pickle_that_states_no_kimg_writes_no_count(tmp_path):
     """``snapshot_kimg`` may say None (a renamed file without ``stats``): the conversion used to crash on it."""
-    from benchmarks.convert_checkpoint import main
-    from benchmarks.training.checkpoint import load_generator_and_kimg
+    from benchmarks.commands.convert_checkpoint import main
+    from benchmarks.records.checkpoint import load_generator_and_kimg
 
     renamed = tmp_path / "sky_256.pkl"
     write_snapshot(renamed, res=32, marker=tmp_path / "EXECUTED", with_optimizers=False, **TINY)

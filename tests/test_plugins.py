@@ -166,7 +166,7 @@ def test_plugin_components_and_config_groups_reach_hydra(plugin_path, monkeypatc
     """`generator=<plugin name>` works with no YAML (kwargs via `+generator.k=v`), and a plugin's own YAML is found."""
     from hydra import compose, initialize_config_module
 
-    from benchmarks import hydra_setup
+    from benchmarks.config import hydra_setup
 
     write_distribution(
         plugin_path, "sgvb-hydraplug", "0.1.0", "sgvb_hydraplug", "class G:\n    pass\n",
@@ -216,7 +216,7 @@ def test_the_readme_plugin_passes_sgvb_check_plugin(plugin_path):
 
 
 def test_check_plugin_exit_status_and_unknown_names(plugin_path, capsys):
-    from benchmarks.check_plugin import main
+    from benchmarks.commands.check_plugin import main
 
     write_distribution(
         plugin_path, "sgvb-flatplug", "0.1.0", "sgvb_flatplug",

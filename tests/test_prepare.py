@@ -11,7 +11,7 @@ from PIL import Image
 
 from benchmarks.data import DatasetError, FramesDataset
 from benchmarks.data.prepare import PrepareError, length_histogram, prepare_dataset, staging_dir
-from benchmarks.data.prepare.cli import main as prepare_main
+from benchmarks.commands.prepare import main as prepare_main
 from benchmarks.data.prepare.render import square_box
 from tests.video_files import write_video
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.sample import sample_videos
+from benchmarks.commands.sample import sample_videos
 from benchmarks.training.samples import frame_times
 from test_checkpoint import write_generator_checkpoint
 

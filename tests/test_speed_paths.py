@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from benchmarks.grad_check import _models, relative_errors, step_gradients
+from benchmarks.speed.grad_check import _models, relative_errors, step_gradients
 from stylegan_v.ops import bias_act, fused_ops_enabled, reference_ops
 
 TINY = {"channel_base": 256, "channel_max": 16}
@@ -100,7 +100,7 @@ def test_sampling_keeps_official_quantisation_and_cpu_batch():
 
 
 def test_speed_section_replaces_only_its_block(tmp_path):
-    from benchmarks.speed import BEGIN, END, Table, write_section
+    from benchmarks.speed.run_all import BEGIN, END, Table, write_section
 
     path = tmp_path / "RESULTS.md"
     path.write_text("# Measured figures\n\n## Other\nkept\n")
@@ -131,7 +131,7 @@ def test_a_generator_whose_draws_follow_the_batch_keeps_its_batch_size():
 @pytest.mark.parametrize("kind", ["generator", "discriminator"])
 def test_speed_benchmarks_small_option_has_small_widths(kind):
     """``--small`` used to fall back to the full-size file silently (the small files inherit their ``_name_``)."""
-    from benchmarks.bench_train import option_spec
+    from benchmarks.speed.bench_train import option_spec
 
     assert option_spec(kind, "stylegan_v", True)["channel_max"] == 64
     assert option_spec(kind, "stylegan_v", False)["channel_max"] == 512

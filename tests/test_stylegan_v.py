@@ -308,7 +308,7 @@ def test_bf16_autocast_on_cpu():
                                          ("discriminator", "stylegan_v"), ("discriminator", "stylegan_v_hyper"),
                                          ("discriminator", "stylegan_v_small")])
 def test_config_options_build(kind, option):
-    from benchmarks.hydra_setup import load_option
+    from benchmarks.config.hydra_setup import load_option
 
     spec = load_option(kind, option)  # *_small options inherit their full-size file
     registry = GENERATORS if kind == "generator" else DISCRIMINATORS

@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks import table, table_export, table_plots, table_stats
+from benchmarks.tables import table
+
+from benchmarks.tables import export as table_export
+
+from benchmarks.tables import plots as table_plots
+
+from benchmarks.tables import stats as table_stats
 from benchmarks.cli import main as sgvb
 
 

@@ -14,12 +14,12 @@ import torch
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
-from benchmarks.training import checkpoint as ckpt
+from benchmarks.records import checkpoint as ckpt
 from benchmarks.training.components import ConfigError
 from benchmarks.training.faults import TrainingDiverged
 from benchmarks.training.job import train
 from benchmarks.training.losses import NonSaturatingLoss
-from benchmarks.training.run_folder import write_status
+from benchmarks.records.run_folder import write_status
 from registry import LOSSES, METRICS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -367,7 +367,7 @@ def test_one_run_folder_has_one_writer(tmp_path):
     """A second writer fails at once naming the holder; nothing of the folder is touched."""
     import socket
 
-    from benchmarks.training.run_folder import RunFolderBusy, RunLock, lock_holder
+    from benchmarks.records.run_folder import RunFolderBusy, RunLock, lock_holder
 
     run_dir = tmp_path / "run"
     with RunLock(run_dir):
@@ -380,7 +380,7 @@ def test_one_run_folder_has_one_writer(tmp_path):
 
 
 def test_workers_do_not_outlive_a_killed_launcher(tmp_path):
-    from benchmarks.training.run_folder import lock_holder
+    from benchmarks.records.run_folder import lock_holder
 
     run_dir = tmp_path / "run"
     args = [PYTHON, "-m", "benchmarks.cli", "train", *TINY, f"run_dir={run_dir}", "nproc=2", "trainer.batch_size=4",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .summary import normalised_response
+from benchmarks.audit.summary import normalised_response
 
 
 def plot_family(table: pd.DataFrame, family: str, stem: Path, title: str) -> list[Path]:

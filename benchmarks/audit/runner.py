@@ -17,8 +17,8 @@ import pandas as pd
 from registry import DISTORTIONS
 from registry.core import canonical, split_spec
 
-from . import figures, summary
-from .data import DistortedVideos, SourceClips, split_halves
+from benchmarks.audit import figures, summary
+from benchmarks.audit.data import DistortedVideos, SourceClips, split_halves
 
 
 def metric_span(metric: Any, clip_frames: int) -> int:

@@ -23,7 +23,7 @@ import numpy as np
 
 from registry.files import user_cache_dir
 
-from .base import DatasetError
+from benchmarks.data.base import DatasetError
 
 SUMMARY_EXAMPLES = 3
 
@@ -71,8 +71,8 @@ class VideoScan:
 
 def open_dataset(path: str | os.PathLike, check: bool = False):
     """The dataset at ``path``: a frames zip or folder of frame folders, else a folder of video files."""
-    from .frames import FramesDataset
-    from .video_files import VideoFilesDataset
+    from benchmarks.data.frames import FramesDataset
+    from benchmarks.data.video_files import VideoFilesDataset
 
     p = Path(path).expanduser()
     if not p.exists():

@@ -11,8 +11,8 @@ from torch.utils.data import Dataset, get_worker_info
 
 from registry import SAMPLERS
 
-from .base import DatasetError, VideoDataset
-from .samplers import FrameSampler
+from benchmarks.data.base import DatasetError, VideoDataset
+from benchmarks.data.samplers import FrameSampler
 
 
 def build_sampler(sampler: FrameSampler | str | dict) -> FrameSampler:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from registry.files import atomic_path
 
-from .base import DatasetError, fit_square
-from .video_files import VIDEO_EXTENSIONS, find_videos, open_video
+from benchmarks.data.base import DatasetError, fit_square
+from benchmarks.data.video_files import VIDEO_EXTENSIONS, find_videos, open_video
 
 
 def decode_resampled(path: Path, fps: float | None = None, max_frames: int | None = None):

@@ -14,7 +14,7 @@ from PIL import Image, UnidentifiedImageError
 
 from registry import DATASETS
 
-from .base import DatasetError, ResizeReporter, VideoDataset, fit_square, hash_items, image_size, stack_frames
+from benchmarks.data.base import DatasetError, ResizeReporter, VideoDataset, fit_square, hash_items, image_size, stack_frames
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 LAYOUT_HELP = (
@@ -78,7 +78,7 @@ class FramesDataset(VideoDataset):
         self._fingerprint: str | None = None
         self._resize = ResizeReporter(f"frames dataset '{self.path}'", self.resolution)
         if check:
-            from .checks import quick_check
+            from benchmarks.data.checks import quick_check
 
             quick_check(self)
 

@@ -19,7 +19,7 @@ import torch
 
 from registry import DATASETS
 
-from .base import DatasetError, VideoDataset, hash_items
+from benchmarks.data.base import DatasetError, VideoDataset, hash_items
 
 # Bump when the rendering changes: the fingerprint (metric cache key) includes it.
 GENERATOR_VERSION = 1

@@ -15,7 +15,7 @@ import torch
 from registry import DATASETS
 from registry.files import atomic_write_json, user_cache_dir
 
-from .base import DatasetError, ResizeReporter, VideoDataset, fit_square, hash_items, stack_frames
+from benchmarks.data.base import DatasetError, ResizeReporter, VideoDataset, fit_square, hash_items, stack_frames
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".webm", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".gif")
 _SEEK_MIN_INDEX = 48  # below this, decoding from the start is as cheap as seeking

@@ -13,7 +13,7 @@ from typing import Any
 from registry.files import atomic_write_json
 from stylegan_v.official import OfficialCheckpointError, load_network_pkl
 
-from .run_folder import read_json
+from benchmarks.records.run_folder import read_json
 
 __all__ = ["init_training_loop", "record_init_source", "training_overrides"]
 

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from . import checkpoint as ckpt
-from . import dist
-from .components import (
+from benchmarks.records import checkpoint as ckpt
+from benchmarks.training import dist
+from benchmarks.training.components import (
     ConfigError,
     build_augmentation,
     build_dataset,
@@ -33,8 +33,8 @@ from .components import (
     r1_gamma_value,
     smoke_test,
 )
-from .settings import EvalSettings, Provenance, RuntimeSettings, SampleSettings, TrainerSettings
-from .run_folder import (
+from benchmarks.config.training import EvalSettings, Provenance, RuntimeSettings, SampleSettings, TrainerSettings
+from benchmarks.records.run_folder import (
     CONFIG,
     RUN_INFO,
     RunFolder,
@@ -52,19 +52,16 @@ log = logging.getLogger("sgvb")
 
 
 def pick_device(choice: str, local_rank: int = 0) -> torch.device:
-    choice = str(choice or "auto").lower()
-    if choice == "auto":
-        choice = "cuda" if torch.cuda.is_available() else "cpu"
-    if choice.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device={choice} but CUDA is not available here; use device=cpu or device=auto")
-        if choice == "cuda":
-            choice = f"cuda:{local_rank}"
-        torch.cuda.set_device(torch.device(choice))
-        return torch.device(choice)
-    if choice != "cpu":
-        raise ConfigError(f"device must be auto, cpu or cuda[:N], got {choice!r}")
-    return torch.device("cpu")
+    """The run's device (``registry.devices.resolve_device``); a GPU becomes this process's current device."""
+    from registry.devices import DeviceError, resolve_device
+
+    try:
+        device = resolve_device(choice, local_rank=local_rank)
+    except DeviceError as exc:
+        raise ConfigError(str(exc)) from None
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return device
 
 
 def resolve_run_dir(cfg: DictConfig, run_dir: str | os.PathLike | None = None) -> Path:
@@ -205,7 +202,7 @@ def _seed_everything(seed: int) -> None:
 def _apply_init_from_architecture(cfg: DictConfig) -> None:
     """``init_from=x.pkl``: the pickle's generator, discriminator and frames per clip go into the config."""
     if cfg.get("init_from"):
-        from . import init_from as official_start
+        from benchmarks.training import init_from as official_start
 
         for key, value in official_start.training_overrides(cfg.init_from, _container(cfg.get("sampler"), None)).items():
             OmegaConf.update(cfg, key, value, merge=False)
@@ -213,7 +210,7 @@ def _apply_init_from_architecture(cfg: DictConfig) -> None:
 
 def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, world: int, resume_path: Path | None,
              drift: dict[str, list[Any]]):
-    from .loop import TrainingLoop
+    from benchmarks.training.loop import TrainingLoop
 
     seed = int(cfg.seed)
     _check_sampler_choice(cfg)
@@ -275,7 +272,7 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
         log.info("resumed from %s at kimg %.3f (step %d)%s", resume_path, loop.kimg, loop.step,
                  f"; {dropped} stats row(s) past it dropped" if dropped else "")
     elif init_from:  # an official network pickle (init_from.py)
-        from . import init_from as official_start
+        from benchmarks.training import init_from as official_start
 
         started = official_start.init_training_loop(loop, init_from)
         log.info("initialised from %s at kimg %.3f", init_from, loop.kimg)
@@ -287,7 +284,7 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
                         resumed_from=resume_path, drift=drift)
         taken = started if init_from and resume_path is None else first_start  # where the run started, kept on resume
         if taken:
-            from . import init_from as official_start
+            from benchmarks.training import init_from as official_start
 
             official_start.record_init_source(run.path / RUN_INFO, taken)
         log.info("run folder %s", run.path)
@@ -297,7 +294,7 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
 def _check_sampler_choice(cfg: DictConfig) -> None:
     """``sampler`` serves the first discriminator only when it brings no ``_sampler_`` of its own; a choice that
     would be ignored is refused, so config.yaml and run.json always agree with what ran."""
-    from .components import discriminator_entries
+    from benchmarks.training.components import discriminator_entries
 
     if cfg.get("sampler") is None:
         return

@@ -31,15 +31,15 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from . import checkpoint as ckpt
-from . import dist
-from .components import DiscriminatorSlot
-from .ema import ema_beta, update_ema
-from .faults import TrainingDiverged, check_parameters
-from .losses import r1_penalty
-from .run_folder import RunFolder
-from .samples import snapshot_samples
-from .settings import EvalSettings, Provenance, RuntimeSettings, SampleSettings, TrainerSettings
+from benchmarks.records import checkpoint as ckpt
+from benchmarks.training import dist
+from benchmarks.training.components import DiscriminatorSlot
+from benchmarks.training.ema import ema_beta, update_ema
+from benchmarks.training.faults import TrainingDiverged, check_parameters
+from benchmarks.training.losses import r1_penalty
+from benchmarks.records.run_folder import RunFolder
+from benchmarks.training.samples import snapshot_samples
+from benchmarks.config.training import EvalSettings, Provenance, RuntimeSettings, SampleSettings, TrainerSettings
 
 log = logging.getLogger("sgvb")
 

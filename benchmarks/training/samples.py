@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .video_io import to_uint8, video_grid, write_gif, write_mp4
+from benchmarks.training.video_io import to_uint8, video_grid, write_gif, write_mp4
 
 
 def frame_times(num_frames: int, *, batch_size: int = 1, time_step: float = 1.0, time_offset: float = 0.0, integer: bool = False) -> torch.Tensor:

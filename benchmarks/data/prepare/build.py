@@ -22,9 +22,9 @@ from typing import Any
 
 from registry.files import TEMP_GLOB, atomic_path, atomic_write_json
 
-from ..frames import FramesDataset
-from .layouts import PREPARERS, PrepareError, Preparer
-from .render import PART_INFO, VideoJob, render_part
+from benchmarks.data.frames import FramesDataset
+from benchmarks.data.prepare.layouts import PREPARERS, PrepareError, Preparer
+from benchmarks.data.prepare.render import PART_INFO, VideoJob, render_part
 
 MANIFEST_FORMAT = 1
 FVD_LENGTHS = (16, 128)  # the official FVD clip lengths: how many videos each can use

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..base import DatasetError
-from ..frames import IMAGE_EXTENSIONS
-from ..video_files import VIDEO_EXTENSIONS, count_frames, find_videos
-from .render import VideoJob, frame_files
+from benchmarks.data.base import DatasetError
+from benchmarks.data.frames import IMAGE_EXTENSIONS
+from benchmarks.data.video_files import VIDEO_EXTENSIONS, count_frames, find_videos
+from benchmarks.data.prepare.render import VideoJob, frame_files
 
 
 class PrepareError(DatasetError):

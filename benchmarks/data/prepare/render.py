@@ -19,10 +19,10 @@ from PIL import Image
 
 from registry.files import atomic_path
 
-from ..base import DatasetError, crop_box, crop_then_resize, fit_square
-from ..convert import decode_resampled
-from ..frames import IMAGE_EXTENSIONS
-from ..video_files import decode_frames
+from benchmarks.data.base import DatasetError, crop_box, crop_then_resize, fit_square
+from benchmarks.data.convert import decode_resampled
+from benchmarks.data.frames import IMAGE_EXTENSIONS
+from benchmarks.data.video_files import decode_frames
 
 CROPS = ("fit", "crop_resize", "mask_per_frame", "mask_per_video")
 MASK_THRESHOLD = 5  # a mask pixel belongs to the face when any channel exceeds this (the official FFS value)

@@ -1,0 +1,93 @@
+"""Typed settings of ``sgvb eval``, ``sgvb sample`` and ``sgvb stats``: the schemas Hydra checks each composed
+config against (``sgvb train``'s are in ``benchmarks/config/training.py``). Each top-level key's type and
+default is written here once; ``conf/<command>.yaml`` inherits it through ``<command>_schema`` in its defaults
+list, so ``num_frames=abc`` or ``seeds=x`` fails at composition in one line naming the key."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from omegaconf import MISSING
+
+
+@dataclass
+class MetricRunSettings:
+    """What every command that computes a metric's statistics shares (``sgvb eval``, ``sgvb stats``)."""
+
+    dataset: Any = None  # a dataset option (dataset=frames dataset.path=...); its resolution null = the data's own frame size
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    seed: int = 0
+    mode: str = "default"  # default | official (StyleGAN-V-compatible: 1/N covariance, official selection RNG)
+    batch_size: Optional[int] = None  # videos (FVD, consistency) or frames (FID) per detector call; null = StyleGAN-V's per-resolution table
+    # a folder holding the detector files, or one file when every metric uses that one detector;
+    # per metric: metrics=[fvd2048_16f,{_name_:fid50k_full,detector_path:/w/inception-2015-12-05.pt}]
+    detector_path: Optional[str] = None
+    allow_stand_in_detectors: bool = False  # offline smoke runs only: random detectors of the same architecture (records say stand_in)
+    allow_fewer: bool = False  # default mode refuses a metric on fewer items than its name states (fvd2048 on 9 videos); true computes it and the record says so
+    cache_dir: Optional[str] = None  # real-data statistics cache (null = ~/.cache/sgvb/stats or $SGVB_CACHE_DIR/stats)
+
+
+@dataclass
+class FakeSource:
+    """``fake``: what ``sgvb eval`` evaluates; exactly one of run_dir, checkpoint, videos."""
+
+    run_dir: Optional[str] = None  # a training run folder: its newest checkpoint (all of them with all_checkpoints)
+    checkpoint: Optional[str] = None  # one checkpoint file (ckpt-<kimg>.pt) or an official network pickle (.pkl, uses its G_ema)
+    videos: Optional[str] = None  # a folder or .zip of generated videos (frames layout or video files)
+    all_checkpoints: bool = False
+    ema: bool = True  # G_ema (as in training-time evaluation); false = the raw G
+
+
+@dataclass
+class EvalConfig(MetricRunSettings):
+    """The top level of ``sgvb eval``'s config."""
+
+    # names (fvd<N>_<T>f[_subsample<S>f], fid<N>[_full], consistency[<N>_]<T>f) or {_name_: fvd, num_videos: ...}; one name alone works too
+    metrics: Any = field(default_factory=lambda: ["fvd2048_16f"])
+    fake: FakeSource = field(default_factory=FakeSource)
+    run_dir: Optional[str] = None  # where metric-<name>.jsonl go (null = the run folder of the checkpoint; nowhere for videos)
+    noise: str = "default"  # default | official (StyleGAN-V generators: z and motion noise from the seeded global RNG, as the official metric code)
+    num_runs: int = 1  # repeat the random draws with derived seeds; the record has every run's value, mean and std
+    real_stats: Optional[str] = None  # a reference statistics file (`sgvb stats`, or a cd-fvd .pkl) instead of the dataset; refused when its protocol differs
+
+
+@dataclass
+class StatsConfig(MetricRunSettings):
+    """The top level of ``sgvb stats``'s config (``seed`` draws the real clip offsets and is stored in the file; ``mode``
+    only picks the selection rule: the file keeps raw sums, so both covariance conventions work)."""
+
+    metric: Any = "fvd2048_16f"  # any metric with a real side (fvd*, fid*), or {_name_: ..., detector_path: ...}
+    out: str = MISSING  # the statistics file (.npz) to write
+
+
+@dataclass
+class SampleConfig:
+    """The top level of ``sgvb sample``'s config; ``benchmarks.commands.sample.sample_videos`` takes its defaults from here."""
+
+    checkpoint: str = MISSING  # checkpoint file, run folder or official network pickle (.pkl)
+    out_dir: Optional[str] = None  # null = <run folder>/samples/sample-<kimg> next to the checkpoint; holds only the per-seed videos
+    format: str = "mp4"  # mp4 | gif | frames (a folder of PNGs per video, readable by `sgvb eval`)
+    seeds: tuple[int, ...] = (0, 1, 2, 3)  # one video per seed (content and motion both from the seed)
+    num_frames: int = 128
+    time_step: float = 1.0  # frame spacing in training frames; 0.25 = 4x slow motion (continuous-time generators)
+    time_offset: float = 0.0  # start time in frames
+    fps: float = 25.0
+    truncation_psi: float = 1.0
+    preview: bool = True  # also one video tiling all seeds, written next to out_dir (never inside it)
+    preview_path: Optional[str] = None  # null = <out_dir>-preview.mp4
+    ema: bool = True  # G_ema (false = the raw generator)
+    chunk_size: int = 16  # frames rendered at once: memory stays constant in num_frames
+    device: str = "auto"
+    noise: str = "default"  # default | official: generate.py's draws (seeds=[S] is --seed; video i of num_videos, motion per batch_size)
+    num_videos: Optional[int] = None  # noise=official: generate.py --num_videos (null = 1)
+    batch_size: int = 32  # noise=official: generate.py --batch_size (the motion noise is drawn per batch)
+    cpu_threads: Optional[int] = None  # torch CPU threads (null = torch's default)
+
+
+def register_command_schemas() -> None:
+    """Store ``eval_schema``, ``sample_schema`` and ``stats_schema`` in Hydra's ConfigStore (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    for name, node in (("eval_schema", EvalConfig), ("sample_schema", SampleConfig), ("stats_schema", StatsConfig)):
+        store.store(name=name, node=node, provider="sgvb")

@@ -1,0 +1,1 @@
+"""``sgvb grid``: named ablation grids (``benchmarks/conf/grid``) run through Hydra's multirun, then tabulated."""

@@ -1,0 +1,1 @@
+"""The run folder and the record formats it holds, each with one owner: run info, status, best, checkpoints."""
