@@ -31,7 +31,7 @@ from einops import rearrange
 from torch import nn
 
 from registry import GENERATORS
-from registry.interfaces import VideoGenerator, _module_device
+from registry.interfaces import VideoGenerator, module_device
 from stylegan_v.layers import FullyConnectedLayer, MappingNetwork, ToRGBLayer, channels_for
 from stylegan_v.ops import bias_act
 
@@ -180,7 +180,7 @@ class DIGANGenerator(VideoGenerator):
 
     def sample_motion_noise(self, batch_size: int, max_t: float = 0, generator: torch.Generator | None = None) -> torch.Tensor:
         """One motion code per video (its whole trajectory: frames at any t are functions of it)."""
-        return torch.randn(batch_size, self.motion_dim, generator=generator).to(_module_device(self))
+        return torch.randn(batch_size, self.motion_dim, generator=generator).to(module_device(self))
 
     def forward(self, z: torch.Tensor, t: torch.Tensor, motion_noise: torch.Tensor | None = None,
                 truncation_psi: float = 1.0) -> torch.Tensor:

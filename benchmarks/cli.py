@@ -60,10 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     if uses_hydra:
         from benchmarks.config import hydra_setup
 
-        hydra_setup.install()
-        hydra_setup.exit_unless_composes(name, rest)  # a wrong type or key: one line, before Hydra starts
-        sys.argv = [f"sgvb {name}", *rest]  # Hydra reads sys.argv itself
-        result = module.main()
+        sys.argv = [f"sgvb {name}", *rest]  # Hydra reads sys.argv itself and composes the config once
+        result = hydra_setup.run_command(name, module.main)  # a config that does not compose: one line, status 2
     else:
         result = module.main(rest) if name not in ("list", "plugins") else getattr(module, f"{name}_main")(rest)
     return int(result or 0)

@@ -3,10 +3,18 @@
     with one_line_errors("eval", known=(ValueError, WeightsError), log_dir=run_dir):
         run(cfg)
 
-A known failure (bad option, bad data, missing weights) prints ``sgvb <command>: error: <first line>``
-and ``(details: <log file>)`` to stderr, writes the full traceback to that log file and exits with
-status 2. Anything not listed in ``known`` is a bug and keeps Python's traceback. Every command uses
-this one mechanism, so one environment variable turns tracebacks on everywhere.
+A known failure (bad option, bad data, missing weights) prints ``sgvb <command>: error: <first line>
+(details: <log file>; ...)`` to stderr, writes the full traceback to that log file and exits with status 2.
+Anything not listed in ``known`` is a bug and keeps Python's traceback. Every command (train, eval, sample,
+stats, audit, prepare, convert, convert-checkpoint, check-dataset, table, grid, check-plugin) uses this one
+mechanism, so the message has one shape and one environment variable turns tracebacks on everywhere.
+
+A job of a Hydra multirun must not end the sweep: ``exit_on_error=False`` reports the failure the same way,
+then lets the block end and hands the caller what happened (the ``Failure`` the context manager yields):
+
+    with one_line_errors("train", known=(ConfigError,), log_dir=run_dir, exit_on_error=False) as failure:
+        train(cfg)
+    return failure.status  # 0, or the exit status the failure asked for
 """
 from __future__ import annotations
 
@@ -17,10 +25,25 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 TRACEBACK_ENV = "SGVB_TRACEBACK"
-EXIT_CODE = 2
+EXIT_CODE = 2  # a user error: what argparse and Hydra's composition errors exit with too
+
+LogDir = str | os.PathLike | None
+
+
+@dataclass
+class Failure:
+    """What ``one_line_errors`` caught, filled in when a known error ended its block (false while none did)."""
+
+    error: BaseException | None = None
+    details: Path | None = None  # the log file holding the traceback (None when it was printed instead)
+    status: int = 0  # the exit status the failure asks for; 0 while nothing failed
+
+    def __bool__(self) -> bool:
+        return self.error is not None
 
 
 def tracebacks_requested() -> bool:
@@ -28,13 +51,22 @@ def tracebacks_requested() -> bool:
 
 
 def first_line(exc: BaseException) -> str:
-    """The message's first non-empty line (TorchScript and friends put whole tracebacks in messages)."""
-    text = str(exc).strip()
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "") if text else ""
+    """The message's first non-empty line (TorchScript and friends put whole tracebacks in messages).
+
+    A plain ``KeyError('x')`` reads ``x``, not ``'x'``; an empty message reads as the exception's class name.
+    """
+    text = exc.args[0] if type(exc) is KeyError and len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
+    line = next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
     return line or type(exc).__name__
 
 
-def write_details(exc: BaseException, command: str, log_dir: str | os.PathLike | None) -> Path:
+def error_line(command: str, message: str, *, details: Path | None = None, label: str = "error") -> str:
+    """``sgvb <command>: <label>: <message> (details: <file>; SGVB_TRACEBACK=1 prints the traceback)``."""
+    where = f" (details: {details}; {TRACEBACK_ENV}=1 prints the traceback)" if details is not None else ""
+    return f"sgvb {command}: {label}: {message}{where}"
+
+
+def write_details(exc: BaseException, command: str, log_dir: LogDir) -> Path:
     """Append the full traceback to ``<log_dir>/log.txt`` (or a fresh file in the temp folder) and return its path."""
     stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     text = f"[{stamp}] sgvb {command}: {type(exc).__name__}\n" + "".join(traceback.format_exception(exc))
@@ -54,19 +86,32 @@ def write_details(exc: BaseException, command: str, log_dir: str | os.PathLike |
 
 
 @contextlib.contextmanager
-def one_line_errors(command: str, *, known: tuple[type[BaseException], ...] = (ValueError, TypeError, FileNotFoundError),
-                    log_dir: str | os.PathLike | None | Callable[[], str | os.PathLike | None] = None) -> Iterator[None]:
-    """Turn ``known`` exceptions into one line on stderr and exit status 2 (see module docstring).
+def one_line_errors(
+    command: str,
+    *,
+    known: tuple[type[BaseException], ...] = (ValueError, TypeError, FileNotFoundError),
+    log_dir: LogDir | Callable[[], LogDir] = None,
+    label: str = "error",
+    status: int = EXIT_CODE,
+    exit_on_error: bool = True,
+) -> Iterator[Failure]:
+    """Turn ``known`` exceptions into one line on stderr and exit status ``status`` (see module docstring).
 
-    ``log_dir`` may be a callable, evaluated only on failure (the run folder is often known late).
+    ``log_dir``: where ``log.txt`` gets the traceback (None: a fresh file in the temp folder); it may be a
+    callable, evaluated only on failure (the run folder is often known late). ``label`` is the word before the
+    message (``configuration error`` for a config that names something wrong). ``exit_on_error=False`` (a
+    multirun job) reports the failure, then returns from the block; the yielded ``Failure`` says what happened.
     """
+    failure = Failure()
     try:
-        yield
+        yield failure
     except known as exc:
+        failure.error, failure.status = exc, status
         if tracebacks_requested():  # printed here: Hydra's own handler would shorten a re-raised error
             traceback.print_exc()
-            sys.exit(EXIT_CODE)
-        folder = log_dir() if callable(log_dir) else log_dir
-        details = write_details(exc, command, folder)
-        print(f"sgvb {command}: error: {first_line(exc)} (details: {details}; {TRACEBACK_ENV}=1 prints the traceback)", file=sys.stderr)
-        sys.exit(EXIT_CODE)
+        else:
+            folder = log_dir() if callable(log_dir) else log_dir
+            failure.details = write_details(exc, command, folder)
+            print(error_line(command, first_line(exc), details=failure.details, label=label), file=sys.stderr)
+        if exit_on_error:
+            sys.exit(status)

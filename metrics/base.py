@@ -1,5 +1,6 @@
 """What every metric shares: the evaluation context (device, seed, mode, ranks, detectors, real-stat cache)
-and the ``Metric`` interface.
+and ``Metric``, the built-in metrics' base: the contract (``registry.interfaces.Metric``) plus the shared
+real side that ``sgvb stats`` writes.
 
 A metric is registered in ``METRICS`` under a name that encodes its protocol (``fvd2048_16f``); families
 (``fvd``, ``fid``, ``consistency``) take the counts as keyword arguments, and names following a family's
@@ -19,7 +20,8 @@ import torch
 
 from registry import METRICS, UnknownComponentError
 from registry.core import canonical, split_spec
-from registry.interfaces import Metric, VideoGenerator  # noqa: F401 (Metric re-exported: the contract)
+from registry import interfaces
+from registry.interfaces import MetricOutput, RealSide, VideoGenerator  # noqa: F401 (metrics import MetricOutput here)
 
 from . import cache
 from .distributed import all_reduce_, broadcast_object, dist_info  # noqa: F401 (re-exported)
@@ -60,7 +62,7 @@ class EvalContext:
     run_index: int = 0
     counts: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
     memo: dict = dataclasses.field(default_factory=dict)
-    real_side_only: bool = False  # ``sgvb stats``: stop after the real side (see ``real_statistics``)
+    real_side_only: bool = False  # ``sgvb stats``: stop after the real side (see ``Metric.real_side``)
 
     @property
     def official(self) -> bool:
@@ -166,12 +168,36 @@ class EvalContext:
         return arrays, False
 
 
-@dataclasses.dataclass
-class MetricOutput:
-    value: float
-    results: dict[str, float]
-    protocol: dict[str, Any]
-    artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
+class Metric(interfaces.Metric):
+    """The built-in metrics' base: the contract, with ``real_side`` for every metric whose ``compute`` takes its
+    real side from ``real_statistics`` (``shares_real_statistics``: FVD, FID).
+
+    Why ``real_side`` runs ``compute`` and stops it: the real side of FVD and FID is a closure inside their
+    ``compute`` (which clips, which cache key), and the code of a metric's module is fingerprinted into its
+    protocol (``metrics.protocol``), so moving that closure into a method of its own changes the fingerprint
+    and needs a ``PROTOCOL_VERSION`` bump. Until a version bump moves it, ``real_side`` runs ``compute`` on
+    the real dataset with ``ctx.real_side_only``: ``real_statistics`` hands the real side to ``_RealSideReady``,
+    which this method catches, so the escape never leaves it and no caller sees an exception.
+    """
+
+    def real_side(self, ctx: EvalContext, real: Any) -> RealSide:
+        if not self.shares_real_statistics:
+            return super().real_side(ctx, real)
+        try:
+            self.compute(dataclasses.replace(ctx, real_side_only=True), real, real)
+        except _RealSideReady as ready:
+            return ready.real_side
+        raise TypeError(f"metric '{self.name}' declares shares_real_statistics, but its compute never calls "
+                        "real_statistics (metrics.base)")
+
+
+class _RealSideReady(Exception):
+    """Raised by ``real_statistics`` under ``ctx.real_side_only``: carries the real side out of ``compute`` to
+    ``Metric.real_side``, which catches it."""
+
+    def __init__(self, real_side: RealSide):
+        super().__init__("real side ready")
+        self.real_side = real_side
 
 
 def is_generator(source: Any) -> bool:
@@ -208,11 +234,13 @@ def stat_tensors(stats) -> dict[str, torch.Tensor]:
     return {k: torch.as_tensor(v) for k, v in stats.state_dict().items()}
 
 
-def real_statistics(ctx: EvalContext, metric: Metric, real: Any, detector: Detector, compute: Callable[[], tuple[dict, bool]]) -> tuple[dict, Any]:
+def real_statistics(ctx: EvalContext, metric: interfaces.Metric, real: Any, detector: Detector,
+                    compute: Callable[[], tuple[dict, bool]]) -> tuple[dict, Any]:
     """The real side's summed statistics: from a reference file (``sgvb stats``) when ``real`` is one, else ``compute()``.
 
     A reference file is used only when its protocol equals the one this evaluation would use; otherwise
-    the differing fields are named.
+    the differing fields are named. Under ``ctx.real_side_only`` the real side is all that was asked for:
+    it goes to ``Metric.real_side`` (see there) instead of back into ``compute``.
     """
     from .reference import ReferenceStats
 
@@ -224,19 +252,11 @@ def real_statistics(ctx: EvalContext, metric: Metric, real: Any, detector: Detec
         return arrays, "reference"
     arrays, hit = compute()
     if ctx.real_side_only:
-        raise RealSideComputed(arrays, expected, dict(ctx.counts))
+        raise _RealSideReady(RealSide(arrays, expected, dict(ctx.counts)))
     return arrays, hit
 
 
-class RealSideComputed(Exception):
-    """Raised by ``real_statistics`` when only the real side was asked for (``sgvb stats``): carries it out of ``compute``."""
-
-    def __init__(self, arrays: dict, protocol: dict, counts: dict):
-        super().__init__("real side computed")
-        self.arrays, self.protocol, self.counts = arrays, protocol, counts
-
-
-def real_side_protocol(ctx: EvalContext, metric: Metric, detector: Detector) -> dict[str, Any]:
+def real_side_protocol(ctx: EvalContext, metric: interfaces.Metric, detector: Detector) -> dict[str, Any]:
     """Everything that defines a metric's real-side statistics (a reference file must match it field by field)."""
     return {
         "metric": metric.name, "protocol_version": int(getattr(metric, "PROTOCOL_VERSION", 1)), "definition": metric_definition(metric),
@@ -252,7 +272,7 @@ def sources_offset_rule(mode: str) -> str:
     return OFFSET_RULES[mode]
 
 
-def metric_definition(metric: Metric) -> dict[str, Any]:
+def metric_definition(metric: interfaces.Metric) -> dict[str, Any]:
     """The metric's own settings (its constructor arguments as attributes), detector objects excluded."""
     out = {}
     for key, value in sorted(vars(metric).items()):
@@ -292,7 +312,7 @@ def parse_count(text: str) -> int:
 
 
 # name pattern -> factory(match, **kwargs); filled by the metric modules.
-NAME_PATTERNS: list[tuple[re.Pattern, Callable[..., Metric]]] = []
+NAME_PATTERNS: list[tuple[re.Pattern, Callable[..., interfaces.Metric]]] = []
 
 
 def name_pattern(pattern: str):
@@ -303,9 +323,9 @@ def name_pattern(pattern: str):
     return decorator
 
 
-def build_metric(spec: Any) -> Metric:
+def build_metric(spec: Any) -> interfaces.Metric:
     """A metric from a registered name, a family pattern (``fvd64_16f``) or a ``{_name_: ..., **kwargs}`` spec."""
-    if isinstance(spec, Metric):
+    if isinstance(spec, interfaces.Metric):
         return spec
     name, kwargs = split_spec(spec, "metric")
     key = canonical(name)
@@ -326,7 +346,7 @@ def build_metric(spec: Any) -> Metric:
 def preset(name: str, cls: type, **fixed: Any) -> None:
     """Register ``name`` as ``cls(**fixed)``; spec kwargs may still override (e.g. ``detector``)."""
 
-    def factory(**overrides: Any) -> Metric:
+    def factory(**overrides: Any) -> interfaces.Metric:
         return cls(**{**fixed, **overrides})
 
     factory.__name__ = factory.__qualname__ = name

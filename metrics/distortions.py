@@ -1,10 +1,11 @@
 """Controlled video distortions for ``sgvb audit``: what a metric responds to, one property at a time.
 
 Every distortion is registered in ``DISTORTIONS`` (plugins add more through the ``sgvb.distortions``
-entry-point group) and maps a batch of uint8 source clips ``[B, S, H, W, C]`` and a strength in
-[0, 1] to uint8 videos ``[B, T, H, W, C]``. Strength 0 returns the first T source frames unchanged
-(the audit's noise floor); 1 is the strongest setting, which each class maps to its own parameter
-(``parameter(strength)``, reported next to the strength). ``family`` says what is changed:
+entry-point group) and keeps the ``Distortion`` contract (``registry/interfaces.py``): it maps a batch of
+uint8 source clips ``[B, S, H, W, C]`` and a strength in [0, 1] to uint8 videos ``[B, T, H, W, C]``.
+Strength 0 returns the first T source frames unchanged (the audit's noise floor); 1 is the strongest
+setting, which each class maps to its own parameter (``parameter(strength)``, reported next to the
+strength). ``family`` says what is changed:
 
   * ``spatial``: every frame on its own (blur, noise, JPEG, colour shift); the order of frames is kept;
   * ``temporal``: the order, timing or continuity of frames (freeze, shuffle, reversal, speed, loop,
@@ -23,41 +24,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from registry import DISTORTIONS
-
-FAMILIES = ("spatial", "temporal")
-
-
-class Distortion:
-    """``distortion(videos [B, S, H, W, C] uint8, strength, num_frames, generator) -> [B, num_frames, H, W, C] uint8``."""
-
-    family: str = "temporal"
-    context: float = 1.0
-    parameter_name: str = "strength"
-
-    def parameter(self, strength: float) -> float:
-        """The distortion's own parameter at ``strength`` (blur sigma, hold length, ...)."""
-        return float(strength)
-
-    def source_frames(self, num_frames: int) -> int:
-        return int(math.ceil(num_frames * self.context - 1e-9))
-
-    def __call__(self, videos: torch.Tensor, strength: float, num_frames: int, generator: torch.Generator) -> torch.Tensor:
-        check_input(videos, num_frames, self.source_frames(num_frames), type(self).__name__)
-        if not 0.0 <= strength <= 1.0:
-            raise ValueError(f"{type(self).__name__}: strength must be in [0, 1], got {strength}")
-        if strength == 0:
-            return videos[:, :num_frames].clone()
-        return self.apply(videos, float(strength), num_frames, generator)
-
-    def apply(self, videos: torch.Tensor, strength: float, num_frames: int, generator: torch.Generator) -> torch.Tensor:
-        raise NotImplementedError
-
-
-def check_input(videos: torch.Tensor, num_frames: int, needed: int, who: str) -> None:
-    if videos.dtype != torch.uint8 or videos.ndim != 5 or videos.shape[-1] != 3:
-        raise ValueError(f"{who}: videos must be uint8 [B, S, H, W, 3], got {videos.dtype} {tuple(videos.shape)}")
-    if videos.shape[1] < needed:
-        raise ValueError(f"{who}: needs {needed} source frames for {num_frames} output frames, got {videos.shape[1]}")
+from registry.interfaces import Distortion
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:

@@ -1,16 +1,14 @@
 """``metrics.evaluate``: run one metric on a generator or a folder of videos against a dataset, and record it.
 
-Each call returns one record and, with ``run_dir``, appends it as a JSON line to
-``<run_dir>/metric-<name>.jsonl`` (the StyleGAN2-ADA habit: any snapshot can be re-evaluated later and
-results never live only in a log). Every record says how the number was measured (``protocol``).
+Each call returns one record (the JSON form of ``metrics.records.MetricRecord``, the format's one owner) and,
+with ``run_dir``, appends it as a JSON line to ``<run_dir>/metric-<name>.jsonl`` (the StyleGAN2-ADA habit:
+any snapshot can be re-evaluated later and results never live only in a log). Every record says how the
+number was measured (``protocol``) and which snapshot (``kimg``/``checkpoint``).
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime
-import fcntl
-import json
 import os
 import platform
 import sys
@@ -25,6 +23,7 @@ from registry.devices import resolve_device
 
 from .base import EvalContext, build_metric, dist_info, is_dataset, is_generator
 from .protocol import protocol_identity
+from .records import MetricRecord, append_metric_record
 from .reference import ReferenceStats
 from .sources import check_mode
 
@@ -41,29 +40,6 @@ def versions() -> dict[str, str]:
     return out
 
 
-def append_jsonl(path: Path, record: dict) -> None:
-    """Append one line atomically: one ``write`` on an O_APPEND descriptor under an exclusive lock."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(record, sort_keys=False, default=_json_default) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        with contextlib.suppress(OSError):
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item"):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
 def split_detector_path(metric: Any, detector_path: Any) -> tuple[Any, Any]:
     """(built metric, its detector path): a dict spec's own ``detector_path`` wins over the shared one."""
     if isinstance(metric, dict) and "detector_path" in metric:
@@ -75,9 +51,8 @@ def split_detector_path(metric: Any, detector_path: Any) -> tuple[Any, Any]:
 def reference_statistics(metric: Any, *, real: Any, device: Any = None, detector_path: str | os.PathLike | None = None, seed: int = 0,
                          batch_size: int | None = None, mode: str = "default", allow_stand_in_detectors: bool = False,
                          cache_dir: str | os.PathLike | None = None, allow_fewer: bool = False) -> ReferenceStats:
-    """The real side of ``metric`` on ``real`` as shareable reference statistics (what ``sgvb stats`` writes)."""
-    from .base import RealSideComputed
-
+    """The real side of ``metric`` on ``real`` as shareable reference statistics (what ``sgvb stats`` writes):
+    the metric's ``real_side`` (``registry.interfaces.Metric``) with the dataset's identity added."""
     check_mode(mode)
     if not is_dataset(real):
         raise TypeError(f"'real' must be a VideoDataset, got {type(real).__name__}")
@@ -85,15 +60,13 @@ def reference_statistics(metric: Any, *, real: Any, device: Any = None, detector
     rank, world = dist_info()
     ctx = EvalContext(device=resolve_device(device), seed=int(seed), mode=mode, batch_size=batch_size,
                       detector_path=str(detector_path) if detector_path is not None else None, allow_stand_in=bool(allow_stand_in_detectors),
-                      cache_dir=cache_dir, rank=rank, world_size=world, num_threads=min(8, os.cpu_count() or 1), allow_fewer=bool(allow_fewer),
-                      real_side_only=True)
-    try:
-        with torch.no_grad():
-            m.compute(ctx, real, real)
-    except RealSideComputed as done:
-        return ReferenceStats({k: np.asarray(v, np.float64) for k, v in done.arrays.items()}, done.protocol, fingerprint=real.fingerprint(),
-                              resolution=real.resolution, counts=done.counts)
-    raise ValueError(f"metric '{m.name}' has no real-side statistics to share")
+                      cache_dir=cache_dir, rank=rank, world_size=world, num_threads=min(8, os.cpu_count() or 1),
+                      allow_fewer=bool(allow_fewer))
+    with torch.no_grad():
+        side = m.real_side(ctx, real)
+    arrays = {k: np.asarray(v, np.float64) for k, v in side.arrays.items()}
+    return ReferenceStats(arrays, side.protocol, fingerprint=real.fingerprint(), resolution=real.resolution,
+                          counts=side.counts)
 
 
 def run_seed(seed: int, run: int) -> int:
@@ -143,6 +116,9 @@ def evaluate(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if int(num_runs) < 1:
         raise ValueError(f"num_runs must be >= 1, got {num_runs}")
+    if run_dir is not None and is_generator(fake) and kimg is None and checkpoint is None:
+        raise ValueError("run_dir: a record of a generator must say which snapshot it measured; "
+                         "give kimg or checkpoint")
     m, detector_path = split_detector_path(metric, detector_path)
     if isinstance(real, ReferenceStats) and not m.shares_real_statistics:
         raise ValueError(f"real_stats: metric '{m.name}' cannot use reference statistics; give the dataset instead")
@@ -167,29 +143,34 @@ def evaluate(
     protocol = {**out.protocol, "seed": ctx.seed, "num_runs": ctx.num_runs, "counts": ctx.counts, "allow_fewer": ctx.allow_fewer,
                 "fewer_than_name": any(c["used"] < c["requested"] for c in ctx.counts.values())}
     protocol.update(protocol_identity(m, protocol))
+    # every record says both (built-in metrics do, a plugin's may not); set after the identity, which they leave as is
+    protocol["stand_in"] = bool(protocol.get("stand_in", False))
+    protocol.setdefault("fake_source", "generator" if is_generator(fake) else "videos")
     if ctx.official and protocol["fewer_than_name"] and rank == 0:
         print(f"{m.name}: mode=official used " + ", ".join(f"{c['used']} of {c['requested']} {what}" for what, c in ctx.counts.items()),
               file=sys.stderr)
-    record = {
-        "metric": m.name,
-        "value": float(values.mean()),
-        "results": {k: float(np.mean([o.results[k] for o in outs])) for k in out.results},
-        "protocol": protocol,
-        "kimg": kimg,
-        "checkpoint": str(checkpoint) if checkpoint is not None else None,
-        "wall_time_s": round(wall, 3),
-        "versions": versions(),
-        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "real_fingerprint": real.fingerprint(),
-    }
+    repeated = {}
     if ctx.num_runs > 1:
         # population std (ddof=0) over the runs, as DIGAN's mean ± std over trials
-        record.update(value_std=float(values.std()), runs=[{"seed": run_seed(ctx.seed, r), "value": float(o.value),
-                                                             "results": {k: float(v) for k, v in o.results.items()}} for r, o in enumerate(outs)])
+        runs = [{"seed": run_seed(ctx.seed, r), "value": float(o.value),
+                 "results": {k: float(v) for k, v in o.results.items()}} for r, o in enumerate(outs)]
+        repeated = dict(value_std=float(values.std()), runs=runs)
     artifacts = {k: v for o in outs for k, v in (o.artifacts or {}).items()} if ctx.num_runs == 1 else {
         f"run{r}/{k}": v for r, o in enumerate(outs) for k, v in (o.artifacts or {}).items()}
-    if artifacts:
-        record["artifacts"] = artifacts
+    record = MetricRecord(
+        metric=m.name,
+        value=float(values.mean()),
+        results={k: float(np.mean([o.results[k] for o in outs])) for k in out.results},
+        protocol=protocol,
+        kimg=kimg,
+        checkpoint=str(checkpoint) if checkpoint is not None else None,
+        wall_time_s=round(wall, 3),
+        versions=versions(),
+        timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        real_fingerprint=real.fingerprint(),
+        artifacts=artifacts or None,
+        **repeated,
+    )
     if run_dir is not None and rank == 0:
-        append_jsonl(run_dir / f"metric-{m.name}.jsonl", record)
-    return record
+        append_metric_record(run_dir, record)
+    return record.to_json()

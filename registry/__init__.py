@@ -8,7 +8,7 @@ The contract of every kind (what to implement, what to declare, the hooks and th
     class MyGen(VideoGenerator): ...
     G = GENERATORS.build({"_name_": "my_gen", "width": 64}, resolution=32)
 """
-from .core import ComponentInfo, Registry, build_record, canonical, split_spec
+from .core import ComponentInfo, Registry, build_record, canonical, own_version, split_spec
 from .errors import ComponentBuildError, DuplicateComponentError, PluginLoadError, RegistryError, UnknownComponentError
 from .kinds import (
     AUGMENTATIONS,
@@ -20,15 +20,16 @@ from .kinds import (
     LOSSES,
     METRICS,
     POSITIONAL_ENCODINGS,
+    PREPARERS,
     REGISTRIES,
     SAMPLERS,
+    refresh,
     registry_for,
 )
-from .plugins import refresh
 
 __all__ = [
     "AUGMENTATIONS", "DATASETS", "DETECTORS", "DISCRIMINATORS", "DISTORTIONS", "GENERATORS", "LOSSES", "METRICS",
-    "POSITIONAL_ENCODINGS", "REGISTRIES", "SAMPLERS", "ComponentBuildError", "ComponentInfo",
+    "POSITIONAL_ENCODINGS", "PREPARERS", "REGISTRIES", "SAMPLERS", "ComponentBuildError", "ComponentInfo",
     "DuplicateComponentError", "PluginLoadError", "Registry", "RegistryError", "UnknownComponentError",
-    "build_record", "canonical", "refresh", "registry_for", "split_spec",
+    "build_record", "canonical", "own_version", "refresh", "registry_for", "split_spec",
 ]

@@ -118,7 +118,7 @@ class Registry:
         else:
             module = getattr(obj, "__module__", "") or ""
             builtin = module.split(".")[0] in {p.split(".")[0] for p in _OWN_PACKAGES}
-            dist, version = (PACKAGE_DIST, _own_version()) if builtin else plugins.distribution_of(module)
+            dist, version = (PACKAGE_DIST, own_version()) if builtin else plugins.distribution_of(module)
             info = ComponentInfo(self.kind, key, _where(obj), dist, version, tuple(names[1:]), plugin=False)
         self._entries[key] = _Entry(obj, info)
         for n in names:
@@ -296,8 +296,20 @@ class Registry:
             pass
         return obj
 
+    def build_offering(self, spec: str | Mapping[str, Any], offered: Mapping[str, Any]) -> Any:
+        """``build(spec, **offered)``, passing each offered argument only when the constructor takes it (all to one
+        with ``**kwargs``): what a model offers its parts, e.g. ``motion_dim`` to a positional encoding."""
+        target = self.get(split_spec(spec, self.kind)[0])
+        try:
+            params = inspect.signature(target).parameters
+        except (TypeError, ValueError):
+            return self.build(spec, **offered)
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            offered = {k: v for k, v in offered.items() if k in params}
+        return self.build(spec, **offered)
+
     def forget_plugins(self) -> None:
-        """Drop loaded plugin components and failures (after ``plugins.refresh()``)."""
+        """Drop loaded plugin components and failures (``registry.refresh()`` calls it for every kind)."""
         for key in [k for k, e in self._entries.items() if e.info.plugin]:
             del self._entries[key]
         self._aliases = {a: k for a, k in self._aliases.items() if k in self._entries}
@@ -343,7 +355,8 @@ def split_spec(spec: str | Mapping[str, Any], kind: str = "component") -> tuple[
 _OWN_PACKAGES = ("registry", "stylegan_v", "baselines", "metrics", "benchmarks")
 
 
-def _own_version() -> str:
+def own_version() -> str:
+    """This package's installed version (``0+local`` when run from a source tree that is not installed)."""
     import importlib.metadata as md
 
     try:

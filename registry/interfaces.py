@@ -6,16 +6,20 @@ whether a hook exists (no ``getattr`` fallbacks): it calls the method, and the d
 happens for a component that does not care. ``sgvb check-plugin NAME`` builds a component at tiny
 size and runs it through its contract.
 
-    kind            contract               implement                              hooks (defaults)
-    generator       VideoGenerator         forward                                begin_stage, stage_parameters, auxiliary_losses
-    discriminator   VideoDiscriminator     forward                                -
-    loss            GANLoss                generator, discriminator               penalty (with gp_weight > 0)
-    sampler         FrameSampler           sample, min_video_length, max_span     -
-    dataset         VideoDataset           __len__, video_name, video_length,     -
-                                           read_frames, fingerprint
-    augmentation    VideoAugmentation      forward                                accumulate, adjust
-    metric          Metric                 compute                                -
-    detector        Detector               forward                                -
+    kind                 contract             implement                            hooks (defaults)
+    generator            VideoGenerator       forward                              begin_stage, stage_parameters,
+                                                                                   auxiliary_losses
+    discriminator        VideoDiscriminator   forward                              -
+    positional_encoding  PositionalEncoding   forward                              -
+    loss                 GANLoss              generator, discriminator             penalty (with gp_weight > 0)
+    sampler              FrameSampler         sample, min_video_length, max_span   -
+    dataset              VideoDataset         __len__, video_name, video_length,   -
+                                              read_frames, fingerprint
+    preparer             DatasetPreparer      jobs                                 -
+    augmentation         VideoAugmentation    forward                              accumulate, adjust
+    metric               Metric               compute                              real_side (shares_real_statistics)
+    detector             Detector             forward                              -
+    distortion           Distortion           apply                                parameter
 
 Tensor conventions (stated once, kept everywhere):
   * on disk and in datasets: uint8 ``[T, H, W, C]`` (C = 3), frames in time order;
@@ -25,13 +29,20 @@ Tensor conventions (stated once, kept everywhere):
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import math
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
+
+if TYPE_CHECKING:  # the metrics' services, named in signatures only: the registry imports no higher layer at run time
+    from metrics.base import EvalContext
+    from metrics.reference import ReferenceStats
 
 
 # ----------------------------------------------------------------------------------------- models
@@ -62,7 +73,7 @@ class VideoGenerator(nn.Module):
 
     def sample_z(self, batch_size: int, generator: torch.Generator | None = None, device: torch.device | str | None = None) -> torch.Tensor:
         """Content codes ``[B, z_dim]``."""
-        device = device if device is not None else _module_device(self)
+        device = device if device is not None else module_device(self)
         return torch.randn(batch_size, self.z_dim, generator=generator, device="cpu").to(device)
 
     def sample_motion_noise(self, batch_size: int, max_t: float, generator: torch.Generator | None = None) -> Any:
@@ -133,6 +144,39 @@ class VideoDiscriminator(nn.Module):
     num_frames: int
     sampler: Any = "sparse_random"
     needs_dense_clips: bool = False
+
+
+class PositionalEncoding(nn.Module):
+    """A time embedding for a continuous-time generator (StyleGAN-V's ``positional_encoding``):
+    ``forward(t [N], codes [N, 2, D] | None, code_times [N, 2] | None) -> v [N, out_dim]`` float32, N = B*T frames.
+
+    The generator's motion network makes a motion code every few frames; each frame gets the two codes around
+    its time: ``codes[:, 0]`` made at ``code_times[:, 0] <= t`` and ``codes[:, 1]`` at ``code_times[:, 1] > t``
+    (float64, so phases at t ~ 1e5 keep their precision). Only plain tensors cross this line, so an encoding
+    needs nothing from the generator's internals. Declares ``out_dim`` (size of v; 0 = no time input) and
+    ``needs_motion``: with False the generator runs no motion network and passes ``codes = code_times = None``.
+    The generator passes ``motion_dim`` (D) to the constructor when the constructor takes it.
+    """
+
+    _required = ("out_dim",)
+    _abstract = ("forward",)
+    _hooks = ()
+
+    out_dim: int
+    needs_motion: bool = False
+
+    def __init__(self) -> None:  # not nn.Module's ``**kwargs``: an encoding without one is offered no motion_dim
+        super().__init__()
+
+    def forward(self, t: torch.Tensor, codes: torch.Tensor | None = None,
+                code_times: torch.Tensor | None = None) -> torch.Tensor:
+        """Implement: v(t) ``[N, out_dim]`` float32 for frame times ``t [N]``."""
+        raise NotImplementedError
+
+    @staticmethod
+    def interpolation_weight(t: torch.Tensor, code_times: torch.Tensor) -> torch.Tensor:
+        """Where each frame lies between its two codes: ``(t - t_0) / (t_1 - t_0)`` in [0, 1), float64 ``[N]``."""
+        return (t.double() - code_times[:, 0]) / (code_times[:, 1] - code_times[:, 0])
 
 
 # ----------------------------------------------------------------------------------------- training
@@ -267,6 +311,73 @@ class VideoDataset:
         return f"{type(self).__name__}({len(self)} videos, resolution={self.resolution})"
 
 
+@dataclasses.dataclass
+class VideoJob:
+    """One output video of ``sgvb prepare``: which source it is made of and how it is cropped.
+
+    ``kind``: ``frames`` (``source`` is a folder of images, sorted by name) or ``video`` (a video file).
+    ``start``/``count``: a frame range of the source (RainbowJelly clips); None = everything.
+    ``crop``: ``fit`` (shorter side LANCZOS, centre crop), ``crop_resize`` (centre square crop, then
+    LANCZOS), ``mask_per_frame``/``mask_per_video`` (square face box from ``mask``, a video aligned with
+    ``source``). ``info``: recorded in the manifest (e.g. the UCF101 class).
+    """
+
+    KINDS: ClassVar[tuple[str, ...]] = ("frames", "video")
+    CROPS: ClassVar[tuple[str, ...]] = ("fit", "crop_resize", "mask_per_frame", "mask_per_video")
+
+    name: str
+    source: str
+    kind: str
+    crop: str = "fit"
+    start: int = 0
+    count: int | None = None
+    mask: str | None = None
+    info: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in self.KINDS:
+            raise ValueError(f"video job '{self.name}': kind must be one of {', '.join(self.KINDS)}, got '{self.kind}'")
+        if self.crop not in self.CROPS:
+            raise ValueError(f"video job '{self.name}': crop must be one of {', '.join(self.CROPS)}, got '{self.crop}'")
+
+    def key(self) -> dict:
+        """Everything that decides the output; the resume plan compares these."""
+        return dataclasses.asdict(self)
+
+
+class DatasetPreparer:
+    """A benchmark from its published raw download: ``jobs(raw, split, options) -> list[VideoJob]``.
+
+    ``sgvb prepare NAME RAW OUT`` calls ``jobs`` and renders every job (decode, crop, resize, JPEG) into
+    StyleGAN-V's frames zip with a manifest; NAME is the registered name. A layout that does not match
+    raises ``ValueError`` naming the path and the layout expected (one line on the command line).
+    Declares what the manifest and ``sgvb prepare --help`` state: ``splits`` and ``default_split``,
+    ``resolution``, ``fps``, ``layout`` (the raw layout, in words), ``frame_rate`` and ``preprocessing``
+    (the rules, in words), ``options`` (extra command-line options and their defaults, e.g.
+    ``{"fold": 1}`` for ``--fold``), ``resamplable`` (``--fps`` applies: video files decoded in order).
+    """
+
+    _required = ("layout",)
+    _abstract = ("jobs",)
+    _hooks = ()
+
+    splits: tuple[str, ...] = ("train", "test", "all")
+    default_split: str = "train"  # the paper trains (and takes FVD's real statistics) on the training split
+    resolution: int = 256
+    fps: float = 25.0  # the frame rate StyleGAN-V's config records (used for visualisation only)
+    layout: str
+    frame_rate: str = "every source frame, no resampling (the official converters' default); --fps resamples"
+    preprocessing: str = ("shorter side resized to the resolution with LANCZOS, then centre crop "
+                          "(StyleGAN-V's convert_videos_to_frames)")
+    options: dict[str, Any] = {}
+    resamplable: bool = True
+
+    def jobs(self, raw: Path, split: str, options: dict[str, Any]) -> list[VideoJob]:
+        """Implement: the output videos of ``split`` (one of ``splits``) of the raw download ``raw``;
+        ``options`` holds every key of ``self.options``, given or defaulted."""
+        raise NotImplementedError
+
+
 class VideoAugmentation(nn.Module):
     """``aug(videos [B, T, C, H, W] in [-1, 1]) -> same shape``, applied to real and fake clips before D.
 
@@ -293,25 +404,61 @@ class VideoAugmentation(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------- evaluation
-class Metric:
-    """A registered metric: ``compute(ctx, fake, real) -> metrics.base.MetricOutput``.
+@dataclasses.dataclass
+class MetricOutput:
+    """What ``Metric.compute`` returns: the headline ``value``, every number it reports by name (``results``),
+    how it was measured (``protocol``) and files it wrote (``artifacts``, name -> path)."""
 
-    ``ctx`` is ``metrics.base.EvalContext`` (device, seed, mode, ranks, ``ctx.detector(...)``, the
-    real-statistics cache); ``fake`` a ``VideoGenerator`` or ``VideoDataset``, ``real`` a ``VideoDataset``.
-    ``name`` encodes the protocol (``fvd2048_16f``), so one name always means one number.
+    value: float
+    results: dict[str, float]
+    protocol: dict[str, Any]
+    artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class RealSide:
+    """What ``Metric.real_side`` returns: the real side's summed statistics (float64 arrays by name), the
+    protocol that defines them (a reference file must match it field by field) and the counts used."""
+
+    arrays: dict[str, np.ndarray]
+    protocol: dict[str, Any]
+    counts: dict[str, dict[str, int]]
+
+
+class Metric:
+    """A registered metric: ``compute(ctx, fake, real) -> MetricOutput``.
+
+    ``ctx`` is the harness's ``metrics.base.EvalContext`` (device, seed, mode, ranks, ``ctx.detector(...)``,
+    the real-statistics cache); ``fake`` a ``VideoGenerator`` or ``VideoDataset``; ``real`` a ``VideoDataset``,
+    or a ``metrics.reference.ReferenceStats`` file for a metric that ``shares_real_statistics``. ``name``
+    encodes the protocol (``fvd2048_16f``), so one name always means one number.
+
+    Types: ``MetricOutput`` and ``RealSide`` are plain records and live here, with the contract they are
+    part of. ``EvalContext`` and ``ReferenceStats`` carry the harness's machinery (detector loading,
+    caches, distributed reductions, file I/O), so they stay in ``metrics`` and are imported here for type
+    checking only: the registry, the lowest layer, imports no higher one at run time.
     """
 
     _required = ("name",)
     _abstract = ("compute",)
-    _hooks = ()
+    _hooks = ("real_side",)
 
     name: str
     PROTOCOL_VERSION = 1  # bump when the code defining the number changes (tests/test_protocol.py)
-    shares_real_statistics = False  # True: the real side goes through ``real_statistics`` (``sgvb stats`` files work)
+    shares_real_statistics = False  # True: implements ``real_side``; ``real`` may be a reference file (``sgvb stats``)
     direction = "lower"  # which way is better: "lower" (distances) or "higher" (Inception Scores); tables read it
 
-    def compute(self, ctx: Any, fake: Any, real: Any) -> Any:
+    def compute(self, ctx: EvalContext, fake: VideoGenerator | VideoDataset,
+                real: VideoDataset | ReferenceStats) -> MetricOutput:
+        """Implement: the metric of ``fake`` against ``real``."""
         raise NotImplementedError
+
+    def real_side(self, ctx: EvalContext, real: VideoDataset) -> RealSide:
+        """The real side alone, as ``sgvb stats`` shares it (metrics that ``shares_real_statistics``).
+
+        Default: refused, naming the metric. The built-in Fréchet metrics inherit theirs from ``metrics.base.Metric``.
+        """
+        raise ValueError(f"metric '{self.name}' has no real-side statistics to share")
 
 
 class Detector(nn.Module):
@@ -349,16 +496,72 @@ class Detector(nn.Module):
             raise ValueError(f"detector '{self.name}' expects uint8 {layout}, got {x.dtype} {tuple(x.shape)}")
 
 
+DISTORTION_FAMILIES = ("spatial", "temporal")
+
+
+class Distortion:
+    """A controlled change for ``sgvb audit``:
+    ``distortion(videos [B, S, H, W, C] uint8, strength, num_frames, generator) -> [B, num_frames, H, W, C] uint8``.
+
+    ``strength`` in [0, 1]: 0 returns the first ``num_frames`` source frames unchanged (the audit's noise
+    floor, handled here); 1 is the strongest setting, which ``parameter(strength)`` maps to the distortion's
+    own parameter (``parameter_name``, reported next to the strength). ``family`` (one of
+    ``DISTORTION_FAMILIES``): ``spatial`` changes every frame on its own and keeps their order; ``temporal``
+    changes the order, timing or continuity of frames, or varies over time. ``context``: source frames read
+    per output frame at strength 1 (> 1 for speed changes and frame drops). Randomness only from ``generator``.
+    """
+
+    _required = ()
+    _abstract = ("apply",)
+    _hooks = ("parameter",)
+
+    family: str = "temporal"
+    context: float = 1.0
+    parameter_name: str = "strength"
+
+    def parameter(self, strength: float) -> float:
+        """The distortion's own parameter at ``strength`` (blur sigma, hold length, ...). Default: the strength."""
+        return float(strength)
+
+    def source_frames(self, num_frames: int) -> int:
+        """Source frames the caller reads for ``num_frames`` output frames: ``ceil(num_frames * context)``."""
+        return int(math.ceil(num_frames * self.context - 1e-9))
+
+    def __call__(self, videos: torch.Tensor, strength: float, num_frames: int,
+                 generator: torch.Generator) -> torch.Tensor:
+        self.check_input(videos, num_frames)
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"{type(self).__name__}: strength must be in [0, 1], got {strength}")
+        if strength == 0:
+            return videos[:, :num_frames].clone()
+        return self.apply(videos, float(strength), num_frames, generator)
+
+    def apply(self, videos: torch.Tensor, strength: float, num_frames: int, generator: torch.Generator) -> torch.Tensor:
+        """Implement: the distorted videos at ``strength`` in (0, 1]."""
+        raise NotImplementedError
+
+    def check_input(self, videos: torch.Tensor, num_frames: int) -> None:
+        who, needed = type(self).__name__, self.source_frames(num_frames)
+        if videos.dtype != torch.uint8 or videos.ndim != 5 or videos.shape[-1] != 3:
+            raise ValueError(f"{who}: videos must be uint8 [B, S, H, W, 3], got {videos.dtype} {tuple(videos.shape)}")
+        if videos.shape[1] < needed:
+            raise ValueError(f"{who}: needs {needed} source frames for {num_frames} output frames, "
+                             f"got {videos.shape[1]}")
+
+
 # kind (as the registries name it) -> its contract
 CONTRACTS: dict[str, type] = {
     "generator": VideoGenerator,
     "discriminator": VideoDiscriminator,
+    "positional_encoding": PositionalEncoding,
     "loss": GANLoss,
     "sampler": FrameSampler,
     "dataset": VideoDataset,
+    "preparer": DatasetPreparer,
     "augmentation": VideoAugmentation,
     "metric": Metric,
     "detector": Detector,
+    "distortion": Distortion,
 }
 
 
@@ -373,13 +576,11 @@ def conformance_problems(obj: Any, contract: type) -> list[str]:
         return [f"{where} is not a subclass of registry.interfaces.{contract.__name__}"]
     problems = [f"{where} does not set '{a}' (declared by {contract.__name__})" for a in contract._required if not hasattr(obj, a)]
     cls = type(obj)
-    problems += [
+    problems += [  # still the contract's own (or, for ``forward``, nn.Module's placeholder)
         f"{where} does not implement '{m}' ({contract.__name__})"
         for m in contract._abstract
-        if m != "forward" and inspect.getattr_static(cls, m) is inspect.getattr_static(contract, m)
+        if inspect.getattr_static(cls, m) is inspect.getattr_static(contract, m)
     ]
-    if "forward" in contract._abstract and cls.forward is nn.Module.forward:
-        problems.append(f"{where} does not implement 'forward' ({contract.__name__})")
     for hook in contract._hooks:
         override, base = inspect.getattr_static(cls, hook), inspect.getattr_static(contract, hook)
         if override is base:
@@ -401,7 +602,8 @@ def _harness_call(method: Any) -> tuple[list[None], dict[str, None]]:
     return args, kwargs
 
 
-def _module_device(module: nn.Module) -> torch.device:
+def module_device(module: nn.Module) -> torch.device:
+    """Where a module's parameters (else buffers) live; the CPU for a module with neither."""
     for p in module.parameters():
         return p.device
     for b in module.buffers():

@@ -1,11 +1,15 @@
 """One registry per component kind, with its entry-point group and the built-in model packages that fill it.
 
 The registry is the lowest layer: it names only the component libraries (``stylegan_v``, ``baselines``,
-``metrics``). The harness's own kinds (datasets, samplers, losses, augmentations) are declared by the
-``benchmarks`` package itself (``Registry.add_builtin_package`` in ``benchmarks/__init__.py``).
+``metrics``). The harness's own kinds (datasets, samplers, losses, augmentations, dataset preparers) are
+declared by the ``benchmarks`` package itself (``Registry.add_builtin_package`` in ``benchmarks/__init__.py``).
+
+Imports run one way, ``kinds -> core -> plugins``: the function that needs every registry (``refresh``)
+lives here, beside ``REGISTRIES``, not in ``plugins``.
 """
 from __future__ import annotations
 
+from . import plugins
 from .core import Registry
 
 
@@ -23,13 +27,22 @@ DETECTORS = _make("detector", "detectors", ("metrics",))
 LOSSES = _make("loss", "losses", ("baselines",))
 AUGMENTATIONS = _make("augmentation", "augmentations", ())
 DISTORTIONS = _make("distortion", "distortions", ("metrics",))
+PREPARERS = _make("preparer", "preparers", ())  # ``sgvb prepare NAME``: a benchmark from its raw download
 
 # kind -> registry; the CLI, Hydra config groups and ``run.json`` all use these kind names.
 REGISTRIES: dict[str, Registry] = {
     r.kind: r
     for r in (GENERATORS, DISCRIMINATORS, POSITIONAL_ENCODINGS, SAMPLERS, DATASETS, METRICS, DETECTORS, LOSSES, AUGMENTATIONS,
-              DISTORTIONS)
+              DISTORTIONS, PREPARERS)
 }
+
+
+def refresh() -> None:
+    """Forget cached entry points and the plugin components loaded from them (after installing a plugin in the
+    same process, and in tests)."""
+    plugins.forget_entry_points()
+    for registry in REGISTRIES.values():
+        registry.forget_plugins()
 
 
 def registry_for(kind: str) -> Registry:

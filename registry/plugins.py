@@ -18,6 +18,8 @@ import importlib.metadata as importlib_metadata
 import os
 import warnings
 
+from .errors import PluginLoadError
+
 CONFIG_GROUP = "sgvb.configs"
 
 
@@ -53,7 +55,7 @@ def _entry_points(group: str) -> tuple[importlib_metadata.EntryPoint, ...]:
 
 
 def entries(group: str) -> list[PluginEntry]:
-    """Entry points of ``group``, read from package metadata (cached; ``refresh()`` clears)."""
+    """Entry points of ``group``, read from package metadata (cached; ``registry.refresh()`` clears)."""
     if autoload_disabled():
         return []
     found, hidden = [], hidden_distributions()
@@ -75,8 +77,6 @@ def entries(group: str) -> list[PluginEntry]:
 
 def load(entry: PluginEntry):
     """Import the object an entry point names. Raises ``PluginLoadError`` on any failure."""
-    from .errors import PluginLoadError
-
     try:
         ep = importlib_metadata.EntryPoint(name=entry.name, value=entry.value, group=entry.group)
         return ep.load()
@@ -92,13 +92,9 @@ def warn(message: str) -> None:
     warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
-def refresh() -> None:
-    """Forget cached entry points (after installing a plugin in the same process, and in tests)."""
+def forget_entry_points() -> None:
+    """Forget the cached entry points; ``registry.refresh()`` also drops what the registries loaded from them."""
     _entry_points.cache_clear()
-    from . import kinds
-
-    for registry in kinds.REGISTRIES.values():
-        registry.forget_plugins()
 
 
 @functools.lru_cache(maxsize=None)

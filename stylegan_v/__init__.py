@@ -11,12 +11,11 @@ from .layers import (
     Conv2dLayer, DiscriminatorBlock, DiscriminatorEpilogue, EqualizedConv1d, FullyConnectedLayer, MappingNetwork,
     MinibatchStdLayer, SynthesisBlock, SynthesisLayer, SynthesisNetwork, ToRGBLayer,
 )
-from .motion import MotionKnots, MotionMappingNetwork, MotionNoise
-from .positional import PositionalEncoding
+from .motion import MotionMappingNetwork, MotionNoise
 
 __all__ = [
     "Conv2dLayer", "DiscriminatorBlock", "DiscriminatorEpilogue", "EqualizedConv1d", "FullyConnectedLayer",
-    "MappingNetwork", "MinibatchStdLayer", "MotionKnots", "MotionMappingNetwork", "MotionNoise", "PositionalEncoding",
+    "MappingNetwork", "MinibatchStdLayer", "MotionMappingNetwork", "MotionNoise",
     "StyleGANVDiscriminator", "StyleGANVGenerator", "StyleGANVHyperDiscriminator", "SynthesisBlock", "SynthesisLayer",
     "SynthesisNetwork", "TimeGapEncoder", "ToRGBLayer",
 ]

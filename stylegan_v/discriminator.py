@@ -25,7 +25,8 @@ from torch import nn
 from registry import DISCRIMINATORS
 from registry.interfaces import VideoDiscriminator
 
-from .layers import DiscriminatorBlock, DiscriminatorEpilogue, MappingNetwork, _check_shape, _log2_resolution, channels_for
+from .layers import (DiscriminatorBlock, DiscriminatorEpilogue, MappingNetwork, channels_for, check_shape,
+                     log2_resolution)
 
 __all__ = ["CONDITIONINGS", "StyleGANVDiscriminator", "StyleGANVHyperDiscriminator", "TimeGapEncoder"]
 
@@ -49,7 +50,7 @@ class TimeGapEncoder(nn.Module):
         self.out_dim = (num_frames - 1) * (embed_dim + 2 * num_sinusoids)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        _check_shape(t, [None, self.num_frames], "TimeGapEncoder t")
+        check_shape(t, [None, self.num_frames], "TimeGapEncoder t")
         gaps = (t[:, 1:] - t[:, :-1]).float()  # [B, k-1]
         idx = gaps.round().long().clamp(0, self.max_gap - 1)
         phase = gaps[:, :, None] * self.frequencies  # [B, k-1, S]
@@ -68,7 +69,7 @@ class StyleGANVDiscriminator(VideoDiscriminator):
                  channel_max: int = 512, conditioning: str = "projection", max_gap: int = 1024,
                  conv_clamp: float | None = 256, mbstd_group_size: int = 4, img_channels: int = 3):
         super().__init__()
-        _log2_resolution(resolution, minimum=16)
+        log2_resolution(resolution, minimum=16)
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got '{conditioning}'")
         if num_frames < 1:
@@ -111,8 +112,8 @@ class StyleGANVDiscriminator(VideoDiscriminator):
     def forward(self, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """``frames [B, k, C, H, W]`` and their times ``t [B, k]`` (sorted) -> logits ``[B]`` float32."""
         k, r = self.num_frames, self.resolution
-        _check_shape(frames, [None, k, self.img_channels, r, r], "StyleGANVDiscriminator frames")
-        _check_shape(t, [frames.shape[0], k], "StyleGANVDiscriminator t")
+        check_shape(frames, [None, k, self.img_channels, r, r], "StyleGANVDiscriminator frames")
+        check_shape(t, [frames.shape[0], k], "StyleGANVDiscriminator t")
         c = None
         if self.time_encoder is not None:
             with torch.autocast(device_type=frames.device.type, enabled=False):

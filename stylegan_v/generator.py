@@ -2,7 +2,7 @@
 
     w = mapping(z)                               one w per video, every frame and layer reuses it
     u_k = conv1d(conv1d(noise))                  motion codes every ``motion_spacing`` frames
-    v(t) = positional_encoding(t, u_k, u_{k+1})  time embedding (default: acyclic)
+    v(t) = positional_encoding(t, [u_k, u_{k+1}], [k, k+1] * spacing)  time embedding (default: acyclic)
     frame(t) = synthesis(w, v(t))                StyleGAN2 'skip' synthesis, no spatial noise
 
 With ``time_injection="input"`` (official ``concat_const``) v(t) only enters the 4x4 input
@@ -15,35 +15,22 @@ official generator does not clamp; losses see raw values). ``iter_frames``/``gen
 """
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 from typing import Any
 
 import torch
 from einops import rearrange, repeat
 
-from registry import GENERATORS, POSITIONAL_ENCODINGS, split_spec
-from registry.interfaces import VideoGenerator
+from registry import GENERATORS, POSITIONAL_ENCODINGS
+from registry.interfaces import PositionalEncoding, VideoGenerator, conformance_problems
 
-from .layers import MappingNetwork, SynthesisNetwork, _check_shape, _log2_resolution
+from .layers import MappingNetwork, SynthesisNetwork, check_shape, log2_resolution
 from .motion import MotionMappingNetwork, MotionNoise
 from .ops import eager_only
 
 __all__ = ["StyleGANVGenerator", "TIME_INJECTIONS"]
 
 TIME_INJECTIONS = ("input", "concat_w", "sum_w")
-
-
-def build_positional_encoding(spec: Any, **runtime: Any):
-    """Build an encoding from its registry spec, passing only the runtime kwargs its constructor accepts."""
-    cls = POSITIONAL_ENCODINGS.get(split_spec(spec, "positional_encoding")[0])
-    try:
-        params = inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return POSITIONAL_ENCODINGS.build(spec, **runtime)
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        runtime = {k: v for k, v in runtime.items() if k in params}
-    return POSITIONAL_ENCODINGS.build(spec, **runtime)
 
 
 @eager_only
@@ -66,7 +53,7 @@ class StyleGANVGenerator(VideoGenerator):
                  channel_base: int | None = None, channel_max: int = 512, conv_clamp: float | None = 256,
                  w_avg_beta: float = 0.995, img_channels: int = 3):
         super().__init__()
-        _log2_resolution(resolution, minimum=4)
+        log2_resolution(resolution, minimum=4)
         if time_injection not in TIME_INJECTIONS:
             raise ValueError(f"time_injection must be one of {TIME_INJECTIONS}, got '{time_injection}'")
         if channel_base is None:  # official: fmaps 0.5 below 512², 1 from 512² up
@@ -75,7 +62,10 @@ class StyleGANVGenerator(VideoGenerator):
         self.motion_z_dim, self.time_injection = motion_z_dim, time_injection
 
         self.mapping = MappingNetwork(z_dim=z_dim, w_dim=w_dim, num_layers=mapping_layers, w_avg_beta=w_avg_beta)
-        self.time_encoder = build_positional_encoding(positional_encoding, motion_dim=motion_dim)
+        self.time_encoder = POSITIONAL_ENCODINGS.build_offering(positional_encoding, {"motion_dim": motion_dim})
+        problems = conformance_problems(self.time_encoder, PositionalEncoding)
+        if problems:
+            raise TypeError(f"positional_encoding does not meet its contract: {'; '.join(problems)}")
         v_dim = int(self.time_encoder.out_dim)
         self.motion = (MotionMappingNetwork(z_dim=motion_z_dim, motion_dim=motion_dim, kernel_size=motion_kernel_size,
                                             spacing=motion_spacing)
@@ -107,14 +97,14 @@ class StyleGANVGenerator(VideoGenerator):
             return self.time_encoder(t_flat, None)
         if motion_noise is None:
             motion_noise = self.sample_motion_noise(t.shape[0])
-        knots = self.motion(t, motion_noise)
-        return self.time_encoder(t_flat, knots)
+        codes, code_times = self.motion(t, motion_noise)
+        return self.time_encoder(t_flat, codes, code_times)
 
     def forward(self, z: torch.Tensor, t: torch.Tensor, motion_noise: Any = None,
                 truncation_psi: float = 1.0) -> torch.Tensor:
         """``z [B, z_dim]``, ``t [B, T]`` (any real t >= 0) -> frames ``[B, T, C, H, W]``."""
-        _check_shape(z, [None, self.z_dim], "StyleGANVGenerator z")
-        _check_shape(t, [z.shape[0], None], "StyleGANVGenerator t (expected [B, T] matching z)")
+        check_shape(z, [None, self.z_dim], "StyleGANVGenerator z")
+        check_shape(t, [z.shape[0], None], "StyleGANVGenerator t (expected [B, T] matching z)")
         if not torch.is_floating_point(t):
             t = t.float()
         if t.shape[1] == 0:

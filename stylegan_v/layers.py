@@ -25,11 +25,12 @@ from .ops import bias_act, filter2d, make_filter, normalize_2nd_moment, upsample
 __all__ = [
     "Conv2dLayer", "DiscriminatorBlock", "DiscriminatorEpilogue", "EqualizedConv1d", "FullyConnectedLayer",
     "MappingNetwork", "MinibatchStdLayer", "NOISE_MODES", "SynthesisBlock", "SynthesisLayer", "SynthesisNetwork", "ToRGBLayer",
-    "channels_for", "modulated_conv2d",
+    "channels_for", "check_shape", "log2_resolution", "modulated_conv2d",
 ]
 
 
-def _check_shape(x: torch.Tensor, shape: list[int | None], what: str) -> None:
+def check_shape(x: torch.Tensor, shape: list[int | None], what: str) -> None:
+    """Refuse ``x`` unless its shape matches ``shape`` (None: any size), naming ``what`` and both shapes."""
     if x.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, x.shape)):
         want = "[" + ", ".join("*" if s is None else str(s) for s in shape) + "]"
         raise ValueError(f"{what}: expected a tensor of shape {want}, got {list(x.shape)}")
@@ -40,7 +41,8 @@ def channels_for(resolution: int, *, channel_base: int, channel_max: int) -> int
     return max(1, min(channel_base // resolution, channel_max))
 
 
-def _log2_resolution(resolution: int, minimum: int = 4) -> int:
+def log2_resolution(resolution: int, minimum: int = 4) -> int:
+    """log2 of a power-of-two ``resolution`` >= ``minimum``; anything else is refused."""
     log2 = int(round(math.log2(resolution))) if resolution > 0 else -1
     if resolution < minimum or 2**log2 != resolution:
         raise ValueError(f"resolution must be a power of two >= {minimum}, got {resolution}")
@@ -114,7 +116,7 @@ class Conv2dLayer(nn.Module):
         self.bias_gain = lr_mult
 
     def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-        _check_shape(x, [None, self.in_channels, None, None], f"{type(self).__name__} input")
+        check_shape(x, [None, self.in_channels, None, None], f"{type(self).__name__} input")
         w = self.weight * self.weight_gain
         x = _conv2d_resample(x, w, self.resample_filter, up=self.up, down=self.down)
         b = self.bias * self.bias_gain if self.bias is not None else None
@@ -179,12 +181,12 @@ class MappingNetwork(nn.Module):
         if self.z_dim > 0:
             if z is None:
                 raise ValueError("MappingNetwork: z is required (z_dim > 0)")
-            _check_shape(z, [None, self.z_dim], "MappingNetwork z")
+            check_shape(z, [None, self.z_dim], "MappingNetwork z")
             parts.append(normalize_2nd_moment(z.float()))
         if self.c_dim > 0:
             if c is None:
                 raise ValueError("MappingNetwork: c is required (c_dim > 0)")
-            _check_shape(c, [None, self.c_dim], "MappingNetwork c")
+            check_shape(c, [None, self.c_dim], "MappingNetwork c")
             parts.append(normalize_2nd_moment(self.embed(c.float())))
         x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         for layer in self.layers:
@@ -211,7 +213,7 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     coefficients is the same as convolving with ``weight * styles`` demodulated per sample, but uses
     one shared-weight convolution. ``x [N, I, H, W]``, ``weight [O, I, k, k]``, ``styles [N, I]``.
     """
-    _check_shape(styles, [x.shape[0], weight.shape[1]], "modulated_conv2d styles")
+    check_shape(styles, [x.shape[0], weight.shape[1]], "modulated_conv2d styles")
     x = x * styles.to(x.dtype)[:, :, None, None]
     if up and resample_filter is None:
         raise ValueError("modulated_conv2d with up=True needs resample_filter")
@@ -259,7 +261,7 @@ class SynthesisLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, gain: float = 1.0, noise_mode: str = "random") -> torch.Tensor:
         in_res = self.resolution // 2 if self.up else self.resolution
-        _check_shape(x, [None, self.in_channels, in_res, in_res], f"SynthesisLayer({self.resolution}) input")
+        check_shape(x, [None, self.in_channels, in_res, in_res], f"SynthesisLayer({self.resolution}) input")
         styles = self.affine(w)
         if not self.demodulate:  # without demodulation the equalized-LR gain must be applied explicitly
             styles = styles * (1 / math.sqrt(self.weight[0].numel()))
@@ -331,7 +333,7 @@ class SynthesisBlock(nn.Module):
             if self.input_extra_channels:
                 if input_features is None:
                     raise ValueError(f"the first SynthesisBlock needs input_features [N, {self.input_extra_channels}]")
-                _check_shape(input_features, [n, self.input_extra_channels], "SynthesisBlock input_features")
+                check_shape(input_features, [n, self.input_extra_channels], "SynthesisBlock input_features")
                 feats = input_features[:, :, None, None].expand(-1, -1, self.resolution, self.resolution)
                 x = torch.cat([x, feats.to(x.dtype)], dim=1)
             x = self.conv1(x, next(w_iter), noise_mode=noise_mode)
@@ -357,7 +359,7 @@ class SynthesisNetwork(nn.Module):
                  channel_max: int = 512, use_noise: bool = False, conv_clamp: float | None = 256,
                  input_extra_channels: int = 0, resample_filter=(1, 3, 3, 1)):
         super().__init__()
-        log2 = _log2_resolution(resolution)
+        log2 = log2_resolution(resolution)
         self.w_dim, self.resolution, self.img_channels = w_dim, resolution, img_channels
         self.block_resolutions = [2**i for i in range(2, log2 + 1)]
         self.blocks = nn.ModuleList()
@@ -373,9 +375,9 @@ class SynthesisNetwork(nn.Module):
     def forward(self, ws: torch.Tensor, input_features: torch.Tensor | None = None, noise_mode: str = "random") -> torch.Tensor:
         _check_noise_mode(noise_mode)
         if ws.ndim == 2:
-            _check_shape(ws, [None, self.w_dim], "SynthesisNetwork ws")
+            check_shape(ws, [None, self.w_dim], "SynthesisNetwork ws")
             ws = ws.unsqueeze(1).expand(-1, self.num_ws, -1)
-        _check_shape(ws, [None, self.num_ws, self.w_dim], "SynthesisNetwork ws")
+        check_shape(ws, [None, self.num_ws, self.w_dim], "SynthesisNetwork ws")
         x = img = None
         w_idx = 0
         for block in self.blocks:
@@ -442,10 +444,10 @@ class DiscriminatorBlock(nn.Module):
     def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         r = self.resolution
         if self.fromrgb is not None:
-            _check_shape(x, [None, self.img_channels, r, r], f"DiscriminatorBlock({r}) image")
+            check_shape(x, [None, self.img_channels, r, r], f"DiscriminatorBlock({r}) image")
             x = self.fromrgb(x)
         else:
-            _check_shape(x, [None, self.in_channels, r, r], f"DiscriminatorBlock({r}) input")
+            check_shape(x, [None, self.in_channels, r, r], f"DiscriminatorBlock({r}) input")
         y = self.skip(x, gain=math.sqrt(0.5))
         x = self.conv0(x, style) if isinstance(self.conv0, SynthesisLayer) else self.conv0(x)
         x = self.conv1(x, gain=math.sqrt(0.5))
@@ -466,7 +468,7 @@ class DiscriminatorEpilogue(nn.Module):
 
     def forward(self, x: torch.Tensor, cmap: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``[N]``; with ``cmap_dim > 0``, projection ``<h, cmap> / sqrt(cmap_dim)``."""
-        _check_shape(x, [None, self.in_channels, self.resolution, self.resolution], "DiscriminatorEpilogue input")
+        check_shape(x, [None, self.in_channels, self.resolution, self.resolution], "DiscriminatorEpilogue input")
         if self.mbstd is not None:
             x = self.mbstd(x)
         x = self.conv(x)
@@ -475,6 +477,6 @@ class DiscriminatorEpilogue(nn.Module):
         if self.cmap_dim > 0:
             if cmap is None:
                 raise ValueError("DiscriminatorEpilogue with cmap_dim > 0 needs cmap")
-            _check_shape(cmap, [x.shape[0], self.cmap_dim], "DiscriminatorEpilogue cmap")
+            check_shape(cmap, [x.shape[0], self.cmap_dim], "DiscriminatorEpilogue cmap")
             return (x.float() * cmap.float()).sum(dim=1) / np.sqrt(self.cmap_dim)
         return x.float().squeeze(1)

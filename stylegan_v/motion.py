@@ -8,8 +8,6 @@ unpadded conv1d layers, so code u_k depends on noise z_k .. z_{k + receptive_fie
 """
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 from einops import rearrange
 from torch import nn
@@ -17,7 +15,7 @@ from torch import nn
 from .layers import EqualizedConv1d
 from .ops import eager_only
 
-__all__ = ["MotionKnots", "MotionMappingNetwork", "MotionNoise", "as_motion_noise"]
+__all__ = ["MotionMappingNetwork", "MotionNoise", "as_motion_noise"]
 
 _MASK64 = (1 << 64) - 1
 
@@ -114,20 +112,6 @@ def as_motion_noise(noise, batch_size: int, dim: int):
     return noise
 
 
-@dataclasses.dataclass
-class MotionKnots:
-    """For each frame (N = B*T): the motion codes at the knots around t and the knots' times."""
-
-    left: torch.Tensor  # [N, D]  u_k,     k = floor(t / spacing)   float64
-    right: torch.Tensor  # [N, D]  u_{k+1}                           float64
-    t_left: torch.Tensor  # [N]     k * spacing                       float64
-    t_right: torch.Tensor  # [N]     (k + 1) * spacing                float64
-
-    def interpolation_weight(self, t: torch.Tensor) -> torch.Tensor:
-        """alpha: the position of each frame's t ``[N]`` inside its segment, in [0, 1), float64."""
-        return (t.double() - self.t_left) / (self.t_right - self.t_left)
-
-
 class MotionMappingNetwork(nn.Module):
     """Noise sequence ``[B, L, z_dim]`` -> motion codes ``[B, L - 2(k-1), motion_dim]`` (two unpadded conv1d).
 
@@ -159,8 +143,10 @@ class MotionMappingNetwork(nn.Module):
         z = noise.window(first, num_codes + self.receptive_field - 1, device=t.device)  # [B, L, z_dim]
         return z, (k - first[:, None]).to(t.device), k.to(t.device)
 
-    def forward(self, t: torch.Tensor, noise) -> MotionKnots:
-        """Knots for frames at times ``t [B, T]``; ``noise`` is a MotionNoise or a ``[B, L, z_dim]`` tensor.
+    def forward(self, t: torch.Tensor, noise) -> tuple[torch.Tensor, torch.Tensor]:
+        """The two motion codes around each frame at times ``t [B, T]`` and their times, as a positional encoding
+        takes them: ``codes [B*T, 2, D]`` (u_k, u_{k+1} with k = floor(t / spacing)) and ``code_times [B*T, 2]``
+        (k * spacing, (k + 1) * spacing). ``noise`` is a MotionNoise or a ``[B, L, z_dim]`` tensor.
 
         Codes and knot times are float64: the acyclic encoding multiplies functions of u by t (up to
         1e5), so one float32 ulp of u, which BLAS may give differently for different window lengths,
@@ -171,4 +157,5 @@ class MotionMappingNetwork(nn.Module):
             u = self.codes(z.double())  # [B, num_codes, D] float64
         gather = lambda i: rearrange(torch.gather(u, 1, i[:, :, None].expand(-1, -1, u.shape[2])), "b t d -> (b t) d")
         t_left = rearrange(k.double() * self.spacing, "b t -> (b t)")
-        return MotionKnots(left=gather(idx), right=gather(idx + 1), t_left=t_left, t_right=t_left + self.spacing)
+        codes = torch.stack([gather(idx), gather(idx + 1)], dim=1)  # [B*T, 2, D] float64
+        return codes, torch.stack([t_left, t_left + self.spacing], dim=1)

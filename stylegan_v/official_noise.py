@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from registry.interfaces import VideoGenerator, _module_device
+from registry.interfaces import VideoGenerator, module_device
 
 __all__ = ["NOISE_MODES", "OfficialNoiseGenerator", "motion_trajectory_length", "official_video_latents", "seed_official"]
 
@@ -85,7 +85,7 @@ class OfficialNoiseGenerator(VideoGenerator):
         self.continuous_time, self.autoregressive = G.continuous_time, G.autoregressive
 
     def _device(self) -> torch.device:
-        return _module_device(self.G)
+        return module_device(self.G)
 
     def sample_z(self, batch_size: int, generator: torch.Generator | None = None, device: Any = None) -> torch.Tensor:
         if not self._seeded:

@@ -1,9 +1,7 @@
 """Time embeddings v(t) for the StyleGAN-V generator, swappable by registry name.
 
-Interface (all encodings): attributes ``out_dim`` (size of v, 0 = no time input) and
-``needs_motion`` (False lets the generator skip the motion network and its noise), and
-``forward(t [N], knots: MotionKnots | None) -> [N, out_dim]`` with N = B*T frames.
-The generator passes ``motion_dim`` to the constructor when the encoding accepts it.
+The contract is ``registry.interfaces.PositionalEncoding``: ``forward(t [N], codes [N, 2, D], code_times [N, 2])
+-> [N, out_dim]`` with N = B*T frames, the two motion codes around each frame and their times.
 Embeddings are computed in float64 (motion codes, frequency and phase layers, phases) and returned
 as float32, even under autocast: sin/cos of phases ~1e4 lose all precision in bf16, and in float32
 one ulp of a frequency scale is already 1e-3 rad of phase at t = 1e5.
@@ -13,14 +11,13 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 
 from registry import POSITIONAL_ENCODINGS
+from registry.interfaces import PositionalEncoding
 
 from .layers import FullyConnectedLayer
-from .motion import MotionKnots
 
-__all__ = ["AcyclicPositionalEncoding", "LerpPositionalEncoding", "NoPositionalEncoding", "PositionalEncoding",
+__all__ = ["AcyclicPositionalEncoding", "LerpPositionalEncoding", "NoPositionalEncoding",
            "SinusoidalPositionalEncoding", "geometric_frequencies"]
 
 
@@ -38,33 +35,27 @@ def _sincos(theta: torch.Tensor) -> torch.Tensor:
     return torch.cat([theta.sin(), theta.cos()], dim=-1)
 
 
+def _two_codes(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """u_l, u_r as contiguous float64 ``[N, D]``: strided rows of ``codes [N, 2, D]`` could make BLAS pick
+    another kernel (another rounding) than the separate tensors the generator used to pass."""
+    return codes[:, 0].contiguous().double(), codes[:, 1].contiguous().double()
+
+
 def _linear64(layer: FullyConnectedLayer, x: torch.Tensor) -> torch.Tensor:
     """A bias-free equalized linear layer evaluated in float64 (its weights stay float32 parameters)."""
     return torch.nn.functional.linear(x.double(), layer.weight.double() * layer.weight_gain)
-
-
-class PositionalEncoding(nn.Module):
-    """Base class: see the module docstring for the interface."""
-
-    out_dim: int = 0
-    needs_motion: bool = False
-
-    def __init__(self):
-        super().__init__()
-
-    def forward(self, t: torch.Tensor, knots: MotionKnots | None = None) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
 
 
 @POSITIONAL_ENCODINGS.register("acyclic", aliases=["stylegan_v_fourier", "aligned"])
 class AcyclicPositionalEncoding(PositionalEncoding):
     """StyleGAN-V's acyclic embedding (official ``AlignedTimeEncoder``).
 
-    From the left knot's code u_l: frequency scales s = tanh(W_s u_l) + 1 and phases
-    φ = (W_φ u_l) * max_period / P. With θ(τ) = ω s τ + φ and e(τ) = [sin θ ‖ cos θ]:
-    ``v(t) = e(t) - lerp(e(t_l), e(t_r), α) + lerp(W_a u_l, W_a u_r, α)``: a sinusoid minus its chord
-    (zero at both knots) plus the interpolated knot values, so v(t_l) = W_a u_l, v is continuous at
-    the knots and is not periodic. No biases (the official code drops them against mode collapse).
+    From the left code u_l (``codes[:, 0]``, made at t_l; u_r = ``codes[:, 1]`` at t_r): frequency scales
+    s = tanh(W_s u_l) + 1 and phases φ = (W_φ u_l) * max_period / P. With θ(τ) = ω s τ + φ and
+    e(τ) = [sin θ ‖ cos θ]: ``v(t) = e(t) - lerp(e(t_l), e(t_r), α) + lerp(W_a u_l, W_a u_r, α)``,
+    a sinusoid minus its chord (zero at both knots) plus the interpolated knot values, so v(t_l) = W_a u_l,
+    v is continuous at the knots and is not periodic. No biases (the official code drops them against
+    mode collapse).
     """
 
     needs_motion = True
@@ -80,17 +71,18 @@ class AcyclicPositionalEncoding(PositionalEncoding):
         self.aligner = FullyConnectedLayer(motion_dim, 2 * num_frequencies, bias=False)
         self.out_dim = 2 * num_frequencies
 
-    def forward(self, t: torch.Tensor, knots: MotionKnots | None = None) -> torch.Tensor:
-        if knots is None:
-            raise ValueError("the 'acyclic' positional encoding needs motion knots")
+    def forward(self, t: torch.Tensor, codes: torch.Tensor | None = None,
+                code_times: torch.Tensor | None = None) -> torch.Tensor:
+        if codes is None or code_times is None:
+            raise ValueError("the 'acyclic' positional encoding needs motion codes and their times")
         with torch.autocast(device_type=t.device.type, enabled=False):
-            u_l, u_r = knots.left.double(), knots.right.double()
+            u_l, u_r = _two_codes(codes)
             scale = torch.tanh(_linear64(self.frequency_predictor, u_l)) + 1  # [N, F]
             phase = _linear64(self.phase_predictor, u_l) * self.phase_scales.double()  # [N, F]
             rate = self.omega.double() * scale  # [N, F]
             wave = lambda tau: _sincos(rate * tau.double()[:, None] + phase)  # [N, 2F]
-            alpha = knots.interpolation_weight(t)[:, None]  # [N, 1] float64
-            chord = torch.lerp(wave(knots.t_left), wave(knots.t_right), alpha)
+            alpha = self.interpolation_weight(t, code_times)[:, None]  # [N, 1] float64
+            chord = torch.lerp(wave(code_times[:, 0]), wave(code_times[:, 1]), alpha)
             anchors = torch.lerp(_linear64(self.aligner, u_l), _linear64(self.aligner, u_r), alpha)
             return (wave(t) - chord + anchors).float()
 
@@ -106,7 +98,8 @@ class SinusoidalPositionalEncoding(PositionalEncoding):
         self.register_buffer("omega", geometric_frequencies(num_frequencies, min_period, max_period))  # float64
         self.out_dim = 2 * num_frequencies
 
-    def forward(self, t: torch.Tensor, knots: MotionKnots | None = None) -> torch.Tensor:
+    def forward(self, t: torch.Tensor, codes: torch.Tensor | None = None,
+                code_times: torch.Tensor | None = None) -> torch.Tensor:
         return _sincos(t.double()[:, None] * self.omega).float()
 
 
@@ -121,12 +114,14 @@ class LerpPositionalEncoding(PositionalEncoding):
         self.projection = FullyConnectedLayer(motion_dim, out_dim, bias=False)
         self.out_dim = out_dim
 
-    def forward(self, t: torch.Tensor, knots: MotionKnots | None = None) -> torch.Tensor:
-        if knots is None:
-            raise ValueError("the 'lerp' positional encoding needs motion knots")
+    def forward(self, t: torch.Tensor, codes: torch.Tensor | None = None,
+                code_times: torch.Tensor | None = None) -> torch.Tensor:
+        if codes is None or code_times is None:
+            raise ValueError("the 'lerp' positional encoding needs motion codes and their times")
         with torch.autocast(device_type=t.device.type, enabled=False):
-            alpha = knots.interpolation_weight(t)[:, None]  # [N, 1] float64
-            return torch.lerp(_linear64(self.projection, knots.left), _linear64(self.projection, knots.right), alpha).float()
+            alpha = self.interpolation_weight(t, code_times)[:, None]  # [N, 1] float64
+            u_l, u_r = _two_codes(codes)
+            return torch.lerp(_linear64(self.projection, u_l), _linear64(self.projection, u_r), alpha).float()
 
 
 @POSITIONAL_ENCODINGS.register("none", aliases=["static"])
@@ -136,5 +131,6 @@ class NoPositionalEncoding(PositionalEncoding):
     needs_motion = False
     out_dim = 0
 
-    def forward(self, t: torch.Tensor, knots: MotionKnots | None = None) -> torch.Tensor:
+    def forward(self, t: torch.Tensor, codes: torch.Tensor | None = None,
+                code_times: torch.Tensor | None = None) -> torch.Tensor:
         return t.new_zeros(t.shape[0], 0, dtype=torch.float32)

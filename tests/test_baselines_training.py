@@ -10,6 +10,7 @@ import torch
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
+from benchmarks.config.training import train_config
 from benchmarks.records import checkpoint as ckpt
 from benchmarks.training.components import ConfigError, build_discriminators, check_compatibility, smoke_test
 from benchmarks.training.job import train
@@ -57,7 +58,7 @@ def final_checkpoint(run_dir):
 @pytest.mark.parametrize("model,kimg", [("digan", 0.008), ("mocogan", 0.016)])
 def test_paper_preset_trains_a_few_steps(tmp_path, model, kimg):
     cfg = make_config(f"+model={model}_small", f"trainer.total_kimg={kimg}")
-    train(cfg, tmp_path)
+    train(train_config(cfg), tmp_path)
     status = json.loads((tmp_path / "status.json").read_text())
     assert status["state"] == "done", status
     stats = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
@@ -72,13 +73,13 @@ def test_paper_preset_trains_a_few_steps(tmp_path, model, kimg):
 def test_mocogan_hd_runs_its_stages_and_keeps_the_image_generator_frozen(tmp_path):
     # Run 1: the image stage only (its budget equals the total), so the run stops before PCA.
     first = make_config("+model=mocogan_hd_small", "trainer.stage_kimg.image=0.004", "trainer.total_kimg=0.004")
-    train(first, tmp_path / "image")
+    train(train_config(first), tmp_path / "image")
     image_state = final_checkpoint(tmp_path / "image")
     assert image_state["stage_index"] == 0
     # Run 2 continues it: PCA on the EMA image generator, then motion steps with 4-frame clips.
     second = make_config("+model=mocogan_hd_small", "trainer.stage_kimg.image=0.004", "trainer.total_kimg=0.012",
                          "trainer.stage_optim.motion.g_steps=2", f"resume={ckpt.list_checkpoints(tmp_path / 'image')[-1]}")
-    train(second, tmp_path / "motion")
+    train(train_config(second), tmp_path / "motion")
     state = final_checkpoint(tmp_path / "motion")
     assert state["stage_index"] == 2 and int(state["G"]["stage_index"]) == 2
     # The motion stage's own optimiser settings (trainer.stage_optim.motion): Adam 1e-4, betas (0.5, 0.999).
@@ -144,7 +145,7 @@ def test_incompatible_pairing_fails_before_training_with_its_reason(tmp_path):
     cfg = make_config("generator=mocogan_small", "discriminator=video3d", "discriminator._sampler_=sparse_random",
                       "trainer.total_kimg=1")
     with pytest.raises(ConfigError, match="needs dense clips"):
-        train(cfg, tmp_path)
+        train(train_config(cfg), tmp_path)
     cfg = make_config("generator=digan_small", "discriminator=digan_motion", "discriminator._sampler_=sparse_random")
     with pytest.raises(ConfigError, match="num_frames must be 2"):
         build_and_check(cfg)

@@ -72,13 +72,13 @@ def test_video_files_and_zip(tmp_path):
     assert any("non-square frames: 24x16 (5 frames)" in e for e in report.errors)
 
 
-def test_bad_arguments_are_one_line(tmp_path, capsys):
-    assert check_main([str(tmp_path / "nowhere")]) == 1
-    assert capsys.readouterr().err.strip().count("\n") == 0
-    root = clean_tree(tmp_path / "ds")
-    assert check_main([str(root), "--protocol", "fvd_nonsense"]) == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("sgvb check-dataset: error: --protocol 'fvd_nonsense'") and "\n" not in err
+def test_bad_arguments_are_one_line_with_exit_status_2(tmp_path, capsys):
+    """A bad argument is a user error (status 2, one line); problems found in the data are status 1."""
+    for argv, says in (([str(tmp_path / "nowhere")], "nowhere' does not exist"),
+                       ([str(clean_tree(tmp_path / "ds")), "--protocol", "fvd_nonsense"], "--protocol 'fvd_nonsense'")):
+        status = check_main(argv)
+        err = capsys.readouterr().err.strip()
+        assert status == 2 and err.startswith("sgvb check-dataset: error: ") and says in err and "\n" not in err, err
 
 
 def test_training_and_evaluation_fail_up_front_naming_a_corrupt_frame(tmp_path):
@@ -102,3 +102,25 @@ def test_training_and_evaluation_fail_up_front_naming_a_corrupt_frame(tmp_path):
         cfg = compose("eval", overrides=[*frames, f"fake.videos={clean_tree(tmp_path / 'fake')}", "metrics=[fvd2_4f]", "device=cpu"])
     with pytest.raises(DatasetError, match=r"v2/000011.png' is not a readable image"):
         run_eval(cfg)
+
+
+def test_no_import_circle_among_the_data_modules():
+    """``checks`` (the full check) uses the dataset classes; the classes run their own quick check and never import
+    ``checks``: the data modules' imports (lazy ones included) form no circle."""
+    import ast
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "data"
+    names = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
+    imports = {}
+    for name in names:
+        tree = ast.parse((folder / f"{name}.py").read_text())
+        found = {n.module.rsplit(".", 1)[-1] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+                 and n.module.startswith("benchmarks.data.")}
+        imports[name] = found & names - {name}
+
+    def reaches(start: str, goal: str, seen: set) -> bool:
+        return any(nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})) for nxt in imports[start])
+
+    circles = sorted(name for name in names if reaches(name, name, {name}))
+    assert circles == [], f"modules on an import circle: {circles}"

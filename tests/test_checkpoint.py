@@ -116,3 +116,21 @@ def test_evaluated_kimg_comes_from_the_stored_image_count_and_survives_renaming(
     del state["nimg"]  # a state without the counter: the name says it, or nothing does
     assert ckpt.load_generator_and_kimg(ckpt.save_checkpoint(tmp_path / "ckpt-000002.500.pt", state))[1] == 2.5
     assert ckpt.load_generator_and_kimg(ckpt.save_checkpoint(tmp_path / "other.pt", state))[1] is None
+
+
+def test_the_checkpoint_dict_is_built_in_one_place(tmp_path):
+    """``checkpoint_state`` builds the dict for the training loop and for ``sgvb convert-checkpoint``: what is not given
+    is left out (a generator-only file says so), and the count it writes is what readers take the kimg from."""
+    G = tiny_generator()
+    spec = {"generator": ckpt.spec_of(G)}
+    plain = ckpt.checkpoint_state(nimg=None, components=spec, G=G, G_ema=G, D=[])
+    assert plain["kimg"] is None and "nimg" not in plain and plain["D"] == []
+    assert not {"opt_G", "opt_D", "augment", "rng", "best", "config", "world_size", "official"} & set(plain)
+    full = ckpt.checkpoint_state(nimg=1848, components=spec, G=G, G_ema=G, D=[], step=7, tick=2,
+                                 opt_G=torch.optim.Adam(G.parameters()), opt_D=[], rng=[ckpt.capture_rng_state()],
+                                 schedule={"stage_index": 0, "last_eval_kimg": 1.0}, world_size=1, config="seed: 0\n",
+                                 best={})
+    assert (full["kimg"], full["nimg"], full["step"], full["tick"]) == (1.848, 1848, 7, 2)
+    assert full["stage_index"] == 0 and full["last_eval_kimg"] == 1.0 and full["best"] == {} and full["opt_D"] == []
+    path = ckpt.save_checkpoint(tmp_path / "renamed.pt", full)
+    assert ckpt.load_generator_and_kimg(path)[1] == 1.848 and ckpt.state_kimg(ckpt.load_checkpoint(path)) == 1.848

@@ -2,7 +2,6 @@
 not hours into a cluster job."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -147,8 +146,8 @@ def test_eval_sample_stats_defaults_come_from_their_schemas(fresh_hydra):
     import inspect
     from dataclasses import fields
 
-    from benchmarks.config.commands import EvalConfig, SampleConfig, StatsConfig
     from benchmarks.commands.sample import sample_videos
+    from benchmarks.config.commands import EvalConfig, SampleConfig, StatsConfig
 
     for name, schema in (("eval", EvalConfig), ("sample", SampleConfig), ("stats", StatsConfig)):
         assert f"- {name}_schema" in (CONF / f"{name}.yaml").read_text()
@@ -177,3 +176,73 @@ def test_small_model_presets_differ_from_their_full_preset_only_where_they_say(f
         assert small.hydra.runtime.choices[group] == full.hydra.runtime.choices[group] and small[group] == full[group], group
     differ = {key for key in full.trainer if small.trainer[key] != full.trainer[key]}
     assert differ <= own_trainer, differ
+
+
+# ----------------------------------------------------------------------------------------- composed once, one line
+def sgvb_in_process(capsys, *argv: str) -> tuple[int, str]:
+    from benchmarks.cli import main as sgvb
+
+    try:
+        code = sgvb(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err.strip()
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["train", "-m", "trainer.batch_size=abc"], "sgvb train: configuration error: option trainer.batch_size=abc: "),
+    (["train", "--cfg", "job", "generator=stylegan_vv"], "Did you mean 'stylegan_v'?"),
+    (["train", "trainer.batch_sise=8"], "Did you mean 'batch_size'?"),
+    (["sample", "checkpoint=x.pt", "num_frames=abc"], "sgvb sample: configuration error: option num_frames=abc: "),
+    (["eval", "-m", "num_runs=x"], "sgvb eval: configuration error: option num_runs=x: "),
+])
+def test_hydra_commands_turn_their_own_composition_error_into_one_line(tmp_path, monkeypatch, capsys, argv, says):
+    """Hydra composes once (no pre-check); its composition error, in a multirun or --cfg too, is one line, status 2."""
+    monkeypatch.chdir(tmp_path)
+    code, err = sgvb_in_process(capsys, *argv)
+    assert code == 2 and says in err and "\n" not in err, err
+    assert not list(tmp_path.iterdir())  # nothing was run, nothing written
+
+
+def test_an_error_of_the_command_itself_keeps_its_traceback(tmp_path, monkeypatch, capsys):
+    """Only composition errors become the one line: an OmegaConf error raised while the command runs is a bug."""
+    import sys
+
+    import hydra
+
+    from benchmarks.config.hydra_setup import run_command
+
+    @hydra.main(version_base="1.3", config_path="pkg://benchmarks.conf", config_name="sample")
+    def task(cfg):
+        return cfg.no_such_key  # ConfigAttributeError inside the task
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["sgvb sample", "checkpoint=x.pt"])
+    assert run_command("sample", task) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "no_such_key" in err and "configuration error" not in err
+
+
+def test_the_config_is_converted_once_to_the_typed_settings(fresh_hydra):
+    from benchmarks.config.training import (
+        EvalSettings,
+        RuntimeSettings,
+        SampleSettings,
+        TrainConfig,
+        TrainerSettings,
+        train_config,
+    )
+
+    overrides = ["experiment=tiny", "seed=4", "metrics=[fvd16_2f]", "cache_dir=/c", "trainer.batch_size=8"]
+    cfg = compose("train", overrides=overrides)
+    config = train_config(cfg)
+    assert isinstance(config, TrainConfig) and isinstance(config.trainer, TrainerSettings)
+    assert isinstance(config.samples, SampleSettings) and isinstance(config.generator, dict)
+    assert config.trainer.batch_size == 8 and config.generator["_name_"] == "stylegan_v"
+    assert config.runtime == RuntimeSettings(seed=4, precision="fp32", channels_last=False, compile=False,
+                                             fused_adam=False, progress=True)
+    options = {"allow_stand_in_detectors": False, "allow_fewer": False, "cache_dir": "/c"}
+    assert config.evaluation == EvalSettings(metrics=("fvd16_2f",), options=options)
+    # config.yaml and the run identity are what Hydra composed, to the character
+    assert OmegaConf.to_yaml(config.as_dict()) == OmegaConf.to_yaml(cfg, resolve=True)
+    assert config.as_dict() == OmegaConf.to_container(cfg, resolve=True)

@@ -98,22 +98,26 @@ def test_convert_max_frames_and_fps(src, tmp_path):
     assert read_meta(out)["sgvb"]["fps"] == 5
 
 
+def _refused(argv, capsys) -> str:
+    """``sgvb convert`` refusing a bad input: one line on stderr, exit status 2, no traceback; returns the line."""
+    status = convert_main(argv)
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and err.startswith("sgvb convert: error: convert: ") and "\n" not in err, err
+    assert "(details: " in err and "Traceback" not in err
+    return err
+
+
 def test_convert_bad_inputs(tmp_path, capsys):
-    assert convert_main([str(tmp_path / "missing"), str(tmp_path / "o.zip")]) == 1
-    assert "source folder '" in capsys.readouterr().err
+    assert "source folder '" in _refused([str(tmp_path / "missing"), str(tmp_path / "o.zip")], capsys)
     (tmp_path / "empty").mkdir()
-    assert convert_main([str(tmp_path / "empty"), str(tmp_path / "o.zip")]) == 1
-    assert "no video files" in capsys.readouterr().err
+    assert "no video files" in _refused([str(tmp_path / "empty"), str(tmp_path / "o.zip")], capsys)
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "x.mp4").write_bytes(b"nope")
     (bad / "y.avi").write_bytes(b"nope either")
     with pytest.warns(UserWarning, match="skipping"):
-        assert convert_main([str(bad), str(tmp_path / "o.zip")]) == 1
-    err = capsys.readouterr().err
+        err = _refused([str(bad), str(tmp_path / "o.zip")], capsys)
     assert "none of the 2 videos" in err and "x.mp4" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "empty"]  # no zip, no temp file
-    assert convert_main([str(bad), str(tmp_path / "o.tar")]) == 1
-    assert "must end in .zip" in capsys.readouterr().err
-    assert convert_main([str(bad), str(tmp_path / "o.zip"), "--quality", "0"]) == 1
-    assert "--quality" in capsys.readouterr().err
+    assert "must end in .zip" in _refused([str(bad), str(tmp_path / "o.tar")], capsys)
+    assert "--quality" in _refused([str(bad), str(tmp_path / "o.zip"), "--quality", "0"], capsys)

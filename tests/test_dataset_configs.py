@@ -19,7 +19,7 @@ def train_cfg():
 @pytest.mark.parametrize("name", sorted(PREPARERS))
 def test_dataset_config_points_at_what_prepare_writes(train_cfg, name):
     cfg = train_cfg([f"dataset={name}"])
-    resolution = PREPARERS[name].resolution
+    resolution = PREPARERS.get(name).resolution
     assert cfg.dataset._name_ == "frames" and cfg.dataset.resolution == resolution
     assert cfg.dataset.path == f"data/{name}_{resolution}.zip"
 
@@ -27,9 +27,9 @@ def test_dataset_config_points_at_what_prepare_writes(train_cfg, name):
 @pytest.mark.parametrize("name", sorted(PREPARERS))
 def test_experiment_preset_is_stylegan_v_on_the_dataset(train_cfg, name):
     cfg = train_cfg([f"experiment={name}", "dataset.path=elsewhere.zip"])
-    assert cfg.dataset.path == "elsewhere.zip" and cfg.dataset.resolution == PREPARERS[name].resolution
+    assert cfg.dataset.path == "elsewhere.zip" and cfg.dataset.resolution == PREPARERS.get(name).resolution
     assert cfg.generator._name_ == "stylegan_v" and cfg.discriminator._name_ == "stylegan_v" and cfg.sampler._name_ == "sparse_random"
-    assert cfg.samples.fps == PREPARERS[name].fps
+    assert cfg.samples.fps == PREPARERS.get(name).fps
     spec = OmegaConf.to_container(cfg.generator, resolve=True)
     with torch.device("meta"):
         assert GENERATORS.build(spec, resolution=cfg.dataset.resolution) is not None

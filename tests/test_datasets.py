@@ -152,12 +152,12 @@ def test_dataset_check_pass_is_written_in_the_isolated_cache_not_the_home_cache(
     per-test ``SGVB_CACHE_DIR`` leaves its check pass there, under the temp folder, never in ``~/.cache/sgvb``."""
     import tempfile
 
-    from benchmarks.data.checks import _passed_marker
+    from benchmarks.data.frames import quick_check_marker
 
     isolated = Path(os.environ["SGVB_CACHE_DIR"])
     assert isolated.is_relative_to(tempfile.gettempdir())
     ds = FramesDataset(frames_dir, resolution=8)
-    marker = _passed_marker("quick", ds.fingerprint())
+    marker = quick_check_marker(ds.fingerprint())
     assert marker.is_file() and marker.is_relative_to(isolated)
     assert not (Path.home() / ".cache" / "sgvb" / "dataset_checks" / marker.name).exists()
 

@@ -4,8 +4,9 @@ import math
 import pytest
 import torch
 
-from metrics.distortions import FAMILIES, hue_rotation
+from metrics.distortions import hue_rotation
 from registry import DISTORTIONS
+from registry.interfaces import DISTORTION_FAMILIES
 
 T, H = 8, 8
 
@@ -28,7 +29,7 @@ def test_every_distortion_is_identity_at_strength_zero_and_keeps_dtype_and_shape
     videos = torch.randint(0, 256, (3, 4 * T, H, H, 3), dtype=torch.uint8)
     for name in DISTORTIONS.list():
         d = DISTORTIONS.build(name)
-        assert d.family in FAMILIES, name
+        assert d.family in DISTORTION_FAMILIES, name
         assert torch.equal(d(videos, 0.0, T, gen()), videos[:, :T]), name
         out = d(videos, 1.0, T, gen())
         assert out.dtype == torch.uint8 and out.shape == (3, T, H, H, 3), name

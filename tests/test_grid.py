@@ -58,6 +58,8 @@ def test_grid_errors_are_clear(in_tmp: Path, capsys):
     assert "needs dataset.path" in capsys.readouterr().err
     assert sgvb(["grid", "quickstart", "generator=no_such_generator", "--dry-run"]) == 2
     assert "no_such_generator" in capsys.readouterr().err
+    assert sgvb(["grid", "quickstart", "--select", "worst", "--dry-run"]) == 2  # refused before any job runs
+    assert "sgvb grid: error: --select 'worst' is not understood" in capsys.readouterr().err
     try:
         import hydra_plugins.hydra_submitit_launcher  # noqa: F401
     except ImportError:  # the optional extra is not installed: say how to get it

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -13,7 +14,7 @@ from torch import nn
 from benchmarks.commands.check_plugin import check_component
 from benchmarks.training.components import ConfigError, build_discriminators
 from registry import DISCRIMINATORS, GENERATORS, LOSSES
-from registry.interfaces import GANLoss, VideoAugmentation, VideoGenerator, conformance_problems
+from registry.interfaces import GANLoss, Metric, RealSide, VideoAugmentation, VideoGenerator, conformance_problems
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -172,3 +173,109 @@ def test_imports_start_no_process_and_table_and_grid_do_not_import_torch():
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["torch"] is False and result["children_maxrss"] == 0
     assert result["spawns"] == [], "\n".join(result["spawns"])
+
+
+# ----------------------------------------------------------------------------------------- one file of contracts
+def test_every_kind_has_its_contract_and_check_plugin_checks_every_contract():
+    from benchmarks.commands.check_plugin import CHECKS
+    from registry import REGISTRIES
+    from registry.interfaces import CONTRACTS
+
+    assert set(CONTRACTS) == set(REGISTRIES), "a kind without a contract in registry/interfaces.py"
+    assert set(CHECKS) == set(CONTRACTS.values()), "a contract that `sgvb check-plugin` does not check"
+
+
+@pytest.mark.parametrize("kind, name", [("positional_encoding", "acyclic"), ("positional_encoding", "none"),
+                                        ("distortion", "frame_drops"), ("preparer", "ucf101"),
+                                        ("metric", "fvd2048_16f")])
+def test_check_plugin_passes_the_built_ins_of_the_moved_contracts(kind, name):
+    results = check_component(kind, name)
+    assert len(results) >= 4 and all(r.ok for r in results), [r.line() for r in results if not r.ok]
+
+
+def _module_imports(path: Path, package: str) -> set[str]:
+    """Modules of ``package`` that the module at ``path`` imports, at any depth (function-level imports too)."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or "" if not node.level else package + ("." + node.module if node.module else "")
+            names = [base] + [f"{base}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        found |= {n for n in names if n.startswith(package + ".") and (REPO / (n.replace(".", "/") + ".py")).is_file()}
+    return found
+
+
+def test_the_registry_has_no_import_circle():
+    """core -> plugins -> kinds -> core was one (through a function-level import in plugins.refresh)."""
+    modules = [p for p in (REPO / "registry").glob("*.py") if p.stem != "__init__"]
+    graph = {f"registry.{p.stem}": _module_imports(p, "registry") for p in modules}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in graph.get(start, ()))
+
+    circles = sorted(m for m in graph if reaches(m, m, {m}))
+    assert circles == [], f"modules on an import circle: {circles}"
+
+
+def test_no_module_imports_a_private_name_of_the_component_libraries():
+    """A name used by another module is public: registry, stylegan_v and baselines export what others import."""
+    import ast
+
+    owners = ("registry", "stylegan_v", "baselines")
+    offenders = []
+    for package in ("registry", "stylegan_v", "baselines", "metrics", "benchmarks"):
+        for path in (REPO / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.ImportFrom):
+                    continue
+                source = node.module or ""
+                if node.level:  # relative: resolve against the importing module's package
+                    parts = path.relative_to(REPO).with_suffix("").parts[:-1]
+                    source = ".".join(parts[: len(parts) - node.level + 1] + ((node.module,) if node.module else ()))
+                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                if private and source.split(".")[0] in owners:
+                    offenders.append(f"{path.relative_to(REPO)}: from {source} import {', '.join(private)}")
+    assert offenders == []
+
+
+class _PluginSide(Metric):
+    """A plugin metric written against the contract alone: its real side is the mean of every frame's pixels."""
+
+    name = "test_pixel_mean"
+    shares_real_statistics = True
+
+    def compute(self, ctx, fake, real):
+        raise AssertionError("sgvb stats must not run compute")
+
+    def real_side(self, ctx, real):
+        frames = torch.cat([real.read_video(i).double() for i in range(len(real))])
+        ctx.check_count(self.name, "real videos", len(real), len(real))
+        protocol = {"metric": self.name, "seed": ctx.seed}
+        return RealSide({"mean": frames.mean(dim=(0, 1, 2)).numpy()}, protocol, dict(ctx.counts))
+
+
+class _NoRealSide(Metric):
+    name = "test_no_real_side"
+
+    def compute(self, ctx, fake, real):
+        raise AssertionError("a metric without a shared real side is refused before compute")
+
+
+def test_sgvb_stats_takes_the_real_side_from_the_contract_method():
+    from metrics.evaluation import reference_statistics
+    from registry import DATASETS
+
+    real = DATASETS.build({"_name_": "synthetic", "num_videos": 2, "num_frames": 4, "resolution": 8})
+    ref = reference_statistics(_PluginSide(), real=real, seed=3)
+    expected = torch.cat([real.read_video(i).double() for i in range(2)]).mean(dim=(0, 1, 2)).numpy()
+    assert ref.arrays["mean"].tolist() == expected.tolist() and ref.arrays["mean"].dtype == np.float64
+    assert ref.protocol == {"metric": "test_pixel_mean", "seed": 3}
+    assert ref.counts == {"real videos": {"requested": 2, "used": 2}}
+    assert ref.fingerprint() == real.fingerprint() and ref.resolution == 8
+    with pytest.raises(ValueError, match="metric 'test_no_real_side' has no real-side statistics to share"):
+        reference_statistics(_NoRealSide(), real=real)  # refused up front: compute (which would raise) never runs

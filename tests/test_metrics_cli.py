@@ -3,7 +3,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -41,7 +40,7 @@ def test_eval_videos_folder_against_a_dataset_appends_records(tmp_path):
 
 
 
-def _compose(*overrides):
+def compose_eval(*overrides):
     from hydra import compose, initialize_config_module
 
     with initialize_config_module(config_module="benchmarks.conf", version_base="1.3"):
@@ -53,13 +52,13 @@ def test_eval_config_errors_name_the_key(tmp_path):
     from registry import UnknownComponentError
 
     with pytest.raises(EvalConfigError, match="exactly one of fake.run_dir, fake.checkpoint, fake.videos"):
-        run(_compose("metrics=[fvd4_16f]", "dataset=synthetic"))
+        run(compose_eval("metrics=[fvd4_16f]", "dataset=synthetic"))
     with pytest.raises(UnknownComponentError, match="unknown metric 'fvdx'"):
-        run(_compose(f"fake.videos={tmp_path}", "metrics=[fvdx]", "dataset=synthetic"))
+        run(compose_eval(f"fake.videos={tmp_path}", "metrics=[fvdx]", "dataset=synthetic"))
     with pytest.raises(EvalConfigError, match="fake.run_dir: .* no checkpoints"):
-        run(_compose(f"fake.run_dir={tmp_path}", "metrics=[fvd4_16f]"))
+        run(compose_eval(f"fake.run_dir={tmp_path}", "metrics=[fvd4_16f]"))
     with pytest.raises(EvalConfigError, match="no dataset"):
-        run(_compose(f"fake.videos={tmp_path}", "metrics=[fvd4_16f]"))
+        run(compose_eval(f"fake.videos={tmp_path}", "metrics=[fvd4_16f]"))
 
 
 def test_eval_run_folder_uses_the_runs_dataset_and_appends_to_it(tmp_path):
@@ -76,8 +75,8 @@ def test_eval_run_folder_uses_the_runs_dataset_and_appends_to_it(tmp_path):
         save_checkpoint(tmp_path / "run" / "checkpoints" / f"ckpt-{kimg:06d}.pt", state)
     (tmp_path / "run" / "config.yaml").write_text("dataset:\n  _name_: synthetic\n  resolution: 16\n  num_videos: 5\n  num_frames: 12\n")
     detector = save_tiny_torchscript_detector(tmp_path / "det.pt", video=True)
-    cfg = _compose(f"fake.run_dir={tmp_path / 'run'}", "fake.all_checkpoints=true", "metrics=[fvd4_8f]", f"detector_path={detector}",
-                   f"cache_dir={tmp_path / 'cache'}", "device=cpu")
+    cfg = compose_eval(f"fake.run_dir={tmp_path / 'run'}", "fake.all_checkpoints=true", "metrics=[fvd4_8f]",
+                       f"detector_path={detector}", f"cache_dir={tmp_path / 'cache'}", "device=cpu")
     records = run(cfg)
     assert [r["kimg"] for r in records] == [2.0, 5.0]
     assert records[1]["protocol"]["real_cache_hit"] and records[0]["protocol"]["fake_source"] == "generator"
@@ -112,10 +111,10 @@ def test_eval_takes_the_datas_own_resolution_and_refuses_a_real_fake_mismatch(tm
     detector = save_tiny_torchscript_detector(tmp_path / "det.pt", video=True)
     common = [f"fake.videos={tmp_path / 'fake'}", "metrics=[fvd4_8f]", "dataset=frames", f"dataset.path={tmp_path / 'real'}",
               f"detector_path={detector}", f"cache_dir={tmp_path / 'cache'}", "device=cpu"]
-    (record,) = run(_compose(*common))  # the frames preset says 128; evaluation takes the data's 16 px
+    (record,) = run(compose_eval(*common))  # the frames preset says 128; evaluation takes the data's 16 px
     assert record["protocol"]["resolution"] == 16
     with pytest.raises(ValueError, match=r"holds 16x16 videos but the real data is evaluated at 32x32"):
-        run(_compose(*common, "dataset.resolution=32"))
+        run(compose_eval(*common, "dataset.resolution=32"))
 
 
 def test_eval_refuses_one_detector_file_for_metrics_that_need_different_detectors(tmp_path):
@@ -124,12 +123,13 @@ def test_eval_refuses_one_detector_file_for_metrics_that_need_different_detector
     _write_frames(tmp_path / "fake", moving_blobs(2, 8, 16, seed=2))
     detector = save_tiny_torchscript_detector(tmp_path / "i3d.pt", video=True)
     with pytest.raises(EvalConfigError, match=r"one file .*i3d.pt.*fvd2048_16f -> i3d, fid50k_full -> inception"):
-        run(_compose(f"fake.videos={tmp_path / 'fake'}", "metrics=[fvd2048_16f,fid50k_full]", "dataset=synthetic", f"detector_path={detector}"))
+        run(compose_eval(f"fake.videos={tmp_path / 'fake'}", "metrics=[fvd2048_16f,fid50k_full]", "dataset=synthetic",
+                         f"detector_path={detector}"))
     # per-metric detector files, in Hydra's command-line grammar
     image = save_tiny_torchscript_detector(tmp_path / "inception.pt", video=False)
-    records = run(_compose(f"fake.videos={tmp_path / 'fake'}", f"metrics=[fvd2_8f,{{_name_:fid16,detector_path:{image}}}]", "dataset=synthetic",
-                           "dataset.num_videos=2", "dataset.num_frames=8", "dataset.resolution=16", f"detector_path={detector}",
-                           f"cache_dir={tmp_path / 'cache'}", "device=cpu"))
+    records = run(compose_eval(f"fake.videos={tmp_path / 'fake'}", f"metrics=[fvd2_8f,{{_name_:fid16,detector_path:{image}}}]",
+                               "dataset=synthetic", "dataset.num_videos=2", "dataset.num_frames=8", "dataset.resolution=16",
+                               f"detector_path={detector}", f"cache_dir={tmp_path / 'cache'}", "device=cpu"))
     assert [(r["metric"], r["protocol"]["detector"]) for r in records] == [("fvd2_8f", "torchscript:i3d"), ("fid16", "torchscript:inception")]
 
 
@@ -160,11 +160,11 @@ def test_sgvb_stats_file_is_used_by_eval_without_the_dataset(tmp_path):
                            f"cache_dir={tmp_path / 'c1'}", "device=cpu"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     common = [f"fake.videos={tmp_path / 'fake'}", f"detector_path={detector}", "device=cpu"]
-    (direct,) = run(_compose(*common, *data, "metrics=[fvd4_8f]", f"cache_dir={tmp_path / 'c2'}"))
-    (shared,) = run(_compose(*common, f"real_stats={out}", "metrics=[fvd4_8f]", f"cache_dir={tmp_path / 'c3'}"))
+    (direct,) = run(compose_eval(*common, *data, "metrics=[fvd4_8f]", f"cache_dir={tmp_path / 'c2'}"))
+    (shared,) = run(compose_eval(*common, f"real_stats={out}", "metrics=[fvd4_8f]", f"cache_dir={tmp_path / 'c3'}"))
     assert shared["value"] == pytest.approx(direct["value"], rel=1e-12) and shared["protocol"]["real_cache_hit"] == "reference"
     with pytest.raises(ValueError, match="differing fields: metric: file 'fvd4_8f' vs evaluation 'fvd4_4f'"):
-        run(_compose(*common, f"real_stats={out}", "metrics=[fvd4_4f]"))
+        run(compose_eval(*common, f"real_stats={out}", "metrics=[fvd4_4f]"))
 
 
 def test_native_frame_sizes_of_every_dataset_kind(tmp_path):

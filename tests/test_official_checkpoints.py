@@ -397,14 +397,14 @@ def test_eval_official_pickle_with_official_noise(snapshots, tmp_path):
     """``sgvb eval fake.checkpoint=x.pkl noise=official``: G_ema of the pickle, the official metric draws, repeatable."""
     from benchmarks.commands.evaluate import run
     from metrics.testing import save_tiny_torchscript_detector
-    from tests.test_metrics_cli import _compose
+    from tests.test_metrics_cli import compose_eval
 
     path, _ = snapshots[0][32]
     detector = save_tiny_torchscript_detector(tmp_path / "det.pt", video=True)
     args = [f"fake.checkpoint={path}", "metrics=[fvd4_8f]", "dataset=synthetic", "dataset.num_videos=5", "dataset.num_frames=12",
             f"detector_path={detector}", f"cache_dir={tmp_path / 'cache'}", "device=cpu"]
-    official_runs = [run(_compose(*args, "noise=official", "seed=3"))[0] for _ in range(2)]
-    default = run(_compose(*args))[0]["value"]
+    official_runs = [run(compose_eval(*args, "noise=official", "seed=3"))[0] for _ in range(2)]
+    default = run(compose_eval(*args))[0]["value"]
     assert official_runs[0]["value"] == official_runs[1]["value"] and official_runs[0]["value"] != default
     assert official_runs[0]["kimg"] == 123.0  # the snapshot's stats.cur_nimg (was null for every pickle)
 

@@ -190,21 +190,23 @@ def test_plugin_components_and_config_groups_reach_hydra(plugin_path, monkeypatc
         assert dict(cfg.generator) == {"_name_": "bare_gen", "width": 9}
 
 
-def readme_plugin() -> tuple[str, str]:
-    """The Python module and the entry-point TOML shown in the README's "Writing a plugin"."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("## Writing a plugin", 1)[1].split("\n## ", 1)[0]
+PLUGINS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
+
+
+def documented_plugin() -> tuple[str, str, str]:
+    """The "Writing a plugin" section of docs/plugins.md, its Python module and its entry-point TOML."""
+    section = PLUGINS_PAGE.read_text().split("## Writing a plugin", 1)[1].split("\n## ", 1)[0]
     python = section.split("```python\n", 1)[1].split("```", 1)[0]
     toml = section.split("```toml\n", 1)[1].split("```", 1)[0]
-    return python, toml
+    return section, python, toml
 
 
-def test_the_readme_plugin_passes_sgvb_check_plugin(plugin_path):
+def test_the_documented_plugin_passes_sgvb_check_plugin(plugin_path):
     import tomllib
 
-    python, toml = readme_plugin()
-    assert "registry/interfaces.py" in (Path(__file__).resolve().parents[1] / "README.md").read_text().split("## Writing a plugin", 1)[1]
-    assert len(python.splitlines()) <= 35, "the README promises a ~30-line plugin"
+    section, python, toml = documented_plugin()
+    assert "registry/interfaces.py" in section
+    assert len(python.splitlines()) <= 35, "docs/plugins.md promises a ~30-line plugin"
     groups = tomllib.loads(toml)["project"]["entry-points"]
     entry_points = "".join(f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) for group, eps in groups.items())
     write_distribution(plugin_path, "sgvb-pulse", "0.1.0", "sgvb_pulse", python, entry_points)
@@ -242,3 +244,66 @@ def test_installed_plugins_are_hidden_from_tests_unless_a_test_adds_them(plugin_
     assert names() == {"sgvb-toyplug", "sgvb-brokenplug", "sgvb-otherplug"}
     monkeypatch.setenv("SGVB_HIDE_DISTRIBUTIONS", "sgvb-toyplug,sgvb-otherplug")
     assert names() == {"sgvb-brokenplug"}
+
+
+BENCH_SOURCE = '''
+    """A benchmark plugin: RAW/<video>/<frame>.png, one output video per folder with at least --min-frames frames."""
+    from registry.interfaces import DatasetPreparer, VideoJob
+
+
+    class ToyBench(DatasetPreparer):
+        splits = ("all",)
+        default_split = "all"
+        resolution = 8
+        layout = "RAW/<video>/<frame>.png"
+        options = {"min_frames": 1}
+
+        def jobs(self, raw, split, options):
+            least = options["min_frames"]
+            folders = sorted(p for p in raw.iterdir() if p.is_dir() and len(list(p.glob("*.png"))) >= least)
+            if not folders:
+                raise ValueError(f"no video folders with {least}+ frames in '{raw}': expected {self.layout}")
+            return [VideoJob(name=f.name, source=str(f), kind="frames", info={"split": split}) for f in folders]
+'''
+
+
+def test_a_preparer_from_an_entry_point_is_listed_checked_and_prepares(plugin_path, tmp_path, capsys):
+    """An installed plugin adds `sgvb prepare <its name>` (with its own options) and shows in `sgvb list`."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from benchmarks.commands.check_plugin import main as check_plugin
+    from benchmarks.commands.listing import list_main
+    from benchmarks.commands.prepare import main as prepare
+
+    write_distribution(plugin_path, "sgvb-benchplug", "0.1.0", "sgvb_benchplug", BENCH_SOURCE,
+                       "[sgvb.preparers]\ntoy_bench = sgvb_benchplug:ToyBench\n")
+    registry.refresh()
+    assert list_main(["preparers"]) == 0
+    listed = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert ["toy_bench", "[plugin:", "sgvb-benchplug", "0.1.0]"] in listed
+    assert "sgvb_benchplug" not in sys.modules, "listing must not import the plugin"
+
+    raw = tmp_path / "raw"
+    for video, frames in (("a", 3), ("b", 2), ("c", 1)):
+        (raw / video).mkdir(parents=True)
+        for k in range(frames):
+            Image.fromarray(np.full((12, 16, 3), 40 * k + 10, np.uint8)).save(raw / video / f"{k:03d}.png")
+    out = tmp_path / "toy.zip"
+    assert prepare(["toy_bench", str(raw), str(out), "--workers", "1", "--min-frames", "2"]) == 0
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    assert [manifest[k] for k in ("dataset", "videos", "frames", "resolution")] == ["toy_bench", 2, 5, 8]
+    assert manifest["options"] == {"min_frames": 2} and manifest["split"] == "all"
+
+    assert prepare(["toy_bench", str(tmp_path / "empty"), str(tmp_path / "x.zip"), "--workers", "1"]) == 1
+    assert prepare(["toy_bench", str(raw), str(tmp_path / "y.zip"), "--workers", "1", "--min-frames", "9"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    layout = "RAW/<video>/<frame>.png"
+    assert err[0].startswith("sgvb prepare: error: raw dataset") and err[0].endswith(f"expected {layout}")
+    assert err[1] == f"sgvb prepare: error: toy_bench: no video folders with 9+ frames in '{raw}': expected {layout}"
+
+    assert check_plugin(["toy_bench"]) == 0
+    assert "preparer 'toy_bench' (sgvb_benchplug:ToyBench, sgvb-benchplug 0.1.0)" in capsys.readouterr().out
+    sys.modules.pop("sgvb_benchplug", None)

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from registry import DISCRIMINATORS, GENERATORS, POSITIONAL_ENCODINGS
-from registry.interfaces import VideoDiscriminator, VideoGenerator
-from stylegan_v.motion import MotionKnots, MotionNoise
+from registry.interfaces import PositionalEncoding, VideoDiscriminator, VideoGenerator
+from stylegan_v.motion import MotionNoise
 
 TINY = dict(resolution=32, channel_base=128, channel_max=16)
 TINY_G = dict(TINY, z_dim=16, w_dim=16, motion_z_dim=16, motion_dim=16)
@@ -187,10 +187,11 @@ def test_explicit_noise_tensor_matches_official_layout(G):
 
 
 def _knots_for(enc, t, seed=0):
+    """(codes [N, 2, 16], code_times [N, 2]): the two codes around each t (a code every 16 frames), as G gives them."""
     torch.manual_seed(seed)
-    codes = torch.randn(200, 16)
+    codes = torch.randn(200, 16, dtype=torch.float64)
     k = torch.floor(t / 16).long()
-    return MotionKnots(left=codes[k], right=codes[k + 1], t_left=k * 16.0, t_right=(k + 1) * 16.0)
+    return torch.stack([codes[k], codes[k + 1]], dim=1), torch.stack([k * 16.0, (k + 1) * 16.0], dim=1).double()
 
 
 def test_acyclic_encoding_is_continuous_at_knots_and_equals_anchor():
@@ -199,15 +200,15 @@ def test_acyclic_encoding_is_continuous_at_knots_and_equals_anchor():
     eps = 1e-3
     t = torch.tensor([32.0 - eps, 32.0, 48.0 - eps, 48.0, 1600.0 - eps, 1600.0])
     with torch.no_grad():
-        v = enc(t, _knots_for(enc, t))
+        v = enc(t, *_knots_for(enc, t))
     assert v.shape == (6, 512)
     for i in (0, 2, 4):
         assert (v[i] - v[i + 1]).abs().max() < 0.05, f"jump at the knot t={t[i + 1].item()}"
-    knots = _knots_for(enc, t)
-    torch.testing.assert_close(v[1::2], enc.aligner(knots.left[1::2]), atol=1e-5, rtol=1e-5)  # v(t_l) = W_a u_l
+    codes, _ = _knots_for(enc, t)
+    torch.testing.assert_close(v[1::2], enc.aligner(codes[1::2, 0].float()), atol=1e-5, rtol=1e-5)  # v(t_l) = W_a u_l
     # not a trivial constant between the knots
     mid = torch.tensor([40.0])
-    assert (enc(mid, _knots_for(enc, mid)) - torch.lerp(v[1], v[3], 0.5)).abs().max() > 1e-2
+    assert (enc(mid, *_knots_for(enc, mid)) - torch.lerp(v[1], v[3], 0.5)).abs().max() > 1e-2
 
 
 def test_acyclic_encoding_has_no_exact_period(G):
@@ -230,8 +231,44 @@ def test_sinusoidal_is_cyclic_and_lerp_is_piecewise_linear():
     t = torch.tensor([16.0, 20.0, 24.0])
     knots = _knots_for(lerp, t)
     with torch.no_grad():
-        v = lerp(t, knots)
+        v = lerp(t, *knots)
     torch.testing.assert_close(v[1], (v[0] + v[2]) / 2, atol=1e-5, rtol=1e-5)
+
+
+class CodeRamp(PositionalEncoding):
+    """A plugin-style encoding written against the contract alone: the left code, faded into the right one."""
+
+    needs_motion = True
+
+    def __init__(self, motion_dim: int = 512):
+        super().__init__()
+        self.out_dim = motion_dim
+        self.seen: list[tuple] = []
+
+    def forward(self, t, codes=None, code_times=None):
+        self.seen.append((tuple(t.shape), tuple(codes.shape), tuple(code_times.shape), codes.dtype, code_times.dtype))
+        alpha = self.interpolation_weight(t, code_times)[:, None]
+        return torch.lerp(codes[:, 0], codes[:, 1], alpha).float()
+
+
+def test_an_encoding_needs_only_the_contract_and_gets_plain_tensors(register):
+    register(POSITIONAL_ENCODINGS, CodeRamp, "test_code_ramp")
+    g = tiny_g(positional_encoding="test_code_ramp", time_injection="concat_w")
+    assert g.time_encoder.out_dim == 16 and g.motion is not None  # motion_dim was offered to the constructor
+    t = torch.tensor([[0.0, 8.0, 16.0], [3.0, 40.0, 41.5]])
+    with torch.no_grad():
+        v = g.time_embedding(t, MotionNoise(torch.tensor([1, 2]), dim=16))
+        video = g(torch.randn(2, 16), t)
+    assert g.time_encoder.seen[0] == ((6,), (6, 2, 16), (6, 2), torch.float64, torch.float64)
+    assert v.shape == (6, 16) and video.shape == (2, 3, 3, 32, 32)
+    torch.testing.assert_close(v[0] + v[2], 2 * v[1])  # t = 8 lies halfway between the codes at 0 and 16
+
+    class NoForward(PositionalEncoding):
+        out_dim = 4
+
+    register(POSITIONAL_ENCODINGS, NoForward, "test_no_forward")
+    with pytest.raises(TypeError, match="positional_encoding does not meet its contract.*does not implement 'forward'"):
+        tiny_g(positional_encoding="test_no_forward")
 
 
 @pytest.mark.parametrize("name", ["acyclic", "sinusoidal", "lerp", "none"])

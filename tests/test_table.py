@@ -9,14 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.tables import table
-
-from benchmarks.tables import export as table_export
-
-from benchmarks.tables import plots as table_plots
-
-from benchmarks.tables import stats as table_stats
 from benchmarks.cli import main as sgvb
+from benchmarks.records.run_folder import group_hash
+from benchmarks.tables import TableError, table
+from benchmarks.tables import comparison as comparison_module
+from benchmarks.tables import export as table_export
+from benchmarks.tables import plots as table_plots
+from benchmarks.tables import stats as table_stats
+from metrics.records import MetricRecord, read_metric_records
+
+FVD_PROTOCOL_ID = "fvd64_16f/v1/default/i3d-stand-in/32px"
 
 
 def make_run(root: Path, name: str, *, pe: str = "acyclic", seed: int = 0, state: str = "done", error: str | None = None,
@@ -55,7 +57,9 @@ def make_run(root: Path, name: str, *, pe: str = "acyclic", seed: int = 0, state
             "metric": metric, "value": next(iter(results.values())), "results": results,
             "protocol": {"num_real": 64, "num_fake": 64, "frames": 16, "subsample": 1, "resolution": 32,
                          "detector": "i3d[stand-in]" if stand_in else "i3d", "detector_sha256": "ab" if stand_in else "cd",
-                         "stand_in": stand_in, "mode": "default", "seed": 0, **(protocol or {})},
+                         "stand_in": stand_in, "mode": "default", "seed": 0,
+                         "protocol_id": f"{metric}/v1/default/i3d-{'stand-in' if stand_in else 'cd'}/32px",
+                         "protocol_hash": "0123456789abcdef", "protocol_version": 1, **(protocol or {})},
             "kimg": kimg, "checkpoint": f"checkpoints/ckpt-{int(kimg):06d}.pt", "wall_time_s": 1.0,
             "versions": {"sgvb": "0.1.0"}, "timestamp": "2026-01-01T00:00:00",
         }
@@ -116,8 +120,8 @@ def test_a_torn_line_does_not_swallow_the_next_record(tmp_path: Path):
     with open(run / "metric-fvd64_16f.jsonl", "a") as handle:  # killed mid-append, then resumed and appended again
         handle.write('{"metric": "fvd64_16f", "value": 6' + json.dumps(dict(good, kimg=4, value=41.0, results={"fvd64_16f": 41.0})) + "\n")
     with pytest.warns(UserWarning, match="torn write"):
-        records = table.read_jsonl(run / "metric-fvd64_16f.jsonl")
-    assert [r["value"] for r in records] == [50.0, 41.0]
+        records = read_metric_records(run / "metric-fvd64_16f.jsonl")
+    assert [r.value for r in records] == [50.0, 41.0]
 
 
 def test_final_and_best_selection(grid_runs: Path):
@@ -145,7 +149,7 @@ def test_comparison_is_long_form_with_stable_columns(grid_runs: Path):
         tables = table.build_tables([grid_runs])
     comparison = tables.comparison
     assert list(comparison.columns[:2]) == ["config", PE]  # only the axis that varies
-    assert [c for c in comparison.columns if not c.startswith("_")][2:] == table.STAT_COLUMNS
+    assert [c for c in comparison.columns if not c.startswith("_")][2:] == comparison_module.STAT_COLUMNS
     assert len(comparison.columns) <= 20
     # sub-scores have their own table; the main one holds headline keys only
     assert "consistency128f_drift" not in set(comparison["key"]) and set(tables.subscores["key"].dropna()) == {"consistency128f_drift"}
@@ -204,17 +208,18 @@ def test_baseline_difference_paired_and_welch(tmp_path: Path):
     assert comparison.loc["sinusoidal", "test"] == "welch"
     assert comparison.loc["sinusoidal", "p_value"] == pytest.approx(stats.ttest_ind([60.0, 62.0], a, equal_var=False).pvalue)
     assert comparison.loc["acyclic", "diff"] == 0
-    with pytest.raises(table.TableError, match="no configuration has generator.positional_encoding=cyclic"):
+    with pytest.raises(TableError, match="no configuration has generator.positional_encoding=cyclic"):
         table.build_tables([tmp_path], baseline="positional_encoding=cyclic")
-    with pytest.raises(table.TableError, match="'seed' is not an axis"):
+    with pytest.raises(TableError, match="'seed' is not an axis"):
         table.build_tables([tmp_path], baseline="seed=0")
 
 
 def test_direction_comes_from_the_metric_registration():
     from metrics.base import build_metric
 
-    assert table.metric_direction("fvd2048_16f") == "lower" and build_metric("fvd64_16f").direction == "lower"
-    assert table.metric_direction("consistency128f") == "lower"
+    assert comparison_module.metric_direction("fvd2048_16f") == "lower"
+    assert build_metric("fvd64_16f").direction == "lower"
+    assert comparison_module.metric_direction("consistency128f") == "lower"
 
 
 def test_different_protocols_stand_ins_and_duplicate_seeds_are_never_averaged(tmp_path: Path):
@@ -237,8 +242,12 @@ def test_short_counts_are_flagged(tmp_path: Path):
     make_run(tmp_path, "a", records=(fvd(4, 10.0),), protocol={"num_fake": 9, "fewer_than_name": True})
     comparison = table.build_tables([tmp_path]).comparison
     assert bool(comparison["short_count"].iloc[0])
-    assert table.short_count({"protocol": {"counts": {"fake videos": {"requested": 64, "used": 9}}}})
-    assert not table.short_count({"protocol": {"counts": {"fake videos": {"requested": 64, "used": 64}}}})
+    def record(used):
+        protocol = {"protocol_id": "fvd64_16f/v1", "protocol_hash": "0123456789abcdef", "protocol_version": 1,
+                    "stand_in": False, "counts": {"fake videos": {"requested": 64, "used": used}}}
+        return MetricRecord(metric="fvd64_16f", value=1.0, results={"fvd64_16f": 1.0}, protocol=protocol, kimg=4.0)
+
+    assert record(used=9).short_count and not record(used=64).short_count
     assert "(short)" in table_export.to_text(comparison)
     assert "fewer items" in table_export.to_markdown(comparison)
 
@@ -247,7 +256,7 @@ def test_group_hash_ignores_seed_and_run_dir():
     a = {"seed": 0, "run_dir": "/x/a", "generator.positional_encoding": "acyclic"}
     b = {"seed": 1, "run_dir": "/x/b", "generator.positional_encoding": "acyclic"}
     c = {"seed": 1, "run_dir": "/x/b", "generator.positional_encoding": "none"}
-    assert table.group_hash(a) == table.group_hash(b) != table.group_hash(c)
+    assert group_hash(a) == group_hash(b) != group_hash(c)
 
 
 def test_mean_std_formatting():
@@ -329,5 +338,33 @@ def test_model_presets_name_the_configuration_and_hide_keys_they_determine(tmp_p
             f"hydra:\n  runtime:\n    choices:\n      model: {model}\n      trainer: tiny\n      hydra/launcher: basic\n")
     tables = table.build_tables([root])
     assert sorted(tables.tidy["model"].unique()) == ["digan_small", "mocogan_small"]
-    assert table.configuration_axes(tables.tidy) == ["model"]
+    assert comparison_module.configuration_axes(tables.tidy) == ["model"]
     assert "generator.width" not in tables.comparison.columns
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:FutureWarning")
+def test_a_line_without_protocol_appended_to_a_metric_file_is_refused_naming_file_and_line(tmp_path, video_detector, capsys):
+    """Issue 21: a hand-appended line that parses as JSON was taken as a record: ``inf`` became the run's headline
+    value, the stand-in mark was lost and the table invented a protocol id. The reader refuses it instead."""
+    from metrics import evaluate
+    from metrics.testing import ArrayVideoDataset, moving_blobs
+
+    run = make_run(tmp_path / "runs", "a")
+    real = ArrayVideoDataset([moving_blobs(1, 16, 16, seed=i)[0] for i in range(8)])
+    fake = ArrayVideoDataset([moving_blobs(1, 16, 16, seed=100 + i)[0] for i in range(8)])
+    written = evaluate("fvd8_16f", fake=fake, real=real, run_dir=run, detector_path=video_detector,
+                       cache_dir=tmp_path / "cache", kimg=0.1, checkpoint="checkpoints/ckpt-000000.pt")
+    metric_file = run / "metric-fvd8_16f.jsonl"
+    with open(metric_file, "a") as handle:
+        handle.write('{"metric": "fvd8_16f", "value": 1e309, "kimg": 0.1}\n')
+    refused = rf"{metric_file}:2: not a metric record, skipped: lacks protocol \(with protocol_id"
+    with pytest.warns(UserWarning, match=refused) as caught:
+        tables = table.build_tables([run])
+    assert sum(str(metric_file) in str(w.message) for w in caught) == 1  # one warning
+    tidy = tables.tidy
+    assert len(tidy) == 1 and tidy["value"].tolist() == [written["value"]] and math.isfinite(written["value"])
+    assert tidy["protocol_id"].tolist() == [written["protocol"]["protocol_id"]]
+    assert tables.comparison["mean"].tolist() == [written["value"]]
+    with pytest.warns(UserWarning, match=":2: not a metric record"):
+        assert sgvb(["table", str(run)]) == 0
+    assert "inf" not in capsys.readouterr().out

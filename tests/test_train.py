@@ -14,12 +14,13 @@ import torch
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 
+from benchmarks.config.training import train_config
 from benchmarks.records import checkpoint as ckpt
+from benchmarks.records.run_records import write_status
 from benchmarks.training.components import ConfigError
 from benchmarks.training.faults import TrainingDiverged
 from benchmarks.training.job import train
 from benchmarks.training.losses import NonSaturatingLoss
-from benchmarks.records.run_folder import write_status
 from registry import LOSSES, METRICS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,9 +41,10 @@ TINY = [
 
 
 def tiny_config(*overrides: str, base: list[str] = TINY):
+    """The typed config ``sgvb train`` would train with (composed by Hydra, converted once)."""
     GlobalHydra.instance().clear()
     with initialize_config_module(config_module="benchmarks.conf", version_base="1.3"):
-        return compose(config_name="train", overrides=[*base, *overrides])
+        return train_config(compose(config_name="train", overrides=[*base, *overrides]))
 
 
 def stats(run_dir: Path) -> list[dict]:
@@ -53,6 +55,7 @@ class MeanFrameMetric:
     """A cheap test metric through the real ``metrics.evaluate`` path: mean pixel of 2 generated clips."""
 
     name = "test_mean_frame"
+    direction = "higher"
 
     def compute(self, ctx, fake, real):
         from metrics.base import MetricOutput
@@ -66,7 +69,8 @@ class MeanFrameMetric:
 def test_tiny_run_writes_the_whole_run_folder(tmp_path, register):
     register(METRICS, lambda: MeanFrameMetric(), "test_mean_frame")
     run_dir = tmp_path / "run"
-    cfg = tiny_config(f"run_dir={run_dir}", "metrics=[test_mean_frame]", "trainer.eval_kimg=0.012", "trainer.best_metric=max:test_mean_frame")
+    cfg = tiny_config(f"run_dir={run_dir}", "metrics=[test_mean_frame]", "trainer.eval_kimg=0.012",
+                      "trainer.best_metric=test_mean_frame")
     train(cfg)
 
     status = json.loads((run_dir / "status.json").read_text())
@@ -119,6 +123,44 @@ def test_tiny_run_writes_the_whole_run_folder(tmp_path, register):
     train(tiny_config(f"run_dir={run_dir}", "trainer.total_kimg=1"))
     assert (run_dir / "stats.jsonl").read_text() == before
     assert json.loads((run_dir / "status.json").read_text())["state"] == "done"
+
+
+class RisingScore:
+    """A higher-is-better test metric whose value rises with every evaluation (1, 2, 3, ...)."""
+
+    name = "test_rising_score"
+    direction = "higher"
+    calls = 0
+
+    def compute(self, ctx, fake, real):
+        from metrics.base import MetricOutput
+
+        RisingScore.calls += 1
+        value = float(RisingScore.calls)
+        return MetricOutput(value=value, results={self.name: value}, protocol={"num_fake": 1, "stand_in": False})
+
+
+def test_the_best_checkpoint_follows_the_metrics_direction(tmp_path, register):
+    """best_metric names a higher-is-better metric (no prefix): the best is the highest value, and the
+    better checkpoints are the ones kept (lower-is-better tracking kept the first and pruned the rest)."""
+    RisingScore.calls = 0
+    register(METRICS, lambda: RisingScore(), "test_rising_score")
+    run_dir = tmp_path / "run"
+    train(tiny_config(f"run_dir={run_dir}", "metrics=[test_rising_score]", "trainer.best_metric=test_rising_score",
+                      "trainer.eval_kimg=0.012", "trainer.total_kimg=0.036", "trainer.keep_checkpoints=1",
+                      "samples.long_frames=0", "samples.videos=1"))
+    best = json.loads((run_dir / "checkpoints" / "best.json").read_text())
+    assert best["value"] == 3.0 and best["checkpoint"] == "ckpt-000000.036.pt" and best["direction"] == "higher"
+    assert [p.name for p in ckpt.list_checkpoints(run_dir)] == ["ckpt-000000.036.pt"]  # the worse ones pruned
+    assert ckpt.load_checkpoint(run_dir / "checkpoints" / best["checkpoint"])["best"]["value"] == 3.0
+
+
+def test_best_metric_with_a_direction_prefix_is_refused_in_one_line(tmp_path):
+    with pytest.raises(ConfigError, match=r"^trainer.best_metric=max:is50k: the direction comes from the metric.*"
+                                          r"write trainer.best_metric=is50k$"):
+        train(tiny_config(f"run_dir={tmp_path / 'a'}", "trainer.best_metric=max:is50k"))
+    with pytest.raises(ConfigError, match=r"trainer.best_metric.*no_such_metric"):
+        train(tiny_config(f"run_dir={tmp_path / 'b'}", "metrics=[fvd16_2f]", "trainer.best_metric=no_such_metric"))
 
 
 def test_sigkill_then_resume_continues_from_the_last_checkpoint(tmp_path):
@@ -306,7 +348,8 @@ def test_cli_errors_are_one_line_and_hydra_writes_only_into_the_run_folder(tmp_p
     args = [*TINY, f"run_dir={run_dir}", "trainer.batch_size=3"]  # not a multiple of batch_gpu: fails at start
     code, err = sgvb_train(*args)
     assert code == 1 and err.count("\n") == 0, err
-    assert "batch_size=3 must be a multiple" in err and f"the traceback is in {run_dir / 'log.txt'}" in err
+    assert err.startswith("sgvb train: failed: ValueError: ") and "batch_size=3 must be a multiple" in err
+    assert f"(details: {run_dir / 'log.txt'}; SGVB_TRACEBACK=1" in err
     assert "Traceback" in (run_dir / "log.txt").read_text()
     monkeypatch.setenv("SGVB_TRACEBACK", "1")
     code, err = sgvb_train(*args)
@@ -358,7 +401,7 @@ def test_resume_with_a_different_config_is_refused_unless_allowed(tmp_path):
 def test_a_sampler_choice_that_would_be_ignored_is_refused(tmp_path):
     no_d = [o for o in TINY if not o.startswith("discriminator.")]
     cfg = tiny_config(f"run_dir={tmp_path / 'a'}", "discriminator=video3d_small", base=no_d)
-    assert cfg.get("sampler") is None  # config.yaml has no top-level sampler; run.json names the discriminator's own
+    assert cfg.sampler is None  # config.yaml has no top-level sampler; run.json names the discriminator's own
     with pytest.raises(ConfigError, match=r"sampler=sparse_random would be ignored.*video3d.*consecutive"):
         train(tiny_config(f"run_dir={tmp_path / 'b'}", "discriminator=video3d_small", "sampler=sparse_random", base=no_d))
 

@@ -17,7 +17,7 @@ import torch
 
 from benchmarks.data.base import hash_items
 
-from metrics.distortions import Distortion
+from registry.interfaces import Distortion
 
 
 class SubsetVideos:

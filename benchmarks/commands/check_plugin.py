@@ -2,7 +2,8 @@
 
 Each check is one line of the report (``ok`` or ``FAIL`` with the reason), so a plugin author sees
 what the harness will call and what came back, before a training run does. The contracts are in
-``registry/interfaces.py``; the checks call exactly what the harness and the metrics call.
+``registry/interfaces.py``; ``CHECKS`` maps each contract to how the harness builds such a component and
+what it then calls, so a new contract is one entry there.
 
     sgvb check-plugin my_gen                          # every kind that has a component 'my_gen'
     sgvb check-plugin stylegan_v --kind discriminator channel_base=256 channel_max=16
@@ -12,19 +13,38 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import math
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import yaml
 
-from registry import REGISTRIES, UnknownComponentError, registry_for
-from registry.interfaces import CONTRACTS, VideoDiscriminator, conformance_problems
+from registry import REGISTRIES, SAMPLERS, Registry, UnknownComponentError, registry_for
+from registry.interfaces import (
+    CONTRACTS,
+    DISTORTION_FAMILIES,
+    DatasetPreparer,
+    Detector,
+    Distortion,
+    FrameSampler,
+    GANLoss,
+    Metric,
+    PositionalEncoding,
+    VideoAugmentation,
+    VideoDataset,
+    VideoDiscriminator,
+    VideoGenerator,
+    conformance_problems,
+)
 
 CLIP = 3  # frames per probe clip
 BATCH = 2
+MOTION_DIM = 8  # the motion code size offered to a positional encoding
 
 
 @dataclasses.dataclass
@@ -64,6 +84,21 @@ class Checker:
         self.results.append(CheckResult(label, True, note=True))
 
 
+@dataclasses.dataclass
+class Probe:
+    """What the checks of one component get besides it: its registry and spec, the frame size, and what its
+    build step prepared (a discriminator's sampler, the runtime arguments the harness passed)."""
+
+    registry: Registry
+    spec: dict[str, Any]
+    resolution: int
+    runtime: dict[str, Any] = dataclasses.field(default_factory=dict)
+    sampler: Any = None
+
+    def rebuild(self) -> Any:
+        return self.registry.build(self.spec, **self.runtime)
+
+
 def expect(condition: bool, message: str) -> None:
     if not condition:
         raise AssertionError(message)
@@ -93,7 +128,9 @@ def _frames(k: int, resolution: int, *, requires_grad: bool = False) -> torch.Te
 
 
 # ----------------------------------------------------------------------------------------- per kind
-def check_generator(check: Checker, G: Any, resolution: int) -> None:
+def check_generator(check: Checker, G: Any, probe: Probe) -> None:
+    resolution = probe.resolution
+
     def declares() -> None:
         expect(int(G.resolution) == resolution, f"resolution is {G.resolution}, the harness asked for {resolution}")
         expect(int(G.z_dim) > 0, f"z_dim must be > 0, got {G.z_dim}")
@@ -134,7 +171,8 @@ def check_generator(check: Checker, G: Any, resolution: int) -> None:
     check("auxiliary_losses() -> {name: scalar}", auxiliary)
 
 
-def check_discriminator(check: Checker, D: Any, sampler: Any, resolution: int) -> None:
+def check_discriminator(check: Checker, D: Any, probe: Probe) -> None:
+    sampler, resolution = probe.sampler, probe.resolution
     k = int(sampler.num_frames)
     check(f"num_frames = {k}, the number its sampler ({sampler!r}) draws", lambda: expect(int(D.num_frames) == k, f"num_frames is {D.num_frames}"))
     frames, t = _frames(k, resolution, requires_grad=True), _probe_times(sampler, continuous=False)
@@ -153,7 +191,7 @@ def check_discriminator(check: Checker, D: Any, sampler: Any, resolution: int) -
         check("needs_dense_clips: its declared sampler draws consecutive frames", lambda: expect(is_dense(sampler, 32), f"{sampler!r} draws sparse clips"))
 
 
-def check_loss(check: Checker, loss: Any) -> None:
+def check_loss(check: Checker, loss: Any, probe: Probe) -> None:
     fake, real = torch.randn(4, requires_grad=True), torch.randn(4)
     kwargs = {"real_logits": real} if loss.needs_real_logits_for_generator else {}
     label = "generator(fake_logits [4]" + (", real_logits=[4]" if kwargs else "") + ") -> [4], differentiable"
@@ -180,7 +218,7 @@ class _ProbeDiscriminator(VideoDiscriminator):
         return self.fc(frames.mean(dim=(1, 3, 4))).squeeze(1)  # [B, k, 3, H, W] -> [B]
 
 
-def check_sampler(check: Checker, sampler: Any) -> None:
+def check_sampler(check: Checker, sampler: Any, probe: Probe) -> None:
     k, shortest = int(sampler.num_frames), int(sampler.min_video_length)
     check(f"num_frames = {k} >= 1, min_video_length = {shortest} >= 1, max_span = {sampler.max_span} >= 0",
           lambda: expect(k >= 1 and shortest >= 1 and int(sampler.max_span) >= 0, "out of range"))
@@ -199,7 +237,7 @@ def check_sampler(check: Checker, sampler: Any) -> None:
         check(f"sample(video_length, rng, continuous={continuous}): sorted [{k}] inside the video, span <= max_span", draws)
 
 
-def check_dataset(check: Checker, dataset: Any) -> None:
+def check_dataset(check: Checker, dataset: Any, probe: Probe) -> None:
     def first_video() -> int:
         expect(len(dataset) > 0, "len(dataset) is 0")
         expect(isinstance(dataset.video_name(0), str), "video_name(0) is not a string")
@@ -215,7 +253,8 @@ def check_dataset(check: Checker, dataset: Any) -> None:
           lambda: expect(isinstance(dataset.fingerprint(), str) and dataset.fingerprint() and dataset.fingerprint() == dataset.fingerprint(), "unstable or empty"))
 
 
-def check_augmentation(check: Checker, aug: Any, rebuild: Callable[[], Any], resolution: int) -> None:
+def check_augmentation(check: Checker, aug: Any, probe: Probe) -> None:
+    resolution = probe.resolution
     videos = _frames(CLIP, resolution, requires_grad=True)
 
     def forward() -> None:
@@ -233,15 +272,96 @@ def check_augmentation(check: Checker, aug: Any, rebuild: Callable[[], Any], res
         float(aug.rt)
 
     check("accumulate(logits [2]), adjust(num_clips) -> p in [0, 1]; interval, rt", adapt)
-    check("state_dict() loads into a fresh build (resume)", lambda: rebuild().load_state_dict(aug.state_dict()))
+    check("state_dict() loads into a fresh build (resume)", lambda: probe.rebuild().load_state_dict(aug.state_dict()))
 
 
-def check_metric(check: Checker, metric: Any) -> None:
+def check_metric(check: Checker, metric: Any, probe: Probe) -> None:
     check(f"name = {metric.name!r} (encodes the protocol)", lambda: expect(isinstance(metric.name, str) and metric.name, "empty name"))
+    check(f"direction = {metric.direction!r} ('lower' or 'higher' is better)",
+          lambda: expect(metric.direction in ("lower", "higher"), "tables and best-checkpoint tracking read it"))
+    if metric.shares_real_statistics:
+        own = type(metric).real_side is not Metric.real_side
+        check("shares_real_statistics: implements real_side(ctx, real) (what `sgvb stats` writes)",
+              lambda: expect(own, "it is the contract's default, which refuses"))
     check.note("compute(ctx, fake, real) is not run here: it needs detectors and data (`sgvb eval` runs it)")
 
 
-def check_detector(check: Checker, detector: Any) -> None:
+def check_positional_encoding(check: Checker, enc: Any, probe: Probe) -> None:
+    def declares() -> None:
+        expect(int(enc.out_dim) >= 0, f"out_dim must be >= 0, got {enc.out_dim}")
+        expect(isinstance(enc.needs_motion, bool), f"needs_motion must be True or False, got {enc.needs_motion!r}")
+
+    check("declares out_dim >= 0 and needs_motion", declares, essential=True)
+    t = torch.tensor([0.0, 5.5, 16.0, 37.25])  # [N]
+    n, dim = len(t), int(enc.out_dim)
+    if enc.needs_motion:  # a code every 16 frames, as StyleGAN-V's motion network makes them
+        k = torch.floor(t.double() / 16)
+        codes = torch.randn(n, 2, MOTION_DIM, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        args = (t, codes, torch.stack([16 * k, 16 * (k + 1)], dim=1))
+        what = f"t [{n}], codes [{n}, 2, {MOTION_DIM}], code_times [{n}, 2]"
+    else:
+        args, what = (t, None, None), f"t [{n}], codes=None, code_times=None (needs_motion is False)"
+    v = check(f"forward({what}) -> float32 [{n}, {dim}]",
+              lambda: expect_tensor(enc(*args), (n, dim), "v(t)", dtype=torch.float32), essential=True)
+    check("deterministic (same times and codes, same embedding)",
+          lambda: expect(torch.equal(v, enc(*args)), "embeddings differ between two calls"))
+    if any(p.requires_grad for p in enc.parameters()):
+        def backward() -> None:
+            enc(*args).sum().backward()
+            expect(_has_grad(enc.parameters()), "no parameter got a gradient from v(t)")
+
+        check("v(t) is differentiable in the encoding's parameters", backward)
+
+
+def check_preparer(check: Checker, preparer: Any, probe: Probe) -> None:
+    def declares() -> None:
+        splits = tuple(preparer.splits)
+        expect(len(splits) > 0 and all(isinstance(s, str) for s in splits), f"splits must be names, got {splits!r}")
+        expect(preparer.default_split in splits, f"default_split {preparer.default_split!r} is not one of {splits}")
+        expect(int(preparer.resolution) > 0 and float(preparer.fps) > 0,
+               f"resolution and fps must be > 0, got {preparer.resolution}, {preparer.fps}")
+        expect(isinstance(preparer.layout, str) and preparer.layout.strip(), "layout must say what RAW holds")
+        expect(isinstance(preparer.options, dict), f"options must be a dict of defaults, got {preparer.options!r}")
+
+    check("declares splits, default_split among them, resolution, fps, layout, options", declares, essential=True)
+
+    def refuses_an_empty_folder() -> None:
+        with tempfile.TemporaryDirectory() as raw:
+            try:
+                jobs = preparer.jobs(Path(raw), preparer.default_split, dict(preparer.options))
+            except ValueError as exc:
+                expect(bool(str(exc).strip()), "the ValueError has no message")
+                return
+            raise AssertionError(f"returned {len(jobs)} jobs; a layout mismatch raises ValueError naming the path")
+
+    check("jobs(empty folder, default split, default options) raises ValueError", refuses_an_empty_folder)
+    check.note("jobs on a real raw download is not run here: `sgvb prepare NAME RAW OUT` runs it")
+
+
+def check_distortion(check: Checker, distortion: Any, probe: Probe) -> None:
+    def declares() -> None:
+        expect(distortion.family in DISTORTION_FAMILIES,
+               f"family must be one of {DISTORTION_FAMILIES}, got {distortion.family!r}")
+        expect(float(distortion.context) >= 1, f"context (source frames per frame) must be >= 1: {distortion.context}")
+        expect(math.isfinite(float(distortion.parameter(1.0))), f"parameter(1.0) is {distortion.parameter(1.0)!r}")
+
+    check(f"declares family, context >= 1, parameter(strength) ({distortion.parameter_name})", declares, essential=True)
+    frames = 4
+    source = torch.randint(0, 256, (BATCH, distortion.source_frames(frames), 8, 8, 3), dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(0))  # [B, S, H, W, C]
+    expected = (BATCH, frames, 8, 8, 3)
+    distort = lambda strength, seed=1: distortion(source, strength, frames, torch.Generator().manual_seed(seed))
+    check("strength 0 returns the first frames unchanged",
+          lambda: expect(torch.equal(distort(0.0), source[:, :frames]), "changed"))
+    for strength in (0.5, 1.0):
+        def run(strength: float = strength) -> None:
+            a = expect_tensor(distort(strength), expected, "output", dtype=torch.uint8)
+            expect(torch.equal(a, distort(strength)), "two runs with one seed differ (draw from the generator given)")
+
+        check(f"strength {strength}: uint8 {list(expected)}, reproducible from the generator's seed", run)
+
+
+def check_detector(check: Checker, detector: Any, probe: Probe) -> None:
     res = int(detector.input_resolution or 32)
     shape = (BATCH, 3, 8, res, res) if detector.video else (BATCH, 3, res, res)
     x = torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
@@ -251,44 +371,82 @@ def check_detector(check: Checker, detector: Any) -> None:
 
 
 # ----------------------------------------------------------------------------------------- driver
+def _build(check: Checker, probe: Probe, runtime: dict[str, Any] | None = None, *,
+           offered: dict[str, Any] | None = None) -> Any:
+    """Build as the harness does: ``runtime`` arguments always, ``offered`` ones where the constructor takes them."""
+    kwargs = {k: v for k, v in probe.spec.items() if k != "_name_"}
+    if offered is not None:
+        label = f"builds, offered {offered}"
+        build = lambda: probe.registry.build_offering(probe.spec, offered)
+    else:
+        probe.runtime = dict(runtime or {})
+        label = f"builds with {probe.runtime or 'its defaults'}"
+        build = lambda: probe.rebuild()
+    return check(label + (f" and {kwargs}" if kwargs else ""), build, essential=True)
+
+
+def _build_discriminator(check: Checker, probe: Probe) -> Any:
+    """A discriminator is built for the clips of its declared sampler, as the harness builds it."""
+    from benchmarks.training.components import declared_sampler
+
+    declared = declared_sampler(probe.registry.get(probe.spec["_name_"]))
+    probe.sampler = check("builds its declared sampler", lambda: SAMPLERS.build(declared), essential=True)
+    return _build(check, probe, {"resolution": probe.resolution, "num_frames": int(probe.sampler.num_frames)})
+
+
+def _build_generator(check: Checker, probe: Probe) -> Any:
+    return _build(check, probe, {"resolution": probe.resolution})
+
+
+def _build_positional_encoding(check: Checker, probe: Probe) -> Any:
+    """As StyleGAN-V's generator builds its encoding: ``motion_dim`` offered, passed if the constructor takes it."""
+    return _build(check, probe, offered={"motion_dim": MOTION_DIM})
+
+
+def _build_detector(check: Checker, probe: Probe) -> Any:
+    return _build(check, probe, {"device": "cpu", "allow_stand_in": True})
+
+
+@dataclasses.dataclass(frozen=True)
+class ContractChecks:
+    """How ``check-plugin`` builds a component of one contract (what the harness passes) and what it then runs."""
+
+    run: Callable[[Checker, Any, Probe], None]
+    build: Callable[[Checker, Probe], Any] = _build
+
+
+# contract -> its checks; ``CONTRACTS`` (registry/interfaces.py) gives each kind's contract
+CHECKS: dict[type, ContractChecks] = {
+    VideoGenerator: ContractChecks(check_generator, _build_generator),
+    VideoDiscriminator: ContractChecks(check_discriminator, _build_discriminator),
+    PositionalEncoding: ContractChecks(check_positional_encoding, _build_positional_encoding),
+    GANLoss: ContractChecks(check_loss),
+    FrameSampler: ContractChecks(check_sampler),
+    VideoDataset: ContractChecks(check_dataset),
+    DatasetPreparer: ContractChecks(check_preparer),
+    VideoAugmentation: ContractChecks(check_augmentation),
+    Metric: ContractChecks(check_metric),
+    Detector: ContractChecks(check_detector, _build_detector),
+    Distortion: ContractChecks(check_distortion),
+}
+
+
 def check_component(kind: str, name: str, *, resolution: int = 16, kwargs: dict[str, Any] | None = None) -> list[CheckResult]:
     """Build ``name`` of ``kind`` at tiny size and run it through its contract; one result per check."""
-    registry, kwargs = registry_for(kind), dict(kwargs or {})
+    registry = registry_for(kind)
     check = Checker()
-    spec = {"_name_": name, **kwargs}
+    probe = Probe(registry, {"_name_": name, **dict(kwargs or {})}, resolution)
+    contract = CONTRACTS.get(registry.kind)
+    checks = CHECKS.get(contract, ContractChecks(lambda *_: None))
     try:
-        if registry.kind == "discriminator":
-            from benchmarks.training.components import declared_sampler
-            from registry import SAMPLERS
-
-            sampler = check("builds its declared sampler", lambda: SAMPLERS.build(declared_sampler(registry.get(name))), essential=True)
-            runtime = {"resolution": resolution, "num_frames": int(sampler.num_frames)}
-        else:
-            runtime = {"generator": {"resolution": resolution}, "detector": {"device": "cpu", "allow_stand_in": True}}.get(registry.kind, {})
-        built = check(f"builds with {runtime or 'its defaults'}" + (f" and {kwargs}" if kwargs else ""), lambda: registry.build(spec, **runtime), essential=True)
-        contract = CONTRACTS.get(registry.kind)
+        built = checks.build(check, probe)
         if contract is None:
             check.note(f"kind '{registry.kind}' has no contract in registry/interfaces.py: only building is checked")
             return check.results
         check(f"meets the {contract.__name__} contract (registry/interfaces.py)",
               lambda: expect(not (problems := conformance_problems(built, contract)), "; ".join(problems)), essential=True)
         torch.manual_seed(0)
-        if registry.kind == "generator":
-            check_generator(check, built, resolution)
-        elif registry.kind == "discriminator":
-            check_discriminator(check, built, sampler, resolution)
-        elif registry.kind == "loss":
-            check_loss(check, built)
-        elif registry.kind == "sampler":
-            check_sampler(check, built)
-        elif registry.kind == "dataset":
-            check_dataset(check, built)
-        elif registry.kind == "augmentation":
-            check_augmentation(check, built, lambda: registry.build(spec), resolution)
-        elif registry.kind == "metric":
-            check_metric(check, built)
-        elif registry.kind == "detector":
-            check_detector(check, built)
+        checks.run(check, built, probe)
     except _Abort:
         pass
     return check.results

@@ -1,4 +1,5 @@
-"""What ``sgvb eval`` checks about its inputs before a number is computed: resolutions and frame sizes.
+"""The inputs of the commands that compute metrics (``sgvb eval``, ``stats``, ``audit``) and what is checked about
+them before a number is computed: metric lists, the dataset spec, resolutions and frame sizes.
 
 Datasets resize frames that are not ``resolution`` squared, which is right for training and wrong for
 evaluation when it happens silently: a forgotten ``dataset.resolution`` changed fvd8_16f from 1037.6 to
@@ -12,9 +13,41 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
+
+class EvalConfigError(ValueError):
+    """A bad ``sgvb eval`` (or ``stats``) configuration; the message names the key at fault."""
+
 
 class EvalInputError(ValueError):
     """Evaluation inputs that would make a number wrong; the message names the file or option at fault."""
+
+
+def metric_list(value: Any) -> list[Any]:
+    """One name or spec, or a list of them, as a list (``metrics=fvd2048_16f`` works as well as a list)."""
+    if OmegaConf.is_config(value):
+        value = OmegaConf.to_container(value, resolve=True)
+    if value is None:
+        return []
+    if isinstance(value, (str, dict)):
+        value = [value]
+    return list(value)
+
+
+def dataset_spec(given: dict | None, run_dir: Path | None) -> dict:
+    """The dataset option given on the command line, else the one the run in ``run_dir`` was trained on."""
+    from benchmarks.records.run_folder import CONFIG
+
+    if given and given.get("_name_"):
+        return dict(given)
+    saved = run_dir / CONFIG if run_dir is not None else None
+    if saved is not None and saved.is_file():
+        trained_on = OmegaConf.select(OmegaConf.load(saved), "dataset")
+        if trained_on:
+            return OmegaConf.to_container(trained_on, resolve=True)
+    raise EvalConfigError("no dataset: pass dataset=<frames|mp4|synthetic> dataset.path=... "
+                          "(or fake.run_dir of a run with a config.yaml)")
 
 
 def native_frame_size(dataset: Any, i: int) -> tuple[int, int]:
@@ -23,7 +56,7 @@ def native_frame_size(dataset: Any, i: int) -> tuple[int, int]:
     from benchmarks.data.video_files import VideoFilesDataset, open_video
 
     if isinstance(dataset, FramesDataset):
-        return dataset._load_image(dataset.video_name(i), dataset.frame_names(i)[0], 0).size
+        return dataset.frame_size(i, 0)  # from the image header, as stored
     if isinstance(dataset, VideoFilesDataset):
         container = open_video(dataset.video_file(i))
         try:

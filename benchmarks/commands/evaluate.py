@@ -11,60 +11,32 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 import benchmarks.conf  # noqa: F401  (registers the typed schemas)
-
-
-
-class EvalConfigError(ValueError):
-    """A bad ``sgvb eval`` configuration; the message names the key at fault."""
-
-
-def _container(node: Any) -> Any:
-    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-
-
-def metric_list(node: Any) -> list[Any]:
-    value = _container(node)
-    if value is None:
-        return []
-    if isinstance(value, (str, dict)):
-        value = [value]
-    return list(value)
+from benchmarks.commands.eval_inputs import EvalConfigError, dataset_spec, metric_list
+from benchmarks.config.commands import EvalConfig, FakeSource, typed_settings
 
 
 def run_folder_of(checkpoint: Path) -> Path | None:
     return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
 
 
-def checkpoints_to_evaluate(fake: dict) -> list[Path]:
+def checkpoints_to_evaluate(fake: FakeSource) -> list[Path]:
     from benchmarks.records.checkpoint import list_checkpoints, resolve_checkpoint_path
 
-    if fake["checkpoint"]:
-        path = Path(fake["checkpoint"]).expanduser()
+    if fake.checkpoint:
+        path = Path(fake.checkpoint).expanduser()
         if not path.exists():
             raise EvalConfigError(f"fake.checkpoint: '{path}' does not exist")
         return [resolve_checkpoint_path(path)]
-    run = Path(fake["run_dir"]).expanduser()
+    run = Path(fake.run_dir).expanduser()
     if not run.is_dir():
         raise EvalConfigError(f"fake.run_dir: '{run}' is not a folder")
     found = list_checkpoints(run)
     if not found:
         raise EvalConfigError(f"fake.run_dir: '{run}' has no checkpoints/ckpt-*.pt")
-    return found if fake["all_checkpoints"] else [resolve_checkpoint_path(run)]
-
-
-def dataset_spec(cfg_dataset: Any, run_dir: Path | None) -> dict:
-    """The dataset option given on the command line, else the one the run was trained on."""
-    spec = _container(cfg_dataset)
-    if spec and spec.get("_name_"):
-        return spec
-    if run_dir is not None and (run_dir / "config.yaml").is_file():
-        run_cfg = OmegaConf.load(run_dir / "config.yaml")
-        if run_cfg.get("dataset"):
-            return _container(run_cfg.dataset)
-    raise EvalConfigError("no dataset: pass dataset=<frames|mp4|synthetic> dataset.path=... (or fake.run_dir of a run with a config.yaml)")
+    return found if fake.all_checkpoints else [resolve_checkpoint_path(run)]
 
 
 def videos_dataset(path: str, resolution: int):
@@ -100,60 +72,62 @@ def check_detector_paths(metrics: list[Any], detector_path: Any) -> None:
                               "holding each detector's file, or a path per metric: metrics=[...,{_name_:<metric>,detector_path:<file>}]")
 
 
-def real_side(cfg: DictConfig, run_dir: Path | None):
+def real_side(settings: EvalConfig, run_dir: Path | None):
     """The real side: reference statistics (``real_stats``), or the dataset at its own resolution unless one is given."""
     from benchmarks.commands.eval_inputs import build_at_own_resolution
     from metrics.reference import ReferenceStats
 
-    if cfg.real_stats:
-        return ReferenceStats.load(cfg.real_stats)
-    return build_at_own_resolution(dataset_spec(cfg.dataset, run_dir), "dataset")
+    if settings.real_stats:
+        return ReferenceStats.load(settings.real_stats)
+    return build_at_own_resolution(dataset_spec(settings.dataset, run_dir), "dataset")
 
 
-def run(cfg: DictConfig) -> list[dict]:
-    """Evaluate every metric for every selected source; return the records."""
+def run(cfg: DictConfig | EvalConfig) -> list[dict]:
+    """Evaluate every metric for every selected source; return the records. ``cfg``: a composed ``eval`` config
+    (converted once to ``EvalConfig`` here) or the typed settings themselves."""
     from metrics import build_metric, evaluate
     from registry.devices import resolve_device
 
-    fake = _container(cfg.fake) or {}
-    sources_given = [k for k in ("run_dir", "checkpoint", "videos") if fake[k]]
+    settings = typed_settings(cfg, EvalConfig)
+    fake = settings.fake
+    sources_given = [k for k in ("run_dir", "checkpoint", "videos") if getattr(fake, k)]
     if len(sources_given) != 1:
         raise EvalConfigError(f"give exactly one of fake.run_dir, fake.checkpoint, fake.videos (got {sources_given or 'none'})")
-    metrics = metric_list(cfg.metrics)
+    metrics = metric_list(settings.metrics)
     if not metrics:
         raise EvalConfigError("metrics is empty: e.g. metrics=[fvd2048_16f]")
     for m in metrics:
         build_metric({k: v for k, v in m.items() if k != "detector_path"} if isinstance(m, dict) else m)  # unknown names fail before anything is loaded
-    check_detector_paths(metrics, cfg.detector_path)
-    device = resolve_device(cfg.device)
+    check_detector_paths(metrics, settings.detector_path)
+    device = resolve_device(settings.device)
     common = dict(
-        device=device, seed=int(cfg.seed), mode=str(cfg.mode), batch_size=cfg.batch_size, detector_path=cfg.detector_path,
-        allow_stand_in_detectors=bool(cfg.allow_stand_in_detectors), cache_dir=cfg.cache_dir,
-        allow_fewer=bool(cfg.allow_fewer), num_runs=int(cfg.num_runs),
+        device=device, seed=settings.seed, mode=settings.mode, batch_size=settings.batch_size,
+        detector_path=settings.detector_path, allow_stand_in_detectors=settings.allow_stand_in_detectors,
+        cache_dir=settings.cache_dir, allow_fewer=settings.allow_fewer, num_runs=settings.num_runs,
     )
     records = []
-    if fake["videos"]:
-        real = real_side(cfg, None)
-        fake_ds = videos_dataset(fake["videos"], real.resolution)
+    if fake.videos:
+        real = real_side(settings, None)
+        fake_ds = videos_dataset(fake.videos, real.resolution)
         for m in metrics:
-            records.append(evaluate(m, fake=fake_ds, real=real, run_dir=cfg.run_dir, **common))
+            records.append(evaluate(m, fake=fake_ds, real=real, run_dir=settings.run_dir, **common))
             _print(records[-1])
         return records
 
     from benchmarks.records.checkpoint import load_generator_and_kimg
+    from stylegan_v.official_noise import with_noise_mode  # noise=official: the official metric code's draws
 
     checkpoints = checkpoints_to_evaluate(fake)
-    home = Path(fake["run_dir"]).expanduser() if fake["run_dir"] else run_folder_of(checkpoints[0])
-    real = real_side(cfg, home)
+    home = Path(fake.run_dir).expanduser() if fake.run_dir else run_folder_of(checkpoints[0])
+    real = real_side(settings, home)
     for ckpt in checkpoints:
-        G, kimg = load_generator_and_kimg(ckpt, device=device, ema=bool(fake["ema"]))
+        G, kimg = load_generator_and_kimg(ckpt, device=device, ema=fake.ema)
         if int(G.resolution) != int(real.resolution):
             raise EvalConfigError(f"generator resolution {G.resolution} ('{ckpt}') != real data resolution {real.resolution}; real and fake must "
                                   f"match: pass dataset.resolution={G.resolution} to resize the real data (or evaluate against data at that size)")
-        out_dir = cfg.run_dir if cfg.run_dir is not None else run_folder_of(ckpt)
+        out_dir = settings.run_dir if settings.run_dir is not None else run_folder_of(ckpt)
         for m in metrics:
-            from stylegan_v.official_noise import with_noise_mode  # noise=official: the official metric code's draws
-            generator = with_noise_mode(G, noise=str(cfg.noise), seed=int(cfg.seed))
+            generator = with_noise_mode(G, noise=settings.noise, seed=settings.seed)
             records.append(evaluate(m, fake=generator, real=real, run_dir=out_dir, kimg=kimg, checkpoint=str(ckpt), **common))
             _print(records[-1])
         del G
@@ -179,7 +153,7 @@ def main(cfg: DictConfig) -> int:
 
     # bad options, data or weights (missing, wrong checksum, not the metric's kind): one line, details in a log
     with one_line_errors("eval", known=(ValueError, TypeError, FileNotFoundError, RegistryError, WeightsError), log_dir=cfg.run_dir):
-        run(cfg)
+        run(typed_settings(cfg, EvalConfig))
     return 0
 
 

@@ -1,25 +1,41 @@
-"""``sgvb prepare NAME RAW OUT [--resolution R] [--split S] ...``: argument parsing and one-line errors."""
+"""``sgvb prepare NAME RAW OUT [--resolution R] [--split S] ...``: argument parsing and one-line errors.
+
+NAME is any registered preparer (``registry.PREPARERS``): the built-ins and those of installed plugins
+(entry-point group ``sgvb.preparers``).
+"""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from registry import PREPARERS, RegistryError
+
 from benchmarks.data.base import DatasetError
 from benchmarks.data.prepare.build import prepare_dataset
-from benchmarks.data.prepare.layouts import PREPARERS
 
 
 def _epilog() -> str:
+    """Each dataset's split, size and raw layout; a plugin's only by name (listing imports no plugin)."""
     lines = ["datasets (default split, resolution; raw layout):"]
-    for p in PREPARERS.values():
-        lines.append(f"  {p.name}: split {p.default_split} of {'|'.join(p.splits)}, {p.resolution}px; {p.layout}")
+    for name in PREPARERS.list():
+        info = PREPARERS.info(name)
+        if not info.loaded:
+            lines.append(f"  {name}: plugin {info.provider} {info.version} ({info.obj})")
+            continue
+        p = PREPARERS.get(name)
+        lines.append(f"  {name}: split {p.default_split} of {'|'.join(p.splits)}, {p.resolution}px; {p.layout}")
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+# the built-in preparers' options, each with its own help; a plugin's other options are added when it is chosen
+BUILTIN_OPTIONS = ("fold", "crop", "view", "start_frame", "clip_length")
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sgvb prepare", description=__doc__.split("\n")[0],
                                      epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", choices=sorted(PREPARERS), metavar="NAME", help=f"one of {', '.join(PREPARERS)}")
+    names = PREPARERS.list()
+    parser.add_argument("name", choices=names, metavar="NAME", help=f"one of {', '.join(names)}")
     parser.add_argument("raw", help="the unpacked raw download (RainbowJelly: the video file)")
     parser.add_argument("out", help="output .zip (frames layout); the manifest goes next to it as .json")
     parser.add_argument("--resolution", type=int, default=None, help="square size (default: the paper's, 256; MEAD 1024)")
@@ -32,16 +48,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--view", default=None, help="mead: camera view (default front)")
     parser.add_argument("--start-frame", type=int, default=None, help="rainbow_jelly: first frame used (default 150)")
     parser.add_argument("--clip-length", type=int, default=None, help="rainbow_jelly: frames per clip (default 512)")
+    return parser
+
+
+def _add_own_options(parser: argparse.ArgumentParser, name: str) -> list[str]:
+    """Command-line options for what the chosen preparer takes beyond the built-ins' options (a plugin's), typed by
+    their defaults."""
+    added = []
+    for key, default in PREPARERS.get(name).options.items():
+        if key in BUILTIN_OPTIONS:
+            continue
+        kind = type(default) if isinstance(default, (int, float)) and not isinstance(default, bool) else str
+        parser.add_argument(f"--{key.replace('_', '-')}", dest=key, type=kind, default=None,
+                            help=f"{name}: (default {default})")
+        added.append(key)
+    return added
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        own = _add_own_options(parser, parser.parse_known_args(argv)[0].name)
+    except RegistryError as exc:  # a plugin that fails to import: the registry names it and why
+        print(f"sgvb prepare: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
     args = parser.parse_args(argv)
-    options = {"fold": args.fold, "crop": args.crop, "view": args.view, "start_frame": args.start_frame, "clip_length": args.clip_length}
+    options = {key: getattr(args, key) for key in (*BUILTIN_OPTIONS, *own)}
     try:
         prepare_dataset(args.name, args.raw, args.out, resolution=args.resolution, split=args.split, quality=args.quality,
                         fps=args.fps, workers=args.workers, options=options)
-    except DatasetError as exc:
-        print(f"sgvb prepare: error: {exc}", file=sys.stderr)
+    except (DatasetError, RegistryError) as exc:
+        print(f"sgvb prepare: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

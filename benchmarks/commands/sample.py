@@ -8,22 +8,24 @@ Frames are rendered ``chunk_size`` at a time, so memory does not grow with ``num
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import hydra
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 import benchmarks.conf  # noqa: F401  (registers the typed schemas)
-from benchmarks.config.commands import SampleConfig
+from benchmarks.config.commands import SampleConfig, typed_settings
 from benchmarks.errors import one_line_errors
+from registry import RegistryError
 
 DEFAULTS = SampleConfig  # every option's default, written once in the schema (the CLI and the Python API share them)
 
-# bad options, missing or unreadable checkpoints
-KNOWN_ERRORS = (FileNotFoundError, ValueError)
+# bad options, missing or unreadable checkpoints, a checkpoint naming a component nothing registers (a missing plugin)
+KNOWN_ERRORS = (FileNotFoundError, ValueError, RegistryError)
 
 
 def sample_videos(
@@ -100,11 +102,11 @@ def preview_file(out_dir: Path, fmt: str, preview_path: str | Path | None = None
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="sample")
 def main(cfg: DictConfig) -> int:
-    kwargs = OmegaConf.to_container(cfg, resolve=True)
-    threads = kwargs.pop("cpu_threads")
-    if threads:
-        torch.set_num_threads(int(threads))
     with one_line_errors("sample", known=KNOWN_ERRORS):  # details in a temp file: out_dir is for videos only
+        settings = typed_settings(cfg, SampleConfig)  # a missing checkpoint= fails here, naming the key
+        if settings.cpu_threads:
+            torch.set_num_threads(settings.cpu_threads)
+        kwargs = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings) if f.name != "cpu_threads"}
         written = sample_videos(**kwargs)
     for path in written:
         print(path)

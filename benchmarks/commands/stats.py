@@ -8,26 +8,28 @@ from __future__ import annotations
 import sys
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 import benchmarks.conf  # noqa: F401  (registers the typed schemas)
+from benchmarks.commands.eval_inputs import EvalConfigError, build_at_own_resolution, dataset_spec
+from benchmarks.config.commands import StatsConfig, typed_settings
 
 
-def run(cfg: DictConfig):
-    """Compute and write the statistics; return the ``ReferenceStats`` written."""
-    from benchmarks.commands.eval_inputs import build_at_own_resolution
-    from benchmarks.commands.evaluate import EvalConfigError, dataset_spec
+def run(cfg: DictConfig | StatsConfig):
+    """Compute and write the statistics; return the ``ReferenceStats`` written. ``cfg``: a composed ``stats``
+    config (converted once to ``StatsConfig`` here; a missing ``out`` fails before any work) or the settings."""
     from metrics.evaluation import reference_statistics
     from registry.devices import resolve_device
 
-    if not cfg.dataset or not cfg.dataset.get("_name_"):
+    settings = typed_settings(cfg, StatsConfig)
+    if not settings.dataset or not settings.dataset.get("_name_"):
         raise EvalConfigError("no dataset: pass dataset=<frames|mp4|synthetic> dataset.path=...")
-    real = build_at_own_resolution(dataset_spec(cfg.dataset, None), "dataset")
-    metric = OmegaConf.to_container(cfg.metric, resolve=True) if OmegaConf.is_config(cfg.metric) else cfg.metric
-    ref = reference_statistics(metric, real=real, device=resolve_device(cfg.device), detector_path=cfg.detector_path,
-                               seed=int(cfg.seed), batch_size=cfg.batch_size, mode=str(cfg.mode),
-                               allow_stand_in_detectors=bool(cfg.allow_stand_in_detectors), cache_dir=cfg.cache_dir, allow_fewer=bool(cfg.allow_fewer))
-    path = ref.save(cfg.out)
+    real = build_at_own_resolution(dataset_spec(settings.dataset, None), "dataset")
+    ref = reference_statistics(settings.metric, real=real, device=resolve_device(settings.device),
+                               detector_path=settings.detector_path, seed=settings.seed, batch_size=settings.batch_size,
+                               mode=settings.mode, allow_stand_in_detectors=settings.allow_stand_in_detectors,
+                               cache_dir=settings.cache_dir, allow_fewer=settings.allow_fewer)
+    path = ref.save(settings.out)
     counts = ", ".join(f"{c['used']}/{c['requested']} {what}" for what, c in ref.counts.items())
     print(f"{ref.protocol['metric']}: real statistics of {int(ref.arrays['n'])} items ({counts}) -> {path}", file=sys.stderr)
     print(path)

@@ -1,14 +1,17 @@
 """``sgvb train``: Hydra front end of the training harness (``benchmarks.training.job.train``).
 
-Errors a user can fix are one line: a config that does not compose (wrong type, unknown key, a typo in
-an option, with the closest option) before Hydra starts, and a failed run with where its details are
-(``log.txt``); ``SGVB_TRACEBACK=1`` (or ``hydra.verbose=true``) shows the full traceback instead. In a
-multirun (``-m``) a failed job is recorded in its ``status.json`` and the sweep goes on with the next
-job; a job whose run folder another live process holds is skipped and reported.
+Hydra composes the config once; ``train_config`` converts it once to the typed ``TrainConfig``, which is all
+the harness gets. Errors a user can fix are one line in the shape every command uses (``benchmarks.errors``):
+a config that does not compose (``hydra_setup.run_command``), a configuration the harness refuses, a busy
+run folder, and a failed run with where its traceback is (the run's ``log.txt``, written by the job);
+``SGVB_TRACEBACK=1`` (or ``hydra.verbose=true``) shows the full traceback instead. In a multirun (``-m``) a
+failed job is recorded in its ``status.json`` and the sweep goes on with the next job; a job whose run folder
+another live process holds is skipped and reported.
 """
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -16,10 +19,7 @@ from omegaconf import DictConfig
 import benchmarks.conf  # noqa: F401  (registers the typed schemas)
 
 SKIPPED_BUSY = 3  # a multirun job's exit value when another process holds its run folder
-
-
-def one_line(text: str) -> str:
-    return " ".join(line.strip() for line in str(text).strip().splitlines() if line.strip())
+FAILED = 1  # a run that started and failed (a crash, not a bad option)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -27,36 +27,39 @@ def main(cfg: DictConfig) -> int:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from benchmarks.errors import tracebacks_requested
-    from benchmarks.training.components import ConfigError
-    from benchmarks.training.job import resolve_run_dir, train
+    from benchmarks.config.training import ConfigError, train_config
+    from benchmarks.errors import EXIT_CODE, error_line, first_line, tracebacks_requested, write_details
     from benchmarks.records.run_folder import RunFolderBusy
+    from benchmarks.training.job import failure_log, resolve_run_dir, train
 
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    run_dir: Path | None = None
     try:
-        train(cfg)
-    except ConfigError as exc:
-        print(f"sgvb train: configuration error: {one_line(exc)}", file=sys.stderr)
-        if multirun:
-            return 2
-        sys.exit(2)
-    except RunFolderBusy as exc:
-        print(f"sgvb train: {'skipped: ' if multirun else ''}{one_line(exc)}", file=sys.stderr)
-        if multirun:
-            return SKIPPED_BUSY
-        sys.exit(SKIPPED_BUSY)
+        config = train_config(cfg)  # the one conversion; below it only the typed config travels
+        run_dir = resolve_run_dir(config)
+        train(config, run_dir)
+        return 0
+    except RunFolderBusy as exc:  # another process's folder: nothing is written into it
+        details = write_details(exc, "train", None)
+        status, line = SKIPPED_BUSY, error_line("train", first_line(exc), details=details,
+                                                label="skipped" if multirun else "error")
     except Exception as exc:
         if tracebacks_requested() or hydra_cfg.verbose:  # the same switch as every other command
             raise
-        log = resolve_run_dir(cfg) / "log.txt"
-        where = f"; the traceback is in {log}" if log.is_file() else ""
-        print(f"sgvb train: {'job ' if multirun else ''}failed: {type(exc).__name__}: {one_line(exc)}{where} "
-              "(SGVB_TRACEBACK=1 prints it here)", file=sys.stderr)
-        if multirun:
-            return 1
-        sys.exit(1)
-    return 0
+        # the job wrote the traceback into the run's log; an error before it held the run folder gets a file of its own
+        log = failure_log(run_dir, exc) if run_dir is not None else None
+        details = log if log is not None else write_details(exc, "train", None)
+        if isinstance(exc, ConfigError):  # a user error: the shape and status of every command's
+            status, line = EXIT_CODE, error_line("train", first_line(exc), details=details)
+        else:
+            label = "job failed" if multirun else "failed"
+            message = f"{type(exc).__name__}: {first_line(exc)}"
+            status, line = FAILED, error_line("train", message, details=details, label=label)
+    print(line, file=sys.stderr)
+    if multirun:
+        return status  # the sweep goes on; the job's status.json says what happened
+    sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,17 @@
-"""Typed settings of ``sgvb eval``, ``sgvb sample`` and ``sgvb stats``: the schemas Hydra checks each composed
-config against (``sgvb train``'s are in ``benchmarks/config/training.py``). Each top-level key's type and
-default is written here once; ``conf/<command>.yaml`` inherits it through ``<command>_schema`` in its defaults
-list, so ``num_frames=abc`` or ``seeds=x`` fails at composition in one line naming the key."""
+"""Typed settings of ``sgvb eval``, ``sgvb sample``, ``sgvb stats`` and ``sgvb audit``: the schemas Hydra checks
+each composed config against (``sgvb train``'s are in ``benchmarks/config/training.py``). Each top-level key's
+type and default is written here once; ``conf/<command>.yaml`` inherits it through ``<command>_schema`` in its
+defaults list, so ``num_frames=abc`` or ``seeds=x`` fails at composition in one line naming the key. A command
+converts its composed config once (``typed_settings``) and reads typed fields from then on: no re-defaulting."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
+
+Settings = TypeVar("Settings")
 
 
 @dataclass
@@ -84,10 +88,58 @@ class SampleConfig:
     cpu_threads: Optional[int] = None  # torch CPU threads (null = torch's default)
 
 
+AUDIT_DISTORTIONS = ("gaussian_blur", "gaussian_noise", "jpeg", "colour_shift", "frame_freeze", "window_shuffle",
+                     "segment_reversal", "speed_change", "loop", "flicker", "frame_drops", "slow_drift", "content_switch")
+
+
+@dataclass
+class AuditConfig:
+    """The top level of ``sgvb audit``'s config (``benchmarks.audit.runner.run_audit`` takes these as arguments)."""
+
+    dataset: Any = None  # a dataset option (dataset=frames dataset.path=...), or preset=quick
+    # names or specs; each metric's N should be <= num_videos
+    metrics: Any = field(default_factory=lambda: ["fvd64_16f", "consistency64_32f"])
+    distortions: Any = field(default_factory=lambda: list(AUDIT_DISTORTIONS))  # `sgvb list distortions`; specs too
+    # in (0, 1]; 1 = each distortion's strongest setting (0, the noise floor, is always measured)
+    strengths: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
+    num_videos: int = 64  # videos per half (the dataset needs 2x)
+    clip_frames: int = 16  # test-clip length for frame metrics (FID); clip metrics use their own T x subsample
+    distortion_batch: int = 16  # videos distorted together (content_switch takes other content from the batch)
+    out_dir: str = "results/audit"
+    device: str = "auto"
+    seed: int = 0
+    batch_size: Optional[int] = None  # videos / frames per detector call (null = the metric's default)
+    detector_path: Optional[str] = None
+    allow_stand_in_detectors: bool = False
+    cache_dir: Optional[str] = None  # real-statistics cache: the reference half's features are computed once per metric
+
+
+class SettingsError(ValueError):
+    """A composed config that cannot become its typed settings (a required key not given); names the key."""
+
+
+def typed_settings(cfg: Any, schema: type[Settings]) -> Settings:
+    """``cfg`` (a config composed against ``schema``) as a ``schema`` instance, converted once (an instance passes).
+
+    A required key left unset (``???``) fails here, before any work, naming the key to pass.
+    """
+    if isinstance(cfg, schema):
+        return cfg
+    try:
+        settings = OmegaConf.to_object(cfg)
+    except MissingMandatoryValue as exc:
+        key = getattr(exc, "full_key", None) or "?"
+        raise SettingsError(f"option '{key}' is required: pass {key}=...") from exc
+    if not isinstance(settings, schema):
+        raise TypeError(f"expected a config composed against {schema.__name__}, got {type(settings).__name__}")
+    return settings
+
+
 def register_command_schemas() -> None:
-    """Store ``eval_schema``, ``sample_schema`` and ``stats_schema`` in Hydra's ConfigStore (idempotent)."""
+    """Store ``eval_schema``, ``sample_schema``, ``stats_schema``, ``audit_schema`` in Hydra's ConfigStore (idempotent)."""
     from hydra.core.config_store import ConfigStore
 
     store = ConfigStore.instance()
-    for name, node in (("eval_schema", EvalConfig), ("sample_schema", SampleConfig), ("stats_schema", StatsConfig)):
+    for name, node in (("eval_schema", EvalConfig), ("sample_schema", SampleConfig), ("stats_schema", StatsConfig),
+                       ("audit_schema", AuditConfig)):
         store.store(name=name, node=node, provider="sgvb")

@@ -7,13 +7,17 @@ Installed once before any Hydra entry point composes a config:
   * a plugin that ships config groups names a package in the ``sgvb.configs`` group; that package is
     added to Hydra's search path (``pkg://<package>``), so its ``generator/my_gen.yaml`` etc. are options.
 ``describe_config_error`` turns a composition error into one line: the key, the value and what was
-expected, or the group, the unknown option and the closest one.
+expected, or the group, the unknown option and the closest one. ``run_command`` runs a command's
+``@hydra.main`` entry, which composes the config once, and turns Hydra's own composition error into that
+one line (exit status 2) instead of Hydra's multi-line report.
 """
 from __future__ import annotations
 
 import difflib
+import os
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hydra.core.config_search_path import ConfigSearchPath
@@ -26,6 +30,8 @@ from registry.plugins import CONFIG_GROUP, entries
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 CONFIG_MODULE = "benchmarks.conf"
+FULL_ERROR_ENV = "HYDRA_FULL_ERROR"  # Hydra's documented switch: re-raise instead of printing its own report
+CONFIG_ERROR_STATUS = 2
 _search_path_registered = False
 
 
@@ -80,7 +86,8 @@ def closest_key(cause) -> str:
 
 
 def check_composes(config_name: str, overrides: Sequence[str]) -> str | None:
-    """Compose ``config_name`` with ``overrides`` as the command would; the one-line problem, or None."""
+    """Compose ``config_name`` with ``overrides`` as the command would; the one-line problem (what ``run_command``
+    prints), or None. For callers that check a config without running a command (tests, tools)."""
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
@@ -98,15 +105,47 @@ def check_composes(config_name: str, overrides: Sequence[str]) -> str | None:
     return None
 
 
-def exit_unless_composes(command: str, args: Sequence[str]) -> None:
-    """Before Hydra starts: compose a plain command line (overrides only) once, so its errors (a wrong type, a
-    mistyped key or option) are one line and exit status 2; ``command`` is also the config's name. The ``sgvb``
-    dispatcher calls it for every Hydra command."""
-    if all(not arg.startswith("-") for arg in args):
-        problem = check_composes(command, args)
-        if problem is not None:
-            print(f"sgvb {command}: configuration error: {problem}", file=sys.stderr)
-            sys.exit(2)
+def run_command(command: str, main: Callable[[], object]) -> int:
+    """Run ``main`` (a command's ``@hydra.main`` entry, reading ``sys.argv``); its exit status.
+
+    Hydra composes the config once, inside ``main``. With ``HYDRA_FULL_ERROR`` set it re-raises a failure
+    instead of printing its report, so a config that does not compose (a wrong type, an unknown key, a typo in
+    an option; in a multirun too) is one line here, ``sgvb <command>: configuration error: ...``, and exit
+    status 2. A failure of the command itself keeps its traceback and exit status 1, as under Hydra's report.
+    """
+    install()
+    previous = os.environ.get(FULL_ERROR_ENV)
+    os.environ[FULL_ERROR_ENV] = "1"
+    try:
+        return int(main() or 0)
+    except Exception as exc:  # noqa: BLE001 - Hydra would have reported it; this reports it instead
+        if is_composition_error(exc):
+            print(f"sgvb {command}: configuration error: {describe_config_error(exc)}", file=sys.stderr)
+            return CONFIG_ERROR_STATUS
+        traceback.print_exc()
+        return 1
+    finally:
+        if previous is None:
+            os.environ.pop(FULL_ERROR_ENV, None)
+        else:
+            os.environ[FULL_ERROR_ENV] = previous
+
+
+def is_composition_error(exc: BaseException) -> bool:
+    """A Hydra or OmegaConf error raised while composing, not by the command's task (Hydra runs the task inside
+    ``hydra.core.utils.run_job``, so a task's error has that frame in its traceback)."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if not isinstance(exc, (HydraException, OmegaConfBaseException)):
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "run_job" and code.co_filename.replace(os.sep, "/").endswith("hydra/core/utils.py"):
+            return False
+        tb = tb.tb_next
+    return True
 
 
 def load_option(group: str, option: str) -> dict:

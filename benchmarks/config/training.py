@@ -1,11 +1,21 @@
 """Typed settings of a training run: the schemas Hydra checks a composed config against, and the grouped
 settings objects ``TrainingLoop`` takes. Each default is written here once; ``conf/trainer/*.yaml`` presets
 inherit it through their defaults list, so a wrong type (``trainer.batch_size=abc``) fails at composition,
-naming the key."""
+naming the key.
+
+``train_config(cfg)`` is the one conversion of a composed config: ``sgvb train`` calls it on what Hydra
+composed, and from there on only the typed ``TrainConfig`` travels (its groups: ``trainer``, ``samples``,
+``runtime``, ``evaluation``); nothing below re-reads or re-defaults a key.
+"""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Optional
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work, found before training starts."""
 
 
 @dataclass
@@ -23,7 +33,7 @@ class TrainerSettings:
     snapshot_kimg: float = 1000  # samples + checkpoint
     eval_kimg: float = 1000  # metrics (a snapshot is written too)
     keep_checkpoints: int = 5  # newest N kept, plus the best
-    best_metric: Optional[str] = "fvd2048_16f"  # lower is better; 'max:<metric>' for higher-is-better; null = none
+    best_metric: Optional[str] = "fvd2048_16f"  # a metric of `metrics`; better = its registered direction; null = none
     g_lr: float = 0.0025
     d_lr: float = 0.0025
     betas: list[float] = field(default_factory=lambda: [0.0, 0.99])
@@ -105,6 +115,41 @@ class TrainConfig:
     cache_dir: Optional[str] = None  # real-data statistics cache (null = ~/.cache/sgvb/stats or SGVB_CACHE_DIR)
     detector_path: Optional[str] = None  # a detector file for the metrics (see sgvb eval)
     progress: bool = RuntimeSettings.progress
+
+    @property
+    def runtime(self) -> RuntimeSettings:
+        """The ``RuntimeSettings`` fields, which the config keeps flat at its top level."""
+        return RuntimeSettings(**{f.name: getattr(self, f.name) for f in dataclasses.fields(RuntimeSettings)})
+
+    @property
+    def evaluation(self) -> EvalSettings:
+        """The metrics and the keyword arguments ``metrics.evaluate`` gets for each (unset paths: its defaults)."""
+        options: dict[str, Any] = {"allow_stand_in_detectors": self.allow_stand_in_detectors,
+                                   "allow_fewer": self.allow_fewer}
+        paths = {"cache_dir": self.cache_dir, "detector_path": self.detector_path}
+        options.update({key: path for key, path in paths.items() if path is not None})
+        return EvalSettings(metrics=tuple(self.metrics), options=options)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The config as plain containers: what ``config.yaml`` holds and the run identity hashes."""
+        return dataclasses.asdict(self)
+
+
+def train_config(cfg: Any) -> TrainConfig:
+    """THE conversion: a composed ``sgvb train`` config (a ``DictConfig`` typed by ``train_schema``) as a
+    ``TrainConfig``, every value checked and defaulted by the schema, every interpolation resolved."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        config = OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None)
+        where = f" key {key!r}" if key else ""
+        raise ConfigError(f"config{where} cannot be read: {str(exc).splitlines()[0]}") from None
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"expected a config composed from 'train' (train_schema), got {type(config).__name__}")
+    return config
 
 
 def register_schemas() -> None:

@@ -1,12 +1,10 @@
-"""Dataset health checks: ``sgvb check-dataset PATH`` (every frame, in parallel) and the cheap check datasets run up front.
+"""Dataset health check: ``sgvb check-dataset PATH`` reads every frame once, in parallel.
 
-The full check decodes every frame once and reports unreadable or corrupt frames, mixed frame sizes,
-non-square frames, videos too short for a metric protocol or a training sampler, and duplicate videos
-(identical decoded pixels). The quick check, run by ``FramesDataset`` and ``VideoFilesDataset`` when they
-are built (so by training and evaluation before any work), opens every frame's header (frames) or every
-container (video files): a missing, empty or non-image frame fails in seconds with its file name, not
-hours into a run. A pass is remembered per dataset fingerprint (``$SGVB_CACHE_DIR/dataset_checks``), so
-an unchanged dataset is checked once.
+It reports unreadable or corrupt frames, mixed frame sizes, non-square frames, videos too short for a
+metric protocol or a training sampler, and duplicate videos (identical decoded pixels). The cheap check the
+dataset classes run when they are built (so training and evaluation fail in seconds on a missing, empty or
+non-image frame, naming it) lives with them: ``frames.quick_check`` opens every frame's header,
+``VideoFilesDataset`` every container. This module uses the dataset classes; they do not use it.
 """
 from __future__ import annotations
 
@@ -21,40 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from registry.files import user_cache_dir
-
 from benchmarks.data.base import DatasetError
+from benchmarks.data.frames import FramesDataset
+from benchmarks.data.video_files import VideoFilesDataset
+from benchmarks.errors import one_line_errors
 
 SUMMARY_EXAMPLES = 3
-
-
-# ---------------------------------------------------------------------------------------------- quick check
-def _passed_marker(kind: str, fingerprint: str) -> Path:
-    return user_cache_dir() / "dataset_checks" / f"{kind}-{fingerprint}.ok"
-
-
-def _remember_pass(kind: str, fingerprint: str) -> None:
-    marker = _passed_marker(kind, fingerprint)
-    try:
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
-    except OSError:  # a read-only cache only means checking again next time
-        pass
-
-
-def quick_check(dataset) -> None:
-    """Cheap up-front check of a frames dataset: every frame's header opens as an image (no pixel decoding).
-
-    Raises DatasetError naming the first bad frame. Sizes are left to the reads (which resize and warn)
-    and to the full check. Skipped when this exact content (and these dataset parameters) passed before.
-    """
-    fingerprint = dataset.fingerprint()
-    if _passed_marker("quick", fingerprint).exists():
-        return
-    for i in range(len(dataset)):
-        for k in range(dataset.video_length(i)):
-            dataset.frame_size(i, k)
-    _remember_pass("quick", fingerprint)
 
 
 # ---------------------------------------------------------------------------------------------- full check
@@ -71,9 +41,6 @@ class VideoScan:
 
 def open_dataset(path: str | os.PathLike, check: bool = False):
     """The dataset at ``path``: a frames zip or folder of frame folders, else a folder of video files."""
-    from benchmarks.data.frames import FramesDataset
-    from benchmarks.data.video_files import VideoFilesDataset
-
     p = Path(path).expanduser()
     if not p.exists():
         raise DatasetError(f"dataset path '{p}' does not exist")
@@ -218,13 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sampler", action="append", default=[], help="a training sampler whose length the videos need, e.g. sparse_random (repeatable)")
     parser.add_argument("--workers", type=int, default=None, help="reading processes (default: every CPU)")
     args = parser.parse_args(argv)
-    try:
+    # a missing path, an unknown protocol or sampler, a folder no dataset reads: one line, exit status 2
+    with one_line_errors("check-dataset", known=(DatasetError, OSError), exit_on_error=False) as failure:
         report = check_dataset(args.path, protocols=tuple(args.protocol), samplers=tuple(args.sampler), workers=args.workers)
-    except DatasetError as exc:
-        print(f"sgvb check-dataset: error: {exc}", file=sys.stderr)
-        return 1
+    if failure:
+        return failure.status
     print(report.summary())
-    return 1 if report.errors else 0
+    return 1 if report.errors else 0  # problems found in the data: status 1
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from registry.files import atomic_path
 
 from benchmarks.data.base import DatasetError, fit_square
 from benchmarks.data.video_files import VIDEO_EXTENSIONS, find_videos, open_video
+from benchmarks.errors import one_line_errors
 
 
 def decode_resampled(path: Path, fps: float | None = None, max_frames: int | None = None):
@@ -165,12 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-frames", type=int, default=None, help="keep at most this many frames per video")
     parser.add_argument("--fps", type=float, default=None, help="resample every video to this frame rate")
     args = parser.parse_args(argv)
-    try:
+    # a bad source, option or output path (or an unwritable one): one line, exit status 2
+    with one_line_errors("convert", known=(DatasetError, OSError), exit_on_error=False) as failure:
         convert_videos(args.src, args.out, resolution=args.resolution, quality=args.quality, max_frames=args.max_frames, fps=args.fps)
-    except DatasetError as exc:
-        print(f"sgvb convert: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return failure.status
 
 
 if __name__ == "__main__":

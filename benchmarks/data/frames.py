@@ -1,4 +1,5 @@
-"""The StyleGAN-V frames layout: one folder of image files per video, in a directory or a zip."""
+"""The StyleGAN-V frames layout: one folder of image files per video, in a directory or a zip, and the cheap
+up-front check every such dataset runs when it is built (``quick_check``; the full check is ``checks.py``)."""
 from __future__ import annotations
 
 import io
@@ -13,6 +14,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from registry import DATASETS
+from registry.files import user_cache_dir
 
 from benchmarks.data.base import DatasetError, ResizeReporter, VideoDataset, fit_square, hash_items, image_size, stack_frames
 
@@ -37,7 +39,7 @@ class FramesDataset(VideoDataset):
     ``max_num_frames`` keeps only the first frames of each video (None: all); ``num_videos`` keeps the
     first videos in name order (None: all). Random windows for training are ``ClipDataset``'s job.
     The zip is opened lazily once per process, so forked DataLoader workers each get their own handle.
-    ``check`` runs the cheap up-front check (every frame's header; see ``checks.quick_check``), so a missing
+    ``check`` runs the cheap up-front check (every frame's header; see ``quick_check``), so a missing
     or corrupt frame fails at construction with its name rather than hours into training or evaluation.
     """
 
@@ -78,8 +80,6 @@ class FramesDataset(VideoDataset):
         self._fingerprint: str | None = None
         self._resize = ResizeReporter(f"frames dataset '{self.path}'", self.resolution)
         if check:
-            from benchmarks.data.checks import quick_check
-
             quick_check(self)
 
     # ------------------------------------------------------------------ contract
@@ -191,6 +191,31 @@ class FramesDataset(VideoDataset):
         if self._zip is not None:
             self._zip.close()
             self._zip = None
+
+
+def quick_check_marker(fingerprint: str) -> Path:
+    """The file that remembers a passed quick check of this exact content (``$SGVB_CACHE_DIR/dataset_checks``)."""
+    return user_cache_dir() / "dataset_checks" / f"quick-{fingerprint}.ok"
+
+
+def quick_check(dataset: FramesDataset) -> None:
+    """Cheap up-front check of a frames dataset: every frame's header opens as an image (no pixel decoding).
+
+    Raises DatasetError naming the first bad frame. Sizes are left to the reads (which resize and warn)
+    and to the full check (``sgvb check-dataset``). Skipped when this exact content (and these dataset
+    parameters) passed before: a pass is remembered per fingerprint, so an unchanged dataset is checked once.
+    """
+    marker = quick_check_marker(dataset.fingerprint())
+    if marker.exists():
+        return
+    for i in range(len(dataset)):
+        for k in range(dataset.video_length(i)):
+            dataset.frame_size(i, k)
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:  # a read-only cache only means checking again next time
+        pass
 
 
 def _reason(exc: Exception) -> str:

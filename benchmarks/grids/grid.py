@@ -39,7 +39,9 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
-from benchmarks.records.run_folder import lock_holder, read_status, write_status
+from benchmarks.errors import one_line_errors
+from benchmarks.records.run_folder import lock_holder
+from benchmarks.records.run_records import RUN_INFO, STATUS, read_status, write_status
 
 CONFIG_MODULE = "benchmarks.conf"
 TRAIN_CONFIG = "train"
@@ -90,8 +92,8 @@ class Job:
 
     def refresh(self) -> "Job":
         status = read_status(self.run_dir)
-        self.state = str(status.get("state", "new")) if status else "new"
-        self.error = status.get("error") if status else None
+        self.state = status.state if status is not None else "new"
+        self.error = status.error if status is not None else None
         holder = lock_holder(self.run_dir) if self.run_dir.is_dir() else None
         if holder is not None:
             self.state, self.error = "held", f"held by {holder}; skipped"
@@ -176,8 +178,10 @@ def plan_grid(name: str, overrides: Sequence[str] = ()) -> GridPlan:
                 from benchmarks.config.hydra_setup import describe_config_error
 
                 message = describe_config_error(exc)
-                if "hydra/launcher" in message and ("joblib" in str(exc) or "submitit" in str(exc) or "slurm" in message or "local_parallel" in message):
-                    message += "\nThe launcher plugins are an optional extra: pip install 'stylegan-v-bench[launchers]'"
+                plugins = ("joblib" in str(exc) or "submitit" in str(exc) or "slurm" in message or "local_parallel" in message)
+                if "hydra/launcher" in message and plugins:
+                    message += " (the launcher plugins are an optional extra: pip install "
+                    message += "'stylegan-v-bench[launchers]')"
                 raise GridError(f"grid '{name}' with overrides {list(overrides)}: {message}") from exc
             sweeper = str(cfg.hydra.sweeper.get("_target_", ""))
             if not sweeper.endswith("BasicSweeper"):
@@ -295,9 +299,9 @@ class RecordJobFailure(Callback):
         if lock_holder(run_dir) is not None:
             return  # another live process owns the folder and its status
         status = read_status(run_dir)
-        if status and status.get("state") == "failed":
+        if status is not None and status.state == "failed":
             return  # the harness said why
-        write_status(run_dir, "failed", kimg=float((status or {}).get("kimg") or 0.0), error=error, traceback=trace)
+        write_status(run_dir, "failed", kimg=status.kimg if status is not None else 0.0, error=error, traceback=trace)
 
 
 def job_run_dir(config: Any) -> Path:
@@ -312,8 +316,8 @@ def job_run_dir(config: Any) -> Path:
 
 def launch(plan: GridPlan) -> int:
     """Run the sweep in this process through ``sgvb train``'s Hydra entry point; returns Hydra's exit status."""
-    from benchmarks.config import hydra_setup
     from benchmarks.commands import train
+    from benchmarks.config import hydra_setup
 
     hydra_setup.install()
     argv = sys.argv
@@ -342,7 +346,7 @@ def summarize(plan: GridPlan, results_dir: Path, *, select: str = "final") -> in
 
     for job in plan.jobs:
         job.refresh()
-    started = [job for job in plan.jobs if (job.run_dir / "status.json").is_file() or (job.run_dir / "run.json").is_file()]
+    started = [job for job in plan.jobs if (job.run_dir / STATUS).is_file() or (job.run_dir / RUN_INFO).is_file()]
     if started:
         tables = grid_results.write_results([job.run_dir for job in started], results_dir, select=select,
                                             labels={job.run_dir: _job_label(plan, job) for job in started})
@@ -379,17 +383,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.name is None:
         print("grids: " + ", ".join(available_grids()))
         return 0
-    try:
+    from benchmarks.tables import TableError
+    from benchmarks.tables.selection import parse_select
+
+    with one_line_errors("grid", known=(GridError, TableError), exit_on_error=False) as failure:
+        parse_select(args.select)  # a bad --select fails before any job runs
         plan = plan_grid(args.name, args.overrides)
-    except GridError as exc:
-        print(f"sgvb grid: {exc}", file=sys.stderr)
-        return 2
+    if failure:
+        return failure.status
     print(format_plan(plan))
     if args.dry_run:
         return 0
     results_dir = Path(args.results) if args.results else Path("results") / args.name
     launch(plan)
-    return summarize(plan, results_dir, select=args.select)
+    with one_line_errors("grid", known=(TableError, OSError), exit_on_error=False) as failure:
+        return summarize(plan, results_dir, select=args.select)
+    return failure.status
 
 
 if __name__ == "__main__":

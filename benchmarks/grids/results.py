@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.tables import table
-
 from benchmarks.tables import plots as table_plots
+from benchmarks.tables import table
 from registry.files import atomic_open
 
 

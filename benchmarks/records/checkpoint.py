@@ -10,6 +10,9 @@ numpy, python and the loop's own generators as tensors/lists); ``best`` and the 
 (YAML text). Everything loads with ``torch.load(weights_only=True)``. Files are written to a temp
 name and renamed (``registry.files.atomic_open``), so a killed run never leaves a half-written checkpoint under the
 real name; a corrupt file found anyway (e.g. a disk error) is skipped with a warning on resume.
+
+The dict is built in one place, ``checkpoint_state`` (the training loop and ``sgvb convert-checkpoint`` both call
+it), and read through ``load_checkpoint`` (format checked) and ``state_kimg``.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import logging
 import os
 import random
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +79,63 @@ def checkpoint_kimg(path: str | os.PathLike) -> float | None:
     """The kimg in a checkpoint file name (either naming), or None for other files."""
     match = CKPT_RE.match(Path(path).name)
     return None if match is None else int(match.group(1)) + int(match.group(2) or 0) / 1000
+
+
+def checkpoint_state(
+    *,
+    nimg: int | None,
+    components: Mapping[str, Any],
+    G: torch.nn.Module,
+    G_ema: torch.nn.Module,
+    D: Sequence[torch.nn.Module],
+    step: int = 0,
+    tick: int = 0,
+    opt_G: torch.optim.Optimizer | None = None,
+    opt_D: Sequence[torch.optim.Optimizer] | None = None,
+    augment: torch.nn.Module | None = None,
+    rng: list[dict[str, Any]] | None = None,
+    schedule: Mapping[str, Any] | None = None,
+    world_size: int | None = None,
+    config: str | None = None,
+    best: Mapping[str, Any] | None = None,
+    official: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """THE checkpoint dict (``save_checkpoint`` adds the format keys).
+
+    ``nimg`` None: the source does not say how far it trained (no count is written, ``kimg`` is None).
+    A training state adds the optimisers, augmentation, every rank's RNG (``rng``), the loop's ``schedule``
+    (``stage_index``, ``stage_started``, ``last_snapshot_kimg``, ``last_eval_kimg``: flat keys), ``world_size``,
+    the resolved ``config`` text and ``best``; a converted official pickle adds ``official`` (its source and ADA p).
+    What is not given is left out, so a reader can tell a resumable state from a generator-only file.
+    """
+    state: dict[str, Any] = {"kimg": None if nimg is None else nimg / 1000.0}
+    if nimg is not None:
+        state["nimg"] = int(nimg)
+    state.update({"step": int(step), "tick": int(tick), **dict(schedule or {})})
+    if world_size is not None:
+        state["world_size"] = int(world_size)
+    state["components"] = dict(components)
+    if config is not None:
+        state["config"] = config
+    state.update({"G": G.state_dict(), "G_ema": G_ema.state_dict(), "D": [d.state_dict() for d in D]})
+    optional = {
+        "opt_G": None if opt_G is None else opt_G.state_dict(),
+        "opt_D": None if opt_D is None else [opt.state_dict() for opt in opt_D],
+        "augment": None if augment is None else augment.state_dict(),
+        "rng": rng,
+        "best": None if best is None else dict(best),
+        "official": None if official is None else dict(official),
+    }
+    state.update({key: value for key, value in optional.items() if value is not None})
+    return state
+
+
+def state_kimg(state: Mapping[str, Any], path: str | os.PathLike | None = None) -> float | None:
+    """How far a checkpoint's state trained: its ``nimg`` (exact, survives renaming), else the kimg in the file
+    name, else None."""
+    if state.get("nimg") is not None:
+        return state["nimg"] / 1000
+    return None if path is None else checkpoint_kimg(path)
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
@@ -190,4 +251,4 @@ def load_generator_and_kimg(path: str | os.PathLike, device: Any = None, ema: bo
     G.eval().requires_grad_(False)
     if device is not None:
         G.to(device)
-    return G, (state["nimg"] / 1000 if "nimg" in state else checkpoint_kimg(path))
+    return G, state_kimg(state, path)

@@ -1,4 +1,4 @@
-"""The run folder: the one owner of its layout, its records, its identity and its lock.
+"""The run folder: its layout, its identity, its lock, and the writer the training loop holds.
 
     <run_dir>/
       config.yaml          the composed config of the first start (never rewritten by a resume)
@@ -14,10 +14,11 @@
 Only one training writes a folder at a time (``RunLock``); only rank 0 writes files (other ranks get a
 ``RunFolder`` whose writers do nothing, so the loop has no ``if rank == 0`` scattered through it). Every
 file is written atomically (``registry.files``: ``atomic_write_text``...), so a reader never sees half a record.
+The records' names, formats, writers and readers are ``run_records``'s (config.yaml, run.json, status.json,
+best.json); this module re-exports the names other modules imported from here.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import errno
 import fcntl
 import hashlib
@@ -31,38 +32,38 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from registry.files import TEMP_GLOB, atomic_write_json, atomic_write_text
+from benchmarks.records import run_records
+from benchmarks.records.run_records import (
+    CHECKPOINTS,
+    CONFIG,
+    LOG,
+    RUN_INFO,
+    STATS,
+    STATUS,
+    now_iso,
+    read_status,
+    write_status,
+)
+from registry.files import TEMP_GLOB, atomic_write_text
+
+__all__ = ["CONFIG", "RUN_INFO", "STATS", "STATUS", "RunFolder", "RunFolderBusy", "RunLock", "config_hash",
+           "group_hash", "identity_keys", "lock_holder", "now_iso", "read_status", "run_identity", "setup_logging",
+           "write_status"]
 
 log = logging.getLogger("sgvb")
 
-STATES = ("running", "done", "failed")
-CONFIG, RUN_INFO, STATUS, STATS = "config.yaml", "run.json", "status.json", "stats.jsonl"
 LOCK = ".lock"
 # Keys that say where/how a run executes, not what it trains: left out of every run identity.
 RUN_LOCAL_KEYS = ("seed", "run_dir", "resume", "nproc", "device", "cpu_threads", "progress", "cache_dir", "allow_change")
 
 
-def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def read_json(path: str | os.PathLike) -> dict[str, Any] | None:
-    """A JSON object file, or None when it is missing or unreadable."""
+def _read_lock_info(path: Path) -> dict[str, Any]:
+    """What a lock file says about its holder (pid, host, started); {} when it cannot be read."""
     try:
-        value = json.loads(Path(path).read_text())
+        value = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def read_status(run_dir: str | os.PathLike) -> dict[str, Any] | None:
-    return read_json(Path(run_dir) / STATUS)
-
-
-def write_status(run_dir: str | os.PathLike, state: str, *, kimg: float, error: str | None = None, **extra: Any) -> None:
-    if state not in STATES:
-        raise ValueError(f"run state must be one of {STATES}, got {state!r}")
-    atomic_write_json(Path(run_dir) / STATUS, {"state": state, "error": error, "kimg": round(float(kimg), 6), "updated": now_iso(), **extra})
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 # ----------------------------------------------------------------------------------------- identity
@@ -110,7 +111,7 @@ class RunFolderBusy(RuntimeError):
 
 
 def _holder_text(path: Path) -> str:
-    info = read_json(path) or {}
+    info = _read_lock_info(path)
     if not info:
         return "another process"
     return f"pid {info.get('pid')} on host {info.get('host')} (started {info.get('started')})"
@@ -204,19 +205,23 @@ class RunFolder:
 
     @property
     def checkpoints(self) -> Path:
-        return self.path / "checkpoints"
+        return self.path / CHECKPOINTS
 
     @property
     def samples(self) -> Path:
         return self.path / "samples"
 
-    def write_text(self, name: str, text: str) -> None:
+    def write_config(self, text: str) -> None:
         if self.writer:
-            atomic_write_text(self.path / name, text)
+            run_records.write_config(self.path, text)
 
-    def write_json(self, name: str, obj: Any) -> None:
+    def write_run_info(self, info: run_records.RunInfo) -> None:
         if self.writer:
-            atomic_write_json(self.path / name, obj)
+            run_records.write_run_info(self.path, info)
+
+    def write_best(self, best: run_records.Best) -> None:
+        if self.writer:
+            run_records.write_best(self.path, best)
 
     def set_status(self, state: str, *, kimg: float, error: str | None = None) -> None:
         if self.writer:
@@ -301,7 +306,7 @@ def setup_logging(run_dir: str | os.PathLike | None, *, main: bool) -> logging.L
     console._sgvb = True
     logger.addHandler(console)
     if run_dir is not None:
-        file_handler = logging.FileHandler(Path(run_dir) / "log.txt")
+        file_handler = logging.FileHandler(Path(run_dir) / LOG)
         file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         file_handler._sgvb = True
         logger.addHandler(file_handler)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.tables.table import SHORT_COUNT_NOTE, STAND_IN_MARK, STAND_IN_NOTE, _text
+from benchmarks.tables.labels import SHORT_COUNT_NOTE, STAND_IN_MARK, STAND_IN_NOTE, cell_text
 
 __all__ = ["format_mean_std", "paper_frame", "to_latex", "to_markdown", "to_text"]
 
@@ -58,7 +58,7 @@ def to_text(comparison: pd.DataFrame) -> str:
             key += " (short)" if row["short_count"] else ""
         n = int(row["n"] or 0)
         interval = f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}] ({row['ci_method']})" if row.get("ci_method") else ""
-        line = [*(_text(row[a]) for a in axes), key, str(n), format_mean_std(row["mean"], row["std"], n), interval,
+        line = [*(cell_text(row[a]) for a in axes), key, str(n), format_mean_std(row["mean"], row["std"], n), interval,
                 row["values"] or "", row["status"] or ""]
         if with_baseline:
             line += [_fmt(row["diff"]), _fmt(row["p_value"]), row["test"] or ""]
@@ -85,7 +85,7 @@ def paper_frame(comparison: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     multi = scored.groupby("key")["protocol_id"].nunique()
     configs = list(dict.fromkeys(comparison["config"]))
     first = comparison.drop_duplicates("config").set_index("config")
-    text = pd.DataFrame({a: [_text(first.at[c, a]) for c in configs] for a in axes}, index=configs)
+    text = pd.DataFrame({a: [cell_text(first.at[c, a]) for c in configs] for a in axes}, index=configs)
     bold = pd.DataFrame(False, index=configs, columns=list(text.columns))
     for (key, pid), part in scored.groupby(["key", "protocol_id"], sort=False):
         stand_in = bool(part["stand_in"].iloc[0])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.tables.table import STAND_IN_MARK, _text
+from benchmarks.tables.labels import STAND_IN_MARK, cell_text
 from registry.files import atomic_open
 
 __all__ = ["config_labels", "write_plots"]
@@ -24,7 +24,7 @@ def config_labels(comparison: pd.DataFrame) -> dict[str, str]:
     first = comparison.drop_duplicates("config")
     if not axes:
         return {c: "generated" if len(first) == 1 else str(c) for c in first["config"]}
-    return {row["config"]: ", ".join(f"{a.split('.')[-1]}={_text(row[a])}" for a in axes)[:60] for _, row in first.iterrows()}
+    return {row["config"]: ", ".join(f"{a.split('.')[-1]}={cell_text(row[a])}" for a in axes)[:60] for _, row in first.iterrows()}
 
 
 def _pyplot():

@@ -1,9 +1,10 @@
 """Training harness: loop, losses, augmentation, EMA, checkpoints, run folder, faults, multi-process.
 
-Modules: ``job`` (one run from a config: run folder, resume, status), ``components`` (build + check
-the registry components), ``loop`` (the training schedule), ``losses`` (registered GAN losses, R1),
-``augment`` (ADA), ``ema``, ``checkpoint`` (save/load/``load_generator``), ``run_folder``,
-``faults``, ``dist``, ``samples`` and ``video_io`` (rendering to GIF/MP4/frames).
+Modules: ``job`` (one run from its typed config: run folder, resume, status), ``components`` (build +
+check the registry components), ``loop`` (the training step and tick), ``snapshots`` (checkpoints,
+evaluations, the best checkpoint, pruning), ``init_from`` (start from an official pickle), ``losses``
+(registered GAN losses, R1), ``augment`` (ADA), ``ema``, ``faults``, ``dist``, ``samples`` and ``video_io``
+(rendering to GIF/MP4/frames). The checkpoint format and the run folder's records are ``benchmarks.records``'s.
 
 What components declare and which hooks the harness calls (``begin_stage``, ``stage_parameters``,
 ``auxiliary_losses`` of a generator; ``num_frames``, ``sampler``, ``needs_dense_clips`` of a
@@ -29,5 +30,5 @@ top-level ``sampler`` for the first), ``_loss_``, ``_weight_`` (in the G loss), 
 
 Importing the package imports none of its modules (the registries import ``losses`` and ``augment`` on
 first use, see ``benchmarks/__init__.py``), so a torch-free caller such as ``sgvb table`` (it needs
-only ``run_folder``) does not pay for importing torch.
+only ``records``) does not pay for importing torch.
 """

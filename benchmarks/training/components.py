@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks.config.training import ConfigError
 from registry import (
     AUGMENTATIONS,
     DATASETS,
@@ -28,12 +29,13 @@ from registry import (
 )
 from registry.interfaces import CONTRACTS, VideoDiscriminator, conformance_problems
 
+__all__ = ["ConfigError", "DiscriminatorSlot", "build_augmentation", "build_dataset", "build_discriminators",
+           "build_generator", "check_compatibility", "discriminator_entries", "ema_kimg_value", "r1_gamma_value",
+           "smoke_test"]
+
 # Keys of a discriminator entry that belong to the harness, not to the discriminator's constructor.
 SLOT_KEYS = ("_sampler_", "_loss_", "_weight_", "_stages_", "_r1_gamma_")
-
-
-class ConfigError(ValueError):
-    """A configuration value that cannot work, found before training starts."""
+DEFAULT_LOSS = "non_saturating"  # what ``loss=null`` trains with (StyleGAN-V's loss)
 
 
 @dataclasses.dataclass
@@ -137,7 +139,8 @@ def build_discriminators(
             raise ConfigError(
                 f"config '{key}': discriminator '{name}' takes {D.num_frames} frames but its sampler ({sampler_key}) draws {sampler.num_frames}"
             )
-        loss = _build(LOSSES, harness.get("_loss_", default_loss), f"{key}._loss_" if "_loss_" in harness else "loss")
+        loss_spec = harness.get("_loss_", default_loss if default_loss is not None else DEFAULT_LOSS)
+        loss = _build(LOSSES, loss_spec, f"{key}._loss_" if "_loss_" in harness else "loss")
         stages = harness.get("_stages_")
         slots.append(
             DiscriminatorSlot(

@@ -2,7 +2,8 @@
 
 The harness asks twice: :func:`training_overrides` (before building, so the config builds the
 pickle's generator and discriminator) and :func:`init_training_loop` (after, to place the state:
-G, G_ema, D, ADA p, Adam moments, kimg). One loaded snapshot is cached in between.
+G, G_ema, D, ADA p, Adam moments, kimg). One loaded snapshot is cached in between. What was taken goes
+into ``run.json`` (``RunInfo.init_from``), written by the job with the rest of the record.
 """
 from __future__ import annotations
 
@@ -10,12 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from registry.files import atomic_write_json
 from stylegan_v.official import OfficialCheckpointError, load_network_pkl
 
-from benchmarks.records.run_folder import read_json
-
-__all__ = ["init_training_loop", "record_init_source", "training_overrides"]
+__all__ = ["init_training_loop", "training_overrides"]
 
 _snapshot_cache: dict[tuple, dict[str, Any]] = {}
 
@@ -86,14 +84,8 @@ def init_training_loop(loop: Any, path: str | os.PathLike) -> dict[str, Any]:
         loop.nimg = int(stats["cur_nimg"])
         loop.tick = int(stats.get("cur_tick", 0))
         loop.step = int(stats.get("batch_idx", 0))
-        loop.last_snapshot_kimg = loop.last_eval_kimg = loop.kimg
+        loop.snapshots.restart_at(loop.kimg)
         taken["kimg"] = loop.kimg
     _snapshot_cache.clear()
     return taken
 
-
-def record_init_source(run_json: str | os.PathLike, taken: dict[str, Any]) -> None:
-    """Add ``init_from`` (what the run started from) to an existing ``run.json``."""
-    record = read_json(run_json) or {}
-    record["init_from"] = taken
-    atomic_write_json(run_json, record)

@@ -1,8 +1,10 @@
-"""One training job from a composed config: run folder, resume, components, loop, status.
+"""One training job from its typed config: run folder, resume, components, loop, status.
 
-``train(cfg, run_dir)`` is the entry ``sgvb train`` calls (and tests call directly with a config from
-Hydra's compose API). It reads the config and passes plain keyword arguments on; no component ever
-sees the config object.
+``train(config, run_dir)`` is the entry ``sgvb train`` calls with the ``TrainConfig`` that
+``benchmarks.config.training.train_config`` made of Hydra's composition (tests do the same with Hydra's
+compose API). The typed config carries every default; this module passes its groups on (``trainer``,
+``runtime``, ``samples``, ``evaluation``) and plain keyword arguments to the components, which never see
+the config object. The run folder's records are written through ``records.run_records``.
 """
 from __future__ import annotations
 
@@ -18,34 +20,22 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
 
+from benchmarks.config.training import ConfigError, Provenance, TrainConfig
 from benchmarks.records import checkpoint as ckpt
+from benchmarks.records.run_folder import RunFolder, RunFolderBusy, RunLock, config_hash, identity_keys, setup_logging
+from benchmarks.records.run_records import CONFIG, LOG, RunInfo, now_iso, read_config, read_run_info, read_status
 from benchmarks.training import dist
 from benchmarks.training.components import (
-    ConfigError,
     build_augmentation,
     build_dataset,
     build_discriminators,
     build_generator,
     check_compatibility,
+    discriminator_entries,
     ema_kimg_value,
     r1_gamma_value,
     smoke_test,
-)
-from benchmarks.config.training import EvalSettings, Provenance, RuntimeSettings, SampleSettings, TrainerSettings
-from benchmarks.records.run_folder import (
-    CONFIG,
-    RUN_INFO,
-    RunFolder,
-    RunFolderBusy,
-    RunLock,
-    config_hash,
-    identity_keys,
-    now_iso,
-    read_json,
-    read_status,
-    setup_logging,
 )
 
 log = logging.getLogger("sgvb")
@@ -64,9 +54,10 @@ def pick_device(choice: str, local_rank: int = 0) -> torch.device:
     return device
 
 
-def resolve_run_dir(cfg: DictConfig, run_dir: str | os.PathLike | None = None) -> Path:
+def resolve_run_dir(config: TrainConfig, run_dir: str | os.PathLike | None = None) -> Path:
+    """``run_dir`` if given, else the config's ``run_dir``, else Hydra's output folder of this job."""
     if run_dir is None:
-        run_dir = cfg.get("run_dir")
+        run_dir = config.run_dir
     if run_dir is None:
         try:
             from hydra.core.hydra_config import HydraConfig
@@ -79,36 +70,36 @@ def resolve_run_dir(cfg: DictConfig, run_dir: str | os.PathLike | None = None) -
 
 def is_done(run_dir: str | os.PathLike) -> bool:
     status = read_status(run_dir)
-    return bool(status and status.get("state") == "done")
+    return status is not None and status.state == "done"
 
 
-def train(cfg: DictConfig, run_dir: str | os.PathLike | None = None) -> Path:
+def train(config: TrainConfig, run_dir: str | os.PathLike | None = None) -> Path:
     """Train (or resume, or skip a finished run). Raises on failure after recording it in ``status.json``."""
-    run_dir = resolve_run_dir(cfg, run_dir)
-    nproc = int(cfg.get("nproc", 1) or 1)
-    if str(cfg.get("resume")) == "auto" and is_done(run_dir):
+    run_dir = resolve_run_dir(config, run_dir)
+    if str(config.resume) == "auto" and is_done(run_dir):
         print(f"sgvb train: {run_dir} is already done (status.json); nothing to do", file=sys.stderr)
         return run_dir
-    if nproc > 1 and dist.env_world_size() == 1:
-        _spawn(cfg, run_dir, nproc)
+    if config.nproc > 1 and dist.env_world_size() == 1:
+        _spawn(config, run_dir)
         return run_dir
-    _train_process(cfg, run_dir)
+    _train_process(config, run_dir)
     return run_dir
 
 
-def _spawn(cfg: DictConfig, run_dir: Path, nproc: int) -> None:
-    """``nproc`` processes on this machine, each running ``_train_process`` (rank from the environment)."""
+def _spawn(config: TrainConfig, run_dir: Path) -> None:
+    """``config.nproc`` processes on this machine, each running ``_train_process`` (rank from the environment)."""
     port = dist.free_port()
     try:
-        torch.multiprocessing.spawn(_spawned_entry, args=(nproc, port, cfg, str(run_dir)), nprocs=nproc, join=True)
+        torch.multiprocessing.spawn(_spawned_entry, args=(config.nproc, port, config, str(run_dir)),
+                                    nprocs=config.nproc, join=True)
     except torch.multiprocessing.ProcessRaisedException as exc:
-        status = read_status(run_dir) or {}
-        raise RuntimeError(status.get("error") or f"a training process failed:\n{exc}") from None
+        status = read_status(run_dir)
+        raise RuntimeError((status.error if status else None) or f"a training process failed:\n{exc}") from None
 
 
-def _spawned_entry(rank: int, world: int, port: int, cfg: DictConfig, run_dir: str) -> None:
+def _spawned_entry(rank: int, world: int, port: int, config: TrainConfig, run_dir: str) -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    _train_process(cfg, Path(run_dir))
+    _train_process(config, Path(run_dir))
 
 
 def _die_with_parent() -> None:
@@ -125,21 +116,21 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _train_process(cfg: DictConfig, run_dir: Path) -> None:
+def _train_process(config: TrainConfig, run_dir: Path) -> None:
     if dist.env_world_size() > 1:
         _die_with_parent()
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = pick_device(cfg.get("device", "auto"), local_rank)
+    device = pick_device(config.device, local_rank)
     threads = torch.get_num_threads()
-    if cfg.get("cpu_threads"):
-        torch.set_num_threads(int(cfg.cpu_threads))
+    if config.cpu_threads:
+        torch.set_num_threads(config.cpu_threads)
     try:
-        _train_on(cfg, run_dir, device)
+        _train_on(config, run_dir, device)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train_on(cfg: DictConfig, run_dir: Path, device: torch.device) -> None:
+def _train_on(config: TrainConfig, run_dir: Path, device: torch.device) -> None:
     rank, world = dist.init_from_env(device.type)
     run_dir = Path(dist.broadcast_object(str(run_dir)))
     main = rank == 0
@@ -149,9 +140,11 @@ def _train_on(cfg: DictConfig, run_dir: Path, device: torch.device) -> None:
         run = RunFolder(run_dir, writer=main)
         run.remove_stale_temp_files()
         setup_logging(run_dir if main else None, main=main)
-        resume_path = _resume_source(cfg.get("resume"), run_dir)  # before touching status.json
-        _apply_init_from_architecture(cfg)  # before the drift check: config.yaml holds the pickle's architecture
-        drift = _config_drift(cfg, run_dir) if resume_path is not None else {}  # a refused resume leaves the run as it was
+        resume_path = _resume_source(config.resume, run_dir)  # before touching status.json
+        # before the drift check: config.yaml holds the pickle's architecture
+        config = _with_init_from_architecture(config)
+        # a refused resume leaves the run as it was
+        drift = _config_drift(config, run_dir) if resume_path is not None else {}
     except BaseException:
         if lock is not None:
             lock.release()
@@ -160,23 +153,36 @@ def _train_on(cfg: DictConfig, run_dir: Path, device: torch.device) -> None:
     loop = None
     try:
         run.set_status("running", kimg=0.0)
-        loop = _prepare(cfg, run, device, rank, world, resume_path, drift)
+        loop = _prepare(config, run, device, rank, world, resume_path, drift)
         run.set_status("running", kimg=loop.kimg)
         loop.run_training()
         run.set_status("done", kimg=loop.kimg)
         log.info("done at kimg %.3f: %s", loop.kimg, run_dir)
     except BaseException as exc:
         kimg = loop.kimg if loop is not None else 0.0
-        message = "interrupted (KeyboardInterrupt)" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        message = _failure_message(exc)
         run.set_status("failed", kimg=kimg, error=message)
         if main:  # the file only: the console gets one line from the caller (sgvb train)
-            with open(run_dir / "log.txt", "a") as f:
+            with open(run_dir / LOG, "a") as f:
                 f.write(f"{now_iso()} ERROR training failed at kimg {kimg:.3f}: {message}\n{traceback.format_exc()}")
         raise
     finally:
         run.close()
         lock.release()
         dist.destroy()
+
+
+def _failure_message(exc: BaseException) -> str:
+    return "interrupted (KeyboardInterrupt)" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+
+
+def failure_log(run_dir: Path, exc: BaseException) -> Path | None:
+    """The run's ``log.txt`` when the job recorded ``exc`` there (with its traceback, and in status.json); None for a
+    failure before the job held the run folder (a refused resume, a busy folder), which leaves the folder as it was."""
+    status = read_status(run_dir)
+    if status is None or status.state != "failed" or status.error not in (_failure_message(exc), str(exc)):
+        return None
+    return run_dir / LOG
 
 
 def _lock_run_folder(run_dir: Path, rank: int) -> RunLock:
@@ -199,40 +205,35 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def _apply_init_from_architecture(cfg: DictConfig) -> None:
-    """``init_from=x.pkl``: the pickle's generator, discriminator and frames per clip go into the config."""
-    if cfg.get("init_from"):
-        from benchmarks.training import init_from as official_start
+def _with_init_from_architecture(config: TrainConfig) -> TrainConfig:
+    """``init_from=x.pkl``: the pickle's generator, discriminator and frames per clip replace the config's."""
+    if not config.init_from:
+        return config
+    from benchmarks.training import init_from as official_start
 
-        for key, value in official_start.training_overrides(cfg.init_from, _container(cfg.get("sampler"), None)).items():
-            OmegaConf.update(cfg, key, value, merge=False)
+    return dataclasses.replace(config, **official_start.training_overrides(config.init_from, config.sampler))
 
 
-def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, world: int, resume_path: Path | None,
+def _prepare(config: TrainConfig, run: RunFolder, device: torch.device, rank: int, world: int, resume_path: Path | None,
              drift: dict[str, list[Any]]):
     from benchmarks.training.loop import TrainingLoop
 
-    seed = int(cfg.seed)
-    _check_sampler_choice(cfg)
-
-    init_from = cfg.get("init_from")  # an official network pickle (init_from.py); its architecture is in cfg already
+    seed = config.seed
+    _check_sampler_choice(config)
     _seed_everything(seed)  # identical initialisation on every rank
-    dataset = build_dataset(cfg.dataset)
+    dataset = build_dataset(config.dataset)
     resolution = int(dataset.resolution)
-    t = TrainerSettings(**_container(cfg.trainer, {}))
-    # 'auto' values become numbers once the resolution is known
+    t = config.trainer  # 'auto' values become numbers once the resolution is known
     t = dataclasses.replace(t, r1_gamma=r1_gamma_value(t.r1_gamma, resolution=resolution, batch_size=t.batch_size),
                             ema_kimg=ema_kimg_value(t.ema_kimg, batch_size=t.batch_size))
-    G = build_generator(cfg.generator, resolution=resolution)
-    slots = build_discriminators(
-        cfg.discriminator, resolution=resolution, default_sampler=cfg.get("sampler"), default_loss=cfg.get("loss") or "non_saturating",
-        r1_gamma=t.r1_gamma,
-    )
-    augment = build_augmentation(cfg.get("augmentation"))
+    G = build_generator(config.generator, resolution=resolution)
+    slots = build_discriminators(config.discriminator, resolution=resolution, default_sampler=config.sampler,
+                                 default_loss=config.loss, r1_gamma=t.r1_gamma)
+    augment = build_augmentation(config.augmentation)
     stages = tuple(G.training_stages)
     check_compatibility(G, slots, dataset, stages=stages, stage_kimg=t.stage_kimg, max_num_frames=t.max_num_frames)
-    metrics = _metric_list(cfg.get("metrics"))
-    _check_metrics(metrics)
+    evaluation = config.evaluation
+    _check_metrics(evaluation.metrics)
     G.to(device)
     for s in slots:
         s.D.to(device)
@@ -252,75 +253,73 @@ def _prepare(cfg: DictConfig, run: RunFolder, device: torch.device, rank: int, w
         "augmentation": _plain_spec(augment),
         "dataset": _plain_spec(dataset),
     }
-    config_text = OmegaConf.to_yaml(cfg, resolve=True)
-    evaluate_kwargs = {"allow_stand_in_detectors": bool(cfg.allow_stand_in_detectors), "allow_fewer": bool(cfg.allow_fewer)}
-    for key in ("cache_dir", "detector_path"):
-        if cfg.get(key) is not None:
-            evaluate_kwargs[key] = str(cfg.get(key))
+    config_text = _yaml(config.as_dict())
     loop = TrainingLoop(
-        G=G, slots=slots, dataset=dataset, augment=augment, run=run, device=device, trainer=t,
-        runtime=RuntimeSettings(seed=seed, precision=str(cfg.precision), channels_last=bool(cfg.channels_last),
-                                compile=bool(cfg.compile), fused_adam=bool(cfg.fused_adam), progress=bool(cfg.progress)),
-        samples=SampleSettings(**_container(cfg.samples, {})),
-        evaluation=EvalSettings(metrics=tuple(metrics), options=evaluate_kwargs),
+        G=G, slots=slots, dataset=dataset, augment=augment, run=run, device=device, trainer=t, runtime=config.runtime,
+        samples=config.samples, evaluation=evaluation,
         provenance=Provenance(components=components, config_text=config_text),
     )
+    started = None
     if resume_path is not None:
         state = ckpt.load_checkpoint(resume_path, map_location="cpu")
         loop.load_state_dict(state, source=str(resume_path))
         dropped = run.rewind_logs(loop.kimg)
         log.info("resumed from %s at kimg %.3f (step %d)%s", resume_path, loop.kimg, loop.step,
                  f"; {dropped} stats row(s) past it dropped" if dropped else "")
-    elif init_from:  # an official network pickle (init_from.py)
+    elif config.init_from:  # an official network pickle (init_from.py)
         from benchmarks.training import init_from as official_start
 
-        started = official_start.init_training_loop(loop, init_from)
-        log.info("initialised from %s at kimg %.3f", init_from, loop.kimg)
+        started = official_start.init_training_loop(loop, config.init_from)
+        log.info("initialised from %s at kimg %.3f", config.init_from, loop.kimg)
     if run.writer:
-        first_start = _read_run_json(run.path).get("init_from")  # _write_run_json rewrites run.json
+        previous = read_run_info(run.path)
         if resume_path is None or not (run.path / CONFIG).is_file():
-            run.write_text(CONFIG, config_text)  # a resume never rewrites the original; changes go to run.json's history
-        _write_run_json(run, cfg, components, device=device, world=world, seed=seed, resolution=resolution,
-                        resumed_from=resume_path, drift=drift)
-        taken = started if init_from and resume_path is None else first_start  # where the run started, kept on resume
-        if taken:
-            from benchmarks.training import init_from as official_start
-
-            official_start.record_init_source(run.path / RUN_INFO, taken)
+            run.write_config(config_text)  # a resume never rewrites the original; changes go to run.json's history
+        first_start = previous.init_from if previous else None  # where the run started, kept on resume
+        run.write_run_info(_run_info(config, components, previous, device=device, world=world, resolution=resolution,
+                                     resumed_from=resume_path, drift=drift,
+                                     init_from=started if started is not None else first_start))
         log.info("run folder %s", run.path)
     return loop
 
 
-def _check_sampler_choice(cfg: DictConfig) -> None:
+def _yaml(plain: dict[str, Any]) -> str:
+    """The YAML text of a plain config (what Hydra's ``--cfg job`` prints for it)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_yaml(plain)
+
+
+def _check_sampler_choice(config: TrainConfig) -> None:
     """``sampler`` serves the first discriminator only when it brings no ``_sampler_`` of its own; a choice that
     would be ignored is refused, so config.yaml and run.json always agree with what ran."""
-    from benchmarks.training.components import discriminator_entries
-
-    if cfg.get("sampler") is None:
+    if config.sampler is None:
         return
-    first = discriminator_entries(_container(cfg.discriminator, {}))[0]
+    first = discriminator_entries(config.discriminator)[0]
     if first.get("_sampler_") is not None:
         own = first["_sampler_"]
         own = own.get("_name_") if isinstance(own, dict) else own
         raise ConfigError(
-            f"sampler={_container(cfg.sampler, {}).get('_name_')} would be ignored: discriminator '{first.get('_name_')}' brings its own "
-            f"sampler ({own}, its '_sampler_' key); choose it there instead (discriminator._sampler_=... or the entry's '_sampler_')"
+            f"sampler={config.sampler.get('_name_')} would be ignored: discriminator '{first.get('_name_')}' brings "
+            f"its own sampler ({own}, its '_sampler_' key); choose it there instead (discriminator._sampler_=... or the "
+            "entry's '_sampler_')"
         )
 
 
-def _config_drift(cfg: DictConfig, run_dir: Path) -> dict[str, list[Any]]:
+def _config_drift(config: TrainConfig, run_dir: Path) -> dict[str, list[Any]]:
     """Experiment-defining keys that differ from the run's (its config.yaml plus the changes already allowed).
     Refused unless every one is named in ``allow_change``; the allowed ones are returned for the history."""
-    path = run_dir / CONFIG
-    if not path.is_file():
+    if not (run_dir / CONFIG).is_file():
         return {}
-    before = identity_keys(_container(OmegaConf.load(path), {}), with_seed=True)
-    for entry in (_read_run_json(run_dir).get("history") or []):
+    before = identity_keys(read_config(run_dir), with_seed=True)
+    previous = read_run_info(run_dir)
+    for entry in (previous.history if previous else []):
         for key, (_, new) in entry.get("changes", {}).items():
             before.pop(key, None) if new == "<absent>" else before.__setitem__(key, new)
-    now = identity_keys(_container(cfg, {}), with_seed=True)
-    changes = {k: [before.get(k, "<absent>"), now.get(k, "<absent>")] for k in sorted(set(before) | set(now)) if before.get(k, "<absent>") != now.get(k, "<absent>")}
-    allowed = [str(k) for k in (_container(cfg.get("allow_change"), []) or [])]
+    now = identity_keys(config.as_dict(), with_seed=True)
+    changes = {k: [before.get(k, "<absent>"), now.get(k, "<absent>")] for k in sorted(set(before) | set(now))
+               if before.get(k, "<absent>") != now.get(k, "<absent>")}
+    allowed = [str(k) for k in config.allow_change]
     refused = {k: v for k, v in changes.items() if not any(k == a or k.startswith(f"{a}.") for a in allowed)}
     if refused:
         listed = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in refused.items())
@@ -330,10 +329,6 @@ def _config_drift(cfg: DictConfig, run_dir: Path) -> dict[str, list[Any]]:
             f"with allow_change=[{names}] (recorded in run.json's history; config.yaml keeps the original)"
         )
     return changes
-
-
-def _read_run_json(run_dir: Path) -> dict[str, Any]:
-    return read_json(run_dir / RUN_INFO) or {}
 
 
 def _resume_source(resume: Any, run_dir: Path) -> Path | None:
@@ -364,24 +359,7 @@ def _choose_checkpoint(resume: Any, run_dir: Path) -> str | None:
     return str(path)
 
 
-def _container(node: Any, default: Any) -> Any:
-    if node is None:
-        return default
-    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-
-
-def _metric_list(node: Any) -> list[Any]:
-    if node is None:
-        return []
-    value = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-    if isinstance(value, (str, dict)):
-        value = [value]
-    if isinstance(value, dict) and "metrics" in value:
-        value = value["metrics"]
-    return list(value)
-
-
-def _check_metrics(metrics: list[Any]) -> None:
+def _check_metrics(metrics: tuple[Any, ...]) -> None:
     """Unknown metric names fail now, not after hours of training."""
     if not metrics:
         return
@@ -416,8 +394,11 @@ def _component_record(spec: dict[str, Any]) -> dict[str, Any]:
     return {"name": spec.get("_name_"), "provider": spec.get("provider"), "version": spec.get("version"), "kwargs": spec.get("kwargs", {})}
 
 
-def _write_run_json(run: RunFolder, cfg: DictConfig, components: dict[str, Any], *, device, world, seed, resolution, resumed_from, drift) -> None:
-    from registry.core import _own_version
+def _run_info(config: TrainConfig, components: dict[str, Any], previous: RunInfo | None, *, device: torch.device,
+              world: int, resolution: int, resumed_from: Path | None, drift: dict[str, list[Any]],
+              init_from: dict[str, Any] | None) -> RunInfo:
+    """This start's ``run.json``; identity, start time and history carry over from the ``previous`` record."""
+    from registry.core import own_version
 
     record: dict[str, Any] = {}
     for kind in ("generator", "dataset", "augmentation"):
@@ -426,27 +407,26 @@ def _write_run_json(run: RunFolder, cfg: DictConfig, components: dict[str, Any],
         for i, spec in enumerate(components[kind]):
             record[kind if i == 0 else f"{kind}_{i}"] = _component_record(spec)
     record.update(_nested_components(components["generator"].get("kwargs", {})))
-    previous = _read_run_json(run.path)
-    info = {
-        "package_version": _own_version(),
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda if device.type == "cuda" else None,
-        "git_commit": _git_commit(),
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "world_size": world,
-        "precision": str(cfg.get("precision", "bf16")) if device.type == "cuda" else "fp32",
-        "seed": seed,
-        "config_hash": previous.get("config_hash", config_hash(_container(cfg, {}))),  # the run's identity, from its first start
-        "dataset": components["dataset"].get("_name_"),
-        "resolution": resolution,
-        "components": record,
-        "started": previous.get("started", now_iso()),
-    }
-    if previous.get("history") or drift:
-        info["history"] = [*previous.get("history", []), *([{"at": now_iso(), "changes": drift}] if drift else [])]
-    if resumed_from is not None:
-        info["resumed"] = [*previous.get("resumed", []), {"at": now_iso(), "from": str(resumed_from)}]
-    run.write_json(RUN_INFO, info)
+    cuda = device.type == "cuda"
+    return RunInfo(
+        package_version=own_version(),
+        torch=torch.__version__,
+        cuda=torch.version.cuda if cuda else None,
+        git_commit=_git_commit(),
+        device=torch.cuda.get_device_name(device) if cuda else "cpu",
+        world_size=world,
+        precision=config.precision if cuda else "fp32",
+        seed=config.seed,
+        config_hash=previous.config_hash if previous else config_hash(config.as_dict()),  # the first start's identity
+        dataset=components["dataset"].get("_name_"),
+        resolution=resolution,
+        components=record,
+        started=(previous.started if previous else None) or now_iso(),
+        history=[*(previous.history if previous else []), *([{"at": now_iso(), "changes": drift}] if drift else [])],
+        resumed=([*(previous.resumed if previous else []), {"at": now_iso(), "from": str(resumed_from)}]
+                 if resumed_from else []),
+        init_from=init_from,
+    )
 
 
 def _nested_components(kwargs: dict[str, Any]) -> dict[str, Any]:

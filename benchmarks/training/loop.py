@@ -12,8 +12,8 @@ kimg counts frames (videos x frames per clip of the longest active clip), as Sty
 EMA half-life and ADA speed count videos.
 
 Ticks (``kimg_per_tick``) log statistics and check every loss and parameter for NaN/Inf; snapshots
-(``snapshot_kimg``) write samples and a checkpoint; evaluations (``eval_kimg``) call
-``metrics.evaluate`` on G_ema with the checkpoint's name in each record.
+(``snapshot_kimg``: samples and a checkpoint) and evaluations (``eval_kimg``) are ``snapshots.Snapshots``'s.
+The loop keeps the typed settings it is given (``self.trainer``, ``self.runtime``...) and reads them there.
 """
 from __future__ import annotations
 
@@ -24,22 +24,21 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from einops import rearrange
 
+from benchmarks.config.training import EvalSettings, Provenance, RuntimeSettings, SampleSettings, TrainerSettings
 from benchmarks.records import checkpoint as ckpt
+from benchmarks.records.run_folder import RunFolder
 from benchmarks.training import dist
 from benchmarks.training.components import DiscriminatorSlot
 from benchmarks.training.ema import ema_beta, update_ema
 from benchmarks.training.faults import TrainingDiverged, check_parameters
 from benchmarks.training.losses import r1_penalty
-from benchmarks.records.run_folder import RunFolder
-from benchmarks.training.samples import snapshot_samples
-from benchmarks.config.training import EvalSettings, Provenance, RuntimeSettings, SampleSettings, TrainerSettings
+from benchmarks.training.snapshots import Snapshots
 
 log = logging.getLogger("sgvb")
 
@@ -135,6 +134,7 @@ class TrainingLoop:
         how the networks run; ``samples``: snapshot videos; ``evaluation``: metrics and their options; ``provenance``:
         what a checkpoint records about the run."""
         t = trainer
+        self.trainer, self.runtime, self.evaluation, self.provenance = trainer, runtime, evaluation, provenance
         self.rank, self.world_size = dist.rank(), dist.world_size()
         if t.batch_size % (t.batch_gpu * self.world_size):
             raise ValueError(
@@ -142,7 +142,7 @@ class TrainingLoop:
             )
         if runtime.precision not in ("bf16", "fp32"):
             raise ValueError(f"precision must be 'bf16' or 'fp32', got {runtime.precision!r}")
-        self.device, self.seed, self.run = device, int(runtime.seed), run
+        self.device, self.run = device, run
         self.G, self.slots, self.dataset, self.augment = G.to(device), slots, dataset, augment.to(device)
         for slot in slots:
             slot.D.to(device)
@@ -154,17 +154,9 @@ class TrainingLoop:
         self.G_fwd = torch.compile(self.G) if runtime.compile else self.G
         self.D_fwd = [torch.compile(s.D) if runtime.compile else s.D for s in slots]
 
-        self.batch_size, self.batch_gpu = int(t.batch_size), int(t.batch_gpu)
-        self.num_accum = self.batch_size // (self.batch_gpu * self.world_size)
-        self.total_kimg, self.kimg_per_tick = float(t.total_kimg), float(t.kimg_per_tick)
-        self.snapshot_kimg, self.eval_kimg = float(t.snapshot_kimg), float(t.eval_kimg)
-        self.keep_checkpoints, self.best_metric = int(t.keep_checkpoints), t.best_metric
-        self.r1_interval, self.ema_kimg = int(t.r1_interval), float(t.ema_kimg)
-        self.num_workers, self.max_num_frames = int(t.num_workers), int(t.max_num_frames)
-        self.metrics, self.evaluate_kwargs = list(evaluation.metrics), dict(evaluation.options)
-        self.samples = samples
-        self.components, self.config_text, self.progress = dict(provenance.components), provenance.config_text, runtime.progress
-        self.stages = stage_plan(tuple(G.training_stages), dict(t.stage_kimg), self.total_kimg)
+        self.num_accum = t.batch_size // (t.batch_gpu * self.world_size)
+        self.stages = stage_plan(tuple(G.training_stages), t.stage_kimg, t.total_kimg)
+        self.snapshots = Snapshots(run=run, trainer=t, samples=samples, evaluation=evaluation, seed=runtime.seed)
 
         # Created with placeholder settings; _apply_stage_optim gives them their (lazy-reg scaled) lr and betas.
         fused = {"fused": True} if runtime.fused_adam else {}  # one kernel for all tensors
@@ -181,12 +173,10 @@ class TrainingLoop:
         self.g_steps = 1
         self._apply_stage_optim(self.stages[0][0])
 
-        # Counters (restored on resume).
+        # Counters (restored on resume; the snapshot schedule's are ``self.snapshots``'s).
         self.nimg, self.step, self.tick = 0, 0, 0
         self.stage_index, self.stage_started = 0, False
-        self.best: dict[str, Any] = {}
-        self.last_snapshot_kimg, self.last_eval_kimg = 0.0, 0.0
-        self.np_rng = np.random.default_rng([self.seed, self.rank])
+        self.np_rng = np.random.default_rng([runtime.seed, self.rank])
         self._clips: dict[int, Any] = {}
         self._loaders: dict[int, Iterator] = {}
 
@@ -214,7 +204,8 @@ class TrainingLoop:
             from benchmarks.data.clips import ClipDataset
 
             self._clips[index] = PositionalClips(ClipDataset(
-                self.dataset, self.slots[index].sampler, seed=self.seed + 7919 * index, max_num_frames=self.max_num_frames,
+                self.dataset, self.slots[index].sampler, seed=self.runtime.seed + 7919 * index,
+                max_num_frames=self.trainer.max_num_frames,
             ))
         return self._clips[index]
 
@@ -222,14 +213,14 @@ class TrainingLoop:
         if index not in self._loaders:
             clips = self._clip_dataset(index)
             sampler = InfiniteSampler(
-                len(clips), rank=self.rank, world_size=self.world_size, seed=self.seed + 7919 * index,
-                start=self.step * self.batch_gpu * self.num_accum,
+                len(clips), rank=self.rank, world_size=self.world_size, seed=self.runtime.seed + 7919 * index,
+                start=self.step * self.trainer.batch_gpu * self.num_accum,
             )
             loader = torch.utils.data.DataLoader(
-                clips, sampler=sampler, batch_size=self.batch_gpu, num_workers=self.num_workers,
-                pin_memory=self.device.type == "cuda", drop_last=True, persistent_workers=self.num_workers > 0,
-                prefetch_factor=2 if self.num_workers > 0 else None,
-                generator=torch.Generator().manual_seed(self.seed * 1009 + index),  # leaves the global RNG alone
+                clips, sampler=sampler, batch_size=self.trainer.batch_gpu, num_workers=self.trainer.num_workers,
+                pin_memory=self.device.type == "cuda", drop_last=True, persistent_workers=self.trainer.num_workers > 0,
+                prefetch_factor=2 if self.trainer.num_workers > 0 else None,
+                generator=torch.Generator().manual_seed(self.runtime.seed * 1009 + index),  # not the global RNG
             )
             self._loaders[index] = iter(loader)
         return self._loaders[index]
@@ -261,7 +252,7 @@ class TrainingLoop:
             with self._amp():
                 for i in active:
                     slot = self.slots[i]
-                    fake, t = self._generate(slot, self.batch_gpu)
+                    fake, t = self._generate(slot, self.trainer.batch_gpu)
                     logits = self.D_fwd[i](self.augment(fake), t)
                     loss = self._generator_loss(i, logits.float()).mean()
                     stats[f"loss/G/{slot.name}"].append(loss.detach())
@@ -297,7 +288,7 @@ class TrainingLoop:
             reals.append((real, real_t))
             with self._amp():
                 with torch.no_grad():
-                    fake, fake_t = self._generate(slot, self.batch_gpu)
+                    fake, fake_t = self._generate(slot, self.trainer.batch_gpu)
                 aug_fake, aug_real = self.augment(fake.detach()), self.augment(real)
                 fake_logits = D(aug_fake, fake_t).float()
                 real_logits = D(aug_real, real_t).float()
@@ -315,14 +306,14 @@ class TrainingLoop:
                 self.augment.accumulate(real_logits)
         self._optimizer_step(opt, list(slot.D.parameters()))
 
-        if slot.r1_gamma > 0 and self.r1_interval > 0 and self.step % self.r1_interval == 0:
+        if slot.r1_gamma > 0 and self.trainer.r1_interval > 0 and self.step % self.trainer.r1_interval == 0:
             opt.zero_grad(set_to_none=True)
             for real, real_t in reals:
                 real = real.detach().requires_grad_(True)
                 with self._amp():  # the eager module: double backward does not go through torch.compile
                     real_logits = slot.D(self.augment(real), real_t).float()
                 penalty = r1_penalty(real_logits, real)  # [B]
-                loss_r1 = (penalty * (slot.r1_gamma / 2)).mean() * self.r1_interval
+                loss_r1 = (penalty * (slot.r1_gamma / 2)).mean() * self.trainer.r1_interval
                 ((real_logits * 0).mean() + loss_r1 / self.num_accum).backward()
                 stats[f"loss/r1/{slot.name}"].append(penalty.detach().mean())
             self._optimizer_step(opt, list(slot.D.parameters()))
@@ -335,14 +326,14 @@ class TrainingLoop:
     def train_step(self, stats: dict) -> None:
         for _ in range(self.g_steps):  # G steps per D step (trainer.stage_optim; MoCoGAN-HD: 5)
             self._g_phase(stats)
-            update_ema(self.G_ema, self.G, ema_beta(self.batch_size, self.ema_kimg))
+            update_ema(self.G_ema, self.G, ema_beta(self.trainer.batch_size, self.trainer.ema_kimg))
         for i in self.active_slots():
             self._d_phase(i, stats)
         self.step += 1
-        self.nimg += self.batch_size * self.frames_per_clip()
+        self.nimg += self.trainer.batch_size * self.frames_per_clip()
         interval = int(self.augment.interval)
         if self.step % interval == 0:
-            self.augment.adjust(self.batch_size * interval)
+            self.augment.adjust(self.trainer.batch_size * interval)
 
     # ------------------------------------------------------------------------------ stages
     def _begin_stage(self) -> None:
@@ -371,7 +362,7 @@ class TrainingLoop:
 
         configure(self.opt_G, cfg["g_lr"], cfg["g_reg_interval"])
         for slot, opt in zip(self.slots, self.opt_D):
-            configure(opt, cfg["d_lr"], self.r1_interval if slot.r1_gamma > 0 else None)
+            configure(opt, cfg["d_lr"], self.trainer.r1_interval if slot.r1_gamma > 0 else None)
         self.g_steps = int(cfg["g_steps"])
         if self.g_steps < 1:
             raise ValueError(f"trainer.stage_optim.{stage}.g_steps must be >= 1, got {self.g_steps}")
@@ -402,16 +393,14 @@ class TrainingLoop:
         if dist.is_initialized():
             rng_all = [None] * self.world_size
             torch.distributed.all_gather_object(rng_all, rng_local)
-        return {
-            "nimg": self.nimg, "kimg": self.kimg, "step": self.step, "tick": self.tick,
-            "stage_index": self.stage_index, "stage_started": self.stage_started,
-            "last_snapshot_kimg": self.last_snapshot_kimg, "last_eval_kimg": self.last_eval_kimg,
-            "world_size": self.world_size, "components": self.components, "config": self.config_text,
-            "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(),
-            "D": [s.D.state_dict() for s in self.slots],
-            "opt_G": self.opt_G.state_dict(), "opt_D": [o.state_dict() for o in self.opt_D],
-            "augment": self.augment.state_dict(), "rng": rng_all, "best": self.best,
-        }
+        return ckpt.checkpoint_state(
+            nimg=self.nimg, step=self.step, tick=self.tick, components=self.provenance.components,
+            G=self.G, G_ema=self.G_ema, D=[s.D for s in self.slots], opt_G=self.opt_G, opt_D=self.opt_D,
+            augment=self.augment, rng=rng_all, world_size=self.world_size, config=self.provenance.config_text,
+            best=self.snapshots.best.state_dict(),
+            schedule={"stage_index": self.stage_index, "stage_started": self.stage_started,
+                      **self.snapshots.state_dict()},
+        )
 
     def load_state_dict(self, state: Mapping[str, Any], *, source: str = "checkpoint") -> None:
         if len(state["D"]) != len(self.slots):
@@ -429,8 +418,7 @@ class TrainingLoop:
         self.augment.load_state_dict(state["augment"])
         self.nimg, self.step, self.tick = int(state["nimg"]), int(state["step"]), int(state["tick"])
         self.stage_index, self.stage_started = int(state["stage_index"]), bool(state["stage_started"])
-        self.last_snapshot_kimg, self.last_eval_kimg = float(state["last_snapshot_kimg"]), float(state["last_eval_kimg"])
-        self.best = dict(state.get("best") or {})
+        self.snapshots.load_state_dict(state)
         rng = state.get("rng") or []
         if len(rng) == self.world_size:
             mine = rng[self.rank]
@@ -438,83 +426,27 @@ class TrainingLoop:
             self.np_rng.bit_generator.state = mine["loop_numpy"]
         else:
             log.warning("%s was written by %d process(es), this run has %d: RNG streams restart from seed and step", source, len(rng), self.world_size)
-            torch.manual_seed(self.seed * 100003 + self.step * self.world_size + self.rank)
-            self.np_rng = np.random.default_rng([self.seed, self.rank, self.step])
+            torch.manual_seed(self.runtime.seed * 100003 + self.step * self.world_size + self.rank)
+            self.np_rng = np.random.default_rng([self.runtime.seed, self.rank, self.step])
         self._loaders.clear()
-
-    # ------------------------------------------------------------------------------ snapshots
-    def snapshot(self, *, evaluate: bool) -> Path | None:
-        """Samples + checkpoint (+ evaluation). Collective: every rank calls it."""
-        tag = ckpt.state_tag(self.kimg)  # unique per training state, as the checkpoint's name
-        # The schedule is advanced before the state is captured, so a resume from this file re-does nothing.
-        self.last_snapshot_kimg = self.kimg
-        if evaluate:
-            self.last_eval_kimg = self.kimg
-        state = self.state_dict()  # gathers RNG states from every rank
-        path = self.run.checkpoints / ckpt.checkpoint_name(self.kimg)
-        if self.run.writer:
-            try:
-                snapshot_samples(
-                    self.G_ema, self.run.samples, tag, seed=self.seed, num_videos=int(self.samples.videos),
-                    num_frames=int(self.samples.frames), long_frames=int(self.samples.long_frames), fps=float(self.samples.fps),
-                )
-            except Exception as exc:  # samples are a convenience; never lose a checkpoint over them
-                log.warning("writing samples at kimg %.3f failed: %s: %s", self.kimg, type(exc).__name__, exc)
-            ckpt.save_checkpoint(path, state)
-            log.info("checkpoint %s", path)
-        if evaluate and self.metrics:
-            self.evaluate(path)
-            if self.run.writer and self.best:  # record the new best in the file too
-                state["best"] = self.best
-                ckpt.save_checkpoint(path, state)
-        if self.run.writer:
-            protected = {self.best["checkpoint"]} if self.best.get("checkpoint") else set()
-            ckpt.prune_checkpoints(self.run.path, self.keep_checkpoints, protected)
-        dist.barrier()
-        return path
-
-    def evaluate(self, checkpoint_path: Path) -> None:
-        from metrics import evaluate
-
-        for metric in self.metrics:
-            t0 = time.time()
-            record = evaluate(
-                metric, fake=self.G_ema, real=self.dataset, run_dir=str(self.run.path),
-                device=self.device, kimg=self.kimg, checkpoint=str(checkpoint_path), **self.evaluate_kwargs,
-            )
-            log.info("metric %s = %s at kimg %.3f (%.1fs)", record.get("metric", metric), record.get("value"), self.kimg, time.time() - t0)
-            self._track_best(record, checkpoint_path)
-
-    def _track_best(self, record: Mapping[str, Any], checkpoint_path: Path) -> None:
-        if not self.best_metric:
-            return
-        mode, _, name = self.best_metric.rpartition(":")
-        name = name.strip().lower()
-        if record.get("metric", "").lower() != name:
-            return
-        value = float(record.get("value", math.nan))
-        if not math.isfinite(value):
-            return
-        better = value > self.best["value"] if mode == "max" and self.best else (value < self.best["value"] if self.best else True)
-        if better:
-            self.best = {"metric": name, "value": value, "kimg": self.kimg, "checkpoint": checkpoint_path.name}
-            self.run.write_json("checkpoints/best.json", self.best)
 
     # ------------------------------------------------------------------------------ main loop
     def run_training(self) -> None:
+        t = self.trainer
         log.info(
             "training %s from kimg %.3f to %.3f: batch %d videos (%d per forward, %d accumulation round(s), %d process(es)), stages %s",
-            self.components.get("generator", {}).get("_name_", "G"), self.kimg, self.total_kimg, self.batch_size,
-            self.batch_gpu, self.num_accum, self.world_size, [s for s, _ in self.stages],
+            self.provenance.components.get("generator", {}).get("_name_", "G"), self.kimg, t.total_kimg, t.batch_size,
+            t.batch_gpu, self.num_accum, self.world_size, [s for s, _ in self.stages],
         )
         if not self._advance_stage():
             return
         bar = None
-        if self.progress and self.run.writer:
+        if self.runtime.progress and self.run.writer:
             from tqdm import tqdm
 
             bar = tqdm(
-                total=self.total_kimg, initial=min(self.kimg, self.total_kimg), dynamic_ncols=True, leave=False, mininterval=1.0,
+                total=t.total_kimg, initial=min(self.kimg, t.total_kimg), dynamic_ncols=True, leave=False,
+                mininterval=1.0,
                 bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg [{elapsed}<{remaining}{postfix}]",
             )
         stats: dict[str, list[torch.Tensor]] = defaultdict(list)
@@ -524,10 +456,11 @@ class TrainingLoop:
         try:
             while True:
                 self.train_step(stats)
-                done = self.kimg >= self.total_kimg
+                done = self.kimg >= t.total_kimg
                 if bar is not None:
-                    bar.update(min(self.kimg, self.total_kimg) - bar.n)
-                if not done and self.kimg < self.stages[self.stage_index][1] and self.nimg < tick_start_nimg + self.kimg_per_tick * 1000:
+                    bar.update(min(self.kimg, t.total_kimg) - bar.n)
+                tick_over = self.nimg >= tick_start_nimg + t.kimg_per_tick * 1000
+                if not done and self.kimg < self.stages[self.stage_index][1] and not tick_over:
                     continue
                 # ---- tick
                 record = self._tick_record(stats, tick_start_nimg, tick_start_time)
@@ -541,10 +474,9 @@ class TrainingLoop:
                 else:
                     log.info(self._postfix(record))
                 self.tick += 1
-                snap = done or _crossed(self.last_snapshot_kimg, self.kimg, self.snapshot_kimg)
-                evaluate = done or _crossed(self.last_eval_kimg, self.kimg, self.eval_kimg)
-                if snap or evaluate:
-                    self.snapshot(evaluate=evaluate)
+                snap, evaluate = self.snapshots.due(self.kimg, done=done)
+                if snap:
+                    self.snapshots.take(self, evaluate=evaluate)
                 self.run.set_status("running", kimg=self.kimg)
                 if done or not self._advance_stage():
                     break
@@ -594,9 +526,3 @@ class TrainingLoop:
         parts.append(f"p {record['augment/p']:.3f}")
         return " | ".join(parts)
 
-
-def _crossed(last: float, now: float, every: float) -> bool:
-    """Has a multiple of ``every`` kimg been passed since ``last``?"""
-    if every <= 0:
-        return False
-    return math.floor(now / every + 1e-9) > math.floor(last / every + 1e-9)

@@ -20,11 +20,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from registry import PREPARERS, UnknownComponentError
 from registry.files import TEMP_GLOB, atomic_path, atomic_write_json
+from registry.interfaces import DatasetPreparer, VideoJob
 
+from benchmarks.data.base import DatasetError
 from benchmarks.data.frames import FramesDataset
-from benchmarks.data.prepare.layouts import PREPARERS, PrepareError, Preparer
-from benchmarks.data.prepare.render import PART_INFO, VideoJob, render_part
+from benchmarks.data.prepare.layouts import PrepareError
+from benchmarks.data.prepare.render import PART_INFO, render_part
 
 MANIFEST_FORMAT = 1
 FVD_LENGTHS = (16, 128)  # the official FVD clip lengths: how many videos each can use
@@ -45,12 +48,12 @@ def length_histogram(lengths: list[int]) -> dict[str, int]:
     return {f"{1 << b}-{(1 << (b + 1)) - 1}": counts[b] for b in sorted(counts)}
 
 
-def resolve_options(preparer: Preparer, given: dict[str, Any]) -> dict[str, Any]:
+def resolve_options(name: str, preparer: DatasetPreparer, given: dict[str, Any]) -> dict[str, Any]:
     """The preparer's options with the given ones applied; an option it does not take is an error."""
     unknown = [k for k, v in given.items() if v is not None and k not in preparer.options]
     if unknown:
         takes = ", ".join(f"--{k.replace('_', '-')}" for k in preparer.options) or "no dataset options"
-        raise PrepareError(f"{preparer.name}: --{unknown[0].replace('_', '-')} does not apply (it takes {takes})")
+        raise PrepareError(f"{name}: --{unknown[0].replace('_', '-')} does not apply (it takes {takes})")
     return {k: (given[k] if given.get(k) is not None else v) for k, v in preparer.options.items()}
 
 
@@ -67,10 +70,13 @@ def prepare_dataset(
     options: dict[str, Any] | None = None,
     log=print,
 ) -> dict:
-    """Prepare benchmark ``name`` from the raw download ``raw`` into the frames zip ``out``; returns the manifest."""
-    if name not in PREPARERS:
-        raise PrepareError(f"unknown dataset '{name}': expected one of {', '.join(PREPARERS)}")
-    preparer = PREPARERS[name]
+    """Prepare benchmark ``name`` (a ``PREPARERS`` name) from the raw download ``raw`` into the frames zip ``out``;
+    returns the manifest."""
+    try:
+        name = PREPARERS.info(name).name
+    except UnknownComponentError as exc:
+        raise PrepareError(f"unknown dataset '{name}': expected one of {', '.join(PREPARERS)}") from exc
+    preparer = PREPARERS.build(name)
     raw, out = Path(raw).expanduser(), Path(out).expanduser()
     split = split or preparer.default_split
     resolution = int(resolution or preparer.resolution)
@@ -86,8 +92,13 @@ def prepare_dataset(
         raise PrepareError(f"--resolution must be positive and --quality in 1..100, got {resolution} and {quality}")
     if fps is not None and (fps <= 0 or not preparer.resamplable):
         raise PrepareError(f"{name}: --fps {fps} is not allowed ({'must be positive' if fps <= 0 else preparer.frame_rate})")
-    opts = resolve_options(preparer, options or {})
-    jobs = preparer.jobs(raw, split, opts)
+    opts = resolve_options(name, preparer, options or {})
+    try:
+        jobs = preparer.jobs(raw, split, opts)
+    except DatasetError:
+        raise
+    except ValueError as exc:  # the contract's layout error (a plugin need not import ours)
+        raise PrepareError(f"{name}: {exc}") from exc
 
     stage = staging_dir(out)
     plan = {"format": MANIFEST_FORMAT, "dataset": name, "split": split, "resolution": resolution, "quality": quality,
@@ -99,7 +110,7 @@ def prepare_dataset(
     start = time.perf_counter()
     _render_all(pending, parts, resolution, quality, fps, workers, log)
     with atomic_path(out) as assembly:  # the zip takes its name only after the manifest is written
-        manifest = _assemble(assembly, out.stem, preparer, jobs, parts, plan, raw)
+        manifest = _assemble(assembly, out.stem, name, preparer, jobs, parts, plan, raw)
         manifest["elapsed_s"] = round(time.perf_counter() - start, 3)
         manifest_path = atomic_write_json(out.with_suffix(".json"), manifest)
     shutil.rmtree(stage)
@@ -156,7 +167,8 @@ def _render_all(pending: list[VideoJob], parts: Path, resolution: int, quality: 
             progress(info)
 
 
-def _assemble(tmp: Path, top: str, preparer: Preparer, jobs: list[VideoJob], parts: Path, plan: dict, raw: Path) -> dict:
+def _assemble(tmp: Path, top: str, name: str, preparer: DatasetPreparer, jobs: list[VideoJob], parts: Path, plan: dict,
+              raw: Path) -> dict:
     """Copy the parts, in name order, into ``<top>/<video>/%06d.jpg`` of the zip ``tmp``; add the manifest."""
     infos = []
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
@@ -170,7 +182,7 @@ def _assemble(tmp: Path, top: str, preparer: Preparer, jobs: list[VideoJob], par
     lengths = [i["frames"] for i in infos]
     manifest = {
         "format": MANIFEST_FORMAT,
-        "dataset": preparer.name,
+        "dataset": name,
         "split": plan["split"],
         "options": plan["options"],
         "raw": str(raw),

@@ -1,19 +1,23 @@
 """What each benchmark's published raw download looks like, and which output videos a split makes of it.
 
-A preparer turns ``RAW`` (the unpacked download) and a split into a list of :class:`VideoJob`, failing
-with one line that names the missing or unexpected path and the layout it expected. It also states
-the frame-rate rule and the preprocessing recorded in the manifest. Choices the official code does not
-document are listed in the README's "Preparing the benchmarks" section with the reason for each.
+A preparer (contract: ``registry.interfaces.DatasetPreparer``, registered in ``PREPARERS`` under the name
+``sgvb prepare`` takes; plugins add more through the ``sgvb.preparers`` entry-point group) turns ``RAW``
+(the unpacked download) and a split into a list of ``VideoJob``, failing with one line that names the
+missing or unexpected path and the layout it expected. It also states the frame-rate rule and the
+preprocessing recorded in the manifest. Choices the official code does not document are listed in the
+README's "Preparing the benchmarks" section with the reason for each.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from registry import PREPARERS
+from registry.interfaces import DatasetPreparer, VideoJob
 
 from benchmarks.data.base import DatasetError
 from benchmarks.data.frames import IMAGE_EXTENSIONS
+from benchmarks.data.prepare.render import frame_files
 from benchmarks.data.video_files import VIDEO_EXTENSIONS, count_frames, find_videos
-from benchmarks.data.prepare.render import VideoJob, frame_files
 
 
 class PrepareError(DatasetError):
@@ -39,42 +43,27 @@ def _unique(jobs: list[VideoJob]) -> list[VideoJob]:
     return sorted(jobs, key=lambda j: j.name)
 
 
-class Preparer:
-    """A benchmark's raw layout, splits and the StyleGAN-V paper's preprocessing."""
-
-    name: str
-    splits: tuple[str, ...] = ("train", "test", "all")
-    default_split = "train"  # the paper trains (and takes FVD's real statistics) on the training split
-    resolution = 256
-    fps = 25.0  # the frame rate StyleGAN-V's config records (used for visualisation only)
-    layout: str
-    frame_rate: str = "every source frame, no resampling (the official converters' default); --fps resamples"
-    preprocessing: str = "shorter side resized to the resolution with LANCZOS, then centre crop (StyleGAN-V's convert_videos_to_frames)"
-    options: dict[str, Any] = {}
-    resamplable = True  # --fps applies (video-file sources decoded in order)
-
-    def jobs(self, raw: Path, split: str, options: dict[str, Any]) -> list[VideoJob]:
-        raise NotImplementedError
-
-    def split_folders(self, raw: Path, split: str, names: dict[str, str], what: str) -> list[tuple[str, Path]]:
-        """``[(split, folder)]`` for ``split``: its folder, required; ``all``: every split folder present (at least one)."""
-        if split == "all":
-            found = [(s, raw / f) for s, f in names.items() if (raw / f).is_dir()]
-            if not found:
-                raise PrepareError(f"none of {', '.join(repr(str(raw / f)) for f in names.values())} found: expected {what.format(split='<split>')}")
-            return found
-        return [(split, _require_dir(raw / names[split], what.format(split=names[split])))]
+def split_folders(raw: Path, split: str, names: dict[str, str], what: str) -> list[tuple[str, Path]]:
+    """``[(split, folder)]`` for ``split``: its folder, required; ``all``: every split folder present (at least one)."""
+    if split == "all":
+        found = [(s, raw / f) for s, f in names.items() if (raw / f).is_dir()]
+        if not found:
+            folders = ", ".join(repr(str(raw / f)) for f in names.values())
+            raise PrepareError(f"none of {folders} found: expected {what.format(split='<split>')}")
+        return found
+    return [(split, _require_dir(raw / names[split], what.format(split=names[split])))]
 
 
-class SkyTimelapse(Preparer):
-    name = "sky_timelapse"
+@PREPARERS.register("sky_timelapse")
+class SkyTimelapse(DatasetPreparer):
     layout = "RAW/sky_train/<video>/<clip>/<frame>.jpg and RAW/sky_test/... (the published SkyTimelapse frames, 640x360)"
     frame_rate = "the published frames as they are (they have no timestamps; StyleGAN-V's config plays them at 25 fps)"
     resamplable = False
 
     def jobs(self, raw, split, options):
         jobs = []
-        for s, folder in self.split_folders(raw, split, {"train": "sky_train", "test": "sky_test"}, f"'{{split}}/' with {self.layout}"):
+        what = f"'{{split}}/' with {self.layout}"
+        for s, folder in split_folders(raw, split, {"train": "sky_train", "test": "sky_test"}, what):
             for video in _dirs(folder):
                 clips = _dirs(video)
                 if not clips:
@@ -86,8 +75,8 @@ class SkyTimelapse(Preparer):
         return _unique(jobs)
 
 
-class FaceForensics(Preparer):
-    name = "ffs"
+@PREPARERS.register("ffs")
+class FaceForensics(DatasetPreparer):
     splits = ("train", "val", "test", "all")
     fps = 30.0
     layout = "RAW/<split>/original/<id>.avi and RAW/<split>/mask/<id>.avi for split in train, val, test (FaceForensics, as TGAN2 and StyleGAN-V read it)"
@@ -101,7 +90,8 @@ class FaceForensics(Preparer):
         if crop not in ("per_frame", "per_video"):
             raise PrepareError(f"ffs: --crop must be per_frame or per_video, got '{crop}'")
         jobs = []
-        for s, folder in self.split_folders(raw, split, {"train": "train", "val": "val", "test": "test"}, f"'{{split}}/' with {self.layout}"):
+        what = f"'{{split}}/' with {self.layout}"
+        for s, folder in split_folders(raw, split, {"train": "train", "val": "val", "test": "test"}, what):
             originals = _require_dir(folder / "original", f"the original videos of {self.layout}")
             masks = _require_dir(folder / "mask", f"the mask videos of {self.layout}")
             by_stem = {p.stem: p for p in find_videos(masks)}
@@ -116,8 +106,8 @@ class FaceForensics(Preparer):
         return _unique(jobs)
 
 
-class UCF101(Preparer):
-    name = "ucf101"
+@PREPARERS.register("ucf101")
+class UCF101(DatasetPreparer):
     default_split = "all"  # StyleGAN-V (maintainer, issue #30) trains and computes FVD on train+test
     layout = "RAW/UCF-101/<Class>/v_<Class>_gNN_cNN.avi and RAW/ucfTrainTestlist/{classInd,trainlist0F,testlist0F}.txt"
     frame_rate = "every decoded frame at the native 25 fps (a few clips are 29.97 fps and stay so unless --fps 25)"
@@ -161,14 +151,15 @@ class UCF101(Preparer):
         return _unique(jobs)
 
 
-class TaichiHD(Preparer):
-    name = "taichi"
+@PREPARERS.register("taichi")
+class TaichiHD(DatasetPreparer):
     fps = 25.0
     layout = "RAW/train/<video>.mp4 (or <video>/<frame>.png) and RAW/test/... (Taichi-HD as the first-order-motion-model scripts write it)"
 
     def jobs(self, raw, split, options):
         jobs = []
-        for s, folder in self.split_folders(raw, split, {"train": "train", "test": "test"}, f"'{{split}}/' with {self.layout}"):
+        what = f"'{{split}}/' with {self.layout}"
+        for s, folder in split_folders(raw, split, {"train": "train", "test": "test"}, what):
             for video in find_videos(folder):
                 if video.parent != folder:
                     raise PrepareError(f"unexpected nested video '{video}': expected {self.layout}")
@@ -182,8 +173,8 @@ class TaichiHD(Preparer):
         return _unique(jobs)
 
 
-class RainbowJelly(Preparer):
-    name = "rainbow_jelly"
+@PREPARERS.register("rainbow_jelly")
+class RainbowJelly(DatasetPreparer):
     splits = ("all",)
     default_split = "all"  # one video, no split
     fps = 30.0
@@ -212,8 +203,8 @@ class RainbowJelly(Preparer):
                          start=start + k * length, count=length, info={"first_frame": start + k * length}) for k in range(clips)]
 
 
-class MEAD(Preparer):
-    name = "mead"
+@PREPARERS.register("mead")
+class MEAD(DatasetPreparer):
     splits = ("all",)
     default_split = "all"  # MEAD has no official split; StyleGAN-V trains on the front-view videos
     resolution = 1024
@@ -241,6 +232,3 @@ class MEAD(Preparer):
         if not jobs:
             raise PrepareError(f"no '{view}' videos under '{raw}': expected {self.layout}")
         return _unique(jobs)
-
-
-PREPARERS: dict[str, Preparer] = {p.name: p for p in (SkyTimelapse(), FaceForensics(), UCF101(), TaichiHD(), RainbowJelly(), MEAD())}

@@ -18,40 +18,16 @@ import numpy as np
 from PIL import Image
 
 from registry.files import atomic_path
+from registry.interfaces import VideoJob
 
 from benchmarks.data.base import DatasetError, crop_box, crop_then_resize, fit_square
 from benchmarks.data.convert import decode_resampled
 from benchmarks.data.frames import IMAGE_EXTENSIONS
 from benchmarks.data.video_files import decode_frames
 
-CROPS = ("fit", "crop_resize", "mask_per_frame", "mask_per_video")
+CROPS = VideoJob.CROPS
 MASK_THRESHOLD = 5  # a mask pixel belongs to the face when any channel exceeds this (the official FFS value)
 PART_INFO = "info.json"
-
-
-@dataclasses.dataclass
-class VideoJob:
-    """What one output video is made of.
-
-    ``kind``: ``frames`` (``source`` is a folder of images, sorted by name) or ``video`` (a video file).
-    ``start``/``count``: a frame range of the source (RainbowJelly clips); None = everything.
-    ``crop``: ``fit`` (shorter side LANCZOS, centre crop), ``crop_resize`` (centre square crop, then
-    LANCZOS), ``mask_per_frame``/``mask_per_video`` (square face box from ``mask``, a video aligned with
-    ``source``). ``info``: recorded in the manifest (e.g. the UCF101 class).
-    """
-
-    name: str
-    source: str
-    kind: str
-    crop: str = "fit"
-    start: int = 0
-    count: int | None = None
-    mask: str | None = None
-    info: dict = dataclasses.field(default_factory=dict)
-
-    def key(self) -> dict:
-        """Everything that decides the output; the resume plan compares these."""
-        return dataclasses.asdict(self)
 
 
 def frame_files(folder: Path) -> list[Path]:
