@@ -34,15 +34,11 @@ import inspect
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import torch
 from torch import nn
-
-if TYPE_CHECKING:  # the metrics' services, named in signatures only: the registry imports no higher layer at run time
-    from metrics.base import EvalContext
-    from metrics.reference import ReferenceStats
 
 
 # ----------------------------------------------------------------------------------------- models
@@ -425,6 +421,37 @@ class RealSide:
     counts: dict[str, dict[str, int]]
 
 
+class MetricContext(Protocol):
+    """The services a metric's ``compute`` receives (``metrics.base.EvalContext`` is the harness's): device, seed,
+    mode and ranks, its detector, the count rule, batched features and the cached real side. Written here as a
+    protocol so a plugin metric needs nothing from ``metrics``; the registry imports no higher layer."""
+
+    device: torch.device
+    seed: int
+    mode: str
+    official: bool
+    rank: int
+    world_size: int
+
+    def detector(self, spec: Any, *, stand_in_resolution: int | None = None, metric: str = "metric",
+                 video: bool | None = None) -> Detector: ...
+
+    def check_count(self, metric: str, what: str, requested: int, found: int) -> int: ...
+
+    def dataset_features(self, detector: Detector, dataset: Any, clips: Sequence[Any], *,
+                         batch_size: int) -> Iterator[torch.Tensor]: ...
+
+
+class ReferenceStatistics(Protocol):
+    """A shared real side (``sgvb stats`` file, ``metrics.reference.ReferenceStats``): its arrays are given out
+    only for the protocol they were computed under."""
+
+    resolution: int
+    counts: dict[str, dict[str, int]]
+
+    def arrays_for(self, expected: dict[str, Any]) -> dict[str, np.ndarray]: ...
+
+
 class Metric:
     """A registered metric: ``compute(ctx, fake, real) -> MetricOutput``.
 
@@ -433,10 +460,9 @@ class Metric:
     or a ``metrics.reference.ReferenceStats`` file for a metric that ``shares_real_statistics``. ``name``
     encodes the protocol (``fvd2048_16f``), so one name always means one number.
 
-    Types: ``MetricOutput`` and ``RealSide`` are plain records and live here, with the contract they are
-    part of. ``EvalContext`` and ``ReferenceStats`` carry the harness's machinery (detector loading,
-    caches, distributed reductions, file I/O), so they stay in ``metrics`` and are imported here for type
-    checking only: the registry, the lowest layer, imports no higher one at run time.
+    Types: ``MetricOutput`` and ``RealSide`` are plain records, ``MetricContext`` and ``ReferenceStatistics``
+    the protocols of the harness's services (their implementations, with detector loading, caches and file
+    I/O, stay in ``metrics``): all live here, with the contract they are part of.
     """
 
     _required = ("name",)
@@ -448,12 +474,12 @@ class Metric:
     shares_real_statistics = False  # True: implements ``real_side``; ``real`` may be a reference file (``sgvb stats``)
     direction = "lower"  # which way is better: "lower" (distances) or "higher" (Inception Scores); tables read it
 
-    def compute(self, ctx: EvalContext, fake: VideoGenerator | VideoDataset,
-                real: VideoDataset | ReferenceStats) -> MetricOutput:
+    def compute(self, ctx: MetricContext, fake: VideoGenerator | VideoDataset,
+                real: VideoDataset | ReferenceStatistics) -> MetricOutput:
         """Implement: the metric of ``fake`` against ``real``."""
         raise NotImplementedError
 
-    def real_side(self, ctx: EvalContext, real: VideoDataset) -> RealSide:
+    def real_side(self, ctx: MetricContext, real: VideoDataset) -> RealSide:
         """The real side alone, as ``sgvb stats`` shares it (metrics that ``shares_real_statistics``).
 
         Default: refused, naming the metric. The built-in Fréchet metrics inherit theirs from ``metrics.base.Metric``.

@@ -297,12 +297,12 @@ def test_a_preparer_from_an_entry_point_is_listed_checked_and_prepares(plugin_pa
     assert [manifest[k] for k in ("dataset", "videos", "frames", "resolution")] == ["toy_bench", 2, 5, 8]
     assert manifest["options"] == {"min_frames": 2} and manifest["split"] == "all"
 
-    assert prepare(["toy_bench", str(tmp_path / "empty"), str(tmp_path / "x.zip"), "--workers", "1"]) == 1
-    assert prepare(["toy_bench", str(raw), str(tmp_path / "y.zip"), "--workers", "1", "--min-frames", "9"]) == 1
+    assert prepare(["toy_bench", str(tmp_path / "empty"), str(tmp_path / "x.zip"), "--workers", "1"]) == 2
+    assert prepare(["toy_bench", str(raw), str(tmp_path / "y.zip"), "--workers", "1", "--min-frames", "9"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     layout = "RAW/<video>/<frame>.png"
-    assert err[0].startswith("sgvb prepare: error: raw dataset") and err[0].endswith(f"expected {layout}")
-    assert err[1] == f"sgvb prepare: error: toy_bench: no video folders with 9+ frames in '{raw}': expected {layout}"
+    assert err[0].startswith("sgvb prepare: error: raw dataset") and f"expected {layout} (details: " in err[0]
+    assert err[1].startswith(f"sgvb prepare: error: toy_bench: no video folders with 9+ frames in '{raw}': expected {layout} (details")
 
     assert check_plugin(["toy_bench"]) == 0
     assert "preparer 'toy_bench' (sgvb_benchplug:ToyBench, sgvb-benchplug 0.1.0)" in capsys.readouterr().out

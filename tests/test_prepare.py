@@ -257,7 +257,7 @@ def test_bad_raw_input_is_one_line_naming_the_file(tmp_path, capsys, case, patte
         (raw / "jelly.mp4").write_bytes(b"\x00" * 100)
     code = prepare_main([name, str(raw), str(tmp_path / "out.zip"), "--resolution", "8", "--workers", "1", *extra])
     err = capsys.readouterr().err.strip()
-    assert code == 1 and len(err.splitlines()) == 1, err
+    assert code == 2 and len(err.splitlines()) == 1, err
     assert err.startswith("sgvb prepare: error: ")
     assert __import__("re").search(pattern, err), err
 
@@ -277,5 +277,5 @@ def test_sgvb_commands_prepare_then_check(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     assert sgvb(["check-dataset", str(out), "--protocol", "fvd2_4f", "--workers", "1"]) == 0
     assert capsys.readouterr().out.strip().endswith("OK: no problems found")
-    assert sgvb(["prepare", "taichi", str(raw), str(tmp_path / "x.zip"), "--fps", "0"]) == 1
+    assert sgvb(["prepare", "taichi", str(raw), str(tmp_path / "x.zip"), "--fps", "0"]) == 2
     assert "--fps 0.0 is not allowed (must be positive)" in capsys.readouterr().err

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 import yaml
 
-from registry import REGISTRIES, SAMPLERS, Registry, UnknownComponentError, registry_for
+from benchmarks.errors import one_line_errors
+from registry import REGISTRIES, SAMPLERS, Registry, registry_for
 from registry.interfaces import (
     CONTRACTS,
     DISTORTION_FAMILIES,
@@ -469,24 +470,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kind", help=f"one of: {', '.join(REGISTRIES)} (default: every kind that has NAME)")
     parser.add_argument("--resolution", type=int, default=16, help="frame size for generators, discriminators, augmentations (default 16)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
+    with one_line_errors("check-plugin", known=(KeyError, ValueError), exit_on_error=False) as failure:
         kwargs = _parse_kwargs(args.kwargs)
         kinds = [registry_for(args.kind).kind] if args.kind else [k for k, r in REGISTRIES.items() if args.name in r]
-    except (KeyError, ValueError) as exc:
-        print(f"sgvb check-plugin: {exc.args[0]}", file=sys.stderr)
-        return 2
-    if not kinds:
-        near = [f"{k} '{s}'" for k, r in REGISTRIES.items() if (s := r.suggest(args.name))]
-        print(f"sgvb check-plugin: no component is registered as '{args.name}'." + (f" Close: {', '.join(near[:3])}." if near else "")
-              + " `sgvb list` shows every name.", file=sys.stderr)
-        return 2
+        if not kinds:
+            near = [f"{k} '{s}'" for k, r in REGISTRIES.items() if (s := r.suggest(args.name))]
+            raise ValueError(f"no component is registered as '{args.name}'." + (f" Close: {', '.join(near[:3])}." if near else "")
+                             + " `sgvb list` shows every name.")
+        infos = {kind: REGISTRIES[kind].info(args.name) for kind in kinds}
+    if failure:
+        return failure.status
     failed = 0
     for kind in kinds:
-        try:
-            info = REGISTRIES[kind].info(args.name)
-        except UnknownComponentError as exc:
-            print(f"sgvb check-plugin: {exc}", file=sys.stderr)
-            return 2
+        info = infos[kind]
         print(f"{kind} '{info.name}' ({info.obj}, {info.provider} {info.version})")
         results = check_component(kind, args.name, resolution=args.resolution, kwargs=kwargs)
         for result in results:

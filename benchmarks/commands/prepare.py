@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from registry import PREPARERS, RegistryError
-
 from benchmarks.data.base import DatasetError
 from benchmarks.data.prepare.build import prepare_dataset
+from benchmarks.errors import one_line_errors
+from registry import PREPARERS, RegistryError
 
 
 def _epilog() -> str:
@@ -67,20 +67,18 @@ def _add_own_options(parser: argparse.ArgumentParser, name: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    try:
+    with one_line_errors("prepare", known=(RegistryError,), exit_on_error=False) as failure:
+        # a plugin that fails to import: the registry names it and why
         own = _add_own_options(parser, parser.parse_known_args(argv)[0].name)
-    except RegistryError as exc:  # a plugin that fails to import: the registry names it and why
-        print(f"sgvb prepare: error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
+    if failure:
+        return failure.status
     args = parser.parse_args(argv)
     options = {key: getattr(args, key) for key in (*BUILTIN_OPTIONS, *own)}
-    try:
+    with one_line_errors("prepare", known=(DatasetError, RegistryError), log_dir=None, exit_on_error=False) as failure:
         prepare_dataset(args.name, args.raw, args.out, resolution=args.resolution, split=args.split, quality=args.quality,
                         fps=args.fps, workers=args.workers, options=options)
-    except (DatasetError, RegistryError) as exc:
-        print(f"sgvb prepare: error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
-    return 0
+    return failure.status if failure else 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

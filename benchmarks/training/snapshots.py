@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from benchmarks.config.training import ConfigError, EvalSettings, SampleSettings, TrainerSettings
 from benchmarks.records import checkpoint as ckpt
@@ -23,8 +23,17 @@ from benchmarks.records.run_records import Best
 from benchmarks.training import dist
 from benchmarks.training.samples import snapshot_samples
 
-if TYPE_CHECKING:
-    from benchmarks.training.loop import TrainingLoop
+
+
+class SnapshotSource(Protocol):
+    """What a snapshot reads from the training loop (``TrainingLoop`` is one): the schedule stays independent of it."""
+
+    kimg: float
+    G_ema: Any
+    dataset: Any
+    device: Any
+
+    def state_dict(self) -> dict[str, Any]: ...
 
 log = logging.getLogger("sgvb")
 
@@ -130,7 +139,7 @@ class Snapshots:
         self.last_eval_kimg = float(state["last_eval_kimg"])
         self.best.load_state_dict(state.get("best"))
 
-    def take(self, loop: "TrainingLoop", *, evaluate: bool) -> Path:
+    def take(self, loop: SnapshotSource, *, evaluate: bool) -> Path:
         """Samples + checkpoint (+ evaluation, best, pruning). Collective: every rank calls it."""
         kimg = loop.kimg
         # The schedule is advanced before the state is captured, so a resume from this file re-does nothing.
@@ -156,7 +165,7 @@ class Snapshots:
         dist.barrier()
         return path
 
-    def evaluate(self, loop: "TrainingLoop", checkpoint_path: Path) -> bool:
+    def evaluate(self, loop: SnapshotSource, checkpoint_path: Path) -> bool:
         """Every metric on G_ema, recorded by ``metrics.evaluate``; True when the best checkpoint changed."""
         from metrics import evaluate
 
