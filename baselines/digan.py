@@ -21,6 +21,7 @@ Simplifications: plain PyTorch ops (no custom CUDA), pixel coordinates ``linspac
 Note: in this suite the generator's clips start anywhere in [0, L) (the same fake-time rule as for
 StyleGAN-V), so it learns t over the whole video; the official model only ever sees tau in [0, 1].
 """
+
 from __future__ import annotations
 
 import math
@@ -68,18 +69,30 @@ class FMMLayer(nn.Module):
 class CoordFuser(nn.Module):
     """Fourier features of pixel coordinates whose phase moves with time (DIGAN's motion injection)."""
 
-    def __init__(self, resolution: int, *, w_dim: int, motion_dim: int, fourier_dim: int = 128,
-                 fourier_scale: float = math.sqrt(10), motion_sigma: float = 0.25):
+    def __init__(
+        self,
+        resolution: int,
+        *,
+        w_dim: int,
+        motion_dim: int,
+        fourier_dim: int = 128,
+        fourier_scale: float = math.sqrt(10),
+        motion_sigma: float = 0.25,
+    ):
         super().__init__()
         self.resolution, self.fourier_dim = resolution, fourier_dim
         self.fourier_scale, self.motion_sigma = fourier_scale, motion_sigma
         self.out_channels = 2 * fourier_dim
         self.coord_affine = FullyConnectedLayer(w_dim, 3 * fourier_dim)  # frequencies W [F, 2] and phases b [F]
         self.motion_affine = FullyConnectedLayer(w_dim + motion_dim, fourier_dim)
-        self.motion_mlp = nn.Sequential(FullyConnectedLayer(fourier_dim, fourier_dim, activation="lrelu"),
-                                        FullyConnectedLayer(fourier_dim, fourier_dim))
+        self.motion_mlp = nn.Sequential(
+            FullyConnectedLayer(fourier_dim, fourier_dim, activation="lrelu"),
+            FullyConnectedLayer(fourier_dim, fourier_dim),
+        )
         axis = torch.linspace(-1.0, 1.0, resolution)
-        self.register_buffer("coords", torch.stack(torch.meshgrid(axis, axis, indexing="xy")), persistent=False)  # [2, R, R]
+        self.register_buffer(
+            "coords", torch.stack(torch.meshgrid(axis, axis, indexing="xy")), persistent=False
+        )  # [2, R, R]
 
     def forward(self, w: torch.Tensor, z_motion: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         """``w [B, w_dim]``, ``z_motion [B, motion_dim]``, ``tau [B, T]`` -> ``[(B T), 2F, R, R]``."""
@@ -99,14 +112,27 @@ class CoordFuser(nn.Module):
 class INRBlock(nn.Module):
     """One nominal resolution of the INR synthesis: [up + new coordinate features] -> FMM layers -> toRGB."""
 
-    def __init__(self, in_channels: int, out_channels: int, *, resolution: int, upsample: bool,
-                 num_layers: int, w_dim: int, motion_dim: int, fourier_dim: int, fmm_rank: int, motion_sigma: float):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        resolution: int,
+        upsample: bool,
+        num_layers: int,
+        w_dim: int,
+        motion_dim: int,
+        fourier_dim: int,
+        fmm_rank: int,
+        motion_sigma: float,
+    ):
         super().__init__()
         self.resolution, self.upsample = resolution, upsample
         self.fuser = None
         if in_channels == 0 or upsample:  # the input block, and every up-sampled block, get fresh coordinates
-            self.fuser = CoordFuser(resolution, w_dim=w_dim, motion_dim=motion_dim, fourier_dim=fourier_dim,
-                                    motion_sigma=motion_sigma)
+            self.fuser = CoordFuser(
+                resolution, w_dim=w_dim, motion_dim=motion_dim, fourier_dim=fourier_dim, motion_sigma=motion_sigma
+            )
             in_channels += self.fuser.out_channels
         widths = [in_channels] + [out_channels] * num_layers
         self.layers = nn.ModuleList(FMMLayer(i, o, w_dim=w_dim, rank=fmm_rank) for i, o in zip(widths[:-1], widths[1:]))
@@ -129,9 +155,19 @@ class INRBlock(nn.Module):
 class INRSynthesis(nn.Module):
     """Blocks 4..R; those up to ``input_resolution`` all run at that resolution (as DIGAN's config)."""
 
-    def __init__(self, *, w_dim: int, motion_dim: int, resolution: int, input_resolution: int = 32,
-                 channel_base: int = 32768, channel_max: int = 512, fourier_dim: int = 128, fmm_rank: int = 10,
-                 motion_sigma: float = 0.25):
+    def __init__(
+        self,
+        *,
+        w_dim: int,
+        motion_dim: int,
+        resolution: int,
+        input_resolution: int = 32,
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        fourier_dim: int = 128,
+        fmm_rank: int = 10,
+        motion_sigma: float = 0.25,
+    ):
         super().__init__()
         log2 = int(round(math.log2(resolution)))
         if resolution < 4 or 2**log2 != resolution:
@@ -144,10 +180,20 @@ class INRSynthesis(nn.Module):
         for nominal in (2**i for i in range(2, log2 + 1)):
             out = channels_for(nominal, channel_base=channel_base, channel_max=channel_max)
             num_layers = 1 if nominal == 4 else (3 if nominal >= 128 else 2)  # DIGAN: one extra conv from 128² on
-            self.blocks.append(INRBlock(prev, out, resolution=max(nominal, base),
-                                        upsample=nominal > base, num_layers=num_layers, w_dim=w_dim,
-                                        motion_dim=motion_dim, fourier_dim=fourier_dim, fmm_rank=fmm_rank,
-                                        motion_sigma=motion_sigma))
+            self.blocks.append(
+                INRBlock(
+                    prev,
+                    out,
+                    resolution=max(nominal, base),
+                    upsample=nominal > base,
+                    num_layers=num_layers,
+                    w_dim=w_dim,
+                    motion_dim=motion_dim,
+                    fourier_dim=fourier_dim,
+                    fmm_rank=fmm_rank,
+                    motion_sigma=motion_sigma,
+                )
+            )
             prev = out
 
     def forward(self, w: torch.Tensor, z_motion: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
@@ -164,28 +210,60 @@ class DIGANGenerator(VideoGenerator):
     continuous_time = True
     autoregressive = False
 
-    def __init__(self, *, resolution: int = 128, z_dim: int = 512, w_dim: int = 512, motion_dim: int = 512,
-                 mapping_layers: int = 2, channel_base: int = 32768, channel_max: int = 512, input_resolution: int = 32,
-                 fourier_dim: int = 128, fmm_rank: int = 10, motion_sigma: float = 0.25, clip_length: int = 16):
+    def __init__(
+        self,
+        *,
+        resolution: int = 128,
+        z_dim: int = 512,
+        w_dim: int = 512,
+        motion_dim: int = 512,
+        mapping_layers: int = 2,
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        input_resolution: int = 32,
+        fourier_dim: int = 128,
+        fmm_rank: int = 10,
+        motion_sigma: float = 0.25,
+        clip_length: int = 16,
+    ):
         super().__init__()
         if clip_length < 2:
-            raise ValueError(f"digan: clip_length must be >= 2 (time is normalised by clip_length - 1), got {clip_length}")
-        self.resolution, self.z_dim, self.w_dim, self.motion_dim = int(resolution), int(z_dim), int(w_dim), int(motion_dim)
+            raise ValueError(
+                f"digan: clip_length must be >= 2 (time is normalised by clip_length - 1), got {clip_length}"
+            )
+        self.resolution, self.z_dim, self.w_dim, self.motion_dim = (
+            int(resolution),
+            int(z_dim),
+            int(w_dim),
+            int(motion_dim),
+        )
         self.clip_length = int(clip_length)
         self.mapping = MappingNetwork(z_dim=self.z_dim, w_dim=self.w_dim, num_layers=mapping_layers)
-        self.synthesis = INRSynthesis(w_dim=self.w_dim, motion_dim=self.motion_dim, resolution=self.resolution,
-                                      input_resolution=input_resolution, channel_base=channel_base,
-                                      channel_max=channel_max, fourier_dim=fourier_dim, fmm_rank=fmm_rank,
-                                      motion_sigma=motion_sigma)
+        self.synthesis = INRSynthesis(
+            w_dim=self.w_dim,
+            motion_dim=self.motion_dim,
+            resolution=self.resolution,
+            input_resolution=input_resolution,
+            channel_base=channel_base,
+            channel_max=channel_max,
+            fourier_dim=fourier_dim,
+            fmm_rank=fmm_rank,
+            motion_sigma=motion_sigma,
+        )
 
-    def sample_motion_noise(self, batch_size: int, max_t: float = 0, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample_motion_noise(
+        self, batch_size: int, max_t: float = 0, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """One motion code per video (its whole trajectory: frames at any t are functions of it)."""
         return torch.randn(batch_size, self.motion_dim, generator=generator).to(module_device(self))
 
-    def forward(self, z: torch.Tensor, t: torch.Tensor, motion_noise: torch.Tensor | None = None,
-                truncation_psi: float = 1.0) -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, t: torch.Tensor, motion_noise: torch.Tensor | None = None, truncation_psi: float = 1.0
+    ) -> torch.Tensor:
         if z.ndim != 2 or t.ndim != 2 or t.shape[0] != z.shape[0]:
-            raise ValueError(f"digan: expected z [B, {self.z_dim}] and t [B, T], got {list(z.shape)} and {list(t.shape)}")
+            raise ValueError(
+                f"digan: expected z [B, {self.z_dim}] and t [B, T], got {list(z.shape)} and {list(t.shape)}"
+            )
         if motion_noise is None:
             motion_noise = torch.randn(z.shape[0], self.motion_dim, device=z.device)
         if motion_noise.shape != (z.shape[0], self.motion_dim):

@@ -3,6 +3,7 @@
 Both are the StyleGAN2 'resnet' discriminator (``stylegan_v.layers`` blocks down to 4x4,
 minibatch-std, epilogue); they differ only in what is stacked in the input channels.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,16 @@ from stylegan_v.layers import DiscriminatorBlock, DiscriminatorEpilogue, channel
 class ResnetImageDiscriminator(nn.Module):
     """StyleGAN2 'resnet' D over ``[N, in_channels, R, R]`` images -> logits ``[N]``."""
 
-    def __init__(self, *, resolution: int, in_channels: int = 3, channel_base: int = 32768, channel_max: int = 512,
-                 mbstd_group_size: int = 4, conv_clamp: float | None = 256):
+    def __init__(
+        self,
+        *,
+        resolution: int,
+        in_channels: int = 3,
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        mbstd_group_size: int = 4,
+        conv_clamp: float | None = 256,
+    ):
         super().__init__()
         log2 = int(round(math.log2(resolution)))
         if resolution < 8 or 2**log2 != resolution:
@@ -31,10 +40,15 @@ class ResnetImageDiscriminator(nn.Module):
             c_in = 0 if res == resolution else channels_for(res, channel_base=channel_base, channel_max=channel_max)
             tmp = channels_for(res, channel_base=channel_base, channel_max=channel_max)
             out = channels_for(res // 2, channel_base=channel_base, channel_max=channel_max)
-            blocks.append(DiscriminatorBlock(c_in, tmp, out, resolution=res, img_channels=in_channels, conv_clamp=conv_clamp))
+            blocks.append(
+                DiscriminatorBlock(c_in, tmp, out, resolution=res, img_channels=in_channels, conv_clamp=conv_clamp)
+            )
         self.blocks = nn.Sequential(*blocks)
-        self.epilogue = DiscriminatorEpilogue(channels_for(4, channel_base=channel_base, channel_max=channel_max),
-                                              mbstd_group_size=mbstd_group_size, conv_clamp=conv_clamp)
+        self.epilogue = DiscriminatorEpilogue(
+            channels_for(4, channel_base=channel_base, channel_max=channel_max),
+            mbstd_group_size=mbstd_group_size,
+            conv_clamp=conv_clamp,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.epilogue(self.blocks(x))
@@ -58,13 +72,26 @@ class ImageDiscriminator(VideoDiscriminator):
 
     sampler = {"_name_": "uniform", "num_frames": 1}
 
-    def __init__(self, *, resolution: int = 256, num_frames: int = 1, channel_base: int = 32768, channel_max: int = 512,
-                 mbstd_group_size: int = 4, conv_clamp: float | None = 256):
+    def __init__(
+        self,
+        *,
+        resolution: int = 256,
+        num_frames: int = 1,
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        mbstd_group_size: int = 4,
+        conv_clamp: float | None = 256,
+    ):
         super().__init__()
         self.num_frames, self.resolution = int(num_frames), int(resolution)
-        self.net = ResnetImageDiscriminator(resolution=self.resolution, in_channels=3, channel_base=channel_base,
-                                            channel_max=channel_max, mbstd_group_size=mbstd_group_size,
-                                            conv_clamp=conv_clamp)
+        self.net = ResnetImageDiscriminator(
+            resolution=self.resolution,
+            in_channels=3,
+            channel_base=channel_base,
+            channel_max=channel_max,
+            mbstd_group_size=mbstd_group_size,
+            conv_clamp=conv_clamp,
+        )
 
     def forward(self, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         check_clip(frames, t, self.num_frames, "image discriminator")
@@ -84,17 +111,33 @@ class DIGANMotionDiscriminator(VideoDiscriminator):
     sampler = "beta_pair"
     num_frames = 2
 
-    def __init__(self, *, resolution: int = 128, num_frames: int = 2, clip_length: int = 16, channel_base: int = 32768,
-                 channel_max: int = 512, mbstd_group_size: int = 4, conv_clamp: float | None = 256):
+    def __init__(
+        self,
+        *,
+        resolution: int = 128,
+        num_frames: int = 2,
+        clip_length: int = 16,
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        mbstd_group_size: int = 4,
+        conv_clamp: float | None = 256,
+    ):
         super().__init__()
         if num_frames != 2:
-            raise ValueError(f"digan_motion judges frame pairs: num_frames must be 2 (use the beta_pair sampler), got {num_frames}")
+            raise ValueError(
+                f"digan_motion judges frame pairs: num_frames must be 2 (use the beta_pair sampler), got {num_frames}"
+            )
         if clip_length < 2:
             raise ValueError(f"digan_motion: clip_length must be >= 2, got {clip_length}")
         self.resolution, self.clip_length = int(resolution), int(clip_length)
-        self.net = ResnetImageDiscriminator(resolution=self.resolution, in_channels=7, channel_base=channel_base,
-                                            channel_max=channel_max, mbstd_group_size=mbstd_group_size,
-                                            conv_clamp=conv_clamp)
+        self.net = ResnetImageDiscriminator(
+            resolution=self.resolution,
+            in_channels=7,
+            channel_base=channel_base,
+            channel_max=channel_max,
+            mbstd_group_size=mbstd_group_size,
+            conv_clamp=conv_clamp,
+        )
 
     def forward(self, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         check_clip(frames, t, 2, "digan_motion")

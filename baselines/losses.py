@@ -11,6 +11,7 @@ penalty ``gp_weight * (||grad D(x_hat)|| - 1)^2`` at random interpolates of real
 standard per-sample norm over the whole clip (the official code takes the norm over channels only,
 which we treat as a bug); the harness applies it to the discriminators whose loss sets ``gp_weight``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -38,18 +39,26 @@ class RelativisticAverageLSGAN(GANLoss):
         return 0.5 * ((fake_logits - real_logits.mean() - 1).square() + (real_logits - fake_logits.mean()).square())
 
     def discriminator(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return (0.5 * (real_logits - fake_logits.mean() - 1).square(),
-                0.5 * (fake_logits - real_logits.mean()).square())
+        return (
+            0.5 * (real_logits - fake_logits.mean() - 1).square(),
+            0.5 * (fake_logits - real_logits.mean()).square(),
+        )
 
-    def penalty(self, discriminator, real_frames: torch.Tensor, fake_frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def penalty(
+        self, discriminator, real_frames: torch.Tensor, fake_frames: torch.Tensor, t: torch.Tensor
+    ) -> torch.Tensor:
         """WGAN-GP ``[B]`` (already multiplied by ``gp_weight``) at interpolates of real and fake clips."""
         return self.gp_weight * gradient_penalty(discriminator, real_frames, fake_frames, t)
 
 
-def gradient_penalty(discriminator, real_frames: torch.Tensor, fake_frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(
+    discriminator, real_frames: torch.Tensor, fake_frames: torch.Tensor, t: torch.Tensor
+) -> torch.Tensor:
     """``(||grad_x D(x_hat, t)|| - 1)^2`` per clip ``[B]``, ``x_hat`` a random per-clip mix of real and fake."""
     if real_frames.shape != fake_frames.shape:
-        raise ValueError(f"gradient_penalty: real {list(real_frames.shape)} and fake {list(fake_frames.shape)} clips differ in shape")
+        raise ValueError(
+            f"gradient_penalty: real {list(real_frames.shape)} and fake {list(fake_frames.shape)} clips differ in shape"
+        )
     alpha = torch.rand(real_frames.shape[0], 1, 1, 1, 1, device=real_frames.device, dtype=real_frames.dtype)
     mixed = (alpha * real_frames.detach() + (1 - alpha) * fake_frames.detach()).requires_grad_(True)
     logits = discriminator(mixed, t)

@@ -9,6 +9,7 @@ hidden state and N(0, I) step inputs, DCGAN generator (transposed 4x4 convs, Bat
 ``ngf`` 64 at 64x64). Simplifications: no category code (unconditional); any power-of-two
 resolution >= 8 (one extra up-sampling stage per doubling, widths capped at ``channel_max``).
 """
+
 from __future__ import annotations
 
 import math
@@ -32,7 +33,11 @@ class DCGANImageGenerator(nn.Module):
             raise ValueError(f"mocogan: resolution must be a power of two >= 8, got {resolution}")
         num_up = log2 - 2  # 4x4 -> R
         widths = [min(ngf * 2 ** (num_up - 1 - i), channel_max) for i in range(num_up)]  # 64x64: 512, 256, 128, 64
-        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, widths[0], 4, 1, 0, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, widths[0], 4, 1, 0, bias=False),
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(True),
+        ]
         for c_in, c_out in zip(widths[:-1], widths[1:]):
             layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
         layers += [nn.ConvTranspose2d(widths[-1], 3, 4, 2, 1, bias=False), nn.Tanh()]
@@ -46,15 +51,23 @@ class DCGANImageGenerator(nn.Module):
 class MoCoGANGenerator(RecurrentVideoGenerator):
     """MoCoGAN: ``G(z, t)`` with ``z = z_content [B, content_dim]``; motion from a GRU stepped per frame."""
 
-    def __init__(self, *, resolution: int = 64, content_dim: int = 50, motion_dim: int = 10, ngf: int = 64,
-                 channel_max: int = 512):
+    def __init__(
+        self,
+        *,
+        resolution: int = 64,
+        content_dim: int = 50,
+        motion_dim: int = 10,
+        ngf: int = 64,
+        channel_max: int = 512,
+    ):
         super().__init__()
         self.resolution, self.z_dim = int(resolution), int(content_dim)
         self.content_dim, self.motion_dim = int(content_dim), int(motion_dim)
         self.motion_noise_dim = self.motion_dim
         self.gru = nn.GRUCell(self.motion_dim, self.motion_dim)
-        self.image = DCGANImageGenerator(latent_dim=self.content_dim + self.motion_dim, resolution=self.resolution,
-                                         ngf=ngf, channel_max=channel_max)
+        self.image = DCGANImageGenerator(
+            latent_dim=self.content_dim + self.motion_dim, resolution=self.resolution, ngf=ngf, channel_max=channel_max
+        )
 
     def init_motion(self, z, truncation_psi, noise0):
         if truncation_psi != 1:

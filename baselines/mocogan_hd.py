@@ -20,6 +20,7 @@ checkpoint instead); PCA is an eigen-decomposition of the covariance of ``pca_nu
 (needed for StyleGAN2-ADA pickles, which all have it); the generator runs at the dataset resolution (official: 256² frames average-pooled
 to 128² before the discriminators).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -71,10 +72,23 @@ class MoCoGANHDGenerator(RecurrentVideoGenerator):
 
     training_stages = STAGES
 
-    def __init__(self, *, resolution: int = 256, z_dim: int = 512, w_dim: int = 512, mapping_layers: int = 8,
-                 channel_base: int = 32768, channel_max: int = 512, conv_clamp: float | None = 256,
-                 hidden_dim: int = 384, n_pca: int | None = 384, residual_scale: float = 0.2,
-                 pca_num_samples: int = 100_000, pretrained_image_generator: str | None = None, image_noise: bool = False):
+    def __init__(
+        self,
+        *,
+        resolution: int = 256,
+        z_dim: int = 512,
+        w_dim: int = 512,
+        mapping_layers: int = 8,
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        conv_clamp: float | None = 256,
+        hidden_dim: int = 384,
+        n_pca: int | None = 384,
+        residual_scale: float = 0.2,
+        pca_num_samples: int = 100_000,
+        pretrained_image_generator: str | None = None,
+        image_noise: bool = False,
+    ):
         super().__init__()
         self.resolution, self.z_dim, self.w_dim = int(resolution), int(z_dim), int(w_dim)
         self.n_pca = int(n_pca) if n_pca is not None else (3 * self.w_dim) // 4
@@ -83,12 +97,24 @@ class MoCoGANHDGenerator(RecurrentVideoGenerator):
         self.residual_scale, self.pca_num_samples = float(residual_scale), int(pca_num_samples)
         self.motion_noise_dim = self.w_dim
         self.pretrained_image_generator = pretrained_image_generator
-        self.channel_base, self.channel_max, self.mapping_layers = int(channel_base), int(channel_max), int(mapping_layers)
+        self.channel_base, self.channel_max, self.mapping_layers = (
+            int(channel_base),
+            int(channel_max),
+            int(mapping_layers),
+        )
         self.image_noise = bool(image_noise)
         self.mapping = MappingNetwork(z_dim=self.z_dim, w_dim=self.w_dim, num_layers=mapping_layers)
-        self.synthesis = SynthesisNetwork(w_dim=self.w_dim, resolution=self.resolution, channel_base=channel_base,
-                                          channel_max=channel_max, conv_clamp=conv_clamp, use_noise=self.image_noise)
-        self.motion = MotionLSTM(w_dim=self.w_dim, noise_dim=self.motion_noise_dim, hidden_dim=hidden_dim, n_pca=self.n_pca)
+        self.synthesis = SynthesisNetwork(
+            w_dim=self.w_dim,
+            resolution=self.resolution,
+            channel_base=channel_base,
+            channel_max=channel_max,
+            conv_clamp=conv_clamp,
+            use_noise=self.image_noise,
+        )
+        self.motion = MotionLSTM(
+            w_dim=self.w_dim, noise_dim=self.motion_noise_dim, hidden_dim=hidden_dim, n_pca=self.n_pca
+        )
         # PCA of W (rows: principal directions) and the stage; buffers, so G_ema and checkpoints carry them.
         self.register_buffer("pca_components", torch.zeros(self.n_pca, self.w_dim))
         self.register_buffer("pca_std", torch.zeros(self.n_pca))
@@ -160,9 +186,16 @@ class MoCoGANHDGenerator(RecurrentVideoGenerator):
         if str(path).endswith(".pkl"):
             from stylegan_v.official import image_generator_state
 
-            weights = image_generator_state(path, resolution=self.resolution, z_dim=self.z_dim, w_dim=self.w_dim,
-                                            mapping_layers=self.mapping_layers, channel_base=self.channel_base,
-                                            channel_max=self.channel_max, use_noise=self.image_noise)
+            weights = image_generator_state(
+                path,
+                resolution=self.resolution,
+                z_dim=self.z_dim,
+                w_dim=self.w_dim,
+                mapping_layers=self.mapping_layers,
+                channel_base=self.channel_base,
+                channel_max=self.channel_max,
+                use_noise=self.image_noise,
+            )
         else:
             try:
                 state = torch.load(path, map_location="cpu", weights_only=True)
@@ -171,13 +204,17 @@ class MoCoGANHDGenerator(RecurrentVideoGenerator):
             weights = state.get("G_ema", state.get("G", state)) if isinstance(state, dict) else None
         image = {k: v for k, v in (weights or {}).items() if k.startswith(("mapping.", "synthesis."))}
         if not image:
-            raise ValueError(f"mocogan_hd: '{path}' holds no image generator weights (keys 'mapping.*', 'synthesis.*' "
-                             f"under 'G_ema' or 'G')")
+            raise ValueError(
+                f"mocogan_hd: '{path}' holds no image generator weights (keys 'mapping.*', 'synthesis.*' "
+                f"under 'G_ema' or 'G')"
+            )
         missing, unexpected = self.load_state_dict(image, strict=False)
         missing = [k for k in missing if k.startswith(("mapping.", "synthesis."))]
         if missing or unexpected:
-            raise ValueError(f"mocogan_hd: '{path}' does not match this image generator "
-                             f"(missing {missing[:5]}, unexpected {unexpected[:5]}); check resolution and widths")
+            raise ValueError(
+                f"mocogan_hd: '{path}' does not match this image generator "
+                f"(missing {missing[:5]}, unexpected {unexpected[:5]}); check resolution and widths"
+            )
 
     # ------------------------------------------------------------------------------ recurrence
     def init_motion(self, z, truncation_psi, noise0):

@@ -9,6 +9,7 @@ Subclasses supply four small hooks: ``init_motion`` (content and initial state f
 ``motion_step`` (one recurrent step driven by that step's noise), ``frame_code`` (the per-frame
 latent read out of the state) and ``render`` (latents -> frames).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -124,7 +125,9 @@ class RecurrentVideoGenerator(VideoGenerator):
         raise NotImplementedError
 
     # ------------------------------------------------------------------------------ noise
-    def sample_motion_noise(self, batch_size: int, max_t: float = 0, generator: torch.Generator | None = None) -> StepNoise:
+    def sample_motion_noise(
+        self, batch_size: int, max_t: float = 0, generator: torch.Generator | None = None
+    ) -> StepNoise:
         seeds = torch.randint(0, 2**62, (batch_size,), generator=generator, dtype=torch.int64)
         return StepNoise(seeds, self.motion_noise_dim)
 
@@ -134,16 +137,28 @@ class RecurrentVideoGenerator(VideoGenerator):
         if isinstance(motion_noise, torch.Tensor):
             motion_noise = TensorNoise(motion_noise)
         if not isinstance(motion_noise, (StepNoise, TensorNoise)):
-            raise TypeError(f"motion_noise must come from sample_motion_noise() or be a [B, L, {self.motion_noise_dim}] tensor, "
-                            f"got {type(motion_noise).__name__}")
+            raise TypeError(
+                f"motion_noise must come from sample_motion_noise() or be a [B, L, {self.motion_noise_dim}] tensor, "
+                f"got {type(motion_noise).__name__}"
+            )
         if motion_noise.batch_size != batch_size or motion_noise.dim != self.motion_noise_dim:
-            raise ValueError(f"motion_noise is for {motion_noise.batch_size} videos of dim {motion_noise.dim}; "
-                             f"expected {batch_size} videos of dim {self.motion_noise_dim}")
+            raise ValueError(
+                f"motion_noise is for {motion_noise.batch_size} videos of dim {motion_noise.dim}; "
+                f"expected {batch_size} videos of dim {self.motion_noise_dim}"
+            )
         return motion_noise
 
     # ------------------------------------------------------------------------------ unrolling
-    def _unroll(self, z: torch.Tensor, t: torch.Tensor, *, chunk_size: int, motion_noise: Any, truncation_psi: float,
-                generator: torch.Generator | None) -> Iterator[torch.Tensor]:
+    def _unroll(
+        self,
+        z: torch.Tensor,
+        t: torch.Tensor,
+        *,
+        chunk_size: int,
+        motion_noise: Any,
+        truncation_psi: float,
+        generator: torch.Generator | None,
+    ) -> Iterator[torch.Tensor]:
         steps = integer_steps(t).to(z.device)  # [B, T]
         if steps.shape[0] != z.shape[0]:
             raise ValueError(f"z has {z.shape[0]} videos but t has {steps.shape[0]} rows")
@@ -169,13 +184,32 @@ class RecurrentVideoGenerator(VideoGenerator):
                 drop = max(0, keep_from - hist_start)
                 history, hist_start = history[drop:], hist_start + drop
 
-    def forward(self, z: torch.Tensor, t: torch.Tensor, motion_noise: Any = None, truncation_psi: float = 1.0) -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, t: torch.Tensor, motion_noise: Any = None, truncation_psi: float = 1.0
+    ) -> torch.Tensor:
         """Frames ``[B, T, 3, H, W]`` at integer times ``t [B, T]``, unrolled from t = 0."""
-        return next(self._unroll(z, t, chunk_size=max(1, t.shape[1]), motion_noise=motion_noise,
-                                 truncation_psi=truncation_psi, generator=None))
+        return next(
+            self._unroll(
+                z,
+                t,
+                chunk_size=max(1, t.shape[1]),
+                motion_noise=motion_noise,
+                truncation_psi=truncation_psi,
+                generator=None,
+            )
+        )
 
-    def iter_frames(self, z: torch.Tensor, t: torch.Tensor, *, chunk_size: int = 16, motion_noise: Any = None,
-                    truncation_psi: float = 1.0, generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
+    def iter_frames(
+        self,
+        z: torch.Tensor,
+        t: torch.Tensor,
+        *,
+        chunk_size: int = 16,
+        motion_noise: Any = None,
+        truncation_psi: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> Iterator[torch.Tensor]:
         """Chunks ``[B, <=chunk_size, 3, H, W]``: one unroll, state carried across chunks (constant memory)."""
-        yield from self._unroll(z, t, chunk_size=chunk_size, motion_noise=motion_noise,
-                                truncation_psi=truncation_psi, generator=generator)
+        yield from self._unroll(
+            z, t, chunk_size=chunk_size, motion_noise=motion_noise, truncation_psi=truncation_psi, generator=generator
+        )

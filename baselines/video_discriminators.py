@@ -9,6 +9,7 @@
 The interface wants one logit per clip, so PatchGAN maps are averaged over patches (and scales).
 For a least-squares loss this is a deviation: the official code averages squared errors per patch.
 """
+
 from __future__ import annotations
 
 import math
@@ -93,9 +94,17 @@ class PatchGAN(nn.Module):
         layers: list[nn.Module] = [conv(in_channels, ndf, 4, stride=2, padding=2), nn.LeakyReLU(0.2, inplace=True)]
         nf = ndf
         for _ in range(1, n_layers):
-            layers += [conv(nf, min(nf * 2, 512), 4, stride=2, padding=2), norm(min(nf * 2, 512)), nn.LeakyReLU(0.2, inplace=True)]
+            layers += [
+                conv(nf, min(nf * 2, 512), 4, stride=2, padding=2),
+                norm(min(nf * 2, 512)),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
             nf = min(nf * 2, 512)
-        layers += [conv(nf, min(nf * 2, 512), 4, stride=1, padding=2), norm(min(nf * 2, 512)), nn.LeakyReLU(0.2, inplace=True)]
+        layers += [
+            conv(nf, min(nf * 2, 512), 4, stride=1, padding=2),
+            norm(min(nf * 2, 512)),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
         layers += [conv(min(nf * 2, 512), 1, 4, stride=1, padding=2)]
         self.net = nn.Sequential(*layers)
 
@@ -112,16 +121,20 @@ class MultiscalePatchGAN(nn.Module):
         if num_scales < 1:
             raise ValueError(f"num_scales must be >= 1, got {num_scales}")
         self.dims = dims
-        self.scales = nn.ModuleList(PatchGAN(dims=dims, in_channels=in_channels, ndf=ndf, n_layers=n_layers)
-                                    for _ in range(num_scales))
+        self.scales = nn.ModuleList(
+            PatchGAN(dims=dims, in_channels=in_channels, ndf=ndf, n_layers=n_layers) for _ in range(num_scales)
+        )
         _init_normal(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = []
         for i, net in enumerate(self.scales):
             if i > 0:
-                x = (F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False) if self.dims == 2 else
-                     F.avg_pool3d(x, 3, stride=(1, 2, 2), padding=1, count_include_pad=False))
+                x = (
+                    F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
+                    if self.dims == 2
+                    else F.avg_pool3d(x, 3, stride=(1, 2, 2), padding=1, count_include_pad=False)
+                )
             logits.append(net(x).float().flatten(1).mean(dim=1))
         return torch.stack(logits).mean(dim=0)
 
@@ -133,7 +146,9 @@ class MoCoGANHDPairDiscriminator(VideoDiscriminator):
 
     sampler = {"_name_": "consecutive", "num_frames": 16}
 
-    def __init__(self, *, resolution: int = 128, num_frames: int = 16, ndf: int = 64, n_layers: int = 3, num_scales: int = 2):
+    def __init__(
+        self, *, resolution: int = 128, num_frames: int = 16, ndf: int = 64, n_layers: int = 3, num_scales: int = 2
+    ):
         super().__init__()
         if num_frames < 2:
             raise ValueError(f"mocogan_hd_image needs clips of at least 2 frames, got num_frames={num_frames}")
@@ -155,7 +170,9 @@ class MoCoGANHDVideoDiscriminator(VideoDiscriminator):
     sampler = {"_name_": "consecutive", "num_frames": 16}
     needs_dense_clips = True
 
-    def __init__(self, *, resolution: int = 128, num_frames: int = 16, ndf: int = 64, n_layers: int = 3, num_scales: int = 2):
+    def __init__(
+        self, *, resolution: int = 128, num_frames: int = 16, ndf: int = 64, n_layers: int = 3, num_scales: int = 2
+    ):
         super().__init__()
         if num_frames < 2:
             raise ValueError(f"mocogan_hd_video needs clips of at least 2 frames, got num_frames={num_frames}")

@@ -4,6 +4,7 @@ Registry commands (``list``, ``plugins``) parse their own arguments; Hydra-based
 ``eval``, ``sample``) get the rest of the command line untouched, because Hydra owns argv parsing.
 A command is a module with a ``main()``; adding one is one line in ``COMMANDS``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -13,18 +14,46 @@ import sys
 COMMANDS: dict[str, tuple[str, str, bool]] = {
     "list": ("benchmarks.commands.listing", "list components: sgvb list [kind] [pattern]", False),
     "plugins": ("benchmarks.commands.listing", "show plugin distributions and their load status", False),
-    "check-plugin": ("benchmarks.commands.check_plugin", "build a component at tiny size and run it through its contract", False),
+    "check-plugin": (
+        "benchmarks.commands.check_plugin",
+        "build a component at tiny size and run it through its contract",
+        False,
+    ),
     "train": ("benchmarks.commands.train", "train a model (Hydra: sgvb train generator=... dataset=... [-m])", True),
-    "eval": ("benchmarks.commands.evaluate", "evaluate metrics for a checkpoint, run folder or video folder (Hydra)", True),
-    "audit": ("benchmarks.commands.audit", "what each metric responds to: controlled distortions, response curves (Hydra)", True),
+    "eval": (
+        "benchmarks.commands.evaluate",
+        "evaluate metrics for a checkpoint, run folder or video folder (Hydra)",
+        True,
+    ),
+    "audit": (
+        "benchmarks.commands.audit",
+        "what each metric responds to: controlled distortions, response curves (Hydra)",
+        True,
+    ),
     "sample": ("benchmarks.commands.sample", "render videos from a checkpoint (Hydra)", True),
     "stats": ("benchmarks.commands.stats", "write a metric's real-side statistics to a shareable file (Hydra)", True),
     "grid": ("benchmarks.grids.grid", "run a named ablation grid: sgvb grid NAME [overrides] [--dry-run]", False),
-    "table": ("benchmarks.tables.table", "aggregate run folders into CSV tables: sgvb table DIR... -o results.csv", False),
+    "table": (
+        "benchmarks.tables.table",
+        "aggregate run folders into CSV tables: sgvb table DIR... -o results.csv",
+        False,
+    ),
     "convert": ("benchmarks.data.convert", "convert a folder of video files to the frames layout (zip)", False),
-    "prepare": ("benchmarks.commands.prepare", "prepare a standard benchmark from its raw download: sgvb prepare NAME RAW OUT.zip", False),
-    "check-dataset": ("benchmarks.data.checks", "read every frame of a dataset and report problems: sgvb check-dataset PATH", False),
-    "convert-checkpoint": ("benchmarks.commands.convert_checkpoint", "official network pickle (.pkl) -> sgvb checkpoint: sgvb convert-checkpoint x.pkl out.pt", False),
+    "prepare": (
+        "benchmarks.commands.prepare",
+        "prepare a standard benchmark from its raw download: sgvb prepare NAME RAW OUT.zip",
+        False,
+    ),
+    "check-dataset": (
+        "benchmarks.data.checks",
+        "read every frame of a dataset and report problems: sgvb check-dataset PATH",
+        False,
+    ),
+    "convert-checkpoint": (
+        "benchmarks.commands.convert_checkpoint",
+        "official network pickle (.pkl) -> sgvb checkpoint: sgvb convert-checkpoint x.pkl out.pt",
+        False,
+    ),
 }
 
 

@@ -16,6 +16,7 @@ then lets the block end and hands the caller what happened (the ``Failure`` the 
         train(cfg)
     return failure.status  # 0, or the exit status the failure asked for
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -22,6 +22,7 @@
 Importing this package registers the built-in metrics (``METRICS``), detectors (``DETECTORS``) and
 audit distortions (``DISTORTIONS``, ``metrics/distortions.py``).
 """
+
 from . import consistency, detectors, distortions, fid, fvd, inception_score, kid  # noqa: F401 - register components
 from .base import CountError, DetectorMismatchError, EvalContext, Metric, MetricOutput, build_metric
 from .evaluation import evaluate, reference_statistics
@@ -30,6 +31,19 @@ from .stats import FeatureStats, frechet_distance
 from .weights import ChecksumError, MissingWeightsError, WeightsError
 
 __all__ = [
-    "ChecksumError", "CountError", "DetectorMismatchError", "EvalContext", "FeatureStats", "Metric", "MetricOutput", "MissingWeightsError",
-    "ReferenceMismatchError", "ReferenceStats", "WeightsError", "build_metric", "evaluate", "frechet_distance", "reference_statistics",
+    "ChecksumError",
+    "CountError",
+    "DetectorMismatchError",
+    "EvalContext",
+    "FeatureStats",
+    "Metric",
+    "MetricOutput",
+    "MissingWeightsError",
+    "ReferenceMismatchError",
+    "ReferenceStats",
+    "WeightsError",
+    "build_metric",
+    "evaluate",
+    "frechet_distance",
+    "reference_statistics",
 ]

@@ -6,6 +6,7 @@ A metric is registered in ``METRICS`` under a name that encodes its protocol (``
 (``fvd``, ``fid``, ``consistency``) take the counts as keyword arguments, and names following a family's
 pattern (``fvd64_16f``, ``fid2k``, ``consistency256_128f``) are understood without being registered.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,14 +19,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from registry import METRICS, UnknownComponentError
+from registry import METRICS, UnknownComponentError, interfaces
 from registry.core import canonical, split_spec
-from registry import interfaces
 from registry.interfaces import MetricOutput, RealSide, VideoGenerator  # noqa: F401 (metrics import MetricOutput here)
 
 from . import cache
-from .distributed import all_reduce_, broadcast_object, dist_info  # noqa: F401 (re-exported)
 from .detectors import Detector, load_detector
+from .distributed import all_reduce_, broadcast_object, dist_info  # noqa: F401 (re-exported)
 from .weights import ChecksumError, MissingWeightsError, WeightsError
 
 
@@ -78,11 +78,15 @@ class EvalContext:
         """How the covariance was normalised, as records and cache keys name it."""
         return "unbiased" if self.unbiased_cov else "biased"
 
-    def detector(self, spec: Any, *, stand_in_resolution: int | None = None, metric: str = "metric", video: bool | None = None) -> Detector:
+    def detector(
+        self, spec: Any, *, stand_in_resolution: int | None = None, metric: str = "metric", video: bool | None = None
+    ) -> Detector:
         """The metric's detector; a file that is not the kind of network the metric needs is refused in one line."""
         kwargs = {"stand_in_resolution": stand_in_resolution} if stand_in_resolution is not None else {}
         try:
-            det = load_detector(spec, path=self.detector_path, device=self.device, allow_stand_in=self.allow_stand_in, seed=0, **kwargs)
+            det = load_detector(
+                spec, path=self.detector_path, device=self.device, allow_stand_in=self.allow_stand_in, seed=0, **kwargs
+            )
         except (ChecksumError, MissingWeightsError):
             raise  # the file is damaged or absent, not of the wrong kind: its own message says what to do
         except WeightsError as exc:
@@ -90,12 +94,16 @@ class EvalContext:
                 raise
             kind = {True: "video ", False: "image ", None: ""}[video]
             first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
-            raise DetectorMismatchError(f"{metric}: detector file '{self.detector_path}' does not fit this metric (it needs a {kind}detector "
-                                        f"like '{spec}'): {first}") from exc
+            raise DetectorMismatchError(
+                f"{metric}: detector file '{self.detector_path}' does not fit this metric (it needs a {kind}detector "
+                f"like '{spec}'): {first}"
+            ) from exc
         if video is not None and det.video != video:
             what = "a video" if det.video else "an image"
-            raise DetectorMismatchError(f"{metric}: detector '{det.name}' ({self.detector_path or 'default'}) is {what} detector; "
-                                        f"this metric needs {'a video' if video else 'an image'} detector like '{spec}'")
+            raise DetectorMismatchError(
+                f"{metric}: detector '{det.name}' ({self.detector_path or 'default'}) is {what} detector; "
+                f"this metric needs {'a video' if video else 'an image'} detector like '{spec}'"
+            )
         return det
 
     def check_count(self, metric: str, what: str, requested: int, found: int) -> int:
@@ -109,14 +117,21 @@ class EvalContext:
         if found >= requested:
             return used
         if not self.official and not self.allow_fewer:
-            raise CountError(f"{metric}: found {found} {what}, but the metric's name states {requested}; give more data, "
-                             f"or pass allow_fewer=true to compute it on {found} (the record then says so)")
-        warnings.warn(f"{metric}: computed on {found} {what}, fewer than the {requested} its name states "
-                      f"({'mode=official keeps min(N, found)' if self.official else 'allow_fewer=true'}); the record says so",
-                      RuntimeWarning, stacklevel=2)
+            raise CountError(
+                f"{metric}: found {found} {what}, but the metric's name states {requested}; give more data, "
+                f"or pass allow_fewer=true to compute it on {found} (the record then says so)"
+            )
+        warnings.warn(
+            f"{metric}: computed on {found} {what}, fewer than the {requested} its name states "
+            f"({'mode=official keeps min(N, found)' if self.official else 'allow_fewer=true'}); the record says so",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return used
 
-    def dataset_features(self, detector: Detector, dataset: Any, clips: Sequence[Any], *, batch_size: int) -> Iterator[torch.Tensor]:
+    def dataset_features(
+        self, detector: Detector, dataset: Any, clips: Sequence[Any], *, batch_size: int
+    ) -> Iterator[torch.Tensor]:
         """Detector features ``[b, d]`` of ``clips`` (uint8 video batches), batch by batch.
 
         With ``num_runs > 1`` each (video, frames) clip is computed once per evaluation: the runs' random
@@ -125,7 +140,9 @@ class EvalContext:
         from . import sources
 
         def batches(items):
-            return sources.iter_dataset_batches(dataset, items, batch_size=batch_size, device=self.device, num_threads=self.num_threads)
+            return sources.iter_dataset_batches(
+                dataset, items, batch_size=batch_size, device=self.device, num_threads=self.num_threads
+            )
 
         if self.num_runs == 1:
             for x in batches(clips):
@@ -150,7 +167,9 @@ class EvalContext:
 
         return torch.Generator().manual_seed(process_seed(self.seed, self.rank, self.world_size))
 
-    def cached_real(self, prefix: str, fields: dict, compute: Callable[[], dict[str, torch.Tensor]]) -> tuple[dict[str, np.ndarray], bool]:
+    def cached_real(
+        self, prefix: str, fields: dict, compute: Callable[[], dict[str, torch.Tensor]]
+    ) -> tuple[dict[str, np.ndarray], bool]:
         """Summed real-data statistics: loaded from the cache, or computed per process, all-reduced and saved.
 
         ``compute`` returns this process's partial float64 sums; they must add up across processes.
@@ -187,8 +206,10 @@ class Metric(interfaces.Metric):
             self.compute(dataclasses.replace(ctx, real_side_only=True), real, real)
         except _RealSideReady as ready:
             return ready.real_side
-        raise TypeError(f"metric '{self.name}' declares shares_real_statistics, but its compute never calls "
-                        "real_statistics (metrics.base)")
+        raise TypeError(
+            f"metric '{self.name}' declares shares_real_statistics, but its compute never calls "
+            "real_statistics (metrics.base)"
+        )
 
 
 class _RealSideReady(Exception):
@@ -201,7 +222,9 @@ class _RealSideReady(Exception):
 
 
 def is_generator(source: Any) -> bool:
-    return isinstance(source, VideoGenerator) or (callable(getattr(source, "iter_frames", None)) and hasattr(source, "z_dim"))
+    return isinstance(source, VideoGenerator) or (
+        callable(getattr(source, "iter_frames", None)) and hasattr(source, "z_dim")
+    )
 
 
 def is_dataset(source: Any) -> bool:
@@ -215,8 +238,10 @@ def check_same_resolution(metric: str, fake: Any, real: Any) -> None:
         raise TypeError(f"{metric}: 'fake' ({type(fake).__name__}) has no 'resolution' attribute")
     if int(got) != int(real.resolution):
         what = "generator" if is_generator(fake) else "fake videos"
-        raise ValueError(f"{metric}: {what} resolution {got} != dataset resolution {real.resolution}; "
-                         "build the dataset (or the fake video folder) at the generator's resolution")
+        raise ValueError(
+            f"{metric}: {what} resolution {got} != dataset resolution {real.resolution}; "
+            "build the dataset (or the fake video folder) at the generator's resolution"
+        )
 
 
 def accumulate(features: Iterable[torch.Tensor], dim: int, device: torch.device):
@@ -234,8 +259,9 @@ def stat_tensors(stats) -> dict[str, torch.Tensor]:
     return {k: torch.as_tensor(v) for k, v in stats.state_dict().items()}
 
 
-def real_statistics(ctx: EvalContext, metric: interfaces.Metric, real: Any, detector: Detector,
-                    compute: Callable[[], tuple[dict, bool]]) -> tuple[dict, Any]:
+def real_statistics(
+    ctx: EvalContext, metric: interfaces.Metric, real: Any, detector: Detector, compute: Callable[[], tuple[dict, bool]]
+) -> tuple[dict, Any]:
     """The real side's summed statistics: from a reference file (``sgvb stats``) when ``real`` is one, else ``compute()``.
 
     A reference file is used only when its protocol equals the one this evaluation would use; otherwise
@@ -259,10 +285,17 @@ def real_statistics(ctx: EvalContext, metric: interfaces.Metric, real: Any, dete
 def real_side_protocol(ctx: EvalContext, metric: interfaces.Metric, detector: Detector) -> dict[str, Any]:
     """Everything that defines a metric's real-side statistics (a reference file must match it field by field)."""
     return {
-        "metric": metric.name, "protocol_version": int(getattr(metric, "PROTOCOL_VERSION", 1)), "definition": metric_definition(metric),
-        "offset_rule": sources_offset_rule(ctx.mode), "detector": detector.name.replace("[stand-in]", ""),
-        "detector_sha256": detector.sha256, "detector_identity": detector.identity, "detector_resolution": detector.input_resolution,
-        "stand_in": bool(detector.stand_in), "seed": ctx.seed, "mode": ctx.mode,
+        "metric": metric.name,
+        "protocol_version": int(getattr(metric, "PROTOCOL_VERSION", 1)),
+        "definition": metric_definition(metric),
+        "offset_rule": sources_offset_rule(ctx.mode),
+        "detector": detector.name.replace("[stand-in]", ""),
+        "detector_sha256": detector.sha256,
+        "detector_identity": detector.identity,
+        "detector_resolution": detector.input_resolution,
+        "stand_in": bool(detector.stand_in),
+        "seed": ctx.seed,
+        "mode": ctx.mode,
     }
 
 
@@ -278,7 +311,9 @@ def metric_definition(metric: interfaces.Metric) -> dict[str, Any]:
     for key, value in sorted(vars(metric).items()):
         if key.startswith("_") or key == "name":
             continue
-        if isinstance(value, (int, float, str, bool, type(None))) or (isinstance(value, (list, tuple, dict)) and len(str(value)) < 200):
+        if isinstance(value, (int, float, str, bool, type(None))) or (
+            isinstance(value, (list, tuple, dict)) and len(str(value)) < 200
+        ):
             out[key] = value
     return out
 
@@ -292,16 +327,36 @@ def detector_protocol(detector: Detector) -> dict[str, Any]:
     }
 
 
-def frechet_output(name: str, fake_stats, real_stats, *, ctx: EvalContext, detector: Detector, resolution: int,
-                   fake_source: str, real_cache_hit: bool, **protocol: Any) -> MetricOutput:
+def frechet_output(
+    name: str,
+    fake_stats,
+    real_stats,
+    *,
+    ctx: EvalContext,
+    detector: Detector,
+    resolution: int,
+    fake_source: str,
+    real_cache_hit: bool,
+    **protocol: Any,
+) -> MetricOutput:
     """FVD/FID's result: the Fréchet distance of merged statistics and the protocol fields both record."""
     from .stats import frechet_distance_from_stats
 
-    value = frechet_distance_from_stats(fake_stats, real_stats, unbiased=ctx.unbiased_cov, device=ctx.device, official=ctx.official)
+    value = frechet_distance_from_stats(
+        fake_stats, real_stats, unbiased=ctx.unbiased_cov, device=ctx.device, official=ctx.official
+    )
     protocol = {
-        "num_real": real_stats.count, "num_fake": fake_stats.count, **protocol, "resolution": int(resolution),
-        **detector_protocol(detector), "mode": ctx.mode, "seed": ctx.seed, "covariance": ctx.covariance,
-        "fake_source": fake_source, "real_cache_hit": real_cache_hit, "world_size": ctx.world_size,
+        "num_real": real_stats.count,
+        "num_fake": fake_stats.count,
+        **protocol,
+        "resolution": int(resolution),
+        **detector_protocol(detector),
+        "mode": ctx.mode,
+        "seed": ctx.seed,
+        "covariance": ctx.covariance,
+        "fake_source": fake_source,
+        "real_cache_hit": real_cache_hit,
+        "world_size": ctx.world_size,
     }
     return MetricOutput(value=value, results={name: value}, protocol=protocol)
 

@@ -4,6 +4,7 @@ The real detector is the TorchScript file (its weights and preprocessing are ins
 only gives offline smoke runs a network of the same shape: 8 3x3x3 convolutions in 5 stages, two 4096
 fully connected layers, 101 UCF classes, softmax output.
 """
+
 from __future__ import annotations
 
 import torch

@@ -5,6 +5,7 @@ frames), the metric protocol (counts, frames, subsample, selection mode, seed), 
 (weight sha256 or stand-in construction) and the statistics' own options. Unlike the official cache
 (keyed by the dataset path), changed data at the same path misses, and seeded offsets stay valid.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -51,6 +51,7 @@ Sub-scores in ``results`` (``<name>_<key>``), all relative to real data:
 The per-lag and per-time curves (and their real counterparts) are saved as ``metric-<name>/<tag>.npz``
 with a PNG plot next to the metric's JSONL.
 """
+
 from __future__ import annotations
 
 import math
@@ -64,8 +65,18 @@ from einops import rearrange
 from registry import METRICS
 
 from . import sources
-from .base import (EvalContext, Metric, MetricOutput, check_same_resolution, detector_protocol, is_dataset, is_generator, name_pattern,
-                   parse_count, preset)
+from .base import (
+    EvalContext,
+    Metric,
+    MetricOutput,
+    check_same_resolution,
+    detector_protocol,
+    is_dataset,
+    is_generator,
+    name_pattern,
+    parse_count,
+    preset,
+)
 from .distributed import all_reduce_
 from .stats import FeatureStats, frechet_distance
 
@@ -101,9 +112,18 @@ class ConsistencyAccumulator:
         z = lambda *shape: torch.zeros(*shape, dtype=torch.float64, device=device)  # noqa: E731
         self.num_frames, self.num_windows = num_frames, num_windows
         self.sums = {
-            "n": z(()), "lag_sum": z(num_frames), "lag_sq": z(num_frames), "anchor_sum": z(num_frames), "anchor_sq": z(num_frames),
-            "rebound_sum": z(()), "rebound_sq": z(()), "step_hist": z(len(STEP_EDGES) + 1), "unit_sum": z(dim),
-            "win_n": z(num_windows), "win_sum": z(num_windows, dim), "win_outer": z(num_windows, dim, dim),
+            "n": z(()),
+            "lag_sum": z(num_frames),
+            "lag_sq": z(num_frames),
+            "anchor_sum": z(num_frames),
+            "anchor_sq": z(num_frames),
+            "rebound_sum": z(()),
+            "rebound_sq": z(()),
+            "step_hist": z(len(STEP_EDGES) + 1),
+            "unit_sum": z(dim),
+            "win_n": z(num_windows),
+            "win_sum": z(num_windows, dim),
+            "win_outer": z(num_windows, dim, dim),
         }
 
     def update(self, features: torch.Tensor) -> None:
@@ -124,7 +144,9 @@ class ConsistencyAccumulator:
         bins = torch.bucketize(step, STEP_EDGES.to(step.device))
         s["step_hist"] += torch.bincount(bins, minlength=len(STEP_EDGES) + 1).to(torch.float64)
         s["unit_sum"] += f.sum(dim=(0, 1))
-        raw = rearrange(features.to(torch.float64), "b (k w) d -> k (b w) d", k=self.num_windows)  # frames of each window
+        raw = rearrange(
+            features.to(torch.float64), "b (k w) d -> k (b w) d", k=self.num_windows
+        )  # frames of each window
         s["win_n"] += raw.shape[1]
         s["win_sum"] += raw.sum(1)
         s["win_outer"] += torch.einsum("kni,knj->kij", raw, raw)
@@ -153,7 +175,9 @@ def diversity(sums: dict[str, np.ndarray], num_frames: int) -> float:
     return float(1.0 - unit_mean @ unit_mean)
 
 
-def summarize(gen: dict[str, np.ndarray], real: dict[str, np.ndarray], *, unbiased: bool = True) -> tuple[float, dict[str, float], dict[str, np.ndarray]]:
+def summarize(
+    gen: dict[str, np.ndarray], real: dict[str, np.ndarray], *, unbiased: bool = True
+) -> tuple[float, dict[str, float], dict[str, np.ndarray]]:
     """Headline LVC, sub-scores and curves from the two sides' summed statistics."""
     t = gen["lag_sum"].shape[0]
     curves: dict[str, np.ndarray] = {"lags": np.arange(t), "times": np.arange(t)}
@@ -170,13 +194,17 @@ def summarize(gen: dict[str, np.ndarray], real: dict[str, np.ndarray], *, unbias
     w = 1.0 / lags
     w /= w.sum()
     if float((w * d_real).sum()) <= 1e-12:
-        raise ValueError("consistency: the real clips do not change at all over time (frozen dataset?); the score is undefined")
+        raise ValueError(
+            "consistency: the real clips do not change at all over time (frozen dataset?); the score is undefined"
+        )
     # relative to the larger of the two amounts of change: too little and too much change are both bounded by 1
     scale = float((w * np.maximum(d_gen, d_real)).sum())
     under = float((w * np.clip(d_real - d_gen, 0.0, None)).sum()) / scale
     over = float((w * np.clip(d_gen - d_real, 0.0, None)).sum()) / scale
     # rebound of the mean profiles (per-video profiles of incoherent videos rebound by chance)
-    rebound_gen, rebound_real = (float(loop_rebound(torch.from_numpy(1.0 - np.concatenate([[0.0], d]))[None])) for d in (d_gen, d_real))
+    rebound_gen, rebound_real = (
+        float(loop_rebound(torch.from_numpy(1.0 - np.concatenate([[0.0], d]))[None])) for d in (d_gen, d_real)
+    )
     rebound_excess = (rebound_gen - rebound_real) / scale
     value = min(1.0, under + over + max(0.0, rebound_excess))
     pooled_real = _window_stats(real, None)
@@ -191,8 +219,16 @@ def summarize(gen: dict[str, np.ndarray], real: dict[str, np.ndarray], *, unbias
         fd[side] = np.asarray(values)
     curves["fd_window_gen"], curves["fd_window_real"] = fd["gen"], fd["real"]
     curves["window_starts"] = np.arange(num_windows) * (t // num_windows)
-    curves["step_hist_gen"], curves["step_hist_real"], curves["step_edges"] = gen["step_hist"], real["step_hist"], STEP_EDGES.numpy()
-    curves["v_real"], curves["v_gen"], curves["weights"] = np.asarray(v_real), np.asarray(v_gen), np.concatenate([[0.0], w])
+    curves["step_hist_gen"], curves["step_hist_real"], curves["step_edges"] = (
+        gen["step_hist"],
+        real["step_hist"],
+        STEP_EDGES.numpy(),
+    )
+    curves["v_real"], curves["v_gen"], curves["weights"] = (
+        np.asarray(v_real),
+        np.asarray(v_gen),
+        np.concatenate([[0.0], w]),
+    )
 
     long_from = max(1, t // 4)
     results = {
@@ -228,9 +264,16 @@ def plot_curves(curves: dict[str, np.ndarray], path: Path, title: str) -> None:
         axes[1].plot(curves["times"], m, color=color, label=side)
         axes[1].fill_between(curves["times"], m - s, m + s, color=color, alpha=0.15)
         axes[2].plot(curves["window_starts"], curves[f"fd_window_{side}"], "o-", color=color, label=side)
-    axes[0].set(xscale="log", xlabel="lag Δ (frames)", ylabel="mean cos(f_t, f_t+Δ)", title="self-similarity profile c(Δ) = 1 - D(Δ)")
+    axes[0].set(
+        xscale="log",
+        xlabel="lag Δ (frames)",
+        ylabel="mean cos(f_t, f_t+Δ)",
+        title="self-similarity profile c(Δ) = 1 - D(Δ)",
+    )
     axes[1].set(xlabel="frame t", ylabel="cos(f_0, f_t)", title="similarity to the first frame")
-    axes[2].set(xlabel="window start (frames)", ylabel="Fréchet distance to all real frames", title="windowed Fréchet drift")
+    axes[2].set(
+        xlabel="window start (frames)", ylabel="Fréchet distance to all real frames", title="windowed Fréchet drift"
+    )
     for ax in axes:
         ax.legend()
         ax.grid(alpha=0.3)
@@ -248,17 +291,30 @@ class LongVideoConsistency(Metric):
 
     PROTOCOL_VERSION = 1
 
-    def __init__(self, num_videos: int = 256, num_frames: int = 128, subsample: int = 1, num_windows: int = 8, chunk_size: int = 16,
-                 detector: Any = "dino_vits16", stand_in_resolution: int | None = None):
+    def __init__(
+        self,
+        num_videos: int = 256,
+        num_frames: int = 128,
+        subsample: int = 1,
+        num_windows: int = 8,
+        chunk_size: int = 16,
+        detector: Any = "dino_vits16",
+        stand_in_resolution: int | None = None,
+    ):
         if num_frames < 2 * num_windows or num_frames % num_windows:
-            raise ValueError(f"consistency: num_frames ({num_frames}) must be a multiple of num_windows ({num_windows}) and >= 2 frames per window")
+            raise ValueError(
+                f"consistency: num_frames ({num_frames}) must be a multiple of num_windows ({num_windows}) and >= 2 frames per window"
+            )
         if num_videos < 2:
             raise ValueError(f"consistency: num_videos must be >= 2, got {num_videos}")
         self.num_videos, self.num_frames, self.subsample = int(num_videos), int(num_frames), int(subsample)
         self.num_windows, self.chunk_size = int(num_windows), int(chunk_size)
         self.detector_spec, self.stand_in_resolution = detector, stand_in_resolution
-        self.name = (f"consistency{self.num_frames}f" if self.num_videos == 256 else f"consistency{self.num_videos}_{self.num_frames}f") + (
-            f"_subsample{self.subsample}f" if self.subsample > 1 else "")
+        self.name = (
+            f"consistency{self.num_frames}f"
+            if self.num_videos == 256
+            else f"consistency{self.num_videos}_{self.num_frames}f"
+        ) + (f"_subsample{self.subsample}f" if self.subsample > 1 else "")
 
     def _embed(self, detector, chunks) -> torch.Tensor:
         """Per-frame features ``[B, T, d]`` of one batch of videos, given its uint8 chunks ``[B, 3, t, H, W]``."""
@@ -277,7 +333,11 @@ class LongVideoConsistency(Metric):
             def chunks(group=group):
                 for s in range(0, self.num_frames, self.chunk_size):
                     pieces = [sources.Clip(c.video, c.frames[s : s + self.chunk_size]) for c in group]
-                    yield next(sources.iter_dataset_batches(dataset, pieces, batch_size=len(pieces), device=ctx.device, num_threads=ctx.num_threads))
+                    yield next(
+                        sources.iter_dataset_batches(
+                            dataset, pieces, batch_size=len(pieces), device=ctx.device, num_threads=ctx.num_threads
+                        )
+                    )
 
             yield chunks()
 
@@ -286,8 +346,17 @@ class LongVideoConsistency(Metric):
 
     def compute(self, ctx: EvalContext, fake: Any, real: Any) -> MetricOutput:
         check_same_resolution(self.name, fake, real)
-        detector = ctx.detector(self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=False)
-        real_clips = sources.select_real_clips(real, num_videos=self.num_videos, num_frames=self.num_frames, subsample=self.subsample, seed=ctx.seed, mode=ctx.mode)
+        detector = ctx.detector(
+            self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=False
+        )
+        real_clips = sources.select_real_clips(
+            real,
+            num_videos=self.num_videos,
+            num_frames=self.num_frames,
+            subsample=self.subsample,
+            seed=ctx.seed,
+            mode=ctx.mode,
+        )
         ctx.check_count(self.name, "real videos", self.num_videos, len(real_clips))
 
         def accumulate(batches) -> dict[str, torch.Tensor]:
@@ -301,8 +370,14 @@ class LongVideoConsistency(Metric):
             return accumulate(self._dataset_chunks(real, mine, ctx))
 
         fields = {
-            "metric": "consistency", "fingerprint": real.fingerprint(), "clips": [(c.video, c.frames[0]) for c in real_clips],
-            "num_frames": self.num_frames, "subsample": self.subsample, "windows": self.num_windows, "mode": ctx.mode, "seed": ctx.seed,
+            "metric": "consistency",
+            "fingerprint": real.fingerprint(),
+            "clips": [(c.video, c.frames[0]) for c in real_clips],
+            "num_frames": self.num_frames,
+            "subsample": self.subsample,
+            "windows": self.num_windows,
+            "mode": ctx.mode,
+            "seed": ctx.seed,
             "detector": detector.identity,
         }
         real_arrays, cache_hit = ctx.cached_real(f"{self.name}-real", fields, real_sums)
@@ -310,17 +385,29 @@ class LongVideoConsistency(Metric):
         times = [i * self.subsample for i in range(self.num_frames)]
         if is_generator(fake):
             with sources.eval_mode(fake):
-                gen_sums = accumulate(sources.iter_generated(
-                    fake, num_videos=sources.quota(self.num_videos, ctx.rank, ctx.world_size), times=times,
-                    batch_size=self._videos_per_batch(ctx), generator=ctx.torch_generator(), device=ctx.device, chunk_size=self.chunk_size))
+                gen_sums = accumulate(
+                    sources.iter_generated(
+                        fake,
+                        num_videos=sources.quota(self.num_videos, ctx.rank, ctx.world_size),
+                        times=times,
+                        batch_size=self._videos_per_batch(ctx),
+                        generator=ctx.torch_generator(),
+                        device=ctx.device,
+                        chunk_size=self.chunk_size,
+                    )
+                )
             fake_desc = "generator"
         elif is_dataset(fake):
-            clips = sources.select_folder_clips(fake, num_videos=self.num_videos, num_frames=self.num_frames, subsample=self.subsample, mode=ctx.mode)
+            clips = sources.select_folder_clips(
+                fake, num_videos=self.num_videos, num_frames=self.num_frames, subsample=self.subsample, mode=ctx.mode
+            )
             ctx.check_count(self.name, "fake videos", self.num_videos, len(clips))
             gen_sums = accumulate(self._dataset_chunks(fake, sources.shard(clips, ctx.rank, ctx.world_size), ctx))
             fake_desc = "videos"
         else:
-            raise TypeError(f"{self.name}: 'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}")
+            raise TypeError(
+                f"{self.name}: 'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}"
+            )
         gen_arrays = {k: v.detach().cpu().numpy() for k, v in all_reduce_(gen_sums).items()}
         value, sub, curves = summarize(gen_arrays, real_arrays, unbiased=ctx.unbiased_cov)
 
@@ -337,9 +424,19 @@ class LongVideoConsistency(Metric):
             artifacts = {"curves": str(npz.relative_to(ctx.run_dir)), "plot": str(png.relative_to(ctx.run_dir))}
 
         protocol = {
-            "num_real": int(real_arrays["n"]), "num_fake": int(gen_arrays["n"]), "frames": self.num_frames, "subsample": self.subsample,
-            "resolution": int(real.resolution), **detector_protocol(detector), "mode": ctx.mode, "seed": ctx.seed,
-            "windows": self.num_windows, "lag_weights": "1/lag", "fake_source": fake_desc, "real_cache_hit": cache_hit, "world_size": ctx.world_size,
+            "num_real": int(real_arrays["n"]),
+            "num_fake": int(gen_arrays["n"]),
+            "frames": self.num_frames,
+            "subsample": self.subsample,
+            "resolution": int(real.resolution),
+            **detector_protocol(detector),
+            "mode": ctx.mode,
+            "seed": ctx.seed,
+            "windows": self.num_windows,
+            "lag_weights": "1/lag",
+            "fake_source": fake_desc,
+            "real_cache_hit": cache_hit,
+            "world_size": ctx.world_size,
         }
         results = {self.name: value, **{f"{self.name}_{k}": v for k, v in sub.items()}}
         return MetricOutput(value=value, results=results, protocol=protocol, artifacts=artifacts)
@@ -348,7 +445,9 @@ class LongVideoConsistency(Metric):
 @name_pattern(r"(?:consistency|lvc)(?:(\d+k?)_)?(\d+)f(?:_subsample(\d+)f)?")
 def _consistency_from_name(match, **kwargs) -> LongVideoConsistency:
     num_videos = parse_count(match.group(1)) if match.group(1) else 256
-    return LongVideoConsistency(num_videos=num_videos, num_frames=int(match.group(2)), subsample=int(match.group(3) or 1), **kwargs)
+    return LongVideoConsistency(
+        num_videos=num_videos, num_frames=int(match.group(2)), subsample=int(match.group(3) or 1), **kwargs
+    )
 
 
 for _frames in (128, 256, 1024):

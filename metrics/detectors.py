@@ -23,6 +23,7 @@ changes it, and every record's ``protocol.detector_resolution`` says what was us
 numbers are only comparable with other stand-in numbers of the same seed, resolution and torch version;
 records say ``stand_in: true`` and the detector is named e.g. ``i3d[stand-in]``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -51,11 +52,15 @@ I3D_TORCHSCRIPT = weights.WeightsFile(
 )
 # No sha256 of this file is published (unverified: not pinned); its git blob id, identical in songweige/TATS and
 # JunyaoHu/common_metrics_on_video_quality, is checked instead.
-I3D_STATE_DICT = weights.WeightsFile("i3d_pretrained_400.pt", "https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt",
-                                     git_blob_sha1="a867b87ac3a9097d200598b1d48a1b890d8ec744")
+I3D_STATE_DICT = weights.WeightsFile(
+    "i3d_pretrained_400.pt",
+    "https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt",
+    git_blob_sha1="a867b87ac3a9097d200598b1d48a1b890d8ec744",
+)
 # sha256 not published anywhere we could verify: recorded with each result, not checked.
 INCEPTION_TORCHSCRIPT = weights.WeightsFile(
-    "inception-2015-12-05.pt", "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
+    "inception-2015-12-05.pt",
+    "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt",
 )
 # sha256 not published anywhere we could verify (HF shows an LFS sha256 on the file page; not checked here): recorded, not enforced.
 VIDEOMAE_V2_G = weights.WeightsFile(
@@ -65,7 +70,8 @@ VIDEOMAE_V2_G = weights.WeightsFile(
 # sha256 not published anywhere we could verify: recorded with each result, not checked.
 C3D_UCF101 = weights.WeightsFile("c3d_ucf101.pt", "https://www.dropbox.com/s/jxpu7avzdc9n97q/c3d_ucf101.pt?dl=1")
 DINO_VITS16 = weights.WeightsFile(
-    "vit_small_patch16_224.dino.safetensors", "https://huggingface.co/timm/vit_small_patch16_224.dino/resolve/main/model.safetensors"
+    "vit_small_patch16_224.dino.safetensors",
+    "https://huggingface.co/timm/vit_small_patch16_224.dino/resolve/main/model.safetensors",
 )
 
 STAND_IN_WARNING = (
@@ -78,17 +84,31 @@ STAND_IN_WARNING = (
 class TorchScriptDetector(Detector):
     """An official TorchScript detector, called with the official keyword arguments."""
 
-    def __init__(self, module: torch.jit.ScriptModule, *, name: str, sha256: str | None, video: bool, feature_dim: int, call_kwargs: dict | None = None):
+    def __init__(
+        self,
+        module: torch.jit.ScriptModule,
+        *,
+        name: str,
+        sha256: str | None,
+        video: bool,
+        feature_dim: int,
+        call_kwargs: dict | None = None,
+    ):
         super().__init__()
         self.module = module
         self.name, self.sha256, self.video, self.feature_dim = name, sha256, video, feature_dim
-        self.input_resolution = {"i3d": 224, "inception": 299, "inception_probs": 299, "c3d_ucf101": 112}.get(name)  # resized inside the file
+        self.input_resolution = {"i3d": 224, "inception": 299, "inception_probs": 299, "c3d_ucf101": 112}.get(
+            name
+        )  # resized inside the file
         self.call_kwargs = official_call_kwargs(video) if call_kwargs is None else dict(call_kwargs)
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        with torch.autocast(device_type=x.device.type, enabled=False), (torch.jit.fuser("none") if x.is_cuda else contextlib.nullcontext()):
+        with (
+            torch.autocast(device_type=x.device.type, enabled=False),
+            torch.jit.fuser("none") if x.is_cuda else contextlib.nullcontext(),
+        ):
             features = self.module(x, **self.call_kwargs)
         return features.reshape(x.shape[0], -1).float()
 
@@ -105,8 +125,17 @@ class I3DPytorchDetector(Detector):
     ``fake_quantization`` tells the FVD metric how generated frames become uint8 for this backbone.
     """
 
-    def __init__(self, model: InceptionI3d, *, name: str, sha256: str | None, resolution: int = 224, stand_in: bool = False, seed: int = 0,
-                 fake_quantization: str = "round"):
+    def __init__(
+        self,
+        model: InceptionI3d,
+        *,
+        name: str,
+        sha256: str | None,
+        resolution: int = 224,
+        stand_in: bool = False,
+        seed: int = 0,
+        fake_quantization: str = "round",
+    ):
         super().__init__()
         self.model = model.eval().requires_grad_(False)
         self.name, self.sha256, self.stand_in, self.seed = name, sha256, stand_in, seed
@@ -139,7 +168,9 @@ class C3DDetector(Detector):
         t, (h, w) = x.shape[2], x.shape[-2:]
         v = x.float()
         if (h, w) != (self.input_resolution,) * 2:
-            v = F.interpolate(v, size=(t, self.input_resolution, self.input_resolution), mode="trilinear", align_corners=False)
+            v = F.interpolate(
+                v, size=(t, self.input_resolution, self.input_resolution), mode="trilinear", align_corners=False
+            )
         return self.model(v / 127.5 - 1.0).float()
 
 
@@ -171,8 +202,22 @@ class VideoMAEDetector(Detector):
 class ImageNetworkDetector(Detector):
     """An image backbone returning pooled features: resize, normalise, forward."""
 
-    def __init__(self, model: nn.Module, *, name: str, sha256: str | None, feature_dim: int, resolution: int, mean: tuple, std: tuple,
-                 interpolation: str = "bilinear", stand_in: bool = False, seed: int = 0, autocast: bool = False, probabilities: bool = False):
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        name: str,
+        sha256: str | None,
+        feature_dim: int,
+        resolution: int,
+        mean: tuple,
+        std: tuple,
+        interpolation: str = "bilinear",
+        stand_in: bool = False,
+        seed: int = 0,
+        autocast: bool = False,
+        probabilities: bool = False,
+    ):
         super().__init__()
         self.model = model.eval().requires_grad_(False)
         self.name, self.sha256, self.stand_in, self.seed = name, sha256, stand_in, seed
@@ -186,7 +231,9 @@ class ImageNetworkDetector(Detector):
         self.check_input(x)
         x = x.float()
         if x.shape[-2:] != (self.input_resolution,) * 2:
-            x = F.interpolate(x, size=(self.input_resolution,) * 2, mode=self.interpolation, align_corners=False, antialias=True)
+            x = F.interpolate(
+                x, size=(self.input_resolution,) * 2, mode=self.interpolation, align_corners=False, antialias=True
+            )
         x = (x - self.mean) / self.std
         with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=self.autocast and x.is_cuda):
             features = self.model(x)
@@ -203,7 +250,9 @@ def _seeded(build, seed: int) -> nn.Module:
 def _stand_in_or_raise(error: Exception, *, allow: bool, name: str, arch: str, seed: int, res: int, file: str) -> None:
     if not allow:
         raise error
-    warnings.warn(STAND_IN_WARNING.format(name=name, arch=arch, seed=seed, res=res, file=file), RuntimeWarning, stacklevel=3)
+    warnings.warn(
+        STAND_IN_WARNING.format(name=name, arch=arch, seed=seed, res=res, file=file), RuntimeWarning, stacklevel=3
+    )
 
 
 def _resolve_file(spec: weights.WeightsFile, path: str | os.PathLike | None) -> tuple[Path, str, bool]:
@@ -235,7 +284,9 @@ def _load_torchscript(file: Path, device: torch.device) -> torch.jit.ScriptModul
     try:
         module = torch.jit.load(str(file), map_location=device)
     except Exception as exc:  # noqa: BLE001
-        raise weights.WeightsError(f"'{file}' is not a loadable TorchScript file: {type(exc).__name__}: {exc}") from None
+        raise weights.WeightsError(
+            f"'{file}' is not a loadable TorchScript file: {type(exc).__name__}: {exc}"
+        ) from None
     return module.eval()
 
 
@@ -254,9 +305,21 @@ def _device(device) -> torch.device:
 
 
 # ----------------------------------------------------------------------------------------- registered detectors
-def _official_torchscript(spec: weights.WeightsFile, path, device, *, name: str, video: bool, feature_dim: int, arch: str,
-                          allow_stand_in: bool, seed: int, stand_in_resolution: int, stand_in: Callable[[], Detector],
-                          call_kwargs: dict | None = None) -> Detector:
+def _official_torchscript(
+    spec: weights.WeightsFile,
+    path,
+    device,
+    *,
+    name: str,
+    video: bool,
+    feature_dim: int,
+    arch: str,
+    allow_stand_in: bool,
+    seed: int,
+    stand_in_resolution: int,
+    stand_in: Callable[[], Detector],
+    call_kwargs: dict | None = None,
+) -> Detector:
     """The official TorchScript detector ``spec`` (another TorchScript file by path works too); offline, ``stand_in()`` if allowed."""
     device = _device(device)
     path = _in_folder(spec, path)
@@ -265,59 +328,117 @@ def _official_torchscript(spec: weights.WeightsFile, path, device, *, name: str,
     try:
         file, sha, _ = _resolve_file(spec, path)
     except weights.MissingWeightsError as exc:
-        _stand_in_or_raise(exc, allow=allow_stand_in, name=name, arch=arch, seed=seed, res=stand_in_resolution, file=spec.file_name)
+        _stand_in_or_raise(
+            exc, allow=allow_stand_in, name=name, arch=arch, seed=seed, res=stand_in_resolution, file=spec.file_name
+        )
         return stand_in().to(device)
-    return TorchScriptDetector(_load_torchscript(file, device), name=name, sha256=sha, video=video, feature_dim=feature_dim,
-                               call_kwargs=call_kwargs).to(device)
+    return TorchScriptDetector(
+        _load_torchscript(file, device),
+        name=name,
+        sha256=sha,
+        video=video,
+        feature_dim=feature_dim,
+        call_kwargs=call_kwargs,
+    ).to(device)
 
 
 @DETECTORS.register("i3d", aliases=["i3d_torchscript"])
-def i3d(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0) -> Detector:
+def i3d(
+    path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0
+) -> Detector:
     """StyleGAN-V's FVD detector: TorchScript I3D, ``(x, rescale=True, resize=True, return_features=True)``, 400-d."""
 
     def stand_in() -> Detector:
         model = init_stand_in_(InceptionI3d(400), seed)
-        return I3DPytorchDetector(model, name="i3d[stand-in]", sha256=None, resolution=stand_in_resolution, stand_in=True, seed=seed)
+        return I3DPytorchDetector(
+            model, name="i3d[stand-in]", sha256=None, resolution=stand_in_resolution, stand_in=True, seed=seed
+        )
 
-    return _official_torchscript(I3D_TORCHSCRIPT, path, device, name="i3d", video=True, feature_dim=400, arch="InceptionI3d",
-                                 allow_stand_in=allow_stand_in, seed=seed, stand_in_resolution=stand_in_resolution, stand_in=stand_in)
+    return _official_torchscript(
+        I3D_TORCHSCRIPT,
+        path,
+        device,
+        name="i3d",
+        video=True,
+        feature_dim=400,
+        arch="InceptionI3d",
+        allow_stand_in=allow_stand_in,
+        seed=seed,
+        stand_in_resolution=stand_in_resolution,
+        stand_in=stand_in,
+    )
 
 
-def _i3d_state_dict(name: str, path, device, allow_stand_in: bool, stand_in_resolution: int, seed: int, fake_quantization: str) -> Detector:
+def _i3d_state_dict(
+    name: str, path, device, allow_stand_in: bool, stand_in_resolution: int, seed: int, fake_quantization: str
+) -> Detector:
     """``InceptionI3d`` + ``i3d_pretrained_400.pt`` (or its seeded stand-in), named ``name``."""
     device = _device(device)
     try:
         file, sha, _ = _resolve_file(I3D_STATE_DICT, path)
     except weights.MissingWeightsError as exc:
-        _stand_in_or_raise(exc, allow=allow_stand_in, name=name, arch="InceptionI3d", seed=seed, res=stand_in_resolution, file=I3D_STATE_DICT.file_name)
+        _stand_in_or_raise(
+            exc,
+            allow=allow_stand_in,
+            name=name,
+            arch="InceptionI3d",
+            seed=seed,
+            res=stand_in_resolution,
+            file=I3D_STATE_DICT.file_name,
+        )
         model = init_stand_in_(InceptionI3d(400), seed)
-        return I3DPytorchDetector(model, name=f"{name}[stand-in]", sha256=None, resolution=stand_in_resolution, stand_in=True, seed=seed,
-                                  fake_quantization=fake_quantization).to(device)
+        return I3DPytorchDetector(
+            model,
+            name=f"{name}[stand-in]",
+            sha256=None,
+            resolution=stand_in_resolution,
+            stand_in=True,
+            seed=seed,
+            fake_quantization=fake_quantization,
+        ).to(device)
     model = InceptionI3d(400)
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001
-        raise weights.WeightsError(f"'{file}' is not an InceptionI3d state dict (like i3d_pretrained_400.pt): {type(exc).__name__}: {exc}") from None
-    return I3DPytorchDetector(model, name=name, sha256=sha, resolution=224, fake_quantization=fake_quantization).to(device)
+        raise weights.WeightsError(
+            f"'{file}' is not an InceptionI3d state dict (like i3d_pretrained_400.pt): {type(exc).__name__}: {exc}"
+        ) from None
+    return I3DPytorchDetector(model, name=name, sha256=sha, resolution=224, fake_quantization=fake_quantization).to(
+        device
+    )
 
 
 @DETECTORS.register("i3d_pytorch", aliases=["i3d_pretrained_400"])
-def i3d_pytorch(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0) -> Detector:
+def i3d_pytorch(
+    path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0
+) -> Detector:
     """Our ``InceptionI3d`` with ``i3d_pretrained_400.pt``, fed like the StyleGAN-V detector (fakes rounded): cross-checks ``i3d``."""
-    return _i3d_state_dict("i3d_pytorch", path, device, allow_stand_in, stand_in_resolution, seed, fake_quantization="round")
+    return _i3d_state_dict(
+        "i3d_pytorch", path, device, allow_stand_in, stand_in_resolution, seed, fake_quantization="round"
+    )
 
 
 @DETECTORS.register("i3d_videogpt", aliases=["i3d_tats", "i3d_digan"])
-def i3d_videogpt(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0) -> Detector:
+def i3d_videogpt(
+    path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0
+) -> Detector:
     """The TATS / DIGAN FVD path: ``i3d_pretrained_400.pt``, TATS ``preprocess`` (stretch to 224, ``2x/255 - 1``), and generated
     frames quantised by truncation ``((x + 1) / 2 * 255).to(uint8)`` as DIGAN does, so numbers compare with papers on those repos."""
-    return _i3d_state_dict("i3d_videogpt", path, device, allow_stand_in, stand_in_resolution, seed, fake_quantization="truncate")
+    return _i3d_state_dict(
+        "i3d_videogpt", path, device, allow_stand_in, stand_in_resolution, seed, fake_quantization="truncate"
+    )
 
 
 @DETECTORS.register("inception", aliases=["inception_v3", "inception_2015_12_05"])
-def inception(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 75, seed: int = 0,
-              output: str = "features") -> Detector:
+def inception(
+    path: str | None = None,
+    device=None,
+    allow_stand_in: bool = False,
+    stand_in_resolution: int = 75,
+    seed: int = 0,
+    output: str = "features",
+) -> Detector:
     """StyleGAN2-ADA's Inception (TorchScript). ``output="features"``: 2048-d pool (FID, KID; ``return_features=True``);
     ``output="probs"``: 1008 class probabilities without the output bias (IS; ``no_output_bias=True``, as the official code).
     Stand-in: a random torchvision Inception-v3 (fc bias-free, 1008 classes for ``probs``)."""
@@ -328,7 +449,9 @@ def inception(path: str | None = None, device=None, allow_stand_in: bool = False
 
     def stand_in() -> Detector:
         if stand_in_resolution < 75:
-            raise ValueError(f"inception stand-in needs stand_in_resolution >= 75 (Inception-v3's minimum), got {stand_in_resolution}")
+            raise ValueError(
+                f"inception stand-in needs stand_in_resolution >= 75 (Inception-v3's minimum), got {stand_in_resolution}"
+            )
         import torchvision
 
         def build():
@@ -337,16 +460,39 @@ def inception(path: str | None = None, device=None, allow_stand_in: bool = False
             return net
 
         model = init_stand_in_(_seeded(build, seed), seed)
-        return ImageNetworkDetector(model, name=f"{name}[stand-in]", sha256=None, feature_dim=1008 if probs else 2048, resolution=stand_in_resolution,
-                                    mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), stand_in=True, seed=seed, probabilities=probs)
+        return ImageNetworkDetector(
+            model,
+            name=f"{name}[stand-in]",
+            sha256=None,
+            feature_dim=1008 if probs else 2048,
+            resolution=stand_in_resolution,
+            mean=(0.5, 0.5, 0.5),
+            std=(0.5, 0.5, 0.5),
+            stand_in=True,
+            seed=seed,
+            probabilities=probs,
+        )
 
-    return _official_torchscript(INCEPTION_TORCHSCRIPT, path, device, name=name, video=False, feature_dim=1008 if probs else 2048, arch="Inception-v3",
-                                 allow_stand_in=allow_stand_in, seed=seed, stand_in_resolution=stand_in_resolution, stand_in=stand_in,
-                                 call_kwargs=dict(no_output_bias=True) if probs else None)
+    return _official_torchscript(
+        INCEPTION_TORCHSCRIPT,
+        path,
+        device,
+        name=name,
+        video=False,
+        feature_dim=1008 if probs else 2048,
+        arch="Inception-v3",
+        allow_stand_in=allow_stand_in,
+        seed=seed,
+        stand_in_resolution=stand_in_resolution,
+        stand_in=stand_in,
+        call_kwargs=dict(no_output_bias=True) if probs else None,
+    )
 
 
 @DETECTORS.register("c3d_ucf101", aliases=["c3d"])
-def c3d_ucf101(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0) -> Detector:
+def c3d_ucf101(
+    path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0
+) -> Detector:
     """StyleGAN-V's video Inception Score detector: the C3D UCF-101 TorchScript (TGAN2's chainer model), called as the
     official code does (``detector(x)`` on uint8 ``[B, 3, 16, H, W]``, resize and mean subtraction inside) -> 101 probabilities.
     Stand-in: our C3D layout at ``stand_in_resolution``, randomly initialised."""
@@ -355,13 +501,26 @@ def c3d_ucf101(path: str | None = None, device=None, allow_stand_in: bool = Fals
         model = init_stand_in_(C3D(num_classes=101), seed)
         return C3DDetector(model, name="c3d_ucf101[stand-in]", resolution=stand_in_resolution, seed=seed)
 
-    return _official_torchscript(C3D_UCF101, path, device, name="c3d_ucf101", video=True, feature_dim=101, arch="C3D",
-                                 allow_stand_in=allow_stand_in, seed=seed, stand_in_resolution=stand_in_resolution, stand_in=stand_in,
-                                 call_kwargs={})
+    return _official_torchscript(
+        C3D_UCF101,
+        path,
+        device,
+        name="c3d_ucf101",
+        video=True,
+        feature_dim=101,
+        arch="C3D",
+        allow_stand_in=allow_stand_in,
+        seed=seed,
+        stand_in_resolution=stand_in_resolution,
+        stand_in=stand_in,
+        call_kwargs={},
+    )
 
 
 @DETECTORS.register("videomae_v2", aliases=["videomae", "cdfvd_videomae"])
-def videomae_v2(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0) -> Detector:
+def videomae_v2(
+    path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0
+) -> Detector:
     """Content-debiased FVD's backbone: VideoMAE-v2 ViT-g/14 fine-tuned on SSv2 (``vit_g_hybrid_pt_1200e_ssv2_ft.pth``), 1408-d.
     Stand-in: the same layout at width 64, depth 2, patch 8 (ViT-g is ~1B parameters, too big for CPU smoke runs)."""
     from .videomae import VideoMAEv2
@@ -370,27 +529,53 @@ def videomae_v2(path: str | None = None, device=None, allow_stand_in: bool = Fal
     try:
         file, sha, _ = _resolve_file(VIDEOMAE_V2_G, path)
     except weights.MissingWeightsError as exc:
-        _stand_in_or_raise(exc, allow=allow_stand_in, name="videomae_v2", arch="VideoMAE-v2 (tiny)", seed=seed, res=stand_in_resolution,
-                           file=VIDEOMAE_V2_G.file_name)
-        model = _seeded(lambda: VideoMAEv2(embed_dim=64, depth=2, num_heads=4, mlp_ratio=48 / 11, patch_size=8, tubelet_size=2,
-                                           img_size=stand_in_resolution, num_frames=16), seed)
+        _stand_in_or_raise(
+            exc,
+            allow=allow_stand_in,
+            name="videomae_v2",
+            arch="VideoMAE-v2 (tiny)",
+            seed=seed,
+            res=stand_in_resolution,
+            file=VIDEOMAE_V2_G.file_name,
+        )
+        model = _seeded(
+            lambda: VideoMAEv2(
+                embed_dim=64,
+                depth=2,
+                num_heads=4,
+                mlp_ratio=48 / 11,
+                patch_size=8,
+                tubelet_size=2,
+                img_size=stand_in_resolution,
+                num_frames=16,
+            ),
+            seed,
+        )
         return VideoMAEDetector(model, name="videomae_v2[stand-in]", sha256=None, stand_in=True, seed=seed).to(device)
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
-        layer_scale = 1.0 if any(k.endswith(".gamma_1") for k in state.get("model", state.get("module", state))) else None
+        layer_scale = (
+            1.0 if any(k.endswith(".gamma_1") for k in state.get("model", state.get("module", state))) else None
+        )
         with torch.device("meta"):
             model = VideoMAEv2.giant(layer_scale=layer_scale)
         model.from_published(state, assign=True)
     except Exception as exc:  # noqa: BLE001
-        raise weights.WeightsError(f"'{file}' is not a VideoMAE-v2 ViT-g checkpoint (like {VIDEOMAE_V2_G.file_name}): {type(exc).__name__}: {exc}") from None
+        raise weights.WeightsError(
+            f"'{file}' is not a VideoMAE-v2 ViT-g checkpoint (like {VIDEOMAE_V2_G.file_name}): {type(exc).__name__}: {exc}"
+        ) from None
     model.pos_embed = VideoMAEv2.giant_position_table()
     if device.type == "cuda":
-        model = model.to(torch.bfloat16)  # ~2 GB of weights instead of ~4 GB; the forward runs under bf16 autocast anyway
+        model = model.to(
+            torch.bfloat16
+        )  # ~2 GB of weights instead of ~4 GB; the forward runs under bf16 autocast anyway
     return VideoMAEDetector(model, name="videomae_v2", sha256=sha).to(device)
 
 
 @DETECTORS.register("dino_vits16", aliases=["dino", "vit_small_patch16_224.dino"])
-def dino_vits16(path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0) -> Detector:
+def dino_vits16(
+    path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0
+) -> Detector:
     """DINO ViT-S/16 CLS features (384-d): whole frame resized to 224 (bicubic, antialiased, no crop), ImageNet mean/std."""
     import timm
 
@@ -403,16 +588,48 @@ def dino_vits16(path: str | None = None, device=None, allow_stand_in: bool = Fal
     try:
         file, sha, _ = _resolve_file(DINO_VITS16, path)
     except weights.MissingWeightsError as exc:
-        _stand_in_or_raise(exc, allow=allow_stand_in, name="dino_vits16", arch=arch, seed=seed, res=stand_in_resolution, file=DINO_VITS16.file_name)
-        model = _seeded(lambda: timm.create_model(arch, pretrained=False, num_classes=0, img_size=stand_in_resolution), seed)
-        return ImageNetworkDetector(model, name="dino_vits16[stand-in]", sha256=None, feature_dim=384, resolution=stand_in_resolution,
-                                    mean=mean, std=std, interpolation="bicubic", stand_in=True, seed=seed, autocast=True).to(device)
+        _stand_in_or_raise(
+            exc,
+            allow=allow_stand_in,
+            name="dino_vits16",
+            arch=arch,
+            seed=seed,
+            res=stand_in_resolution,
+            file=DINO_VITS16.file_name,
+        )
+        model = _seeded(
+            lambda: timm.create_model(arch, pretrained=False, num_classes=0, img_size=stand_in_resolution), seed
+        )
+        return ImageNetworkDetector(
+            model,
+            name="dino_vits16[stand-in]",
+            sha256=None,
+            feature_dim=384,
+            resolution=stand_in_resolution,
+            mean=mean,
+            std=std,
+            interpolation="bicubic",
+            stand_in=True,
+            seed=seed,
+            autocast=True,
+        ).to(device)
     try:
         model = timm.create_model(arch, pretrained=True, num_classes=0, pretrained_cfg_overlay=dict(file=str(file)))
     except Exception as exc:  # noqa: BLE001
-        raise weights.WeightsError(f"'{file}' could not be loaded as {arch} weights: {type(exc).__name__}: {exc}") from None
-    return ImageNetworkDetector(model, name="dino_vits16", sha256=sha, feature_dim=384, resolution=224, mean=mean, std=std,
-                                interpolation="bicubic", autocast=True).to(device)
+        raise weights.WeightsError(
+            f"'{file}' could not be loaded as {arch} weights: {type(exc).__name__}: {exc}"
+        ) from None
+    return ImageNetworkDetector(
+        model,
+        name="dino_vits16",
+        sha256=sha,
+        feature_dim=384,
+        resolution=224,
+        mean=mean,
+        std=std,
+        interpolation="bicubic",
+        autocast=True,
+    ).to(device)
 
 
 @DETECTORS.register("torchscript")
@@ -432,9 +649,17 @@ def torchscript(path: str, device=None, video: bool = True, call_kwargs: dict | 
         with torch.no_grad():
             dim = int(module(probe, **kwargs).reshape(1, -1).shape[1])
     except Exception as exc:  # noqa: BLE001
-        raise weights.WeightsError(f"TorchScript detector '{file}' does not accept the official call {kwargs}: {type(exc).__name__}: {exc}") from None
-    return TorchScriptDetector(module, name=f"torchscript:{file.stem}", sha256=weights.cached_sha256(file), video=video, feature_dim=dim,
-                               call_kwargs=kwargs).to(device)
+        raise weights.WeightsError(
+            f"TorchScript detector '{file}' does not accept the official call {kwargs}: {type(exc).__name__}: {exc}"
+        ) from None
+    return TorchScriptDetector(
+        module,
+        name=f"torchscript:{file.stem}",
+        sha256=weights.cached_sha256(file),
+        video=video,
+        feature_dim=dim,
+        call_kwargs=kwargs,
+    ).to(device)
 
 
 # ----------------------------------------------------------------------------------------- in-process cache
@@ -449,7 +674,14 @@ def load_detector(spec, *, path: str | None = None, device=None, allow_stand_in:
     merged = {**kwargs, **spec_kwargs}
     if path is not None:
         merged["path"] = str(path)
-    key = (DETECTORS.get(name), str(_device(device)), bool(allow_stand_in), tuple(sorted((k, str(v)) for k, v in merged.items())))
+    key = (
+        DETECTORS.get(name),
+        str(_device(device)),
+        bool(allow_stand_in),
+        tuple(sorted((k, str(v)) for k, v in merged.items())),
+    )
     if key not in _LOADED:
-        _LOADED[key] = DETECTORS.build({"_name_": name, **merged}, device=_device(device), allow_stand_in=allow_stand_in)
+        _LOADED[key] = DETECTORS.build(
+            {"_name_": name, **merged}, device=_device(device), allow_stand_in=allow_stand_in
+        )
     return _LOADED[key]

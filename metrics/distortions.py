@@ -15,6 +15,7 @@ Distortions that read ahead of the T output frames (speed change, frame drops) d
 source frames per output frame at strength 1, so the caller reads ``ceil(T * context)`` frames.
 Randomness comes only from the ``torch.Generator`` passed in, so a run is reproducible.
 """
+
 from __future__ import annotations
 
 import math
@@ -345,7 +346,9 @@ class ContentSwitch(Distortion):
     def apply(self, videos, strength, num_frames, generator):
         b = videos.shape[0]
         if b < 2:
-            raise ValueError("content_switch: needs a batch of at least 2 videos (the other content comes from the batch)")
+            raise ValueError(
+                "content_switch: needs a batch of at least 2 videos (the other content comes from the batch)"
+            )
         cuts = int(self.parameter(strength))
         out = videos[:, :num_frames].clone()
         bounds = [round(j * num_frames / (cuts + 1)) for j in range(cuts + 2)]

@@ -1,4 +1,5 @@
 """torch.distributed helpers for metrics: every process computes partial float64 sums; one all-reduce combines them."""
+
 from __future__ import annotations
 
 from typing import Any

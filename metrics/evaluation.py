@@ -5,6 +5,7 @@ with ``run_dir``, appends it as a JSON line to ``<run_dir>/metric-<name>.jsonl``
 any snapshot can be re-evaluated later and results never live only in a log). Every record says how the
 number was measured (``protocol``) and which snapshot (``kimg``/``checkpoint``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,9 +49,19 @@ def split_detector_path(metric: Any, detector_path: Any) -> tuple[Any, Any]:
     return build_metric(metric), detector_path
 
 
-def reference_statistics(metric: Any, *, real: Any, device: Any = None, detector_path: str | os.PathLike | None = None, seed: int = 0,
-                         batch_size: int | None = None, mode: str = "default", allow_stand_in_detectors: bool = False,
-                         cache_dir: str | os.PathLike | None = None, allow_fewer: bool = False) -> ReferenceStats:
+def reference_statistics(
+    metric: Any,
+    *,
+    real: Any,
+    device: Any = None,
+    detector_path: str | os.PathLike | None = None,
+    seed: int = 0,
+    batch_size: int | None = None,
+    mode: str = "default",
+    allow_stand_in_detectors: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+    allow_fewer: bool = False,
+) -> ReferenceStats:
     """The real side of ``metric`` on ``real`` as shareable reference statistics (what ``sgvb stats`` writes):
     the metric's ``real_side`` (``registry.interfaces.Metric``) with the dataset's identity added."""
     check_mode(mode)
@@ -58,15 +69,25 @@ def reference_statistics(metric: Any, *, real: Any, device: Any = None, detector
         raise TypeError(f"'real' must be a VideoDataset, got {type(real).__name__}")
     m, detector_path = split_detector_path(metric, detector_path)
     rank, world = dist_info()
-    ctx = EvalContext(device=resolve_device(device), seed=int(seed), mode=mode, batch_size=batch_size,
-                      detector_path=str(detector_path) if detector_path is not None else None, allow_stand_in=bool(allow_stand_in_detectors),
-                      cache_dir=cache_dir, rank=rank, world_size=world, num_threads=min(8, os.cpu_count() or 1),
-                      allow_fewer=bool(allow_fewer))
+    ctx = EvalContext(
+        device=resolve_device(device),
+        seed=int(seed),
+        mode=mode,
+        batch_size=batch_size,
+        detector_path=str(detector_path) if detector_path is not None else None,
+        allow_stand_in=bool(allow_stand_in_detectors),
+        cache_dir=cache_dir,
+        rank=rank,
+        world_size=world,
+        num_threads=min(8, os.cpu_count() or 1),
+        allow_fewer=bool(allow_fewer),
+    )
     with torch.no_grad():
         side = m.real_side(ctx, real)
     arrays = {k: np.asarray(v, np.float64) for k, v in side.arrays.items()}
-    return ReferenceStats(arrays, side.protocol, fingerprint=real.fingerprint(), resolution=real.resolution,
-                          counts=side.counts)
+    return ReferenceStats(
+        arrays, side.protocol, fingerprint=real.fingerprint(), resolution=real.resolution, counts=side.counts
+    )
 
 
 def run_seed(seed: int, run: int) -> int:
@@ -109,7 +130,9 @@ def evaluate(
     """
     check_mode(mode)
     if not (is_dataset(real) or isinstance(real, ReferenceStats)):
-        raise TypeError(f"'real' must be a VideoDataset (read_frames, video_length, __len__, fingerprint), got {type(real).__name__}")
+        raise TypeError(
+            f"'real' must be a VideoDataset (read_frames, video_length, __len__, fingerprint), got {type(real).__name__}"
+        )
     if not (is_generator(fake) or is_dataset(fake)):
         raise TypeError(f"'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}")
     if batch_size is not None and int(batch_size) < 1:
@@ -117,8 +140,9 @@ def evaluate(
     if int(num_runs) < 1:
         raise ValueError(f"num_runs must be >= 1, got {num_runs}")
     if run_dir is not None and is_generator(fake) and kimg is None and checkpoint is None:
-        raise ValueError("run_dir: a record of a generator must say which snapshot it measured; "
-                         "give kimg or checkpoint")
+        raise ValueError(
+            "run_dir: a record of a generator must say which snapshot it measured; give kimg or checkpoint"
+        )
     m, detector_path = split_detector_path(metric, detector_path)
     if isinstance(real, ReferenceStats) and not m.shares_real_statistics:
         raise ValueError(f"real_stats: metric '{m.name}' cannot use reference statistics; give the dataset instead")
@@ -126,37 +150,69 @@ def evaluate(
     run_dir = Path(run_dir) if run_dir is not None else None
     tag = f"kimg{int(round(kimg)):06d}" if kimg is not None else datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     ctx = EvalContext(
-        device=resolve_device(device), seed=int(seed), mode=mode, batch_size=batch_size,
-        detector_path=str(detector_path) if detector_path is not None else None, allow_stand_in=bool(allow_stand_in_detectors),
-        cache_dir=cache_dir, run_dir=run_dir, artifact_tag=tag, rank=rank, world_size=world,
-        num_threads=min(8, os.cpu_count() or 1), allow_fewer=bool(allow_fewer), num_runs=int(num_runs),
+        device=resolve_device(device),
+        seed=int(seed),
+        mode=mode,
+        batch_size=batch_size,
+        detector_path=str(detector_path) if detector_path is not None else None,
+        allow_stand_in=bool(allow_stand_in_detectors),
+        cache_dir=cache_dir,
+        run_dir=run_dir,
+        artifact_tag=tag,
+        rank=rank,
+        world_size=world,
+        num_threads=min(8, os.cpu_count() or 1),
+        allow_fewer=bool(allow_fewer),
+        num_runs=int(num_runs),
     )
     start = time.perf_counter()
     outs = []
     with torch.no_grad():  # generator chunks are consumed lazily: grad mode must be off for the whole computation
         for r in range(ctx.num_runs):
             tag = ctx.artifact_tag if ctx.num_runs == 1 else f"{ctx.artifact_tag}-run{r}"
-            outs.append(m.compute(dataclasses.replace(ctx, seed=run_seed(ctx.seed, r), run_index=r, artifact_tag=tag), fake, real))
+            outs.append(
+                m.compute(
+                    dataclasses.replace(ctx, seed=run_seed(ctx.seed, r), run_index=r, artifact_tag=tag), fake, real
+                )
+            )
     wall = time.perf_counter() - start
     out = outs[0]
     values = np.array([o.value for o in outs], dtype=np.float64)
-    protocol = {**out.protocol, "seed": ctx.seed, "num_runs": ctx.num_runs, "counts": ctx.counts, "allow_fewer": ctx.allow_fewer,
-                "fewer_than_name": any(c["used"] < c["requested"] for c in ctx.counts.values())}
+    protocol = {
+        **out.protocol,
+        "seed": ctx.seed,
+        "num_runs": ctx.num_runs,
+        "counts": ctx.counts,
+        "allow_fewer": ctx.allow_fewer,
+        "fewer_than_name": any(c["used"] < c["requested"] for c in ctx.counts.values()),
+    }
     protocol.update(protocol_identity(m, protocol))
     # every record says both (built-in metrics do, a plugin's may not); set after the identity, which they leave as is
     protocol["stand_in"] = bool(protocol.get("stand_in", False))
     protocol.setdefault("fake_source", "generator" if is_generator(fake) else "videos")
     if ctx.official and protocol["fewer_than_name"] and rank == 0:
-        print(f"{m.name}: mode=official used " + ", ".join(f"{c['used']} of {c['requested']} {what}" for what, c in ctx.counts.items()),
-              file=sys.stderr)
+        print(
+            f"{m.name}: mode=official used "
+            + ", ".join(f"{c['used']} of {c['requested']} {what}" for what, c in ctx.counts.items()),
+            file=sys.stderr,
+        )
     repeated = {}
     if ctx.num_runs > 1:
         # population std (ddof=0) over the runs, as DIGAN's mean ± std over trials
-        runs = [{"seed": run_seed(ctx.seed, r), "value": float(o.value),
-                 "results": {k: float(v) for k, v in o.results.items()}} for r, o in enumerate(outs)]
+        runs = [
+            {
+                "seed": run_seed(ctx.seed, r),
+                "value": float(o.value),
+                "results": {k: float(v) for k, v in o.results.items()},
+            }
+            for r, o in enumerate(outs)
+        ]
         repeated = dict(value_std=float(values.std()), runs=runs)
-    artifacts = {k: v for o in outs for k, v in (o.artifacts or {}).items()} if ctx.num_runs == 1 else {
-        f"run{r}/{k}": v for r, o in enumerate(outs) for k, v in (o.artifacts or {}).items()}
+    artifacts = (
+        {k: v for o in outs for k, v in (o.artifacts or {}).items()}
+        if ctx.num_runs == 1
+        else {f"run{r}/{k}": v for r, o in enumerate(outs) for k, v in (o.artifacts or {}).items()}
+    )
     record = MetricRecord(
         metric=m.name,
         value=float(values.mean()),

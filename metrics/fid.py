@@ -5,6 +5,7 @@ frames. From a generator the frames come from 16-frame clips starting at t = 0 (
 last one cut); from a folder they are the first N frames in (video, frame) order. ``fid<N>`` (no
 ``_full``) takes N real frames spread evenly over all real frames instead of all of them, for quick runs.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,21 @@ from einops import rearrange
 from registry import METRICS
 
 from . import sources
-from .base import (EvalContext, Metric, MetricOutput, accumulate, check_same_resolution, frechet_output, is_dataset, is_generator,
-                   name_pattern, parse_count, preset, real_statistics, stat_tensors)
+from .base import (
+    EvalContext,
+    Metric,
+    MetricOutput,
+    accumulate,
+    check_same_resolution,
+    frechet_output,
+    is_dataset,
+    is_generator,
+    name_pattern,
+    parse_count,
+    preset,
+    real_statistics,
+    stat_tensors,
+)
 from .stats import FeatureStats
 
 # StyleGAN-V: NUM_FRAMES_IN_BATCH for FID = {128: 32, 256: 32, 512: 8, 1024: 2} frames per call on one GPU.
@@ -36,7 +50,14 @@ class FID(Metric):
     PROTOCOL_VERSION = 1
     shares_real_statistics = True
 
-    def __init__(self, num_fake: int = 50000, full: bool = True, clip_length: int = CLIP_LENGTH, detector: Any = "inception", stand_in_resolution: int | None = None):
+    def __init__(
+        self,
+        num_fake: int = 50000,
+        full: bool = True,
+        clip_length: int = CLIP_LENGTH,
+        detector: Any = "inception",
+        stand_in_resolution: int | None = None,
+    ):
         if num_fake < 2:
             raise ValueError(f"fid needs num_fake >= 2, got {num_fake}")
         self.num_fake, self.full, self.clip_length = int(num_fake), bool(full), int(clip_length)
@@ -45,11 +66,15 @@ class FID(Metric):
 
     def compute(self, ctx: EvalContext, fake: Any, real: Any) -> MetricOutput:
         check_same_resolution(self.name, fake, real)
-        detector = ctx.detector(self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=False)
+        detector = ctx.detector(
+            self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=False
+        )
         batch = ctx.batch_size or next((v for r, v in sorted(_FRAMES_PER_BATCH.items()) if real.resolution <= r), 2)
 
         def frame_features(dataset, clips):
-            for frames in sources.iter_dataset_frame_batches(dataset, clips, batch_size=batch, device=ctx.device, num_threads=ctx.num_threads):
+            for frames in sources.iter_dataset_frame_batches(
+                dataset, clips, batch_size=batch, device=ctx.device, num_threads=ctx.num_threads
+            ):
                 yield detector(frames)
 
         def real_side() -> tuple[dict, bool]:
@@ -62,8 +87,13 @@ class FID(Metric):
                 return stat_tensors(accumulate(frame_features(real, mine), detector.feature_dim, ctx.device))
 
             fields = {
-                "metric": "fid", "fingerprint": real.fingerprint(), "full": self.full, "num": None if self.full else self.num_fake,
-                "mode": ctx.mode, "detector": detector.identity, "covariance": ctx.covariance,
+                "metric": "fid",
+                "fingerprint": real.fingerprint(),
+                "full": self.full,
+                "num": None if self.full else self.num_fake,
+                "mode": ctx.mode,
+                "detector": detector.identity,
+                "covariance": ctx.covariance,
             }
             return ctx.cached_real(f"{self.name}-real", fields, real_sums)
 
@@ -76,8 +106,14 @@ class FID(Metric):
             videos_per_batch = max(1, batch // self.clip_length)
             remaining = n_mine
             with sources.eval_mode(fake):
-                for clips in sources.generated_clips(fake, num_videos=math.ceil(n_mine / self.clip_length), times=list(range(self.clip_length)),
-                                                     batch_size=videos_per_batch, generator=ctx.torch_generator(), device=ctx.device):
+                for clips in sources.generated_clips(
+                    fake,
+                    num_videos=math.ceil(n_mine / self.clip_length),
+                    times=list(range(self.clip_length)),
+                    batch_size=videos_per_batch,
+                    generator=ctx.torch_generator(),
+                    device=ctx.device,
+                ):
                     frames = rearrange(clips, "b c t h w -> (b t) c h w")[:remaining]
                     remaining -= frames.shape[0]
                     for i in range(0, frames.shape[0], batch):
@@ -95,17 +131,31 @@ class FID(Metric):
             ctx.check_count(self.name, "fake frames", self.num_fake, self.num_fake - frames_needed)
             mine = sources.shard(clips, ctx.rank, ctx.world_size)
             # the same frames in every run: computed once per evaluation
-            fake_stats = ctx.memoize(("fid-fake", id(fake), tuple(mine), detector.identity),
-                                     lambda: accumulate(frame_features(fake, mine), detector.feature_dim, ctx.device))
+            fake_stats = ctx.memoize(
+                ("fid-fake", id(fake), tuple(mine), detector.identity),
+                lambda: accumulate(frame_features(fake, mine), detector.feature_dim, ctx.device),
+            )
             fake_stats = FeatureStats.from_state_dict(fake_stats.state_dict())
             fake_desc = "videos"
         else:
-            raise TypeError(f"{self.name}: 'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}")
+            raise TypeError(
+                f"{self.name}: 'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}"
+            )
         fake_stats.all_reduce()
 
-        return frechet_output(self.name, fake_stats, real_stats, ctx=ctx, detector=detector, resolution=real.resolution,
-                              fake_source=fake_desc, real_cache_hit=cache_hit, frames=1, subsample=1,
-                              fake_clip_length=self.clip_length if fake_desc == "generator" else None)
+        return frechet_output(
+            self.name,
+            fake_stats,
+            real_stats,
+            ctx=ctx,
+            detector=detector,
+            resolution=real.resolution,
+            fake_source=fake_desc,
+            real_cache_hit=cache_hit,
+            frames=1,
+            subsample=1,
+            fake_clip_length=self.clip_length if fake_desc == "generator" else None,
+        )
 
 
 @name_pattern(r"fid(\d+k?)(_full)?")

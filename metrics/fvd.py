@@ -8,6 +8,7 @@ the default mode unless ``allow_fewer``; ``mode="official"`` keeps min(N, found)
 records it. Statistics: float64 sums; covariance 1/N in ``mode="official"`` (StyleGAN-V) and 1/(N-1)
 otherwise. Real statistics are cached, or come from a reference file (``sgvb stats``).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,8 +18,21 @@ import torch
 from registry import METRICS
 
 from . import sources
-from .base import (EvalContext, Metric, MetricOutput, accumulate, check_same_resolution, frechet_output, is_dataset, is_generator,
-                   name_pattern, parse_count, preset, real_statistics, stat_tensors)
+from .base import (
+    EvalContext,
+    Metric,
+    MetricOutput,
+    accumulate,
+    check_same_resolution,
+    frechet_output,
+    is_dataset,
+    is_generator,
+    name_pattern,
+    parse_count,
+    preset,
+    real_statistics,
+    stat_tensors,
+)
 from .stats import FeatureStats
 
 # StyleGAN-V: NUM_FRAMES_IN_BATCH[resolution] // num_frames videos per detector call.
@@ -37,9 +51,18 @@ class FVD(Metric):
     PROTOCOL_VERSION = 1
     shares_real_statistics = True
 
-    def __init__(self, num_videos: int = 2048, num_frames: int = 16, subsample: int = 1, detector: Any = "i3d", stand_in_resolution: int | None = None):
+    def __init__(
+        self,
+        num_videos: int = 2048,
+        num_frames: int = 16,
+        subsample: int = 1,
+        detector: Any = "i3d",
+        stand_in_resolution: int | None = None,
+    ):
         if num_videos < 2 or num_frames < 1 or subsample < 1:
-            raise ValueError(f"fvd needs num_videos >= 2, num_frames >= 1, subsample >= 1; got {num_videos}, {num_frames}, {subsample}")
+            raise ValueError(
+                f"fvd needs num_videos >= 2, num_frames >= 1, subsample >= 1; got {num_videos}, {num_frames}, {subsample}"
+            )
         self.num_videos, self.num_frames, self.subsample = int(num_videos), int(num_frames), int(subsample)
         self.detector_spec, self.stand_in_resolution = detector, stand_in_resolution
         span = self.num_frames * self.subsample
@@ -47,24 +70,42 @@ class FVD(Metric):
 
     def compute(self, ctx: EvalContext, fake: Any, real: Any) -> MetricOutput:
         check_same_resolution(self.name, fake, real)
-        detector = ctx.detector(self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=True)
+        detector = ctx.detector(
+            self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=True
+        )
         batch = ctx.batch_size or default_batch_size(real.resolution, self.num_frames)
 
         def real_side() -> tuple[dict, bool]:
             if not is_dataset(real):
                 raise TypeError(f"{self.name}: 'real' must be a VideoDataset, got {type(real).__name__}")
-            real_clips = sources.select_real_clips(real, num_videos=self.num_videos, num_frames=self.num_frames, subsample=self.subsample,
-                                                   seed=ctx.seed, mode=ctx.mode)
+            real_clips = sources.select_real_clips(
+                real,
+                num_videos=self.num_videos,
+                num_frames=self.num_frames,
+                subsample=self.subsample,
+                seed=ctx.seed,
+                mode=ctx.mode,
+            )
             ctx.check_count(self.name, "real videos", self.num_videos, len(real_clips))
 
             def real_sums() -> dict[str, torch.Tensor]:
                 mine = sources.shard(real_clips, ctx.rank, ctx.world_size)
-                return stat_tensors(accumulate(ctx.dataset_features(detector, real, mine, batch_size=batch), detector.feature_dim, ctx.device))
+                return stat_tensors(
+                    accumulate(
+                        ctx.dataset_features(detector, real, mine, batch_size=batch), detector.feature_dim, ctx.device
+                    )
+                )
 
             fields = {
-                "metric": "fvd", "fingerprint": real.fingerprint(), "clips": [(c.video, c.frames[0]) for c in real_clips],
-                "num_frames": self.num_frames, "subsample": self.subsample, "mode": ctx.mode, "seed": ctx.seed,
-                "detector": detector.identity, "covariance": ctx.covariance,
+                "metric": "fvd",
+                "fingerprint": real.fingerprint(),
+                "clips": [(c.video, c.frames[0]) for c in real_clips],
+                "num_frames": self.num_frames,
+                "subsample": self.subsample,
+                "mode": ctx.mode,
+                "seed": ctx.seed,
+                "detector": detector.identity,
+                "covariance": ctx.covariance,
             }
             return ctx.cached_real(f"{self.name}-real", fields, real_sums)
 
@@ -76,22 +117,45 @@ class FVD(Metric):
             fake_stats = FeatureStats(detector.feature_dim, device=ctx.device)
             n_mine = sources.quota(self.num_videos, ctx.rank, ctx.world_size)
             with sources.eval_mode(fake):
-                for clips in sources.generated_clips(fake, num_videos=n_mine, times=times, batch_size=batch, generator=ctx.torch_generator(),
-                                                     device=ctx.device, quantization=detector.fake_quantization):
+                for clips in sources.generated_clips(
+                    fake,
+                    num_videos=n_mine,
+                    times=times,
+                    batch_size=batch,
+                    generator=ctx.torch_generator(),
+                    device=ctx.device,
+                    quantization=detector.fake_quantization,
+                ):
                     fake_stats.update(detector(clips))
             fake_desc = "generator"
         elif is_dataset(fake):
-            fake_clips = sources.select_folder_clips(fake, num_videos=self.num_videos, num_frames=self.num_frames, subsample=self.subsample, mode=ctx.mode)
+            fake_clips = sources.select_folder_clips(
+                fake, num_videos=self.num_videos, num_frames=self.num_frames, subsample=self.subsample, mode=ctx.mode
+            )
             ctx.check_count(self.name, "fake videos", self.num_videos, len(fake_clips))
             mine = sources.shard(fake_clips, ctx.rank, ctx.world_size)
-            fake_stats = accumulate(ctx.dataset_features(detector, fake, mine, batch_size=batch), detector.feature_dim, ctx.device)
+            fake_stats = accumulate(
+                ctx.dataset_features(detector, fake, mine, batch_size=batch), detector.feature_dim, ctx.device
+            )
             fake_desc = "videos"
         else:
-            raise TypeError(f"{self.name}: 'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}")
+            raise TypeError(
+                f"{self.name}: 'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}"
+            )
         fake_stats.all_reduce()
 
-        return frechet_output(self.name, fake_stats, real_stats, ctx=ctx, detector=detector, resolution=real.resolution,
-                              fake_source=fake_desc, real_cache_hit=cache_hit, frames=self.num_frames, subsample=self.subsample)
+        return frechet_output(
+            self.name,
+            fake_stats,
+            real_stats,
+            ctx=ctx,
+            detector=detector,
+            resolution=real.resolution,
+            fake_source=fake_desc,
+            real_cache_hit=cache_hit,
+            frames=self.num_frames,
+            subsample=self.subsample,
+        )
 
 
 @name_pattern(r"fvd(\d+k?)_(\d+)f(?:_subsample(\d+)f)?")

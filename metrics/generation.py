@@ -4,6 +4,7 @@ The frames still leave the generator in float32 (its RGB path accumulates in flo
 quantised with the official formula (``sources.quantize``), so bf16 changes only the network's
 internal precision, never the uint8 rounding rule.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,8 +28,16 @@ def sampling_autocast(device: torch.device, precision: str = "bf16"):
 
 
 @torch.no_grad()
-def fit_batch_to_memory(G: torch.nn.Module, *, requested: int, frames: int, device: torch.device,
-                        precision: str = "bf16", headroom: float = 0.5, max_batch: int = 64) -> int:
+def fit_batch_to_memory(
+    G: torch.nn.Module,
+    *,
+    requested: int,
+    frames: int,
+    device: torch.device,
+    precision: str = "bf16",
+    headroom: float = 0.5,
+    max_batch: int = 64,
+) -> int:
     """Videos per generator call: on CUDA the most that fit ``headroom`` x the free memory, else ``requested``.
 
     The cost of one video is measured, not guessed: a probe renders 1 and 2 videos of ``frames``
@@ -46,7 +55,9 @@ def fit_batch_to_memory(G: torch.nn.Module, *, requested: int, frames: int, devi
         per_video = max(peaks[1] - peaks[0], 1)
         free, _ = torch.cuda.mem_get_info(device)
         fit = int(max(1, min(max_batch, (free * headroom) // per_video)))
-        fitted[key] = 1 << (fit.bit_length() - 1)  # a power of two: the same batches (and samples) on the same GPU model
+        fitted[key] = 1 << (
+            fit.bit_length() - 1
+        )  # a power of two: the same batches (and samples) on the same GPU model
     return fitted[key]
 
 

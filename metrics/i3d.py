@@ -8,6 +8,7 @@ Input of ``forward``: float ``[B, 3, T, H, W]`` already in [-1, 1] at 224x224 fo
 weights; other sizes run too (the final average pool shrinks to fit), which is what the CPU stand-in
 uses at low resolution.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,16 @@ def _pad_same(x: torch.Tensor, kernel: tuple[int, int, int], stride: tuple[int, 
 class Unit3D(nn.Module):
     """Conv3d (no bias unless ``use_bias``) + BatchNorm (TF: eps 1e-3, no learned scale) + ReLU."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel: tuple[int, int, int] = (1, 1, 1), stride: tuple[int, int, int] = (1, 1, 1),
-                 use_batch_norm: bool = True, use_bias: bool = False, activation: bool = True):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel: tuple[int, int, int] = (1, 1, 1),
+        stride: tuple[int, int, int] = (1, 1, 1),
+        use_batch_norm: bool = True,
+        use_bias: bool = False,
+        activation: bool = True,
+    ):
         super().__init__()
         self.kernel, self.stride, self.activation = tuple(kernel), tuple(stride), activation
         self.conv3d = nn.Conv3d(in_channels, out_channels, self.kernel, stride=self.stride, padding=0, bias=use_bias)
@@ -112,8 +121,24 @@ class InceptionI3d(nn.Module):
         self.logits = Unit3D(1024, num_classes, use_batch_norm=False, use_bias=True, activation=False)
         self.num_classes = num_classes
 
-    _TRUNK = ("Conv3d_1a_7x7", "MaxPool3d_2a_3x3", "Conv3d_2b_1x1", "Conv3d_2c_3x3", "MaxPool3d_3a_3x3", "Mixed_3b", "Mixed_3c",
-              "MaxPool3d_4a_3x3", "Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e", "Mixed_4f", "MaxPool3d_5a_2x2", "Mixed_5b", "Mixed_5c")
+    _TRUNK = (
+        "Conv3d_1a_7x7",
+        "MaxPool3d_2a_3x3",
+        "Conv3d_2b_1x1",
+        "Conv3d_2c_3x3",
+        "MaxPool3d_3a_3x3",
+        "Mixed_3b",
+        "Mixed_3c",
+        "MaxPool3d_4a_3x3",
+        "Mixed_4b",
+        "Mixed_4c",
+        "Mixed_4d",
+        "Mixed_4e",
+        "Mixed_4f",
+        "MaxPool3d_5a_2x2",
+        "Mixed_5b",
+        "Mixed_5c",
+    )
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 5 or x.shape[1] != self.Conv3d_1a_7x7.conv3d.in_channels:

@@ -8,6 +8,7 @@ C3D UCF-101 TorchScript on 2048 16-frame clips from t = 0, the probabilities shu
 ``np.random.RandomState(42)`` before splitting, as the official video IS does. Official mode keeps the
 official float32 arithmetic; the default mode computes the same in float64. Higher is better.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,7 +23,9 @@ from .fid import _FRAMES_PER_BATCH, CLIP_LENGTH, _format_count
 from .fvd import default_batch_size
 
 
-def split_scores(probs: np.ndarray, num_splits: int, *, shuffle_seed: int | None = None, dtype=np.float64) -> tuple[float, float]:
+def split_scores(
+    probs: np.ndarray, num_splits: int, *, shuffle_seed: int | None = None, dtype=np.float64
+) -> tuple[float, float]:
     """(mean, std) over ``num_splits`` consecutive parts of exp(E_x KL(p(y|x) || p(y)))."""
     probs = np.array(probs, dtype=dtype)
     n = probs.shape[0]
@@ -49,13 +52,26 @@ class _ScoreMetric(Metric):
         raise NotImplementedError
 
     def compute(self, ctx: EvalContext, fake: Any, real: Any) -> MetricOutput:
-        detector = ctx.detector(self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=self.video)
+        detector = ctx.detector(
+            self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=self.video
+        )
         resolution = int(getattr(fake, "resolution", 0) or getattr(real, "resolution", 0))
         probs = samples.features_of(detector, self._batches(ctx, fake, resolution), ctx)
-        mean, std = split_scores(probs, self.num_splits, shuffle_seed=self.shuffle_seed, dtype=np.float32 if ctx.official else np.float64)
-        protocol = samples.sample_protocol(detector, ctx, fake=fake, direction=self.direction, num_fake=len(probs), num_splits=self.num_splits,
-                                           shuffle_seed=self.shuffle_seed, resolution=resolution, precision="float32" if ctx.official else "float64",
-                                           **self.extra_protocol())
+        mean, std = split_scores(
+            probs, self.num_splits, shuffle_seed=self.shuffle_seed, dtype=np.float32 if ctx.official else np.float64
+        )
+        protocol = samples.sample_protocol(
+            detector,
+            ctx,
+            fake=fake,
+            direction=self.direction,
+            num_fake=len(probs),
+            num_splits=self.num_splits,
+            shuffle_seed=self.shuffle_seed,
+            resolution=resolution,
+            precision="float32" if ctx.official else "float64",
+            **self.extra_protocol(),
+        )
         return MetricOutput(value=mean, results={f"{self.name}_mean": mean, f"{self.name}_std": std}, protocol=protocol)
 
     def extra_protocol(self) -> dict[str, Any]:
@@ -68,8 +84,14 @@ class InceptionScore(_ScoreMetric):
 
     video = False
 
-    def __init__(self, num_fake: int = 50000, num_splits: int = 10, clip_length: int = CLIP_LENGTH,
-                 detector: Any = None, stand_in_resolution: int | None = None):
+    def __init__(
+        self,
+        num_fake: int = 50000,
+        num_splits: int = 10,
+        clip_length: int = CLIP_LENGTH,
+        detector: Any = None,
+        stand_in_resolution: int | None = None,
+    ):
         if num_fake < num_splits or num_splits < 1:
             raise ValueError(f"is needs num_fake >= num_splits >= 1, got {num_fake}, {num_splits}")
         self.num_fake, self.num_splits, self.clip_length = int(num_fake), int(num_splits), int(clip_length)
@@ -79,7 +101,9 @@ class InceptionScore(_ScoreMetric):
 
     def _batches(self, ctx, fake, resolution):
         batch = ctx.batch_size or next((v for r, v in sorted(_FRAMES_PER_BATCH.items()) if resolution <= r), 2)
-        return samples.fake_frame_batches(fake, ctx, num_frames=self.num_fake, clip_length=self.clip_length, batch=batch)
+        return samples.fake_frame_batches(
+            fake, ctx, num_frames=self.num_fake, clip_length=self.clip_length, batch=batch
+        )
 
     def extra_protocol(self):
         return {"fake_clip_length": self.clip_length}
@@ -92,10 +116,18 @@ class VideoInceptionScore(_ScoreMetric):
     video = True
     shuffle_seed = 42
 
-    def __init__(self, num_videos: int = 2048, num_frames: int = 16, num_splits: int = 10, detector: Any = "c3d_ucf101",
-                 stand_in_resolution: int | None = None):
+    def __init__(
+        self,
+        num_videos: int = 2048,
+        num_frames: int = 16,
+        num_splits: int = 10,
+        detector: Any = "c3d_ucf101",
+        stand_in_resolution: int | None = None,
+    ):
         if num_videos < num_splits or num_splits < 1 or num_frames < 1:
-            raise ValueError(f"isv needs num_videos >= num_splits >= 1 and num_frames >= 1, got {num_videos}, {num_splits}, {num_frames}")
+            raise ValueError(
+                f"isv needs num_videos >= num_splits >= 1 and num_frames >= 1, got {num_videos}, {num_splits}, {num_frames}"
+            )
         self.num_videos, self.num_frames, self.num_splits = int(num_videos), int(num_frames), int(num_splits)
         self.detector_spec, self.stand_in_resolution = detector, stand_in_resolution
         self.name = f"isv{self.num_videos}_ucf"

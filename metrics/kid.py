@@ -8,6 +8,7 @@ first, then real, per subset). Official mode computes in float32 like the offici
 the subsets with ``np.random.RandomState(seed)`` (the official code uses the global numpy RNG, seeded
 by the training script); the default mode computes the same in float64. Lower is better.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,17 +19,30 @@ import torch
 from registry import METRICS
 
 from . import samples
-from .base import EvalContext, Metric, MetricOutput, check_same_resolution, is_dataset, name_pattern, parse_count, preset
+from .base import (
+    EvalContext,
+    Metric,
+    MetricOutput,
+    check_same_resolution,
+    is_dataset,
+    name_pattern,
+    parse_count,
+    preset,
+)
 from .fid import _FRAMES_PER_BATCH, CLIP_LENGTH, _format_count
 
 
-def kernel_distance(gen: np.ndarray, real: np.ndarray, *, num_subsets: int, max_subset_size: int, seed: int, dtype=np.float64) -> float:
+def kernel_distance(
+    gen: np.ndarray, real: np.ndarray, *, num_subsets: int, max_subset_size: int, seed: int, dtype=np.float64
+) -> float:
     """Mean unbiased polynomial-kernel MMD² over random subsets (StyleGAN2-ADA's estimator, operation for operation)."""
     gen, real = np.asarray(gen, dtype), np.asarray(real, dtype)
     n = real.shape[1]
     m = min(real.shape[0], gen.shape[0], max_subset_size)
     if m < 2:
-        raise ValueError(f"KID needs at least 2 samples per side, have {gen.shape[0]} generated and {real.shape[0]} real")
+        raise ValueError(
+            f"KID needs at least 2 samples per side, have {gen.shape[0]} generated and {real.shape[0]} real"
+        )
     rng = np.random.RandomState(seed)
     t = 0
     for _ in range(num_subsets):
@@ -46,11 +60,26 @@ class KID(Metric):
 
     direction = "lower"
 
-    def __init__(self, num_fake: int = 50000, max_real: int = 1_000_000, num_subsets: int = 100, max_subset_size: int = 1000,
-                 clip_length: int = CLIP_LENGTH, detector: Any = "inception", stand_in_resolution: int | None = None):
+    def __init__(
+        self,
+        num_fake: int = 50000,
+        max_real: int = 1_000_000,
+        num_subsets: int = 100,
+        max_subset_size: int = 1000,
+        clip_length: int = CLIP_LENGTH,
+        detector: Any = "inception",
+        stand_in_resolution: int | None = None,
+    ):
         if num_fake < 2 or max_real < 2 or num_subsets < 1 or max_subset_size < 2:
-            raise ValueError(f"kid needs num_fake, max_real, max_subset_size >= 2 and num_subsets >= 1; got {num_fake}, {max_real}, {max_subset_size}, {num_subsets}")
-        self.num_fake, self.max_real, self.num_subsets, self.max_subset_size = int(num_fake), int(max_real), int(num_subsets), int(max_subset_size)
+            raise ValueError(
+                f"kid needs num_fake, max_real, max_subset_size >= 2 and num_subsets >= 1; got {num_fake}, {max_real}, {max_subset_size}, {num_subsets}"
+            )
+        self.num_fake, self.max_real, self.num_subsets, self.max_subset_size = (
+            int(num_fake),
+            int(max_real),
+            int(num_subsets),
+            int(max_subset_size),
+        )
         self.clip_length, self.detector_spec, self.stand_in_resolution = int(clip_length), detector, stand_in_resolution
         self.name = f"kid{_format_count(self.num_fake)}_full"
 
@@ -58,25 +87,55 @@ class KID(Metric):
         if not is_dataset(real):
             raise TypeError(f"{self.name}: 'real' must be a VideoDataset, got {type(real).__name__}")
         check_same_resolution(self.name, fake, real)
-        detector = ctx.detector(self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=False)
+        detector = ctx.detector(
+            self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=False
+        )
         batch = ctx.batch_size or next((v for r, v in sorted(_FRAMES_PER_BATCH.items()) if real.resolution <= r), 2)
 
         real_clips = samples.first_frames(real, self.max_real)
 
         def real_rows() -> dict[str, torch.Tensor]:
-            return {"features": samples.feature_slots(detector, samples.frame_batches(real, real_clips, ctx, batch), ctx)}
+            return {
+                "features": samples.feature_slots(detector, samples.frame_batches(real, real_clips, ctx, batch), ctx)
+            }
 
-        fields = {"metric": "kid", "fingerprint": real.fingerprint(), "max_real": self.max_real, "detector": detector.identity}
+        fields = {
+            "metric": "kid",
+            "fingerprint": real.fingerprint(),
+            "max_real": self.max_real,
+            "detector": detector.identity,
+        }
         real_state, cache_hit = ctx.cached_real(f"{self.name}-real", fields, real_rows)
         real_features = np.asarray(real_state["features"], np.float32)
-        fake_features = samples.features_of(detector, samples.fake_frame_batches(fake, ctx, num_frames=self.num_fake, clip_length=self.clip_length, batch=batch), ctx)
+        fake_features = samples.features_of(
+            detector,
+            samples.fake_frame_batches(fake, ctx, num_frames=self.num_fake, clip_length=self.clip_length, batch=batch),
+            ctx,
+        )
 
-        value = kernel_distance(fake_features, real_features, num_subsets=self.num_subsets, max_subset_size=self.max_subset_size, seed=ctx.seed,
-                                dtype=np.float32 if ctx.official else np.float64)
-        protocol = samples.sample_protocol(detector, ctx, fake=fake, direction=self.direction, num_real=len(real_features), num_fake=len(fake_features),
-                                           num_subsets=self.num_subsets, max_subset_size=self.max_subset_size, kernel="(x.y/d+1)^3",
-                                           resolution=int(real.resolution), fake_clip_length=self.clip_length, real_cache_hit=cache_hit,
-                                           precision="float32" if ctx.official else "float64")
+        value = kernel_distance(
+            fake_features,
+            real_features,
+            num_subsets=self.num_subsets,
+            max_subset_size=self.max_subset_size,
+            seed=ctx.seed,
+            dtype=np.float32 if ctx.official else np.float64,
+        )
+        protocol = samples.sample_protocol(
+            detector,
+            ctx,
+            fake=fake,
+            direction=self.direction,
+            num_real=len(real_features),
+            num_fake=len(fake_features),
+            num_subsets=self.num_subsets,
+            max_subset_size=self.max_subset_size,
+            kernel="(x.y/d+1)^3",
+            resolution=int(real.resolution),
+            fake_clip_length=self.clip_length,
+            real_cache_hit=cache_hit,
+            precision="float32" if ctx.official else "float64",
+        )
         return MetricOutput(value=value, results={self.name: value}, protocol=protocol)
 
 

@@ -6,6 +6,7 @@ mode and number of runs) and may be compared or averaged; the seed and the data 
 ``PROTOCOL_VERSION`` on a metric class is bumped whenever its definition in code changes
 (``tests/test_protocol.py`` pins a fingerprint of the defining code to catch a change without a bump).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +16,9 @@ from typing import Any
 from .sources import OFFSET_RULES, QUANTISATION
 
 # protocol fields that do not define the number (how it was run, not what was measured)
-NOT_DEFINING = frozenset({"seed", "real_cache_hit", "world_size", "fake_source", "num_real", "num_fake", "allow_fewer", "fewer_than_name"})
+NOT_DEFINING = frozenset(
+    {"seed", "real_cache_hit", "world_size", "fake_source", "num_real", "num_fake", "allow_fewer", "fewer_than_name"}
+)
 
 
 def protocol_definition(metric: Any, protocol: dict[str, Any]) -> dict[str, Any]:
@@ -39,8 +42,13 @@ def protocol_identity(metric: Any, protocol: dict[str, Any]) -> dict[str, Any]:
     digest = hashlib.sha256(json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest()[:16]
     detector = str(protocol.get("detector", "?")).replace("[stand-in]", "")
     weights = "stand-in" if protocol.get("stand_in") else (protocol.get("detector_sha256") or "unpinned")[:8]
-    parts = [metric.name, f"v{definition['protocol_version']}", protocol.get("mode", "default"), f"{detector}-{weights}",
-             f"{protocol.get('resolution', '?')}px"]
+    parts = [
+        metric.name,
+        f"v{definition['protocol_version']}",
+        protocol.get("mode", "default"),
+        f"{detector}-{weights}",
+        f"{protocol.get('resolution', '?')}px",
+    ]
     if int(protocol.get("num_runs", 1)) > 1:
         parts.append(f"runs{protocol['num_runs']}")
     if protocol.get("fewer_than_name"):
@@ -62,9 +70,20 @@ def definition_fingerprint(metric_cls: type) -> str:
     from . import samples, sources, stats
 
     module = inspect.getmodule(metric_cls)
-    parts = [module] + ([samples] if getattr(module, "samples", None) is samples else [])  # IS and KID pick their items there
-    parts += [sources.select_real_clips, sources.select_folder_clips, sources.select_all_frames, sources.quantize,
-              sources.iter_generated, stats.FeatureStats.update, stats.FeatureStats.mean_cov, stats.frechet_distance, stats.trace_sqrt_product]
+    parts = [module] + (
+        [samples] if getattr(module, "samples", None) is samples else []
+    )  # IS and KID pick their items there
+    parts += [
+        sources.select_real_clips,
+        sources.select_folder_clips,
+        sources.select_all_frames,
+        sources.quantize,
+        sources.iter_generated,
+        stats.FeatureStats.update,
+        stats.FeatureStats.mean_cov,
+        stats.frechet_distance,
+        stats.trace_sqrt_product,
+    ]
     digest = hashlib.sha256()
     for obj in parts:
         digest.update(code_without_docstrings(textwrap.dedent(inspect.getsource(obj))).encode())
@@ -78,7 +97,12 @@ def code_without_docstrings(source: str) -> str:
     tree = ast.parse(source)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                and isinstance(body[0].value.value, str):
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(getattr(body[0], "value", None), ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             node.body = body[1:] or [ast.Pass()]
     return ast.dump(tree, annotate_fields=False)

@@ -19,6 +19,7 @@ warning naming the file and line: a hand-edited ``{"metric": ..., "value": 1e309
 No torch here (``sgvb table`` reads records without it). Importing it runs ``metrics/__init__``, which
 registers every metric and imports torch, so torch-free callers import this module where they read.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -32,15 +33,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["METRIC_FILE_GLOB", "MetricRecord", "MetricRecordError", "append_metric_record", "metric_file",
-           "metric_files", "missing_fields", "read_metric_records", "read_run_metric_records"]
+__all__ = [
+    "METRIC_FILE_GLOB",
+    "MetricRecord",
+    "MetricRecordError",
+    "append_metric_record",
+    "metric_file",
+    "metric_files",
+    "missing_fields",
+    "read_metric_records",
+    "read_run_metric_records",
+]
 
 METRIC_FILE_GLOB = "metric-*.jsonl"
 # what every record's protocol carries besides the metric's own fields (``protocol_identity``, the stand-in flag)
 REQUIRED_PROTOCOL_FIELDS = ("protocol_id", "protocol_hash", "protocol_version", "stand_in")
 # the top-level keys in the order the writer puts them; optional ones only when set
-_KEYS = ("metric", "value", "results", "protocol", "kimg", "checkpoint", "wall_time_s", "versions", "timestamp",
-         "real_fingerprint", "value_std", "runs", "artifacts")
+_KEYS = (
+    "metric",
+    "value",
+    "results",
+    "protocol",
+    "kimg",
+    "checkpoint",
+    "wall_time_s",
+    "versions",
+    "timestamp",
+    "real_fingerprint",
+    "value_std",
+    "runs",
+    "artifacts",
+)
 _OPTIONAL_KEYS = ("value_std", "runs", "artifacts")
 
 
@@ -164,8 +187,11 @@ def missing_fields(data: Mapping[str, Any], *, snapshot: bool = True) -> list[st
 
 
 def _missing_protocol_fields(protocol: Mapping[str, Any]) -> list[str]:
-    out = [f"protocol.{key}" for key in ("protocol_id", "protocol_hash")
-           if not isinstance(protocol.get(key), str) or not protocol[key]]
+    out = [
+        f"protocol.{key}"
+        for key in ("protocol_id", "protocol_hash")
+        if not isinstance(protocol.get(key), str) or not protocol[key]
+    ]
     if not _is_number(protocol.get("protocol_version")):
         out.append("protocol.protocol_version")
     if not isinstance(protocol.get("stand_in"), bool):

@@ -13,6 +13,7 @@ only); their protocol is taken from the file name (random clip per video, shorte
 centre crop to ``res``, TATS-style I3D or VideoMAE-v2 features), so they match only metrics that use the
 same backbone, frame count and resolution.
 """
+
 from __future__ import annotations
 
 import io
@@ -30,11 +31,22 @@ from registry.files import atomic_open
 FORMAT = "sgvb-real-stats"
 FORMAT_VERSION = 1
 # fields compared between a reference file and an evaluation (seed: the file's own draw is used as is)
-COMPARED = ("metric", "protocol_version", "definition", "offset_rule", "detector", "detector_identity", "detector_resolution", "stand_in",
-            "resolution")
+COMPARED = (
+    "metric",
+    "protocol_version",
+    "definition",
+    "offset_rule",
+    "detector",
+    "detector_identity",
+    "detector_resolution",
+    "stand_in",
+    "resolution",
+)
 # cd-fvd model name -> our detector name with the same backbone and preprocessing
 CDFVD_DETECTORS = {"i3d": "i3d_videogpt", "videomae": "videomae_v2"}
-CDFVD_NAME = re.compile(r"(?P<model>[a-z0-9]+)_(?P<dataset>.+)_(?P<n>full|\d+)_res(?P<res>\d+)_len(?P<len>\d+)_skip(?P<skip>\d+)_seed(?P<seed>\d+)\.pkl")
+CDFVD_NAME = re.compile(
+    r"(?P<model>[a-z0-9]+)_(?P<dataset>.+)_(?P<n>full|\d+)_res(?P<res>\d+)_len(?P<len>\d+)_skip(?P<skip>\d+)_seed(?P<seed>\d+)\.pkl"
+)
 
 
 class ReferenceMismatchError(ValueError):
@@ -44,8 +56,16 @@ class ReferenceMismatchError(ValueError):
 class ReferenceStats:
     """Real-side statistics loaded from a file; stands in for the real dataset in ``metrics.evaluate``."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], protocol: dict[str, Any], *, fingerprint: str, resolution: int, path: str = "<memory>",
-                 counts: dict | None = None):
+    def __init__(
+        self,
+        arrays: dict[str, np.ndarray],
+        protocol: dict[str, Any],
+        *,
+        fingerprint: str,
+        resolution: int,
+        path: str = "<memory>",
+        counts: dict | None = None,
+    ):
         self.arrays, self.protocol, self._fingerprint = arrays, protocol, fingerprint
         self.resolution, self.path, self.counts = int(resolution), str(path), counts or {}
 
@@ -55,21 +75,40 @@ class ReferenceStats:
     def arrays_for(self, expected: dict[str, Any]) -> dict[str, np.ndarray]:
         """The sums, if the file's protocol equals ``expected`` on every compared field; else one error naming them."""
         mine, theirs = self.protocol, {k: expected.get(k) for k in COMPARED}
-        if self.protocol.get("source") == "cd-fvd":  # their file says backbone, frames, stride and resolution; nothing else is comparable
+        if (
+            self.protocol.get("source") == "cd-fvd"
+        ):  # their file says backbone, frames, stride and resolution; nothing else is comparable
             definition = expected.get("definition") or {}
             mine = {**self.protocol, "stand_in": False}
-            theirs = {"detector": expected.get("detector"), "frames": definition.get("num_frames"), "subsample": definition.get("subsample"),
-                      "resolution": expected.get("resolution"), "stand_in": expected.get("stand_in")}
-        diffs = [f"{k}: file {mine.get(k)!r} vs evaluation {v!r}" for k, v in theirs.items() if _norm(mine.get(k)) != _norm(v)]
+            theirs = {
+                "detector": expected.get("detector"),
+                "frames": definition.get("num_frames"),
+                "subsample": definition.get("subsample"),
+                "resolution": expected.get("resolution"),
+                "stand_in": expected.get("stand_in"),
+            }
+        diffs = [
+            f"{k}: file {mine.get(k)!r} vs evaluation {v!r}"
+            for k, v in theirs.items()
+            if _norm(mine.get(k)) != _norm(v)
+        ]
         if diffs:
-            raise ReferenceMismatchError(f"real_stats '{self.path}' was made with another protocol; differing fields: " + "; ".join(diffs))
+            raise ReferenceMismatchError(
+                f"real_stats '{self.path}' was made with another protocol; differing fields: " + "; ".join(diffs)
+            )
         return self.arrays
 
     def save(self, path: str | os.PathLike) -> Path:
         """Atomic write of a ``.npz`` (``registry.files.atomic_open``)."""
         path = Path(path)
-        meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "protocol": self.protocol, "fingerprint": self._fingerprint,
-                "resolution": self.resolution, "counts": self.counts}
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "protocol": self.protocol,
+            "fingerprint": self._fingerprint,
+            "resolution": self.resolution,
+            "counts": self.counts,
+        }
         with atomic_open(path) as handle:
             np.savez(handle, _meta=np.asarray(json.dumps(meta, sort_keys=True, default=str)), **self.arrays)
         return path
@@ -87,10 +126,21 @@ class ReferenceStats:
                 meta = json.loads(str(data["_meta"]))
                 arrays = {k: np.asarray(data[k], dtype=np.float64) for k in ("n", "sum", "sum_outer")}
         except (OSError, KeyError, ValueError) as exc:
-            raise ValueError(f"real_stats: '{p}' is not an sgvb statistics file written by `sgvb stats` ({type(exc).__name__}: {exc})") from None
+            raise ValueError(
+                f"real_stats: '{p}' is not an sgvb statistics file written by `sgvb stats` ({type(exc).__name__}: {exc})"
+            ) from None
         if meta.get("format") != FORMAT or int(meta.get("format_version", 0)) > FORMAT_VERSION:
-            raise ValueError(f"real_stats: '{p}' has format {meta.get('format')!r} v{meta.get('format_version')}; this sgvb reads {FORMAT} up to v{FORMAT_VERSION}")
-        return cls(arrays, meta["protocol"], fingerprint=meta["fingerprint"], resolution=meta["resolution"], path=str(p), counts=meta.get("counts"))
+            raise ValueError(
+                f"real_stats: '{p}' has format {meta.get('format')!r} v{meta.get('format_version')}; this sgvb reads {FORMAT} up to v{FORMAT_VERSION}"
+            )
+        return cls(
+            arrays,
+            meta["protocol"],
+            fingerprint=meta["fingerprint"],
+            resolution=meta["resolution"],
+            path=str(p),
+            counts=meta.get("counts"),
+        )
 
 
 def _norm(value: Any) -> Any:
@@ -100,8 +150,16 @@ def _norm(value: Any) -> Any:
 class _ArraysOnly(pickle.Unpickler):
     """Unpickles plain containers and numpy arrays only (a statistics file must not run code)."""
 
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"), ("numpy", "ndarray"), ("numpy", "dtype"),
-               ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"), ("builtins", "int"), ("builtins", "float")}
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("builtins", "int"),
+        ("builtins", "float"),
+    }
 
     def find_class(self, module: str, name: str):
         if (module, name) in self.ALLOWED:
@@ -113,21 +171,44 @@ def load_cdfvd_pickle(path: Path) -> ReferenceStats:
     """cd-fvd's ``FeatureStats`` pickle as reference statistics; the protocol comes from its file name."""
     match = CDFVD_NAME.fullmatch(path.name)
     if not match:
-        raise ValueError(f"real_stats: '{path.name}' is not named like cd-fvd's statistics "
-                         "('{model}_{dataset}_{n_real}_res{res}_len{len}_skip{skip}_seed0.pkl'); rename it or use an `sgvb stats` file")
+        raise ValueError(
+            f"real_stats: '{path.name}' is not named like cd-fvd's statistics "
+            "('{model}_{dataset}_{n_real}_res{res}_len{len}_skip{skip}_seed0.pkl'); rename it or use an `sgvb stats` file"
+        )
     try:
         state = _ArraysOnly(io.BytesIO(path.read_bytes())).load()
         n = int(state["num_items"])
-        arrays = {"n": np.asarray(float(n)), "sum": np.asarray(state["raw_mean"], np.float64), "sum_outer": np.asarray(state["raw_cov"], np.float64)}
+        arrays = {
+            "n": np.asarray(float(n)),
+            "sum": np.asarray(state["raw_mean"], np.float64),
+            "sum_outer": np.asarray(state["raw_cov"], np.float64),
+        }
     except (pickle.UnpicklingError, KeyError, TypeError, EOFError) as exc:
-        raise ValueError(f"real_stats: '{path}' is not a cd-fvd FeatureStats pickle with mean/covariance sums ({type(exc).__name__}: {exc})") from None
+        raise ValueError(
+            f"real_stats: '{path}' is not a cd-fvd FeatureStats pickle with mean/covariance sums ({type(exc).__name__}: {exc})"
+        ) from None
     if arrays["sum"].ndim != 1 or arrays["sum_outer"].shape != (arrays["sum"].shape[0],) * 2 or n < 2:
-        raise ValueError(f"real_stats: '{path}' holds sums of shape {arrays['sum'].shape} / {arrays['sum_outer'].shape} for {n} items; not usable")
+        raise ValueError(
+            f"real_stats: '{path}' holds sums of shape {arrays['sum'].shape} / {arrays['sum_outer'].shape} for {n} items; not usable"
+        )
     model, frames, skip, res = match["model"], int(match["len"]), int(match["skip"]), int(match["res"])
     protocol = {
-        "source": "cd-fvd", "dataset": match["dataset"], "n_real": match["n"], "cdfvd_seed": int(match["seed"]),
-        "detector": CDFVD_DETECTORS.get(model, model), "resolution": res,
-        "offset_rule": "cd-fvd: one random clip per video (numpy/torch seeded)", "frames": frames, "subsample": skip,
+        "source": "cd-fvd",
+        "dataset": match["dataset"],
+        "n_real": match["n"],
+        "cdfvd_seed": int(match["seed"]),
+        "detector": CDFVD_DETECTORS.get(model, model),
+        "resolution": res,
+        "offset_rule": "cd-fvd: one random clip per video (numpy/torch seeded)",
+        "frames": frames,
+        "subsample": skip,
     }
     counts = {"real videos": {"requested": n if match["n"] == "full" else int(match["n"]), "used": n}}
-    return ReferenceStats(arrays, protocol, fingerprint=f"cd-fvd:{match['dataset']}:{match['n']}", resolution=res, path=str(path), counts=counts)
+    return ReferenceStats(
+        arrays,
+        protocol,
+        fingerprint=f"cd-fvd:{match['dataset']}:{match['n']}",
+        resolution=res,
+        path=str(path),
+        counts=counts,
+    )

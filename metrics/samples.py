@@ -6,6 +6,7 @@ official rules: from a generator, frames of clips starting at t = 0 (images: ``c
 video, as StyleGAN-V's image metrics; videos: ``num_frames`` frames); from a folder, the first frames in
 (video, frame) order, or the first ``num_frames`` frames of the first long-enough videos.
 """
+
 from __future__ import annotations
 
 import math
@@ -58,17 +59,27 @@ def first_frames(dataset, limit: int | None) -> list[sources.Clip]:
 def frame_batches(dataset, clips: list[sources.Clip], ctx: EvalContext, batch: int) -> Iterator[torch.Tensor]:
     """This process's share of ``clips`` as uint8 ``[N, 3, H, W]`` frame batches."""
     mine = sources.shard(clips, ctx.rank, ctx.world_size)
-    yield from sources.iter_dataset_frame_batches(dataset, mine, batch_size=batch, device=ctx.device, num_threads=ctx.num_threads)
+    yield from sources.iter_dataset_frame_batches(
+        dataset, mine, batch_size=batch, device=ctx.device, num_threads=ctx.num_threads
+    )
 
 
-def fake_frame_batches(fake: Any, ctx: EvalContext, *, num_frames: int, clip_length: int, batch: int) -> Iterator[torch.Tensor]:
+def fake_frame_batches(
+    fake: Any, ctx: EvalContext, *, num_frames: int, clip_length: int, batch: int
+) -> Iterator[torch.Tensor]:
     """uint8 ``[N, 3, H, W]`` batches of this process's share of ``num_frames`` generated frames."""
     if is_generator(fake):
         n_mine = sources.quota(num_frames, ctx.rank, ctx.world_size)
         remaining = n_mine
         with sources.eval_mode(fake):
-            for clips in sources.generated_clips(fake, num_videos=math.ceil(n_mine / clip_length), times=list(range(clip_length)),
-                                                 batch_size=max(1, batch // clip_length), generator=ctx.torch_generator(), device=ctx.device):
+            for clips in sources.generated_clips(
+                fake,
+                num_videos=math.ceil(n_mine / clip_length),
+                times=list(range(clip_length)),
+                batch_size=max(1, batch // clip_length),
+                generator=ctx.torch_generator(),
+                device=ctx.device,
+            ):
                 frames = rearrange(clips, "b c t h w -> (b t) c h w")[:remaining]  # [B*T, 3, H, W]
                 remaining -= frames.shape[0]
                 yield from frames.split(batch)
@@ -78,16 +89,28 @@ def fake_frame_batches(fake: Any, ctx: EvalContext, *, num_frames: int, clip_len
         raise TypeError(f"'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}")
 
 
-def fake_clip_batches(fake: Any, ctx: EvalContext, *, num_videos: int, num_frames: int, batch: int) -> Iterator[torch.Tensor]:
+def fake_clip_batches(
+    fake: Any, ctx: EvalContext, *, num_videos: int, num_frames: int, batch: int
+) -> Iterator[torch.Tensor]:
     """uint8 ``[B, 3, T, H, W]`` batches of this process's share of ``num_videos`` generated clips (frames 0..T-1)."""
     if is_generator(fake):
         with sources.eval_mode(fake):
-            yield from sources.generated_clips(fake, num_videos=sources.quota(num_videos, ctx.rank, ctx.world_size), times=list(range(num_frames)),
-                                               batch_size=batch, generator=ctx.torch_generator(), device=ctx.device)
+            yield from sources.generated_clips(
+                fake,
+                num_videos=sources.quota(num_videos, ctx.rank, ctx.world_size),
+                times=list(range(num_frames)),
+                batch_size=batch,
+                generator=ctx.torch_generator(),
+                device=ctx.device,
+            )
     elif is_dataset(fake):
-        clips = sources.select_folder_clips(fake, num_videos=num_videos, num_frames=num_frames, mode=ctx.mode)  # official mode refuses short videos
+        clips = sources.select_folder_clips(
+            fake, num_videos=num_videos, num_frames=num_frames, mode=ctx.mode
+        )  # official mode refuses short videos
         clips = sources.shard(clips, ctx.rank, ctx.world_size)
-        yield from sources.iter_dataset_batches(fake, clips, batch_size=batch, device=ctx.device, num_threads=ctx.num_threads)
+        yield from sources.iter_dataset_batches(
+            fake, clips, batch_size=batch, device=ctx.device, num_threads=ctx.num_threads
+        )
     else:
         raise TypeError(f"'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}")
 
@@ -104,5 +127,12 @@ def feature_slots(detector, batches: Iterator[torch.Tensor], ctx: EvalContext) -
 
 def sample_protocol(detector, ctx: EvalContext, *, fake: Any, direction: str, **fields: Any) -> dict[str, Any]:
     """Protocol fields every per-sample metric records."""
-    return {**fields, **detector_protocol(detector), "mode": ctx.mode, "seed": ctx.seed, "direction": direction,
-            "fake_source": "generator" if is_generator(fake) else "videos", "world_size": ctx.world_size}
+    return {
+        **fields,
+        **detector_protocol(detector),
+        "mode": ctx.mode,
+        "seed": ctx.seed,
+        "direction": direction,
+        "fake_source": "generator" if is_generator(fake) else "videos",
+        "world_size": ctx.world_size,
+    }

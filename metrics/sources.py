@@ -11,6 +11,7 @@ Selection rules (shared by every metric; see the metric modules for which rule t
     motion drawn from a per-process seeded ``torch.Generator``, rendered chunk by chunk.
 Generated frames are quantised exactly as the official code does: ``(x * 127.5 + 128).clamp(0, 255).to(uint8)``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,7 +30,10 @@ from .generation import fit_batch_to_memory, sampling_autocast
 
 MODES = ("default", "official")
 # How real clips' offsets are drawn and generated frames quantised, per mode (part of every protocol id).
-OFFSET_RULES = {"official": "python-random(seed) in selection order", "default": "numpy SeedSequence(seed, video index)"}
+OFFSET_RULES = {
+    "official": "python-random(seed) in selection order",
+    "default": "numpy SeedSequence(seed, video index)",
+}
 QUANTISATION = "(x*127.5+128).clamp(0,255).uint8"
 
 
@@ -66,13 +70,23 @@ def _eligible(dataset, min_length: int, limit: int | None, what: str, refuse_sho
             skipped.append(i)
     if skipped and refuse_short:
         names = [_video_name(dataset, i) for i in skipped]
-        shown = ", ".join(f"'{n}' ({dataset.video_length(i)})" for n, i in zip(names[:5], skipped)) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-        raise ValueError(f"{what}: {len(skipped)} video(s) in {_describe(dataset)} are shorter than the {min_length} frames this protocol needs "
-                         f"(mode=official refuses them, as the official code fails on them): {shown}")
+        shown = ", ".join(f"'{n}' ({dataset.video_length(i)})" for n, i in zip(names[:5], skipped)) + (
+            f" and {len(names) - 5} more" if len(names) > 5 else ""
+        )
+        raise ValueError(
+            f"{what}: {len(skipped)} video(s) in {_describe(dataset)} are shorter than the {min_length} frames this protocol needs "
+            f"(mode=official refuses them, as the official code fails on them): {shown}"
+        )
     if not chosen:
-        raise ValueError(f"{what}: no video in {_describe(dataset)} has the {min_length} frames this protocol needs ({len(dataset)} videos)")
+        raise ValueError(
+            f"{what}: no video in {_describe(dataset)} has the {min_length} frames this protocol needs ({len(dataset)} videos)"
+        )
     if skipped:
-        warnings.warn(f"{what}: skipped {len(skipped)} video(s) shorter than {min_length} frames in {_describe(dataset)}", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"{what}: skipped {len(skipped)} video(s) shorter than {min_length} frames in {_describe(dataset)}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     return chosen
 
 
@@ -84,7 +98,9 @@ def _describe(dataset) -> str:
     return f"{type(dataset).__name__}({getattr(dataset, 'path', '') or ''})"
 
 
-def select_real_clips(dataset, *, num_videos: int, num_frames: int, subsample: int = 1, seed: int = 0, mode: str = "default") -> list[Clip]:
+def select_real_clips(
+    dataset, *, num_videos: int, num_frames: int, subsample: int = 1, seed: int = 0, mode: str = "default"
+) -> list[Clip]:
     """One random-offset clip from each of the first ``num_videos`` long-enough videos."""
     check_mode(mode)
     span = num_frames * subsample
@@ -101,12 +117,16 @@ def select_real_clips(dataset, *, num_videos: int, num_frames: int, subsample: i
     return clips
 
 
-def select_folder_clips(dataset, *, num_videos: int, num_frames: int, subsample: int = 1, mode: str = "default") -> list[Clip]:
+def select_folder_clips(
+    dataset, *, num_videos: int, num_frames: int, subsample: int = 1, mode: str = "default"
+) -> list[Clip]:
     """Generated videos stored as files: frames 0, s, ..., (n-1)s of the first ``num_videos`` long-enough videos.
 
     Too-short videos are skipped with a warning; ``mode="official"`` refuses them, naming them.
     """
-    videos = _eligible(dataset, num_frames * subsample, num_videos, "fake videos", refuse_short=check_mode(mode) == "official")
+    videos = _eligible(
+        dataset, num_frames * subsample, num_videos, "fake videos", refuse_short=check_mode(mode) == "official"
+    )
     return [Clip(i, tuple(range(0, num_frames * subsample, subsample))) for i in videos]
 
 
@@ -138,13 +158,23 @@ def quota(total: int, rank: int, world_size: int) -> int:
     return total // world_size + (1 if rank < total % world_size else 0)
 
 
-def iter_dataset_batches(dataset, clips: Sequence[Clip], *, batch_size: int, device: torch.device, num_threads: int = 4) -> Iterator[torch.Tensor]:
+def iter_dataset_batches(
+    dataset, clips: Sequence[Clip], *, batch_size: int, device: torch.device, num_threads: int = 4
+) -> Iterator[torch.Tensor]:
     """uint8 ``[B, 3, T, H, W]`` batches of equally long clips, read ahead in threads, moved to ``device``."""
+
     def read(clip: Clip) -> torch.Tensor:
         frames = dataset.read_frames(clip.video, list(clip.frames))
-        if frames.dtype != torch.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] != len(clip.frames):
-            raise ValueError(f"{_describe(dataset)}.read_frames({clip.video}, ...) must return uint8 [{len(clip.frames)}, H, W, 3], "
-                             f"got {frames.dtype} {tuple(frames.shape)}")
+        if (
+            frames.dtype != torch.uint8
+            or frames.ndim != 4
+            or frames.shape[-1] != 3
+            or frames.shape[0] != len(clip.frames)
+        ):
+            raise ValueError(
+                f"{_describe(dataset)}.read_frames({clip.video}, ...) must return uint8 [{len(clip.frames)}, H, W, 3], "
+                f"got {frames.dtype} {tuple(frames.shape)}"
+            )
         return frames
 
     batches = [clips[i : i + batch_size] for i in range(0, len(clips), batch_size)]
@@ -157,7 +187,9 @@ def iter_dataset_batches(dataset, clips: Sequence[Clip], *, batch_size: int, dev
             yield rearrange(videos, "b t h w c -> b c t h w").to(device, non_blocking=True)
 
 
-def iter_dataset_frame_batches(dataset, clips: Sequence[Clip], *, batch_size: int, device: torch.device, num_threads: int = 4) -> Iterator[torch.Tensor]:
+def iter_dataset_frame_batches(
+    dataset, clips: Sequence[Clip], *, batch_size: int, device: torch.device, num_threads: int = 4
+) -> Iterator[torch.Tensor]:
     """uint8 ``[N, 3, H, W]`` frame batches (for image detectors), frames of clips of any length."""
     pieces = [Clip(c.video, c.frames[i : i + batch_size]) for c in clips for i in range(0, len(c.frames), batch_size)]
     buffer: list[torch.Tensor] = []
@@ -208,7 +240,9 @@ def iter_generated(
             frames = G.iter_frames(z, t, chunk_size=chunk_size, truncation_psi=truncation_psi, generator=generator)
             while (piece := _next_sampled(frames, g_device)) is not None:
                 if piece.ndim != 5 or piece.shape[2] != 3:
-                    raise ValueError(f"{type(G).__name__}.iter_frames must yield [B, t, 3, H, W], got {tuple(piece.shape)}")
+                    raise ValueError(
+                        f"{type(G).__name__}.iter_frames must yield [B, t, 3, H, W], got {tuple(piece.shape)}"
+                    )
                 yield rearrange(quantize(piece.float().to(device), quantization), "b t c h w -> b c t h w")
 
         yield chunks()

@@ -4,6 +4,7 @@ Sums (n, Σx, ΣxxT) rather than feature lists: batches, shards and processes co
 addition (one ``all_reduce``), memory is O(d²) whatever N is, and both covariance conventions are
 derivable afterwards (official StyleGAN-V: 1/N; default here: 1/(N-1)).
 """
+
 from __future__ import annotations
 
 import collections
@@ -217,7 +218,11 @@ def _on_cuda(device) -> bool:
 def real_factor(cov_real, device: torch.device | str | None = None) -> RealFactor:
     """The factorisation of ``cov_real``, computed once per content and device (small LRU)."""
     c = np.ascontiguousarray(cov_real, np.float64)
-    key = (hashlib.blake2b(c.tobytes(), digest_size=16).hexdigest(), c.shape, str(torch.device(device)) if _on_cuda(device) else "cpu")
+    key = (
+        hashlib.blake2b(c.tobytes(), digest_size=16).hexdigest(),
+        c.shape,
+        str(torch.device(device)) if _on_cuda(device) else "cpu",
+    )
     if key in _FACTORS:
         _FACTORS.move_to_end(key)
         return _FACTORS[key]
@@ -251,7 +256,9 @@ def _check_shapes(mu1, cov1, mu2, cov2) -> None:
         raise ValueError(f"shape mismatch: mu {mu1.shape} vs {mu2.shape}, cov {cov1.shape} vs {cov2.shape}")
 
 
-def frechet_distance(mu_gen, cov_gen, mu_real, cov_real, *, device: torch.device | str | None = None, official: bool = False) -> float:
+def frechet_distance(
+    mu_gen, cov_gen, mu_real, cov_real, *, device: torch.device | str | None = None, official: bool = False
+) -> float:
     """||μg-μr||² + tr(Σg + Σr - 2 sqrt(Σg Σr)) in float64 (numpy arrays in; fast method's algebra on ``device``).
 
     ``official=True``: the official scipy formula (on the CPU), for numbers equal to StyleGAN-V's.
@@ -265,8 +272,14 @@ def frechet_distance(mu_gen, cov_gen, mu_real, cov_real, *, device: torch.device
     return float(diff @ diff + np.trace(cov1) + np.trace(cov2) - 2.0 * trace_sqrt_product(cov1, cov2, device=device))
 
 
-def frechet_distance_from_stats(gen: FeatureStats, real: FeatureStats, *, unbiased: bool = True, device: torch.device | str | None = None,
-                                official: bool = False) -> float:
+def frechet_distance_from_stats(
+    gen: FeatureStats,
+    real: FeatureStats,
+    *,
+    unbiased: bool = True,
+    device: torch.device | str | None = None,
+    official: bool = False,
+) -> float:
     mu1, cov1 = gen.mean_cov(unbiased=unbiased)
     mu2, cov2 = real.mean_cov(unbiased=unbiased)
     return frechet_distance(mu1, cov1, mu2, cov2, device=device, official=official)

@@ -6,6 +6,7 @@
   interface (video: ``x, rescale, resize, return_features``; image: ``x, return_features``), so the real
   TorchScript loading path is exercised.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,7 +53,9 @@ class ArrayVideoDataset:
         return h.hexdigest()
 
 
-def moving_blobs(num_videos: int, num_frames: int, resolution: int = 32, *, seed: int = 0, speed: float = 1.0, start: int = 0) -> list[torch.Tensor]:
+def moving_blobs(
+    num_videos: int, num_frames: int, resolution: int = 32, *, seed: int = 0, speed: float = 1.0, start: int = 0
+) -> list[torch.Tensor]:
     """Real-like videos: a few coloured Gaussian blobs drifting smoothly over a coloured background."""
     gen = torch.Generator().manual_seed(seed)
     ys, xs = torch.meshgrid(torch.linspace(0, 1, resolution), torch.linspace(0, 1, resolution), indexing="ij")
@@ -113,7 +116,9 @@ class _TinyVideoDetector(nn.Module):
         self.conv = nn.Conv3d(3, dim, kernel_size=(3, 4, 4), stride=(1, 4, 4))
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, rescale: bool = False, resize: bool = False, return_features: bool = False) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, rescale: bool = False, resize: bool = False, return_features: bool = False
+    ) -> torch.Tensor:
         x = x.float()
         if rescale:
             x = x / 127.5 - 1.0

@@ -12,6 +12,7 @@ bias as separate ``q_bias`` / ``v_bias`` (no key bias), optional layer scales ``
 Memory: ~1.0B parameters, 2048 tokens per clip. On CUDA the weights are kept in bf16 (~2 GB) and the
 forward runs under bf16 autocast; clips go through in chunks sized from free GPU memory.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,7 +23,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-GIANT = dict(embed_dim=1408, depth=40, num_heads=16, mlp_ratio=48 / 11, patch_size=14, tubelet_size=2, img_size=224, num_frames=16, num_classes=174)
+GIANT = dict(
+    embed_dim=1408,
+    depth=40,
+    num_heads=16,
+    mlp_ratio=48 / 11,
+    patch_size=14,
+    tubelet_size=2,
+    img_size=224,
+    num_frames=16,
+    num_classes=174,
+)
 
 
 def sinusoid_table(num_positions: int, dim: int) -> torch.Tensor:
@@ -39,7 +50,12 @@ class TubeletEmbed(nn.Module):
 
     def __init__(self, dim: int, patch_size: int, tubelet_size: int, in_channels: int = 3):
         super().__init__()
-        self.proj = nn.Conv3d(in_channels, dim, kernel_size=(tubelet_size, patch_size, patch_size), stride=(tubelet_size, patch_size, patch_size))
+        self.proj = nn.Conv3d(
+            in_channels,
+            dim,
+            kernel_size=(tubelet_size, patch_size, patch_size),
+            stride=(tubelet_size, patch_size, patch_size),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(x).flatten(2).transpose(1, 2)  # [B, d, T', H', W'] -> [B, N, d]
@@ -48,8 +64,20 @@ class TubeletEmbed(nn.Module):
 class VideoMAEv2(nn.Module):
     """VideoMAE-v2 fine-tuned ViT; ``forward`` returns the pooled, normalised features ``[B, embed_dim]``."""
 
-    def __init__(self, *, embed_dim: int, depth: int, num_heads: int, mlp_ratio: float, patch_size: int, tubelet_size: int,
-                 img_size: int, num_frames: int, num_classes: int = 0, layer_scale: float | None = None):
+    def __init__(
+        self,
+        *,
+        embed_dim: int,
+        depth: int,
+        num_heads: int,
+        mlp_ratio: float,
+        patch_size: int,
+        tubelet_size: int,
+        img_size: int,
+        num_frames: int,
+        num_classes: int = 0,
+        layer_scale: float | None = None,
+    ):
         super().__init__()
         from timm.models.vision_transformer import Block
 
@@ -58,8 +86,10 @@ class VideoMAEv2(nn.Module):
         self.patch_embed = TubeletEmbed(embed_dim, patch_size, tubelet_size)
         num_tokens = (num_frames // tubelet_size) * (img_size // patch_size) ** 2
         self.register_buffer("pos_embed", sinusoid_table(num_tokens, embed_dim), persistent=False)
-        self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=True, norm_layer=norm, init_values=layer_scale)
-                                    for _ in range(depth))
+        self.blocks = nn.ModuleList(
+            Block(embed_dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=True, norm_layer=norm, init_values=layer_scale)
+            for _ in range(depth)
+        )
         self.fc_norm = norm(embed_dim)
         self.head = nn.Linear(embed_dim, num_classes) if num_classes else nn.Identity()  # loaded, unused for features
 
@@ -71,11 +101,20 @@ class VideoMAEv2(nn.Module):
     def giant_position_table() -> torch.Tensor:
         """The (non-persistent) position buffer of ViT-g, for a model built on the meta device."""
         g = GIANT
-        return sinusoid_table((g["num_frames"] // g["tubelet_size"]) * (g["img_size"] // g["patch_size"]) ** 2, g["embed_dim"])
+        return sinusoid_table(
+            (g["num_frames"] // g["tubelet_size"]) * (g["img_size"] // g["patch_size"]) ** 2, g["embed_dim"]
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 5 or x.shape[1] != 3 or x.shape[2] != self.num_frames or x.shape[-2:] != (self.img_size, self.img_size):
-            raise ValueError(f"VideoMAEv2 expects [B, 3, {self.num_frames}, {self.img_size}, {self.img_size}], got {tuple(x.shape)}")
+        if (
+            x.ndim != 5
+            or x.shape[1] != 3
+            or x.shape[2] != self.num_frames
+            or x.shape[-2:] != (self.img_size, self.img_size)
+        ):
+            raise ValueError(
+                f"VideoMAEv2 expects [B, 3, {self.num_frames}, {self.img_size}, {self.img_size}], got {tuple(x.shape)}"
+            )
         tokens = self.patch_embed(x) + self.pos_embed.to(x.dtype)  # [B, N, d]
         for block in self.blocks:
             tokens = block(tokens)
@@ -103,23 +142,50 @@ class VideoMAEv2(nn.Module):
         return self
 
 
-def published_layout(*, embed_dim: int, depth: int, num_heads: int, mlp_ratio: float, patch_size: int, tubelet_size: int,
-                     num_classes: int, **_unused) -> dict[str, tuple[int, ...]]:
+def published_layout(
+    *,
+    embed_dim: int,
+    depth: int,
+    num_heads: int,
+    mlp_ratio: float,
+    patch_size: int,
+    tubelet_size: int,
+    num_classes: int,
+    **_unused,
+) -> dict[str, tuple[int, ...]]:
     """Key names and shapes of a VideoMAE-v2 fine-tuned checkpoint with mean pooling (for checks and tests)."""
     hidden = int(embed_dim * mlp_ratio)
-    layout = {"patch_embed.proj.weight": (embed_dim, 3, tubelet_size, patch_size, patch_size), "patch_embed.proj.bias": (embed_dim,)}
+    layout = {
+        "patch_embed.proj.weight": (embed_dim, 3, tubelet_size, patch_size, patch_size),
+        "patch_embed.proj.bias": (embed_dim,),
+    }
     for i in range(depth):
         b = f"blocks.{i}."
-        layout.update({
-            b + "norm1.weight": (embed_dim,), b + "norm1.bias": (embed_dim,),
-            b + "attn.q_bias": (embed_dim,), b + "attn.v_bias": (embed_dim,),
-            b + "attn.qkv.weight": (3 * embed_dim, embed_dim),
-            b + "attn.proj.weight": (embed_dim, embed_dim), b + "attn.proj.bias": (embed_dim,),
-            b + "norm2.weight": (embed_dim,), b + "norm2.bias": (embed_dim,),
-            b + "mlp.fc1.weight": (hidden, embed_dim), b + "mlp.fc1.bias": (hidden,),
-            b + "mlp.fc2.weight": (embed_dim, hidden), b + "mlp.fc2.bias": (embed_dim,),
-        })
-    layout.update({"fc_norm.weight": (embed_dim,), "fc_norm.bias": (embed_dim,), "head.weight": (num_classes, embed_dim), "head.bias": (num_classes,)})
+        layout.update(
+            {
+                b + "norm1.weight": (embed_dim,),
+                b + "norm1.bias": (embed_dim,),
+                b + "attn.q_bias": (embed_dim,),
+                b + "attn.v_bias": (embed_dim,),
+                b + "attn.qkv.weight": (3 * embed_dim, embed_dim),
+                b + "attn.proj.weight": (embed_dim, embed_dim),
+                b + "attn.proj.bias": (embed_dim,),
+                b + "norm2.weight": (embed_dim,),
+                b + "norm2.bias": (embed_dim,),
+                b + "mlp.fc1.weight": (hidden, embed_dim),
+                b + "mlp.fc1.bias": (hidden,),
+                b + "mlp.fc2.weight": (embed_dim, hidden),
+                b + "mlp.fc2.bias": (embed_dim,),
+            }
+        )
+    layout.update(
+        {
+            "fc_norm.weight": (embed_dim,),
+            "fc_norm.bias": (embed_dim,),
+            "head.weight": (num_classes, embed_dim),
+            "head.bias": (num_classes,),
+        }
+    )
     return layout
 
 

@@ -5,6 +5,7 @@ Lookup order (first hit wins): an explicit path; ``$SGVB_WEIGHTS_DIR/<file>``; `
 written atomically into the user cache. Offline with no copy, the error says which URL, file name and
 sha256 are expected and where to put the file. ``SGVB_OFFLINE=1`` skips the download attempt.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -121,12 +122,16 @@ def _download(url: str, dest: Path, expected_sha256: str | None) -> None:
     download(url, dest, expected_sha256=expected_sha256)
 
 
-def resolve(spec: WeightsFile, path: str | os.PathLike | None = None, *, allow_download: bool = True) -> tuple[Path, str]:
+def resolve(
+    spec: WeightsFile, path: str | os.PathLike | None = None, *, allow_download: bool = True
+) -> tuple[Path, str]:
     """Local path and sha256 of ``spec``'s file, downloading it once if needed (see module docstring)."""
     if path is not None:
         p = Path(path).expanduser()
         if not p.is_file():
-            raise MissingWeightsError(f"detector weight file '{p}' does not exist (expected {spec.file_name}, sha256 {spec.sha256 or 'unpublished'})")
+            raise MissingWeightsError(
+                f"detector weight file '{p}' does not exist (expected {spec.file_name}, sha256 {spec.sha256 or 'unpublished'})"
+            )
         return p, verify(p, spec.sha256, spec.git_blob_sha1)
     for folder in weights_dirs():
         candidate = folder / spec.file_name
@@ -141,7 +146,9 @@ def resolve(spec: WeightsFile, path: str | os.PathLike | None = None, *, allow_d
     except ChecksumError:
         raise
     except Exception as exc:  # noqa: BLE001 - any network failure becomes one clear message
-        raise MissingWeightsError(_missing_message(spec, where, reason=f"download failed: {type(exc).__name__}: {exc}")) from None
+        raise MissingWeightsError(
+            _missing_message(spec, where, reason=f"download failed: {type(exc).__name__}: {exc}")
+        ) from None
     return dest, verify(dest, spec.sha256, spec.git_blob_sha1)
 
 

@@ -8,6 +8,7 @@ The contract of every kind (what to implement, what to declare, the hooks and th
     class MyGen(VideoGenerator): ...
     G = GENERATORS.build({"_name_": "my_gen", "width": 64}, resolution=32)
 """
+
 from .core import ComponentInfo, Registry, build_record, canonical, own_version, split_spec
 from .errors import ComponentBuildError, DuplicateComponentError, PluginLoadError, RegistryError, UnknownComponentError
 from .kinds import (
@@ -28,8 +29,29 @@ from .kinds import (
 )
 
 __all__ = [
-    "AUGMENTATIONS", "DATASETS", "DETECTORS", "DISCRIMINATORS", "DISTORTIONS", "GENERATORS", "LOSSES", "METRICS",
-    "POSITIONAL_ENCODINGS", "PREPARERS", "REGISTRIES", "SAMPLERS", "ComponentBuildError", "ComponentInfo",
-    "DuplicateComponentError", "PluginLoadError", "Registry", "RegistryError", "UnknownComponentError",
-    "build_record", "canonical", "own_version", "refresh", "registry_for", "split_spec",
+    "AUGMENTATIONS",
+    "DATASETS",
+    "DETECTORS",
+    "DISCRIMINATORS",
+    "DISTORTIONS",
+    "GENERATORS",
+    "LOSSES",
+    "METRICS",
+    "POSITIONAL_ENCODINGS",
+    "PREPARERS",
+    "REGISTRIES",
+    "SAMPLERS",
+    "ComponentBuildError",
+    "ComponentInfo",
+    "DuplicateComponentError",
+    "PluginLoadError",
+    "Registry",
+    "RegistryError",
+    "UnknownComponentError",
+    "build_record",
+    "canonical",
+    "own_version",
+    "refresh",
+    "registry_for",
+    "split_spec",
 ]

@@ -3,6 +3,7 @@
 Names are canonical: lower case, ``-`` and ``_`` alike (``StyleGAN-V`` == ``stylegan_v``), so a
 casing or dash slip never makes a component "not registered".
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -69,7 +70,15 @@ class Registry:
     has to import a concrete model.
     """
 
-    def __init__(self, kind: str, *, plural: str | None = None, entry_point_group: str, builtin_packages: Sequence[str] = (), base: type | None = None):
+    def __init__(
+        self,
+        kind: str,
+        *,
+        plural: str | None = None,
+        entry_point_group: str,
+        builtin_packages: Sequence[str] = (),
+        base: type | None = None,
+    ):
         self.kind = kind
         self.plural = plural or f"{kind}s"
         self.entry_point_group = entry_point_group
@@ -96,10 +105,14 @@ class Registry:
         key = canonical(name or _snake(getattr(obj, "__name__", "")))
         if not key:
             raise ValueError(f"cannot register {obj!r} in the {self.kind} registry without a name")
-        if self.base is not None and not (isinstance(obj, type) and issubclass(obj, self.base)) and not (
-            callable(obj) and not isinstance(obj, type)
+        if (
+            self.base is not None
+            and not (isinstance(obj, type) and issubclass(obj, self.base))
+            and not (callable(obj) and not isinstance(obj, type))
         ):
-            raise TypeError(f"{self.kind} '{key}' ({_where(obj)}) must be a subclass of {self.base.__name__} or a factory function")
+            raise TypeError(
+                f"{self.kind} '{key}' ({_where(obj)}) must be a subclass of {self.base.__name__} or a factory function"
+            )
         names = [key, *dict.fromkeys(a for a in map(canonical, aliases) if a != key)]
         for n in names:
             owner = self._aliases.get(n)
@@ -209,12 +222,17 @@ class Registry:
             return
         self._warned.add(key)
         others = ", ".join(f"{e.dist} {e.version}" for e in self._plugin_entries()[key])
-        plugins.warn(f"{self.kind} '{key}' from plugin {others} is shadowed by the built-in of the same name; the built-in is used.")
+        plugins.warn(
+            f"{self.kind} '{key}' from plugin {others} is shadowed by the built-in of the same name; the built-in is used."
+        )
 
     def _unknown_message(self, name: str) -> str:
         available = self.list()
         close = difflib.get_close_matches(canonical(name), list(self._aliases) + available, n=1, cutoff=0.5)
-        lines = [f"unknown {self.kind} '{name}'." + (f" Did you mean '{self._aliases.get(close[0], close[0])}'?" if close else "")]
+        lines = [
+            f"unknown {self.kind} '{name}'."
+            + (f" Did you mean '{self._aliases.get(close[0], close[0])}'?" if close else "")
+        ]
         lines.append(f"  available ({len(available)}): {', '.join(available) if available else '(none)'}")
         if self._plugin_failures:
             lines.append(f"  {len(self._plugin_failures)} plugin(s) failed to load:")
@@ -335,7 +353,9 @@ def split_spec(spec: str | Mapping[str, Any], kind: str = "component") -> tuple[
     """``"name"`` or ``{"_name_": name, **kwargs}`` (an OmegaConf node too) -> (name, kwargs)."""
     if isinstance(spec, str):
         return spec, {}
-    if type(spec).__module__.startswith("omegaconf"):  # a DictConfig is a Mapping too: convert nested nodes, or they reach checkpoints
+    if type(spec).__module__.startswith(
+        "omegaconf"
+    ):  # a DictConfig is a Mapping too: convert nested nodes, or they reach checkpoints
         try:
             from omegaconf import DictConfig, OmegaConf
 
@@ -344,7 +364,9 @@ def split_spec(spec: str | Mapping[str, Any], kind: str = "component") -> tuple[
         except ImportError:  # pragma: no cover - hydra is a dependency
             pass
     if not isinstance(spec, Mapping):
-        raise TypeError(f"a {kind} spec must be a name or a mapping with '{SPEC_KEY}', got {type(spec).__name__}: {spec!r}")
+        raise TypeError(
+            f"a {kind} spec must be a name or a mapping with '{SPEC_KEY}', got {type(spec).__name__}: {spec!r}"
+        )
     kwargs = dict(spec)
     if SPEC_KEY not in kwargs:
         raise KeyError(f"{kind} spec {kwargs!r} has no '{SPEC_KEY}' key naming the registered component")

@@ -1,5 +1,6 @@
 """The one device resolver: every command and the metrics library turn ``device=`` settings into a ``torch.device``
 here, so ``auto``, ``cuda`` and ``cuda:N`` mean the same everywhere and a bad choice fails with the same line."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,6 +30,8 @@ def resolve_device(choice: Any = "auto", *, local_rank: int | None = None) -> to
         except ValueError:
             raise DeviceError(f"device must be auto, cpu or cuda[:N], got {choice!r}") from None
         if not 0 <= index < torch.cuda.device_count():
-            raise DeviceError(f"device={choice} but this machine has {torch.cuda.device_count()} CUDA device(s); use cuda:0..")
+            raise DeviceError(
+                f"device={choice} but this machine has {torch.cuda.device_count()} CUDA device(s); use cuda:0.."
+            )
         return torch.device("cuda", index)
     raise DeviceError(f"device must be auto, cpu or cuda[:N], got {choice!r}")

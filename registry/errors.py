@@ -1,4 +1,5 @@
 """Errors raised by the registries. They say what was wrong, where it came from and what to do."""
+
 from __future__ import annotations
 
 

@@ -9,6 +9,7 @@ then replaces the target with ``os.replace``. A reader sees the old file or the 
 any failure (an exception, Ctrl-C) removes the temp file. Only a killed process can leave one behind,
 and its name matches ``TEMP_GLOB``.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -27,6 +27,7 @@ Tensor conventions (stated once, kept everywhere):
   * time stamps: float ``[B, T]`` in frame units (t = 0 is the first frame), sorted per row;
   * at the metric boundary only: uint8 ``[B, T, H, W, C]`` or ``[B, C, T, H, W]`` (detector input).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -67,7 +68,9 @@ class VideoGenerator(nn.Module):
     z_dim: int
     resolution: int
 
-    def sample_z(self, batch_size: int, generator: torch.Generator | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+    def sample_z(
+        self, batch_size: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
+    ) -> torch.Tensor:
         """Content codes ``[B, z_dim]``."""
         device = device if device is not None else module_device(self)
         return torch.randn(batch_size, self.z_dim, generator=generator, device="cpu").to(device)
@@ -105,7 +108,9 @@ class VideoGenerator(nn.Module):
         return torch.cat([chunk.cpu() for chunk in self.iter_frames(z, t, **kwargs)], dim=1)
 
     # ---------------------------------------------------------------- training hooks (called by the harness)
-    def begin_stage(self, stage: str, real_batches: Iterator[tuple[torch.Tensor, torch.Tensor]], *, ema: nn.Module | None = None) -> None:
+    def begin_stage(
+        self, stage: str, real_batches: Iterator[tuple[torch.Tensor, torch.Tensor]], *, ema: nn.Module | None = None
+    ) -> None:
         """Called once when a training stage starts (not again on resume). Default: nothing.
 
         ``real_batches`` yields real ``(frames [B, k, C, H, W] in [-1, 1], times [B, k])`` batches (lazily:
@@ -164,8 +169,9 @@ class PositionalEncoding(nn.Module):
     def __init__(self) -> None:  # not nn.Module's ``**kwargs``: an encoding without one is offered no motion_dim
         super().__init__()
 
-    def forward(self, t: torch.Tensor, codes: torch.Tensor | None = None,
-                code_times: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, t: torch.Tensor, codes: torch.Tensor | None = None, code_times: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Implement: v(t) ``[N, out_dim]`` float32 for frame times ``t [N]``."""
         raise NotImplementedError
 
@@ -201,7 +207,9 @@ class GANLoss:
         """Implement: (loss on real clips, loss on fake clips), each ``[B]``."""
         raise NotImplementedError
 
-    def penalty(self, discriminator: nn.Module, real_frames: torch.Tensor, fake_frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def penalty(
+        self, discriminator: nn.Module, real_frames: torch.Tensor, fake_frames: torch.Tensor, t: torch.Tensor
+    ) -> torch.Tensor:
         """The loss's own D regulariser ``[B]``, already weighted (called only when ``gp_weight > 0``). Default: 0."""
         return real_frames.new_zeros(real_frames.shape[0])
 
@@ -296,7 +304,9 @@ class VideoDataset:
         """Integer frame indices, validated against the video's length (floats must be whole numbers)."""
         indices = [int(round(float(f))) for f in frame_indices]
         if any(abs(float(f) - k) > 1e-6 for f, k in zip(frame_indices, indices)):
-            raise ValueError(f"frame indices must be integers, got {list(frame_indices)} for video '{self.video_name(i)}'")
+            raise ValueError(
+                f"frame indices must be integers, got {list(frame_indices)} for video '{self.video_name(i)}'"
+            )
         length = self.video_length(i)
         bad = [k for k in indices if not 0 <= k < length]
         if bad:
@@ -363,8 +373,9 @@ class DatasetPreparer:
     fps: float = 25.0  # the frame rate StyleGAN-V's config records (used for visualisation only)
     layout: str
     frame_rate: str = "every source frame, no resampling (the official converters' default); --fps resamples"
-    preprocessing: str = ("shorter side resized to the resolution with LANCZOS, then centre crop "
-                          "(StyleGAN-V's convert_videos_to_frames)")
+    preprocessing: str = (
+        "shorter side resized to the resolution with LANCZOS, then centre crop (StyleGAN-V's convert_videos_to_frames)"
+    )
     options: dict[str, Any] = {}
     resamplable: bool = True
 
@@ -433,13 +444,15 @@ class MetricContext(Protocol):
     rank: int
     world_size: int
 
-    def detector(self, spec: Any, *, stand_in_resolution: int | None = None, metric: str = "metric",
-                 video: bool | None = None) -> Detector: ...
+    def detector(
+        self, spec: Any, *, stand_in_resolution: int | None = None, metric: str = "metric", video: bool | None = None
+    ) -> Detector: ...
 
     def check_count(self, metric: str, what: str, requested: int, found: int) -> int: ...
 
-    def dataset_features(self, detector: Detector, dataset: Any, clips: Sequence[Any], *,
-                         batch_size: int) -> Iterator[torch.Tensor]: ...
+    def dataset_features(
+        self, detector: Detector, dataset: Any, clips: Sequence[Any], *, batch_size: int
+    ) -> Iterator[torch.Tensor]: ...
 
 
 class ReferenceStatistics(Protocol):
@@ -474,8 +487,9 @@ class Metric:
     shares_real_statistics = False  # True: implements ``real_side``; ``real`` may be a reference file (``sgvb stats``)
     direction = "lower"  # which way is better: "lower" (distances) or "higher" (Inception Scores); tables read it
 
-    def compute(self, ctx: MetricContext, fake: VideoGenerator | VideoDataset,
-                real: VideoDataset | ReferenceStatistics) -> MetricOutput:
+    def compute(
+        self, ctx: MetricContext, fake: VideoGenerator | VideoDataset, real: VideoDataset | ReferenceStatistics
+    ) -> MetricOutput:
         """Implement: the metric of ``fake`` against ``real``."""
         raise NotImplementedError
 
@@ -553,8 +567,9 @@ class Distortion:
         """Source frames the caller reads for ``num_frames`` output frames: ``ceil(num_frames * context)``."""
         return int(math.ceil(num_frames * self.context - 1e-9))
 
-    def __call__(self, videos: torch.Tensor, strength: float, num_frames: int,
-                 generator: torch.Generator) -> torch.Tensor:
+    def __call__(
+        self, videos: torch.Tensor, strength: float, num_frames: int, generator: torch.Generator
+    ) -> torch.Tensor:
         self.check_input(videos, num_frames)
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"{type(self).__name__}: strength must be in [0, 1], got {strength}")
@@ -571,8 +586,9 @@ class Distortion:
         if videos.dtype != torch.uint8 or videos.ndim != 5 or videos.shape[-1] != 3:
             raise ValueError(f"{who}: videos must be uint8 [B, S, H, W, 3], got {videos.dtype} {tuple(videos.shape)}")
         if videos.shape[1] < needed:
-            raise ValueError(f"{who}: needs {needed} source frames for {num_frames} output frames, "
-                             f"got {videos.shape[1]}")
+            raise ValueError(
+                f"{who}: needs {needed} source frames for {num_frames} output frames, got {videos.shape[1]}"
+            )
 
 
 # kind (as the registries name it) -> its contract
@@ -600,7 +616,11 @@ def conformance_problems(obj: Any, contract: type) -> list[str]:
     where = f"{type(obj).__module__}:{type(obj).__qualname__}"
     if not isinstance(obj, contract):
         return [f"{where} is not a subclass of registry.interfaces.{contract.__name__}"]
-    problems = [f"{where} does not set '{a}' (declared by {contract.__name__})" for a in contract._required if not hasattr(obj, a)]
+    problems = [
+        f"{where} does not set '{a}' (declared by {contract.__name__})"
+        for a in contract._required
+        if not hasattr(obj, a)
+    ]
     cls = type(obj)
     problems += [  # still the contract's own (or, for ``forward``, nn.Module's placeholder)
         f"{where} does not implement '{m}' ({contract.__name__})"
@@ -615,8 +635,10 @@ def conformance_problems(obj: Any, contract: type) -> list[str]:
         try:
             inspect.signature(override).bind(obj, *args, **kwargs)
         except TypeError as exc:
-            problems.append(f"{where}.{hook}{inspect.signature(override)} cannot take the harness's call "
-                            f"{contract.__name__}.{hook}{inspect.signature(base)}: {exc}")
+            problems.append(
+                f"{where}.{hook}{inspect.signature(override)} cannot take the harness's call "
+                f"{contract.__name__}.{hook}{inspect.signature(base)}: {exc}"
+            )
     return problems
 
 

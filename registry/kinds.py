@@ -7,6 +7,7 @@ declared by the ``benchmarks`` package itself (``Registry.add_builtin_package`` 
 Imports run one way, ``kinds -> core -> plugins``: the function that needs every registry (``refresh``)
 lives here, beside ``REGISTRIES``, not in ``plugins``.
 """
+
 from __future__ import annotations
 
 from . import plugins
@@ -32,8 +33,19 @@ PREPARERS = _make("preparer", "preparers", ())  # ``sgvb prepare NAME``: a bench
 # kind -> registry; the CLI, Hydra config groups and ``run.json`` all use these kind names.
 REGISTRIES: dict[str, Registry] = {
     r.kind: r
-    for r in (GENERATORS, DISCRIMINATORS, POSITIONAL_ENCODINGS, SAMPLERS, DATASETS, METRICS, DETECTORS, LOSSES, AUGMENTATIONS,
-              DISTORTIONS, PREPARERS)
+    for r in (
+        GENERATORS,
+        DISCRIMINATORS,
+        POSITIONAL_ENCODINGS,
+        SAMPLERS,
+        DATASETS,
+        METRICS,
+        DETECTORS,
+        LOSSES,
+        AUGMENTATIONS,
+        DISTORTIONS,
+        PREPARERS,
+    )
 }
 
 

@@ -10,6 +10,7 @@ also from the subprocesses it starts).
 The group ``sgvb.configs`` lets a plugin ship Hydra config groups: its value names a Python package
 holding ``<group>/<option>.yaml`` files, added to Hydra's search path by the CLI.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -83,9 +84,7 @@ def load(entry: PluginEntry):
     except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything, even SystemExit
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise PluginLoadError(
-            f"plugin failed to import: {entry.describe()}: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise PluginLoadError(f"plugin failed to import: {entry.describe()}: {type(exc).__name__}: {exc}") from exc
 
 
 def warn(message: str) -> None:

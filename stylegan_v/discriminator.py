@@ -14,6 +14,7 @@ channels). Inputs of 16x16 fuse at 8x8, i.e. always at ``min(16, resolution // 2
 per-frame block exists. With ``num_frames=1`` there are no gaps and no halving: this is exactly the
 StyleGAN2 'resnet' image discriminator.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,14 @@ from torch import nn
 from registry import DISCRIMINATORS
 from registry.interfaces import VideoDiscriminator
 
-from .layers import (DiscriminatorBlock, DiscriminatorEpilogue, MappingNetwork, channels_for, check_shape,
-                     log2_resolution)
+from .layers import (
+    DiscriminatorBlock,
+    DiscriminatorEpilogue,
+    MappingNetwork,
+    channels_for,
+    check_shape,
+    log2_resolution,
+)
 
 __all__ = ["CONDITIONINGS", "StyleGANVDiscriminator", "StyleGANVHyperDiscriminator", "TimeGapEncoder"]
 
@@ -65,9 +72,19 @@ class StyleGANVDiscriminator(VideoDiscriminator):
     sampler = "sparse_random"
     needs_dense_clips = False
 
-    def __init__(self, *, num_frames: int = 3, resolution: int = 256, channel_base: int | None = None,
-                 channel_max: int = 512, conditioning: str = "projection", max_gap: int = 1024,
-                 conv_clamp: float | None = 256, mbstd_group_size: int = 4, img_channels: int = 3):
+    def __init__(
+        self,
+        *,
+        num_frames: int = 3,
+        resolution: int = 256,
+        channel_base: int | None = None,
+        channel_max: int = 512,
+        conditioning: str = "projection",
+        max_gap: int = 1024,
+        conv_clamp: float | None = 256,
+        mbstd_group_size: int = 4,
+        img_channels: int = 3,
+    ):
         super().__init__()
         log2_resolution(resolution, minimum=16)
         if conditioning not in CONDITIONINGS:
@@ -78,14 +95,23 @@ class StyleGANVDiscriminator(VideoDiscriminator):
             channel_base = 16384 if resolution < 512 else 32768
         if num_frames == 1:
             conditioning = "none"  # a single frame has no time gaps to condition on
-        self.num_frames, self.resolution, self.img_channels, self.conditioning = num_frames, resolution, img_channels, conditioning
-        ch = lambda r: channels_for(r, channel_base=channel_base, channel_max=channel_max)
+        self.num_frames, self.resolution, self.img_channels, self.conditioning = (
+            num_frames,
+            resolution,
+            img_channels,
+            conditioning,
+        )
+
+        def ch(r):
+            return channels_for(r, channel_base=channel_base, channel_max=channel_max)
+
         cmap_dim = ch(4)
 
         if conditioning != "none":
             self.time_encoder = TimeGapEncoder(num_frames, max_gap=max_gap)
-            self.time_mapping = MappingNetwork(z_dim=0, c_dim=self.time_encoder.out_dim, w_dim=cmap_dim,
-                                               num_layers=2, w_avg_beta=None)
+            self.time_mapping = MappingNetwork(
+                z_dim=0, c_dim=self.time_encoder.out_dim, w_dim=cmap_dim, num_layers=2, w_avg_beta=None
+            )
         else:
             self.time_encoder = self.time_mapping = None
         style_dim = cmap_dim if conditioning == "hyper" else 0
@@ -98,16 +124,21 @@ class StyleGANVDiscriminator(VideoDiscriminator):
             out = ch(r // 2)
             if r // 2 == self.fusion_resolution and num_frames > 1:
                 out //= 2  # official num_frames_div_factor: keep the fused width in check
-            self.frame_blocks.append(DiscriminatorBlock(0 if r == resolution else ch(r), ch(r), out, resolution=r,
-                                                        **block_kwargs))
+            self.frame_blocks.append(
+                DiscriminatorBlock(0 if r == resolution else ch(r), ch(r), out, resolution=r, **block_kwargs)
+            )
             r //= 2
         self.clip_blocks = nn.ModuleList()
         in_ch = num_frames * self.frame_blocks[-1].out_channels
         while r > 4:
             self.clip_blocks.append(DiscriminatorBlock(in_ch, ch(r), ch(r // 2), resolution=r, **block_kwargs))
             in_ch, r = ch(r // 2), r // 2
-        self.epilogue = DiscriminatorEpilogue(ch(4), cmap_dim=cmap_dim if conditioning == "projection" else 0,
-                                              mbstd_group_size=mbstd_group_size, conv_clamp=conv_clamp)
+        self.epilogue = DiscriminatorEpilogue(
+            ch(4),
+            cmap_dim=cmap_dim if conditioning == "projection" else 0,
+            mbstd_group_size=mbstd_group_size,
+            conv_clamp=conv_clamp,
+        )
 
     def forward(self, frames: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """``frames [B, k, C, H, W]`` and their times ``t [B, k]`` (sorted) -> logits ``[B]`` float32."""
@@ -134,9 +165,27 @@ class StyleGANVDiscriminator(VideoDiscriminator):
 class StyleGANVHyperDiscriminator(StyleGANVDiscriminator):
     """The paper's first version: conv0 of every block modulated by an affine map of the time-gap embedding."""
 
-    def __init__(self, *, num_frames: int = 3, resolution: int = 256, channel_base: int | None = None,
-                 channel_max: int = 512, conditioning: str = "hyper", max_gap: int = 1024,
-                 conv_clamp: float | None = 256, mbstd_group_size: int = 4, img_channels: int = 3):
-        super().__init__(num_frames=num_frames, resolution=resolution, channel_base=channel_base,
-                         channel_max=channel_max, conditioning=conditioning, max_gap=max_gap, conv_clamp=conv_clamp,
-                         mbstd_group_size=mbstd_group_size, img_channels=img_channels)
+    def __init__(
+        self,
+        *,
+        num_frames: int = 3,
+        resolution: int = 256,
+        channel_base: int | None = None,
+        channel_max: int = 512,
+        conditioning: str = "hyper",
+        max_gap: int = 1024,
+        conv_clamp: float | None = 256,
+        mbstd_group_size: int = 4,
+        img_channels: int = 3,
+    ):
+        super().__init__(
+            num_frames=num_frames,
+            resolution=resolution,
+            channel_base=channel_base,
+            channel_max=channel_max,
+            conditioning=conditioning,
+            max_gap=max_gap,
+            conv_clamp=conv_clamp,
+            mbstd_group_size=mbstd_group_size,
+            img_channels=img_channels,
+        )

@@ -13,6 +13,7 @@ equals one-shot rendering.
 Output: ``[B, T, 3, H, W]`` float32, nominally in [-1, 1] but not clamped in ``forward`` (the
 official generator does not clamp; losses see raw values). ``iter_frames``/``generate_long`` clamp.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -47,11 +48,25 @@ class StyleGANVGenerator(VideoGenerator):
     autoregressive = False
     training_stages = ("main",)
 
-    def __init__(self, *, resolution: int = 256, z_dim: int = 512, w_dim: int = 512, motion_z_dim: int = 512,
-                 motion_dim: int = 512, motion_spacing: float = 16, motion_kernel_size: int = 11,
-                 positional_encoding: Any = "acyclic", time_injection: str = "input", mapping_layers: int = 2,
-                 channel_base: int | None = None, channel_max: int = 512, conv_clamp: float | None = 256,
-                 w_avg_beta: float = 0.995, img_channels: int = 3):
+    def __init__(
+        self,
+        *,
+        resolution: int = 256,
+        z_dim: int = 512,
+        w_dim: int = 512,
+        motion_z_dim: int = 512,
+        motion_dim: int = 512,
+        motion_spacing: float = 16,
+        motion_kernel_size: int = 11,
+        positional_encoding: Any = "acyclic",
+        time_injection: str = "input",
+        mapping_layers: int = 2,
+        channel_base: int | None = None,
+        channel_max: int = 512,
+        conv_clamp: float | None = 256,
+        w_avg_beta: float = 0.995,
+        img_channels: int = 3,
+    ):
         super().__init__()
         log2_resolution(resolution, minimum=4)
         if time_injection not in TIME_INJECTIONS:
@@ -67,17 +82,28 @@ class StyleGANVGenerator(VideoGenerator):
         if problems:
             raise TypeError(f"positional_encoding does not meet its contract: {'; '.join(problems)}")
         v_dim = int(self.time_encoder.out_dim)
-        self.motion = (MotionMappingNetwork(z_dim=motion_z_dim, motion_dim=motion_dim, kernel_size=motion_kernel_size,
-                                            spacing=motion_spacing)
-                       if self.time_encoder.needs_motion else None)
+        self.motion = (
+            MotionMappingNetwork(
+                z_dim=motion_z_dim, motion_dim=motion_dim, kernel_size=motion_kernel_size, spacing=motion_spacing
+            )
+            if self.time_encoder.needs_motion
+            else None
+        )
         if time_injection == "sum_w" and v_dim not in (0, w_dim):
-            raise ValueError(f"time_injection='sum_w' needs a positional encoding with out_dim == w_dim ({w_dim}), "
-                             f"got {v_dim}")
+            raise ValueError(
+                f"time_injection='sum_w' needs a positional encoding with out_dim == w_dim ({w_dim}), got {v_dim}"
+            )
         style_dim = w_dim + v_dim if time_injection == "concat_w" else w_dim
         self.synthesis = SynthesisNetwork(
-            w_dim=style_dim, resolution=resolution, img_channels=img_channels, channel_base=channel_base,
-            channel_max=channel_max, conv_clamp=conv_clamp, use_noise=False,
-            input_extra_channels=v_dim if time_injection == "input" else 0)
+            w_dim=style_dim,
+            resolution=resolution,
+            img_channels=img_channels,
+            channel_base=channel_base,
+            channel_max=channel_max,
+            conv_clamp=conv_clamp,
+            use_noise=False,
+            input_extra_channels=v_dim if time_injection == "input" else 0,
+        )
 
     # ------------------------------------------------------------------ randomness
     def sample_motion_noise(self, batch_size: int, max_t: float = 0.0, generator: torch.Generator | None = None):
@@ -100,8 +126,9 @@ class StyleGANVGenerator(VideoGenerator):
         codes, code_times = self.motion(t, motion_noise)
         return self.time_encoder(t_flat, codes, code_times)
 
-    def forward(self, z: torch.Tensor, t: torch.Tensor, motion_noise: Any = None,
-                truncation_psi: float = 1.0) -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, t: torch.Tensor, motion_noise: Any = None, truncation_psi: float = 1.0
+    ) -> torch.Tensor:
         """``z [B, z_dim]``, ``t [B, T]`` (any real t >= 0) -> frames ``[B, T, C, H, W]``."""
         check_shape(z, [None, self.z_dim], "StyleGANVGenerator z")
         check_shape(t, [z.shape[0], None], "StyleGANVGenerator t (expected [B, T] matching z)")
@@ -124,11 +151,22 @@ class StyleGANVGenerator(VideoGenerator):
         return rearrange(img.float(), "(b t) c h w -> b t c h w", b=b)
 
     @torch.no_grad()
-    def iter_frames(self, z: torch.Tensor, t: torch.Tensor, *, chunk_size: int = 16, motion_noise: Any = None,
-                    truncation_psi: float = 1.0, generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
+    def iter_frames(
+        self,
+        z: torch.Tensor,
+        t: torch.Tensor,
+        *,
+        chunk_size: int = 16,
+        motion_noise: Any = None,
+        truncation_psi: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> Iterator[torch.Tensor]:
         """Chunks ``[B, <=chunk_size, C, H, W]`` clamped to [-1, 1]; motion noise is fixed once per video."""
         if motion_noise is None:
-            motion_noise = self.sample_motion_noise(z.shape[0], float(t.max()) if t.numel() else 0.0, generator=generator)
-        for chunk in super().iter_frames(z, t, chunk_size=chunk_size, motion_noise=motion_noise,
-                                         truncation_psi=truncation_psi, generator=generator):
+            motion_noise = self.sample_motion_noise(
+                z.shape[0], float(t.max()) if t.numel() else 0.0, generator=generator
+            )
+        for chunk in super().iter_frames(
+            z, t, chunk_size=chunk_size, motion_noise=motion_noise, truncation_psi=truncation_psi, generator=generator
+        ):
             yield chunk.clamp(-1, 1)

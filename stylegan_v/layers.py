@@ -10,6 +10,7 @@ Generator side: ``MappingNetwork`` (z -> w, tracks ``w_avg`` for truncation), ``
 Discriminator side: ``Conv2dLayer``, ``DiscriminatorBlock`` ('resnet'), ``MinibatchStdLayer``,
 ``DiscriminatorEpilogue``.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,9 +24,22 @@ from torch import nn
 from .ops import bias_act, filter2d, make_filter, normalize_2nd_moment, upsample2d
 
 __all__ = [
-    "Conv2dLayer", "DiscriminatorBlock", "DiscriminatorEpilogue", "EqualizedConv1d", "FullyConnectedLayer",
-    "MappingNetwork", "MinibatchStdLayer", "NOISE_MODES", "SynthesisBlock", "SynthesisLayer", "SynthesisNetwork", "ToRGBLayer",
-    "channels_for", "check_shape", "log2_resolution", "modulated_conv2d",
+    "Conv2dLayer",
+    "DiscriminatorBlock",
+    "DiscriminatorEpilogue",
+    "EqualizedConv1d",
+    "FullyConnectedLayer",
+    "MappingNetwork",
+    "MinibatchStdLayer",
+    "NOISE_MODES",
+    "SynthesisBlock",
+    "SynthesisLayer",
+    "SynthesisNetwork",
+    "ToRGBLayer",
+    "channels_for",
+    "check_shape",
+    "log2_resolution",
+    "modulated_conv2d",
 ]
 
 
@@ -55,8 +69,16 @@ def log2_resolution(resolution: int, minimum: int = 4) -> int:
 class FullyConnectedLayer(nn.Module):
     """Equalized-LR linear layer followed by ``bias_act``."""
 
-    def __init__(self, in_features: int, out_features: int, *, bias: bool = True, activation: str = "linear",
-                 lr_mult: float = 1.0, bias_init: float = 0.0):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        bias: bool = True,
+        activation: str = "linear",
+        lr_mult: float = 1.0,
+        bias_init: float = 0.0,
+    ):
         super().__init__()
         self.in_features, self.out_features, self.activation = in_features, out_features, activation
         self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mult)
@@ -82,8 +104,9 @@ class EqualizedConv1d(nn.Module):
     motion code a function of a fixed window of noise, so the motion process is stationary.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, lr_mult: float = 1.0,
-                 activation: str = "lrelu"):
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, *, lr_mult: float = 1.0, activation: str = "lrelu"
+    ):
         super().__init__()
         if activation not in ("lrelu", "linear"):
             raise ValueError(f"EqualizedConv1d activation must be 'lrelu' or 'linear', got '{activation}'")
@@ -101,9 +124,20 @@ class EqualizedConv1d(nn.Module):
 class Conv2dLayer(nn.Module):
     """Equalized-LR 2-D convolution with optional FIR ×2 up/down-sampling, bias, activation and clamp."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, bias: bool = True,
-                 activation: str = "linear", up: bool = False, down: bool = False,
-                 resample_filter=(1, 3, 3, 1), conv_clamp: float | None = None, lr_mult: float = 1.0):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        *,
+        bias: bool = True,
+        activation: str = "linear",
+        up: bool = False,
+        down: bool = False,
+        resample_filter=(1, 3, 3, 1),
+        conv_clamp: float | None = None,
+        lr_mult: float = 1.0,
+    ):
         super().__init__()
         if up and down:
             raise ValueError("Conv2dLayer: up and down cannot both be set")
@@ -124,8 +158,9 @@ class Conv2dLayer(nn.Module):
         return bias_act(x, b, activation=self.activation, gain=gain, clamp=clamp)
 
 
-def _conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor, *, up: bool = False, down: bool = False,
-                     groups: int = 1) -> torch.Tensor:
+def _conv2d_resample(
+    x: torch.Tensor, w: torch.Tensor, f: torch.Tensor, *, up: bool = False, down: bool = False, groups: int = 1
+) -> torch.Tensor:
     """Same-size conv, or conv with ×2 FIR up/downsampling, keeping the output exactly 2H or H/2.
 
     Up: stride-2 transposed conv, then the FIR filter (gain 4) — 4× cheaper than upsample-then-conv.
@@ -157,14 +192,29 @@ class MappingNetwork(nn.Module):
     With ``z_dim=0`` and ``c_dim>0`` this is the condition mapping of a projection discriminator.
     """
 
-    def __init__(self, *, z_dim: int = 512, c_dim: int = 0, w_dim: int = 512, num_layers: int = 2,
-                 hidden_dim: int | None = None, lr_mult: float = 0.01, w_avg_beta: float | None = 0.998):
+    def __init__(
+        self,
+        *,
+        z_dim: int = 512,
+        c_dim: int = 0,
+        w_dim: int = 512,
+        num_layers: int = 2,
+        hidden_dim: int | None = None,
+        lr_mult: float = 0.01,
+        w_avg_beta: float | None = 0.998,
+    ):
         super().__init__()
         if z_dim <= 0 and c_dim <= 0:
             raise ValueError("MappingNetwork needs z_dim > 0 or c_dim > 0")
         if num_layers < 1:
             raise ValueError(f"MappingNetwork num_layers must be >= 1, got {num_layers}")
-        self.z_dim, self.c_dim, self.w_dim, self.num_layers, self.w_avg_beta = z_dim, c_dim, w_dim, num_layers, w_avg_beta
+        self.z_dim, self.c_dim, self.w_dim, self.num_layers, self.w_avg_beta = (
+            z_dim,
+            c_dim,
+            w_dim,
+            num_layers,
+            w_avg_beta,
+        )
         embed_dim = w_dim if c_dim > 0 else 0
         self.embed = FullyConnectedLayer(c_dim, embed_dim) if c_dim > 0 else None
         hidden_dim = hidden_dim or w_dim
@@ -175,8 +225,14 @@ class MappingNetwork(nn.Module):
         if w_avg_beta is not None:
             self.register_buffer("w_avg", torch.zeros(w_dim))
 
-    def forward(self, z: torch.Tensor | None = None, c: torch.Tensor | None = None, *,
-                truncation_psi: float = 1.0, update_w_avg: bool | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor | None = None,
+        c: torch.Tensor | None = None,
+        *,
+        truncation_psi: float = 1.0,
+        update_w_avg: bool | None = None,
+    ) -> torch.Tensor:
         parts = []
         if self.z_dim > 0:
             if z is None:
@@ -205,8 +261,16 @@ class MappingNetwork(nn.Module):
 # ------------------------------------------------------------------------------------------ synthesis
 
 
-def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, *, demodulate: bool = True,
-                     up: bool = False, resample_filter: torch.Tensor | None = None, eps: float = 1e-8) -> torch.Tensor:
+def modulated_conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    styles: torch.Tensor,
+    *,
+    demodulate: bool = True,
+    up: bool = False,
+    resample_filter: torch.Tensor | None = None,
+    eps: float = 1e-8,
+) -> torch.Tensor:
     """StyleGAN2 modulated convolution, batched formulation (no per-sample weights).
 
     Scaling the input channels by ``styles`` and the output channels by the demodulation
@@ -245,12 +309,30 @@ class SynthesisLayer(nn.Module):
     out (``'none'``). Off by default (StyleGAN-V has no noise): then there is no extra parameter or buffer.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, *, w_dim: int, resolution: int, kernel_size: int = 3,
-                 up: bool = False, use_noise: bool = False, activation: str = "lrelu",
-                 resample_filter=(1, 3, 3, 1), conv_clamp: float | None = None, demodulate: bool = True):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        w_dim: int,
+        resolution: int,
+        kernel_size: int = 3,
+        up: bool = False,
+        use_noise: bool = False,
+        activation: str = "lrelu",
+        resample_filter=(1, 3, 3, 1),
+        conv_clamp: float | None = None,
+        demodulate: bool = True,
+    ):
         super().__init__()
         self.in_channels, self.out_channels, self.w_dim, self.resolution = in_channels, out_channels, w_dim, resolution
-        self.up, self.use_noise, self.activation, self.conv_clamp, self.demodulate = up, use_noise, activation, conv_clamp, demodulate
+        self.up, self.use_noise, self.activation, self.conv_clamp, self.demodulate = (
+            up,
+            use_noise,
+            activation,
+            conv_clamp,
+            demodulate,
+        )
         self.register_buffer("resample_filter", make_filter(resample_filter), persistent=False)
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
@@ -265,8 +347,9 @@ class SynthesisLayer(nn.Module):
         styles = self.affine(w)
         if not self.demodulate:  # without demodulation the equalized-LR gain must be applied explicitly
             styles = styles * (1 / math.sqrt(self.weight[0].numel()))
-        x = modulated_conv2d(x, self.weight, styles, demodulate=self.demodulate, up=self.up,
-                             resample_filter=self.resample_filter)
+        x = modulated_conv2d(
+            x, self.weight, styles, demodulate=self.demodulate, up=self.up, resample_filter=self.resample_filter
+        )
         if self.use_noise and _check_noise_mode(noise_mode) != "none":
             if noise_mode == "random":
                 noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
@@ -302,15 +385,30 @@ class SynthesisBlock(nn.Module):
     4x4 and concatenated to it, so its conv takes ``C + extra`` channels.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, *, w_dim: int, resolution: int, img_channels: int = 3,
-                 use_noise: bool = False, resample_filter=(1, 3, 3, 1),
-                 conv_clamp: float | None = None, input_extra_channels: int = 0):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        w_dim: int,
+        resolution: int,
+        img_channels: int = 3,
+        use_noise: bool = False,
+        resample_filter=(1, 3, 3, 1),
+        conv_clamp: float | None = None,
+        input_extra_channels: int = 0,
+    ):
         super().__init__()
         self.in_channels, self.out_channels, self.resolution = in_channels, out_channels, resolution
         self.input_extra_channels = input_extra_channels
         self.register_buffer("resample_filter", make_filter(resample_filter), persistent=False)
-        layer_kwargs = dict(w_dim=w_dim, resolution=resolution, use_noise=use_noise,
-                            resample_filter=resample_filter, conv_clamp=conv_clamp)
+        layer_kwargs = dict(
+            w_dim=w_dim,
+            resolution=resolution,
+            use_noise=use_noise,
+            resample_filter=resample_filter,
+            conv_clamp=conv_clamp,
+        )
         if in_channels == 0:
             self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
             self.conv0 = None
@@ -323,8 +421,14 @@ class SynthesisBlock(nn.Module):
         self.torgb = ToRGBLayer(out_channels, img_channels, w_dim=w_dim, conv_clamp=conv_clamp)
         self.num_ws = (1 if in_channels == 0 else 2) + 1
 
-    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
-                input_features: torch.Tensor | None = None, noise_mode: str = "random") -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        x: torch.Tensor | None,
+        img: torch.Tensor | None,
+        ws: torch.Tensor,
+        input_features: torch.Tensor | None = None,
+        noise_mode: str = "random",
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``ws [N, num_ws, w_dim]``; returns (features, image) at this block's resolution."""
         w_iter = iter(ws.unbind(dim=1))
         if self.conv0 is None:
@@ -355,9 +459,19 @@ class SynthesisNetwork(nn.Module):
     picks its source per call.
     """
 
-    def __init__(self, *, w_dim: int = 512, resolution: int = 256, img_channels: int = 3, channel_base: int = 16384,
-                 channel_max: int = 512, use_noise: bool = False, conv_clamp: float | None = 256,
-                 input_extra_channels: int = 0, resample_filter=(1, 3, 3, 1)):
+    def __init__(
+        self,
+        *,
+        w_dim: int = 512,
+        resolution: int = 256,
+        img_channels: int = 3,
+        channel_base: int = 16384,
+        channel_max: int = 512,
+        use_noise: bool = False,
+        conv_clamp: float | None = 256,
+        input_extra_channels: int = 0,
+        resample_filter=(1, 3, 3, 1),
+    ):
         super().__init__()
         log2 = log2_resolution(resolution)
         self.w_dim, self.resolution, self.img_channels = w_dim, resolution, img_channels
@@ -366,13 +480,24 @@ class SynthesisNetwork(nn.Module):
         for res in self.block_resolutions:
             in_ch = channels_for(res // 2, channel_base=channel_base, channel_max=channel_max) if res > 4 else 0
             out_ch = channels_for(res, channel_base=channel_base, channel_max=channel_max)
-            self.blocks.append(SynthesisBlock(
-                in_ch, out_ch, w_dim=w_dim, resolution=res, img_channels=img_channels,
-                use_noise=use_noise, conv_clamp=conv_clamp, resample_filter=resample_filter,
-                input_extra_channels=input_extra_channels if res == 4 else 0))
+            self.blocks.append(
+                SynthesisBlock(
+                    in_ch,
+                    out_ch,
+                    w_dim=w_dim,
+                    resolution=res,
+                    img_channels=img_channels,
+                    use_noise=use_noise,
+                    conv_clamp=conv_clamp,
+                    resample_filter=resample_filter,
+                    input_extra_channels=input_extra_channels if res == 4 else 0,
+                )
+            )
         self.num_ws = sum(b.num_ws for b in self.blocks) - (len(self.blocks) - 1)  # toRGB shares w with the next conv
 
-    def forward(self, ws: torch.Tensor, input_features: torch.Tensor | None = None, noise_mode: str = "random") -> torch.Tensor:
+    def forward(
+        self, ws: torch.Tensor, input_features: torch.Tensor | None = None, noise_mode: str = "random"
+    ) -> torch.Tensor:
         _check_noise_mode(noise_mode)
         if ws.ndim == 2:
             check_shape(ws, [None, self.w_dim], "SynthesisNetwork ws")
@@ -420,11 +545,25 @@ class DiscriminatorBlock(nn.Module):
     map of a per-sample vector (the hypernetwork discriminator ablation).
     """
 
-    def __init__(self, in_channels: int, tmp_channels: int, out_channels: int, *, resolution: int,
-                 img_channels: int = 3, conv_clamp: float | None = None, resample_filter=(1, 3, 3, 1),
-                 style_dim: int = 0):
+    def __init__(
+        self,
+        in_channels: int,
+        tmp_channels: int,
+        out_channels: int,
+        *,
+        resolution: int,
+        img_channels: int = 3,
+        conv_clamp: float | None = None,
+        resample_filter=(1, 3, 3, 1),
+        style_dim: int = 0,
+    ):
         super().__init__()
-        self.in_channels, self.tmp_channels, self.out_channels, self.resolution = in_channels, tmp_channels, out_channels, resolution
+        self.in_channels, self.tmp_channels, self.out_channels, self.resolution = (
+            in_channels,
+            tmp_channels,
+            out_channels,
+            resolution,
+        )
         self.img_channels = img_channels
         first_in = tmp_channels
         if in_channels == 0:
@@ -433,12 +572,25 @@ class DiscriminatorBlock(nn.Module):
             self.fromrgb = None
             first_in = in_channels
         if style_dim > 0:
-            self.conv0 = SynthesisLayer(first_in, tmp_channels, w_dim=style_dim, resolution=resolution,
-                                        conv_clamp=conv_clamp, resample_filter=resample_filter)
+            self.conv0 = SynthesisLayer(
+                first_in,
+                tmp_channels,
+                w_dim=style_dim,
+                resolution=resolution,
+                conv_clamp=conv_clamp,
+                resample_filter=resample_filter,
+            )
         else:
             self.conv0 = Conv2dLayer(first_in, tmp_channels, 3, activation="lrelu", conv_clamp=conv_clamp)
-        self.conv1 = Conv2dLayer(tmp_channels, out_channels, 3, activation="lrelu", down=True,
-                                 resample_filter=resample_filter, conv_clamp=conv_clamp)
+        self.conv1 = Conv2dLayer(
+            tmp_channels,
+            out_channels,
+            3,
+            activation="lrelu",
+            down=True,
+            resample_filter=resample_filter,
+            conv_clamp=conv_clamp,
+        )
         self.skip = Conv2dLayer(first_in, out_channels, 1, bias=False, down=True, resample_filter=resample_filter)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
@@ -457,12 +609,22 @@ class DiscriminatorBlock(nn.Module):
 class DiscriminatorEpilogue(nn.Module):
     """4x4 head: minibatch-std -> conv 3x3 -> FC -> output FC (1 logit, or a ``cmap_dim`` vector for projection)."""
 
-    def __init__(self, in_channels: int, *, cmap_dim: int = 0, resolution: int = 4, mbstd_group_size: int = 4,
-                 mbstd_num_channels: int = 1, conv_clamp: float | None = None):
+    def __init__(
+        self,
+        in_channels: int,
+        *,
+        cmap_dim: int = 0,
+        resolution: int = 4,
+        mbstd_group_size: int = 4,
+        mbstd_num_channels: int = 1,
+        conv_clamp: float | None = None,
+    ):
         super().__init__()
         self.in_channels, self.cmap_dim, self.resolution = in_channels, cmap_dim, resolution
         self.mbstd = MinibatchStdLayer(mbstd_group_size, mbstd_num_channels) if mbstd_num_channels > 0 else None
-        self.conv = Conv2dLayer(in_channels + mbstd_num_channels, in_channels, 3, activation="lrelu", conv_clamp=conv_clamp)
+        self.conv = Conv2dLayer(
+            in_channels + mbstd_num_channels, in_channels, 3, activation="lrelu", conv_clamp=conv_clamp
+        )
         self.fc = FullyConnectedLayer(in_channels * resolution**2, in_channels, activation="lrelu")
         self.out = FullyConnectedLayer(in_channels, cmap_dim if cmap_dim > 0 else 1)
 

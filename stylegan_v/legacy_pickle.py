@@ -17,6 +17,7 @@ therefore needs the original source tree and runs code from the file.
   * any other global (``os.system``, ``builtins.eval``, ``subprocess``, ``importlib``, an unknown
     function) is refused with :class:`UnsafePickleError`, naming the global and the file.
 """
+
 from __future__ import annotations
 
 import _compat_pickle
@@ -40,8 +41,24 @@ RECONSTRUCT_MODULES = ("torch_utils.persistence", "src.torch_utils.persistence")
 # Modules whose classes the official files pickle by reference; they become inert records.
 RECORD_MODULE_PREFIXES = ("torch.nn.modules.", "torch.optim.", "omegaconf.")
 OFFICIAL_PACKAGES = ("training", "torch_utils", "dnnlib", "metrics")  # also under "src."
-SAFE_BUILTINS = frozenset({"dict", "list", "tuple", "set", "frozenset", "int", "float", "complex", "bool", "str",
-                           "bytes", "bytearray", "slice", "object"})
+SAFE_BUILTINS = frozenset(
+    {
+        "dict",
+        "list",
+        "tuple",
+        "set",
+        "frozenset",
+        "int",
+        "float",
+        "complex",
+        "bool",
+        "str",
+        "bytes",
+        "bytearray",
+        "slice",
+        "object",
+    }
+)
 NUMPY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch.serialization's legacy-format magic number
 _CLASS_NAME = re.compile(r"^[A-Z][A-Za-z0-9_]*$")
@@ -113,7 +130,9 @@ def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, 
     """Tensor from a storage; hooks and metadata from the file are dropped (they could hold callables)."""
     if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
         raise UnsafePickleError(f"tensor rebuild got a {type(storage).__name__} instead of a storage")
-    return torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, collections.OrderedDict())
+    return torch._utils._rebuild_tensor_v2(
+        storage, storage_offset, size, stride, requires_grad, collections.OrderedDict()
+    )
 
 
 def _rebuild_parameter(data, requires_grad=True, backward_hooks=None, *state):
@@ -163,7 +182,11 @@ def _view(data: bytes, offset: int, dtype: torch.dtype, numel: int) -> torch.Typ
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "non-writable buffer": the bytes object is ours alone from here on
-        raw = torch.frombuffer(data, dtype=torch.uint8, offset=offset, count=nbytes) if nbytes else torch.empty(0, dtype=torch.uint8)
+        raw = (
+            torch.frombuffer(data, dtype=torch.uint8, offset=offset, count=nbytes)
+            if nbytes
+            else torch.empty(0, dtype=torch.uint8)
+        )
         return torch.TypedStorage(wrap_storage=raw.untyped_storage(), dtype=dtype, _internal=True)
 
 
@@ -194,7 +217,16 @@ def _storage_view(data: bytes) -> torch.TypedStorage | None:
             return None
         (numel,) = struct.unpack("<q", f.read(8))
         return _view(data, f.tell(), found[0], numel) if numel == found[1] else None
-    except (UnsafePickleError, pickle.UnpicklingError, zipfile.BadZipFile, struct.error, EOFError, KeyError, ValueError, TypeError):
+    except (
+        UnsafePickleError,
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+        struct.error,
+        EOFError,
+        KeyError,
+        ValueError,
+        TypeError,
+    ):
         return None
 
 
@@ -254,7 +286,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             return _record_class(f"{module}.{name}")
         raise UnsafePickleError(
             f"{self.source}: refused global '{module}.{name}': it could run code and is not a tensor, container or "
-            "known network class (nothing from the file was executed)")
+            "known network class (nothing from the file was executed)"
+        )
 
     def persistent_load(self, pid: Any) -> Any:
         raise UnsafePickleError(f"{self.source}: unexpected persistent id {pid!r} (not a StyleGAN2-ADA-format pickle)")

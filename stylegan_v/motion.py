@@ -6,6 +6,7 @@ sequence a batch of frames needs is ever drawn, any t >= 0 works (t = 1e5 costs 
 and codes at a fixed position never change when a video is extended. The motion network is two
 unpadded conv1d layers, so code u_k depends on noise z_k .. z_{k + receptive_field - 1} only.
 """
+
 from __future__ import annotations
 
 import torch
@@ -93,7 +94,8 @@ class _TensorMotionNoise:
         if need > self.noise.shape[1]:
             raise ValueError(
                 f"motion_noise tensor has {self.noise.shape[1]} positions but these times need {need}; "
-                "pass a longer tensor or a MotionNoise (from G.sample_motion_noise), which has no length limit")
+                "pass a longer tensor or a MotionNoise (from G.sample_motion_noise), which has no length limit"
+            )
         idx = start[:, None] + torch.arange(length, device=self.noise.device)  # [B, length]
         return torch.gather(self.noise, 1, idx[:, :, None].expand(-1, -1, self.dim)).to(device)
 
@@ -103,8 +105,10 @@ def as_motion_noise(noise, batch_size: int, dim: int):
     if isinstance(noise, torch.Tensor):
         noise = _TensorMotionNoise(noise)
     if not isinstance(noise, (MotionNoise, _TensorMotionNoise)):
-        raise TypeError(f"motion_noise must be a MotionNoise (G.sample_motion_noise) or a [B, L, {dim}] tensor, "
-                        f"got {type(noise).__name__}")
+        raise TypeError(
+            f"motion_noise must be a MotionNoise (G.sample_motion_noise) or a [B, L, {dim}] tensor, "
+            f"got {type(noise).__name__}"
+        )
     if len(noise) != batch_size:
         raise ValueError(f"motion_noise is for {len(noise)} videos but z has {batch_size}")
     if noise.dim != dim:
@@ -118,8 +122,15 @@ class MotionMappingNetwork(nn.Module):
     Official StyleGAN-V: kernel 11, 512 channels, equalized LR with lr_mult 0.01, leaky ReLU 0.2.
     """
 
-    def __init__(self, *, z_dim: int = 512, motion_dim: int = 512, kernel_size: int = 11, spacing: float = 16,
-                 lr_mult: float = 0.01):
+    def __init__(
+        self,
+        *,
+        z_dim: int = 512,
+        motion_dim: int = 512,
+        kernel_size: int = 11,
+        spacing: float = 16,
+        lr_mult: float = 0.01,
+    ):
         super().__init__()
         if spacing <= 0:
             raise ValueError(f"motion spacing (frames between motion codes) must be > 0, got {spacing}")
@@ -155,7 +166,10 @@ class MotionMappingNetwork(nn.Module):
         z, idx, k = self._noise_window(t, noise)
         with torch.autocast(device_type=t.device.type, enabled=False):
             u = self.codes(z.double())  # [B, num_codes, D] float64
-        gather = lambda i: rearrange(torch.gather(u, 1, i[:, :, None].expand(-1, -1, u.shape[2])), "b t d -> (b t) d")
+
+        def gather(i):
+            return rearrange(torch.gather(u, 1, i[:, :, None].expand(-1, -1, u.shape[2])), "b t d -> (b t) d")
+
         t_left = rearrange(k.double() * self.spacing, "b t -> (b t)")
         codes = torch.stack([gather(idx), gather(idx + 1)], dim=1)  # [B*T, 2, D] float64
         return codes, torch.stack([t_left, t_left + self.spacing], dim=1)

@@ -20,6 +20,7 @@ and copies the official tensors in by a name map:
 Fixed ``resample_filter`` buffers and D's Fourier coefficients are not copied; they are checked
 against ours instead. Settings our modules cannot express are refused naming the key.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,14 +37,25 @@ from torch.overrides import TorchFunctionMode
 from .legacy_pickle import ObjectRecord, PersistentRecord, load_pickle, plain
 
 __all__ = [
-    "OfficialCheckpointError", "discriminator_spec", "generator_spec", "image_generator_state", "load_network_pkl",
-    "map_discriminator_names", "map_generator_names", "official_tensors", "snapshot_kimg",
+    "OfficialCheckpointError",
+    "discriminator_spec",
+    "generator_spec",
+    "image_generator_state",
+    "load_network_pkl",
+    "map_discriminator_names",
+    "map_generator_names",
+    "official_tensors",
+    "snapshot_kimg",
 ]
 
-SWAPPED_LABELS_NOTE = ("the official FFS and SkyTimelapse checkpoints were once published with swapped labels "
-                       "(stylegan-v issue #10): trust this path, not the file name")
+SWAPPED_LABELS_NOTE = (
+    "the official FFS and SkyTimelapse checkpoints were once published with swapped labels "
+    "(stylegan-v issue #10): trust this path, not the file name"
+)
 DEFAULT_MAX_NUM_FRAMES = 1024
-OFFICIAL_SNAPSHOT_NAME = re.compile(r"network-snapshot-(\d{6,})\.pkl")  # the official loops: f'network-snapshot-{cur_nimg // 1000:06d}.pkl'
+OFFICIAL_SNAPSHOT_NAME = re.compile(
+    r"network-snapshot-(\d{6,})\.pkl"
+)  # the official loops: f'network-snapshot-{cur_nimg // 1000:06d}.pkl'
 
 
 class OfficialCheckpointError(ValueError):
@@ -78,7 +90,9 @@ def official_parameter_names(record: Any) -> list[str]:
 
     def walk(rec: Any, prefix: str) -> None:
         parts = _module_parts(rec)
-        params.extend(f"{prefix}{n}" for n, v in (parts.get("_parameters") or {}).items() if isinstance(v, torch.Tensor))
+        params.extend(
+            f"{prefix}{n}" for n, v in (parts.get("_parameters") or {}).items() if isinstance(v, torch.Tensor)
+        )
         for name, child in (parts.get("_modules") or {}).items():
             if child is not None:
                 walk(child, f"{prefix}{name}.")
@@ -120,22 +134,55 @@ def generator_spec(G_record: Any, source: str = "pickle") -> dict[str, Any]:
     if not any(n.startswith("synthesis.motion_encoder.") for n in names):
         raise OfficialCheckpointError(
             f"{source}: this is an image generator (no synthesis.motion_encoder): a StyleGAN2-ADA pickle loads as "
-            f"MoCoGAN-HD's image generator (generator=mocogan_hd generator.pretrained_image_generator={source})")
+            f"MoCoGAN-HD's image generator (generator=mocogan_hd generator.pretrained_image_generator={source})"
+        )
     cfg = kw.get("cfg") or {}
     c_dim = int(kw.get("c_dim", cfg.get("c_dim", 0)) or 0)
     checks = [
         ("c_dim", c_dim, c_dim == 0, "conditional (class-label) generators are not supported"),
-        ("cfg.use_noise", cfg.get("use_noise", False), not cfg.get("use_noise", False), "our StyleGAN-V synthesis has no spatial noise"),
-        ("cfg.input.type", _get(cfg, "input.type", "temporal"), _get(cfg, "input.type", "temporal") == "temporal", "only the temporal input is supported"),
-        ("cfg.motion.gen_strategy", _get(cfg, "motion.gen_strategy", "conv"), _get(cfg, "motion.gen_strategy", "conv") == "conv", "only the conv1d motion mapping (StyleGAN-V) is supported"),
-        ("cfg.motion.fourier", _get(cfg, "motion.fourier", True), bool(_get(cfg, "motion.fourier", True)), "only the acyclic (fourier) time encoder is supported"),
-        ("cfg.time_enc.cond_type", _get(cfg, "time_enc.cond_type", "concat_const"), _get(cfg, "time_enc.cond_type", "concat_const") == "concat_const", "only concat_const (time embedding at the 4x4 input) is mapped"),
-        ("synthesis_kwargs.architecture", _get(kw, "synthesis_kwargs.architecture", "skip"), _get(kw, "synthesis_kwargs.architecture", "skip") == "skip", "only the 'skip' synthesis network is supported"),
+        (
+            "cfg.use_noise",
+            cfg.get("use_noise", False),
+            not cfg.get("use_noise", False),
+            "our StyleGAN-V synthesis has no spatial noise",
+        ),
+        (
+            "cfg.input.type",
+            _get(cfg, "input.type", "temporal"),
+            _get(cfg, "input.type", "temporal") == "temporal",
+            "only the temporal input is supported",
+        ),
+        (
+            "cfg.motion.gen_strategy",
+            _get(cfg, "motion.gen_strategy", "conv"),
+            _get(cfg, "motion.gen_strategy", "conv") == "conv",
+            "only the conv1d motion mapping (StyleGAN-V) is supported",
+        ),
+        (
+            "cfg.motion.fourier",
+            _get(cfg, "motion.fourier", True),
+            bool(_get(cfg, "motion.fourier", True)),
+            "only the acyclic (fourier) time encoder is supported",
+        ),
+        (
+            "cfg.time_enc.cond_type",
+            _get(cfg, "time_enc.cond_type", "concat_const"),
+            _get(cfg, "time_enc.cond_type", "concat_const") == "concat_const",
+            "only concat_const (time embedding at the 4x4 input) is mapped",
+        ),
+        (
+            "synthesis_kwargs.architecture",
+            _get(kw, "synthesis_kwargs.architecture", "skip"),
+            _get(kw, "synthesis_kwargs.architecture", "skip") == "skip",
+            "only the 'skip' synthesis network is supported",
+        ),
     ]
     for key, value, ok, why in checks:
         if not ok:
             raise _refuse(source, key, value, why)
-    resolution = int(kw.get("img_resolution") or _resolution_from_names([n for n in names if n.startswith("synthesis.")], source))
+    resolution = int(
+        kw.get("img_resolution") or _resolution_from_names([n for n in names if n.startswith("synthesis.")], source)
+    )
     synthesis = kw.get("synthesis_kwargs") or {}
     return {
         "_name_": "stylegan_v",
@@ -148,7 +195,8 @@ def generator_spec(G_record: Any, source: str = "pickle") -> dict[str, Any]:
         "motion_spacing": float(_get(cfg, "motion.motion_z_distance", 16)),
         "motion_kernel_size": int(_get(cfg, "motion.kernel_size", 11)),
         "positional_encoding": {
-            "_name_": "acyclic", "num_frequencies": int(_get(cfg, "time_enc.dim", 256)),
+            "_name_": "acyclic",
+            "num_frequencies": int(_get(cfg, "time_enc.dim", 256)),
             "min_period": float(_get(cfg, "time_enc.min_period_len", 16)),
             "max_period": float(_get(cfg, "time_enc.max_period_len", 1024)),
         },
@@ -170,13 +218,48 @@ def discriminator_spec(D_record: Any, source: str = "pickle") -> dict[str, Any]:
     embed = tensors.get("time_encoder.const_embed.weight")
     checks = [
         ("c_dim", c_dim, c_dim == 0, "conditional (class-label) discriminators are not supported"),
-        ("cfg.concat_res", cfg.get("concat_res", 16), int(cfg.get("concat_res", 16)) == 16, "our discriminator fuses frames at 16x16"),
-        ("cfg.num_frames_div_factor", cfg.get("num_frames_div_factor", 2), int(cfg.get("num_frames_div_factor", 2)) == 2, "our discriminator halves the fused width"),
-        ("cfg.dummy_c", cfg.get("dummy_c", False), not cfg.get("dummy_c", False), "the zeroed-condition ablation is not supported"),
-        ("cfg.hyper_type", cfg.get("hyper_type", "no_hyper"), cfg.get("hyper_type", "no_hyper") == "no_hyper", "only the concat + projection discriminator is mapped"),
-        ("mapping_kwargs.num_layers", _get(kw, "mapping_kwargs.num_layers", 2), int(_get(kw, "mapping_kwargs.num_layers", 2)) == 2, "our time-gap mapping has 2 layers"),
-        ("architecture", kw.get("architecture", "resnet"), kw.get("architecture", "resnet") == "resnet", "only the 'resnet' discriminator is supported"),
-        ("time_encoder.const_embed.weight", None if embed is None else list(embed.shape), embed is None or embed.shape[1] == 256, "our time-gap embedding has 256 dims"),
+        (
+            "cfg.concat_res",
+            cfg.get("concat_res", 16),
+            int(cfg.get("concat_res", 16)) == 16,
+            "our discriminator fuses frames at 16x16",
+        ),
+        (
+            "cfg.num_frames_div_factor",
+            cfg.get("num_frames_div_factor", 2),
+            int(cfg.get("num_frames_div_factor", 2)) == 2,
+            "our discriminator halves the fused width",
+        ),
+        (
+            "cfg.dummy_c",
+            cfg.get("dummy_c", False),
+            not cfg.get("dummy_c", False),
+            "the zeroed-condition ablation is not supported",
+        ),
+        (
+            "cfg.hyper_type",
+            cfg.get("hyper_type", "no_hyper"),
+            cfg.get("hyper_type", "no_hyper") == "no_hyper",
+            "only the concat + projection discriminator is mapped",
+        ),
+        (
+            "mapping_kwargs.num_layers",
+            _get(kw, "mapping_kwargs.num_layers", 2),
+            int(_get(kw, "mapping_kwargs.num_layers", 2)) == 2,
+            "our time-gap mapping has 2 layers",
+        ),
+        (
+            "architecture",
+            kw.get("architecture", "resnet"),
+            kw.get("architecture", "resnet") == "resnet",
+            "only the 'resnet' discriminator is supported",
+        ),
+        (
+            "time_encoder.const_embed.weight",
+            None if embed is None else list(embed.shape),
+            embed is None or embed.shape[1] == 256,
+            "our time-gap embedding has 256 dims",
+        ),
     ]
     for key, value, ok, why in checks:
         if not ok:
@@ -184,7 +267,9 @@ def discriminator_spec(D_record: Any, source: str = "pickle") -> dict[str, Any]:
     resolution = int(kw.get("img_resolution") or _resolution_from_names(list(tensors), source))
     num_frames = int(_get(cfg, "sampling.num_frames_per_video", 3))
     spec = {
-        "_name_": "stylegan_v", "resolution": resolution, "num_frames": num_frames,
+        "_name_": "stylegan_v",
+        "resolution": resolution,
+        "num_frames": num_frames,
         "conditioning": "projection" if num_frames > 1 else "none",
         "channel_base": int(kw.get("channel_base", 16384 if resolution < 512 else 32768)),
         "channel_max": int(kw.get("channel_max", 512)),
@@ -234,7 +319,11 @@ def map_discriminator_names(name: str, D: torch.nn.Module) -> str | None:
         return "time_encoder.embedding." + name.split(".", 2)[2]
     m = re.match(r"^mapping\.(embed|fc(\d+))\.(.*)$", name)
     if m:
-        return f"time_mapping.embed.{m.group(3)}" if m.group(1) == "embed" else f"time_mapping.layers.{m.group(2)}.{m.group(3)}"
+        return (
+            f"time_mapping.embed.{m.group(3)}"
+            if m.group(1) == "embed"
+            else f"time_mapping.layers.{m.group(2)}.{m.group(3)}"
+        )
     m = re.match(r"^b(\d+)\.(.*)$", name)
     if m:
         res, rest = int(m.group(1)), m.group(2)
@@ -247,16 +336,22 @@ def map_discriminator_names(name: str, D: torch.nn.Module) -> str | None:
     return name
 
 
-def _fixed_buffer_checks(source: str, tensors: dict[str, torch.Tensor], ours: dict[str, torch.Tensor], pairs: list[tuple[str, str]]) -> None:
+def _fixed_buffer_checks(
+    source: str, tensors: dict[str, torch.Tensor], ours: dict[str, torch.Tensor], pairs: list[tuple[str, str]]
+) -> None:
     """Official buffers we compute ourselves must agree (else the pickle was made with other settings)."""
     for official, mine in pairs:
         if official in tensors and mine in ours:
             a, b = tensors[official].flatten().double(), ours[mine].flatten().double().cpu()
             if a.shape != b.shape or not torch.allclose(a, b, rtol=1e-5, atol=1e-7):
-                raise OfficialCheckpointError(f"{source}: buffer '{official}' differs from ours ({mine}); the pickle's settings are not ones we can express")
+                raise OfficialCheckpointError(
+                    f"{source}: buffer '{official}' differs from ours ({mine}); the pickle's settings are not ones we can express"
+                )
 
 
-def _load_mapped(module: torch.nn.Module, record: Any, rename: Callable[[str], str | None], source: str, what: str) -> None:
+def _load_mapped(
+    module: torch.nn.Module, record: Any, rename: Callable[[str], str | None], source: str, what: str
+) -> None:
     """Copy every official tensor into ``module`` by ``rename``; both sides must be covered exactly."""
     ours = module.state_dict()
     new_state: dict[str, torch.Tensor] = {}
@@ -265,13 +360,19 @@ def _load_mapped(module: torch.nn.Module, record: Any, rename: Callable[[str], s
         if key is None:
             continue
         if key not in ours:
-            raise OfficialCheckpointError(f"{source}: {what} tensor '{name}' has no counterpart in our module (mapped to '{key}')")
+            raise OfficialCheckpointError(
+                f"{source}: {what} tensor '{name}' has no counterpart in our module (mapped to '{key}')"
+            )
         if tensor.numel() != ours[key].numel() or tensor.squeeze().shape != ours[key].squeeze().shape:
-            raise OfficialCheckpointError(f"{source}: {what} '{name}' has shape {list(tensor.shape)}, ours ('{key}') {list(ours[key].shape)}")
+            raise OfficialCheckpointError(
+                f"{source}: {what} '{name}' has shape {list(tensor.shape)}, ours ('{key}') {list(ours[key].shape)}"
+            )
         new_state[key] = tensor.detach().reshape(ours[key].shape).to(ours[key].dtype)
     missing = sorted(set(ours) - set(new_state))
     if missing:
-        raise OfficialCheckpointError(f"{source}: {what} has no official tensor for {missing[:5]}{' ...' if len(missing) > 5 else ''}")
+        raise OfficialCheckpointError(
+            f"{source}: {what} has no official tensor for {missing[:5]}{' ...' if len(missing) > 5 else ''}"
+        )
     module.load_state_dict(new_state, assign=True)  # the file's tensors become the module's: no second copy
 
 
@@ -316,7 +417,12 @@ def _build_generator(record: Any, source: str) -> torch.nn.Module:
         G = GENERATORS.build(spec)
     tensors = {n: t for n, t, _ in official_tensors(record)}
     _load_mapped(G, record, map_generator_names, source, "G")
-    _fixed_buffer_checks(source, tensors, dict(G.named_buffers()), [("synthesis.b8.conv0.resample_filter", "synthesis.blocks.1.conv0.resample_filter")])
+    _fixed_buffer_checks(
+        source,
+        tensors,
+        dict(G.named_buffers()),
+        [("synthesis.b8.conv0.resample_filter", "synthesis.blocks.1.conv0.resample_filter")],
+    )
     G.official_max_num_frames = int(_get(init_kwargs(record), "cfg.sampling.max_num_frames", DEFAULT_MAX_NUM_FRAMES))
     return G.eval().requires_grad_(False)
 
@@ -328,7 +434,12 @@ def _build_discriminator(record: Any, source: str) -> torch.nn.Module:
         D = DISCRIMINATORS.build(discriminator_spec(record, source))
     tensors = {n: t for n, t, _ in official_tensors(record)}
     _load_mapped(D, record, lambda n: map_discriminator_names(n, D), source, "D")
-    _fixed_buffer_checks(source, tensors, dict(D.named_buffers()), [("time_encoder.time_encoder.fourier_coefs", "time_encoder.frequencies")])
+    _fixed_buffer_checks(
+        source,
+        tensors,
+        dict(D.named_buffers()),
+        [("time_encoder.time_encoder.fourier_coefs", "time_encoder.frequencies")],
+    )
     return D.eval().requires_grad_(False)
 
 
@@ -338,7 +449,14 @@ def _augment_p(record: Any) -> float | None:
     return float(p) if isinstance(p, torch.Tensor) else None
 
 
-def _adam_state(opt_record: Any, net_record: Any, module: torch.nn.Module, rename: Callable[[str], str | None], source: str, what: str):
+def _adam_state(
+    opt_record: Any,
+    net_record: Any,
+    module: torch.nn.Module,
+    rename: Callable[[str], str | None],
+    source: str,
+    what: str,
+):
     """Adam moments of a pickled ``torch.optim.Adam`` keyed by our parameter names (None when absent)."""
     if not isinstance(opt_record, ObjectRecord) or not isinstance(opt_record.state, dict):
         return None
@@ -346,7 +464,9 @@ def _adam_state(opt_record: Any, net_record: Any, module: torch.nn.Module, renam
     params = [p for g in groups for p in (g.get("params") or [])]
     names = official_parameter_names(net_record)
     if len(params) != len(names):
-        raise OfficialCheckpointError(f"{source}: {what} optimizer holds {len(params)} parameters, the network {len(names)}")
+        raise OfficialCheckpointError(
+            f"{source}: {what} optimizer holds {len(params)} parameters, the network {len(names)}"
+        )
     ours = dict(module.named_parameters())
     per_param = opt_record.state.get("state") or {}
     out: dict[str, dict[str, Any]] = {}
@@ -355,7 +475,9 @@ def _adam_state(opt_record: Any, net_record: Any, module: torch.nn.Module, renam
         key = rename(official_name)
         if not entry or key is None or key not in ours:
             continue
-        moments = {k: entry[k].detach().reshape(ours[key].shape).float() for k in ("exp_avg", "exp_avg_sq") if k in entry}
+        moments = {
+            k: entry[k].detach().reshape(ours[key].shape).float() for k in ("exp_avg", "exp_avg_sq") if k in entry
+        }
         if len(moments) == 2:
             out[key] = {"step": torch.tensor(float(entry.get("step", 0))), **moments}
     return out
@@ -378,10 +500,21 @@ def load_network_pkl(path: str | os.PathLike, *, verbose: bool = True) -> dict[s
     out["D"] = _build_discriminator(data["D"], source) if data.get("D") is not None else None
     out["augment_p"] = _augment_p(data.get("augment_pipe"))
     out["training_set_kwargs"] = plain(data.get("training_set_kwargs")) or {}
-    out["stats"] = {k: v for k, v in (plain(data.get("stats")) or {}).items() if k in ("cur_nimg", "cur_tick", "batch_idx")}
-    out["G_opt"] = _adam_state(data.get("G_opt"), data.get("G"), out["G"], map_generator_names, source, "G") if data.get("G") is not None else None
-    out["D_opt"] = (_adam_state(data.get("D_opt"), data.get("D"), out["D"], lambda n: map_discriminator_names(n, out["D"]), source, "D")
-                    if out["D"] is not None else None)
+    out["stats"] = {
+        k: v for k, v in (plain(data.get("stats")) or {}).items() if k in ("cur_nimg", "cur_tick", "batch_idx")
+    }
+    out["G_opt"] = (
+        _adam_state(data.get("G_opt"), data.get("G"), out["G"], map_generator_names, source, "G")
+        if data.get("G") is not None
+        else None
+    )
+    out["D_opt"] = (
+        _adam_state(
+            data.get("D_opt"), data.get("D"), out["D"], lambda n: map_discriminator_names(n, out["D"]), source, "D"
+        )
+        if out["D"] is not None
+        else None
+    )
     if verbose:
         dataset = out["training_set_kwargs"].get("path")
         print(f"{source}: trained on '{dataset or 'unknown dataset'}' ({SWAPPED_LABELS_NOTE})", file=sys.stderr)
@@ -403,8 +536,17 @@ def snapshot_kimg(loaded: dict[str, Any]) -> float | None:
 
 
 # ----------------------------------------------------------------------------------------- StyleGAN2-ADA image generators
-def image_generator_state(path: str | os.PathLike, *, resolution: int, z_dim: int, w_dim: int, mapping_layers: int,
-                          channel_base: int, channel_max: int, use_noise: bool = False) -> dict[str, torch.Tensor]:
+def image_generator_state(
+    path: str | os.PathLike,
+    *,
+    resolution: int,
+    z_dim: int,
+    w_dim: int,
+    mapping_layers: int,
+    channel_base: int,
+    channel_max: int,
+    use_noise: bool = False,
+) -> dict[str, torch.Tensor]:
     """``mapping.*``/``synthesis.*`` weights of a StyleGAN2-ADA image pickle's ``G_ema``, named as our StyleGAN2 generator.
 
     The expected settings are checked against the pickle's init kwargs first, so a mismatch names the key.
@@ -419,30 +561,55 @@ def image_generator_state(path: str | os.PathLike, *, resolution: int, z_dim: in
     tensors = list(official_tensors(record))
     names = [n for n, _, _ in tensors]
     if any(n.startswith("synthesis.motion_encoder.") for n in names):
-        raise OfficialCheckpointError(f"{source}: this is a StyleGAN-V video generator, not an image generator; use it directly (checkpoint={source})")
+        raise OfficialCheckpointError(
+            f"{source}: this is a StyleGAN-V video generator, not an image generator; use it directly (checkpoint={source})"
+        )
     found = {
         "img_resolution": int(kw.get("img_resolution") or _resolution_from_names(names, source)),
-        "z_dim": int(kw.get("z_dim", z_dim)), "w_dim": int(kw.get("w_dim", w_dim)),
-        "mapping_kwargs.num_layers": int(_get(kw, "mapping_kwargs.num_layers", len([n for n in names if re.match(r"^mapping\.fc\d+\.weight$", n)]))),
+        "z_dim": int(kw.get("z_dim", z_dim)),
+        "w_dim": int(kw.get("w_dim", w_dim)),
+        "mapping_kwargs.num_layers": int(
+            _get(kw, "mapping_kwargs.num_layers", len([n for n in names if re.match(r"^mapping\.fc\d+\.weight$", n)]))
+        ),
         "synthesis_kwargs.channel_base": int(_get(kw, "synthesis_kwargs.channel_base", channel_base)),
         "synthesis_kwargs.channel_max": int(_get(kw, "synthesis_kwargs.channel_max", channel_max)),
         "c_dim": int(kw.get("c_dim", 0) or 0),
     }
-    wanted = {"img_resolution": resolution, "z_dim": z_dim, "w_dim": w_dim, "mapping_kwargs.num_layers": mapping_layers,
-              "synthesis_kwargs.channel_base": channel_base, "synthesis_kwargs.channel_max": channel_max, "c_dim": 0}
+    wanted = {
+        "img_resolution": resolution,
+        "z_dim": z_dim,
+        "w_dim": w_dim,
+        "mapping_kwargs.num_layers": mapping_layers,
+        "synthesis_kwargs.channel_base": channel_base,
+        "synthesis_kwargs.channel_max": channel_max,
+        "c_dim": 0,
+    }
     for key, value in found.items():
         if value != wanted[key]:
-            raise _refuse(source, key, value, f"this image generator is built with {wanted[key]} (set the generator's matching option)")
+            raise _refuse(
+                source,
+                key,
+                value,
+                f"this image generator is built with {wanted[key]} (set the generator's matching option)",
+            )
     noise_names = ("noise_strength", "noise_const")
     strengths = [n for n, t, _ in tensors if n.endswith("noise_strength") and float(t.detach().abs().max()) != 0.0]
     has_noise = any(n.endswith(noise_names) for n in names)
     if not use_noise and strengths:
-        raise _refuse(source, "synthesis_kwargs.use_noise", True,
-                      f"the image generator was trained with spatial noise ({len(strengths)} layers, e.g. '{strengths[0]}'): "
-                      f"set generator.image_noise=true")
+        raise _refuse(
+            source,
+            "synthesis_kwargs.use_noise",
+            True,
+            f"the image generator was trained with spatial noise ({len(strengths)} layers, e.g. '{strengths[0]}'): "
+            f"set generator.image_noise=true",
+        )
     if use_noise and not has_noise:
-        raise _refuse(source, "synthesis_kwargs.use_noise", False,
-                      "the image generator has no noise inputs (no noise_strength/noise_const): set generator.image_noise=false")
+        raise _refuse(
+            source,
+            "synthesis_kwargs.use_noise",
+            False,
+            "the image generator has no noise inputs (no noise_strength/noise_const): set generator.image_noise=false",
+        )
     state: dict[str, torch.Tensor] = {}
     for name, tensor, _ in tensors:
         key = map_generator_names(name)

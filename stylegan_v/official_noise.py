@@ -8,6 +8,7 @@ The official metric code draws ``z = torch.randn(B, z_dim)`` per batch and the m
 Both come from the global torch RNG of the device, so results are bit-equal only on the same device
 type and batch split (CUDA and CPU streams differ).
 """
+
 from __future__ import annotations
 
 import random
@@ -19,7 +20,13 @@ import torch
 
 from registry.interfaces import VideoGenerator, module_device
 
-__all__ = ["NOISE_MODES", "OfficialNoiseGenerator", "motion_trajectory_length", "official_video_latents", "seed_official"]
+__all__ = [
+    "NOISE_MODES",
+    "OfficialNoiseGenerator",
+    "motion_trajectory_length",
+    "official_video_latents",
+    "seed_official",
+]
 
 NOISE_MODES = ("default", "official")
 DEFAULT_MAX_NUM_FRAMES = 1024
@@ -30,7 +37,9 @@ def check_noise_mode(noise: str, G: Any) -> str:
     if noise not in NOISE_MODES:
         raise ValueError(f"noise must be one of {NOISE_MODES}, got {noise!r}")
     if noise == "official" and getattr(G, "motion", None) is None:
-        raise ValueError(f"noise=official reproduces StyleGAN-V's draws; {type(G).__name__} has no StyleGAN-V motion network")
+        raise ValueError(
+            f"noise=official reproduces StyleGAN-V's draws; {type(G).__name__} has no StyleGAN-V motion network"
+        )
     return noise
 
 
@@ -52,8 +61,9 @@ def draw_motion_noise(G: Any, batch_size: int, max_t: float, device: Any) -> tor
     return torch.randn(batch_size, motion_trajectory_length(G, max_t), G.motion_z_dim, device=device)
 
 
-def official_video_latents(G: Any, *, seed: int, num_videos: int, batch_size: int, max_t: float,
-                           device: Any) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def official_video_latents(
+    G: Any, *, seed: int, num_videos: int, batch_size: int, max_t: float, device: Any
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """``(z [1, z_dim], motion noise [1, L, D])`` per video, drawn in ``generate.py``'s order."""
     check_noise_mode("official", G)
     if num_videos < 1 or batch_size < 1:
@@ -94,29 +104,47 @@ class OfficialNoiseGenerator(VideoGenerator):
         z = torch.randn(batch_size, self.z_dim, device=self._device())
         return z if device is None else z.to(device)
 
-    def sample_motion_noise(self, batch_size: int, max_t: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample_motion_noise(
+        self, batch_size: int, max_t: float = 0.0, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         return draw_motion_noise(self.G, batch_size, max_t, self._device())
 
-    def forward(self, z: torch.Tensor, t: torch.Tensor, motion_noise: Any = None, truncation_psi: float = 1.0) -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, t: torch.Tensor, motion_noise: Any = None, truncation_psi: float = 1.0
+    ) -> torch.Tensor:
         if motion_noise is None:
             motion_noise = self.sample_motion_noise(z.shape[0], float(t.max()))
         return self.G(z, t, motion_noise=motion_noise, truncation_psi=truncation_psi)
 
-    def iter_frames(self, z: torch.Tensor, t: torch.Tensor, *, chunk_size: int = 16, motion_noise: Any = None,
-                    truncation_psi: float = 1.0, generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
+    def iter_frames(
+        self,
+        z: torch.Tensor,
+        t: torch.Tensor,
+        *,
+        chunk_size: int = 16,
+        motion_noise: Any = None,
+        truncation_psi: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> Iterator[torch.Tensor]:
         if motion_noise is None:
             motion_noise = self.sample_motion_noise(z.shape[0], float(t.max()))
-        yield from self.G.iter_frames(z, t, chunk_size=chunk_size, motion_noise=motion_noise, truncation_psi=truncation_psi)
+        yield from self.G.iter_frames(
+            z, t, chunk_size=chunk_size, motion_noise=motion_noise, truncation_psi=truncation_psi
+        )
 
 
-def official_sample_plan(G: Any, *, noise: str, seeds: list[int], num_videos: int | None, batch_size: int, max_t: float,
-                         device: Any) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+def official_sample_plan(
+    G: Any, *, noise: str, seeds: list[int], num_videos: int | None, batch_size: int, max_t: float, device: Any
+) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     """``(video index, z, motion noise)`` for ``sgvb sample noise=official``: ``seeds`` holds the one official seed."""
     check_noise_mode(noise, G)
     if len(seeds) != 1:
-        raise ValueError(f"noise=official takes one seed (generate.py --seed), got seeds={list(seeds)}; set num_videos=N for N videos")
-    latents = official_video_latents(G, seed=int(seeds[0]), num_videos=int(num_videos or 1), batch_size=int(batch_size),
-                                     max_t=max_t, device=device)
+        raise ValueError(
+            f"noise=official takes one seed (generate.py --seed), got seeds={list(seeds)}; set num_videos=N for N videos"
+        )
+    latents = official_video_latents(
+        G, seed=int(seeds[0]), num_videos=int(num_videos or 1), batch_size=int(batch_size), max_t=max_t, device=device
+    )
     for index, (z, motion) in enumerate(latents):
         yield index, z, motion
 

@@ -4,6 +4,7 @@ Only standard ops (depthwise ``conv2d``/``conv_transpose2d``, ``leaky_relu``), s
 device, under bf16 autocast and ``torch.compile``, and support double backward (R1 with
 ``create_graph=True``). No compiled extension: those were the main source of install failures.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,8 +41,15 @@ def reference_ops(enabled: bool = True):
         _FUSED["enabled"] = previous
 
 
-def bias_act(x: torch.Tensor, bias: torch.Tensor | None = None, *, dim: int = 1, activation: str = "linear",
-             gain: float = 1.0, clamp: float | None = None) -> torch.Tensor:
+def bias_act(
+    x: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    dim: int = 1,
+    activation: str = "linear",
+    gain: float = 1.0,
+    clamp: float | None = None,
+) -> torch.Tensor:
     """``act(x + bias) * act_gain * gain``, then optionally clamped to ``[-clamp, clamp]``.
 
     ``act_gain`` is √2 for lrelu (0.2) and 1 for linear, as in StyleGAN2's ``bias_act``.
@@ -109,7 +117,9 @@ class _FusedBiasAct(torch.autograd.Function):
         if ctx.clamp is not None:
             dx = torch.ops.aten.hardtanh_backward(dx, y, -ctx.clamp, ctx.clamp)
         if ctx.gain != 1.0:
-            dx = dx.mul_(ctx.gain) if dx is not dy else dx * ctx.gain  # a fresh tensor from the ops above: scale it in place
+            dx = (
+                dx.mul_(ctx.gain) if dx is not dy else dx * ctx.gain
+            )  # a fresh tensor from the ops above: scale it in place
         dbias = None
         if ctx.has_bias and ctx.needs_input_grad[1]:
             dims = [i for i, s in enumerate(ctx.bias_shape) if s == 1]

@@ -6,6 +6,7 @@ Embeddings are computed in float64 (motion codes, frequency and phase layers, ph
 as float32, even under autocast: sin/cos of phases ~1e4 lose all precision in bf16, and in float32
 one ulp of a frequency scale is already 1e-3 rad of phase at t = 1e5.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,13 @@ from registry.interfaces import PositionalEncoding
 
 from .layers import FullyConnectedLayer
 
-__all__ = ["AcyclicPositionalEncoding", "LerpPositionalEncoding", "NoPositionalEncoding",
-           "SinusoidalPositionalEncoding", "geometric_frequencies"]
+__all__ = [
+    "AcyclicPositionalEncoding",
+    "LerpPositionalEncoding",
+    "NoPositionalEncoding",
+    "SinusoidalPositionalEncoding",
+    "geometric_frequencies",
+]
 
 
 def geometric_frequencies(num_frequencies: int, min_period: float, max_period: float) -> torch.Tensor:
@@ -27,7 +33,9 @@ def geometric_frequencies(num_frequencies: int, min_period: float, max_period: f
         raise ValueError(f"num_frequencies must be >= 1, got {num_frequencies}")
     if not 0 < min_period <= max_period:
         raise ValueError(f"need 0 < min_period <= max_period, got {min_period}, {max_period}")
-    periods = torch.logspace(math.log2(max_period), math.log2(min_period), num_frequencies, base=2.0, dtype=torch.float64)
+    periods = torch.logspace(
+        math.log2(max_period), math.log2(min_period), num_frequencies, base=2.0, dtype=torch.float64
+    )
     return 2 * math.pi / periods
 
 
@@ -60,8 +68,9 @@ class AcyclicPositionalEncoding(PositionalEncoding):
 
     needs_motion = True
 
-    def __init__(self, *, motion_dim: int = 512, num_frequencies: int = 256, min_period: float = 16,
-                 max_period: float = 1024):
+    def __init__(
+        self, *, motion_dim: int = 512, num_frequencies: int = 256, min_period: float = 16, max_period: float = 1024
+    ):
         super().__init__()
         omega = geometric_frequencies(num_frequencies, min_period, max_period)
         self.register_buffer("omega", omega.float())
@@ -71,8 +80,9 @@ class AcyclicPositionalEncoding(PositionalEncoding):
         self.aligner = FullyConnectedLayer(motion_dim, 2 * num_frequencies, bias=False)
         self.out_dim = 2 * num_frequencies
 
-    def forward(self, t: torch.Tensor, codes: torch.Tensor | None = None,
-                code_times: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, t: torch.Tensor, codes: torch.Tensor | None = None, code_times: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if codes is None or code_times is None:
             raise ValueError("the 'acyclic' positional encoding needs motion codes and their times")
         with torch.autocast(device_type=t.device.type, enabled=False):
@@ -80,7 +90,10 @@ class AcyclicPositionalEncoding(PositionalEncoding):
             scale = torch.tanh(_linear64(self.frequency_predictor, u_l)) + 1  # [N, F]
             phase = _linear64(self.phase_predictor, u_l) * self.phase_scales.double()  # [N, F]
             rate = self.omega.double() * scale  # [N, F]
-            wave = lambda tau: _sincos(rate * tau.double()[:, None] + phase)  # [N, 2F]
+
+            def wave(tau):
+                return _sincos(rate * tau.double()[:, None] + phase)  # [N, 2F]
+
             alpha = self.interpolation_weight(t, code_times)[:, None]  # [N, 1] float64
             chord = torch.lerp(wave(code_times[:, 0]), wave(code_times[:, 1]), alpha)
             anchors = torch.lerp(_linear64(self.aligner, u_l), _linear64(self.aligner, u_r), alpha)
@@ -98,8 +111,9 @@ class SinusoidalPositionalEncoding(PositionalEncoding):
         self.register_buffer("omega", geometric_frequencies(num_frequencies, min_period, max_period))  # float64
         self.out_dim = 2 * num_frequencies
 
-    def forward(self, t: torch.Tensor, codes: torch.Tensor | None = None,
-                code_times: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, t: torch.Tensor, codes: torch.Tensor | None = None, code_times: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return _sincos(t.double()[:, None] * self.omega).float()
 
 
@@ -114,8 +128,9 @@ class LerpPositionalEncoding(PositionalEncoding):
         self.projection = FullyConnectedLayer(motion_dim, out_dim, bias=False)
         self.out_dim = out_dim
 
-    def forward(self, t: torch.Tensor, codes: torch.Tensor | None = None,
-                code_times: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, t: torch.Tensor, codes: torch.Tensor | None = None, code_times: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if codes is None or code_times is None:
             raise ValueError("the 'lerp' positional encoding needs motion codes and their times")
         with torch.autocast(device_type=t.device.type, enabled=False):
@@ -131,6 +146,7 @@ class NoPositionalEncoding(PositionalEncoding):
     needs_motion = False
     out_dim = 0
 
-    def forward(self, t: torch.Tensor, codes: torch.Tensor | None = None,
-                code_times: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, t: torch.Tensor, codes: torch.Tensor | None = None, code_times: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return t.new_zeros(t.shape[0], 0, dtype=torch.float32)

@@ -3,6 +3,7 @@ several threads per process thrash a small shared CPU); plugins installed on the
 (also from the subprocesses tests start), so only the distributions a test writes itself are seen;
 a component a test registers is unregistered after it (the ``register`` fixture); every user cache
 (ours and the libraries') points into one temp folder, so the suite writes nothing under ``~``."""
+
 from __future__ import annotations
 
 import importlib.metadata as importlib_metadata

@@ -1,4 +1,5 @@
 """``sgvb audit``: the summary statistics on a hand-made response table, the halves, and a tiny end-to-end run."""
+
 import math
 
 import numpy as np
@@ -16,12 +17,26 @@ from registry import DISTORTIONS
 def hand_table() -> pd.DataFrame:
     """Metric A: rises with blur (0, 1, 2, 4) and freeze (0, 2, 4, 6); metric B: flat under blur, falls then rises under freeze."""
     rows = []
-    for metric, floor, curves in (("A", 1.0, {"blur": [1, 2, 3, 5], "freeze": [1, 3, 5, 7]}),
-                                  ("B", 2.0, {"blur": [2, 2, 2, 2], "freeze": [2, 1.5, 3, 4]})):
+    for metric, floor, curves in (
+        ("A", 1.0, {"blur": [1, 2, 3, 5], "freeze": [1, 3, 5, 7]}),
+        ("B", 2.0, {"blur": [2, 2, 2, 2], "freeze": [2, 1.5, 3, 4]}),
+    ):
         for distortion, values in curves.items():
             for s, v in zip((0.0, 0.25, 0.5, 1.0), values):
-                rows.append({"metric": metric, "distortion": distortion, "family": "spatial" if distortion == "blur" else "temporal",
-                             "strength": s, "parameter_name": "p", "parameter": s, "value": float(v), "noise_floor": floor, "n": 8, "stand_in": True})
+                rows.append(
+                    {
+                        "metric": metric,
+                        "distortion": distortion,
+                        "family": "spatial" if distortion == "blur" else "temporal",
+                        "strength": s,
+                        "parameter_name": "p",
+                        "parameter": s,
+                        "value": float(v),
+                        "noise_floor": floor,
+                        "n": 8,
+                        "stand_in": True,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -34,7 +49,9 @@ def test_summary_statistics_of_a_hand_made_table():
     assert by_d.loc[("A", "freeze"), "response_at_max"] == pytest.approx(6)
     by_m = per_metric(per_distortion(hand_table())).set_index("metric")
     assert by_m.loc["A", "spatial_temporal_ratio"] == pytest.approx((7 / 3) / 4)
-    assert by_m.loc["B", "spatial_temporal_ratio"] == pytest.approx(0.0)  # spatial response 0 / temporal (−0.5 + 1 + 2) / 3
+    assert by_m.loc["B", "spatial_temporal_ratio"] == pytest.approx(
+        0.0
+    )  # spatial response 0 / temporal (−0.5 + 1 + 2) / 3
     assert by_m.loc["A", "temporal_monotone"] == 1 and by_m.loc["B", "temporal_monotone"] == 0
 
 
@@ -63,11 +80,17 @@ def test_outputs_are_written(tmp_path):
 
 
 def test_halves_are_disjoint_and_strength_zero_is_the_same_clip_for_every_distortion():
-    videos = [torch.full((40, 8, 8, 3), i, dtype=torch.uint8) + torch.arange(40, dtype=torch.uint8)[:, None, None, None] for i in range(6)]
+    videos = [
+        torch.full((40, 8, 8, 3), i, dtype=torch.uint8) + torch.arange(40, dtype=torch.uint8)[:, None, None, None]
+        for i in range(6)
+    ]
     ref, test = split_halves(ArrayVideoDataset(videos), 3)
     assert ref.indices == [0, 2, 4] and test.indices == [1, 3, 5] and ref.fingerprint() != test.fingerprint()
     source = SourceClips(test, 32, seed=0)
-    floors = [DistortedVideos(source, DISTORTIONS.build(n), n, 0.0, 8, batch_size=2).read_frames(1, range(8)) for n in ("speed", "blur", "loop")]
+    floors = [
+        DistortedVideos(source, DISTORTIONS.build(n), n, 0.0, 8, batch_size=2).read_frames(1, range(8))
+        for n in ("speed", "blur", "loop")
+    ]
     assert all(torch.equal(f, floors[0]) for f in floors)
     assert torch.equal(floors[0], test.read_frames(1, range(source.offsets[1], source.offsets[1] + 8)))
     with pytest.raises(ValueError, match="needs 8 videos"):
@@ -85,19 +108,55 @@ def test_sgvb_audit_end_to_end_with_a_tiny_detector(tmp_path):
 
     detector = save_tiny_torchscript_detector(tmp_path / "frames.pt", video=False)
     out = tmp_path / "audit"
-    args = ["dataset=synthetic", "dataset.resolution=16", "dataset.num_videos=8", "dataset.num_frames=40", "num_videos=4",
-            "metrics=[consistency4_16f]", "distortions=[gaussian_blur,{_name_: speed_change, max_speed: 2}]", "strengths=[0.5,1.0]",
-            f"detector_path={detector}", f"cache_dir={tmp_path / 'cache'}", f"out_dir={out}", "device=cpu"]
-    done = subprocess.run([sys.executable, "-m", "benchmarks.cli", "audit", *args], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    args = [
+        "dataset=synthetic",
+        "dataset.resolution=16",
+        "dataset.num_videos=8",
+        "dataset.num_frames=40",
+        "num_videos=4",
+        "metrics=[consistency4_16f]",
+        "distortions=[gaussian_blur,{_name_: speed_change, max_speed: 2}]",
+        "strengths=[0.5,1.0]",
+        f"detector_path={detector}",
+        f"cache_dir={tmp_path / 'cache'}",
+        f"out_dir={out}",
+        "device=cpu",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.cli", "audit", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(out / "audit.csv")
-    assert list(table.columns) == ["metric", "distortion", "family", "strength", "parameter_name", "parameter", "value", "noise_floor", "n", "stand_in"]
-    assert sorted(set(table["distortion"])) == ["gaussian_blur", "speed_change"] and len(table) == 6 and set(table["n"]) == {4}
+    assert list(table.columns) == [
+        "metric",
+        "distortion",
+        "family",
+        "strength",
+        "parameter_name",
+        "parameter",
+        "value",
+        "noise_floor",
+        "n",
+        "stand_in",
+    ]
+    assert (
+        sorted(set(table["distortion"])) == ["gaussian_blur", "speed_change"]
+        and len(table) == 6
+        and set(table["n"]) == {4}
+    )
     floor = table[table.strength == 0]["value"]
     assert floor.nunique() == 1 and (table["noise_floor"] == floor.iloc[0]).all()
     assert table.loc[table.distortion == "speed_change", "parameter"].dropna().tolist() == pytest.approx([2**0.5, 2.0])
     assert len(list((tmp_path / "cache").glob("consistency4_16f-real-*.npz"))) == 1
-    assert (out / "response_temporal.pdf").is_file() and (out / "response_spatial.png").is_file() and (out / "summary.md").is_file()
+    assert (
+        (out / "response_temporal.pdf").is_file()
+        and (out / "response_spatial.png").is_file()
+        and (out / "summary.md").is_file()
+    )
 
 
 def test_quick_preset_composes_to_the_shipped_study():

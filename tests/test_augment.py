@@ -1,5 +1,6 @@
 """ADA-style video augmentation: per-clip consistency, exactness of the blit transforms, the gate probabilities,
 the adaptive p rule, checkpoint state and the configs."""
+
 from __future__ import annotations
 
 import io
@@ -133,7 +134,9 @@ def test_colour_keeps_grey_grey_and_changes_hue():
     matrix = sample_colour(64, 1.0, generator=_seeded(11))
     grey = torch.linspace(-1, 1, 5).view(1, 1, 1, 5, 1).expand(64, 1, 3, 5, 1)
     out = apply_colour(grey, matrix)
-    assert torch.allclose(out[:, :, 0], out[:, :, 1], atol=1e-5) and torch.allclose(out[:, :, 1], out[:, :, 2], atol=1e-5)
+    assert torch.allclose(out[:, :, 0], out[:, :, 1], atol=1e-5) and torch.allclose(
+        out[:, :, 1], out[:, :, 2], atol=1e-5
+    )
     red = torch.tensor([0.8, -0.8, -0.8]).view(1, 1, 3, 1, 1).expand(64, 1, 3, 1, 1)
     chroma = apply_colour(red, matrix).squeeze()  # [64, 3]
     assert (chroma - chroma.mean(dim=1, keepdim=True)).abs().amax(dim=1).min() > 0  # still coloured
@@ -155,7 +158,9 @@ def test_pipe_selects_groups():
     x = _videos(b=4, t=2)
     colour_only = VideoAugment(p=1.0, pipe="c")(x, generator=_seeded(12))
     # a colour transform is per-pixel: a pixel's output depends only on that pixel
-    assert torch.allclose(colour_only[..., :1, :1], VideoAugment(p=1.0, pipe="c")(x[..., :1, :1], generator=_seeded(12)), atol=1e-5)
+    assert torch.allclose(
+        colour_only[..., :1, :1], VideoAugment(p=1.0, pipe="c")(x[..., :1, :1], generator=_seeded(12)), atol=1e-5
+    )
     assert VideoAugment(pipe="CB").pipe == "bc"
 
 
@@ -261,7 +266,9 @@ def test_geometric_warp_has_a_differentiable_input_gradient_for_r1():
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, 9, 12, 12, dtype=torch.float64, generator=g, requires_grad=True)
-    theta = torch.tensor([[[0.9, 0.2, 0.1], [-0.1, 1.1, 0.05]], [[1.0, -0.3, 0.0], [0.3, 1.0, -0.2]]], dtype=torch.float64)
+    theta = torch.tensor(
+        [[[0.9, 0.2, 0.1], [-0.1, 1.1, 0.05]], [[1.0, -0.3, 0.0], [0.3, 1.0, -0.2]]], dtype=torch.float64
+    )
     grid = F.affine_grid(theta, [2, 9, 12, 12], align_corners=False)
     w = torch.randn(2, 9, 12, 12, dtype=torch.float64, generator=g, requires_grad=True)
 

@@ -1,4 +1,5 @@
 """Other FVD backbones: i3d_videogpt (TATS/DIGAN preprocessing and quantisation) and videomae_v2 (cd-fvd's VideoMAE-v2 ViT-g)."""
+
 import warnings
 
 import pytest
@@ -41,10 +42,22 @@ def test_i3d_videogpt_feeds_minus_one_to_one_and_truncates_fakes():
 
 
 def test_tiny_videomae_runs_and_loads_its_published_layout():
-    cfg = dict(embed_dim=32, depth=2, num_heads=4, mlp_ratio=48 / 11, patch_size=8, tubelet_size=2, img_size=16, num_frames=4, num_classes=5)
+    cfg = dict(
+        embed_dim=32,
+        depth=2,
+        num_heads=4,
+        mlp_ratio=48 / 11,
+        patch_size=8,
+        tubelet_size=2,
+        img_size=16,
+        num_frames=4,
+        num_classes=5,
+    )
     layout = published_layout(**cfg)
     gen = torch.Generator().manual_seed(0)
-    state = {"module": {k: torch.randn(shape, generator=gen) for k, shape in layout.items()}}  # the checkpoint's wrapper key
+    state = {
+        "module": {k: torch.randn(shape, generator=gen) for k, shape in layout.items()}
+    }  # the checkpoint's wrapper key
     model = VideoMAEv2(**cfg).from_published(state).eval()
     inner = state["module"]
     q, v = inner["blocks.1.attn.q_bias"], inner["blocks.1.attn.v_bias"]
@@ -53,11 +66,15 @@ def test_tiny_videomae_runs_and_loads_its_published_layout():
     with torch.no_grad():
         feats = model(x)
         # by hand: tubelet tokens + fixed table -> blocks -> mean -> fc_norm
-        tokens = torch.nn.functional.conv3d(x, inner["patch_embed.proj.weight"], inner["patch_embed.proj.bias"], stride=(2, 8, 8))
+        tokens = torch.nn.functional.conv3d(
+            x, inner["patch_embed.proj.weight"], inner["patch_embed.proj.bias"], stride=(2, 8, 8)
+        )
         tokens = tokens.flatten(2).transpose(1, 2) + model.pos_embed
         for block in model.blocks:
             tokens = block(tokens)
-        expect = torch.nn.functional.layer_norm(tokens.mean(1), (32,), inner["fc_norm.weight"], inner["fc_norm.bias"], eps=1e-6)
+        expect = torch.nn.functional.layer_norm(
+            tokens.mean(1), (32,), inner["fc_norm.weight"], inner["fc_norm.bias"], eps=1e-6
+        )
     assert feats.shape == (2, 32)
     torch.testing.assert_close(feats, expect)
     bad = dict(inner)
@@ -69,14 +86,21 @@ def test_tiny_videomae_runs_and_loads_its_published_layout():
 def test_the_real_vit_g_key_layout_loads_strictly():
     """The published vit_g_hybrid_pt_1200e_ssv2_ft.pth layout (VideoMAE names), generated on the meta device (no 4 GB allocation)."""
     layout = published_layout(**GIANT)
-    assert layout["patch_embed.proj.weight"] == (1408, 3, 2, 14, 14) and layout["blocks.39.mlp.fc1.weight"] == (6144, 1408)
+    assert layout["patch_embed.proj.weight"] == (1408, 3, 2, 14, 14) and layout["blocks.39.mlp.fc1.weight"] == (
+        6144,
+        1408,
+    )
     assert layout["head.weight"] == (174, 1408) and "blocks.40.norm1.weight" not in layout
     assert 1.0e9 < num_parameters(layout) < 1.02e9  # ViT-g: ~1.01B parameters
     state = {k: torch.empty(shape, device="meta") for k, shape in layout.items()}
     with torch.device("meta"):
         model = VideoMAEv2.giant()
     model.from_published({"model": state}, assign=True)
-    assert model.pos_embed.shape == (1, 8 * 16 * 16, 1408) and VideoMAEv2.giant_position_table().shape == (1, 2048, 1408)
+    assert model.pos_embed.shape == (1, 8 * 16 * 16, 1408) and VideoMAEv2.giant_position_table().shape == (
+        1,
+        2048,
+        1408,
+    )
 
 
 def test_cd_fvd_preprocessing_has_no_normalisation():

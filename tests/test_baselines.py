@@ -1,4 +1,5 @@
 """Baseline models (DIGAN-style, MoCoGAN-HD-style, MoCoGAN) and their discriminators, at 32x32 with tiny widths."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,10 +9,26 @@ from registry import DISCRIMINATORS, GENERATORS, LOSSES
 
 RES = 32
 TINY_G = {
-    "digan": {"z_dim": 16, "w_dim": 16, "motion_dim": 16, "channel_base": 256, "channel_max": 16, "fourier_dim": 8, "fmm_rank": 2},
+    "digan": {
+        "z_dim": 16,
+        "w_dim": 16,
+        "motion_dim": 16,
+        "channel_base": 256,
+        "channel_max": 16,
+        "fourier_dim": 8,
+        "fmm_rank": 2,
+    },
     "mocogan": {"content_dim": 8, "motion_dim": 4, "ngf": 4},
-    "mocogan_hd": {"z_dim": 16, "w_dim": 16, "mapping_layers": 2, "channel_base": 256, "channel_max": 16, "hidden_dim": 12,
-                   "n_pca": 6, "pca_num_samples": 500},
+    "mocogan_hd": {
+        "z_dim": 16,
+        "w_dim": 16,
+        "mapping_layers": 2,
+        "channel_base": 256,
+        "channel_max": 16,
+        "hidden_dim": 12,
+        "n_pca": 6,
+        "pca_num_samples": 500,
+    },
 }
 TINY_D = {
     "image": {"channel_base": 256, "channel_max": 16},
@@ -95,7 +112,9 @@ def test_mocogan_hd_stages_freeze_image_generator_and_residuals_stay_in_pca_subs
     static = G(z, t)  # before PCA: every frame is the image generator's w_0
     torch.testing.assert_close(static[:, 1:], static[:, :1].expand_as(static[:, 1:]))
     motion_stage(G)
-    assert G.stage == "motion" and all(not p.requires_grad for p in [*G.mapping.parameters(), *G.synthesis.parameters()])
+    assert G.stage == "motion" and all(
+        not p.requires_grad for p in [*G.mapping.parameters(), *G.synthesis.parameters()]
+    )
     motion_ids = {id(p) for p in G.stage_parameters("motion")}
     assert motion_ids == {id(p) for p in G.motion.parameters()} and not motion_ids & image_params
     # PCA: orthonormal directions, decreasing std.
@@ -195,22 +214,38 @@ def test_mocogan_hd_starts_from_a_pretrained_image_generator(tmp_path):
 
 OWN_CONFIGS = [
     *(f"generator/{n}{s}.yaml" for n in ("digan", "mocogan_hd", "mocogan") for s in ("", "_small")),
-    *(f"discriminator/{n}{s}.yaml" for n in ("image", "digan_motion", "video3d", "mocogan_hd_image", "mocogan_hd_video",
-                                              "digan", "mocogan_hd", "mocogan") for s in ("", "_small")),
+    *(
+        f"discriminator/{n}{s}.yaml"
+        for n in (
+            "image",
+            "digan_motion",
+            "video3d",
+            "mocogan_hd_image",
+            "mocogan_hd_video",
+            "digan",
+            "mocogan_hd",
+            "mocogan",
+        )
+        for s in ("", "_small")
+    ),
 ]
 
 
 @pytest.mark.parametrize("option", OWN_CONFIGS)
 def test_config_options_build(option):
     """Every option file builds (official sizes on the meta device: no memory, no time)."""
-    from benchmarks.training.components import build_discriminators
     from benchmarks.config.hydra_setup import load_option
+    from benchmarks.training.components import build_discriminators
 
     spec = load_option(*option.removesuffix(".yaml").split("/"))  # *_small options inherit their full-size file
     with torch.device("meta"):
         if option.startswith("generator/"):
             built = [GENERATORS.build(spec, resolution=128)]
         else:
-            built = [s.D for s in build_discriminators(spec, resolution=128, default_sampler=None,
-                                                       default_loss="non_saturating", r1_gamma=0.1)]
+            built = [
+                s.D
+                for s in build_discriminators(
+                    spec, resolution=128, default_sampler=None, default_loss="non_saturating", r1_gamma=0.1
+                )
+            ]
     assert built and all(sum(p.numel() for p in m.parameters()) > 0 for m in built)

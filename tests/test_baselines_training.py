@@ -1,5 +1,6 @@
 """The baselines under the training harness: a few steps of each paper preset, MoCoGAN-HD's stages,
 cross-pairings of generators and discriminators, and a pairing that must be refused."""
+
 from __future__ import annotations
 
 import json
@@ -18,17 +19,49 @@ from registry import DATASETS, GENERATORS
 
 # Tiny everything: 32x32 synthetic videos, narrow networks, a handful of steps.
 TINY = [
-    "trainer=tiny", "dataset.num_videos=6", "dataset.num_frames=16", "trainer.batch_size=2", "trainer.batch_gpu=2",
-    "trainer.kimg_per_tick=0.004", "trainer.snapshot_kimg=100", "trainer.eval_kimg=100", "trainer.r1_interval=2",
-    "samples.videos=2", "samples.frames=4", "samples.long_frames=6", "progress=false", "augmentation=none",
+    "trainer=tiny",
+    "dataset.num_videos=6",
+    "dataset.num_frames=16",
+    "trainer.batch_size=2",
+    "trainer.batch_gpu=2",
+    "trainer.kimg_per_tick=0.004",
+    "trainer.snapshot_kimg=100",
+    "trainer.eval_kimg=100",
+    "trainer.r1_interval=2",
+    "samples.videos=2",
+    "samples.frames=4",
+    "samples.long_frames=6",
+    "progress=false",
+    "augmentation=none",
 ]
 NARROW = {"channel_base": 128, "channel_max": 16, "ndf": 4}
 NARROW_G = {
-    "digan": {"z_dim": 16, "w_dim": 16, "motion_dim": 16, "fourier_dim": 8, "fmm_rank": 2, **{k: NARROW[k] for k in ("channel_base", "channel_max")}},
+    "digan": {
+        "z_dim": 16,
+        "w_dim": 16,
+        "motion_dim": 16,
+        "fourier_dim": 8,
+        "fmm_rank": 2,
+        **{k: NARROW[k] for k in ("channel_base", "channel_max")},
+    },
     "mocogan": {"ngf": 4, "channel_max": 16},
-    "mocogan_hd": {"z_dim": 16, "w_dim": 16, "hidden_dim": 8, "n_pca": 8, "mapping_layers": 2, "pca_num_samples": 200,
-                   **{k: NARROW[k] for k in ("channel_base", "channel_max")}},
-    "stylegan_v": {"z_dim": 16, "w_dim": 16, "motion_z_dim": 16, "motion_dim": 16, "channel_base": 128, "channel_max": 16},
+    "mocogan_hd": {
+        "z_dim": 16,
+        "w_dim": 16,
+        "hidden_dim": 8,
+        "n_pca": 8,
+        "mapping_layers": 2,
+        "pca_num_samples": 200,
+        **{k: NARROW[k] for k in ("channel_base", "channel_max")},
+    },
+    "stylegan_v": {
+        "z_dim": 16,
+        "w_dim": 16,
+        "motion_z_dim": 16,
+        "motion_dim": 16,
+        "channel_base": 128,
+        "channel_max": 16,
+    },
 }
 
 
@@ -77,8 +110,13 @@ def test_mocogan_hd_runs_its_stages_and_keeps_the_image_generator_frozen(tmp_pat
     image_state = final_checkpoint(tmp_path / "image")
     assert image_state["stage_index"] == 0
     # Run 2 continues it: PCA on the EMA image generator, then motion steps with 4-frame clips.
-    second = make_config("+model=mocogan_hd_small", "trainer.stage_kimg.image=0.004", "trainer.total_kimg=0.012",
-                         "trainer.stage_optim.motion.g_steps=2", f"resume={ckpt.list_checkpoints(tmp_path / 'image')[-1]}")
+    second = make_config(
+        "+model=mocogan_hd_small",
+        "trainer.stage_kimg.image=0.004",
+        "trainer.total_kimg=0.012",
+        "trainer.stage_optim.motion.g_steps=2",
+        f"resume={ckpt.list_checkpoints(tmp_path / 'image')[-1]}",
+    )
     train(train_config(second), tmp_path / "motion")
     state = final_checkpoint(tmp_path / "motion")
     assert state["stage_index"] == 2 and int(state["G"]["stage_index"]) == 2
@@ -104,9 +142,12 @@ def test_mocogan_hd_runs_its_stages_and_keeps_the_image_generator_frozen(tmp_pat
 
 # The cross-pairings listed in benchmarks/conf/grid/models.yaml: a generator with another family's discriminators.
 PAIRINGS = [
-    ("stylegan_v_small", "video3d_small"), ("mocogan_small", "video3d_small"),
+    ("stylegan_v_small", "video3d_small"),
+    ("mocogan_small", "video3d_small"),
     ("stylegan_v_small", "digan_small"),
-    ("digan_small", "stylegan_v_small"), ("mocogan_small", "stylegan_v_small"), ("mocogan_hd_small", "stylegan_v_small"),
+    ("digan_small", "stylegan_v_small"),
+    ("mocogan_small", "stylegan_v_small"),
+    ("mocogan_hd_small", "stylegan_v_small"),
     ("digan_small", "mocogan_hd_video_small"),
 ]
 
@@ -114,13 +155,20 @@ PAIRINGS = [
 def build_and_check(cfg):
     dataset = DATASETS.build(cfg.dataset)
     G = GENERATORS.build(cfg.generator, resolution=dataset.resolution)
-    slots = build_discriminators(cfg.discriminator, resolution=dataset.resolution, default_sampler=cfg.sampler,
-                                 default_loss=cfg.loss, r1_gamma=0.1)
+    slots = build_discriminators(
+        cfg.discriminator,
+        resolution=dataset.resolution,
+        default_sampler=cfg.sampler,
+        default_loss=cfg.loss,
+        r1_gamma=0.1,
+    )
     stage_kimg = OmegaConf.to_container(cfg.trainer.stage_kimg)
     stages = G.training_stages
     if len(stages) > 1 and not stage_kimg:
         stage_kimg = {s: 0 for s in stages[:-1]}
-    check_compatibility(G, slots, dataset, stages=stages, stage_kimg=stage_kimg, max_num_frames=cfg.trainer.max_num_frames)
+    check_compatibility(
+        G, slots, dataset, stages=stages, stage_kimg=stage_kimg, max_num_frames=cfg.trainer.max_num_frames
+    )
     smoke_test(G.eval(), slots, dataset, torch.device("cpu"))
     return G, slots
 
@@ -129,7 +177,9 @@ def test_grid_lists_the_paper_models_and_its_cross_pairings():
     text = (Path(__file__).resolve().parents[1] / "benchmarks" / "conf" / "grid" / "models.yaml").read_text()
     assert "model: stylegan_v_small,digan_small,mocogan_hd_small,mocogan_small" in text
     for model, discriminator in PAIRINGS:
-        line = next(line for line in text.splitlines() if line.endswith(f" discriminator={discriminator}") and model in line)
+        line = next(
+            line for line in text.splitlines() if line.endswith(f" discriminator={discriminator}") and model in line
+        )
         assert line.startswith("#   sgvb grid models")
 
 
@@ -142,8 +192,12 @@ def test_cross_pairings_build(model, discriminator):
 
 
 def test_incompatible_pairing_fails_before_training_with_its_reason(tmp_path):
-    cfg = make_config("generator=mocogan_small", "discriminator=video3d", "discriminator._sampler_=sparse_random",
-                      "trainer.total_kimg=1")
+    cfg = make_config(
+        "generator=mocogan_small",
+        "discriminator=video3d",
+        "discriminator._sampler_=sparse_random",
+        "trainer.total_kimg=1",
+    )
     with pytest.raises(ConfigError, match="needs dense clips"):
         train(train_config(cfg), tmp_path)
     cfg = make_config("generator=digan_small", "discriminator=digan_motion", "discriminator._sampler_=sparse_random")
@@ -154,5 +208,15 @@ def test_incompatible_pairing_fails_before_training_with_its_reason(tmp_path):
         build_and_check(make_config("+grid=models", "model=mocogan_small", "discriminator=digan_small"))
     cfg = make_config("+model=mocogan_hd_small", "trainer.stage_kimg={image: 1}")
     with pytest.raises(ConfigError, match="stages are"):
-        build_and_check(OmegaConf.merge(cfg, {"discriminator": {"discriminators": [
-            {**OmegaConf.to_container(cfg.discriminator.discriminators[0]), "_stages_": ["video"]}]}}))
+        build_and_check(
+            OmegaConf.merge(
+                cfg,
+                {
+                    "discriminator": {
+                        "discriminators": [
+                            {**OmegaConf.to_container(cfg.discriminator.discriminators[0]), "_stages_": ["video"]}
+                        ]
+                    }
+                },
+            )
+        )

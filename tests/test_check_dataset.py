@@ -1,11 +1,13 @@
 """`sgvb check-dataset`: every frame read once, problems reported on one screen, non-zero exit on errors."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.data.checks import check_dataset, main as check_main
+from benchmarks.data.checks import check_dataset
+from benchmarks.data.checks import main as check_main
 from tests.video_files import write_video
 
 
@@ -74,8 +76,10 @@ def test_video_files_and_zip(tmp_path):
 
 def test_bad_arguments_are_one_line_with_exit_status_2(tmp_path, capsys):
     """A bad argument is a user error (status 2, one line); problems found in the data are status 1."""
-    for argv, says in (([str(tmp_path / "nowhere")], "nowhere' does not exist"),
-                       ([str(clean_tree(tmp_path / "ds")), "--protocol", "fvd_nonsense"], "--protocol 'fvd_nonsense'")):
+    for argv, says in (
+        ([str(tmp_path / "nowhere")], "nowhere' does not exist"),
+        ([str(clean_tree(tmp_path / "ds")), "--protocol", "fvd_nonsense"], "--protocol 'fvd_nonsense'"),
+    ):
         status = check_main(argv)
         err = capsys.readouterr().err.strip()
         assert status == 2 and err.startswith("sgvb check-dataset: error: ") and says in err and "\n" not in err, err
@@ -86,20 +90,26 @@ def test_training_and_evaluation_fail_up_front_naming_a_corrupt_frame(tmp_path):
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
-    from benchmarks.data import DatasetError
     from benchmarks.commands.evaluate import run as run_eval
+    from benchmarks.data import DatasetError
     from benchmarks.training.job import train
     from tests.test_train import TINY, tiny_config
 
     root = clean_tree(tmp_path / "ds")
     (root / "v2" / "000011.png").write_bytes(b"")
     frames = ["dataset=frames", f"dataset.path={root}", "dataset.resolution=8"]
-    with pytest.raises(ValueError, match=r"frame 11 of video 'v2': '.*v2/000011.png' is not a readable image"):  # a ConfigError
-        train(tiny_config(f"run_dir={tmp_path / 'run'}", *frames,
-                          base=[o for o in TINY if not o.startswith("dataset.")]))
+    with pytest.raises(
+        ValueError, match=r"frame 11 of video 'v2': '.*v2/000011.png' is not a readable image"
+    ):  # a ConfigError
+        train(
+            tiny_config(f"run_dir={tmp_path / 'run'}", *frames, base=[o for o in TINY if not o.startswith("dataset.")])
+        )
     GlobalHydra.instance().clear()
     with initialize_config_module(config_module="benchmarks.conf", version_base="1.3"):
-        cfg = compose("eval", overrides=[*frames, f"fake.videos={clean_tree(tmp_path / 'fake')}", "metrics=[fvd2_4f]", "device=cpu"])
+        cfg = compose(
+            "eval",
+            overrides=[*frames, f"fake.videos={clean_tree(tmp_path / 'fake')}", "metrics=[fvd2_4f]", "device=cpu"],
+        )
     with pytest.raises(DatasetError, match=r"v2/000011.png' is not a readable image"):
         run_eval(cfg)
 
@@ -115,8 +125,11 @@ def test_no_import_circle_among_the_data_modules():
     imports = {}
     for name in names:
         tree = ast.parse((folder / f"{name}.py").read_text())
-        found = {n.module.rsplit(".", 1)[-1] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
-                 and n.module.startswith("benchmarks.data.")}
+        found = {
+            n.module.rsplit(".", 1)[-1]
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("benchmarks.data.")
+        }
         imports[name] = found & names - {name}
 
     def reaches(start: str, goal: str, seen: set) -> bool:

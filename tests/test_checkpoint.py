@@ -1,4 +1,5 @@
 """Checkpoint files: atomic writes, weights_only loading, RNG round trip, corrupt-file skipping, pruning."""
+
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,15 @@ import torch
 from benchmarks.records import checkpoint as ckpt
 from registry import GENERATORS
 
-SMALL_G = {"_name_": "stylegan_v", "z_dim": 16, "w_dim": 16, "motion_z_dim": 16, "motion_dim": 16, "channel_base": 256, "channel_max": 16}
+SMALL_G = {
+    "_name_": "stylegan_v",
+    "z_dim": 16,
+    "w_dim": 16,
+    "motion_z_dim": 16,
+    "motion_dim": 16,
+    "channel_base": 256,
+    "channel_max": 16,
+}
 
 
 def tiny_generator():
@@ -94,7 +103,11 @@ def test_pruning_keeps_the_newest_and_the_protected_best(tmp_path):
     for kimg in (1, 2, 3, 4, 5):
         ckpt.save_checkpoint(tmp_path / "checkpoints" / ckpt.checkpoint_name(kimg), {"kimg": float(kimg)})
     ckpt.prune_checkpoints(tmp_path, keep=2, protected={"ckpt-000002.000.pt"})
-    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["ckpt-000002.000.pt", "ckpt-000004.000.pt", "ckpt-000005.000.pt"]
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == [
+        "ckpt-000002.000.pt",
+        "ckpt-000004.000.pt",
+        "ckpt-000005.000.pt",
+    ]
 
 
 def test_checkpoint_names_are_unique_per_training_state(tmp_path):
@@ -104,13 +117,23 @@ def test_checkpoint_names_are_unique_per_training_state(tmp_path):
     for kimg in (0.25, 0.5):
         ckpt.save_checkpoint(tmp_path / "checkpoints" / ckpt.checkpoint_name(kimg), {"kimg": kimg})
     ckpt.save_checkpoint(tmp_path / "checkpoints" / "ckpt-000001.pt", {"kimg": 1.0})  # an older run's name still sorts
-    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == ["ckpt-000000.250.pt", "ckpt-000000.500.pt", "ckpt-000001.pt"]
+    assert [p.name for p in ckpt.list_checkpoints(tmp_path)] == [
+        "ckpt-000000.250.pt",
+        "ckpt-000000.500.pt",
+        "ckpt-000001.pt",
+    ]
     assert [ckpt.checkpoint_kimg(p) for p in ckpt.list_checkpoints(tmp_path)] == [0.25, 0.5, 1.0]
 
 
 def test_evaluated_kimg_comes_from_the_stored_image_count_and_survives_renaming(tmp_path):
     G = tiny_generator()
-    state = {"nimg": 1848, "kimg": 1.848, "components": {"generator": ckpt.spec_of(G)}, "G": G.state_dict(), "G_ema": G.state_dict()}
+    state = {
+        "nimg": 1848,
+        "kimg": 1.848,
+        "components": {"generator": ckpt.spec_of(G)},
+        "G": G.state_dict(),
+        "G_ema": G.state_dict(),
+    }
     renamed = ckpt.save_checkpoint(tmp_path / "best_so_far.pt", state)
     assert ckpt.load_generator_and_kimg(renamed)[1] == 1.848  # was None: the kimg was read from the file name only
     del state["nimg"]  # a state without the counter: the name says it, or nothing does
@@ -126,10 +149,22 @@ def test_the_checkpoint_dict_is_built_in_one_place(tmp_path):
     plain = ckpt.checkpoint_state(nimg=None, components=spec, G=G, G_ema=G, D=[])
     assert plain["kimg"] is None and "nimg" not in plain and plain["D"] == []
     assert not {"opt_G", "opt_D", "augment", "rng", "best", "config", "world_size", "official"} & set(plain)
-    full = ckpt.checkpoint_state(nimg=1848, components=spec, G=G, G_ema=G, D=[], step=7, tick=2,
-                                 opt_G=torch.optim.Adam(G.parameters()), opt_D=[], rng=[ckpt.capture_rng_state()],
-                                 schedule={"stage_index": 0, "last_eval_kimg": 1.0}, world_size=1, config="seed: 0\n",
-                                 best={})
+    full = ckpt.checkpoint_state(
+        nimg=1848,
+        components=spec,
+        G=G,
+        G_ema=G,
+        D=[],
+        step=7,
+        tick=2,
+        opt_G=torch.optim.Adam(G.parameters()),
+        opt_D=[],
+        rng=[ckpt.capture_rng_state()],
+        schedule={"stage_index": 0, "last_eval_kimg": 1.0},
+        world_size=1,
+        config="seed: 0\n",
+        best={},
+    )
     assert (full["kimg"], full["nimg"], full["step"], full["tick"]) == (1.848, 1848, 7, 2)
     assert full["stage_index"] == 0 and full["last_eval_kimg"] == 1.0 and full["best"] == {} and full["opt_D"] == []
     path = ckpt.save_checkpoint(tmp_path / "renamed.pt", full)

@@ -2,6 +2,7 @@
 ``sgvb <command>: error: <what> (details: <log file>; ...)`` on stderr, exit status 2, no traceback, the traceback
 in the details file. One subprocess per command with an input that cannot work (a path that does not exist, a name
 nothing registers); nothing is trained or computed."""
+
 import os
 import re
 import subprocess
@@ -17,10 +18,20 @@ NOT_WRAPPED = {"list", "plugins"}  # listings: nothing a user gives them can fai
 
 # command -> (arguments given a scratch folder, words the error line must hold)
 BAD_INPUTS = {
-    "train": (lambda t: ["experiment=tiny", "device=cpu", f"run_dir={t / 'run'}", "dataset=frames",
-                         f"dataset.path={t / 'missing'}"], "missing"),
-    "eval": (lambda t: [f"fake.checkpoint={t / 'none.pt'}", "metrics=[fvd4_16f]", "dataset=synthetic", "device=cpu"],
-             "none.pt"),
+    "train": (
+        lambda t: [
+            "experiment=tiny",
+            "device=cpu",
+            f"run_dir={t / 'run'}",
+            "dataset=frames",
+            f"dataset.path={t / 'missing'}",
+        ],
+        "missing",
+    ),
+    "eval": (
+        lambda t: [f"fake.checkpoint={t / 'none.pt'}", "metrics=[fvd4_16f]", "dataset=synthetic", "device=cpu"],
+        "none.pt",
+    ),
     "sample": (lambda t: [f"checkpoint={t / 'none.pt'}", "device=cpu"], "none.pt"),
     "stats": (lambda t: [f"out={t / 'x.npz'}", "device=cpu"], "no dataset"),
     "audit": (lambda t: [f"out_dir={t / 'audit'}", "device=cpu"], "no dataset"),
@@ -42,8 +53,14 @@ def test_every_command_has_a_bad_input_case():
 def test_a_user_error_is_one_line_exit_status_2_and_no_traceback(command, tmp_path):
     args, says = BAD_INPUTS[command]
     env = {key: value for key, value in os.environ.items() if key != "SGVB_TRACEBACK"}
-    done = subprocess.run([sys.executable, "-m", "benchmarks.cli", command, *args(tmp_path)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.cli", command, *args(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     ours = [line for line in done.stderr.splitlines() if line.startswith("sgvb")]  # library warnings aside
     assert done.returncode == 2 and len(ours) == 1 and "Traceback" not in done.stderr, done.stderr
     line = ours[0]
@@ -55,22 +72,36 @@ def test_a_user_error_is_one_line_exit_status_2_and_no_traceback(command, tmp_pa
 def test_sgvb_traceback_shows_the_traceback_instead(tmp_path):
     args, _ = BAD_INPUTS["convert"]
     env = {**os.environ, "SGVB_TRACEBACK": "1"}
-    done = subprocess.run([sys.executable, "-m", "benchmarks.cli", "convert", *args(tmp_path)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.cli", "convert", *args(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 2 and "Traceback (most recent call last)" in done.stderr and "DatasetError" in done.stderr
     assert "(details: " not in done.stderr
 
 
-@pytest.mark.parametrize("command, args, says", [
-    ("stats", ["dataset=synthetic", "device=cpu"], "sgvb stats: error: option 'out' is required: pass out=..."),
-    ("sample", ["device=cpu"], "sgvb sample: error: option 'checkpoint' is required: pass checkpoint=..."),
-    ("audit", ["num_videos=abc"], "sgvb audit: configuration error: option num_videos=abc: "),
-])
+@pytest.mark.parametrize(
+    "command, args, says",
+    [
+        ("stats", ["dataset=synthetic", "device=cpu"], "sgvb stats: error: option 'out' is required: pass out=..."),
+        ("sample", ["device=cpu"], "sgvb sample: error: option 'checkpoint' is required: pass checkpoint=..."),
+        ("audit", ["num_videos=abc"], "sgvb audit: configuration error: option num_videos=abc: "),
+    ],
+)
 def test_a_missing_or_mistyped_option_is_refused_before_any_work(command, args, says, tmp_path):
     """The typed settings (``benchmarks/config/commands.py``) are checked once, up front: a required key left out
     (``stats`` used to compute every statistic, then crash on ``out``) or a value of the wrong type (audit's too)."""
-    done = subprocess.run([sys.executable, "-m", "benchmarks.cli", command, *args], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=180)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.cli", command, *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     ours = [line for line in done.stderr.splitlines() if line.startswith("sgvb")]
     assert done.returncode == 2 and len(ours) == 1 and ours[0].startswith(says), done.stderr
     assert "Traceback" not in done.stderr

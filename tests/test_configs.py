@@ -1,5 +1,6 @@
 """Every shipped config option composes, and every component option builds, so a broken YAML fails here,
 not hours into a cluster job."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,7 +35,9 @@ def assert_holds_option(cfg, group: str, option: str) -> None:
     values.pop("defaults", None)
     composed = cfg if path.read_text().startswith("# @package _global_") else cfg[group]
     merged = OmegaConf.merge(composed, values)
-    assert OmegaConf.to_container(merged) == OmegaConf.to_container(composed), f"{group}={option}: its values did not reach the config"
+    assert OmegaConf.to_container(merged) == OmegaConf.to_container(composed), (
+        f"{group}={option}: its values did not reach the config"
+    )
 
 
 def test_every_option_of_every_group_composes(hydra_train):
@@ -50,10 +53,14 @@ def test_every_option_of_every_group_composes(hydra_train):
 def test_every_component_option_names_a_registered_component_that_builds(kind, hydra_train):
     registry = REGISTRIES[kind]
     for option in options(kind):
-        spec = OmegaConf.to_container(hydra_train([f"{kind}={option}"])[kind], resolve=True)  # *_small options inherit their full size
+        spec = OmegaConf.to_container(
+            hydra_train([f"{kind}={option}"])[kind], resolve=True
+        )  # *_small options inherit their full size
         entries = spec["discriminators"] if "discriminators" in spec else [spec]  # a harness list of discriminators
         for entry in entries:
-            entry = {k: v for k, v in entry.items() if k == "_name_" or not (k.startswith("_") and k.endswith("_"))}  # drop harness keys
+            entry = {
+                k: v for k, v in entry.items() if k == "_name_" or not (k.startswith("_") and k.endswith("_"))
+            }  # drop harness keys
             runtime = {"resolution": 32} if kind in ("generator", "discriminator") else {}
             with torch.device("meta"):  # official sizes cost nothing on the meta device
                 built = registry.build(entry, **runtime)
@@ -65,8 +72,14 @@ def test_every_component_option_names_a_registered_component_that_builds(kind, h
 def test_every_preset_composes_with_every_dataset(hydra_train, preset):
     """A preset may choose a dataset, but never leaves keys in one the user picks (trainer=tiny dataset=frames)."""
     for dataset in options("dataset"):
-        alone = hydra_train([f"dataset={dataset}", "dataset.path=/data/x.zip"] if dataset in ("frames", "mp4") else [f"dataset={dataset}"])
-        combined = hydra_train([preset, f"dataset={dataset}", *(["dataset.path=/data/x.zip"] if dataset in ("frames", "mp4") else [])])
+        alone = hydra_train(
+            [f"dataset={dataset}", "dataset.path=/data/x.zip"]
+            if dataset in ("frames", "mp4")
+            else [f"dataset={dataset}"]
+        )
+        combined = hydra_train(
+            [preset, f"dataset={dataset}", *(["dataset.path=/data/x.zip"] if dataset in ("frames", "mp4") else [])]
+        )
         assert combined.dataset == alone.dataset, (preset, dataset)
 
 
@@ -83,7 +96,10 @@ def test_small_presets_inherit_their_full_size_file():
 def test_option_types_are_checked_at_composition_with_one_line():
     from benchmarks.config.hydra_setup import check_composes
 
-    assert check_composes("train", ["trainer.batch_size=abc"]) == "option trainer.batch_size=abc: Value 'abc' of type 'str' could not be converted to Integer"
+    assert (
+        check_composes("train", ["trainer.batch_size=abc"])
+        == "option trainer.batch_size=abc: Value 'abc' of type 'str' could not be converted to Integer"
+    )
     assert "option trainer.total_kimg=[1, 2]" in check_composes("train", ["trainer.total_kimg=[1,2]"])
     assert "option seed=x" in check_composes("train", ["seed=x"])
     assert "Did you mean 'stylegan_v'?" in check_composes("train", ["generator=stylegan_vv"])
@@ -113,15 +129,18 @@ def fresh_hydra():
     GlobalHydra.instance().clear()
 
 
-@pytest.mark.parametrize("command, override, key, expected", [
-    ("sample", "num_frames=abc", "num_frames", "Integer"),
-    ("sample", "seeds=x", "seeds", "list"),
-    ("sample", "fps=fast", "fps", "Float"),
-    ("eval", "num_runs=x", "num_runs", "Integer"),
-    ("eval", "fake.ema=maybe", "fake.ema", "bool"),
-    ("stats", "seed=x", "seed", "Integer"),
-    ("stats", "allow_fewer=2x", "allow_fewer", "bool"),
-])
+@pytest.mark.parametrize(
+    "command, override, key, expected",
+    [
+        ("sample", "num_frames=abc", "num_frames", "Integer"),
+        ("sample", "seeds=x", "seeds", "list"),
+        ("sample", "fps=fast", "fps", "Float"),
+        ("eval", "num_runs=x", "num_runs", "Integer"),
+        ("eval", "fake.ema=maybe", "fake.ema", "bool"),
+        ("stats", "seed=x", "seed", "Integer"),
+        ("stats", "allow_fewer=2x", "allow_fewer", "bool"),
+    ],
+)
 def test_eval_sample_stats_types_are_checked_at_composition_with_one_line(command, override, key, expected):
     from benchmarks.config.hydra_setup import check_composes
 
@@ -155,13 +174,20 @@ def test_eval_sample_stats_defaults_come_from_their_schemas(fresh_hydra):
         assert own == set(), (name, own)
         cfg = compose(name, overrides=["dataset=synthetic"] if name != "sample" else [])
         assert OmegaConf.get_type(cfg) is schema and {f.name for f in fields(schema)} <= set(cfg), name
-    assert compose("eval").metrics == ["fvd2048_16f"] and compose("eval", overrides=["metrics=fid2k"]).metrics == "fid2k"
+    assert (
+        compose("eval").metrics == ["fvd2048_16f"] and compose("eval", overrides=["metrics=fid2k"]).metrics == "fid2k"
+    )
     assert compose("eval", overrides=["dataset=synthetic"]).dataset.resolution is None  # the data's own frame size
     sample = compose("sample", overrides=["checkpoint=x"])
     assert list(sample.seeds) == [0, 1, 2, 3] and sample.num_frames == 128 and sample.fps == 25.0
-    defaults = {k: p.default for k, p in inspect.signature(sample_videos).parameters.items() if p.default is not inspect.Parameter.empty}
-    assert {k: tuple(v) if k == "seeds" else v for k, v in defaults.items()} == \
-        {k: tuple(v) if k == "seeds" else v for k, v in OmegaConf.to_container(sample).items() if k in defaults}
+    defaults = {
+        k: p.default
+        for k, p in inspect.signature(sample_videos).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    assert {k: tuple(v) if k == "seeds" else v for k, v in defaults.items()} == {
+        k: tuple(v) if k == "seeds" else v for k, v in OmegaConf.to_container(sample).items() if k in defaults
+    }
 
 
 @pytest.mark.parametrize("model", sorted(p.stem.removesuffix("_small") for p in (CONF / "model").glob("*_small.yaml")))
@@ -169,11 +195,15 @@ def test_small_model_presets_differ_from_their_full_preset_only_where_they_say(f
     """``model/<m>_small`` inherits ``model/<m>`` (loss, augmentation, sampler, trainer settings); it changes the
     generator and discriminator to their small options and only the trainer keys it writes itself."""
     own_trainer = set(OmegaConf.load(CONF / "model" / f"{model}_small.yaml").get("trainer", {}))
-    small, full = (compose("train", overrides=[f"+model={name}"], return_hydra_config=True) for name in (f"{model}_small", model))
+    small, full = (
+        compose("train", overrides=[f"+model={name}"], return_hydra_config=True) for name in (f"{model}_small", model)
+    )
     for group in ("generator", "discriminator"):
         assert small.hydra.runtime.choices[group] == f"{full.hydra.runtime.choices[group]}_small"
     for group in ("sampler", "loss", "augmentation", "dataset"):
-        assert small.hydra.runtime.choices[group] == full.hydra.runtime.choices[group] and small[group] == full[group], group
+        assert (
+            small.hydra.runtime.choices[group] == full.hydra.runtime.choices[group] and small[group] == full[group]
+        ), group
     differ = {key for key in full.trainer if small.trainer[key] != full.trainer[key]}
     assert differ <= own_trainer, differ
 
@@ -189,13 +219,16 @@ def sgvb_in_process(capsys, *argv: str) -> tuple[int, str]:
     return code, capsys.readouterr().err.strip()
 
 
-@pytest.mark.parametrize("argv, says", [
-    (["train", "-m", "trainer.batch_size=abc"], "sgvb train: configuration error: option trainer.batch_size=abc: "),
-    (["train", "--cfg", "job", "generator=stylegan_vv"], "Did you mean 'stylegan_v'?"),
-    (["train", "trainer.batch_sise=8"], "Did you mean 'batch_size'?"),
-    (["sample", "checkpoint=x.pt", "num_frames=abc"], "sgvb sample: configuration error: option num_frames=abc: "),
-    (["eval", "-m", "num_runs=x"], "sgvb eval: configuration error: option num_runs=x: "),
-])
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["train", "-m", "trainer.batch_size=abc"], "sgvb train: configuration error: option trainer.batch_size=abc: "),
+        (["train", "--cfg", "job", "generator=stylegan_vv"], "Did you mean 'stylegan_v'?"),
+        (["train", "trainer.batch_sise=8"], "Did you mean 'batch_size'?"),
+        (["sample", "checkpoint=x.pt", "num_frames=abc"], "sgvb sample: configuration error: option num_frames=abc: "),
+        (["eval", "-m", "num_runs=x"], "sgvb eval: configuration error: option num_runs=x: "),
+    ],
+)
 def test_hydra_commands_turn_their_own_composition_error_into_one_line(tmp_path, monkeypatch, capsys, argv, says):
     """Hydra composes once (no pre-check); its composition error, in a multirun or --cfg too, is one line, status 2."""
     monkeypatch.chdir(tmp_path)
@@ -239,8 +272,9 @@ def test_the_config_is_converted_once_to_the_typed_settings(fresh_hydra):
     assert isinstance(config, TrainConfig) and isinstance(config.trainer, TrainerSettings)
     assert isinstance(config.samples, SampleSettings) and isinstance(config.generator, dict)
     assert config.trainer.batch_size == 8 and config.generator["_name_"] == "stylegan_v"
-    assert config.runtime == RuntimeSettings(seed=4, precision="fp32", channels_last=False, compile=False,
-                                             fused_adam=False, progress=True)
+    assert config.runtime == RuntimeSettings(
+        seed=4, precision="fp32", channels_last=False, compile=False, fused_adam=False, progress=True
+    )
     options = {"allow_stand_in_detectors": False, "allow_fewer": False, "cache_dir": "/c"}
     assert config.evaluation == EvalSettings(metrics=("fvd16_2f",), options=options)
     # config.yaml and the run identity are what Hydra composed, to the character

@@ -1,4 +1,5 @@
 """`sgvb convert`: video files -> frames-layout zip (resize, crop, JPEG quality, metadata, fps, failures)."""
+
 import io
 import json
 import zipfile
@@ -12,8 +13,6 @@ from video_files import write_video
 from benchmarks.cli import main as sgvb
 from benchmarks.data import FramesDataset
 from benchmarks.data.convert import main as convert_main
-
-
 
 
 def counting_video(n: int, size=(32, 16)) -> np.ndarray:
@@ -57,7 +56,9 @@ def test_convert_writes_frames_layout_zip(src, tmp_path, capsys):
     info = meta["sgvb"]
     assert info["resolution"] == 16 and info["jpeg_quality"] == 90
     assert [(s["file"], s["video"], s["frames"]) for s in info["sources"]] == [
-        ("class_a/clip1.mp4", "class_a_clip1", 20), ("clip2.mp4", "clip2", 8)]
+        ("class_a/clip1.mp4", "class_a_clip1", 20),
+        ("clip2.mp4", "clip2", 8),
+    ]
     assert [f["file"] for f in info["failed"]] == ["broken.mp4"]
     ds = FramesDataset(out, resolution=16)
     assert [ds.video_name(i) for i in range(len(ds))] == ["class_a_clip1", "clip2"]

@@ -1,4 +1,5 @@
 """Hydra configs of the standard benchmarks: `dataset=<name>` and the paper presets `experiment=<name>`."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,7 +29,11 @@ def test_dataset_config_points_at_what_prepare_writes(train_cfg, name):
 def test_experiment_preset_is_stylegan_v_on_the_dataset(train_cfg, name):
     cfg = train_cfg([f"experiment={name}", "dataset.path=elsewhere.zip"])
     assert cfg.dataset.path == "elsewhere.zip" and cfg.dataset.resolution == PREPARERS.get(name).resolution
-    assert cfg.generator._name_ == "stylegan_v" and cfg.discriminator._name_ == "stylegan_v" and cfg.sampler._name_ == "sparse_random"
+    assert (
+        cfg.generator._name_ == "stylegan_v"
+        and cfg.discriminator._name_ == "stylegan_v"
+        and cfg.sampler._name_ == "sparse_random"
+    )
     assert cfg.samples.fps == PREPARERS.get(name).fps
     spec = OmegaConf.to_container(cfg.generator, resolve=True)
     with torch.device("meta"):

@@ -1,4 +1,5 @@
 """Datasets (frames dir/zip, mp4, synthetic), ClipDataset and fake time stamps, and every bad input."""
+
 import os
 import pickle
 import zipfile
@@ -54,8 +55,6 @@ def zip_folder(folder: Path, out: Path, top: str | None, dir_entries: bool = Tru
     return out
 
 
-
-
 def gray_video(n: int, size=(16, 16)) -> np.ndarray:
     return np.stack([np.full((size[1], size[0], 3), 2 * k + 10, np.uint8) for k in range(n)])
 
@@ -108,7 +107,9 @@ def test_frames_fingerprint_tracks_content_and_parameters(frames_dir, tmp_path):
     changed = frames_dir / "b_vid" / "000002.png"
     os.utime(changed, ns=(changed.stat().st_mtime_ns + 5 * 10**9,) * 2)
     assert FramesDataset(frames_dir, resolution=8).fingerprint() != fp
-    assert FramesDataset(zip_folder(frames_dir, tmp_path / "b.zip", "t"), resolution=8).fingerprint() != zfp  # CRC changed
+    assert (
+        FramesDataset(zip_folder(frames_dir, tmp_path / "b.zip", "t"), resolution=8).fingerprint() != zfp
+    )  # CRC changed
 
 
 def test_frames_max_num_frames_and_num_videos(frames_dir):
@@ -187,7 +188,9 @@ def test_frames_bad_paths_and_layouts(tmp_path):
     flat = tmp_path / "flat"
     flat.mkdir()
     Image.fromarray(buf).save(flat / "000000.png")
-    with pytest.raises(DatasetError, match="unexpected layout .* found '000000.png'.*one sub-folder of frames per video"):
+    with pytest.raises(
+        DatasetError, match="unexpected layout .* found '000000.png'.*one sub-folder of frames per video"
+    ):
         FramesDataset(flat)
     with pytest.raises(DatasetError, match="unexpected layout"):
         FramesDataset(zip_folder(flat, tmp_path / "flat.zip", None))
@@ -371,10 +374,17 @@ def test_image_size_reads_jpeg_headers_like_pil(tmp_path):
     from benchmarks.data.base import image_size
 
     rng = np.random.default_rng(0)
-    for mode, size, kwargs in (("RGB", (37, 21), {}), ("L", (16, 48), {}), ("RGB", (64, 40), {"progressive": True}),
-                               ("RGB", (20, 20), {"exif": b"Exif\x00\x00" + b"\x00" * 50}), ("RGB", (9, 7), {"quality": 20})):
+    for mode, size, kwargs in (
+        ("RGB", (37, 21), {}),
+        ("L", (16, 48), {}),
+        ("RGB", (64, 40), {"progressive": True}),
+        ("RGB", (20, 20), {"exif": b"Exif\x00\x00" + b"\x00" * 50}),
+        ("RGB", (9, 7), {"quality": 20}),
+    ):
         buf = io.BytesIO()
-        Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3 if mode == "RGB" else 1), dtype=np.uint8).squeeze()).save(buf, "JPEG", **kwargs)
+        Image.fromarray(
+            rng.integers(0, 255, (size[1], size[0], 3 if mode == "RGB" else 1), dtype=np.uint8).squeeze()
+        ).save(buf, "JPEG", **kwargs)
         assert image_size(buf.getvalue()) == size == Image.open(io.BytesIO(buf.getvalue())).size
     png = io.BytesIO()
     Image.fromarray(np.zeros((5, 11, 3), np.uint8)).save(png, "PNG")

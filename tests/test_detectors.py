@@ -1,4 +1,5 @@
 """Detectors: loading TorchScript files with the official interface, weight lookup, offline errors, checksums, stand-ins."""
+
 import hashlib
 import warnings
 
@@ -9,7 +10,6 @@ from metrics import detectors, weights
 from metrics.detectors import load_detector
 from metrics.i3d import InceptionI3d, init_stand_in_
 from metrics.testing import save_tiny_torchscript_detector
-
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:FutureWarning")
 
@@ -60,7 +60,13 @@ def test_offline_without_a_copy_names_url_file_checksum_and_place():
     with pytest.raises(weights.MissingWeightsError) as info:
         load_detector("i3d")
     message = str(info.value)
-    for expected in ("i3d_torchscript.pt", detectors.I3D_TORCHSCRIPT.url, detectors.I3D_TORCHSCRIPT.sha256, "SGVB_WEIGHTS_DIR", "network is unreachable"):
+    for expected in (
+        "i3d_torchscript.pt",
+        detectors.I3D_TORCHSCRIPT.url,
+        detectors.I3D_TORCHSCRIPT.sha256,
+        "SGVB_WEIGHTS_DIR",
+        "network is unreachable",
+    ):
         assert expected in message
 
 
@@ -69,7 +75,9 @@ def test_download_is_verified_and_atomic(tmp_path, monkeypatch):
     src.write_bytes(b"detector bytes")
     good = hashlib.sha256(b"detector bytes").hexdigest()
     spec = weights.WeightsFile("det.bin", src.as_uri(), good)
-    monkeypatch.setattr(weights, "_download", lambda url, dest, sha: weights.download(url, dest, expected_sha256=sha, progress=False))
+    monkeypatch.setattr(
+        weights, "_download", lambda url, dest, sha: weights.download(url, dest, expected_sha256=sha, progress=False)
+    )
     path, sha = weights.resolve(spec)
     assert path.read_bytes() == b"detector bytes" and sha == good
     bad = weights.WeightsFile("other.bin", src.as_uri(), "0" * 64)
@@ -104,8 +112,14 @@ def test_inception_i3d_loads_the_videogpt_tats_state_dict_layout(tmp_path):
     """The TATS converter writes conv3d/bn names per Unit3D, b0/b1a/b1b/b2a/b2b/b3b per block, no num_batches_tracked."""
     model = InceptionI3d(400)
     state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-    for key in ("Conv3d_1a_7x7.conv3d.weight", "Conv3d_1a_7x7.bn.running_var", "Mixed_5b.b2a.conv3d.weight",
-                "Mixed_4f.b3b.bn.bias", "logits.conv3d.weight", "logits.conv3d.bias"):
+    for key in (
+        "Conv3d_1a_7x7.conv3d.weight",
+        "Conv3d_1a_7x7.bn.running_var",
+        "Mixed_5b.b2a.conv3d.weight",
+        "Mixed_4f.b3b.bn.bias",
+        "logits.conv3d.weight",
+        "logits.conv3d.bias",
+    ):
         assert key in state
     assert state["Conv3d_1a_7x7.conv3d.weight"].shape == (64, 3, 7, 7, 7)
     assert state["logits.conv3d.weight"].shape == (400, 1024, 1, 1, 1)

@@ -1,4 +1,5 @@
 """registry.devices.resolve_device: the one place a device setting becomes a torch.device."""
+
 import pytest
 import torch
 

@@ -1,4 +1,5 @@
 """Each registered distortion does exactly what it says on a known input (uint8 batches, seeded)."""
+
 import math
 
 import pytest
@@ -106,7 +107,9 @@ def test_slow_drift_fades_linearly_to_grey():
 
 
 def test_colour_shift_of_120_degrees_cycles_the_channels_and_keeps_grey():
-    assert torch.allclose(hue_rotation(120.0), torch.tensor([[0.0, 0, 1], [1, 0, 0], [0, 1, 0]], dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(
+        hue_rotation(120.0), torch.tensor([[0.0, 0, 1], [1, 0, 0], [0, 1, 0]], dtype=torch.float64), atol=1e-12
+    )
     videos = torch.zeros(1, T, H, H, 3, dtype=torch.uint8)
     videos[..., 0] = 200  # red
     videos[:, :, :2] = 90  # a grey band

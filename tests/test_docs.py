@@ -5,6 +5,7 @@ backticked span counts as a repository path when its first component is a top-le
 (``benchmarks/records/run_folder.py``, ``registry/``, ``pyproject.toml``), so names from other projects
 (``src/metrics/frechet_video_distance.py``) and run-time paths (``results/quickstart/``) are left alone.
 """
+
 from __future__ import annotations
 
 import re
@@ -82,8 +83,13 @@ def test_the_path_check_sees_paths_and_leaves_foreign_names_alone(tmp_path):
         "`src/metrics/frechet_video_distance.py`, `results/quickstart/`, `metric-<name>.jsonl`, `stylegan_v`\n"
         "```\n`benchmarks/in_a_fence.py`\n```\n"
     )
-    assert repository_paths(page) == ["benchmarks/records/run_folder.py", "registry/", "pyproject.toml",
-                                      "tests/test_docs.py", "stylegan_v"]
+    assert repository_paths(page) == [
+        "benchmarks/records/run_folder.py",
+        "registry/",
+        "pyproject.toml",
+        "tests/test_docs.py",
+        "stylegan_v",
+    ]
 
 
 def test_every_docs_page_is_linked_from_the_readme():

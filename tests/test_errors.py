@@ -1,4 +1,5 @@
 """benchmarks.errors: known failures are one line plus where the details are; SGVB_TRACEBACK=1 shows the traceback."""
+
 import pytest
 
 from benchmarks.errors import first_line, one_line_errors
@@ -34,8 +35,9 @@ def test_tracebacks_on_request_and_unknown_errors_untouched(tmp_path, monkeypatc
 def test_a_multirun_job_reports_and_goes_on_with_the_failure_in_hand(tmp_path, capsys, monkeypatch):
     """``exit_on_error=False``: the same one line, then the block ends and the caller reads what happened."""
     monkeypatch.delenv("SGVB_TRACEBACK", raising=False)
-    with one_line_errors("train", known=(ValueError,), log_dir=tmp_path, label="configuration error", status=3,
-                         exit_on_error=False) as failure:
+    with one_line_errors(
+        "train", known=(ValueError,), log_dir=tmp_path, label="configuration error", status=3, exit_on_error=False
+    ) as failure:
         _fail()
     assert failure and failure.status == 3 and isinstance(failure.error, ValueError)
     assert failure.details == tmp_path / "log.txt" and "Traceback" in failure.details.read_text()

@@ -1,4 +1,5 @@
 """Fréchet distance and feature statistics: agreement with scipy's sqrtm, exact merging (processes: test_metrics)."""
+
 import warnings
 
 import numpy as np
@@ -58,7 +59,9 @@ def test_feature_stats_match_numpy_and_are_order_and_batch_invariant():
         batched.update(torch.from_numpy(x[perm][i : i + 50]))
     mu, cov = one.mean_cov(unbiased=True)
     np.testing.assert_allclose(mu, x.astype(np.float32).mean(0), rtol=1e-6)
-    np.testing.assert_allclose(cov, np.cov(x.astype(np.float32).astype(np.float64), rowvar=False), rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(
+        cov, np.cov(x.astype(np.float32).astype(np.float64), rowvar=False), rtol=1e-7, atol=1e-12
+    )
     mu_b, cov_b = batched.mean_cov(unbiased=True)
     np.testing.assert_allclose(mu_b, mu, rtol=1e-12)
     np.testing.assert_allclose(cov_b, cov, rtol=1e-9, atol=1e-14)
@@ -165,11 +168,15 @@ def test_real_side_factorisation_is_reused_and_singular_real_side_falls_back(mon
     stats._FACTORS.clear()
     built = []
     original = stats.RealFactor.of.__func__
-    monkeypatch.setattr(stats.RealFactor, "of", classmethod(lambda cls, cov, device=None: built.append(1) or original(cls, cov, device)))
+    monkeypatch.setattr(
+        stats.RealFactor, "of", classmethod(lambda cls, cov, device=None: built.append(1) or original(cls, cov, device))
+    )
     m_r, c_r = _mean_cov(_features(400, 48, 0))
     values = [frechet_distance(*_mean_cov(_features(400, 48, seed, shift=0.1)), m_r, c_r) for seed in (1, 2, 1)]
     assert len(built) == 1 and values[0] == values[2] != values[1]
-    assert frechet_distance(m_r, c_r, m_r, c_r.copy()) == pytest.approx(0, abs=1e-9)  # same content, new array: still reused
+    assert frechet_distance(m_r, c_r, m_r, c_r.copy()) == pytest.approx(
+        0, abs=1e-9
+    )  # same content, new array: still reused
     assert len(built) == 1
     assert stats.real_factor(c_r).triangular  # Cholesky when the real covariance is positive definite
     singular = np.cov(_features(30, 48, 3), rowvar=False)  # rank 29 < 48

@@ -1,5 +1,6 @@
 """`sgvb grid`: expansion (--dry-run) with Hydra's own parser/sweeper, job folders, failure recording, and a
 2-job grid end to end on CPU (one job deliberately failing; the same grid again does no work)."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,8 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from benchmarks.grids import grid
 from benchmarks.cli import main as sgvb
+from benchmarks.grids import grid
 from benchmarks.records.run_folder import write_status
 
 
@@ -30,7 +31,8 @@ def test_dry_run_lists_the_cartesian_product(in_tmp: Path, capsys):
     plan = grid.plan_grid("quickstart")
     assert [job.overrides for job in plan.jobs] == [
         [f"generator.positional_encoding={pe}", f"seed={seed}", "+grid=quickstart"]
-        for pe in ("acyclic", "sinusoidal", "none") for seed in (0, 1)
+        for pe in ("acyclic", "sinusoidal", "none")
+        for seed in (0, 1)
     ]
     assert plan.jobs[0].run_dir == in_tmp / "runs/grid/quickstart/generator.positional_encoding=acyclic,seed=0"
     assert not (in_tmp / "runs").exists()  # a dry run writes nothing
@@ -38,11 +40,22 @@ def test_dry_run_lists_the_cartesian_product(in_tmp: Path, capsys):
     assert len(grid.plan_grid("quickstart", ["seed=5"]).jobs) == 3
     plan = grid.plan_grid("quickstart", ["trainer.total_kimg=1,2", "seed=range(3,5)"])
     assert len(plan.jobs) == 3 * 2 * 2 and len({job.run_dir for job in plan.jobs}) == 12
-    assert plan.jobs[-1].overrides == ["generator.positional_encoding=none", "seed=4", "+grid=quickstart", "trainer.total_kimg=2"]
+    assert plan.jobs[-1].overrides == [
+        "generator.positional_encoding=none",
+        "seed=4",
+        "+grid=quickstart",
+        "trainer.total_kimg=2",
+    ]
 
 
 def test_shipped_paper_grids_expand(in_tmp: Path):
-    sizes = {"positional_encoding": 4 * 3, "conditioning": 3 * 3, "frames_per_clip": 5 * 3, "max_dist": 6 * 3, "sampler": 3 * 3}
+    sizes = {
+        "positional_encoding": 4 * 3,
+        "conditioning": 3 * 3,
+        "frames_per_clip": 5 * 3,
+        "max_dist": 6 * 3,
+        "sampler": 3 * 3,
+    }
     assert set(sizes) | {"quickstart"} <= set(grid.available_grids())
     for name, size in sizes.items():  # one seed: composing every job of every grid costs ~0.1 s each
         plan = grid.plan_grid(name, ["dataset.path=/data/sky_256.zip", "dataset.resolution=256", "seed=0"])
@@ -86,7 +99,9 @@ def test_record_job_failure(tmp_path: Path):
     def job_end(run_dir: Path, status: JobStatus, value):
         ret = JobReturn()
         ret.status, ret.return_value = status, value
-        config = SimpleNamespace(get=lambda key: None, hydra=SimpleNamespace(runtime=SimpleNamespace(output_dir=str(run_dir))))
+        config = SimpleNamespace(
+            get=lambda key: None, hydra=SimpleNamespace(runtime=SimpleNamespace(output_dir=str(run_dir)))
+        )
         run_dir.mkdir(exist_ok=True)
         grid.RecordJobFailure().on_job_end(config=config, job_return=ret)
         return json.loads((run_dir / "status.json").read_text()) if (run_dir / "status.json").exists() else None
@@ -98,13 +113,25 @@ def test_record_job_failure(tmp_path: Path):
     assert job_end(tmp_path / "c", JobStatus.COMPLETED, 0) is None
     (tmp_path / "d").mkdir()
     write_status(tmp_path / "d", "failed", kimg=3.0, error="NaN in loss D at kimg 3")
-    assert job_end(tmp_path / "d", JobStatus.FAILED, RuntimeError("x"))["error"] == "NaN in loss D at kimg 3"  # harness's words kept
+    assert (
+        job_end(tmp_path / "d", JobStatus.FAILED, RuntimeError("x"))["error"] == "NaN in loss D at kimg 3"
+    )  # harness's words kept
 
 
 TINY = [
-    "seed=0", "trainer.total_kimg=0.04", "trainer.snapshot_kimg=0.04", "trainer.eval_kimg=0.04", "trainer.kimg_per_tick=0.04",
-    "generator.channel_max=16", "discriminator.channel_max=16", "dataset.num_videos=8", "dataset.num_frames=16",
-    "samples.videos=2", "samples.frames=4", "samples.long_frames=8", "progress=false",
+    "seed=0",
+    "trainer.total_kimg=0.04",
+    "trainer.snapshot_kimg=0.04",
+    "trainer.eval_kimg=0.04",
+    "trainer.kimg_per_tick=0.04",
+    "generator.channel_max=16",
+    "discriminator.channel_max=16",
+    "dataset.num_videos=8",
+    "dataset.num_frames=16",
+    "samples.videos=2",
+    "samples.frames=4",
+    "samples.long_frames=8",
+    "progress=false",
     "metrics=[{_name_:fvd,num_videos:4,num_frames:16}]",
 ]
 
@@ -148,20 +175,33 @@ def test_two_job_grid_end_to_end(in_tmp: Path, monkeypatch, capsys):
 
 def test_results_folder_collects_samples_and_plots(tmp_path: Path):
     import numpy as np
+    from test_table import make_run
 
     from benchmarks.grids import results as grid_results
-    from test_table import make_run
 
     runs = []
     for pe, seed in (("acyclic", 0), ("acyclic", 1), ("none", 0)):
-        run = make_run(tmp_path / "runs", f"{pe}-{seed}", pe=pe, seed=seed,
-                       records=((4, "consistency4_128f", {"consistency4_128f": 0.3 + seed}, True),))
+        run = make_run(
+            tmp_path / "runs",
+            f"{pe}-{seed}",
+            pe=pe,
+            seed=seed,
+            records=((4, "consistency4_128f", {"consistency4_128f": 0.3 + seed}, True),),
+        )
         (run / "metric-consistency4_128f").mkdir()
         lags = np.arange(128.0)
-        np.savez(run / "metric-consistency4_128f" / "kimg000004.npz", lags=lags, lag_gen=np.exp(-lags / (10 + seed)), lag_real=np.exp(-lags / 50))
+        np.savez(
+            run / "metric-consistency4_128f" / "kimg000004.npz",
+            lags=lags,
+            lag_gen=np.exp(-lags / (10 + seed)),
+            lag_real=np.exp(-lags / 50),
+        )
         (run / "metric-consistency4_128f" / "kimg000004.png").write_bytes(b"png")
         record = json.loads((run / "metric-consistency4_128f.jsonl").read_text())
-        record["artifacts"] = {"curves": "metric-consistency4_128f/kimg000004.npz", "plot": "metric-consistency4_128f/kimg000004.png"}
+        record["artifacts"] = {
+            "curves": "metric-consistency4_128f/kimg000004.npz",
+            "plot": "metric-consistency4_128f/kimg000004.png",
+        }
         (run / "metric-consistency4_128f.jsonl").write_text(json.dumps(record) + "\n")
         (run / "samples").mkdir()
         (run / "samples" / "grid-000004.gif").write_bytes(b"gif")
@@ -172,7 +212,9 @@ def test_results_folder_collects_samples_and_plots(tmp_path: Path):
     assert (results / "consistency.png").stat().st_size > 1000
     assert sorted(p.name for p in (results / "samples").iterdir()) == ["acyclic-1.gif", "first.gif", "none-0.gif"]
     assert (results / "plots" / "first--consistency4_128f.png").read_bytes() == b"png"
-    assert {"results.csv", "results_comparison.csv", "results_subscores.csv", "results.md", "results.tex"} <= {p.name for p in results.iterdir()}
+    assert {"results.csv", "results_comparison.csv", "results_subscores.csv", "results.md", "results.tex"} <= {
+        p.name for p in results.iterdir()
+    }
     for stem in ("consistency4_128f_vs_kimg", "consistency4_128f_bars"):
         assert {p.suffix for p in (results / "plots").glob(f"{stem}.*")} == {".png", ".pdf"}
 

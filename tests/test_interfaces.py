@@ -1,4 +1,5 @@
 """The component contracts (registry/interfaces.py): defaults, conformance, the harness's checks, `sgvb check-plugin`."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,9 @@ class FlatGenerator(VideoGenerator):
         self.level = nn.Parameter(torch.zeros(()))
 
     def forward(self, z, t, motion_noise=None, truncation_psi=1.0):
-        return (self.level + 0 * z[:, :1, None, None, None]).expand(z.shape[0], t.shape[1], 3, self.resolution, self.resolution)
+        return (self.level + 0 * z[:, :1, None, None, None]).expand(
+            z.shape[0], t.shape[1], 3, self.resolution, self.resolution
+        )
 
 
 def test_defaults_do_nothing():
@@ -39,7 +42,9 @@ def test_defaults_do_nothing():
     assert (G.continuous_time, G.autoregressive, G.training_stages) == (True, False, ("main",))
     loss = GANLoss()
     assert (loss.needs_real_logits_for_generator, loss.gp_weight) == (False, 0.0)
-    assert torch.equal(loss.penalty(None, torch.ones(3, 2, 3, 4, 4), torch.ones(3, 2, 3, 4, 4), torch.zeros(3, 2)), torch.zeros(3))
+    assert torch.equal(
+        loss.penalty(None, torch.ones(3, 2, 3, 4, 4), torch.ones(3, 2, 3, 4, 4), torch.zeros(3, 2)), torch.zeros(3)
+    )
 
     class Fixed(VideoAugmentation):
         def forward(self, videos):
@@ -52,14 +57,19 @@ def test_defaults_do_nothing():
 
 def test_conformance_names_what_is_wrong():
     assert conformance_problems(FlatGenerator(), VideoGenerator) == []
-    assert "is not a subclass of registry.interfaces.VideoGenerator" in conformance_problems(nn.Linear(1, 1), VideoGenerator)[0]
+    assert (
+        "is not a subclass of registry.interfaces.VideoGenerator"
+        in conformance_problems(nn.Linear(1, 1), VideoGenerator)[0]
+    )
 
     class NoZ(FlatGenerator):
         def __init__(self):
             nn.Module.__init__(self)
             self.resolution = 8
 
-    assert conformance_problems(NoZ(), VideoGenerator) == [f"{__name__}:test_conformance_names_what_is_wrong.<locals>.NoZ does not set 'z_dim' (declared by VideoGenerator)"]
+    assert conformance_problems(NoZ(), VideoGenerator) == [
+        f"{__name__}:test_conformance_names_what_is_wrong.<locals>.NoZ does not set 'z_dim' (declared by VideoGenerator)"
+    ]
 
     class OldHook(FlatGenerator):
         def begin_stage(self, stage, real_batches):  # no `ema`: the harness passes it
@@ -72,7 +82,9 @@ def test_conformance_names_what_is_wrong():
         def generator(self, fake_logits):
             return -fake_logits
 
-    assert conformance_problems(HalfLoss(), GANLoss) == [f"{__name__}:test_conformance_names_what_is_wrong.<locals>.HalfLoss does not implement 'discriminator' (GANLoss)"]
+    assert conformance_problems(HalfLoss(), GANLoss) == [
+        f"{__name__}:test_conformance_names_what_is_wrong.<locals>.HalfLoss does not implement 'discriminator' (GANLoss)"
+    ]
 
 
 def test_harness_refuses_a_component_outside_its_contract(register):
@@ -84,7 +96,10 @@ def test_harness_refuses_a_component_outside_its_contract(register):
             self.num_frames = num_frames
 
     register(DISCRIMINATORS, PlainD, "test_plain_d")
-    with pytest.raises(ConfigError, match=r"config 'discriminator': discriminator does not meet its contract.*PlainD is not a subclass of registry.interfaces.VideoDiscriminator"):
+    with pytest.raises(
+        ConfigError,
+        match=r"config 'discriminator': discriminator does not meet its contract.*PlainD is not a subclass of registry.interfaces.VideoDiscriminator",
+    ):
         build_discriminators("test_plain_d", resolution=8, default_sampler=None, default_loss="hinge", r1_gamma=0.0)
 
 
@@ -110,13 +125,16 @@ def test_check_plugin_passes_a_good_generator_and_reports_a_broken_one(register)
     assert "has shape (2, 3, 3, 8, 7), expected (2, 3, 3, 8, 8)" in failed[0].detail
 
 
-@pytest.mark.parametrize("kind, name, kwargs", [
-    ("discriminator", "stylegan_v", {"channel_base": 256, "channel_max": 16}),
-    ("loss", "ralsgan", {"gp_weight": 10.0}),
-    ("sampler", "beta_pair", {}),
-    ("dataset", "synthetic", {"num_videos": 2, "num_frames": 8, "resolution": 16}),
-    ("augmentation", "ada", {"p": 0.5}),
-])
+@pytest.mark.parametrize(
+    "kind, name, kwargs",
+    [
+        ("discriminator", "stylegan_v", {"channel_base": 256, "channel_max": 16}),
+        ("loss", "ralsgan", {"gp_weight": 10.0}),
+        ("sampler", "beta_pair", {}),
+        ("dataset", "synthetic", {"num_videos": 2, "num_frames": 8, "resolution": 16}),
+        ("augmentation", "ada", {"p": 0.5}),
+    ],
+)
 def test_check_plugin_passes_the_built_ins(kind, name, kwargs):
     results = check_component(kind, name, resolution=16, kwargs=kwargs)
     assert len(results) >= 5 and all(r.ok for r in results), [r.line() for r in results if not r.ok]
@@ -136,11 +154,29 @@ def test_registry_imports_no_higher_layer_and_the_cli_lists_every_built_in(capsy
     assert out.stdout.split() == ["[]", "False"]
     assert list_main([]) == 0
     listed = {line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
-    assert {"sparse_random", "uniform", "consecutive", "beta_pair", "frames", "mp4", "synthetic", "non_saturating", "hinge",
-            "lsgan", "ralsgan", "ada", "none", "stylegan_v", "digan", "mocogan_hd", "fvd2048_16f", "i3d"} <= listed
+    assert {
+        "sparse_random",
+        "uniform",
+        "consecutive",
+        "beta_pair",
+        "frames",
+        "mp4",
+        "synthetic",
+        "non_saturating",
+        "hinge",
+        "lsgan",
+        "ralsgan",
+        "ada",
+        "none",
+        "stylegan_v",
+        "digan",
+        "mocogan_hd",
+        "fvd2048_16f",
+        "i3d",
+    } <= listed
 
 
-IMPORT_SPAWN_PROBE = r'''
+IMPORT_SPAWN_PROBE = r"""
 import json, os, resource, subprocess, sys, traceback
 import benchmarks.tables.table, benchmarks.grids.grid  # torch-free commands
 first = {"torch": "torch" in sys.modules, "children_maxrss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
@@ -162,13 +198,15 @@ for package in ("registry", "stylegan_v", "baselines", "metrics", "benchmarks"):
         if not info.name.endswith("__main__"):
             importlib.import_module(info.name)
 print(json.dumps({**first, "spawns": spawns}))
-'''
+"""
 
 
 def test_imports_start_no_process_and_table_and_grid_do_not_import_torch():
     """`sgvb table`/`sgvb grid` need no torch (its import alone runs `ldconfig -p`, whose child rusage reports the
     parent's ~430 MiB); once the third-party libraries are loaded, importing every module of ours starts nothing."""
-    out = subprocess.run([sys.executable, "-c", IMPORT_SPAWN_PROBE], cwd=REPO, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", IMPORT_SPAWN_PROBE], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["torch"] is False and result["children_maxrss"] == 0
@@ -185,9 +223,16 @@ def test_every_kind_has_its_contract_and_check_plugin_checks_every_contract():
     assert set(CHECKS) == set(CONTRACTS.values()), "a contract that `sgvb check-plugin` does not check"
 
 
-@pytest.mark.parametrize("kind, name", [("positional_encoding", "acyclic"), ("positional_encoding", "none"),
-                                        ("distortion", "frame_drops"), ("preparer", "ucf101"),
-                                        ("metric", "fvd2048_16f")])
+@pytest.mark.parametrize(
+    "kind, name",
+    [
+        ("positional_encoding", "acyclic"),
+        ("positional_encoding", "none"),
+        ("distortion", "frame_drops"),
+        ("preparer", "ucf101"),
+        ("metric", "fvd2048_16f"),
+    ],
+)
 def test_check_plugin_passes_the_built_ins_of_the_moved_contracts(kind, name):
     results = check_component(kind, name)
     assert len(results) >= 4 and all(r.ok for r in results), [r.line() for r in results if not r.ok]

@@ -1,4 +1,5 @@
 """StyleGAN2 building blocks: resampling, bias_act, equalized LR, mapping, modulated conv, D blocks."""
+
 import math
 
 import pytest
@@ -6,8 +7,15 @@ import torch
 import torch.nn.functional as F
 
 from stylegan_v.layers import (
-    DiscriminatorBlock, DiscriminatorEpilogue, FullyConnectedLayer, MappingNetwork, MinibatchStdLayer,
-    SynthesisLayer, SynthesisNetwork, _conv2d_resample, modulated_conv2d,
+    DiscriminatorBlock,
+    DiscriminatorEpilogue,
+    FullyConnectedLayer,
+    MappingNetwork,
+    MinibatchStdLayer,
+    SynthesisLayer,
+    SynthesisNetwork,
+    _conv2d_resample,
+    modulated_conv2d,
 )
 from stylegan_v.ops import bias_act, downsample2d, make_filter, upsample2d
 
@@ -128,8 +136,13 @@ def test_synthesis_noise_input_modes_and_off_by_default():
         x = torch.randn(1, layer.in_channels, 16, 16)
         out = layer(x, ws[:1], noise_mode="const")
         expected = layer(x, ws[:1], noise_mode="none")  # lrelu(y + b) * sqrt(2): undo it to compare pre-activation
-        pre = lambda o: torch.where(o >= 0, o, o / 0.2) / math.sqrt(2)
-        torch.testing.assert_close(pre(out) - pre(expected), (0.5 * layer.noise_const).expand_as(out), atol=1e-4, rtol=1e-4)
+
+        def pre(o):
+            return torch.where(o >= 0, o, o / 0.2) / math.sqrt(2)
+
+        torch.testing.assert_close(
+            pre(out) - pre(expected), (0.5 * layer.noise_const).expand_as(out), atol=1e-4, rtol=1e-4
+        )
     with pytest.raises(ValueError, match="noise_mode"):
         noisy(ws, noise_mode="fixed")
 

@@ -1,4 +1,5 @@
 """GAN losses (registered) and the R1 penalty."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """``metric-<name>.jsonl``: ``metrics.records`` is the format's one owner, with one writer and one reader."""
+
 import json
 import warnings
 
@@ -18,9 +19,17 @@ def _dataset(n, seed=0):
 @pytest.fixture
 def written(tmp_path, video_detector):
     """A real record, as ``metrics.evaluate`` writes it, and its run folder."""
-    record = evaluate("fvd4_8f", fake=_dataset(4, seed=2), real=_dataset(4, seed=1), run_dir=tmp_path,
-                      detector_path=video_detector, cache_dir=tmp_path / "cache", kimg=2.5,
-                      checkpoint="checkpoints/ckpt-000002.pt", num_runs=2)
+    record = evaluate(
+        "fvd4_8f",
+        fake=_dataset(4, seed=2),
+        real=_dataset(4, seed=1),
+        run_dir=tmp_path,
+        detector_path=video_detector,
+        cache_dir=tmp_path / "cache",
+        kimg=2.5,
+        checkpoint="checkpoints/ckpt-000002.pt",
+        num_runs=2,
+    )
     return record, tmp_path
 
 
@@ -37,16 +46,21 @@ def test_the_reader_returns_what_the_writer_wrote(written):
     assert record.value_std == returned["value_std"] and len(record.runs) == 2
 
 
-@pytest.mark.parametrize("change, lacks", [
-    (lambda r: r.pop("value"), "value (a number)"),
-    (lambda r: r.update(value="12.5"), "value (a number)"),
-    (lambda r: r.pop("protocol"), "protocol (with protocol_id, protocol_hash, protocol_version, stand_in)"),
-    (lambda r: r["protocol"].pop("protocol_id"), "protocol.protocol_id"),
-    (lambda r: r["protocol"].pop("protocol_hash"), "protocol.protocol_hash"),
-    (lambda r: r["protocol"].pop("stand_in"), "protocol.stand_in (true or false)"),
-    (lambda r: r.update(kimg=None, checkpoint=None, protocol={**r["protocol"], "fake_source": "generator"}),
-     "kimg or checkpoint (the snapshot measured)"),
-])
+@pytest.mark.parametrize(
+    "change, lacks",
+    [
+        (lambda r: r.pop("value"), "value (a number)"),
+        (lambda r: r.update(value="12.5"), "value (a number)"),
+        (lambda r: r.pop("protocol"), "protocol (with protocol_id, protocol_hash, protocol_version, stand_in)"),
+        (lambda r: r["protocol"].pop("protocol_id"), "protocol.protocol_id"),
+        (lambda r: r["protocol"].pop("protocol_hash"), "protocol.protocol_hash"),
+        (lambda r: r["protocol"].pop("stand_in"), "protocol.stand_in (true or false)"),
+        (
+            lambda r: r.update(kimg=None, checkpoint=None, protocol={**r["protocol"], "fake_source": "generator"}),
+            "kimg or checkpoint (the snapshot measured)",
+        ),
+    ],
+)
 def test_a_line_lacking_what_a_record_requires_is_refused_with_one_warning_naming_file_and_line(written, change, lacks):
     returned, run_dir = written
     path = metric_file(run_dir, "fvd4_8f")
@@ -62,8 +76,14 @@ def test_a_line_lacking_what_a_record_requires_is_refused_with_one_warning_namin
 
 
 def test_a_record_of_a_folder_of_videos_needs_no_snapshot(tmp_path, video_detector):
-    evaluate("fvd4_8f", fake=_dataset(4, seed=2), real=_dataset(4, seed=1), run_dir=tmp_path,
-             detector_path=video_detector, cache_dir=tmp_path / "cache")
+    evaluate(
+        "fvd4_8f",
+        fake=_dataset(4, seed=2),
+        real=_dataset(4, seed=1),
+        run_dir=tmp_path,
+        detector_path=video_detector,
+        cache_dir=tmp_path / "cache",
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         (record,) = read_metric_records(metric_file(tmp_path, "fvd4_8f"))
@@ -80,5 +100,10 @@ def test_the_writer_refuses_what_the_reader_would_refuse(tmp_path, video_detecto
     assert not metric_file(tmp_path, "x").exists()
     # a generator's evaluation into a run folder must name its snapshot: refused before anything is computed
     with pytest.raises(ValueError, match="give kimg or checkpoint"):
-        evaluate("fvd4_8f", fake=TinyVideoGenerator(resolution=16), real=_dataset(4), run_dir=tmp_path,
-                 detector_path=video_detector)
+        evaluate(
+            "fvd4_8f",
+            fake=TinyVideoGenerator(resolution=16),
+            real=_dataset(4),
+            run_dir=tmp_path,
+            detector_path=video_detector,
+        )

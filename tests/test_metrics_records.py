@@ -1,20 +1,23 @@
 """Records you can trust (issues 10.2 and 12): counts, repeated draws, protocol ids, reference statistics, detector kinds."""
+
 import pickle
 
 import numpy as np
 import pytest
-import torch
 
 from metrics import build_metric, evaluate, sources
 from metrics.base import CountError, DetectorMismatchError
-from metrics.fvd import FVD
 from metrics.evaluation import reference_statistics
+from metrics.fvd import FVD
 from metrics.protocol import protocol_identity
 from metrics.reference import ReferenceMismatchError, ReferenceStats
 from metrics.testing import ArrayVideoDataset, TinyVideoGenerator, moving_blobs, save_tiny_torchscript_detector
 
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:FutureWarning", "ignore:.*skipped.*shorter:RuntimeWarning",
-                                        "ignore:.*fewer than the:RuntimeWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:`torch.jit.*deprecated:FutureWarning",
+    "ignore:.*skipped.*shorter:RuntimeWarning",
+    "ignore:.*fewer than the:RuntimeWarning",
+)
 
 
 def _dataset(lengths, seed=0, res=16):
@@ -38,7 +41,9 @@ def test_default_mode_refuses_fewer_items_than_the_name_states(tmp_path, video_d
 def test_official_mode_keeps_min_n_and_records_and_prints_the_counts(tmp_path, video_detector, capsys):
     real, fake = _dataset([10] * 3, seed=1), _dataset([10] * 5, seed=2)
     with pytest.warns(RuntimeWarning, match="computed on 3 real videos, fewer than the 5"):
-        rec = evaluate("fvd5_8f", fake=fake, real=real, detector_path=video_detector, cache_dir=tmp_path, mode="official")
+        rec = evaluate(
+            "fvd5_8f", fake=fake, real=real, detector_path=video_detector, cache_dir=tmp_path, mode="official"
+        )
     assert rec["protocol"]["counts"]["real videos"] == {"requested": 5, "used": 3} and rec["protocol"]["num_real"] == 3
     assert "used 3 of 5 real videos" in capsys.readouterr().err
 
@@ -64,7 +69,13 @@ def test_a_detector_of_the_wrong_kind_is_refused_in_one_line(tmp_path, video_det
     with pytest.raises(DetectorMismatchError, match="fvd3_8f: .*does not fit"):
         evaluate("fvd3_8f", fake=ds, real=ds, detector_path=image_detector, cache_dir=tmp_path)
     # a per-metric detector_path in the spec wins over the shared one
-    rec = evaluate({"_name_": "fid3", "detector_path": image_detector}, fake=ds, real=ds, detector_path=video_detector, cache_dir=tmp_path)
+    rec = evaluate(
+        {"_name_": "fid3", "detector_path": image_detector},
+        fake=ds,
+        real=ds,
+        detector_path=video_detector,
+        cache_dir=tmp_path,
+    )
     assert rec["protocol"]["detector"] == "torchscript:tiny_image"
 
 
@@ -75,9 +86,15 @@ def test_num_runs_repeats_the_real_draws_and_reuses_clip_features(tmp_path, vide
     single = evaluate("fvd5_8f", **kw)
     read = []
     original = ArrayVideoDataset.read_frames
-    monkeypatch.setattr(ArrayVideoDataset, "read_frames", lambda self, i, f: read.append((id(self), i, tuple(f))) or original(self, i, f))
+    monkeypatch.setattr(
+        ArrayVideoDataset,
+        "read_frames",
+        lambda self, i, f: read.append((id(self), i, tuple(f))) or original(self, i, f),
+    )
     rec = evaluate("fvd5_8f", num_runs=3, **kw)
-    assert len(rec["runs"]) == 3 and rec["runs"][0]["value"] == pytest.approx(single["value"], rel=1e-12)  # run 0 = the plain evaluation
+    assert len(rec["runs"]) == 3 and rec["runs"][0]["value"] == pytest.approx(
+        single["value"], rel=1e-12
+    )  # run 0 = the plain evaluation
     values = [r["value"] for r in rec["runs"]]
     assert len(set(values)) == 3  # other offsets, other numbers
     assert rec["value"] == pytest.approx(np.mean(values)) and rec["value_std"] == pytest.approx(np.std(values))
@@ -89,8 +106,19 @@ def test_num_runs_repeats_the_real_draws_and_reuses_clip_features(tmp_path, vide
 
 def test_num_runs_draws_new_generator_samples(tmp_path, video_detector):
     real = _dataset([8] * 4)
-    rec = evaluate("fvd4_8f", fake=TinyVideoGenerator(resolution=16), real=real, detector_path=video_detector, cache_dir=tmp_path, num_runs=2)
-    assert rec["runs"][0]["value"] != rec["runs"][1]["value"] and rec["runs"][0]["seed"] == 0 and rec["runs"][1]["seed"] != 0
+    rec = evaluate(
+        "fvd4_8f",
+        fake=TinyVideoGenerator(resolution=16),
+        real=real,
+        detector_path=video_detector,
+        cache_dir=tmp_path,
+        num_runs=2,
+    )
+    assert (
+        rec["runs"][0]["value"] != rec["runs"][1]["value"]
+        and rec["runs"][0]["seed"] == 0
+        and rec["runs"][1]["seed"] != 0
+    )
 
 
 # ------------------------------------------------------------------------------------------ protocol ids (issue 12.2)
@@ -98,24 +126,43 @@ def test_protocol_id_and_hash_change_with_every_definition_but_not_with_the_seed
     real = _dataset([12] * 4)
     kw = dict(fake=real, real=real, detector_path=video_detector, cache_dir=tmp_path)
     base = evaluate("fvd4_8f", **kw)["protocol"]
-    assert base["protocol_id"].startswith(f"fvd4_8f/v{FVD.PROTOCOL_VERSION}/default/torchscript:tiny_video-") and base["protocol_id"].endswith("/16px")
+    assert base["protocol_id"].startswith(f"fvd4_8f/v{FVD.PROTOCOL_VERSION}/default/torchscript:tiny_video-") and base[
+        "protocol_id"
+    ].endswith("/16px")
     assert len(base["protocol_hash"]) == 16 and base["protocol_version"] == FVD.PROTOCOL_VERSION
     assert evaluate("fvd4_8f", seed=3, **kw)["protocol"]["protocol_hash"] == base["protocol_hash"]
-    others = [evaluate("fvd4_8f", mode="official", **kw), evaluate("fvd4_8f_subsample1f", **kw), evaluate("fvd4_4f", **kw),
-              evaluate("fvd4_8f", num_runs=2, **kw), evaluate("fvd4_8f_subsample2f", **kw)]
+    others = [
+        evaluate("fvd4_8f", mode="official", **kw),
+        evaluate("fvd4_8f_subsample1f", **kw),
+        evaluate("fvd4_4f", **kw),
+        evaluate("fvd4_8f", num_runs=2, **kw),
+        evaluate("fvd4_8f_subsample2f", **kw),
+    ]
     hashes = {base["protocol_hash"]} | {r["protocol"]["protocol_hash"] for r in others}
     assert len(hashes) == 5  # subsample1f is the same metric as fvd4_8f; the other four differ
     # another detector file (sha256) is another protocol
     other_det = save_tiny_torchscript_detector(tmp_path / "tiny_video2.pt", video=True, seed=1)
-    assert evaluate("fvd4_8f", fake=real, real=real, detector_path=other_det, cache_dir=tmp_path)["protocol"]["protocol_hash"] != base["protocol_hash"]
+    assert (
+        evaluate("fvd4_8f", fake=real, real=real, detector_path=other_det, cache_dir=tmp_path)["protocol"][
+            "protocol_hash"
+        ]
+        != base["protocol_hash"]
+    )
     # changing a metric's definition in code means bumping its version: the id and hash follow
 
     bump = FVD.PROTOCOL_VERSION + 1
     monkeypatch.setattr(FVD, "PROTOCOL_VERSION", bump)
     bumped = evaluate("fvd4_8f", **kw)["protocol"]
-    assert bumped["protocol_version"] == bump and f"/v{bump}/" in bumped["protocol_id"] and bumped["protocol_hash"] != base["protocol_hash"]
+    assert (
+        bumped["protocol_version"] == bump
+        and f"/v{bump}/" in bumped["protocol_id"]
+        and bumped["protocol_hash"] != base["protocol_hash"]
+    )
     m = build_metric("fvd4_8f")
-    assert protocol_identity(m, {**base, "covariance": "biased"})["protocol_hash"] != protocol_identity(m, base)["protocol_hash"]
+    assert (
+        protocol_identity(m, {**base, "covariance": "biased"})["protocol_hash"]
+        != protocol_identity(m, base)["protocol_hash"]
+    )
 
 
 # ------------------------------------------------------------------------------------------ reference statistics (issue 12.5)
@@ -125,12 +172,21 @@ def test_reference_statistics_replace_the_dataset_and_refuse_another_protocol(tm
     ref = reference_statistics("fvd5_8f", real=real, **kw)
     path = ref.save(tmp_path / "ref.npz")
     loaded = ReferenceStats.load(path)
-    assert loaded.fingerprint() == real.fingerprint() and loaded.resolution == 16 and loaded.counts["real videos"]["used"] == 5
+    assert (
+        loaded.fingerprint() == real.fingerprint()
+        and loaded.resolution == 16
+        and loaded.counts["real videos"]["used"] == 5
+    )
     direct = evaluate("fvd5_8f", fake=fake, real=real, **kw)
     via_file = evaluate("fvd5_8f", fake=fake, real=loaded, **kw)
-    assert via_file["value"] == pytest.approx(direct["value"], rel=1e-12) and via_file["protocol"]["real_cache_hit"] == "reference"
+    assert (
+        via_file["value"] == pytest.approx(direct["value"], rel=1e-12)
+        and via_file["protocol"]["real_cache_hit"] == "reference"
+    )
     assert via_file["real_fingerprint"] == real.fingerprint()
-    with pytest.raises(ReferenceMismatchError, match=r"differing fields: metric: file 'fvd5_8f' vs evaluation 'fvd5_4f'; definition"):
+    with pytest.raises(
+        ReferenceMismatchError, match=r"differing fields: metric: file 'fvd5_8f' vs evaluation 'fvd5_4f'; definition"
+    ):
         evaluate("fvd5_4f", fake=fake, real=loaded, **kw)
     with pytest.raises(ReferenceMismatchError, match="offset_rule"):
         evaluate("fvd5_8f", fake=fake, real=loaded, mode="official", **kw)
@@ -144,8 +200,16 @@ def test_reference_statistics_replace_the_dataset_and_refuse_another_protocol(tm
 def _cdfvd_pickle(path, features):
     """A statistics file laid out as cd-fvd's FeatureStats.save writes it (a pickled __dict__ of float64 sums)."""
     x = features.astype(np.float64)
-    state = {"capture_all": False, "capture_mean_cov": True, "max_items": None, "num_items": x.shape[0], "num_features": x.shape[1],
-             "all_features": [], "raw_mean": x.sum(0), "raw_cov": x.T @ x}
+    state = {
+        "capture_all": False,
+        "capture_mean_cov": True,
+        "max_items": None,
+        "num_items": x.shape[0],
+        "num_features": x.shape[1],
+        "all_features": [],
+        "raw_mean": x.sum(0),
+        "raw_cov": x.T @ x,
+    }
     path.write_bytes(pickle.dumps(state))
     return path
 
@@ -157,7 +221,9 @@ def test_cdfvd_statistics_files_are_read_and_matched_on_backbone_frames_and_reso
     assert int(ref.arrays["n"]) == 40 and ref.protocol["detector"] == "i3d_videogpt" and ref.resolution == 16
     np.testing.assert_allclose(ref.arrays["sum"], feats.sum(0))
     fake = _dataset([8] * 4)
-    with pytest.raises(ReferenceMismatchError, match=r"detector: file 'i3d_videogpt' vs evaluation 'torchscript:tiny_video'"):
+    with pytest.raises(
+        ReferenceMismatchError, match=r"detector: file 'i3d_videogpt' vs evaluation 'torchscript:tiny_video'"
+    ):
         evaluate("fvd4_8f", fake=fake, real=ref, detector_path=video_detector, cache_dir=tmp_path)
     with pytest.raises(ValueError, match="not named like cd-fvd"):
         ReferenceStats.load(_cdfvd_pickle(tmp_path / "stats.pkl", feats))

@@ -3,6 +3,7 @@
 Fixtures are written here in the official persistence format (stylegan_v/official_fixtures.py); their
 embedded module source and reconstruct hook write a marker file if anything ever executes them.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -20,8 +21,13 @@ import stylegan_v  # noqa: F401  (registers components)
 from registry import DISCRIMINATORS, GENERATORS
 from stylegan_v import official
 from stylegan_v.legacy_pickle import PersistentRecord, UnsafePickleError, load_pickle
+from stylegan_v.official_fixtures import (
+    official_discriminator_shapes,
+    official_generator_shapes,
+    write_image_generator,
+    write_snapshot,
+)
 from stylegan_v.official_noise import OfficialNoiseGenerator, motion_trajectory_length, official_sample_plan
-from stylegan_v.official_fixtures import official_discriminator_shapes, official_generator_shapes, write_image_generator, write_snapshot
 
 TINY = dict(channel_base=256, channel_max=32, z_dim=32, w_dim=32, motion_dim=32, time_dim=8, kernel=3)
 
@@ -46,7 +52,11 @@ def test_fixture_names_are_the_official_ones(res, n_g, n_d):
     assert (len(g), len(d)) == (n_g, n_d)
     assert g["synthesis.b4.input.input.const"] == [1, 512, 4, 4]
     assert g["synthesis.b4.conv1.weight"] == [512, 1024, 3, 3]
-    assert d["b16.conv0.weight"] == [512, 768, 3, 3] and d["mapping.embed.weight"] == [512, 552] and d["b4.fc.weight"] == [512, 8192]
+    assert (
+        d["b16.conv0.weight"] == [512, 768, 3, 3]
+        and d["mapping.embed.weight"] == [512, 552]
+        and d["b4.fc.weight"] == [512, 8192]
+    )
 
 
 def _assert_map_covers_both_ways(ours: dict, params: dict, buffers: dict, rename) -> None:
@@ -54,7 +64,7 @@ def _assert_map_covers_both_ways(ours: dict, params: dict, buffers: dict, rename
     mapped = {n: rename(n) for n in [*params, *buffers]}
     targets = [m for m in mapped.values() if m is not None]
     assert len(targets) == len(set(targets)), "two official tensors map to one of ours"
-    assert set(targets) == set(ours), (set(targets) ^ set(ours))
+    assert set(targets) == set(ours), set(targets) ^ set(ours)
     shapes = {**params, **buffers}
     for name, key in mapped.items():
         if key is not None:
@@ -69,7 +79,9 @@ def test_weight_map_covers_every_parameter_both_ways(res):
         G = GENERATORS.build({"_name_": "stylegan_v", "resolution": res})
         D = DISCRIMINATORS.build({"_name_": "stylegan_v", "resolution": res, "num_frames": 3})
     _assert_map_covers_both_ways(G.state_dict(), *official_generator_shapes(res), official.map_generator_names)
-    _assert_map_covers_both_ways(D.state_dict(), *official_discriminator_shapes(res), lambda n: official.map_discriminator_names(n, D))
+    _assert_map_covers_both_ways(
+        D.state_dict(), *official_discriminator_shapes(res), lambda n: official.map_discriminator_names(n, D)
+    )
 
 
 @pytest.mark.parametrize("res, noise", [(64, True), (256, True), (256, False)])
@@ -79,11 +91,16 @@ def test_image_weight_map_covers_every_parameter_and_buffer_both_ways(res, noise
     with torch.device("meta"):
         G = GENERATORS.build({"_name_": "mocogan_hd", "resolution": res, "image_noise": noise})
     ours = {k: v for k, v in G.state_dict().items() if k.startswith(("mapping.", "synthesis."))}
-    params, buffers = official_generator_shapes(res, channel_base=32768, mapping_layers=8, stylegan_v=False, noise=noise)
+    params, buffers = official_generator_shapes(
+        res, channel_base=32768, mapping_layers=8, stylegan_v=False, noise=noise
+    )
     assert sum(n.endswith("noise_const") for n in buffers) == (2 * int(math.log2(res)) - 3 if noise else 0)
     _assert_map_covers_both_ways(ours, params, buffers, official.map_generator_names)
-    assert all(ours[official.map_generator_names(n)].shape == torch.Size(s) for n, s in {**params, **buffers}.items()
-               if n.endswith(("noise_strength", "noise_const")))
+    assert all(
+        ours[official.map_generator_names(n)].shape == torch.Size(s)
+        for n, s in {**params, **buffers}.items()
+        if n.endswith(("noise_strength", "noise_const"))
+    )
 
 
 # ----------------------------------------------------------------------------------------- loaded == set directly
@@ -99,7 +116,10 @@ def _set_generator_directly(G, T: dict) -> None:
         G.time_encoder.aligner.weight.copy_(T[te + "aligners_predictor.weight"])
         G.time_encoder.omega.copy_(T[te + "freqs"][0]), G.time_encoder.phase_scales.copy_(T[te + "phase_scales"][0])
         for j, conv in enumerate((G.motion.conv0, G.motion.conv1)):
-            conv.weight.copy_(T[f"synthesis.motion_encoder.conv.{j}.weight"]), conv.bias.copy_(T[f"synthesis.motion_encoder.conv.{j}.bias"])
+            (
+                conv.weight.copy_(T[f"synthesis.motion_encoder.conv.{j}.weight"]),
+                conv.bias.copy_(T[f"synthesis.motion_encoder.conv.{j}.bias"]),
+            )
         for block, res in zip(G.synthesis.blocks, G.synthesis.block_resolutions):
             pre = f"synthesis.b{res}."
             if res == 4:
@@ -115,7 +135,10 @@ def _set_generator_directly(G, T: dict) -> None:
 def _set_discriminator_directly(D, T: dict) -> None:
     with torch.no_grad():
         D.time_encoder.embedding.weight.copy_(T["time_encoder.const_embed.weight"])
-        D.time_mapping.embed.weight.copy_(T["mapping.embed.weight"]), D.time_mapping.embed.bias.copy_(T["mapping.embed.bias"])
+        (
+            D.time_mapping.embed.weight.copy_(T["mapping.embed.weight"]),
+            D.time_mapping.embed.bias.copy_(T["mapping.embed.bias"]),
+        )
         for i, layer in enumerate(D.time_mapping.layers):
             layer.weight.copy_(T[f"mapping.fc{i}.weight"]), layer.bias.copy_(T[f"mapping.fc{i}.bias"])
         for block in [*D.frame_blocks, *D.clip_blocks]:
@@ -136,7 +159,10 @@ def test_loaded_forward_equals_forward_with_weights_set_directly(snapshots, res)
     noise = torch.randn(2, 12, TINY["motion_dim"], generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         assert torch.equal(loaded["G_ema"](z, t, motion_noise=noise), G_ref(z, t, motion_noise=noise))
-        assert torch.equal(loaded["G_ema"](z, t, motion_noise=noise, truncation_psi=0.7), G_ref(z, t, motion_noise=noise, truncation_psi=0.7))
+        assert torch.equal(
+            loaded["G_ema"](z, t, motion_noise=noise, truncation_psi=0.7),
+            G_ref(z, t, motion_noise=noise, truncation_psi=0.7),
+        )
     D_ref = DISCRIMINATORS.build({"_name_": "stylegan_v", **loaded["D"]._sgvb_spec["kwargs"]}).eval()
     _set_discriminator_directly(D_ref, written["D"])
     frames = torch.randn(4, 3, 3, res, res)
@@ -147,7 +173,7 @@ def test_loaded_forward_equals_forward_with_weights_set_directly(snapshots, res)
 
 
 def test_snapshot_extras_adam_states_augment_and_kimg(snapshots):
-    (path, written), marker = snapshots[0][32], snapshots[1]
+    (path, _written), marker = snapshots[0][32], snapshots[1]
     loaded = official.load_network_pkl(path, verbose=False)
     assert loaded["augment_p"] == pytest.approx(0.375)
     assert loaded["stats"] == {"cur_nimg": 123_000, "cur_tick": 7, "batch_idx": 41}
@@ -178,14 +204,17 @@ class _Payload:
         return self.fn, self.args
 
 
-@pytest.mark.parametrize("make", [
-    lambda m: (os.system, (f"touch {m}",)),
-    lambda m: (builtins.eval, (f"open({str(m)!r}, 'w')",)),
-    lambda m: (builtins.exec, (f"open({str(m)!r}, 'w')",)),
-    lambda m: (subprocess.check_call, (["touch", str(m)],)),
-    lambda m: (importlib.import_module, ("this",)),
-    lambda m: (builtins.getattr, ("text", "upper")),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: (os.system, (f"touch {m}",)),
+        lambda m: (builtins.eval, (f"open({str(m)!r}, 'w')",)),
+        lambda m: (builtins.exec, (f"open({str(m)!r}, 'w')",)),
+        lambda m: (subprocess.check_call, (["touch", str(m)],)),
+        lambda m: (importlib.import_module, ("this",)),
+        lambda m: (builtins.getattr, ("text", "upper")),
+    ],
+)
 def test_reduce_payload_is_refused_and_never_runs(tmp_path, make):
     marker = tmp_path / "PWNED"
     fn, args = make(marker)
@@ -199,12 +228,15 @@ def test_reduce_payload_is_refused_and_never_runs(tmp_path, make):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("kwargs, key", [
-    (dict(c_dim=5), "c_dim"),
-    (dict(cfg_overrides={"time_enc__cond_type": "concat_w"}), "cfg.time_enc.cond_type"),
-    (dict(cfg_overrides={"motion__gen_strategy": "autoregressive"}), "cfg.motion.gen_strategy"),
-    (dict(cfg_overrides={"concat_res": 8}), "cfg.concat_res"),
-])
+@pytest.mark.parametrize(
+    "kwargs, key",
+    [
+        (dict(c_dim=5), "c_dim"),
+        (dict(cfg_overrides={"time_enc__cond_type": "concat_w"}), "cfg.time_enc.cond_type"),
+        (dict(cfg_overrides={"motion__gen_strategy": "autoregressive"}), "cfg.motion.gen_strategy"),
+        (dict(cfg_overrides={"concat_res": 8}), "cfg.concat_res"),
+    ],
+)
 def test_unsupported_setting_gives_one_line_error_naming_the_key(tmp_path, kwargs, key, capsys):
     path = tmp_path / "unsupported.pkl"
     write_snapshot(path, res=32, marker=tmp_path / "EXECUTED", with_optimizers=False, **TINY, **kwargs)
@@ -237,15 +269,27 @@ def test_convert_sample_and_official_noise(snapshots, tmp_path):
     # generate.py's draws: seed, all z at once, then [B, L, 512]-style motion per batch
     L = motion_trajectory_length(G_pkl, max_t=5.0)
     assert L == -(-1023 // 16) + 2 + 2 * (TINY["kernel"] - 1)
-    plan = list(official_sample_plan(G_pkl, noise="official", seeds=[42], num_videos=3, batch_size=2, max_t=5.0, device="cpu"))
+    plan = list(
+        official_sample_plan(G_pkl, noise="official", seeds=[42], num_videos=3, batch_size=2, max_t=5.0, device="cpu")
+    )
     torch.manual_seed(42)
     z_all = torch.randn(3, TINY["z_dim"])
     m1, m2 = torch.randn(2, L, TINY["motion_dim"]), torch.randn(1, L, TINY["motion_dim"])
     assert [i for i, _, _ in plan] == [0, 1, 2]
     assert torch.equal(torch.cat([p[1] for p in plan]), z_all)
     assert torch.equal(torch.cat([p[2] for p in plan]), torch.cat([m1, m2]))
-    files = sample_videos(path, out_dir=tmp_path / "s", format="frames", seeds=[42], num_frames=3, noise="official",
-                          num_videos=2, batch_size=2, device="cpu", preview=False)
+    files = sample_videos(
+        path,
+        out_dir=tmp_path / "s",
+        format="frames",
+        seeds=[42],
+        num_frames=3,
+        noise="official",
+        num_videos=2,
+        batch_size=2,
+        device="cpu",
+        preview=False,
+    )
     assert len(files) == 2
 
     # the metric code's draws: per batch z, then its motion noise
@@ -256,11 +300,13 @@ def test_convert_sample_and_official_noise(snapshots, tmp_path):
 
 
 def test_train_init_from_official_pickle(snapshots, tmp_path):
-    from tests.test_train import tiny_config
     from benchmarks.training.job import train
+    from tests.test_train import tiny_config
 
-    (path, written), marker = snapshots[0][32], snapshots[1]
-    cfg = tiny_config(f"init_from={path}", f"run_dir={tmp_path / 'run'}", "trainer.total_kimg=123.006", "trainer.snapshot_kimg=1000")
+    (path, _written), marker = snapshots[0][32], snapshots[1]
+    cfg = tiny_config(
+        f"init_from={path}", f"run_dir={tmp_path / 'run'}", "trainer.total_kimg=123.006", "trainer.snapshot_kimg=1000"
+    )
     run = train(cfg)
     record = json.loads((run / "run.json").read_text())["init_from"]
     assert record["source"] == str(path) and record["kimg"] == 123.0 and record["augment_p"] == pytest.approx(0.375)
@@ -274,8 +320,14 @@ def test_train_init_from_official_pickle(snapshots, tmp_path):
     assert float(step) == 2.0  # the official Adam step plus ours
     # the same command again continues the run: the pickle's architecture is no config drift, and
     # run.json still says where the run started
-    again = tiny_config(f"init_from={path}", f"run_dir={run}", f"resume={run}", "trainer.total_kimg=123.012", "trainer.snapshot_kimg=1000",
-                        "allow_change=[trainer.total_kimg]")
+    again = tiny_config(
+        f"init_from={path}",
+        f"run_dir={run}",
+        f"resume={run}",
+        "trainer.total_kimg=123.012",
+        "trainer.snapshot_kimg=1000",
+        "allow_change=[trainer.total_kimg]",
+    )
     train(again)
     info = json.loads((run / "run.json").read_text())
     assert info["init_from"]["source"] == str(path), info
@@ -335,7 +387,9 @@ def test_stylegan2_ada_image_pickle_with_noise_loads_and_applies_its_noise(tmp_p
     marker = tmp_path / "EXECUTED"
     path = tmp_path / "sg2ada_noise.pkl"
     T = write_image_generator(path, res=16, marker=marker, noise=True, seed=3)
-    assert any(n.endswith("noise_const") for n in T) and all(float(T[n]) != 0 for n in T if n.endswith("noise_strength"))
+    assert any(n.endswith("noise_const") for n in T) and all(
+        float(T[n]) != 0 for n in T if n.endswith("noise_strength")
+    )
     G = _image_generator(image_noise=True, pretrained_image_generator=str(path), pca_num_samples=64)
     G.begin_stage("pca")  # loads the pickle, freezes the image generator
     ref = _image_generator(image_noise=True)
@@ -401,8 +455,16 @@ def test_eval_official_pickle_with_official_noise(snapshots, tmp_path):
 
     path, _ = snapshots[0][32]
     detector = save_tiny_torchscript_detector(tmp_path / "det.pt", video=True)
-    args = [f"fake.checkpoint={path}", "metrics=[fvd4_8f]", "dataset=synthetic", "dataset.num_videos=5", "dataset.num_frames=12",
-            f"detector_path={detector}", f"cache_dir={tmp_path / 'cache'}", "device=cpu"]
+    args = [
+        f"fake.checkpoint={path}",
+        "metrics=[fvd4_8f]",
+        "dataset=synthetic",
+        "dataset.num_videos=5",
+        "dataset.num_frames=12",
+        f"detector_path={detector}",
+        f"cache_dir={tmp_path / 'cache'}",
+        "device=cpu",
+    ]
     official_runs = [run(compose_eval(*args, "noise=official", "seed=3"))[0] for _ in range(2)]
     default = run(compose_eval(*args))[0]["value"]
     assert official_runs[0]["value"] == official_runs[1]["value"] and official_runs[0]["value"] != default
@@ -414,14 +476,18 @@ def test_snapshot_kimg_from_stats_else_official_name_else_none(tmp_path):
     from benchmarks.records.checkpoint import load_generator_and_kimg
 
     named = tmp_path / "network-snapshot-000456.pkl"
-    write_snapshot(named, res=32, marker=tmp_path / "EXECUTED", with_optimizers=False, **TINY)  # no stats, like StyleGAN2-ADA
+    write_snapshot(
+        named, res=32, marker=tmp_path / "EXECUTED", with_optimizers=False, **TINY
+    )  # no stats, like StyleGAN2-ADA
     renamed = tmp_path / "sky_256.pkl"
     renamed.write_bytes(named.read_bytes())
     with_stats = tmp_path / "network-snapshot-000999.pkl"
     write_snapshot(with_stats, res=32, marker=tmp_path / "EXECUTED", **TINY)
     assert official.snapshot_kimg(official.load_network_pkl(named, verbose=False)) == 456.0
     assert official.snapshot_kimg(official.load_network_pkl(renamed, verbose=False)) is None
-    assert official.snapshot_kimg(official.load_network_pkl(with_stats, verbose=False)) == 123.0  # cur_nimg is exact, the name whole kimg
+    assert (
+        official.snapshot_kimg(official.load_network_pkl(with_stats, verbose=False)) == 123.0
+    )  # cur_nimg is exact, the name whole kimg
     G, kimg = load_generator_and_kimg(named, device="cpu")
     assert kimg == 456.0 and G.resolution == 32
 

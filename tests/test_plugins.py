@@ -1,4 +1,5 @@
 """Entry-point plugins: real distributions (``.dist-info`` on ``sys.path``) found lazily, broken ones isolated."""
+
 from __future__ import annotations
 
 import subprocess
@@ -43,7 +44,11 @@ def plugin_path(tmp_path, monkeypatch):
     monkeypatch.delenv("SGVB_STRICT_PLUGINS", raising=False)
     monkeypatch.delenv("SGVB_DISABLE_PLUGIN_AUTOLOAD", raising=False)
     write_distribution(
-        tmp_path, "sgvb-toyplug", "0.3.0", "sgvb_toyplug", TOY_SOURCE,
+        tmp_path,
+        "sgvb-toyplug",
+        "0.3.0",
+        "sgvb_toyplug",
+        TOY_SOURCE,
         """
         [sgvb.test_generators]
         toy_gen = sgvb_toyplug:ToyGenerator
@@ -54,7 +59,10 @@ def plugin_path(tmp_path, monkeypatch):
         """,
     )
     write_distribution(
-        tmp_path, "sgvb-brokenplug", "0.1.0", "sgvb_brokenplug",
+        tmp_path,
+        "sgvb-brokenplug",
+        "0.1.0",
+        "sgvb_brokenplug",
         "raise ImportError(\"No module named 'xformers'\")\n",
         """
         [sgvb.test_generators]
@@ -62,7 +70,11 @@ def plugin_path(tmp_path, monkeypatch):
         """,
     )
     write_distribution(
-        tmp_path, "sgvb-otherplug", "1.0.0", "sgvb_otherplug", "def dup():\n    return 'other'\n",
+        tmp_path,
+        "sgvb-otherplug",
+        "1.0.0",
+        "sgvb_otherplug",
+        "def dup():\n    return 'other'\n",
         """
         [sgvb.test_generators]
         dup_gen = sgvb_otherplug:dup
@@ -142,7 +154,10 @@ def test_disable_autoload(reg, monkeypatch):
 
 def test_cli_lists_plugins_and_suggests_on_typos(plugin_path):
     write_distribution(
-        plugin_path, "sgvb-cliplug", "0.2.0", "sgvb_cliplug",
+        plugin_path,
+        "sgvb-cliplug",
+        "0.2.0",
+        "sgvb_cliplug",
         "class G:\n    def __init__(self, resolution=32):\n        pass\n",
         """
         [sgvb.generators]
@@ -151,7 +166,10 @@ def test_cli_lists_plugins_and_suggests_on_typos(plugin_path):
     )
     env = {**__import__("os").environ, "PYTHONPATH": str(plugin_path)}
     env.pop("SGVB_STRICT_PLUGINS", None)
-    run = lambda *args: subprocess.run([sys.executable, "-m", "benchmarks", *args], capture_output=True, text=True, env=env)
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "benchmarks", *args], capture_output=True, text=True, env=env)
+
     out = run("list", "generators")
     assert out.returncode == 0, out.stderr
     assert "cli_gen" in out.stdout and "[plugin: sgvb-cliplug 0.2.0]" in out.stdout
@@ -169,7 +187,11 @@ def test_plugin_components_and_config_groups_reach_hydra(plugin_path, monkeypatc
     from benchmarks.config import hydra_setup
 
     write_distribution(
-        plugin_path, "sgvb-hydraplug", "0.1.0", "sgvb_hydraplug", "class G:\n    pass\n",
+        plugin_path,
+        "sgvb-hydraplug",
+        "0.1.0",
+        "sgvb_hydraplug",
+        "class G:\n    pass\n",
         """
         [sgvb.generators]
         bare_gen = sgvb_hydraplug:G
@@ -208,10 +230,18 @@ def test_the_documented_plugin_passes_sgvb_check_plugin(plugin_path):
     assert "registry/interfaces.py" in section
     assert len(python.splitlines()) <= 35, "docs/plugins.md promises a ~30-line plugin"
     groups = tomllib.loads(toml)["project"]["entry-points"]
-    entry_points = "".join(f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) for group, eps in groups.items())
+    entry_points = "".join(
+        f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) for group, eps in groups.items()
+    )
     write_distribution(plugin_path, "sgvb-pulse", "0.1.0", "sgvb_pulse", python, entry_points)
     env = {**__import__("os").environ, "PYTHONPATH": f"{plugin_path}:{Path(__file__).resolve().parents[1]}"}
-    out = subprocess.run([sys.executable, "-m", "benchmarks", "check-plugin", "pulse"], capture_output=True, text=True, env=env, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "check-plugin", "pulse"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "generator 'pulse' (sgvb_pulse:PulseGenerator, sgvb-pulse 0.1.0)" in out.stdout
     assert "FAIL" not in out.stdout and "all 10 checks passed" in out.stdout
@@ -221,7 +251,10 @@ def test_check_plugin_exit_status_and_unknown_names(plugin_path, capsys):
     from benchmarks.commands.check_plugin import main
 
     write_distribution(
-        plugin_path, "sgvb-flatplug", "0.1.0", "sgvb_flatplug",
+        plugin_path,
+        "sgvb-flatplug",
+        "0.1.0",
+        "sgvb_flatplug",
         "from registry.interfaces import VideoGenerator\n\nclass G(VideoGenerator):\n"
         "    def __init__(self, resolution=8):\n        super().__init__()\n        self.resolution, self.z_dim = resolution, 4\n",
         "[sgvb.generators]\nno_forward = sgvb_flatplug:G\n",
@@ -229,7 +262,10 @@ def test_check_plugin_exit_status_and_unknown_names(plugin_path, capsys):
     registry.refresh()
     assert main(["no_forward"]) == 1
     out = capsys.readouterr().out
-    assert "FAIL  meets the VideoGenerator contract (registry/interfaces.py): AssertionError: sgvb_flatplug:G does not implement 'forward'" in out
+    assert (
+        "FAIL  meets the VideoGenerator contract (registry/interfaces.py): AssertionError: sgvb_flatplug:G does not implement 'forward'"
+        in out
+    )
     assert main(["no_forwrd"]) == 2
     err = capsys.readouterr().err
     assert "no component is registered as 'no_forwrd'" in err and "generator 'no_forward'" in err
@@ -240,7 +276,10 @@ def test_installed_plugins_are_hidden_from_tests_unless_a_test_adds_them(plugin_
     from registry import plugins
 
     assert "SGVB_HIDE_DISTRIBUTIONS" in __import__("os").environ  # set for the session by conftest.py
-    names = lambda: {e.dist for e in plugins.entries("sgvb.test_generators")}
+
+    def names():
+        return {e.dist for e in plugins.entries("sgvb.test_generators")}
+
     assert names() == {"sgvb-toyplug", "sgvb-brokenplug", "sgvb-otherplug"}
     monkeypatch.setenv("SGVB_HIDE_DISTRIBUTIONS", "sgvb-toyplug,sgvb-otherplug")
     assert names() == {"sgvb-brokenplug"}
@@ -278,8 +317,14 @@ def test_a_preparer_from_an_entry_point_is_listed_checked_and_prepares(plugin_pa
     from benchmarks.commands.listing import list_main
     from benchmarks.commands.prepare import main as prepare
 
-    write_distribution(plugin_path, "sgvb-benchplug", "0.1.0", "sgvb_benchplug", BENCH_SOURCE,
-                       "[sgvb.preparers]\ntoy_bench = sgvb_benchplug:ToyBench\n")
+    write_distribution(
+        plugin_path,
+        "sgvb-benchplug",
+        "0.1.0",
+        "sgvb_benchplug",
+        BENCH_SOURCE,
+        "[sgvb.preparers]\ntoy_bench = sgvb_benchplug:ToyBench\n",
+    )
     registry.refresh()
     assert list_main(["preparers"]) == 0
     listed = [line.split() for line in capsys.readouterr().out.splitlines()]
@@ -302,7 +347,9 @@ def test_a_preparer_from_an_entry_point_is_listed_checked_and_prepares(plugin_pa
     err = capsys.readouterr().err.strip().splitlines()
     layout = "RAW/<video>/<frame>.png"
     assert err[0].startswith("sgvb prepare: error: raw dataset") and f"expected {layout} (details: " in err[0]
-    assert err[1].startswith(f"sgvb prepare: error: toy_bench: no video folders with 9+ frames in '{raw}': expected {layout} (details")
+    assert err[1].startswith(
+        f"sgvb prepare: error: toy_bench: no video folders with 9+ frames in '{raw}': expected {layout} (details"
+    )
 
     assert check_plugin(["toy_bench"]) == 0
     assert "preparer 'toy_bench' (sgvb_benchplug:ToyBench, sgvb-benchplug 0.1.0)" in capsys.readouterr().out

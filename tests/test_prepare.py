@@ -1,4 +1,5 @@
 """`sgvb prepare`: tiny raw trees in each benchmark's published layout, built here, prepared into frames zips."""
+
 from __future__ import annotations
 
 import json
@@ -9,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.commands.prepare import main as prepare_main
 from benchmarks.data import DatasetError, FramesDataset
 from benchmarks.data.prepare import PrepareError, length_histogram, prepare_dataset, staging_dir
-from benchmarks.commands.prepare import main as prepare_main
 from benchmarks.data.prepare.render import square_box
 from tests.video_files import write_video
 
@@ -56,7 +57,10 @@ def check_output(out: Path, videos: int) -> FramesDataset:
     top = out.stem
     assert names[0] == f"{top}/" and f"{top}/dataset.json" in names
     frames = [n for n in names if n.endswith(".jpg")]
-    assert all(len(Path(n).parts) == 3 and n.startswith(f"{top}/") and Path(n).stem.isdigit() and len(Path(n).stem) == 6 for n in frames)
+    assert all(
+        len(Path(n).parts) == 3 and n.startswith(f"{top}/") and Path(n).stem.isdigit() and len(Path(n).stem) == 6
+        for n in frames
+    )
     ds = FramesDataset(out, resolution=manifest["resolution"])
     assert len(ds) == manifest["videos"] == videos
     assert sum(ds.lengths()) == manifest["frames"] == len(frames)
@@ -87,8 +91,8 @@ def ffs_tree(root: Path, split="train", names=("000", "001")) -> Path:
         for k in range(4):
             frame, mask = solid((90, 90, 90), 32, 24), solid((0, 0, 0), 32, 24)
             x = x0 + 2 * k
-            frame[8:16, x:x + 8] = (230, 20, 20)
-            mask[8:16, x:x + 8] = 255
+            frame[8:16, x : x + 8] = (230, 20, 20)
+            mask[8:16, x : x + 8] = 255
             originals.append(frame), masks.append(mask)
         write_video(root / split / "original" / f"{name}.avi", np.stack(originals))
         write_video(root / split / "mask" / f"{name}.avi", np.stack(masks))
@@ -109,7 +113,12 @@ def ucf_tree(root: Path) -> Path:
     lists = root / "ucfTrainTestlist"
     lists.mkdir()
     (lists / "classInd.txt").write_text("".join(f"{i + 1} {c}\n" for i, c in enumerate(CLASSES)))
-    (lists / "trainlist01.txt").write_text("".join(f"{r.replace('HandStandPushups/', 'HandstandPushups/')} {CLASSES.index(r.split('/')[0]) + 1}\n" for r in train))
+    (lists / "trainlist01.txt").write_text(
+        "".join(
+            f"{r.replace('HandStandPushups/', 'HandstandPushups/')} {CLASSES.index(r.split('/')[0]) + 1}\n"
+            for r in train
+        )
+    )
     (lists / "testlist01.txt").write_text("".join(f"{r}\n" for r in test))
     return root
 
@@ -129,7 +138,9 @@ def test_sky_timelapse_splits_and_manifest(tmp_path):
     source = np.asarray(Image.open(sorted((raw / "sky_train/vidA/vidA_2").iterdir())[1]))
     assert np.abs(ds.read_frames(1, [1]).numpy()[0].astype(int) - source[0, 0].astype(int)).max() <= 6
     all_out = tmp_path / "sky_all.zip"
-    assert prepare_dataset("sky_timelapse", raw, all_out, resolution=R, split="all", workers=1, log=quiet)["videos"] == 4
+    assert (
+        prepare_dataset("sky_timelapse", raw, all_out, resolution=R, split="all", workers=1, log=quiet)["videos"] == 4
+    )
 
 
 def test_ffs_face_crops_follow_the_mask(tmp_path):
@@ -142,7 +153,9 @@ def test_ffs_face_crops_follow_the_mask(tmp_path):
     assert frames.shape == (4, 8, 8, 3)
     assert (frames[..., 0] > 180).mean() > 0.9 and (frames[..., 1] < 80).mean() > 0.9
     wide = tmp_path / "ffs_wide.zip"
-    manifest = prepare_dataset("ffs", raw, wide, resolution=8, split="all", options={"crop": "per_video"}, workers=1, log=quiet)
+    manifest = prepare_dataset(
+        "ffs", raw, wide, resolution=8, split="all", options={"crop": "per_video"}, workers=1, log=quiet
+    )
     assert manifest["videos"] == 4 and {v["split"] for v in manifest["per_video"]} == {"train", "val"}
     frames = FramesDataset(wide, resolution=8).read_video(0).numpy().astype(int)
     assert (frames[..., 0] > 180).mean() < 0.9  # one union box per video: the moving face leaves background in view
@@ -180,7 +193,9 @@ def test_taichi_videos_and_frame_folders(tmp_path):
 def test_rainbow_jelly_fixed_length_clips_in_order(tmp_path):
     video = counting_video(tmp_path / "jelly.mp4", 26)
     out = tmp_path / "jelly.zip"
-    manifest = prepare_dataset("rainbow_jelly", video, out, resolution=R, options={"start_frame": 3, "clip_length": 7}, workers=2, log=quiet)
+    manifest = prepare_dataset(
+        "rainbow_jelly", video, out, resolution=R, options={"start_frame": 3, "clip_length": 7}, workers=2, log=quiet
+    )
     ds = check_output(out, videos=3)  # (26 - 3) // 7 clips; the 2-frame tail is dropped
     assert ds.lengths() == [7, 7, 7] and manifest["options"] == {"start_frame": 3, "clip_length": 7}
     levels = ds.read_video(1).numpy()[:, 8, 8, 0].astype(int)
@@ -219,27 +234,37 @@ def test_failed_prepare_resumes_and_never_leaves_a_partial_zip(tmp_path):
     fresh = prepare_dataset("sky_timelapse", raw, tmp_path / "fresh" / "sky.zip", resolution=R, workers=2, log=quiet)
     assert resumed["fingerprint"] == fresh["fingerprint"]  # same name, same frames: a resumed run equals a fresh one
     with zipfile.ZipFile(out) as a, zipfile.ZipFile(tmp_path / "fresh" / "sky.zip") as b:
-        assert [(i.filename, i.CRC) for i in a.infolist() if i.filename.endswith(".jpg")] == \
-               [(i.filename, i.CRC) for i in b.infolist() if i.filename.endswith(".jpg")]
+        assert [(i.filename, i.CRC) for i in a.infolist() if i.filename.endswith(".jpg")] == [
+            (i.filename, i.CRC) for i in b.infolist() if i.filename.endswith(".jpg")
+        ]
     with pytest.raises(PrepareError, match="already exists"):
         prepare_dataset("sky_timelapse", raw, out, resolution=R, log=quiet)
 
 
 # ------------------------------------------------------------------------------------------------ bad raw input
-@pytest.mark.parametrize("case, pattern", [
-    ("sky_no_train", r"sky_train.*not found: expected 'sky_train/'"),
-    ("ucf_no_list", r"trainlist01\.txt' not found: expected the official UCF101 split files"),
-    ("ucf_missing_video", r"v_Gone_g01_c01\.avi' listed in '.*trainlist01\.txt' not found"),
-    ("ffs_no_mask", r"no mask video for '.*001\.avi': expected '.*mask/001\.avi'"),
-    ("jelly_unreadable", r"cannot open video '.*jelly\.mp4'"),
-    ("bad_split", r"--split must be one of all, got 'train'"),
-    ("bad_option", r"ucf101: --crop does not apply \(it takes --fold\)"),
-])
+@pytest.mark.parametrize(
+    "case, pattern",
+    [
+        ("sky_no_train", r"sky_train.*not found: expected 'sky_train/'"),
+        ("ucf_no_list", r"trainlist01\.txt' not found: expected the official UCF101 split files"),
+        ("ucf_missing_video", r"v_Gone_g01_c01\.avi' listed in '.*trainlist01\.txt' not found"),
+        ("ffs_no_mask", r"no mask video for '.*001\.avi': expected '.*mask/001\.avi'"),
+        ("jelly_unreadable", r"cannot open video '.*jelly\.mp4'"),
+        ("bad_split", r"--split must be one of all, got 'train'"),
+        ("bad_option", r"ucf101: --crop does not apply \(it takes --fold\)"),
+    ],
+)
 def test_bad_raw_input_is_one_line_naming_the_file(tmp_path, capsys, case, pattern):
     raw = tmp_path / "raw"
-    name, extra = {"sky_no_train": ("sky_timelapse", []), "ucf_no_list": ("ucf101", []), "ucf_missing_video": ("ucf101", []),
-                   "ffs_no_mask": ("ffs", []), "jelly_unreadable": ("rainbow_jelly", []), "bad_split": ("rainbow_jelly", ["--split", "train"]),
-                   "bad_option": ("ucf101", ["--crop", "per_video"])}[case]
+    name, extra = {
+        "sky_no_train": ("sky_timelapse", []),
+        "ucf_no_list": ("ucf101", []),
+        "ucf_missing_video": ("ucf101", []),
+        "ffs_no_mask": ("ffs", []),
+        "jelly_unreadable": ("rainbow_jelly", []),
+        "bad_split": ("rainbow_jelly", ["--split", "train"]),
+        "bad_option": ("ucf101", ["--crop", "per_video"]),
+    }[case]
     if case == "sky_no_train":
         write_frames(raw / "sky_test" / "v" / "v_1", 2)
     elif case.startswith("ucf") or case == "bad_option":
@@ -263,7 +288,14 @@ def test_bad_raw_input_is_one_line_naming_the_file(tmp_path, capsys, case, patte
 
 
 def test_length_histogram_buckets():
-    assert length_histogram([1, 15, 16, 31, 32, 128, 1000]) == {"1-1": 1, "8-15": 1, "16-31": 2, "32-63": 1, "128-255": 1, "512-1023": 1}
+    assert length_histogram([1, 15, 16, 31, 32, 128, 1000]) == {
+        "1-1": 1,
+        "8-15": 1,
+        "16-31": 2,
+        "32-63": 1,
+        "128-255": 1,
+        "512-1023": 1,
+    }
 
 
 def test_sgvb_commands_prepare_then_check(tmp_path, capsys):

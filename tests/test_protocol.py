@@ -1,4 +1,5 @@
 """Changing the code that defines a metric's number must bump its PROTOCOL_VERSION (so protocol ids change with it)."""
+
 import textwrap
 
 import pytest
@@ -29,7 +30,8 @@ def test_definition_changes_come_with_a_version_bump(cls):
     now = definition_fingerprint(cls)
     assert (cls.PROTOCOL_VERSION, now) == (version, fingerprint), (
         f"the code defining {cls.__name__}'s number changed (fingerprint {fingerprint} -> {now}): bump {cls.__name__}.PROTOCOL_VERSION "
-        f"(now {cls.PROTOCOL_VERSION}) and pin ({cls.PROTOCOL_VERSION + (cls.PROTOCOL_VERSION == version)}, '{now}') in tests/test_protocol.py")
+        f"(now {cls.PROTOCOL_VERSION}) and pin ({cls.PROTOCOL_VERSION + (cls.PROTOCOL_VERSION == version)}, '{now}') in tests/test_protocol.py"
+    )
 
 
 def test_the_fingerprint_sees_code_but_not_docstrings_or_comments():
@@ -53,6 +55,8 @@ def test_the_fingerprint_covers_the_sample_selection_of_is_and_kid_only(monkeypa
 
     before = {cls: definition_fingerprint(cls) for cls in PINS}
     real_getsource = inspect.getsource
-    monkeypatch.setattr(inspect, "getsource", lambda obj: real_getsource(obj) + ("\nchanged = 1\n" if obj is samples else ""))
+    monkeypatch.setattr(
+        inspect, "getsource", lambda obj: real_getsource(obj) + ("\nchanged = 1\n" if obj is samples else "")
+    )
     changed = {cls for cls in PINS if definition_fingerprint(cls) != before[cls]}
     assert changed == {KID, InceptionScore, VideoInceptionScore}

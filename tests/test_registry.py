@@ -1,9 +1,17 @@
 """The generic registry: names, aliases, lookup errors, building, listing, provenance."""
+
 from __future__ import annotations
 
 import pytest
 
-from registry import ComponentBuildError, DuplicateComponentError, Registry, UnknownComponentError, canonical, registry_for
+from registry import (
+    ComponentBuildError,
+    DuplicateComponentError,
+    Registry,
+    UnknownComponentError,
+    canonical,
+    registry_for,
+)
 from registry.core import split_spec
 
 
@@ -157,4 +165,6 @@ def test_no_test_registration_leaks_into_the_next_test():
     from registry import DISCRIMINATORS, LOSSES, METRICS
 
     assert "test_probe_loss" not in LOSSES and "test_probe" not in LOSSES
-    assert not {"test_nan_after", "test_mean_frame", "test_dense_d", "test_plain_d", "test_flat"} & (set(LOSSES) | set(METRICS) | set(DISCRIMINATORS))
+    assert not {"test_nan_after", "test_mean_frame", "test_dense_d", "test_plain_d", "test_flat"} & (
+        set(LOSSES) | set(METRICS) | set(DISCRIMINATORS)
+    )

@@ -1,5 +1,6 @@
 """Run-folder records (``benchmarks.records.run_records``): one writer and one reader per format; a reader refuses a
 record that lacks what its format requires, with one warning naming the file and the missing keys."""
+
 from __future__ import annotations
 
 import json
@@ -48,13 +49,21 @@ def test_missing_records_read_as_nothing_without_a_warning(tmp_path):
     assert records.read_config(tmp_path) == {"seed": 1}
 
 
-@pytest.mark.parametrize("name, read, content, says", [
-    ("run.json", records.read_run_info, {"seed": 0, "dataset": "synthetic"}, "lacks 'config_hash', 'components'"),
-    ("status.json", records.read_status, {"state": "done", "error": None}, "lacks 'kimg'"),
-    ("status.json", records.read_status, {"state": "paused", "kimg": 1.0}, "state 'paused' is not one of running"),
-    ("checkpoints/best.json", records.read_best, {"metric": "fvd", "value": 1.0, "kimg": 1.0}, "lacks 'checkpoint'"),
-    ("run.json", records.read_run_info, [1, 2], "expected a JSON object, got list"),
-])
+@pytest.mark.parametrize(
+    "name, read, content, says",
+    [
+        ("run.json", records.read_run_info, {"seed": 0, "dataset": "synthetic"}, "lacks 'config_hash', 'components'"),
+        ("status.json", records.read_status, {"state": "done", "error": None}, "lacks 'kimg'"),
+        ("status.json", records.read_status, {"state": "paused", "kimg": 1.0}, "state 'paused' is not one of running"),
+        (
+            "checkpoints/best.json",
+            records.read_best,
+            {"metric": "fvd", "value": 1.0, "kimg": 1.0},
+            "lacks 'checkpoint'",
+        ),
+        ("run.json", records.read_run_info, [1, 2], "expected a JSON object, got list"),
+    ],
+)
 def test_a_record_lacking_what_its_format_requires_is_refused_with_one_warning(tmp_path, name, read, content, says):
     path = tmp_path / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +82,7 @@ def test_a_torn_record_is_refused_naming_the_file(tmp_path):
 
 def test_best_checkpoint_follows_the_metrics_direction():
     """Rising values of a higher-is-better metric move the best; falling ones do not (and the reverse for lower)."""
+
     def track(direction: str, values: list[float]) -> str:
         best = BestCheckpoint("m", direction)
         for i, value in enumerate(values):

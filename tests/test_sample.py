@@ -1,4 +1,5 @@
 """`sgvb sample`: videos of any length / frame rate from a checkpoint, as MP4, GIF or frame folders."""
+
 from __future__ import annotations
 
 import subprocess
@@ -9,10 +10,10 @@ import av
 import numpy as np
 import pytest
 from PIL import Image
+from test_checkpoint import write_generator_checkpoint
 
 from benchmarks.commands.sample import sample_videos
 from benchmarks.training.samples import frame_times
-from test_checkpoint import write_generator_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,9 +32,24 @@ def checkpoint(tmp_path_factory):
 
 def test_sgvb_sample_writes_mp4_and_gif(checkpoint, tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.cli", "sample", f"checkpoint={checkpoint.parent.parent}", f"out_dir={tmp_path}",
-         "seeds=[0,1]", "num_frames=40", "time_step=0.25", "fps=12.5", "device=cpu", "cpu_threads=1"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.cli",
+            "sample",
+            f"checkpoint={checkpoint.parent.parent}",
+            f"out_dir={tmp_path}",
+            "seeds=[0,1]",
+            "num_frames=40",
+            "time_step=0.25",
+            "fps=12.5",
+            "device=cpu",
+            "cpu_threads=1",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     # the videos folder holds only the per-seed videos; the tiled preview lies next to it (issue 10.2)
@@ -43,15 +59,24 @@ def test_sgvb_sample_writes_mp4_and_gif(checkpoint, tmp_path):
     with av.open(str(tmp_path / "seed0000.mp4")) as container:
         assert float(container.streams.video[0].average_rate) == pytest.approx(12.5)
 
-    gif = sample_videos(checkpoint, out_dir=tmp_path / "gif", format="gif", seeds=[7], num_frames=6, preview=False, device="cpu")
+    gif = sample_videos(
+        checkpoint, out_dir=tmp_path / "gif", format="gif", seeds=[7], num_frames=6, preview=False, device="cpu"
+    )
     assert [p.name for p in gif] == ["seed0007.gif"]
     assert Image.open(gif[0]).n_frames == 6
 
 
 def test_frames_are_reproducible_per_seed_and_slow_motion_interpolates(checkpoint, tmp_path):
-    normal = sample_videos(checkpoint, out_dir=tmp_path / "a", format="frames", seeds=[0, 3], num_frames=3, preview=False, device="cpu")
-    again = sample_videos(checkpoint, out_dir=tmp_path / "b", format="frames", seeds=[3], num_frames=5, time_step=0.5, device="cpu")
-    frames = lambda folder: [np.asarray(Image.open(p)) for p in sorted(folder.iterdir())]
+    normal = sample_videos(
+        checkpoint, out_dir=tmp_path / "a", format="frames", seeds=[0, 3], num_frames=3, preview=False, device="cpu"
+    )
+    again = sample_videos(
+        checkpoint, out_dir=tmp_path / "b", format="frames", seeds=[3], num_frames=5, time_step=0.5, device="cpu"
+    )
+
+    def frames(folder):
+        return [np.asarray(Image.open(p)) for p in sorted(folder.iterdir())]
+
     a, b = frames(normal[1]), frames(again[0])
     assert len(b) == 5
     np.testing.assert_array_equal(a[0], b[0])  # t = 0
@@ -72,30 +97,67 @@ def test_bad_requests_are_refused_with_reasons(checkpoint, tmp_path):
         frame_times(4, time_step=0)
     with pytest.raises(ValueError, match="integer times only"):
         frame_times(4, time_step=0.5, integer=True)
-    out = subprocess.run([sys.executable, "-m", "benchmarks.cli", "sample", f"checkpoint={tmp_path / 'none.pt'}", "cpu_threads=1"],
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.cli", "sample", f"checkpoint={tmp_path / 'none.pt'}", "cpu_threads=1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2 and "none.pt" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr and "details:" in out.stderr
 
 
 def test_preview_switch_does_not_clash_with_the_grid_config_group(checkpoint, tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.cli", "sample", f"checkpoint={checkpoint}", f"out_dir={tmp_path / 'v'}", "seeds=[0,1]",
-         "num_frames=2", "preview=false", "device=cpu", "cpu_threads=1"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.cli",
+            "sample",
+            f"checkpoint={checkpoint}",
+            f"out_dir={tmp_path / 'v'}",
+            "seeds=[0,1]",
+            "num_frames=2",
+            "preview=false",
+            "device=cpu",
+            "cpu_threads=1",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v"]
     assert sorted(p.name for p in (tmp_path / "v").iterdir()) == ["seed0000.mp4", "seed0001.mp4"]
     with pytest.raises(ValueError, match="inside out_dir"):
-        sample_videos(checkpoint, out_dir=tmp_path / "w", seeds=[0, 1], num_frames=2, preview_path=tmp_path / "w" / "p.mp4", device="cpu")
+        sample_videos(
+            checkpoint,
+            out_dir=tmp_path / "w",
+            seeds=[0, 1],
+            num_frames=2,
+            preview_path=tmp_path / "w" / "p.mp4",
+            device="cpu",
+        )
 
 
 def test_a_wrong_type_or_key_fails_at_composition_in_one_line(checkpoint):
-    for override, says in (("num_frames=abc", "option num_frames=abc: "), ("seeds=x", "option seeds=x: "), ("num_frame=3", "Did you mean 'num_frames'?")):
-        out = subprocess.run([sys.executable, "-m", "benchmarks.cli", "sample", f"checkpoint={checkpoint}", override],
-                             cwd=REPO, capture_output=True, text=True, timeout=120)
-        assert out.returncode == 2 and out.stderr.startswith("sgvb sample: configuration error: ") and says in out.stderr, out.stderr
+    for override, says in (
+        ("num_frames=abc", "option num_frames=abc: "),
+        ("seeds=x", "option seeds=x: "),
+        ("num_frame=3", "Did you mean 'num_frames'?"),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.cli", "sample", f"checkpoint={checkpoint}", override],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert (
+            out.returncode == 2 and out.stderr.startswith("sgvb sample: configuration error: ") and says in out.stderr
+        ), out.stderr
         assert len(out.stderr.strip().splitlines()) == 1
 
 
@@ -121,7 +183,9 @@ def test_a_video_write_that_fails_midway_leaves_the_old_file_and_no_temp_file(tm
     old_mp4, old_frames = mp4.read_bytes(), sorted(p.name for p in folder.iterdir())
 
     class FailingVideoFrame:  # av.VideoFrame is an extension type: patch the module attribute write_mp4 looks up
-        from_ndarray = staticmethod(_fail_on_call(av.VideoFrame.from_ndarray, 60))  # past x264's lookahead: packets are out
+        from_ndarray = staticmethod(
+            _fail_on_call(av.VideoFrame.from_ndarray, 60)
+        )  # past x264's lookahead: packets are out
 
     monkeypatch.setattr(av, "VideoFrame", FailingVideoFrame)
     with pytest.raises(OSError, match="no space"):

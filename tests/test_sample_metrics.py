@@ -1,9 +1,9 @@
 """KID, IS and video IS: the estimators against independent formulas, names, directions, and end-to-end runs on stand-ins."""
+
 import warnings
 
 import numpy as np
 import pytest
-import torch
 from sklearn.metrics.pairwise import polynomial_kernel
 
 from metrics import build_metric, evaluate
@@ -12,7 +12,9 @@ from metrics.kid import kernel_distance
 from metrics.testing import ArrayVideoDataset, TinyVideoGenerator, moving_blobs
 from registry import METRICS
 
-pytestmark = pytest.mark.filterwarnings("ignore:USING A STAND-IN:RuntimeWarning", "ignore:.*skipped.*shorter:RuntimeWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:USING A STAND-IN:RuntimeWarning", "ignore:.*skipped.*shorter:RuntimeWarning"
+)
 
 
 def test_kid_with_one_full_subset_is_the_unbiased_polynomial_mmd():
@@ -24,7 +26,9 @@ def test_kid_with_one_full_subset_is_the_unbiased_polynomial_mmd():
     # a subset of all m samples is a permutation, which the MMD does not see
     assert kernel_distance(x, y, num_subsets=1, max_subset_size=1000, seed=3) == pytest.approx(mmd, rel=1e-10)
     assert kernel_distance(x, y, num_subsets=5, max_subset_size=1000, seed=3) == pytest.approx(mmd, rel=1e-10)
-    assert kernel_distance(x, y, num_subsets=3, max_subset_size=20, seed=0) != kernel_distance(x, y, num_subsets=3, max_subset_size=20, seed=1)
+    assert kernel_distance(x, y, num_subsets=3, max_subset_size=20, seed=0) != kernel_distance(
+        x, y, num_subsets=3, max_subset_size=20, seed=1
+    )
     f32 = kernel_distance(x, y, num_subsets=4, max_subset_size=25, seed=1, dtype=np.float32)
     assert f32 == pytest.approx(kernel_distance(x, y, num_subsets=4, max_subset_size=25, seed=1), rel=1e-4)
 
@@ -55,13 +59,19 @@ def test_names_presets_and_directions():
     assert build_metric("kid2k_full").num_fake == 2000
     assert (build_metric("is50k").num_fake, build_metric("is50k").num_splits) == (50000, 10)
     isv = build_metric("isv2048_ucf")
-    assert (isv.num_videos, isv.num_frames, isv.num_splits, isv.shuffle_seed, isv.detector_spec) == (2048, 16, 10, 42, "c3d_ucf101")
+    assert (isv.num_videos, isv.num_frames, isv.num_splits, isv.shuffle_seed, isv.detector_spec) == (
+        2048,
+        16,
+        10,
+        42,
+        "c3d_ucf101",
+    )
     assert build_metric("isv64_ucf").num_videos == 64
 
 
 @pytest.fixture()
 def offline(tmp_path, monkeypatch):
-    from metrics import detectors, weights
+    from metrics import detectors
 
     monkeypatch.setenv("SGVB_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SGVB_OFFLINE", "1")
@@ -93,15 +103,31 @@ def test_video_inception_score_on_the_c3d_stand_in(offline):
         warnings.simplefilter("ignore")
         G = TinyVideoGenerator(resolution=32)
         real = ArrayVideoDataset(moving_blobs(2, 16, 32, seed=0))
-        rec = evaluate({"_name_": "isv", "num_videos": 4, "num_splits": 2, "num_frames": 8}, fake=G, real=real,
-                       allow_stand_in_detectors=True, batch_size=4)
-        official = evaluate({"_name_": "isv", "num_videos": 4, "num_splits": 2, "num_frames": 8}, fake=G, real=real,
-                            allow_stand_in_detectors=True, batch_size=4, mode="official")
+        rec = evaluate(
+            {"_name_": "isv", "num_videos": 4, "num_splits": 2, "num_frames": 8},
+            fake=G,
+            real=real,
+            allow_stand_in_detectors=True,
+            batch_size=4,
+        )
+        official = evaluate(
+            {"_name_": "isv", "num_videos": 4, "num_splits": 2, "num_frames": 8},
+            fake=G,
+            real=real,
+            allow_stand_in_detectors=True,
+            batch_size=4,
+            mode="official",
+        )
     assert rec["metric"] == "isv4_ucf" and rec["protocol"]["detector"] == "c3d_ucf101[stand-in]"
     assert rec["results"]["isv4_ucf_mean"] >= 1.0 - 1e-9 and rec["protocol"]["shuffle_seed"] == 42
     assert official["value"] == pytest.approx(rec["value"], rel=1e-5)  # float32 official arithmetic vs float64
     with pytest.raises(ValueError, match="video detector"):
-        evaluate({"_name_": "isv", "num_videos": 6, "num_splits": 2, "detector": "dino_vits16"}, fake=G, real=real, allow_stand_in_detectors=True)
+        evaluate(
+            {"_name_": "isv", "num_videos": 6, "num_splits": 2, "detector": "dino_vits16"},
+            fake=G,
+            real=real,
+            allow_stand_in_detectors=True,
+        )
 
 
 def test_video_inception_score_of_a_folder_refuses_too_short_videos_in_official_mode(offline):
@@ -110,4 +136,6 @@ def test_video_inception_score_of_a_folder_refuses_too_short_videos_in_official_
     spec = {"_name_": "isv", "num_videos": 3, "num_splits": 1, "num_frames": 8}
     with pytest.raises(ValueError, match=r"shorter than the 8 frames .*'video_000001' \(3\)"):
         evaluate(spec, fake=fake, real=fake, allow_stand_in_detectors=True, batch_size=4, mode="official")
-    assert evaluate(spec, fake=fake, real=fake, allow_stand_in_detectors=True, batch_size=4)["protocol"]["num_fake"] == 3
+    assert (
+        evaluate(spec, fake=fake, real=fake, allow_stand_in_detectors=True, batch_size=4)["protocol"]["num_fake"] == 3
+    )

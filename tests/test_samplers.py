@@ -1,4 +1,5 @@
 """Frame samplers: shapes, ranges, integer vs real offsets, distributions, bad parameters, config files."""
+
 from collections import Counter
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """The optimised paths compute what the plain ones do: fused bias_act, channels_last, compile, bf16 sampling."""
+
 import pytest
 import torch
 
@@ -8,9 +9,14 @@ from stylegan_v.ops import bias_act, fused_ops_enabled, reference_ops
 TINY = {"channel_base": 256, "channel_max": 16}
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(activation="lrelu", clamp=256.0, gain=0.7), dict(activation="lrelu"), dict(activation="linear", clamp=100.0),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(activation="lrelu", clamp=256.0, gain=0.7),
+        dict(activation="lrelu"),
+        dict(activation="linear", clamp=100.0),
+    ],
+)
 def test_fused_bias_act_equals_reference_to_second_order(kwargs):
     torch.manual_seed(0)
     x = (torch.randn(2, 3, 4, 4, dtype=torch.float64) * 200).requires_grad_(True)  # some values beyond the clamp
@@ -63,8 +69,15 @@ def test_optimised_step_gradients_equal_eager():
     # the check can fail: a different model gives different gradients
     G2, _ = _models(16, {"channel_base": 256, "channel_max": 8})
     other = step_gradients(G2, D, optimized=False, backend=None, **common)
-    assert max(relative_errors({k: v for k, v in other.items() if k.startswith("D/")},
-                               {k: v for k, v in eager.items() if k.startswith("D/")}).values()) > 1e-3
+    assert (
+        max(
+            relative_errors(
+                {k: v for k, v in other.items() if k.startswith("D/")},
+                {k: v for k, v in eager.items() if k.startswith("D/")},
+            ).values()
+        )
+        > 1e-3
+    )
 
 
 def test_compiled_discriminator_gradients_equal_eager():
@@ -87,16 +100,28 @@ def test_sampling_keeps_official_quantisation_and_cpu_batch():
     assert fit_batch_to_memory(G, requested=3, frames=4, device=torch.device("cpu")) == 3
     with pytest.raises(ValueError, match="precision"):
         sampling_autocast(torch.device("cpu"), "fp16")
-    clips = next(generated_clips(G, num_videos=2, times=[0, 1, 2, 3], batch_size=2, generator=torch.Generator().manual_seed(5),
-                                 device=torch.device("cpu")))
+    clips = next(
+        generated_clips(
+            G,
+            num_videos=2,
+            times=[0, 1, 2, 3],
+            batch_size=2,
+            generator=torch.Generator().manual_seed(5),
+            device=torch.device("cpu"),
+        )
+    )
     assert clips.dtype == torch.uint8 and clips.shape == (2, 3, 4, 16, 16)  # [B, C, T, H, W]
     gen = torch.Generator().manual_seed(5)
     z = G.sample_z(2, generator=gen)
     with torch.no_grad():
-        frames = torch.cat(list(G.iter_frames(z, torch.arange(4.0).expand(2, -1).contiguous(), chunk_size=16, generator=gen)), dim=1)
+        frames = torch.cat(
+            list(G.iter_frames(z, torch.arange(4.0).expand(2, -1).contiguous(), chunk_size=16, generator=gen)), dim=1
+        )
     expected = (frames * 127.5 + 128).clamp(0, 255).to(torch.uint8)  # the official formula, written out
     torch.testing.assert_close(clips, expected.permute(0, 2, 1, 3, 4), rtol=0, atol=0)
-    torch.testing.assert_close(quantize(torch.tensor([-1.0, 0.0, 0.999, 1.0])), torch.tensor([0, 128, 255, 255], dtype=torch.uint8))
+    torch.testing.assert_close(
+        quantize(torch.tensor([-1.0, 0.0, 0.999, 1.0])), torch.tensor([0, 128, 255, 255], dtype=torch.uint8)
+    )
 
 
 def test_speed_section_replaces_only_its_block(tmp_path):
@@ -108,7 +133,11 @@ def test_speed_section_replaces_only_its_block(tmp_path):
     table.add("training", "step", "1.00 s/kimg", "0.50x baseline", "bench_train")
     write_section(table.markdown({"cpu": "x"}, ["--quick"]), path)
     first = path.read_text()
-    assert "## Other\nkept" in first and first.count(BEGIN) == 1 and "| training | step | 1.00 s/kimg | 0.50x baseline |" in first
+    assert (
+        "## Other\nkept" in first
+        and first.count(BEGIN) == 1
+        and "| training | step | 1.00 s/kimg | 0.50x baseline |" in first
+    )
     table.rows[0] = ("training", "step", "2.00 s/kimg", "0.40x baseline", "bench_train")
     write_section(table.markdown({"cpu": "x"}, ["--quick"]), path)
     second = path.read_text()

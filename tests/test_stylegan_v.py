@@ -79,7 +79,7 @@ def test_chunked_generation_equals_one_shot_at_large_times(G, t0):
     with torch.no_grad():
         one_shot = G(z, t, motion_noise=noise).clamp(-1, 1)
         v_all = G.time_embedding(t, noise)
-        v_per_frame = torch.stack([G.time_embedding(t[:, i:i + 1], noise) for i in range(3)], dim=1)  # [B, T, v]
+        v_per_frame = torch.stack([G.time_embedding(t[:, i : i + 1], noise) for i in range(3)], dim=1)  # [B, T, v]
     chunked = G.generate_long(z, t, chunk_size=2, motion_noise=noise)
     torch.testing.assert_close(chunked, one_shot, atol=CHUNK_ATOL, rtol=0)
     torch.testing.assert_close(v_per_frame.reshape(6, -1), v_all, atol=1e-6, rtol=0)
@@ -132,7 +132,10 @@ def test_no_encoding_gives_static_videos():
 def test_truncation_and_determinism():
     g1, g2 = tiny_g(seed=5), tiny_g(seed=5)
     z, t = torch.randn(2, 16), torch.tensor([[0.0, 4.0], [2.0, 9.5]])
-    gen = lambda: torch.Generator().manual_seed(7)
+
+    def gen():
+        return torch.Generator().manual_seed(7)
+
     a = torch.cat(list(g1.iter_frames(z, t, generator=gen())), 1)
     b = torch.cat(list(g2.iter_frames(z, t, generator=gen())), 1)
     torch.testing.assert_close(a, b)
@@ -283,10 +286,16 @@ def test_every_registered_encoding_runs_in_the_generator(name):
 # ------------------------------------------------------------------------------------------ discriminator
 
 
-@pytest.mark.parametrize("name,kwargs", [
-    ("stylegan_v", {}), ("stylegan_v", {"conditioning": "none"}), ("stylegan_v_hyper", {}),
-    ("stylegan_v", {"num_frames": 1}), ("stylegan_v", {"num_frames": 4}),
-])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("stylegan_v", {}),
+        ("stylegan_v", {"conditioning": "none"}),
+        ("stylegan_v_hyper", {}),
+        ("stylegan_v", {"num_frames": 1}),
+        ("stylegan_v", {"num_frames": 4}),
+    ],
+)
 def test_discriminator_variants_and_r1_gradients(name, kwargs):
     d = tiny_d(name, **kwargs)
     k = d.num_frames
@@ -303,8 +312,11 @@ def test_discriminator_variants_and_r1_gradients(name, kwargs):
 
 def test_discriminator_uses_time_gaps_only_when_conditioned():
     frames, t = torch.randn(2, 3, 3, 32, 32), torch.tensor([[0.0, 1.0, 2.0], [0.0, 5.0, 9.0]])
-    for name, kwargs, sensitive in [("stylegan_v", {}, True), ("stylegan_v_hyper", {}, True),
-                                    ("stylegan_v", {"conditioning": "none"}, False)]:
+    for name, kwargs, sensitive in [
+        ("stylegan_v", {}, True),
+        ("stylegan_v_hyper", {}, True),
+        ("stylegan_v", {"conditioning": "none"}, False),
+    ]:
         d = tiny_d(name, **kwargs)
         with torch.no_grad():
             changed = (d(frames, t) - d(frames, t * 2)).abs().max() > 1e-6
@@ -341,9 +353,16 @@ def test_bf16_autocast_on_cpu():
     logits.sum().backward()
 
 
-@pytest.mark.parametrize("kind,option", [("generator", "stylegan_v"), ("generator", "stylegan_v_small"),
-                                         ("discriminator", "stylegan_v"), ("discriminator", "stylegan_v_hyper"),
-                                         ("discriminator", "stylegan_v_small")])
+@pytest.mark.parametrize(
+    "kind,option",
+    [
+        ("generator", "stylegan_v"),
+        ("generator", "stylegan_v_small"),
+        ("discriminator", "stylegan_v"),
+        ("discriminator", "stylegan_v_hyper"),
+        ("discriminator", "stylegan_v_small"),
+    ],
+)
 def test_config_options_build(kind, option):
     from benchmarks.config.hydra_setup import load_option
 

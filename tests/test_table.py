@@ -1,4 +1,5 @@
 """`sgvb table` on hand-made run folders (contract 4 layout, contract 3 records)."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,19 @@ from metrics.records import MetricRecord, read_metric_records
 FVD_PROTOCOL_ID = "fvd64_16f/v1/default/i3d-stand-in/32px"
 
 
-def make_run(root: Path, name: str, *, pe: str = "acyclic", seed: int = 0, state: str = "done", error: str | None = None,
-             records: tuple = (), extra_config: dict | None = None, run_json: bool = True, protocol: dict | None = None) -> Path:
+def make_run(
+    root: Path,
+    name: str,
+    *,
+    pe: str = "acyclic",
+    seed: int = 0,
+    state: str = "done",
+    error: str | None = None,
+    records: tuple = (),
+    extra_config: dict | None = None,
+    run_json: bool = True,
+    protocol: dict | None = None,
+) -> Path:
     """A run folder as the harness writes it; ``records`` = (kimg, metric, {key: value}, stand_in)."""
     run = root / name
     run.mkdir(parents=True)
@@ -40,28 +52,68 @@ def make_run(root: Path, name: str, *, pe: str = "acyclic", seed: int = 0, state
 
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     if run_json:
-        (run / "run.json").write_text(json.dumps({
-            "package_version": "0.1.0", "seed": seed, "config_hash": f"hash-{name}", "dataset": "synthetic",
-            "resolution": 32, "precision": "fp32",
-            "components": {
-                "generator": {"name": "stylegan_v", "provider": "stylegan-v-bench", "version": "0.1.0",
-                              "kwargs": {"positional_encoding": pe}},
-                "discriminator": {"name": "stylegan_v", "provider": "stylegan-v-bench", "version": "0.1.0", "kwargs": {}},
-                "dataset": {"name": "synthetic", "provider": "stylegan-v-bench", "version": "0.1.0", "kwargs": {}},
-            },
-        }))
-    (run / "status.json").write_text(json.dumps({"state": state, "error": error, "kimg": 4.0, "updated": "2026-01-01T00:00:00"}))
+        (run / "run.json").write_text(
+            json.dumps(
+                {
+                    "package_version": "0.1.0",
+                    "seed": seed,
+                    "config_hash": f"hash-{name}",
+                    "dataset": "synthetic",
+                    "resolution": 32,
+                    "precision": "fp32",
+                    "components": {
+                        "generator": {
+                            "name": "stylegan_v",
+                            "provider": "stylegan-v-bench",
+                            "version": "0.1.0",
+                            "kwargs": {"positional_encoding": pe},
+                        },
+                        "discriminator": {
+                            "name": "stylegan_v",
+                            "provider": "stylegan-v-bench",
+                            "version": "0.1.0",
+                            "kwargs": {},
+                        },
+                        "dataset": {
+                            "name": "synthetic",
+                            "provider": "stylegan-v-bench",
+                            "version": "0.1.0",
+                            "kwargs": {},
+                        },
+                    },
+                }
+            )
+        )
+    (run / "status.json").write_text(
+        json.dumps({"state": state, "error": error, "kimg": 4.0, "updated": "2026-01-01T00:00:00"})
+    )
     lines: dict[str, list[str]] = {}
     for kimg, metric, results, stand_in in records:
         record = {
-            "metric": metric, "value": next(iter(results.values())), "results": results,
-            "protocol": {"num_real": 64, "num_fake": 64, "frames": 16, "subsample": 1, "resolution": 32,
-                         "detector": "i3d[stand-in]" if stand_in else "i3d", "detector_sha256": "ab" if stand_in else "cd",
-                         "stand_in": stand_in, "mode": "default", "seed": 0,
-                         "protocol_id": f"{metric}/v1/default/i3d-{'stand-in' if stand_in else 'cd'}/32px",
-                         "protocol_hash": "0123456789abcdef", "protocol_version": 1, **(protocol or {})},
-            "kimg": kimg, "checkpoint": f"checkpoints/ckpt-{int(kimg):06d}.pt", "wall_time_s": 1.0,
-            "versions": {"sgvb": "0.1.0"}, "timestamp": "2026-01-01T00:00:00",
+            "metric": metric,
+            "value": next(iter(results.values())),
+            "results": results,
+            "protocol": {
+                "num_real": 64,
+                "num_fake": 64,
+                "frames": 16,
+                "subsample": 1,
+                "resolution": 32,
+                "detector": "i3d[stand-in]" if stand_in else "i3d",
+                "detector_sha256": "ab" if stand_in else "cd",
+                "stand_in": stand_in,
+                "mode": "default",
+                "seed": 0,
+                "protocol_id": f"{metric}/v1/default/i3d-{'stand-in' if stand_in else 'cd'}/32px",
+                "protocol_hash": "0123456789abcdef",
+                "protocol_version": 1,
+                **(protocol or {}),
+            },
+            "kimg": kimg,
+            "checkpoint": f"checkpoints/ckpt-{int(kimg):06d}.pt",
+            "wall_time_s": 1.0,
+            "versions": {"sgvb": "0.1.0"},
+            "timestamp": "2026-01-01T00:00:00",
         }
         lines.setdefault(metric, []).append(json.dumps(record))
     for metric, metric_lines in lines.items():
@@ -77,11 +129,21 @@ def fvd(kimg, value, stand_in=True):
 def grid_runs(tmp_path: Path) -> Path:
     """Two configurations x two seeds, one failed run (no metrics) and one partial run (a truncated last line)."""
     root = tmp_path / "grid"
-    make_run(root, "pe=acyclic,seed=0", seed=0, records=(fvd(2, 50.0), fvd(4, 40.0),
-                                                          (4, "consistency128f", {"consistency128f": 0.1, "consistency128f_drift": 0.2}, True)))
+    make_run(
+        root,
+        "pe=acyclic,seed=0",
+        seed=0,
+        records=(
+            fvd(2, 50.0),
+            fvd(4, 40.0),
+            (4, "consistency128f", {"consistency128f": 0.1, "consistency128f_drift": 0.2}, True),
+        ),
+    )
     make_run(root, "pe=acyclic,seed=1", seed=1, records=(fvd(2, 30.0), fvd(4, 44.0)))  # best is kimg 2
     make_run(root, "pe=none,seed=0", pe="none", seed=0, records=(fvd(2, 90.0), fvd(4, 80.0)))
-    make_run(root, "pe=none,seed=1", pe="none", seed=1, state="failed", error="RuntimeError: loss D_real is NaN at kimg 1.2")
+    make_run(
+        root, "pe=none,seed=1", pe="none", seed=1, state="failed", error="RuntimeError: loss D_real is NaN at kimg 1.2"
+    )
     partial = make_run(root, "pe=sinusoidal,seed=0", pe="sinusoidal", state="running", records=(fvd(2, 70.0),))
     with open(partial / "metric-fvd64_16f.jsonl", "a") as handle:
         handle.write('{"metric": "fvd64_16f", "value": 6')  # killed mid-append
@@ -100,9 +162,31 @@ def test_tidy_rows_cover_runs_checkpoints_and_keys(grid_runs: Path):
         tables = table.build_tables([grid_runs])
     tidy = tables.tidy
     assert len(tidy) == 4 + 2 + 2 + 1 + 1  # metric keys x checkpoints per run; one row for the failed run
-    for column in ("generator", "discriminator", "dataset", "resolution", "seed", "kimg", "metric", "protocol_id",
-                   "key", "value", "num_real", "num_fake", "frames", "subsample", "detector", "detector_sha256", "stand_in",
-                   "mode", "eval_seed", "status", "config_hash", "package_version", "short_count"):
+    for column in (
+        "generator",
+        "discriminator",
+        "dataset",
+        "resolution",
+        "seed",
+        "kimg",
+        "metric",
+        "protocol_id",
+        "key",
+        "value",
+        "num_real",
+        "num_fake",
+        "frames",
+        "subsample",
+        "detector",
+        "detector_sha256",
+        "stand_in",
+        "mode",
+        "eval_seed",
+        "status",
+        "config_hash",
+        "package_version",
+        "short_count",
+    ):
         assert column in tidy.columns, column
     # the ablation axis shows up once, as its config key; seed and run_dir are not "varying config" columns
     assert PE in tidy.columns and "run_dir" in tidy.columns and "positional_encoding" not in tidy.columns
@@ -118,7 +202,11 @@ def test_a_torn_line_does_not_swallow_the_next_record(tmp_path: Path):
     run = make_run(tmp_path, "a", records=(fvd(2, 50.0),))
     good = json.loads((run / "metric-fvd64_16f.jsonl").read_text().splitlines()[0])
     with open(run / "metric-fvd64_16f.jsonl", "a") as handle:  # killed mid-append, then resumed and appended again
-        handle.write('{"metric": "fvd64_16f", "value": 6' + json.dumps(dict(good, kimg=4, value=41.0, results={"fvd64_16f": 41.0})) + "\n")
+        handle.write(
+            '{"metric": "fvd64_16f", "value": 6'
+            + json.dumps(dict(good, kimg=4, value=41.0, results={"fvd64_16f": 41.0}))
+            + "\n"
+        )
     with pytest.warns(UserWarning, match="torn write"):
         records = read_metric_records(run / "metric-fvd64_16f.jsonl")
     assert [r.value for r in records] == [50.0, 41.0]
@@ -152,7 +240,9 @@ def test_comparison_is_long_form_with_stable_columns(grid_runs: Path):
     assert [c for c in comparison.columns if not c.startswith("_")][2:] == comparison_module.STAT_COLUMNS
     assert len(comparison.columns) <= 20
     # sub-scores have their own table; the main one holds headline keys only
-    assert "consistency128f_drift" not in set(comparison["key"]) and set(tables.subscores["key"].dropna()) == {"consistency128f_drift"}
+    assert "consistency128f_drift" not in set(comparison["key"]) and set(tables.subscores["key"].dropna()) == {
+        "consistency128f_drift"
+    }
     by_pe = by_config(comparison)
     assert by_pe.loc["acyclic", "protocol_id"].startswith("fvd64_16f")
     assert by_pe.loc["acyclic", "direction"] == "lower" and bool(by_pe.loc["acyclic", "stand_in"])
@@ -206,7 +296,9 @@ def test_baseline_difference_paired_and_welch(tmp_path: Path):
     assert comparison.loc["none", "test"] == "paired"
     assert comparison.loc["none", "p_value"] == pytest.approx(stats.ttest_rel(b, a).pvalue)
     assert comparison.loc["sinusoidal", "test"] == "welch"
-    assert comparison.loc["sinusoidal", "p_value"] == pytest.approx(stats.ttest_ind([60.0, 62.0], a, equal_var=False).pvalue)
+    assert comparison.loc["sinusoidal", "p_value"] == pytest.approx(
+        stats.ttest_ind([60.0, 62.0], a, equal_var=False).pvalue
+    )
     assert comparison.loc["acyclic", "diff"] == 0
     with pytest.raises(TableError, match="no configuration has generator.positional_encoding=cyclic"):
         table.build_tables([tmp_path], baseline="positional_encoding=cyclic")
@@ -225,7 +317,9 @@ def test_direction_comes_from_the_metric_registration():
 def test_different_protocols_stand_ins_and_duplicate_seeds_are_never_averaged(tmp_path: Path):
     make_run(tmp_path, "a", seed=0, records=(fvd(4, 10.0, stand_in=False),))
     make_run(tmp_path, "b", seed=1, records=(fvd(4, 99.0, stand_in=True),))
-    make_run(tmp_path, "c", seed=2, records=(fvd(4, 20.0, stand_in=False),), protocol={"protocol_id": "fvd64_16f-other"})
+    make_run(
+        tmp_path, "c", seed=2, records=(fvd(4, 20.0, stand_in=False),), protocol={"protocol_id": "fvd64_16f-other"}
+    )
     make_run(tmp_path, "d", seed=0, records=(fvd(4, 500.0, stand_in=False),))  # seed 0 again
     with pytest.warns(UserWarning) as caught:
         comparison = table.build_tables([tmp_path]).comparison
@@ -242,9 +336,15 @@ def test_short_counts_are_flagged(tmp_path: Path):
     make_run(tmp_path, "a", records=(fvd(4, 10.0),), protocol={"num_fake": 9, "fewer_than_name": True})
     comparison = table.build_tables([tmp_path]).comparison
     assert bool(comparison["short_count"].iloc[0])
+
     def record(used):
-        protocol = {"protocol_id": "fvd64_16f/v1", "protocol_hash": "0123456789abcdef", "protocol_version": 1,
-                    "stand_in": False, "counts": {"fake videos": {"requested": 64, "used": used}}}
+        protocol = {
+            "protocol_id": "fvd64_16f/v1",
+            "protocol_hash": "0123456789abcdef",
+            "protocol_version": 1,
+            "stand_in": False,
+            "counts": {"fake videos": {"requested": 64, "used": used}},
+        }
         return MetricRecord(metric="fvd64_16f", value=1.0, results={"fvd64_16f": 1.0}, protocol=protocol, kimg=4.0)
 
     assert record(used=9).short_count and not record(used=64).short_count
@@ -271,8 +371,24 @@ def test_cli_writes_csvs_markdown_latex_and_plots(grid_runs: Path, tmp_path: Pat
     out = tmp_path / "out" / "results.csv"
     md, tex, plots = tmp_path / "out" / "results.md", tmp_path / "out" / "results.tex", tmp_path / "out" / "plots"
     with pytest.warns(UserWarning):
-        assert sgvb(["table", str(grid_runs), "-o", str(out), "--markdown", str(md), "--latex", str(tex),
-                     "--plots", str(plots), "--wide"]) == 0
+        assert (
+            sgvb(
+                [
+                    "table",
+                    str(grid_runs),
+                    "-o",
+                    str(out),
+                    "--markdown",
+                    str(md),
+                    "--latex",
+                    str(tex),
+                    "--plots",
+                    str(plots),
+                    "--wide",
+                ]
+            )
+            == 0
+        )
     printed = capsys.readouterr().out
     assert "fvd64_16f[stand-in]" in printed and "acyclic" in printed and "42.0 ± 2.8" in printed and "(t)" in printed
     tidy = pd.read_csv(out)
@@ -320,11 +436,20 @@ def test_bad_input_errors(tmp_path: Path, capsys):
 
 def test_best_selection_falls_back_to_final_for_runs_without_the_key(tmp_path: Path):
     make_run(tmp_path, "with", records=(fvd(2, 5.0), fvd(4, 9.0)))
-    make_run(tmp_path, "without", seed=1, records=((2, "consistency128f", {"consistency128f": 0.5}, True),
-                                                   (4, "consistency128f", {"consistency128f": 0.7}, True)))
+    make_run(
+        tmp_path,
+        "without",
+        seed=1,
+        records=(
+            (2, "consistency128f", {"consistency128f": 0.5}, True),
+            (4, "consistency128f", {"consistency128f": 0.7}, True),
+        ),
+    )
     with pytest.warns(UserWarning, match=r"1 run\(s\) have no 'fvd64_16f'.*without"):
         tidy = table.build_tables([tmp_path], select="best:fvd64_16f").tidy
-    chosen = {Path(r).name: k for r, k in zip(tidy.loc[tidy["selected"], "run_dir"], tidy.loc[tidy["selected"], "kimg"])}
+    chosen = {
+        Path(r).name: k for r, k in zip(tidy.loc[tidy["selected"], "run_dir"], tidy.loc[tidy["selected"], "kimg"])
+    }
     assert chosen["with"] == 2 and chosen["without"] == 4
 
 
@@ -332,10 +457,16 @@ def test_model_presets_name_the_configuration_and_hide_keys_they_determine(tmp_p
     """Runs made from `+model=<preset>` show one `model` column instead of every model-specific key."""
     root = tmp_path / "models"
     for model, width in (("digan_small", 16), ("mocogan_small", 32)):
-        run = make_run(root, f"model={model}", records=(fvd(4, 10.0 + width),), extra_config={"generator": {"_name_": model, "width": width}})
+        run = make_run(
+            root,
+            f"model={model}",
+            records=(fvd(4, 10.0 + width),),
+            extra_config={"generator": {"_name_": model, "width": width}},
+        )
         (run / ".hydra").mkdir()
         (run / ".hydra" / "hydra.yaml").write_text(
-            f"hydra:\n  runtime:\n    choices:\n      model: {model}\n      trainer: tiny\n      hydra/launcher: basic\n")
+            f"hydra:\n  runtime:\n    choices:\n      model: {model}\n      trainer: tiny\n      hydra/launcher: basic\n"
+        )
     tables = table.build_tables([root])
     assert sorted(tables.tidy["model"].unique()) == ["digan_small", "mocogan_small"]
     assert comparison_module.configuration_axes(tables.tidy) == ["model"]
@@ -343,7 +474,9 @@ def test_model_presets_name_the_configuration_and_hide_keys_they_determine(tmp_p
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:FutureWarning")
-def test_a_line_without_protocol_appended_to_a_metric_file_is_refused_naming_file_and_line(tmp_path, video_detector, capsys):
+def test_a_line_without_protocol_appended_to_a_metric_file_is_refused_naming_file_and_line(
+    tmp_path, video_detector, capsys
+):
     """Issue 21: a hand-appended line that parses as JSON was taken as a record: ``inf`` became the run's headline
     value, the stand-in mark was lost and the table invented a protocol id. The reader refuses it instead."""
     from metrics import evaluate
@@ -352,8 +485,16 @@ def test_a_line_without_protocol_appended_to_a_metric_file_is_refused_naming_fil
     run = make_run(tmp_path / "runs", "a")
     real = ArrayVideoDataset([moving_blobs(1, 16, 16, seed=i)[0] for i in range(8)])
     fake = ArrayVideoDataset([moving_blobs(1, 16, 16, seed=100 + i)[0] for i in range(8)])
-    written = evaluate("fvd8_16f", fake=fake, real=real, run_dir=run, detector_path=video_detector,
-                       cache_dir=tmp_path / "cache", kimg=0.1, checkpoint="checkpoints/ckpt-000000.pt")
+    written = evaluate(
+        "fvd8_16f",
+        fake=fake,
+        real=real,
+        run_dir=run,
+        detector_path=video_detector,
+        cache_dir=tmp_path / "cache",
+        kimg=0.1,
+        checkpoint="checkpoints/ckpt-000000.pt",
+    )
     metric_file = run / "metric-fvd8_16f.jsonl"
     with open(metric_file, "a") as handle:
         handle.write('{"metric": "fvd8_16f", "value": 1e309, "kimg": 0.1}\n')

@@ -1,4 +1,5 @@
 """End-to-end tests of the training harness on CPU: a tiny real StyleGAN-V on the synthetic dataset."""
+
 from __future__ import annotations
 
 import json
@@ -29,14 +30,28 @@ PYTHON = sys.executable
 # A tiny StyleGAN-V: 2 videos x 3 frames = 6 frames per step; a tick (0.012 kimg) is 2 steps.
 TINY = [
     "experiment=tiny",
-    "generator.z_dim=16", "generator.w_dim=16", "generator.motion_z_dim=16", "generator.motion_dim=16",
-    "generator.channel_base=256", "generator.channel_max=16",
-    "discriminator.channel_base=256", "discriminator.channel_max=16",
-    "dataset.num_videos=8", "dataset.num_frames=40",
-    "trainer.batch_size=2", "trainer.batch_gpu=2", "trainer.kimg_per_tick=0.012",
-    "trainer.snapshot_kimg=0.012", "trainer.eval_kimg=1000", "trainer.total_kimg=0.024",
-    "samples.videos=2", "samples.frames=4", "samples.long_frames=128", "samples.fps=8",
-    "progress=false", "device=cpu",
+    "generator.z_dim=16",
+    "generator.w_dim=16",
+    "generator.motion_z_dim=16",
+    "generator.motion_dim=16",
+    "generator.channel_base=256",
+    "generator.channel_max=16",
+    "discriminator.channel_base=256",
+    "discriminator.channel_max=16",
+    "dataset.num_videos=8",
+    "dataset.num_frames=40",
+    "trainer.batch_size=2",
+    "trainer.batch_gpu=2",
+    "trainer.kimg_per_tick=0.012",
+    "trainer.snapshot_kimg=0.012",
+    "trainer.eval_kimg=1000",
+    "trainer.total_kimg=0.024",
+    "samples.videos=2",
+    "samples.frames=4",
+    "samples.long_frames=128",
+    "samples.fps=8",
+    "progress=false",
+    "device=cpu",
 ]
 
 
@@ -63,20 +78,40 @@ class MeanFrameMetric:
         z = fake.sample_z(2, device=ctx.device)
         t = torch.arange(4, dtype=torch.float32).expand(2, -1)
         value = float(fake.generate_long(z, t).mean())
-        return MetricOutput(value=value, results={"test_mean_frame": value}, protocol={"num_fake": 2, "stand_in": False})
+        return MetricOutput(
+            value=value, results={"test_mean_frame": value}, protocol={"num_fake": 2, "stand_in": False}
+        )
 
 
 def test_tiny_run_writes_the_whole_run_folder(tmp_path, register):
     register(METRICS, lambda: MeanFrameMetric(), "test_mean_frame")
     run_dir = tmp_path / "run"
-    cfg = tiny_config(f"run_dir={run_dir}", "metrics=[test_mean_frame]", "trainer.eval_kimg=0.012",
-                      "trainer.best_metric=test_mean_frame")
+    cfg = tiny_config(
+        f"run_dir={run_dir}",
+        "metrics=[test_mean_frame]",
+        "trainer.eval_kimg=0.012",
+        "trainer.best_metric=test_mean_frame",
+    )
     train(cfg)
 
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "done" and status["error"] is None and status["kimg"] == pytest.approx(0.024)
     info = json.loads((run_dir / "run.json").read_text())
-    for key in ("package_version", "torch", "cuda", "git_commit", "device", "world_size", "precision", "seed", "config_hash", "dataset", "resolution", "components", "started"):
+    for key in (
+        "package_version",
+        "torch",
+        "cuda",
+        "git_commit",
+        "device",
+        "world_size",
+        "precision",
+        "seed",
+        "config_hash",
+        "dataset",
+        "resolution",
+        "components",
+        "started",
+    ):
         assert key in info
     assert info["components"]["generator"]["name"] == "stylegan_v"
     assert info["components"]["discriminator"]["kwargs"]["num_frames"] == 3  # from the sampler
@@ -116,7 +151,9 @@ def test_tiny_run_writes_the_whole_run_folder(tmp_path, register):
     assert video.shape == (1, 3, 3, 32, 32) and torch.isfinite(video).all()
     for key, value in G.state_dict().items():  # load_generator gives G_ema, not the raw G
         assert torch.equal(value, state["G_ema"][key])
-    assert any(not torch.equal(state["G"][k], state["G_ema"][k]) for k in state["G"] if state["G"][k].is_floating_point())
+    assert any(
+        not torch.equal(state["G"][k], state["G_ema"][k]) for k in state["G"] if state["G"][k].is_floating_point()
+    )
 
     # A finished run started again with resume=auto does no work.
     before = (run_dir / "stats.jsonl").read_text()
@@ -146,9 +183,18 @@ def test_the_best_checkpoint_follows_the_metrics_direction(tmp_path, register):
     RisingScore.calls = 0
     register(METRICS, lambda: RisingScore(), "test_rising_score")
     run_dir = tmp_path / "run"
-    train(tiny_config(f"run_dir={run_dir}", "metrics=[test_rising_score]", "trainer.best_metric=test_rising_score",
-                      "trainer.eval_kimg=0.012", "trainer.total_kimg=0.036", "trainer.keep_checkpoints=1",
-                      "samples.long_frames=0", "samples.videos=1"))
+    train(
+        tiny_config(
+            f"run_dir={run_dir}",
+            "metrics=[test_rising_score]",
+            "trainer.best_metric=test_rising_score",
+            "trainer.eval_kimg=0.012",
+            "trainer.total_kimg=0.036",
+            "trainer.keep_checkpoints=1",
+            "samples.long_frames=0",
+            "samples.videos=1",
+        )
+    )
     best = json.loads((run_dir / "checkpoints" / "best.json").read_text())
     assert best["value"] == 3.0 and best["checkpoint"] == "ckpt-000000.036.pt" and best["direction"] == "higher"
     assert [p.name for p in ckpt.list_checkpoints(run_dir)] == ["ckpt-000000.036.pt"]  # the worse ones pruned
@@ -156,8 +202,11 @@ def test_the_best_checkpoint_follows_the_metrics_direction(tmp_path, register):
 
 
 def test_best_metric_with_a_direction_prefix_is_refused_in_one_line(tmp_path):
-    with pytest.raises(ConfigError, match=r"^trainer.best_metric=max:is50k: the direction comes from the metric.*"
-                                          r"write trainer.best_metric=is50k$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^trainer.best_metric=max:is50k: the direction comes from the metric.*"
+        r"write trainer.best_metric=is50k$",
+    ):
         train(tiny_config(f"run_dir={tmp_path / 'a'}", "trainer.best_metric=max:is50k"))
     with pytest.raises(ConfigError, match=r"trainer.best_metric.*no_such_metric"):
         train(tiny_config(f"run_dir={tmp_path / 'b'}", "metrics=[fvd16_2f]", "trainer.best_metric=no_such_metric"))
@@ -165,14 +214,24 @@ def test_best_metric_with_a_direction_prefix_is_refused_in_one_line(tmp_path):
 
 def test_sigkill_then_resume_continues_from_the_last_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
-    args = [PYTHON, "-m", "benchmarks.cli", "train", *TINY, f"run_dir={run_dir}", "trainer.total_kimg=10",
-            "samples.long_frames=0"]
+    args = [
+        PYTHON,
+        "-m",
+        "benchmarks.cli",
+        "train",
+        *TINY,
+        f"run_dir={run_dir}",
+        "trainer.total_kimg=10",
+        "samples.long_frames=0",
+    ]
     proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 120
         while not ckpt.list_checkpoints(run_dir) and time.time() < deadline and proc.poll() is None:
             time.sleep(0.2)
-        assert ckpt.list_checkpoints(run_dir), f"no checkpoint appeared: {proc.stderr.read().decode() if proc.poll() is not None else ''}"
+        assert ckpt.list_checkpoints(run_dir), (
+            f"no checkpoint appeared: {proc.stderr.read().decode() if proc.poll() is not None else ''}"
+        )
         time.sleep(0.5)  # kill somewhere later in the run, possibly mid-write
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -186,8 +245,14 @@ def test_sigkill_then_resume_continues_from_the_last_checkpoint(tmp_path):
     # rows logged after the checkpoint (the kill can land after a tick) are dropped by the resume
     ticks_before = len([row for row in stats(run_dir) if row["kimg"] <= saved_kimg + 1e-9])
 
-    train(tiny_config(f"run_dir={run_dir}", f"trainer.total_kimg={saved_kimg + 0.012:.3f}", "samples.long_frames=0",
-                      "allow_change=[trainer.total_kimg]"))
+    train(
+        tiny_config(
+            f"run_dir={run_dir}",
+            f"trainer.total_kimg={saved_kimg + 0.012:.3f}",
+            "samples.long_frames=0",
+            "allow_change=[trainer.total_kimg]",
+        )
+    )
     log_text = (run_dir / "log.txt").read_text()
     assert f"resumed from {path}" in log_text
     after = stats(run_dir)[ticks_before:]
@@ -206,7 +271,15 @@ def test_resume_is_exact(tmp_path):
     train(tiny_config(f"run_dir={straight}", "trainer.total_kimg=0.024", *common))
     train(tiny_config(f"run_dir={split}", "trainer.total_kimg=0.012", *common))
     # A finished run is extended by naming its checkpoint (resume=auto would see status done and stop).
-    train(tiny_config(f"run_dir={split}", "trainer.total_kimg=0.024", *common, f"resume={split}", "allow_change=[trainer.total_kimg]"))
+    train(
+        tiny_config(
+            f"run_dir={split}",
+            "trainer.total_kimg=0.024",
+            *common,
+            f"resume={split}",
+            "allow_change=[trainer.total_kimg]",
+        )
+    )
     a = torch.load(ckpt.list_checkpoints(straight)[-1], weights_only=True)
     b = torch.load(ckpt.list_checkpoints(split)[-1], weights_only=True)
     assert a["step"] == b["step"] == 4
@@ -233,8 +306,13 @@ class NaNAfter(NonSaturatingLoss):
 def test_nan_loss_stops_the_run_cleanly_and_keeps_the_last_good_checkpoint(tmp_path, register):
     register(LOSSES, NaNAfter, "test_nan_after")
     run_dir = tmp_path / "run"
-    cfg = tiny_config(f"run_dir={run_dir}", "loss=non_saturating", "loss._name_=test_nan_after", "+loss.after=2",
-                      "samples.long_frames=0")
+    cfg = tiny_config(
+        f"run_dir={run_dir}",
+        "loss=non_saturating",
+        "loss._name_=test_nan_after",
+        "+loss.after=2",
+        "samples.long_frames=0",
+    )
     with pytest.raises(TrainingDiverged, match=r"loss 'loss/G/D' is nan at kimg 0\.024"):
         train(cfg)
     status = json.loads((run_dir / "status.json").read_text())
@@ -248,8 +326,14 @@ def test_nan_loss_stops_the_run_cleanly_and_keeps_the_last_good_checkpoint(tmp_p
 
 def test_two_gloo_processes_train_one_model(tmp_path):
     run_dir = tmp_path / "run"
-    cfg = tiny_config(f"run_dir={run_dir}", "nproc=2", "trainer.batch_size=4", "trainer.batch_gpu=2",
-                      "trainer.total_kimg=0.012", "samples.long_frames=0")
+    cfg = tiny_config(
+        f"run_dir={run_dir}",
+        "nproc=2",
+        "trainer.batch_size=4",
+        "trainer.batch_gpu=2",
+        "trainer.total_kimg=0.012",
+        "samples.long_frames=0",
+    )
     train(cfg)
     assert json.loads((run_dir / "status.json").read_text())["state"] == "done"
     assert json.loads((run_dir / "run.json").read_text())["world_size"] == 2
@@ -262,10 +346,16 @@ def test_two_gloo_processes_train_one_model(tmp_path):
 def test_several_discriminators_train_together_with_their_own_samplers_and_weights(tmp_path):
     run_dir = tmp_path / "run"
     small = "channel_base: 256, channel_max: 16"
-    two = (f"+discriminator={{discriminators: [{{_name_: stylegan_v, {small}}}, "
-           f"{{_name_: stylegan_v, {small}, _sampler_: {{_name_: uniform, num_frames: 2, gap: [1, 2, 4]}}, _weight_: 0.5, _r1_gamma_: 0}}]}}")
+    two = (
+        f"+discriminator={{discriminators: [{{_name_: stylegan_v, {small}}}, "
+        f"{{_name_: stylegan_v, {small}, _sampler_: {{_name_: uniform, num_frames: 2, gap: [1, 2, 4]}}, _weight_: 0.5, _r1_gamma_: 0}}]}}"
+    )
     no_d = [o for o in TINY if not o.startswith("discriminator.")]
-    train(tiny_config(f"run_dir={run_dir}", "~discriminator", two, "trainer.total_kimg=0.006", "samples.long_frames=0", base=no_d))
+    train(
+        tiny_config(
+            f"run_dir={run_dir}", "~discriminator", two, "trainer.total_kimg=0.006", "samples.long_frames=0", base=no_d
+        )
+    )
     record = stats(run_dir)[-1]
     assert {"loss/G/D0", "loss/G/D1", "loss/D/D0", "loss/D/D1", "loss/r1/D0"} <= set(record)
     assert "loss/r1/D1" not in record  # its own R1 gamma: 0
@@ -303,7 +393,14 @@ def test_bad_configs_fail_before_training_with_a_reason(tmp_path, register):
 
     with pytest.raises(ConfigError, match=r"needs dense clips.*sampler=consecutive"):
         no_d = [o for o in TINY if not o.startswith("discriminator.")]
-        train(tiny_config(f"run_dir={tmp_path / 'b'}", "discriminator=stylegan_v", "discriminator={_name_: test_dense_d}", base=no_d))
+        train(
+            tiny_config(
+                f"run_dir={tmp_path / 'b'}",
+                "discriminator=stylegan_v",
+                "discriminator={_name_: test_dense_d}",
+                base=no_d,
+            )
+        )
     assert json.loads((tmp_path / "b" / "status.json").read_text())["state"] == "failed"
 
     with pytest.raises(ConfigError, match="metrics.*no_such_metric"):
@@ -320,7 +417,13 @@ def test_bad_configs_fail_before_training_with_a_reason(tmp_path, register):
 
 @pytest.mark.parametrize("preset", ["trainer=tiny", "experiment=tiny"])
 def test_sgvb_train_cfg_job_prints_the_config(preset):
-    out = subprocess.run([PYTHON, "-m", "benchmarks.cli", "train", preset, "--cfg", "job"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [PYTHON, "-m", "benchmarks.cli", "train", preset, "--cfg", "job"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert "total_kimg:" in out.stdout and "_name_: stylegan_v" in out.stdout
 
@@ -372,7 +475,10 @@ def test_resume_redoes_nothing_and_continues_the_logs_from_the_checkpoint(tmp_pa
         f.write('{"tick": 3, "kimg": 0.04')  # torn by the kill
 
     train(tiny_config(*common, "trainer.total_kimg=0.048", "allow_change=[trainer.total_kimg]"))
-    assert [p.name for p in ckpt.list_checkpoints(run_dir)] == ["ckpt-000000.024.pt", "ckpt-000000.048.pt"]  # none at 0.036
+    assert [p.name for p in ckpt.list_checkpoints(run_dir)] == [
+        "ckpt-000000.024.pt",
+        "ckpt-000000.048.pt",
+    ]  # none at 0.036
     assert [r["kimg"] for r in stats(run_dir)] == pytest.approx([0.012, 0.024, 0.036, 0.048])
     events = EventAccumulator(str(run_dir))
     events.Reload()
@@ -384,7 +490,9 @@ def test_resume_with_a_different_config_is_refused_unless_allowed(tmp_path):
     common = ("samples.long_frames=0", "samples.videos=1", f"run_dir={run_dir}")
     train(tiny_config(*common, "trainer.total_kimg=0.012"))
     original = (run_dir / "config.yaml").read_text()
-    with pytest.raises(ConfigError, match=r"trainer\.g_lr: 0\.0025 -> 0\.001.*trainer\.total_kimg: 0\.012 -> 0\.024.*allow_change="):
+    with pytest.raises(
+        ConfigError, match=r"trainer\.g_lr: 0\.0025 -> 0\.001.*trainer\.total_kimg: 0\.012 -> 0\.024.*allow_change="
+    ):
         train(tiny_config(*common, "trainer.total_kimg=0.024", "trainer.g_lr=0.001", f"resume={run_dir}"))
     assert json.loads((run_dir / "status.json").read_text())["state"] == "done"  # a refused resume changes nothing
     info = json.loads((run_dir / "run.json").read_text())
@@ -403,7 +511,9 @@ def test_a_sampler_choice_that_would_be_ignored_is_refused(tmp_path):
     cfg = tiny_config(f"run_dir={tmp_path / 'a'}", "discriminator=video3d_small", base=no_d)
     assert cfg.sampler is None  # config.yaml has no top-level sampler; run.json names the discriminator's own
     with pytest.raises(ConfigError, match=r"sampler=sparse_random would be ignored.*video3d.*consecutive"):
-        train(tiny_config(f"run_dir={tmp_path / 'b'}", "discriminator=video3d_small", "sampler=sparse_random", base=no_d))
+        train(
+            tiny_config(f"run_dir={tmp_path / 'b'}", "discriminator=video3d_small", "sampler=sparse_random", base=no_d)
+        )
 
 
 def test_one_run_folder_has_one_writer(tmp_path):
@@ -426,8 +536,18 @@ def test_workers_do_not_outlive_a_killed_launcher(tmp_path):
     from benchmarks.records.run_folder import lock_holder
 
     run_dir = tmp_path / "run"
-    args = [PYTHON, "-m", "benchmarks.cli", "train", *TINY, f"run_dir={run_dir}", "nproc=2", "trainer.batch_size=4",
-            "trainer.total_kimg=10", "samples.long_frames=0"]
+    args = [
+        PYTHON,
+        "-m",
+        "benchmarks.cli",
+        "train",
+        *TINY,
+        f"run_dir={run_dir}",
+        "nproc=2",
+        "trainer.batch_size=4",
+        "trainer.total_kimg=10",
+        "samples.long_frames=0",
+    ]
     proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120

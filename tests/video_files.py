@@ -1,4 +1,5 @@
 """Writing tiny lossless test videos with PyAV (shared by the dataset and converter tests)."""
+
 from pathlib import Path
 
 import av

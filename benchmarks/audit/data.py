@@ -6,6 +6,7 @@ on uint8 tensors and kept while the metric reads it (a few batches at a time), s
 with the number of videos. Every test clip starts at one seeded offset for all distortions and
 strengths, so strength 0 is the same undistorted clip for every distortion (the metric's noise floor).
 """
+
 from __future__ import annotations
 
 import collections
@@ -16,7 +17,6 @@ import numpy as np
 import torch
 
 from benchmarks.data.base import hash_items
-
 from registry.interfaces import Distortion
 
 
@@ -47,8 +47,13 @@ class SubsetVideos:
 def split_halves(dataset, num_videos: int) -> tuple[SubsetVideos, SubsetVideos]:
     """(reference, test): even and odd videos, ``num_videos`` each."""
     if len(dataset) < 2 * num_videos:
-        raise ValueError(f"audit: num_videos={num_videos} per half needs {2 * num_videos} videos, the dataset has {len(dataset)}; lower num_videos")
-    return (SubsetVideos(dataset, range(0, 2 * num_videos, 2), "reference"), SubsetVideos(dataset, range(1, 2 * num_videos, 2), "test"))
+        raise ValueError(
+            f"audit: num_videos={num_videos} per half needs {2 * num_videos} videos, the dataset has {len(dataset)}; lower num_videos"
+        )
+    return (
+        SubsetVideos(dataset, range(0, 2 * num_videos, 2), "reference"),
+        SubsetVideos(dataset, range(1, 2 * num_videos, 2), "test"),
+    )
 
 
 def clip_offsets(test: SubsetVideos, source_frames: int, seed: int) -> list[int]:
@@ -57,8 +62,10 @@ def clip_offsets(test: SubsetVideos, source_frames: int, seed: int) -> list[int]
     for i in range(len(test)):
         room = test.video_length(i) - source_frames
         if room < 0:
-            raise ValueError(f"audit: test video {test.video_name(i)} has {test.video_length(i)} frames; the chosen metrics and "
-                             f"distortions read {source_frames} (lower the metrics' frames, or drop speed_change / frame_drops)")
+            raise ValueError(
+                f"audit: test video {test.video_name(i)} has {test.video_length(i)} frames; the chosen metrics and "
+                f"distortions read {source_frames} (lower the metrics' frames, or drop speed_change / frame_drops)"
+            )
         offsets.append(int(np.random.default_rng([seed, test.indices[i]]).integers(0, room + 1)))
     return offsets
 
@@ -79,7 +86,9 @@ class SourceClips:
         """The first ``num_frames`` source frames of test video ``i``: uint8 ``[num_frames, H, W, C]``."""
         if i in self._clips:
             return self._clips[i][:num_frames]
-        clip = self.test.read_frames(i, range(self.offsets[i], self.offsets[i] + (self.source_frames if self.keep else num_frames)))
+        clip = self.test.read_frames(
+            i, range(self.offsets[i], self.offsets[i] + (self.source_frames if self.keep else num_frames))
+        )
         if self.keep:
             self._clips[i] = clip
         return clip[:num_frames]
@@ -88,8 +97,18 @@ class SourceClips:
 class DistortedVideos:
     """The test half with ``distortion`` at ``strength`` applied: videos of ``num_frames`` frames, made batch by batch."""
 
-    def __init__(self, source: SourceClips, distortion: Distortion, name: str, strength: float,
-                 num_frames: int, *, batch_size: int = 16, seed: int = 0, keep_batches: int = 4):
+    def __init__(
+        self,
+        source: SourceClips,
+        distortion: Distortion,
+        name: str,
+        strength: float,
+        num_frames: int,
+        *,
+        batch_size: int = 16,
+        seed: int = 0,
+        keep_batches: int = 4,
+    ):
         self.source, self.test, self.distortion, self.name = source, source.test, distortion, name
         self.strength, self.num_frames, self.seed = float(strength), int(num_frames), int(seed)
         self.resolution = self.test.resolution
@@ -112,7 +131,15 @@ class DistortedVideos:
         return self.num_frames
 
     def fingerprint(self) -> str:
-        return hash_items("distorted", self.test.fingerprint(), self.source.offsets, self.name, self.strength, self.num_frames, self.seed)
+        return hash_items(
+            "distorted",
+            self.test.fingerprint(),
+            self.source.offsets,
+            self.name,
+            self.strength,
+            self.num_frames,
+            self.seed,
+        )
 
     def read_frames(self, i: int, frame_indices: Sequence[int]) -> torch.Tensor:
         k = self.batch_of[int(i)]
@@ -127,5 +154,7 @@ class DistortedVideos:
     def _make(self, k: int) -> torch.Tensor:
         members = self.batches[k]
         source = torch.stack([self.source.read(i, self.source_frames) for i in members])  # [B, S, H, W, C]
-        generator = torch.Generator().manual_seed(int(np.random.SeedSequence([self.seed, k, int(self.strength * 1e6)]).generate_state(1)[0]))
+        generator = torch.Generator().manual_seed(
+            int(np.random.SeedSequence([self.seed, k, int(self.strength * 1e6)]).generate_state(1)[0])
+        )
         return self.distortion(source, self.strength, self.num_frames, generator)

@@ -1,4 +1,5 @@
 """Response curves: one figure per distortion family, one panel per distortion, one line per metric."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,7 +30,7 @@ def plot_family(table: pd.DataFrame, family: str, stem: Path, title: str) -> lis
         ax.axhline(0, color="grey", lw=0.8)
         ax.set(title=distortion, xlabel="strength")
         ax.grid(alpha=0.3)
-    for ax in axes.flat[len(distortions):]:
+    for ax in axes.flat[len(distortions) :]:
         ax.axis("off")
     for ax in axes[:, 0]:
         ax.set_ylabel("(value − floor) / max")

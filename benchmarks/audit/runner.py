@@ -5,6 +5,7 @@ read from the real-statistics cache (``metrics/cache.py``) for every other disto
 Strength 0 (the undistorted test half) is scored once per metric: it is the metric's noise floor, the
 value two samples of the same data get.
 """
+
 from __future__ import annotations
 
 import sys
@@ -14,11 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from registry import DISTORTIONS
-from registry.core import canonical, split_spec
-
 from benchmarks.audit import figures, summary
 from benchmarks.audit.data import DistortedVideos, SourceClips, split_halves
+from registry import DISTORTIONS
+from registry.core import canonical, split_spec
 
 
 def metric_span(metric: Any, clip_frames: int) -> int:
@@ -32,7 +32,9 @@ def check_strengths(strengths: Sequence[float]) -> list[float]:
     values = sorted({float(s) for s in strengths})
     bad = [s for s in values if not 0 < s <= 1]
     if bad or not values:
-        raise ValueError(f"strengths: give values in (0, 1] (0, the noise floor, is always measured), got {list(strengths)}")
+        raise ValueError(
+            f"strengths: give values in (0, 1] (0, the noise floor, is always measured), got {list(strengths)}"
+        )
     return values
 
 
@@ -46,10 +48,23 @@ def build_distortions(specs: Sequence[Any]) -> dict[str, Any]:
     return built
 
 
-def run_audit(dataset, *, metrics: Sequence[Any], distortions: Sequence[Any], strengths: Sequence[float], num_videos: int,
-              out_dir: str | Path, device: Any = None, seed: int = 0, batch_size: int | None = None, distortion_batch: int = 16,
-              clip_frames: int = 16, detector_path: str | None = None, allow_stand_in_detectors: bool = False,
-              cache_dir: str | Path | None = None) -> pd.DataFrame:
+def run_audit(
+    dataset,
+    *,
+    metrics: Sequence[Any],
+    distortions: Sequence[Any],
+    strengths: Sequence[float],
+    num_videos: int,
+    out_dir: str | Path,
+    device: Any = None,
+    seed: int = 0,
+    batch_size: int | None = None,
+    distortion_batch: int = 16,
+    clip_frames: int = 16,
+    detector_path: str | None = None,
+    allow_stand_in_detectors: bool = False,
+    cache_dir: str | Path | None = None,
+) -> pd.DataFrame:
     """Score every (metric, distortion, strength); write the table, summaries and figures to ``out_dir``; return the table."""
     from metrics import build_metric, evaluate
 
@@ -62,29 +77,55 @@ def run_audit(dataset, *, metrics: Sequence[Any], distortions: Sequence[Any], st
     spans = {m.name: metric_span(m, clip_frames) for m in chosen}
     source_frames = max(d.source_frames(s) for d in built.values() for s in spans.values())
     source = SourceClips(test, source_frames, seed)
-    common = dict(real=reference, device=device, seed=seed, batch_size=batch_size, detector_path=detector_path,
-                  allow_stand_in_detectors=allow_stand_in_detectors, cache_dir=cache_dir)
+    common = dict(
+        real=reference,
+        device=device,
+        seed=seed,
+        batch_size=batch_size,
+        detector_path=detector_path,
+        allow_stand_in_detectors=allow_stand_in_detectors,
+        cache_dir=cache_dir,
+    )
 
     rows = []
     for metric in chosen:
+
         def score(distortion, name: str, strength: float) -> dict:
-            fake = DistortedVideos(source, distortion, name, strength, spans[metric.name], batch_size=distortion_batch, seed=seed)
+            fake = DistortedVideos(
+                source, distortion, name, strength, spans[metric.name], batch_size=distortion_batch, seed=seed
+            )
             return evaluate(metric, fake=fake, **common)
 
         floor = score(next(iter(built.values())), "none", 0.0)
-        print(f"audit: {metric.name}: noise floor {floor['value']:.4f} (n = {floor['protocol']['num_fake']})", file=sys.stderr)
+        print(
+            f"audit: {metric.name}: noise floor {floor['value']:.4f} (n = {floor['protocol']['num_fake']})",
+            file=sys.stderr,
+        )
         for name, distortion in built.items():
             records = [(0.0, floor)] + [(s, score(distortion, name, s)) for s in strengths]
             for strength, rec in records:
-                rows.append({
-                    "metric": metric.name, "distortion": name, "family": distortion.family, "strength": strength,
-                    "parameter_name": distortion.parameter_name, "parameter": distortion.parameter(strength) if strength else None,
-                    "value": rec["value"], "noise_floor": floor["value"], "n": rec["protocol"]["num_fake"],
-                    "stand_in": bool(rec["protocol"].get("stand_in", False)),
-                })
-            print(f"audit: {metric.name} × {name}: " + ", ".join(f"{s:g}→{r['value']:.4f}" for s, r in records), file=sys.stderr)
+                rows.append(
+                    {
+                        "metric": metric.name,
+                        "distortion": name,
+                        "family": distortion.family,
+                        "strength": strength,
+                        "parameter_name": distortion.parameter_name,
+                        "parameter": distortion.parameter(strength) if strength else None,
+                        "value": rec["value"],
+                        "noise_floor": floor["value"],
+                        "n": rec["protocol"]["num_fake"],
+                        "stand_in": bool(rec["protocol"].get("stand_in", False)),
+                    }
+                )
+            print(
+                f"audit: {metric.name} × {name}: " + ", ".join(f"{s:g}→{r['value']:.4f}" for s, r in records),
+                file=sys.stderr,
+            )
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(rows, columns=summary.TABLE_COLUMNS).to_csv(Path(out_dir) / "audit.partial.csv", index=False)  # long runs keep finished metrics
+        pd.DataFrame(rows, columns=summary.TABLE_COLUMNS).to_csv(
+            Path(out_dir) / "audit.partial.csv", index=False
+        )  # long runs keep finished metrics
     table = pd.DataFrame(rows, columns=summary.TABLE_COLUMNS)
     write_outputs(table, Path(out_dir))
     (Path(out_dir) / "audit.partial.csv").unlink(missing_ok=True)
@@ -96,16 +137,25 @@ def write_outputs(table: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     by_distortion = summary.per_distortion(table)
     by_metric = summary.per_metric(by_distortion)
-    paths = {"table": out_dir / "audit.csv", "distortions": out_dir / "summary_distortions.csv",
-             "metrics": out_dir / "summary_metrics.csv", "markdown": out_dir / "summary.md"}
+    paths = {
+        "table": out_dir / "audit.csv",
+        "distortions": out_dir / "summary_distortions.csv",
+        "metrics": out_dir / "summary_metrics.csv",
+        "markdown": out_dir / "summary.md",
+    }
     table.to_csv(paths["table"], index=False)
     by_distortion.to_csv(paths["distortions"], index=False)
     by_metric.to_csv(paths["metrics"], index=False)
-    caveat = "\n**Stand-in detectors** (random networks): these responses describe the stand-ins, not the real I3D/Inception/DINO.\n" \
-        if table["stand_in"].any() else ""
+    caveat = (
+        "\n**Stand-in detectors** (random networks): these responses describe the stand-ins, not the real I3D/Inception/DINO.\n"
+        if table["stand_in"].any()
+        else ""
+    )
     paths["markdown"].write_text(summary.markdown(by_distortion, by_metric) + caveat)
     for family in table["family"].unique():
         stand = " [stand-in detectors]" if table["stand_in"].any() else ""
-        for path in figures.plot_family(table, family, out_dir / f"response_{family}", f"{family} distortions: metric response{stand}"):
+        for path in figures.plot_family(
+            table, family, out_dir / f"response_{family}", f"{family} distortions: metric response{stand}"
+        ):
             paths[f"{family}_{path.suffix[1:]}"] = path
     return paths

@@ -12,13 +12,25 @@ metric's ``noise_floor`` (its value at strength 0, the undistorted test half aga
     own units over its own units, so metrics compare; it is refused (NaN) when the temporal response is
     not above the floor, where it would have no meaning.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-TABLE_COLUMNS = ["metric", "distortion", "family", "strength", "parameter_name", "parameter", "value", "noise_floor", "n", "stand_in"]
+TABLE_COLUMNS = [
+    "metric",
+    "distortion",
+    "family",
+    "strength",
+    "parameter_name",
+    "parameter",
+    "value",
+    "noise_floor",
+    "n",
+    "stand_in",
+]
 
 
 def spearman(strengths: np.ndarray, values: np.ndarray) -> float:
@@ -35,13 +47,18 @@ def per_distortion(table: pd.DataFrame) -> pd.DataFrame:
         group = group.sort_values("strength")
         floor = float(group["noise_floor"].iloc[0])
         distorted = group[group["strength"] > 0]
-        rows.append({
-            "metric": metric, "distortion": distortion, "family": group["family"].iloc[0],
-            "spearman": spearman(group["strength"].to_numpy(), group["value"].to_numpy()),
-            "response": float((distorted["value"] - floor).mean()) if len(distorted) else float("nan"),
-            "response_at_max": float(group["value"].iloc[-1] - floor),
-            "noise_floor": floor, "strengths": len(group),
-        })
+        rows.append(
+            {
+                "metric": metric,
+                "distortion": distortion,
+                "family": group["family"].iloc[0],
+                "spearman": spearman(group["strength"].to_numpy(), group["value"].to_numpy()),
+                "response": float((distorted["value"] - floor).mean()) if len(distorted) else float("nan"),
+                "response_at_max": float(group["value"].iloc[-1] - floor),
+                "noise_floor": floor,
+                "strengths": len(group),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -53,12 +70,17 @@ def per_metric(by_distortion: pd.DataFrame) -> pd.DataFrame:
         s = float(spatial.mean()) if len(spatial) else float("nan")
         t = float(temporal.mean()) if len(temporal) else float("nan")
         temporal_rho = group.loc[group["family"] == "temporal", "spearman"]
-        rows.append({
-            "metric": metric, "spatial_response": s, "temporal_response": t,
-            "spatial_temporal_ratio": s / t if np.isfinite(s) and np.isfinite(t) and t > 0 else float("nan"),
-            "temporal_monotone": int((temporal_rho >= 1 - 1e-9).sum()), "temporal_distortions": int(len(temporal_rho)),
-            "mean_temporal_spearman": float(temporal_rho.mean()) if len(temporal_rho) else float("nan"),
-        })
+        rows.append(
+            {
+                "metric": metric,
+                "spatial_response": s,
+                "temporal_response": t,
+                "spatial_temporal_ratio": s / t if np.isfinite(s) and np.isfinite(t) and t > 0 else float("nan"),
+                "temporal_monotone": int((temporal_rho >= 1 - 1e-9).sum()),
+                "temporal_distortions": int(len(temporal_rho)),
+                "mean_temporal_spearman": float(temporal_rho.mean()) if len(temporal_rho) else float("nan"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -73,13 +95,26 @@ def markdown(by_distortion: pd.DataFrame, by_metric: pd.DataFrame) -> str:
     """Two Markdown tables: Spearman per distortion (rows) and metric (columns), then the per-metric summary."""
     metrics = list(dict.fromkeys(by_distortion["metric"]))
     rho = {(r["distortion"], r["metric"]): r["spearman"] for _, r in by_distortion.iterrows()}
-    lines = ["| family | distortion | " + " | ".join(f"ρ {m}" for m in metrics) + " |", "|---|---|" + "---:|" * len(metrics)]
+    lines = [
+        "| family | distortion | " + " | ".join(f"ρ {m}" for m in metrics) + " |",
+        "|---|---|" + "---:|" * len(metrics),
+    ]
     for _, (family, distortion) in by_distortion[["family", "distortion"]].drop_duplicates().iterrows():
-        lines.append(f"| {family} | {distortion} | " + " | ".join(_fmt(rho.get((distortion, m), float("nan")), 2) for m in metrics) + " |")
-    lines += ["", "| metric | spatial response | temporal response | spatial / temporal | temporal monotone (ρ = 1) |", "|---|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {family} | {distortion} | "
+            + " | ".join(_fmt(rho.get((distortion, m), float("nan")), 2) for m in metrics)
+            + " |"
+        )
+    lines += [
+        "",
+        "| metric | spatial response | temporal response | spatial / temporal | temporal monotone (ρ = 1) |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for _, r in by_metric.iterrows():
-        lines.append(f"| {r['metric']} | {_fmt(r['spatial_response'], 4)} | {_fmt(r['temporal_response'], 4)} | "
-                     f"{_fmt(r['spatial_temporal_ratio'], 2)} | {r['temporal_monotone']} / {r['temporal_distortions']} |")
+        lines.append(
+            f"| {r['metric']} | {_fmt(r['spatial_response'], 4)} | {_fmt(r['temporal_response'], 4)} | "
+            f"{_fmt(r['spatial_temporal_ratio'], 2)} | {r['temporal_monotone']} / {r['temporal_distortions']} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -1,5 +1,6 @@
 """``sgvb audit``: Hydra front end of ``benchmarks.audit.runner.run_audit`` (``benchmarks/conf/audit.yaml``;
 every key's type and default in ``benchmarks.config.commands.AuditConfig``)."""
+
 from __future__ import annotations
 
 import sys
@@ -15,19 +16,26 @@ from registry.devices import resolve_device
 
 def run(cfg: DictConfig | AuditConfig):
     """Run the audit; return its table. ``cfg``: a composed ``audit`` config (converted once here) or the settings."""
-    from registry import DATASETS
-
     from benchmarks.audit.runner import run_audit
+    from registry import DATASETS
 
     settings = typed_settings(cfg, AuditConfig)
     if not settings.dataset:
         raise ValueError("no dataset: pass dataset=<frames|mp4|synthetic> dataset.path=... (or preset=quick)")
     return run_audit(
-        DATASETS.build(settings.dataset), metrics=metric_list(settings.metrics),
-        distortions=metric_list(settings.distortions), strengths=settings.strengths, num_videos=settings.num_videos,
-        out_dir=settings.out_dir, device=resolve_device(settings.device), seed=settings.seed, batch_size=settings.batch_size,
-        distortion_batch=settings.distortion_batch, clip_frames=settings.clip_frames,
-        detector_path=settings.detector_path, allow_stand_in_detectors=settings.allow_stand_in_detectors,
+        DATASETS.build(settings.dataset),
+        metrics=metric_list(settings.metrics),
+        distortions=metric_list(settings.distortions),
+        strengths=settings.strengths,
+        num_videos=settings.num_videos,
+        out_dir=settings.out_dir,
+        device=resolve_device(settings.device),
+        seed=settings.seed,
+        batch_size=settings.batch_size,
+        distortion_batch=settings.distortion_batch,
+        clip_frames=settings.clip_frames,
+        detector_path=settings.detector_path,
+        allow_stand_in_detectors=settings.allow_stand_in_detectors,
         cache_dir=settings.cache_dir,
     )
 

@@ -8,6 +8,7 @@ what it then calls, so a new contract is one entry there.
     sgvb check-plugin my_gen                          # every kind that has a component 'my_gen'
     sgvb check-plugin stylegan_v --kind discriminator channel_base=256 channel_max=16
 """
+
 from __future__ import annotations
 
 import argparse
@@ -108,7 +109,10 @@ def expect(condition: bool, message: str) -> None:
 def expect_tensor(x: Any, shape: tuple[int, ...], what: str, *, dtype: torch.dtype | None = None) -> torch.Tensor:
     expect(isinstance(x, torch.Tensor), f"{what} must be a tensor, got {type(x).__name__}")
     expect(tuple(x.shape) == shape, f"{what} has shape {tuple(x.shape)}, expected {shape}")
-    expect(x.is_floating_point() if dtype is None else x.dtype == dtype, f"{what} has dtype {x.dtype}, expected {dtype or 'float'}")
+    expect(
+        x.is_floating_point() if dtype is None else x.dtype == dtype,
+        f"{what} has dtype {x.dtype}, expected {dtype or 'float'}",
+    )
     expect(dtype == torch.uint8 or bool(torch.isfinite(x).all()), f"{what} holds NaN or Inf")
     return x
 
@@ -120,11 +124,15 @@ def _has_grad(params: Iterator[torch.nn.Parameter]) -> bool:
 def _probe_times(sampler: Any, continuous: bool) -> torch.Tensor:
     rng = np.random.default_rng(0)
     length = max(int(sampler.min_video_length), 32)
-    return torch.tensor(np.stack([sampler.sample(length, rng, continuous=continuous) for _ in range(BATCH)]), dtype=torch.float32)
+    return torch.tensor(
+        np.stack([sampler.sample(length, rng, continuous=continuous) for _ in range(BATCH)]), dtype=torch.float32
+    )
 
 
 def _frames(k: int, resolution: int, *, requires_grad: bool = False) -> torch.Tensor:
-    frames = torch.rand(BATCH, k, 3, resolution, resolution, generator=torch.Generator().manual_seed(0)) * 2 - 1  # [B, k, 3, H, W]
+    frames = (
+        torch.rand(BATCH, k, 3, resolution, resolution, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    )  # [B, k, 3, H, W]
     return frames.requires_grad_(requires_grad)
 
 
@@ -136,32 +144,56 @@ def check_generator(check: Checker, G: Any, probe: Probe) -> None:
         expect(int(G.resolution) == resolution, f"resolution is {G.resolution}, the harness asked for {resolution}")
         expect(int(G.z_dim) > 0, f"z_dim must be > 0, got {G.z_dim}")
         stages = G.training_stages
-        expect(len(stages) > 0 and all(isinstance(s, str) for s in stages), f"training_stages must be names, got {stages!r}")
+        expect(
+            len(stages) > 0 and all(isinstance(s, str) for s in stages),
+            f"training_stages must be names, got {stages!r}",
+        )
 
     check(f"declares resolution {resolution}, z_dim, training_stages", declares, essential=True)
     stages = tuple(G.training_stages)
     ema = copy.deepcopy(G)
-    check(f"begin_stage('{stages[0]}', real_batches, ema=G_ema) (the harness's first call)",
-          lambda: G.begin_stage(stages[0], iter(lambda: (_frames(CLIP, resolution), torch.zeros(BATCH, CLIP)), None), ema=ema))
-    z = check("sample_z(2) -> [2, z_dim]", lambda: expect_tensor(G.sample_z(BATCH), (BATCH, int(G.z_dim)), "z"), essential=True)
+    check(
+        f"begin_stage('{stages[0]}', real_batches, ema=G_ema) (the harness's first call)",
+        lambda: G.begin_stage(
+            stages[0], iter(lambda: (_frames(CLIP, resolution), torch.zeros(BATCH, CLIP)), None), ema=ema
+        ),
+    )
+    z = check(
+        "sample_z(2) -> [2, z_dim]",
+        lambda: expect_tensor(G.sample_z(BATCH), (BATCH, int(G.z_dim)), "z"),
+        essential=True,
+    )
     offset = 0.5 if G.continuous_time else 0.0
     t = torch.arange(CLIP, dtype=torch.float32).expand(BATCH, -1) + offset  # [B, T]
     expected = (BATCH, CLIP, 3, resolution, resolution)
-    fake = check(f"G(z, t {list(t.shape)}{' at real-valued times' if offset else ''}) -> {list(expected)}",
-                 lambda: expect_tensor(G(z, t), expected, "G(z, t)"), essential=True)
+    fake = check(
+        f"G(z, t {list(t.shape)}{' at real-valued times' if offset else ''}) -> {list(expected)}",
+        lambda: expect_tensor(G(z, t), expected, "G(z, t)"),
+        essential=True,
+    )
 
     def backward() -> None:
-        (fake.float() * torch.randn(fake.shape, generator=torch.Generator().manual_seed(1))).sum().backward()  # a random direction
+        (
+            fake.float() * torch.randn(fake.shape, generator=torch.Generator().manual_seed(1))
+        ).sum().backward()  # a random direction
         expect(_has_grad(G.parameters()), "no parameter got a gradient from the frames")
 
     check("frames are differentiable in G's parameters", backward)
     long_t = torch.arange(2 * CLIP, dtype=torch.float32).expand(BATCH, -1)
-    check(f"generate_long(z, t [2, {2 * CLIP}], chunk_size=2) renders in chunks",
-          lambda: expect_tensor(G.generate_long(z, long_t, chunk_size=2), (BATCH, 2 * CLIP, 3, resolution, resolution), "generate_long"))
+    check(
+        f"generate_long(z, t [2, {2 * CLIP}], chunk_size=2) renders in chunks",
+        lambda: expect_tensor(
+            G.generate_long(z, long_t, chunk_size=2), (BATCH, 2 * CLIP, 3, resolution, resolution), "generate_long"
+        ),
+    )
     own = {id(p) for p in G.parameters()}
     for stage in stages:
-        check(f"stage_parameters('{stage}') are G's own parameters",
-              lambda stage=stage: expect(all(id(p) in own for p in G.stage_parameters(stage)), "a parameter does not belong to G"))
+        check(
+            f"stage_parameters('{stage}') are G's own parameters",
+            lambda stage=stage: expect(
+                all(id(p) in own for p in G.stage_parameters(stage)), "a parameter does not belong to G"
+            ),
+        )
 
     def auxiliary() -> None:
         aux = G.auxiliary_losses()
@@ -175,21 +207,33 @@ def check_generator(check: Checker, G: Any, probe: Probe) -> None:
 def check_discriminator(check: Checker, D: Any, probe: Probe) -> None:
     sampler, resolution = probe.sampler, probe.resolution
     k = int(sampler.num_frames)
-    check(f"num_frames = {k}, the number its sampler ({sampler!r}) draws", lambda: expect(int(D.num_frames) == k, f"num_frames is {D.num_frames}"))
+    check(
+        f"num_frames = {k}, the number its sampler ({sampler!r}) draws",
+        lambda: expect(int(D.num_frames) == k, f"num_frames is {D.num_frames}"),
+    )
     frames, t = _frames(k, resolution, requires_grad=True), _probe_times(sampler, continuous=False)
-    logits = check(f"D(frames [2, {k}, 3, {resolution}, {resolution}], t [2, {k}]) -> [2]",
-                   lambda: expect_tensor(D(frames, t), (BATCH,), "logits"), essential=True)
+    logits = check(
+        f"D(frames [2, {k}, 3, {resolution}, {resolution}], t [2, {k}]) -> [2]",
+        lambda: expect_tensor(D(frames, t), (BATCH,), "logits"),
+        essential=True,
+    )
 
     def backward() -> None:
         logits.sum().backward()
-        expect(frames.grad is not None and bool(frames.grad.abs().sum() > 0), "the logits do not depend on the frames (G would learn nothing)")
+        expect(
+            frames.grad is not None and bool(frames.grad.abs().sum() > 0),
+            "the logits do not depend on the frames (G would learn nothing)",
+        )
         expect(_has_grad(D.parameters()), "no parameter got a gradient")
 
     check("logits are differentiable in the frames and D's parameters", backward)
     if D.needs_dense_clips:
         from benchmarks.training.components import is_dense
 
-        check("needs_dense_clips: its declared sampler draws consecutive frames", lambda: expect(is_dense(sampler, 32), f"{sampler!r} draws sparse clips"))
+        check(
+            "needs_dense_clips: its declared sampler draws consecutive frames",
+            lambda: expect(is_dense(sampler, 32), f"{sampler!r} draws sparse clips"),
+        )
 
 
 def check_loss(check: Checker, loss: Any, probe: Probe) -> None:
@@ -197,13 +241,21 @@ def check_loss(check: Checker, loss: Any, probe: Probe) -> None:
     kwargs = {"real_logits": real} if loss.needs_real_logits_for_generator else {}
     label = "generator(fake_logits [4]" + (", real_logits=[4]" if kwargs else "") + ") -> [4], differentiable"
     check(label, lambda: expect_tensor(loss.generator(fake, **kwargs), (4,), "generator loss").sum().backward())
-    check("discriminator(real_logits [4], fake_logits [4]) -> ([4], [4])",
-          lambda: [expect_tensor(x, (4,), "discriminator loss") for x in loss.discriminator(real, fake.detach())])
+    check(
+        "discriminator(real_logits [4], fake_logits [4]) -> ([4], [4])",
+        lambda: [expect_tensor(x, (4,), "discriminator loss") for x in loss.discriminator(real, fake.detach())],
+    )
     check(f"gp_weight = {loss.gp_weight} >= 0", lambda: expect(float(loss.gp_weight) >= 0, "a negative penalty weight"))
     if loss.gp_weight > 0:
         real_frames, fake_frames = _frames(CLIP, 8), _frames(CLIP, 8).flip(0)
-        check("penalty(D, real [2, 3, 3, 8, 8], fake, t) -> [2]", lambda: expect_tensor(
-            loss.penalty(_ProbeDiscriminator(), real_frames, fake_frames, torch.zeros(BATCH, CLIP)), (BATCH,), "penalty"))
+        check(
+            "penalty(D, real [2, 3, 3, 8, 8], fake, t) -> [2]",
+            lambda: expect_tensor(
+                loss.penalty(_ProbeDiscriminator(), real_frames, fake_frames, torch.zeros(BATCH, CLIP)),
+                (BATCH,),
+                "penalty",
+            ),
+        )
 
 
 class _ProbeDiscriminator(VideoDiscriminator):
@@ -221,10 +273,13 @@ class _ProbeDiscriminator(VideoDiscriminator):
 
 def check_sampler(check: Checker, sampler: Any, probe: Probe) -> None:
     k, shortest = int(sampler.num_frames), int(sampler.min_video_length)
-    check(f"num_frames = {k} >= 1, min_video_length = {shortest} >= 1, max_span = {sampler.max_span} >= 0",
-          lambda: expect(k >= 1 and shortest >= 1 and int(sampler.max_span) >= 0, "out of range"))
+    check(
+        f"num_frames = {k} >= 1, min_video_length = {shortest} >= 1, max_span = {sampler.max_span} >= 0",
+        lambda: expect(k >= 1 and shortest >= 1 and int(sampler.max_span) >= 0, "out of range"),
+    )
     rng = np.random.default_rng(0)
     for continuous in (False, True):
+
         def draws(continuous: bool = continuous) -> None:
             for length in (shortest, shortest + 7, 4 * shortest + 33):
                 for _ in range(16):
@@ -232,10 +287,19 @@ def check_sampler(check: Checker, sampler: Any, probe: Probe) -> None:
                     expect(t.shape == (k,), f"sample({length}) has shape {t.shape}, expected ({k},)")
                     expect(bool(np.all(np.diff(t) >= 0)), f"sample({length}) is not sorted: {t}")
                     expect(t[0] >= 0 and t[-1] <= length - 1, f"sample({length}) leaves [0, {length - 1}]: {t}")
-                    expect(t[-1] - t[0] <= sampler.max_span + 1e-9, f"sample({length}) spans {t[-1] - t[0]} > max_span {sampler.max_span}")
-                    expect(continuous or bool(np.all(t == np.round(t))), f"sample({length}) of a real clip is not integer: {t}")
+                    expect(
+                        t[-1] - t[0] <= sampler.max_span + 1e-9,
+                        f"sample({length}) spans {t[-1] - t[0]} > max_span {sampler.max_span}",
+                    )
+                    expect(
+                        continuous or bool(np.all(t == np.round(t))),
+                        f"sample({length}) of a real clip is not integer: {t}",
+                    )
 
-        check(f"sample(video_length, rng, continuous={continuous}): sorted [{k}] inside the video, span <= max_span", draws)
+        check(
+            f"sample(video_length, rng, continuous={continuous}): sorted [{k}] inside the video, span <= max_span",
+            draws,
+        )
 
 
 def check_dataset(check: Checker, dataset: Any, probe: Probe) -> None:
@@ -247,11 +311,23 @@ def check_dataset(check: Checker, dataset: Any, probe: Probe) -> None:
 
     length = check("has videos; video_name(0), video_length(0) >= 1", first_video, essential=True)
     n, res = len(dataset), int(dataset.resolution)
-    check(f"read_frames(0, [0, {length - 1}]) -> uint8 [2, {res}, {res}, 3]",
-          lambda: expect_tensor(dataset.read_frames(0, [0, length - 1]), (2, res, res, 3), "frames", dtype=torch.uint8))
-    check(f"read_frames(last video {n - 1}, [0])", lambda: expect_tensor(dataset.read_frames(n - 1, [0]), (1, res, res, 3), "frames", dtype=torch.uint8))
-    check("fingerprint() is a stable non-empty string",
-          lambda: expect(isinstance(dataset.fingerprint(), str) and dataset.fingerprint() and dataset.fingerprint() == dataset.fingerprint(), "unstable or empty"))
+    check(
+        f"read_frames(0, [0, {length - 1}]) -> uint8 [2, {res}, {res}, 3]",
+        lambda: expect_tensor(dataset.read_frames(0, [0, length - 1]), (2, res, res, 3), "frames", dtype=torch.uint8),
+    )
+    check(
+        f"read_frames(last video {n - 1}, [0])",
+        lambda: expect_tensor(dataset.read_frames(n - 1, [0]), (1, res, res, 3), "frames", dtype=torch.uint8),
+    )
+    check(
+        "fingerprint() is a stable non-empty string",
+        lambda: expect(
+            isinstance(dataset.fingerprint(), str)
+            and dataset.fingerprint()
+            and dataset.fingerprint() == dataset.fingerprint(),
+            "unstable or empty",
+        ),
+    )
 
 
 def check_augmentation(check: Checker, aug: Any, probe: Probe) -> None:
@@ -277,13 +353,20 @@ def check_augmentation(check: Checker, aug: Any, probe: Probe) -> None:
 
 
 def check_metric(check: Checker, metric: Any, probe: Probe) -> None:
-    check(f"name = {metric.name!r} (encodes the protocol)", lambda: expect(isinstance(metric.name, str) and metric.name, "empty name"))
-    check(f"direction = {metric.direction!r} ('lower' or 'higher' is better)",
-          lambda: expect(metric.direction in ("lower", "higher"), "tables and best-checkpoint tracking read it"))
+    check(
+        f"name = {metric.name!r} (encodes the protocol)",
+        lambda: expect(isinstance(metric.name, str) and metric.name, "empty name"),
+    )
+    check(
+        f"direction = {metric.direction!r} ('lower' or 'higher' is better)",
+        lambda: expect(metric.direction in ("lower", "higher"), "tables and best-checkpoint tracking read it"),
+    )
     if metric.shares_real_statistics:
         own = type(metric).real_side is not Metric.real_side
-        check("shares_real_statistics: implements real_side(ctx, real) (what `sgvb stats` writes)",
-              lambda: expect(own, "it is the contract's default, which refuses"))
+        check(
+            "shares_real_statistics: implements real_side(ctx, real) (what `sgvb stats` writes)",
+            lambda: expect(own, "it is the contract's default, which refuses"),
+        )
     check.note("compute(ctx, fake, real) is not run here: it needs detectors and data (`sgvb eval` runs it)")
 
 
@@ -302,11 +385,17 @@ def check_positional_encoding(check: Checker, enc: Any, probe: Probe) -> None:
         what = f"t [{n}], codes [{n}, 2, {MOTION_DIM}], code_times [{n}, 2]"
     else:
         args, what = (t, None, None), f"t [{n}], codes=None, code_times=None (needs_motion is False)"
-    v = check(f"forward({what}) -> float32 [{n}, {dim}]",
-              lambda: expect_tensor(enc(*args), (n, dim), "v(t)", dtype=torch.float32), essential=True)
-    check("deterministic (same times and codes, same embedding)",
-          lambda: expect(torch.equal(v, enc(*args)), "embeddings differ between two calls"))
+    v = check(
+        f"forward({what}) -> float32 [{n}, {dim}]",
+        lambda: expect_tensor(enc(*args), (n, dim), "v(t)", dtype=torch.float32),
+        essential=True,
+    )
+    check(
+        "deterministic (same times and codes, same embedding)",
+        lambda: expect(torch.equal(v, enc(*args)), "embeddings differ between two calls"),
+    )
     if any(p.requires_grad for p in enc.parameters()):
+
         def backward() -> None:
             enc(*args).sum().backward()
             expect(_has_grad(enc.parameters()), "no parameter got a gradient from v(t)")
@@ -319,8 +408,10 @@ def check_preparer(check: Checker, preparer: Any, probe: Probe) -> None:
         splits = tuple(preparer.splits)
         expect(len(splits) > 0 and all(isinstance(s, str) for s in splits), f"splits must be names, got {splits!r}")
         expect(preparer.default_split in splits, f"default_split {preparer.default_split!r} is not one of {splits}")
-        expect(int(preparer.resolution) > 0 and float(preparer.fps) > 0,
-               f"resolution and fps must be > 0, got {preparer.resolution}, {preparer.fps}")
+        expect(
+            int(preparer.resolution) > 0 and float(preparer.fps) > 0,
+            f"resolution and fps must be > 0, got {preparer.resolution}, {preparer.fps}",
+        )
         expect(isinstance(preparer.layout, str) and preparer.layout.strip(), "layout must say what RAW holds")
         expect(isinstance(preparer.options, dict), f"options must be a dict of defaults, got {preparer.options!r}")
 
@@ -341,20 +432,33 @@ def check_preparer(check: Checker, preparer: Any, probe: Probe) -> None:
 
 def check_distortion(check: Checker, distortion: Any, probe: Probe) -> None:
     def declares() -> None:
-        expect(distortion.family in DISTORTION_FAMILIES,
-               f"family must be one of {DISTORTION_FAMILIES}, got {distortion.family!r}")
+        expect(
+            distortion.family in DISTORTION_FAMILIES,
+            f"family must be one of {DISTORTION_FAMILIES}, got {distortion.family!r}",
+        )
         expect(float(distortion.context) >= 1, f"context (source frames per frame) must be >= 1: {distortion.context}")
         expect(math.isfinite(float(distortion.parameter(1.0))), f"parameter(1.0) is {distortion.parameter(1.0)!r}")
 
     check(f"declares family, context >= 1, parameter(strength) ({distortion.parameter_name})", declares, essential=True)
     frames = 4
-    source = torch.randint(0, 256, (BATCH, distortion.source_frames(frames), 8, 8, 3), dtype=torch.uint8,
-                           generator=torch.Generator().manual_seed(0))  # [B, S, H, W, C]
+    source = torch.randint(
+        0,
+        256,
+        (BATCH, distortion.source_frames(frames), 8, 8, 3),
+        dtype=torch.uint8,
+        generator=torch.Generator().manual_seed(0),
+    )  # [B, S, H, W, C]
     expected = (BATCH, frames, 8, 8, 3)
-    distort = lambda strength, seed=1: distortion(source, strength, frames, torch.Generator().manual_seed(seed))
-    check("strength 0 returns the first frames unchanged",
-          lambda: expect(torch.equal(distort(0.0), source[:, :frames]), "changed"))
+
+    def distort(strength, seed=1):
+        return distortion(source, strength, frames, torch.Generator().manual_seed(seed))
+
+    check(
+        "strength 0 returns the first frames unchanged",
+        lambda: expect(torch.equal(distort(0.0), source[:, :frames]), "changed"),
+    )
     for strength in (0.5, 1.0):
+
         def run(strength: float = strength) -> None:
             a = expect_tensor(distort(strength), expected, "output", dtype=torch.uint8)
             expect(torch.equal(a, distort(strength)), "two runs with one seed differ (draw from the generator given)")
@@ -367,22 +471,35 @@ def check_detector(check: Checker, detector: Any, probe: Probe) -> None:
     shape = (BATCH, 3, 8, res, res) if detector.video else (BATCH, 3, res, res)
     x = torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     dim = int(detector.feature_dim)
-    first = check(f"uint8 {list(shape)} -> float32 [2, {dim}]", lambda: expect_tensor(detector(x), (BATCH, dim), "features", dtype=torch.float32), essential=True)
-    check("deterministic (same input, same features)", lambda: expect(torch.equal(first, detector(x)), "features differ between two calls"))
+    first = check(
+        f"uint8 {list(shape)} -> float32 [2, {dim}]",
+        lambda: expect_tensor(detector(x), (BATCH, dim), "features", dtype=torch.float32),
+        essential=True,
+    )
+    check(
+        "deterministic (same input, same features)",
+        lambda: expect(torch.equal(first, detector(x)), "features differ between two calls"),
+    )
 
 
 # ----------------------------------------------------------------------------------------- driver
-def _build(check: Checker, probe: Probe, runtime: dict[str, Any] | None = None, *,
-           offered: dict[str, Any] | None = None) -> Any:
+def _build(
+    check: Checker, probe: Probe, runtime: dict[str, Any] | None = None, *, offered: dict[str, Any] | None = None
+) -> Any:
     """Build as the harness does: ``runtime`` arguments always, ``offered`` ones where the constructor takes them."""
     kwargs = {k: v for k, v in probe.spec.items() if k != "_name_"}
     if offered is not None:
         label = f"builds, offered {offered}"
-        build = lambda: probe.registry.build_offering(probe.spec, offered)
+
+        def build():
+            return probe.registry.build_offering(probe.spec, offered)
     else:
         probe.runtime = dict(runtime or {})
         label = f"builds with {probe.runtime or 'its defaults'}"
-        build = lambda: probe.rebuild()
+
+        def build():
+            return probe.rebuild()
+
     return check(label + (f" and {kwargs}" if kwargs else ""), build, essential=True)
 
 
@@ -432,7 +549,9 @@ CHECKS: dict[type, ContractChecks] = {
 }
 
 
-def check_component(kind: str, name: str, *, resolution: int = 16, kwargs: dict[str, Any] | None = None) -> list[CheckResult]:
+def check_component(
+    kind: str, name: str, *, resolution: int = 16, kwargs: dict[str, Any] | None = None
+) -> list[CheckResult]:
     """Build ``name`` of ``kind`` at tiny size and run it through its contract; one result per check."""
     registry = registry_for(kind)
     check = Checker()
@@ -444,8 +563,11 @@ def check_component(kind: str, name: str, *, resolution: int = 16, kwargs: dict[
         if contract is None:
             check.note(f"kind '{registry.kind}' has no contract in registry/interfaces.py: only building is checked")
             return check.results
-        check(f"meets the {contract.__name__} contract (registry/interfaces.py)",
-              lambda: expect(not (problems := conformance_problems(built, contract)), "; ".join(problems)), essential=True)
+        check(
+            f"meets the {contract.__name__} contract (registry/interfaces.py)",
+            lambda: expect(not (problems := conformance_problems(built, contract)), "; ".join(problems)),
+            essential=True,
+        )
         torch.manual_seed(0)
         checks.run(check, built, probe)
     except _Abort:
@@ -464,19 +586,32 @@ def _parse_kwargs(items: list[str]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sgvb check-plugin", description="Build a component at tiny size and run it through its contract (registry/interfaces.py).")
+    parser = argparse.ArgumentParser(
+        prog="sgvb check-plugin",
+        description="Build a component at tiny size and run it through its contract (registry/interfaces.py).",
+    )
     parser.add_argument("name", help="registered name of the component (built-in or plugin)")
-    parser.add_argument("kwargs", nargs="*", help="constructor arguments key=value (YAML values), e.g. channel_base=256")
+    parser.add_argument(
+        "kwargs", nargs="*", help="constructor arguments key=value (YAML values), e.g. channel_base=256"
+    )
     parser.add_argument("--kind", help=f"one of: {', '.join(REGISTRIES)} (default: every kind that has NAME)")
-    parser.add_argument("--resolution", type=int, default=16, help="frame size for generators, discriminators, augmentations (default 16)")
+    parser.add_argument(
+        "--resolution",
+        type=int,
+        default=16,
+        help="frame size for generators, discriminators, augmentations (default 16)",
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     with one_line_errors("check-plugin", known=(KeyError, ValueError), exit_on_error=False) as failure:
         kwargs = _parse_kwargs(args.kwargs)
         kinds = [registry_for(args.kind).kind] if args.kind else [k for k, r in REGISTRIES.items() if args.name in r]
         if not kinds:
             near = [f"{k} '{s}'" for k, r in REGISTRIES.items() if (s := r.suggest(args.name))]
-            raise ValueError(f"no component is registered as '{args.name}'." + (f" Close: {', '.join(near[:3])}." if near else "")
-                             + " `sgvb list` shows every name.")
+            raise ValueError(
+                f"no component is registered as '{args.name}'."
+                + (f" Close: {', '.join(near[:3])}." if near else "")
+                + " `sgvb list` shows every name."
+            )
         infos = {kind: REGISTRIES[kind].info(args.name) for kind in kinds}
     if failure:
         return failure.status

@@ -3,6 +3,7 @@
 The pickle is read by the safe reader (nothing from it runs); the output loads with
 ``torch.load(weights_only=True)`` and works wherever a checkpoint does (``sgvb sample``, ``sgvb eval``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,10 +23,15 @@ def converted_state(loaded: dict[str, Any]) -> dict[str, Any]:
     return checkpoint_state(
         nimg=None if kimg is None else int(round(kimg * 1000)),
         components={"generator": spec_of(loaded["G"]), "discriminator": [spec_of(d) for d in D]},
-        G=loaded["G"], G_ema=loaded["G_ema"], D=D,
-        official={"source": loaded["source"], "augment_p": loaded.get("augment_p"),
-                  "training_set_path": str(loaded.get("training_set_kwargs", {}).get("path", "")),
-                  "max_num_frames": int(getattr(loaded["G"], "official_max_num_frames", DEFAULT_MAX_NUM_FRAMES))},
+        G=loaded["G"],
+        G_ema=loaded["G_ema"],
+        D=D,
+        official={
+            "source": loaded["source"],
+            "augment_p": loaded.get("augment_p"),
+            "training_set_path": str(loaded.get("training_set_kwargs", {}).get("path", "")),
+            "max_num_frames": int(getattr(loaded["G"], "official_max_num_frames", DEFAULT_MAX_NUM_FRAMES)),
+        },
     )
 
 

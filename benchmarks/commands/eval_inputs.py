@@ -7,6 +7,7 @@ evaluation when it happens silently: a forgotten ``dataset.resolution`` changed 
 own frame size unless a resolution is given, refuses real/fake resolution mismatches, and refuses a
 folder of generated videos whose frame sizes differ (naming the odd ones).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -46,8 +47,9 @@ def dataset_spec(given: dict | None, run_dir: Path | None) -> dict:
         trained_on = OmegaConf.select(OmegaConf.load(saved), "dataset")
         if trained_on:
             return OmegaConf.to_container(trained_on, resolve=True)
-    raise EvalConfigError("no dataset: pass dataset=<frames|mp4|synthetic> dataset.path=... "
-                          "(or fake.run_dir of a run with a config.yaml)")
+    raise EvalConfigError(
+        "no dataset: pass dataset=<frames|mp4|synthetic> dataset.path=... (or fake.run_dir of a run with a config.yaml)"
+    )
 
 
 def native_frame_size(dataset: Any, i: int) -> tuple[int, int]:
@@ -81,8 +83,10 @@ def build_at_own_resolution(spec: dict, what: str) -> Any:
         raise EvalInputError(f"{what}: no videos in {spec.get('path', spec.get('_name_'))}")
     w, h = native_frame_size(probe, 0)
     if w != h:
-        raise EvalInputError(f"{what}: frames of '{probe.video_name(0)}' are {w}x{h}, not square; pass {what}.resolution=R to resize "
-                             "the shorter side to R and centre-crop")
+        raise EvalInputError(
+            f"{what}: frames of '{probe.video_name(0)}' are {w}x{h}, not square; pass {what}.resolution=R to resize "
+            "the shorter side to R and centre-crop"
+        )
     return probe if probe.resolution == w else DATASETS.build({**spec, "resolution": w})
 
 
@@ -93,10 +97,14 @@ def check_fake_folder(dataset: Any, path: str | Path, resolution: int) -> None:
     if len(counts) > 1:
         common = counts.most_common(1)[0][0]
         odd = [f"'{name}' ({w}x{h})" for name, (w, h) in sizes.items() if (w, h) != common]
-        raise EvalInputError(f"fake.videos: '{path}' mixes frame sizes: most videos are {common[0]}x{common[1]} but "
-                             f"{', '.join(odd[:5])}{f' and {len(odd) - 5} more' if len(odd) > 5 else ''} differ; "
-                             "remove them (a preview or grid video?) so every generated video counts at one size")
-    (w, h), = counts
+        raise EvalInputError(
+            f"fake.videos: '{path}' mixes frame sizes: most videos are {common[0]}x{common[1]} but "
+            f"{', '.join(odd[:5])}{f' and {len(odd) - 5} more' if len(odd) > 5 else ''} differ; "
+            "remove them (a preview or grid video?) so every generated video counts at one size"
+        )
+    ((w, h),) = counts
     if (w, h) != (resolution, resolution):
-        raise EvalInputError(f"fake.videos: '{path}' holds {w}x{h} videos but the real data is evaluated at {resolution}x{resolution}; "
-                             f"real and fake must have one resolution (pass dataset.resolution={w} if the real data should be resized to it)")
+        raise EvalInputError(
+            f"fake.videos: '{path}' holds {w}x{h} videos but the real data is evaluated at {resolution}x{resolution}; "
+            f"real and fake must have one resolution (pass dataset.resolution={w} if the real data should be resized to it)"
+        )

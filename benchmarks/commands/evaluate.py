@@ -3,6 +3,7 @@
 Every evaluation appends one record to ``metric-<name>.jsonl`` of the run folder (or of ``run_dir``)
 through ``metrics.evaluate``; the same record is printed as one JSON line.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,8 +69,10 @@ def check_detector_paths(metrics: list[Any], detector_path: Any) -> None:
         shared[m.name] = str(getattr(m, "detector_spec", "?"))
     if len(set(shared.values())) > 1:
         needs = ", ".join(f"{name} -> {det}" for name, det in shared.items())
-        raise EvalConfigError(f"detector_path: one file ('{detector_path}') for metrics that need different detectors ({needs}); give a folder "
-                              "holding each detector's file, or a path per metric: metrics=[...,{_name_:<metric>,detector_path:<file>}]")
+        raise EvalConfigError(
+            f"detector_path: one file ('{detector_path}') for metrics that need different detectors ({needs}); give a folder "
+            "holding each detector's file, or a path per metric: metrics=[...,{_name_:<metric>,detector_path:<file>}]"
+        )
 
 
 def real_side(settings: EvalConfig, run_dir: Path | None):
@@ -92,18 +95,28 @@ def run(cfg: DictConfig | EvalConfig) -> list[dict]:
     fake = settings.fake
     sources_given = [k for k in ("run_dir", "checkpoint", "videos") if getattr(fake, k)]
     if len(sources_given) != 1:
-        raise EvalConfigError(f"give exactly one of fake.run_dir, fake.checkpoint, fake.videos (got {sources_given or 'none'})")
+        raise EvalConfigError(
+            f"give exactly one of fake.run_dir, fake.checkpoint, fake.videos (got {sources_given or 'none'})"
+        )
     metrics = metric_list(settings.metrics)
     if not metrics:
         raise EvalConfigError("metrics is empty: e.g. metrics=[fvd2048_16f]")
     for m in metrics:
-        build_metric({k: v for k, v in m.items() if k != "detector_path"} if isinstance(m, dict) else m)  # unknown names fail before anything is loaded
+        build_metric(
+            {k: v for k, v in m.items() if k != "detector_path"} if isinstance(m, dict) else m
+        )  # unknown names fail before anything is loaded
     check_detector_paths(metrics, settings.detector_path)
     device = resolve_device(settings.device)
     common = dict(
-        device=device, seed=settings.seed, mode=settings.mode, batch_size=settings.batch_size,
-        detector_path=settings.detector_path, allow_stand_in_detectors=settings.allow_stand_in_detectors,
-        cache_dir=settings.cache_dir, allow_fewer=settings.allow_fewer, num_runs=settings.num_runs,
+        device=device,
+        seed=settings.seed,
+        mode=settings.mode,
+        batch_size=settings.batch_size,
+        detector_path=settings.detector_path,
+        allow_stand_in_detectors=settings.allow_stand_in_detectors,
+        cache_dir=settings.cache_dir,
+        allow_fewer=settings.allow_fewer,
+        num_runs=settings.num_runs,
     )
     records = []
     if fake.videos:
@@ -123,12 +136,16 @@ def run(cfg: DictConfig | EvalConfig) -> list[dict]:
     for ckpt in checkpoints:
         G, kimg = load_generator_and_kimg(ckpt, device=device, ema=fake.ema)
         if int(G.resolution) != int(real.resolution):
-            raise EvalConfigError(f"generator resolution {G.resolution} ('{ckpt}') != real data resolution {real.resolution}; real and fake must "
-                                  f"match: pass dataset.resolution={G.resolution} to resize the real data (or evaluate against data at that size)")
+            raise EvalConfigError(
+                f"generator resolution {G.resolution} ('{ckpt}') != real data resolution {real.resolution}; real and fake must "
+                f"match: pass dataset.resolution={G.resolution} to resize the real data (or evaluate against data at that size)"
+            )
         out_dir = settings.run_dir if settings.run_dir is not None else run_folder_of(ckpt)
         for m in metrics:
             generator = with_noise_mode(G, noise=settings.noise, seed=settings.seed)
-            records.append(evaluate(m, fake=generator, real=real, run_dir=out_dir, kimg=kimg, checkpoint=str(ckpt), **common))
+            records.append(
+                evaluate(m, fake=generator, real=real, run_dir=out_dir, kimg=kimg, checkpoint=str(ckpt), **common)
+            )
             _print(records[-1])
         del G
     return records
@@ -140,8 +157,11 @@ def _print(record: dict) -> None:
     std = f" ± {record['value_std']:.4f} over {p['num_runs']} runs" if "value_std" in record else ""
     counts = ", ".join(f"{c['used']}/{c['requested']} {what}" for what, c in p.get("counts", {}).items())
     fewer = " [FEWER THAN ITS NAME STATES]" if p.get("fewer_than_name") else ""
-    print(f"{record['metric']} = {record['value']:.4f}{std}{flag}{fewer}  ({counts}; {p.get('protocol_id')}; kimg {record['kimg']}, "
-          f"{record['wall_time_s']:.1f}s)", file=sys.stderr)
+    print(
+        f"{record['metric']} = {record['value']:.4f}{std}{flag}{fewer}  ({counts}; {p.get('protocol_id')}; kimg {record['kimg']}, "
+        f"{record['wall_time_s']:.1f}s)",
+        file=sys.stderr,
+    )
     print(json.dumps(record))
 
 
@@ -152,7 +172,9 @@ def main(cfg: DictConfig) -> int:
     from registry import RegistryError
 
     # bad options, data or weights (missing, wrong checksum, not the metric's kind): one line, details in a log
-    with one_line_errors("eval", known=(ValueError, TypeError, FileNotFoundError, RegistryError, WeightsError), log_dir=cfg.run_dir):
+    with one_line_errors(
+        "eval", known=(ValueError, TypeError, FileNotFoundError, RegistryError, WeightsError), log_dir=cfg.run_dir
+    ):
         run(typed_settings(cfg, EvalConfig))
     return 0
 

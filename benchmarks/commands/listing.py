@@ -1,4 +1,5 @@
 """``sgvb list`` and ``sgvb plugins``: what components exist and where they come from."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,7 +10,9 @@ from registry.plugins import CONFIG_GROUP, entries
 
 
 def list_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="sgvb list", description="List registered components (built-ins and plugins).")
+    parser = argparse.ArgumentParser(
+        prog="sgvb list", description="List registered components (built-ins and plugins)."
+    )
     parser.add_argument("kind", nargs="?", help=f"one of: {', '.join(REGISTRIES)} (singular or plural)")
     parser.add_argument("pattern", nargs="?", default="*", help="wildcard pattern, e.g. 'stylegan*'")
     args = parser.parse_args(argv)
@@ -40,7 +43,9 @@ def list_main(argv: list[str]) -> int:
 
 
 def plugins_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="sgvb plugins", description="Show plugin entry points and whether they import.")
+    parser = argparse.ArgumentParser(
+        prog="sgvb plugins", description="Show plugin entry points and whether they import."
+    )
     parser.add_argument("--check", action="store_true", help="import every plugin component to report failures")
     args = parser.parse_args(argv)
     rows = []
@@ -57,7 +62,11 @@ def plugins_main(argv: list[str]) -> int:
     for entry in entries(CONFIG_GROUP):
         rows.append((entry.dist, entry.version, "configs", entry.name, f"pkg://{entry.value}", "search path"))
     if not rows:
-        print("no plugins installed (entry-point groups: " + ", ".join(r.entry_point_group for r in REGISTRIES.values()) + f", {CONFIG_GROUP})")
+        print(
+            "no plugins installed (entry-point groups: "
+            + ", ".join(r.entry_point_group for r in REGISTRIES.values())
+            + f", {CONFIG_GROUP})"
+        )
         return 0
     header = ("distribution", "version", "kind", "name", "object", "status")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]

@@ -3,6 +3,7 @@
 NAME is any registered preparer (``registry.PREPARERS``): the built-ins and those of installed plugins
 (entry-point group ``sgvb.preparers``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,16 +33,28 @@ BUILTIN_OPTIONS = ("fold", "crop", "view", "start_frame", "clip_length")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sgvb prepare", description=__doc__.split("\n")[0],
-                                     epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="sgvb prepare",
+        description=__doc__.split("\n")[0],
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     names = PREPARERS.list()
     parser.add_argument("name", choices=names, metavar="NAME", help=f"one of {', '.join(names)}")
     parser.add_argument("raw", help="the unpacked raw download (RainbowJelly: the video file)")
     parser.add_argument("out", help="output .zip (frames layout); the manifest goes next to it as .json")
-    parser.add_argument("--resolution", type=int, default=None, help="square size (default: the paper's, 256; MEAD 1024)")
-    parser.add_argument("--split", default=None, help="train | test | all (ffs also val); default: the paper's, recorded")
-    parser.add_argument("--quality", type=int, default=75, help="JPEG quality (default 75: what the official scripts really wrote)")
-    parser.add_argument("--fps", type=float, default=None, help="resample video sources to this frame rate (default: every frame)")
+    parser.add_argument(
+        "--resolution", type=int, default=None, help="square size (default: the paper's, 256; MEAD 1024)"
+    )
+    parser.add_argument(
+        "--split", default=None, help="train | test | all (ffs also val); default: the paper's, recorded"
+    )
+    parser.add_argument(
+        "--quality", type=int, default=75, help="JPEG quality (default 75: what the official scripts really wrote)"
+    )
+    parser.add_argument(
+        "--fps", type=float, default=None, help="resample video sources to this frame rate (default: every frame)"
+    )
     parser.add_argument("--workers", type=int, default=None, help="decoding/resizing processes (default: every CPU)")
     parser.add_argument("--fold", type=int, default=None, help="ucf101: official split list 1, 2 or 3 (default 1)")
     parser.add_argument("--crop", default=None, help="ffs: per_frame (official, default) or per_video face box")
@@ -59,8 +72,9 @@ def _add_own_options(parser: argparse.ArgumentParser, name: str) -> list[str]:
         if key in BUILTIN_OPTIONS:
             continue
         kind = type(default) if isinstance(default, (int, float)) and not isinstance(default, bool) else str
-        parser.add_argument(f"--{key.replace('_', '-')}", dest=key, type=kind, default=None,
-                            help=f"{name}: (default {default})")
+        parser.add_argument(
+            f"--{key.replace('_', '-')}", dest=key, type=kind, default=None, help=f"{name}: (default {default})"
+        )
         added.append(key)
     return added
 
@@ -75,8 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = {key: getattr(args, key) for key in (*BUILTIN_OPTIONS, *own)}
     with one_line_errors("prepare", known=(DatasetError, RegistryError), log_dir=None, exit_on_error=False) as failure:
-        prepare_dataset(args.name, args.raw, args.out, resolution=args.resolution, split=args.split, quality=args.quality,
-                        fps=args.fps, workers=args.workers, options=options)
+        prepare_dataset(
+            args.name,
+            args.raw,
+            args.out,
+            resolution=args.resolution,
+            split=args.split,
+            quality=args.quality,
+            fps=args.fps,
+            workers=args.workers,
+            options=options,
+        )
     return failure.status if failure else 0
 
 

@@ -6,6 +6,7 @@ fourth video of ``seeds=[0,1,2,3]``. ``out_dir`` holds only the per-seed videos,
 Frames are rendered ``chunk_size`` at a time, so memory does not grow with ``num_frames``; fractional
 ``time_step`` (slow motion) needs a continuous-time generator.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -77,11 +78,30 @@ def sample_videos(
     # --- noise=official: generate.py's draws (stylegan_v.official_noise); video i of seeds=[S] num_videos=N batch_size=B
     if noise != "default":
         from stylegan_v.official_noise import official_sample_plan
-        draws = official_sample_plan(G, noise=noise, seeds=seeds, num_videos=num_videos, batch_size=batch_size, max_t=float(t.max()), device=device)
+
+        draws = official_sample_plan(
+            G,
+            noise=noise,
+            seeds=seeds,
+            num_videos=num_videos,
+            batch_size=batch_size,
+            max_t=float(t.max()),
+            device=device,
+        )
     else:
-        draws = ((seed, G.sample_z(1, generator=torch.Generator().manual_seed(seed), device=device), None) for seed in seeds)
+        draws = (
+            (seed, G.sample_z(1, generator=torch.Generator().manual_seed(seed), device=device), None) for seed in seeds
+        )
     for seed, z, motion in draws:  # --- end noise=official
-        video = render(G, z, t, truncation_psi=truncation_psi, chunk_size=chunk_size, generator=torch.Generator().manual_seed(seed + 1_000_003), motion_noise=motion)
+        video = render(
+            G,
+            z,
+            t,
+            truncation_psi=truncation_psi,
+            chunk_size=chunk_size,
+            generator=torch.Generator().manual_seed(seed + 1_000_003),
+            motion_noise=motion,
+        )
         videos.append(video)
         written.append(write_video(out_dir / f"seed{seed:04d}{suffix}", video[0].numpy(), fps))
     if preview and len(videos) > 1:
@@ -96,7 +116,9 @@ def preview_file(out_dir: Path, fmt: str, preview_path: str | Path | None = None
     suffix = {"mp4": ".mp4", "gif": ".gif", "frames": ""}[fmt]
     target = Path(preview_path) if preview_path is not None else out_dir.parent / f"{out_dir.name}-preview{suffix}"
     if target.resolve().is_relative_to(out_dir.resolve()):
-        raise ValueError(f"preview_path '{target}' is inside out_dir '{out_dir}'; `sgvb eval fake.videos=` would count it as a video")
+        raise ValueError(
+            f"preview_path '{target}' is inside out_dir '{out_dir}'; `sgvb eval fake.videos=` would count it as a video"
+        )
     return target
 
 

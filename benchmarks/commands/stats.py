@@ -3,6 +3,7 @@
 The file (see ``metrics.reference``) holds float64 sums, counts, the real-side protocol and the dataset's
 content fingerprint; ``sgvb eval real_stats=<file>`` refuses it when the evaluation's protocol differs.
 """
+
 from __future__ import annotations
 
 import sys
@@ -25,13 +26,24 @@ def run(cfg: DictConfig | StatsConfig):
     if not settings.dataset or not settings.dataset.get("_name_"):
         raise EvalConfigError("no dataset: pass dataset=<frames|mp4|synthetic> dataset.path=...")
     real = build_at_own_resolution(dataset_spec(settings.dataset, None), "dataset")
-    ref = reference_statistics(settings.metric, real=real, device=resolve_device(settings.device),
-                               detector_path=settings.detector_path, seed=settings.seed, batch_size=settings.batch_size,
-                               mode=settings.mode, allow_stand_in_detectors=settings.allow_stand_in_detectors,
-                               cache_dir=settings.cache_dir, allow_fewer=settings.allow_fewer)
+    ref = reference_statistics(
+        settings.metric,
+        real=real,
+        device=resolve_device(settings.device),
+        detector_path=settings.detector_path,
+        seed=settings.seed,
+        batch_size=settings.batch_size,
+        mode=settings.mode,
+        allow_stand_in_detectors=settings.allow_stand_in_detectors,
+        cache_dir=settings.cache_dir,
+        allow_fewer=settings.allow_fewer,
+    )
     path = ref.save(settings.out)
     counts = ", ".join(f"{c['used']}/{c['requested']} {what}" for what, c in ref.counts.items())
-    print(f"{ref.protocol['metric']}: real statistics of {int(ref.arrays['n'])} items ({counts}) -> {path}", file=sys.stderr)
+    print(
+        f"{ref.protocol['metric']}: real statistics of {int(ref.arrays['n'])} items ({counts}) -> {path}",
+        file=sys.stderr,
+    )
     print(path)
     return ref
 

@@ -8,6 +8,7 @@ run folder, and a failed run with where its traceback is (the run's ``log.txt``,
 failed job is recorded in its ``status.json`` and the sweep goes on with the next job; a job whose run folder
 another live process holds is skipped and reported.
 """
+
 from __future__ import annotations
 
 import sys
@@ -42,8 +43,10 @@ def main(cfg: DictConfig) -> int:
         return 0
     except RunFolderBusy as exc:  # another process's folder: nothing is written into it
         details = write_details(exc, "train", None)
-        status, line = SKIPPED_BUSY, error_line("train", first_line(exc), details=details,
-                                                label="skipped" if multirun else "error")
+        status, line = (
+            SKIPPED_BUSY,
+            error_line("train", first_line(exc), details=details, label="skipped" if multirun else "error"),
+        )
     except Exception as exc:
         if tracebacks_requested() or hydra_cfg.verbose:  # the same switch as every other command
             raise

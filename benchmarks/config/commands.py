@@ -3,6 +3,7 @@ each composed config against (``sgvb train``'s are in ``benchmarks/config/traini
 type and default is written here once; ``conf/<command>.yaml`` inherits it through ``<command>_schema`` in its
 defaults list, so ``num_frames=abc`` or ``seeds=x`` fails at composition in one line naming the key. A command
 converts its composed config once (``typed_settings``) and reads typed fields from then on: no re-defaulting."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,15 +19,21 @@ Settings = TypeVar("Settings")
 class MetricRunSettings:
     """What every command that computes a metric's statistics shares (``sgvb eval``, ``sgvb stats``)."""
 
-    dataset: Any = None  # a dataset option (dataset=frames dataset.path=...); its resolution null = the data's own frame size
+    dataset: Any = (
+        None  # a dataset option (dataset=frames dataset.path=...); its resolution null = the data's own frame size
+    )
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     seed: int = 0
     mode: str = "default"  # default | official (StyleGAN-V-compatible: 1/N covariance, official selection RNG)
-    batch_size: Optional[int] = None  # videos (FVD, consistency) or frames (FID) per detector call; null = StyleGAN-V's per-resolution table
+    batch_size: Optional[int] = (
+        None  # videos (FVD, consistency) or frames (FID) per detector call; null = StyleGAN-V's per-resolution table
+    )
     # a folder holding the detector files, or one file when every metric uses that one detector;
     # per metric: metrics=[fvd2048_16f,{_name_:fid50k_full,detector_path:/w/inception-2015-12-05.pt}]
     detector_path: Optional[str] = None
-    allow_stand_in_detectors: bool = False  # offline smoke runs only: random detectors of the same architecture (records say stand_in)
+    allow_stand_in_detectors: bool = (
+        False  # offline smoke runs only: random detectors of the same architecture (records say stand_in)
+    )
     allow_fewer: bool = False  # default mode refuses a metric on fewer items than its name states (fvd2048 on 9 videos); true computes it and the record says so
     cache_dir: Optional[str] = None  # real-data statistics cache (null = ~/.cache/sgvb/stats or $SGVB_CACHE_DIR/stats)
 
@@ -36,7 +43,9 @@ class FakeSource:
     """``fake``: what ``sgvb eval`` evaluates; exactly one of run_dir, checkpoint, videos."""
 
     run_dir: Optional[str] = None  # a training run folder: its newest checkpoint (all of them with all_checkpoints)
-    checkpoint: Optional[str] = None  # one checkpoint file (ckpt-<kimg>.pt) or an official network pickle (.pkl, uses its G_ema)
+    checkpoint: Optional[str] = (
+        None  # one checkpoint file (ckpt-<kimg>.pt) or an official network pickle (.pkl, uses its G_ema)
+    )
     videos: Optional[str] = None  # a folder or .zip of generated videos (frames layout or video files)
     all_checkpoints: bool = False
     ema: bool = True  # G_ema (as in training-time evaluation); false = the raw G
@@ -49,10 +58,14 @@ class EvalConfig(MetricRunSettings):
     # names (fvd<N>_<T>f[_subsample<S>f], fid<N>[_full], consistency[<N>_]<T>f) or {_name_: fvd, num_videos: ...}; one name alone works too
     metrics: Any = field(default_factory=lambda: ["fvd2048_16f"])
     fake: FakeSource = field(default_factory=FakeSource)
-    run_dir: Optional[str] = None  # where metric-<name>.jsonl go (null = the run folder of the checkpoint; nowhere for videos)
+    run_dir: Optional[str] = (
+        None  # where metric-<name>.jsonl go (null = the run folder of the checkpoint; nowhere for videos)
+    )
     noise: str = "default"  # default | official (StyleGAN-V generators: z and motion noise from the seeded global RNG, as the official metric code)
     num_runs: int = 1  # repeat the random draws with derived seeds; the record has every run's value, mean and std
-    real_stats: Optional[str] = None  # a reference statistics file (`sgvb stats`, or a cd-fvd .pkl) instead of the dataset; refused when its protocol differs
+    real_stats: Optional[str] = (
+        None  # a reference statistics file (`sgvb stats`, or a cd-fvd .pkl) instead of the dataset; refused when its protocol differs
+    )
 
 
 @dataclass
@@ -69,7 +82,9 @@ class SampleConfig:
     """The top level of ``sgvb sample``'s config; ``benchmarks.commands.sample.sample_videos`` takes its defaults from here."""
 
     checkpoint: str = MISSING  # checkpoint file, run folder or official network pickle (.pkl)
-    out_dir: Optional[str] = None  # null = <run folder>/samples/sample-<kimg> next to the checkpoint; holds only the per-seed videos
+    out_dir: Optional[str] = (
+        None  # null = <run folder>/samples/sample-<kimg> next to the checkpoint; holds only the per-seed videos
+    )
     format: str = "mp4"  # mp4 | gif | frames (a folder of PNGs per video, readable by `sgvb eval`)
     seeds: tuple[int, ...] = (0, 1, 2, 3)  # one video per seed (content and motion both from the seed)
     num_frames: int = 128
@@ -88,8 +103,21 @@ class SampleConfig:
     cpu_threads: Optional[int] = None  # torch CPU threads (null = torch's default)
 
 
-AUDIT_DISTORTIONS = ("gaussian_blur", "gaussian_noise", "jpeg", "colour_shift", "frame_freeze", "window_shuffle",
-                     "segment_reversal", "speed_change", "loop", "flicker", "frame_drops", "slow_drift", "content_switch")
+AUDIT_DISTORTIONS = (
+    "gaussian_blur",
+    "gaussian_noise",
+    "jpeg",
+    "colour_shift",
+    "frame_freeze",
+    "window_shuffle",
+    "segment_reversal",
+    "speed_change",
+    "loop",
+    "flicker",
+    "frame_drops",
+    "slow_drift",
+    "content_switch",
+)
 
 
 @dataclass
@@ -140,6 +168,10 @@ def register_command_schemas() -> None:
     from hydra.core.config_store import ConfigStore
 
     store = ConfigStore.instance()
-    for name, node in (("eval_schema", EvalConfig), ("sample_schema", SampleConfig), ("stats_schema", StatsConfig),
-                       ("audit_schema", AuditConfig)):
+    for name, node in (
+        ("eval_schema", EvalConfig),
+        ("sample_schema", SampleConfig),
+        ("stats_schema", StatsConfig),
+        ("audit_schema", AuditConfig),
+    ):
         store.store(name=name, node=node, provider="sgvb")

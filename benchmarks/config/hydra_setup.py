@@ -11,6 +11,7 @@ expected, or the group, the unknown option and the closest one. ``run_command`` 
 ``@hydra.main`` entry, which composes the config once, and turns Hydra's own composition error into that
 one line (exit status 2) instead of Hydra's multi-line report.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -55,7 +56,9 @@ def install() -> None:
             continue  # not a config group of sgvb train (metrics, detectors, ...)
         for name in registry.list():
             if not (CONF / kind / f"{name}.yaml").is_file():
-                store.store(group=kind, name=name, node={"_name_": name}, provider=registry.info(name).provider or "sgvb")
+                store.store(
+                    group=kind, name=name, node={"_name_": name}, provider=registry.info(name).provider or "sgvb"
+                )
 
 
 def describe_config_error(exc: BaseException) -> str:

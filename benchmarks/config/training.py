@@ -7,6 +7,7 @@ naming the key.
 composed, and from there on only the typed ``TrainConfig`` travels (its groups: ``trainer``, ``samples``,
 ``runtime``, ``evaluation``); nothing below re-reads or re-defaults a key.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,7 +24,9 @@ class TrainerSettings:
     """``trainer``: the official StyleGAN-V schedule at 256x256 (4 GPUs x 16 videos); reference notes section 4."""
 
     total_kimg: float = 25000  # kimg counts frames (videos x frames per clip), as the official code does
-    stage_kimg: dict[str, float] = field(default_factory=dict)  # budgets of all but the last stage of multi-stage generators, e.g. {image: 500, pca: 0}
+    stage_kimg: dict[str, float] = field(
+        default_factory=dict
+    )  # budgets of all but the last stage of multi-stage generators, e.g. {image: 500, pca: 0}
     # per-stage optimiser overrides {stage: {g_lr, d_lr, betas, g_reg_interval, g_steps}}, e.g. MoCoGAN-HD's
     # {motion: {g_lr: 1e-4, d_lr: 1e-4, betas: [0.5, 0.999], g_steps: 5}}
     stage_optim: dict[str, Any] = field(default_factory=dict)
@@ -37,7 +40,9 @@ class TrainerSettings:
     g_lr: float = 0.0025
     d_lr: float = 0.0025
     betas: list[float] = field(default_factory=lambda: [0.0, 0.99])
-    g_reg_interval: Optional[int] = 4  # the official G keeps the lazy-reg scaling though path-length reg is off: lr 0.002, beta2 0.99^0.8
+    g_reg_interval: Optional[int] = (
+        4  # the official G keeps the lazy-reg scaling though path-length reg is off: lr 0.002, beta2 0.99^0.8
+    )
     r1_gamma: Any = "auto"  # 'auto' = 0.0002 * res^2 / batch_size (0.2048 at 256^2, batch 64), or a number
     r1_interval: int = 16  # lazy R1: D lr x 16/17, beta2 0.99^(16/17), penalty x 16 every 16 steps
     ema_kimg: Any = "auto"  # 'auto' = batch_size * 10 / 32 thousand videos (20 at batch 64), no ramp-up; or a number
@@ -103,15 +108,27 @@ class TrainConfig:
     channels_last: bool = RuntimeSettings.channels_last
     compile: bool = RuntimeSettings.compile
     fused_adam: bool = RuntimeSettings.fused_adam
-    cpu_threads: Optional[int] = None  # torch CPU threads per process (null = torch's default); 1 when jobs share few cores
+    cpu_threads: Optional[int] = (
+        None  # torch CPU threads per process (null = torch's default); 1 when jobs share few cores
+    )
     nproc: int = 1  # processes on this machine (torch.multiprocessing.spawn); torchrun also works
-    init_from: Optional[str] = None  # official network pickle (network-snapshot-*.pkl): its G/D/G_ema, ADA p, Adam states and kimg start the run
+    init_from: Optional[str] = (
+        None  # official network pickle (network-snapshot-*.pkl): its G/D/G_ema, ADA p, Adam states and kimg start the run
+    )
     resume: Any = "auto"  # auto = continue the run folder's latest checkpoint (a finished run does nothing) | null | <ckpt or run folder>
     run_dir: Optional[str] = None  # null = Hydra's output dir
-    allow_change: list[str] = field(default_factory=list)  # on resume, keys that may differ from the run's config; recorded in run.json
-    metrics: list[Any] = field(default_factory=list)  # e.g. [fvd2048_16f, fvd2048_128f, fvd2048_128f_subsample8f, fid50k_full] (official)
-    allow_stand_in_detectors: bool = False  # offline: untrained detectors of the same architecture (results marked stand_in)
-    allow_fewer: bool = False  # let a metric run on fewer items than its name states (the record says so: fewer_than_name)
+    allow_change: list[str] = field(
+        default_factory=list
+    )  # on resume, keys that may differ from the run's config; recorded in run.json
+    metrics: list[Any] = field(
+        default_factory=list
+    )  # e.g. [fvd2048_16f, fvd2048_128f, fvd2048_128f_subsample8f, fid50k_full] (official)
+    allow_stand_in_detectors: bool = (
+        False  # offline: untrained detectors of the same architecture (results marked stand_in)
+    )
+    allow_fewer: bool = (
+        False  # let a metric run on fewer items than its name states (the record says so: fewer_than_name)
+    )
     cache_dir: Optional[str] = None  # real-data statistics cache (null = ~/.cache/sgvb/stats or SGVB_CACHE_DIR)
     detector_path: Optional[str] = None  # a detector file for the metrics (see sgvb eval)
     progress: bool = RuntimeSettings.progress
@@ -124,8 +141,10 @@ class TrainConfig:
     @property
     def evaluation(self) -> EvalSettings:
         """The metrics and the keyword arguments ``metrics.evaluate`` gets for each (unset paths: its defaults)."""
-        options: dict[str, Any] = {"allow_stand_in_detectors": self.allow_stand_in_detectors,
-                                   "allow_fewer": self.allow_fewer}
+        options: dict[str, Any] = {
+            "allow_stand_in_detectors": self.allow_stand_in_detectors,
+            "allow_fewer": self.allow_fewer,
+        }
         paths = {"cache_dir": self.cache_dir, "detector_path": self.detector_path}
         options.update({key: path for key, path in paths.items() if path is not None})
         return EvalSettings(metrics=tuple(self.metrics), options=options)
@@ -158,7 +177,9 @@ def register_schemas() -> None:
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
-    OmegaConf.register_new_resolver("sgvb_or", lambda value, default: default if value in (None, "None", "") else value, replace=True)
+    OmegaConf.register_new_resolver(
+        "sgvb_or", lambda value, default: default if value in (None, "None", "") else value, replace=True
+    )
     store = ConfigStore.instance()
     store.store(group="trainer", name="default", node=TrainerSettings, provider="sgvb")
     store.store(name="train_schema", node=TrainConfig, provider="sgvb")

@@ -13,15 +13,33 @@ shorter side and centre-cropping. ``prepare`` builds the standard benchmarks fro
 (``sgvb prepare``); ``checks`` reads every frame (``sgvb check-dataset``) and holds the cheap check that
 ``frames`` and ``mp4`` datasets run when built.
 """
+
 from benchmarks.data.base import DatasetError, VideoDataset, fit_square
-from benchmarks.data.samplers import BetaPairSampler, ConsecutiveSampler, FrameSampler, SparseRandomSampler, UniformSampler
-from benchmarks.data.frames import FramesDataset
-from benchmarks.data.video_files import VideoFilesDataset
-from benchmarks.data.synthetic import SyntheticDataset
 from benchmarks.data.clips import ClipDataset, build_sampler, sample_fake_times
+from benchmarks.data.frames import FramesDataset
+from benchmarks.data.samplers import (
+    BetaPairSampler,
+    ConsecutiveSampler,
+    FrameSampler,
+    SparseRandomSampler,
+    UniformSampler,
+)
+from benchmarks.data.synthetic import SyntheticDataset
+from benchmarks.data.video_files import VideoFilesDataset
 
 __all__ = [
-    "BetaPairSampler", "ClipDataset", "ConsecutiveSampler", "DatasetError", "FrameSampler", "FramesDataset",
-    "SparseRandomSampler", "SyntheticDataset", "UniformSampler", "VideoDataset", "VideoFilesDataset",
-    "build_sampler", "fit_square", "sample_fake_times",
+    "BetaPairSampler",
+    "ClipDataset",
+    "ConsecutiveSampler",
+    "DatasetError",
+    "FrameSampler",
+    "FramesDataset",
+    "SparseRandomSampler",
+    "SyntheticDataset",
+    "UniformSampler",
+    "VideoDataset",
+    "VideoFilesDataset",
+    "build_sampler",
+    "fit_square",
+    "sample_fake_times",
 ]

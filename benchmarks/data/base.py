@@ -1,4 +1,5 @@
 """The helpers every dataset shares: square fitting, hashing, errors. The contract, ``VideoDataset``, is in ``registry.interfaces``."""
+
 from __future__ import annotations
 
 import hashlib

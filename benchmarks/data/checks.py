@@ -6,6 +6,7 @@ dataset classes run when they are built (so training and evaluation fail in seco
 non-image frame, naming it) lives with them: ``frames.quick_check`` opens every frame's header,
 ``VideoFilesDataset`` every container. This module uses the dataset classes; they do not use it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,7 +65,9 @@ def scan_video(dataset, i: int) -> VideoScan:
     scan = VideoScan(name=dataset.video_name(i), length=dataset.video_length(i))
     digest = hashlib.sha256()
     for k, image in dataset.raw_frames(i, scan.errors):
-        a = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))  # frames datasets already give RGB: no copy
+        a = np.asarray(
+            image if image.mode == "RGB" else image.convert("RGB")
+        )  # frames datasets already give RGB: no copy
         scan.sizes[(a.shape[1], a.shape[0])] += 1
         digest.update(np.asarray(a.shape, dtype=np.int64).tobytes())
         digest.update(a.tobytes())
@@ -90,7 +93,9 @@ def protocol_requirement(name: str) -> Requirement:
     try:
         metric = build_metric(name)
     except (KeyError, ValueError) as exc:
-        raise DatasetError(f"--protocol '{name}' is not a metric protocol; expected e.g. fvd2048_16f, fvd2048_128f (`sgvb list metrics`)") from exc
+        raise DatasetError(
+            f"--protocol '{name}' is not a metric protocol; expected e.g. fvd2048_16f, fvd2048_128f (`sgvb list metrics`)"
+        ) from exc
     span = int(getattr(metric, "num_frames", 1)) * int(getattr(metric, "subsample", 1))
     return Requirement(f"protocol {name}", span, getattr(metric, "num_videos", None))
 
@@ -101,7 +106,9 @@ def sampler_requirement(name: str) -> Requirement:
     try:
         sampler = SAMPLERS.build(name)
     except Exception as exc:  # noqa: BLE001 - unknown names, bad options
-        raise DatasetError(f"--sampler '{name}' is not a sampler; expected e.g. sparse_random (`sgvb list samplers`)") from exc
+        raise DatasetError(
+            f"--sampler '{name}' is not a sampler; expected e.g. sparse_random (`sgvb list samplers`)"
+        ) from exc
     return Requirement(f"sampler {name}", int(sampler.min_video_length))
 
 
@@ -116,12 +123,19 @@ class CheckReport:
     def summary(self) -> str:
         lengths = sorted(s.length for s in self.scans)
         sizes: Counter = sum((s.sizes for s in self.scans), Counter())
-        lines = [f"check-dataset '{self.path}': {len(self.scans)} videos, {sum(sizes.values())} frames read, "
-                 f"length min/median/max {lengths[0]}/{lengths[len(lengths) // 2]}/{lengths[-1]}",
-                 "frame sizes: " + ", ".join(f"{w}x{h} ({n} frames)" for (w, h), n in sizes.most_common(4))
-                 + (f", ... {len(sizes) - 4} more" if len(sizes) > 4 else "")]
+        lines = [
+            f"check-dataset '{self.path}': {len(self.scans)} videos, {sum(sizes.values())} frames read, "
+            f"length min/median/max {lengths[0]}/{lengths[len(lengths) // 2]}/{lengths[-1]}",
+            "frame sizes: "
+            + ", ".join(f"{w}x{h} ({n} frames)" for (w, h), n in sizes.most_common(4))
+            + (f", ... {len(sizes) - 4} more" if len(sizes) > 4 else ""),
+        ]
         lines += [f"ERROR {e}" for e in self.errors] + [f"warning {w}" for w in self.warnings]
-        lines.append(f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)" if self.errors or self.warnings else "OK: no problems found")
+        lines.append(
+            f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)"
+            if self.errors or self.warnings
+            else "OK: no problems found"
+        )
         return "\n".join(lines)
 
 
@@ -130,8 +144,13 @@ def _examples(items: list[str]) -> str:
     return "; ".join(items[:SUMMARY_EXAMPLES]) + more
 
 
-def check_dataset(path: str | os.PathLike, *, protocols: tuple[str, ...] = (), samplers: tuple[str, ...] = (),
-                  workers: int | None = None) -> CheckReport:
+def check_dataset(
+    path: str | os.PathLike,
+    *,
+    protocols: tuple[str, ...] = (),
+    samplers: tuple[str, ...] = (),
+    workers: int | None = None,
+) -> CheckReport:
     """Read every frame of the dataset at ``path`` (``workers`` processes) and report its problems."""
     requirements = [protocol_requirement(p) for p in protocols] + [sampler_requirement(s) for s in samplers]
     dataset = open_dataset(path)
@@ -155,20 +174,34 @@ def _judge(report: CheckReport) -> None:
     sizes: Counter = sum((s.sizes for s in scans), Counter())
     if len(sizes) > 1:
         (w, h), n = sizes.most_common(1)[0]
-        off = [f"'{s.name}' ({', '.join(f'{a}x{b}' for a, b in s.sizes if (a, b) != (w, h))})" for s in scans if set(s.sizes) - {(w, h)}]
-        report.errors.append(f"mixed frame sizes: {len(off)} video(s) differ from the most common {w}x{h}: {_examples(off)}")
+        off = [
+            f"'{s.name}' ({', '.join(f'{a}x{b}' for a, b in s.sizes if (a, b) != (w, h))})"
+            for s in scans
+            if set(s.sizes) - {(w, h)}
+        ]
+        report.errors.append(
+            f"mixed frame sizes: {len(off)} video(s) differ from the most common {w}x{h}: {_examples(off)}"
+        )
     non_square = [f"{w}x{h} ({n} frames)" for (w, h), n in sizes.items() if w != h]
     if non_square:
-        report.errors.append(f"non-square frames: {_examples(non_square)}; StyleGAN-V expects square frames (`sgvb prepare`/`sgvb convert` crop them)")
+        report.errors.append(
+            f"non-square frames: {_examples(non_square)}; StyleGAN-V expects square frames (`sgvb prepare`/`sgvb convert` crop them)"
+        )
     for req in report.requirements:
         short = [f"'{s.name}' ({s.length})" for s in scans if s.length < req.min_length]
         usable = len(scans) - len(short)
         if usable == 0:
-            report.errors.append(f"{req.name}: needs videos of {req.min_length} frames; none of the {len(scans)} has that many")
+            report.errors.append(
+                f"{req.name}: needs videos of {req.min_length} frames; none of the {len(scans)} has that many"
+            )
         elif short:
-            report.warnings.append(f"{req.name}: {len(short)} video(s) shorter than {req.min_length} frames are skipped: {_examples(short)}")
+            report.warnings.append(
+                f"{req.name}: {len(short)} video(s) shorter than {req.min_length} frames are skipped: {_examples(short)}"
+            )
         if req.num_videos is not None and 0 < usable < req.num_videos:
-            report.warnings.append(f"{req.name}: {usable} usable videos, fewer than the {req.num_videos} it takes (it uses all {usable})")
+            report.warnings.append(
+                f"{req.name}: {usable} usable videos, fewer than the {req.num_videos} it takes (it uses all {usable})"
+            )
     groups = defaultdict(list)
     for s in scans:
         if not s.errors and s.sizes:
@@ -181,13 +214,25 @@ def _judge(report: CheckReport) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sgvb check-dataset", description=__doc__.split("\n")[0])
     parser.add_argument("path", help="a frames zip or folder, or a folder of video files")
-    parser.add_argument("--protocol", action="append", default=[], help="a metric protocol whose length the videos need, e.g. fvd2048_128f (repeatable)")
-    parser.add_argument("--sampler", action="append", default=[], help="a training sampler whose length the videos need, e.g. sparse_random (repeatable)")
+    parser.add_argument(
+        "--protocol",
+        action="append",
+        default=[],
+        help="a metric protocol whose length the videos need, e.g. fvd2048_128f (repeatable)",
+    )
+    parser.add_argument(
+        "--sampler",
+        action="append",
+        default=[],
+        help="a training sampler whose length the videos need, e.g. sparse_random (repeatable)",
+    )
     parser.add_argument("--workers", type=int, default=None, help="reading processes (default: every CPU)")
     args = parser.parse_args(argv)
     # a missing path, an unknown protocol or sampler, a folder no dataset reads: one line, exit status 2
     with one_line_errors("check-dataset", known=(DatasetError, OSError), exit_on_error=False) as failure:
-        report = check_dataset(args.path, protocols=tuple(args.protocol), samplers=tuple(args.sampler), workers=args.workers)
+        report = check_dataset(
+            args.path, protocols=tuple(args.protocol), samplers=tuple(args.sampler), workers=args.workers
+        )
     if failure:
         return failure.status
     print(report.summary())

@@ -1,4 +1,5 @@
 """Training clips: one sampled clip per video per item, and the matching time stamps for the generator."""
+
 from __future__ import annotations
 
 import warnings
@@ -9,10 +10,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
-from registry import SAMPLERS
-
 from benchmarks.data.base import DatasetError, VideoDataset
 from benchmarks.data.samplers import FrameSampler
+from registry import SAMPLERS
 
 
 def build_sampler(sampler: FrameSampler | str | dict) -> FrameSampler:
@@ -32,7 +32,9 @@ class ClipDataset(Dataset):
     draw count), so workers differ, epochs differ, and a run is reproducible given torch's seed.
     """
 
-    def __init__(self, videos: VideoDataset, sampler: FrameSampler | str | dict, seed: int = 0, max_num_frames: int = 1024):
+    def __init__(
+        self, videos: VideoDataset, sampler: FrameSampler | str | dict, seed: int = 0, max_num_frames: int = 1024
+    ):
         self.videos = videos
         self.sampler = build_sampler(sampler)
         self.seed = int(seed)
@@ -90,7 +92,9 @@ class ClipDataset(Dataset):
 
     def sample_fake_times(self, batch_size: int, rng: np.random.Generator, continuous: bool = True) -> torch.Tensor:
         """Generator time stamps drawn the official way; see :func:`sample_fake_times`."""
-        return sample_fake_times(self.lengths, self.sampler, batch_size, rng, continuous, max_num_frames=self.max_num_frames)
+        return sample_fake_times(
+            self.lengths, self.sampler, batch_size, rng, continuous, max_num_frames=self.max_num_frames
+        )
 
 
 def sample_fake_times(
@@ -117,7 +121,13 @@ def sample_fake_times(
         lengths = [int(n) for n in videos]
     lengths = [min(n, max_num_frames) for n in lengths if n >= sampler.min_video_length]
     if not lengths:
-        raise DatasetError(f"sample_fake_times: no video is long enough for {sampler!r} (needs {sampler.min_video_length} frames)")
+        raise DatasetError(
+            f"sample_fake_times: no video is long enough for {sampler!r} (needs {sampler.min_video_length} frames)"
+        )
     picks = rng.integers(0, len(lengths), size=batch_size)
-    times = np.stack([sampler.sample(lengths[p], rng, continuous=continuous) for p in picks]) if batch_size else np.zeros((0, sampler.num_frames))
+    times = (
+        np.stack([sampler.sample(lengths[p], rng, continuous=continuous) for p in picks])
+        if batch_size
+        else np.zeros((0, sampler.num_frames))
+    )
     return torch.from_numpy(times.astype(np.float32))

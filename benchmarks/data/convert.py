@@ -7,6 +7,7 @@ at ``--quality`` (really passed as ``quality=``; the official scripts' ``q=95`` 
 official format expects for unconditional data). A video that fails to decode is named and skipped;
 the zip is written to a temporary file and renamed only when complete.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,11 +20,10 @@ import warnings
 import zipfile
 from pathlib import Path
 
-from registry.files import atomic_path
-
 from benchmarks.data.base import DatasetError, fit_square
 from benchmarks.data.video_files import VIDEO_EXTENSIONS, find_videos, open_video
 from benchmarks.errors import one_line_errors
+from registry.files import atomic_path
 
 
 def decode_resampled(path: Path, fps: float | None = None, max_frames: int | None = None):
@@ -43,7 +43,9 @@ def decode_resampled(path: Path, fps: float | None = None, max_frames: int | Non
                 continue
             t = frame.time if frame.time is not None else (k / rate if rate else None)
             if t is None:
-                raise DatasetError(f"convert: '{path}' has no frame timestamps or frame rate, so --fps cannot resample it")
+                raise DatasetError(
+                    f"convert: '{path}' has no frame timestamps or frame rate, so --fps cannot resample it"
+                )
             t0 = t if t0 is None else t0
             t -= t0
             image = frame.to_image()
@@ -152,8 +154,10 @@ def convert_videos(
                 },
             }
             zf.writestr(f"{top}/dataset.json", json.dumps(meta, indent=1))
-    log(f"wrote '{out}': {len(sources)} videos, {sum(s['frames'] for s in sources)} frames"
-        + (f"; skipped {len(failed)} that failed to decode: {', '.join(f['file'] for f in failed)}" if failed else ""))
+    log(
+        f"wrote '{out}': {len(sources)} videos, {sum(s['frames'] for s in sources)} frames"
+        + (f"; skipped {len(failed)} that failed to decode: {', '.join(f['file'] for f in failed)}" if failed else "")
+    )
     return meta
 
 
@@ -168,7 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # a bad source, option or output path (or an unwritable one): one line, exit status 2
     with one_line_errors("convert", known=(DatasetError, OSError), exit_on_error=False) as failure:
-        convert_videos(args.src, args.out, resolution=args.resolution, quality=args.quality, max_frames=args.max_frames, fps=args.fps)
+        convert_videos(
+            args.src,
+            args.out,
+            resolution=args.resolution,
+            quality=args.quality,
+            max_frames=args.max_frames,
+            fps=args.fps,
+        )
     return failure.status
 
 

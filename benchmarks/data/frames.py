@@ -1,5 +1,6 @@
 """The StyleGAN-V frames layout: one folder of image files per video, in a directory or a zip, and the cheap
 up-front check every such dataset runs when it is built (``quick_check``; the full check is ``checks.py``)."""
+
 from __future__ import annotations
 
 import io
@@ -13,10 +14,17 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from benchmarks.data.base import (
+    DatasetError,
+    ResizeReporter,
+    VideoDataset,
+    fit_square,
+    hash_items,
+    image_size,
+    stack_frames,
+)
 from registry import DATASETS
 from registry.files import user_cache_dir
-
-from benchmarks.data.base import DatasetError, ResizeReporter, VideoDataset, fit_square, hash_items, image_size, stack_frames
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 LAYOUT_HELP = (
@@ -43,8 +51,14 @@ class FramesDataset(VideoDataset):
     or corrupt frame fails at construction with its name rather than hours into training or evaluation.
     """
 
-    def __init__(self, path: str, resolution: int = 128, max_num_frames: int | None = None, num_videos: int | None = None,
-                 check: bool = True):
+    def __init__(
+        self,
+        path: str,
+        resolution: int = 128,
+        max_num_frames: int | None = None,
+        num_videos: int | None = None,
+        check: bool = True,
+    ):
         self.path = Path(os.path.expanduser(str(path)))
         self.resolution = int(resolution)
         self.max_num_frames = None if max_num_frames is None else int(max_num_frames)
@@ -127,7 +141,11 @@ class FramesDataset(VideoDataset):
                     else:
                         st = (self.path / rel).stat()
                         entries.append((rel, st.st_size, st.st_mtime_ns))
-            params = {"resolution": self.resolution, "max_num_frames": self.max_num_frames, "num_videos": self.num_videos}
+            params = {
+                "resolution": self.resolution,
+                "max_num_frames": self.max_num_frames,
+                "num_videos": self.num_videos,
+            }
             self._fingerprint = hash_items("frames", "zip" if self._is_zip else "dir", entries, params)
         return self._fingerprint
 
@@ -144,7 +162,9 @@ class FramesDataset(VideoDataset):
             return image_size(self._zipfile().read(member) if self._is_zip else (self.path / member).read_bytes())
         except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError ... for bad files
             where = f"'{member}' in '{self.path}'" if self._is_zip else f"'{self.path / member}'"
-            raise DatasetError(f"frame {k} of video '{video}': {where} is not a readable image ({_reason(exc)})") from exc
+            raise DatasetError(
+                f"frame {k} of video '{video}': {where} is not a readable image ({_reason(exc)})"
+            ) from exc
 
     def raw_frames(self, i: int, errors: list[str]):
         """Yield ``(k, PIL image)`` for every frame of video ``i`` as stored; unreadable frames go to ``errors``."""
@@ -245,7 +265,9 @@ def _group_by_video(names: list[str], source: str) -> tuple[str, dict[str, list[
         if PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS:
             images.append(parts)
     if not images:
-        raise DatasetError(f"frames: no frame images ({', '.join(IMAGE_EXTENSIONS)}) found in '{source}'; {LAYOUT_HELP}")
+        raise DatasetError(
+            f"frames: no frame images ({', '.join(IMAGE_EXTENSIONS)}) found in '{source}'; {LAYOUT_HELP}"
+        )
     depths = {len(p) for p in images}
     tops = {p[0] for p in images}
     if depths == {3} and len(tops) == 1:

@@ -6,6 +6,7 @@ A sampler draws ``num_frames`` sorted times from a video of ``video_length`` fra
 (``continuous=True``), as in StyleGAN-V's training loop. The discriminator and generator query
 ``num_frames``, ``min_video_length`` and ``max_span`` instead of branching on the sampler's name.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

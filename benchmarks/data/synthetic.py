@@ -9,6 +9,7 @@ random low-frequency sinusoids with incommensurate periods (plus a constant spin
 clearly visible at 32x32 (about 1 pixel per frame), and never loops: frames far apart differ.
 It is simple enough for a small GAN to learn on a CPU, and a static or looping generator is visibly worse.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,9 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from registry import DATASETS
-
 from benchmarks.data.base import DatasetError, VideoDataset, hash_items
+from registry import DATASETS
 
 # Bump when the rendering changes: the fingerprint (metric cache key) includes it.
 GENERATOR_VERSION = 1
@@ -27,7 +27,9 @@ SHAPES = ("circle", "square", "triangle", "diamond")
 _CHUNK = 64  # frames rendered at once (bounds memory at high resolution)
 
 
-def _sinusoids(rng: np.random.Generator, n: int, total_amplitude: float, period_range: tuple[float, float]) -> np.ndarray:
+def _sinusoids(
+    rng: np.random.Generator, n: int, total_amplitude: float, period_range: tuple[float, float]
+) -> np.ndarray:
     """``[n, 3]`` rows (amplitude, angular frequency, phase); periods log-uniform, amplitudes sum to ``total_amplitude``."""
     periods = np.exp(rng.uniform(math.log(period_range[0]), math.log(period_range[1]), size=n))
     weights = rng.dirichlet(np.ones(n))
@@ -50,7 +52,11 @@ class SyntheticDataset(VideoDataset):
     """``num_videos`` procedural videos of ``num_frames`` frames, deterministic per (``seed``, video index)."""
 
     def __init__(self, resolution: int = 32, num_videos: int = 1024, num_frames: int = 128, seed: int = 0):
-        for name, value, minimum in (("resolution", resolution, 4), ("num_videos", num_videos, 1), ("num_frames", num_frames, 1)):
+        for name, value, minimum in (
+            ("resolution", resolution, 4),
+            ("num_videos", num_videos, 1),
+            ("num_frames", num_frames, 1),
+        ):
             if int(value) != value or value < minimum:
                 raise DatasetError(f"synthetic: {name} must be an integer >= {minimum}, got {value!r}")
         self.resolution = int(resolution)
@@ -82,29 +88,37 @@ class SyntheticDataset(VideoDataset):
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(i)]))
         hue0 = rng.uniform()
         background = {
-            "colors": np.stack([_hsv_to_rgb(hue0, rng.uniform(0.2, 0.5), rng.uniform(0.25, 0.45)),
-                                _hsv_to_rgb((hue0 + rng.uniform(0.15, 0.5)) % 1, rng.uniform(0.2, 0.5), rng.uniform(0.55, 0.8))]),
+            "colors": np.stack(
+                [
+                    _hsv_to_rgb(hue0, rng.uniform(0.2, 0.5), rng.uniform(0.25, 0.45)),
+                    _hsv_to_rgb((hue0 + rng.uniform(0.15, 0.5)) % 1, rng.uniform(0.2, 0.5), rng.uniform(0.55, 0.8)),
+                ]
+            ),
             # three plane waves: (kx, ky, phase); the first two are coarse, the third a mild fine texture
-            "waves": np.concatenate([
-                _directions(rng, 2) * rng.uniform(1.0, 3.0, size=(2, 1)) * math.pi,
-                _directions(rng, 1) * rng.uniform(3.5, 5.5, size=(1, 1)) * math.pi,
-            ]),
+            "waves": np.concatenate(
+                [
+                    _directions(rng, 2) * rng.uniform(1.0, 3.0, size=(2, 1)) * math.pi,
+                    _directions(rng, 1) * rng.uniform(3.5, 5.5, size=(1, 1)) * math.pi,
+                ]
+            ),
             "wave_phase": rng.uniform(0, 2 * math.pi, size=3),
             "pan": [_sinusoids(rng, 2, 0.3, (100.0, 400.0)) for _ in range(2)],
         }
         shapes = []
         for _ in range(int(rng.integers(1, 4))):
             spin = rng.choice([-1.0, 1.0]) * rng.uniform(0.02, 0.08)
-            shapes.append({
-                "kind": SHAPES[int(rng.integers(len(SHAPES)))],
-                "color": _hsv_to_rgb(rng.uniform(), rng.uniform(0.7, 1.0), rng.uniform(0.85, 1.0)),
-                "size": rng.uniform(0.2, 0.35),
-                "x": _sinusoids(rng, 3, rng.uniform(0.45, 0.65), (24.0, 160.0)),
-                "y": _sinusoids(rng, 3, rng.uniform(0.45, 0.65), (24.0, 160.0)),
-                "spin": spin,
-                "wobble": _sinusoids(rng, 2, 0.6, (30.0, 120.0)),
-                "scale": _sinusoids(rng, 1, 0.2, (40.0, 200.0)),
-            })
+            shapes.append(
+                {
+                    "kind": SHAPES[int(rng.integers(len(SHAPES)))],
+                    "color": _hsv_to_rgb(rng.uniform(), rng.uniform(0.7, 1.0), rng.uniform(0.85, 1.0)),
+                    "size": rng.uniform(0.2, 0.35),
+                    "x": _sinusoids(rng, 3, rng.uniform(0.45, 0.65), (24.0, 160.0)),
+                    "y": _sinusoids(rng, 3, rng.uniform(0.45, 0.65), (24.0, 160.0)),
+                    "spin": spin,
+                    "wobble": _sinusoids(rng, 2, 0.6, (30.0, 120.0)),
+                    "scale": _sinusoids(rng, 1, 0.2, (40.0, 200.0)),
+                }
+            )
         return {"background": background, "shapes": shapes}
 
     def render(self, i: int, times: Sequence[float]) -> torch.Tensor:
@@ -148,7 +162,9 @@ class SyntheticDataset(VideoDataset):
             qy = (cos * dy - sin * dx) / size
             dist = _signed_distance(shape["kind"], qx, qy) * size  # image units
             alpha = np.clip(f32(0.5) - dist / pixel, 0, 1)[..., None]
-            shade = (f32(0.75) + f32(0.25) * np.clip(qx, -1, 1))[..., None]  # a ramp across the shape shows its rotation
+            shade = (f32(0.75) + f32(0.25) * np.clip(qx, -1, 1))[
+                ..., None
+            ]  # a ramp across the shape shows its rotation
             image = image * (1 - alpha) + (shape["color"].astype(f32) * shade) * alpha
         return torch.from_numpy(np.clip(np.rint(image * 255), 0, 255).astype(np.uint8))
 

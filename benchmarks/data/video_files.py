@@ -1,4 +1,5 @@
 """Videos read straight from files (mp4, avi, webm, mov, mkv, ...) with PyAV."""
+
 from __future__ import annotations
 
 import contextlib
@@ -12,10 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.data.base import DatasetError, ResizeReporter, VideoDataset, fit_square, hash_items, stack_frames
 from registry import DATASETS
 from registry.files import atomic_write_json, user_cache_dir
-
-from benchmarks.data.base import DatasetError, ResizeReporter, VideoDataset, fit_square, hash_items, stack_frames
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".webm", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".gif")
 _SEEK_MIN_INDEX = 48  # below this, decoding from the start is as cheap as seeking
@@ -24,8 +24,11 @@ _SEEK_MIN_INDEX = 48  # below this, decoding from the start is as cheap as seeki
 def find_videos(root: Path) -> list[Path]:
     """Video files under ``root`` (recursively), sorted by relative path; hidden files are skipped."""
     return sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS and not any(s.startswith(".") for s in p.relative_to(root).parts)
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in VIDEO_EXTENSIONS
+        and not any(s.startswith(".") for s in p.relative_to(root).parts)
     )
 
 
@@ -40,8 +43,14 @@ class VideoFilesDataset(VideoDataset):
     ``max_num_frames`` keeps the first frames of each video; ``num_videos`` the first videos by name.
     """
 
-    def __init__(self, path: str, resolution: int = 128, max_num_frames: int | None = None, num_videos: int | None = None,
-                 check: bool = True):
+    def __init__(
+        self,
+        path: str,
+        resolution: int = 128,
+        max_num_frames: int | None = None,
+        num_videos: int | None = None,
+        check: bool = True,
+    ):
         self.path = Path(os.path.expanduser(str(path)))
         self.resolution = int(resolution)
         self.max_num_frames = None if max_num_frames is None else int(max_num_frames)
@@ -49,7 +58,9 @@ class VideoFilesDataset(VideoDataset):
         if not self.path.exists():
             raise DatasetError(f"mp4: dataset path '{self.path}' does not exist")
         if not self.path.is_dir():
-            raise DatasetError(f"mp4: '{self.path}' is not a directory; give a folder of video files ({', '.join(VIDEO_EXTENSIONS)})")
+            raise DatasetError(
+                f"mp4: '{self.path}' is not a directory; give a folder of video files ({', '.join(VIDEO_EXTENSIONS)})"
+            )
         files = find_videos(self.path)
         if not files:
             raise DatasetError(f"mp4: no video files ({', '.join(VIDEO_EXTENSIONS)}) found in '{self.path}'")
@@ -84,7 +95,11 @@ class VideoFilesDataset(VideoDataset):
             for f, name in zip(self._files, self._names):
                 st = f.stat()
                 entries.append((name, f.suffix.lower(), st.st_size, st.st_mtime_ns))
-            params = {"resolution": self.resolution, "max_num_frames": self.max_num_frames, "num_videos": self.num_videos}
+            params = {
+                "resolution": self.resolution,
+                "max_num_frames": self.max_num_frames,
+                "num_videos": self.num_videos,
+            }
             self._fingerprint = hash_items("mp4", entries, params)
         return self._fingerprint
 
@@ -102,7 +117,9 @@ class VideoFilesDataset(VideoDataset):
         missing = [k for k in wanted if k not in decoded]
         if missing:
             if not decoded:
-                raise DatasetError(f"mp4: video '{self._files[i]}' decoded no frame at indices {missing[:5]} (counted length {self.video_length(i)})")
+                raise DatasetError(
+                    f"mp4: video '{self._files[i]}' decoded no frame at indices {missing[:5]} (counted length {self.video_length(i)})"
+                )
             if not self._warned_short:
                 self._warned_short = True
                 warnings.warn(

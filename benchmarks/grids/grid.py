@@ -24,6 +24,7 @@ and resumes interrupted ones from their last checkpoint. A failed job is ``faile
 runs under every launcher, covers failures outside the harness), and the other jobs still run.
 Jobs share the real-data statistics cache (``cache_dir``, default ``~/.cache/sgvb/stats``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -178,15 +179,19 @@ def plan_grid(name: str, overrides: Sequence[str] = ()) -> GridPlan:
                 from benchmarks.config.hydra_setup import describe_config_error
 
                 message = describe_config_error(exc)
-                plugins = ("joblib" in str(exc) or "submitit" in str(exc) or "slurm" in message or "local_parallel" in message)
+                plugins = (
+                    "joblib" in str(exc) or "submitit" in str(exc) or "slurm" in message or "local_parallel" in message
+                )
                 if "hydra/launcher" in message and plugins:
                     message += " (the launcher plugins are an optional extra: pip install "
                     message += "'stylegan-v-bench[launchers]')"
                 raise GridError(f"grid '{name}' with overrides {list(overrides)}: {message}") from exc
             sweeper = str(cfg.hydra.sweeper.get("_target_", ""))
             if not sweeper.endswith("BasicSweeper"):
-                raise GridError(f"grid '{name}' uses sweeper '{sweeper}'; `sgvb grid` expands basic-sweeper grids only "
-                                "(run other sweepers with `sgvb train -m +grid=...`)")
+                raise GridError(
+                    f"grid '{name}' uses sweeper '{sweeper}'; `sgvb grid` expands basic-sweeper grids only "
+                    "(run other sweepers with `sgvb train -m +grid=...`)"
+                )
             params = cfg.hydra.sweeper.get("params") or {}
             arguments = [f"{key}={value}" for key, value in params.items()] + list(cfg.hydra.overrides.task)
             try:
@@ -211,7 +216,11 @@ def expand_sweep(overrides: Sequence[Any]) -> list[list[str]]:
     axes: dict[str, list[str]] = {}
     for override in overrides:
         key = override.get_key_element()
-        values = list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.get_value_element_as_str()]
+        values = (
+            list(override.sweep_string_iterator())
+            if override.is_sweep_override()
+            else [override.get_value_element_as_str()]
+        )
         axes[key] = [f"{key}={value}" for value in values]
     return [list(job) for job in itertools.product(*axes.values())]
 
@@ -227,16 +236,23 @@ def _compose_job(name: str, loader: Any, cfg: Any, index: int, overrides: list[s
     except HydraException as exc:
         from benchmarks.config.hydra_setup import describe_config_error
 
-        raise GridError(f"grid '{name}', job #{index} ({' '.join(overrides)}) does not compose: {describe_config_error(exc)}") from exc
+        raise GridError(
+            f"grid '{name}', job #{index} ({' '.join(overrides)}) does not compose: {describe_config_error(exc)}"
+        ) from exc
     missing = sorted(k for k in OmegaConf.missing_keys(job_cfg) if not k.startswith("hydra."))
     if missing:
-        raise GridError(f"grid '{name}' needs {', '.join(missing)} (??? in the config): give "
-                        + " ".join(f"{k}=..." for k in missing) + " on the command line")
+        raise GridError(
+            f"grid '{name}' needs {', '.join(missing)} (??? in the config): give "
+            + " ".join(f"{k}=..." for k in missing)
+            + " on the command line"
+        )
     with open_dict(job_cfg):
         job_cfg.hydra.job.id = index
         job_cfg.hydra.job.num = index
     HydraConfig.instance().set_config(job_cfg)  # for ${hydra:...} in folder names, as in Hydra's run_job
-    output_dir = Path(str(OmegaConf.select(job_cfg, "hydra.sweep.dir"))) / str(OmegaConf.select(job_cfg, "hydra.sweep.subdir"))
+    output_dir = Path(str(OmegaConf.select(job_cfg, "hydra.sweep.dir"))) / str(
+        OmegaConf.select(job_cfg, "hydra.sweep.subdir")
+    )
     with read_write(job_cfg.hydra.runtime), open_dict(job_cfg.hydra.runtime):
         job_cfg.hydra.runtime.output_dir = str(output_dir.absolute())
     return Job(index=index, overrides=overrides, run_dir=job_run_dir(job_cfg)).refresh()
@@ -244,8 +260,10 @@ def _compose_job(name: str, loader: Any, cfg: Any, index: int, overrides: list[s
 
 def format_plan(plan: GridPlan) -> str:
     counts = ", ".join(f"{n} {state}" for state, n in plan.counts().items())
-    lines = [f"grid '{plan.name}': {len(plan.jobs)} jobs ({counts}) in {_short(plan.sweep_dir)}, launcher {plan.launcher}",
-             f"  = {plan.command}"]
+    lines = [
+        f"grid '{plan.name}': {len(plan.jobs)} jobs ({counts}) in {_short(plan.sweep_dir)}, launcher {plan.launcher}",
+        f"  = {plan.command}",
+    ]
     if any(job.state == "running" for job in plan.jobs):
         lines.append("  (running = interrupted: it resumes from its last checkpoint)")
     if any(job.state == "held" for job in plan.jobs):
@@ -348,11 +366,17 @@ def summarize(plan: GridPlan, results_dir: Path, *, select: str = "final") -> in
         job.refresh()
     started = [job for job in plan.jobs if (job.run_dir / STATUS).is_file() or (job.run_dir / RUN_INFO).is_file()]
     if started:
-        tables = grid_results.write_results([job.run_dir for job in started], results_dir, select=select,
-                                            labels={job.run_dir: _job_label(plan, job) for job in started})
+        tables = grid_results.write_results(
+            [job.run_dir for job in started],
+            results_dir,
+            select=select,
+            labels={job.run_dir: _job_label(plan, job) for job in started},
+        )
         print()
         print(table_export.to_text(tables.comparison))
-        files = sorted(p.name + ("/" if p.is_dir() else "") for p in results_dir.iterdir() if not p.name.startswith("."))
+        files = sorted(
+            p.name + ("/" if p.is_dir() else "") for p in results_dir.iterdir() if not p.name.startswith(".")
+        )
         print(f"\nresults in {_short(results_dir)}/: {', '.join(files)}")
     not_done = [job for job in plan.jobs if job.state != "done"]
     counts = ", ".join(f"{n} {state}" for state, n in plan.counts().items())
@@ -361,8 +385,10 @@ def summarize(plan: GridPlan, results_dir: Path, *, select: str = "final") -> in
         reason = job.error or ("did not start" if job.state == "new" else "did not finish")
         print(f"  #{job.index} {job.state}: {_short(job.run_dir)}: {reason}")
     if not_done:
-        print(f"{len(not_done)} of {len(plan.jobs)} jobs did not finish; the same command again retries them "
-              "(interrupted ones resume from their last checkpoint; finished ones are skipped).")
+        print(
+            f"{len(not_done)} of {len(plan.jobs)} jobs did not finish; the same command again retries them "
+            "(interrupted ones resume from their last checkpoint; finished ones are skipped)."
+        )
     return 1 if not_done else 0
 
 
@@ -375,7 +401,9 @@ def main(argv: list[str] | None = None) -> int:
         "(pip install 'stylegan-v-bench[launchers]').",
     )
     parser.add_argument("name", nargs="?", help="grid name (omit to list the grids)")
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides for every job, e.g. trainer.total_kimg=8 seed=0,1")
+    parser.add_argument(
+        "overrides", nargs="*", help="Hydra overrides for every job, e.g. trainer.total_kimg=8 seed=0,1"
+    )
     parser.add_argument("--dry-run", action="store_true", help="list the expanded jobs and their state; run nothing")
     parser.add_argument("--results", help="results folder (default: results/NAME)")
     parser.add_argument("--select", default="final", help="checkpoint per run for the table: final | best:<key>[:max]")

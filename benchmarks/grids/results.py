@@ -12,6 +12,7 @@
 
 Everything is generated from the run folders, so deleting this folder loses nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,11 +28,19 @@ from benchmarks.tables import table
 from registry.files import atomic_open
 
 
-def write_results(run_dirs: Sequence[Path], results_dir: Path, *, labels: dict[Path, str], select: str = "final") -> table.Tables:
+def write_results(
+    run_dirs: Sequence[Path], results_dir: Path, *, labels: dict[Path, str], select: str = "final"
+) -> table.Tables:
     """Tables, samples and plots for ``run_dirs`` (``labels``: run folder -> file-name label)."""
     results_dir = Path(results_dir)
-    tables = table.write_tables(run_dirs, output=results_dir / "results.csv", markdown=results_dir / "results.md",
-                                latex=results_dir / "results.tex", plots=results_dir / "plots", select=select)
+    tables = table.write_tables(
+        run_dirs,
+        output=results_dir / "results.csv",
+        markdown=results_dir / "results.md",
+        latex=results_dir / "results.tex",
+        plots=results_dir / "plots",
+        select=select,
+    )
     tidy, comparison = tables.tidy, tables.comparison
     for run_dir in run_dirs:
         label = labels.get(Path(run_dir), Path(run_dir).name)
@@ -54,7 +63,12 @@ def plot_consistency(tidy: pd.DataFrame, comparison: pd.DataFrame, path: Path) -
     Reads the per-lag curves the consistency metric saved (``lags``, ``lag_gen``, ``lag_real``) at each run's
     selected checkpoint; nothing is drawn when no run has them.
     """
-    rows = tidy[tidy["selected"] & tidy["headline"].astype(bool) & tidy["metric"].astype(str).str.startswith("consistency") & tidy["artifacts"].notna()]
+    rows = tidy[
+        tidy["selected"]
+        & tidy["headline"].astype(bool)
+        & tidy["metric"].astype(str).str.startswith("consistency")
+        & tidy["artifacts"].notna()
+    ]
     curves: dict[str, list[dict[str, np.ndarray]]] = {}
     for _, row in rows.iterrows():
         npz = json.loads(row["artifacts"]).get("curves")
@@ -79,8 +93,12 @@ def plot_consistency(tidy: pd.DataFrame, comparison: pd.DataFrame, path: Path) -
         real = real if real is not None else (lags, runs[0]["lag_real"][1:])
     ax.plot(*real, "k--", label="real videos")
     stand_in = bool(rows["stand_in"].any())
-    ax.set(xscale="log", xlabel="lag Δ (frames)", ylabel="mean cos(f_t, f_t+Δ)",
-           title="self-similarity over time" + (" [stand-in detector]" if stand_in else ""))
+    ax.set(
+        xscale="log",
+        xlabel="lag Δ (frames)",
+        ylabel="mean cos(f_t, f_t+Δ)",
+        title="self-similarity over time" + (" [stand-in detector]" if stand_in else ""),
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -14,6 +14,7 @@ real name; a corrupt file found anyway (e.g. a disk error) is skipped with a war
 The dict is built in one place, ``checkpoint_state`` (the training loop and ``sgvb convert-checkpoint`` both call
 it), and read through ``load_checkpoint`` (format checked) and ``state_kimg``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,7 +44,13 @@ def capture_rng_state() -> dict[str, Any]:
     py_version, py_state, py_gauss = random.getstate()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
-        "numpy": {"name": mt_name, "keys": torch.from_numpy(mt_keys.astype(np.int64)), "pos": int(mt_pos), "has_gauss": int(has_gauss), "cached": float(cached)},
+        "numpy": {
+            "name": mt_name,
+            "keys": torch.from_numpy(mt_keys.astype(np.int64)),
+            "pos": int(mt_pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
         "python": {"version": int(py_version), "state": list(py_state), "gauss": py_gauss},
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -158,7 +165,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"'{path}' is not an sgvb checkpoint (no format='{FORMAT}' field)")
     if state.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"checkpoint '{path}' has format version {state['format_version']}; this sgvb reads up to {FORMAT_VERSION}: upgrade sgvb")
+        raise ValueError(
+            f"checkpoint '{path}' has format version {state['format_version']}; this sgvb reads up to {FORMAT_VERSION}: upgrade sgvb"
+        )
     return state
 
 
@@ -202,7 +211,9 @@ def spec_of(obj: Any) -> dict[str, Any]:
 
     spec = build_record(obj)
     if spec is None:
-        raise ValueError(f"{type(obj).__name__} was not built through the registry, so a checkpoint cannot say how to rebuild it")
+        raise ValueError(
+            f"{type(obj).__name__} was not built through the registry, so a checkpoint cannot say how to rebuild it"
+        )
     return spec
 
 
@@ -241,6 +252,7 @@ def load_generator_and_kimg(path: str | os.PathLike, device: Any = None, ema: bo
     path = resolve_checkpoint_path(path)
     if path.suffix == ".pkl":  # official StyleGAN-V / StyleGAN2-ADA network pickle (stylegan_v.official)
         from stylegan_v.official import load_network_pkl, snapshot_kimg
+
         loaded = load_network_pkl(path)
         G = loaded["G_ema" if ema else "G"]
         return (G.to(device) if device is not None else G), snapshot_kimg(loaded)

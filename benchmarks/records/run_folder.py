@@ -17,6 +17,7 @@ file is written atomically (``registry.files``: ``atomic_write_text``...), so a 
 The records' names, formats, writers and readers are ``run_records``'s (config.yaml, run.json, status.json,
 best.json); this module re-exports the names other modules imported from here.
 """
+
 from __future__ import annotations
 
 import errno
@@ -46,15 +47,40 @@ from benchmarks.records.run_records import (
 )
 from registry.files import TEMP_GLOB, atomic_write_text
 
-__all__ = ["CONFIG", "RUN_INFO", "STATS", "STATUS", "RunFolder", "RunFolderBusy", "RunLock", "config_hash",
-           "group_hash", "identity_keys", "lock_holder", "now_iso", "read_status", "run_identity", "setup_logging",
-           "write_status"]
+__all__ = [
+    "CONFIG",
+    "RUN_INFO",
+    "STATS",
+    "STATUS",
+    "RunFolder",
+    "RunFolderBusy",
+    "RunLock",
+    "config_hash",
+    "group_hash",
+    "identity_keys",
+    "lock_holder",
+    "now_iso",
+    "read_status",
+    "run_identity",
+    "setup_logging",
+    "write_status",
+]
 
 log = logging.getLogger("sgvb")
 
 LOCK = ".lock"
 # Keys that say where/how a run executes, not what it trains: left out of every run identity.
-RUN_LOCAL_KEYS = ("seed", "run_dir", "resume", "nproc", "device", "cpu_threads", "progress", "cache_dir", "allow_change")
+RUN_LOCAL_KEYS = (
+    "seed",
+    "run_dir",
+    "resume",
+    "nproc",
+    "device",
+    "cpu_threads",
+    "progress",
+    "cache_dir",
+    "allow_change",
+)
 
 
 def _read_lock_info(path: Path) -> dict[str, Any]:
@@ -135,7 +161,9 @@ class RunLock:
         if self.rank == 0:
             holder = lock_holder(self.run_dir)  # an orphaned worker of an earlier run also counts
             if holder is not None:
-                raise RunFolderBusy(f"run folder {self.run_dir} is in use by {holder}; wait for it or stop it (or choose another run_dir)")
+                raise RunFolderBusy(
+                    f"run folder {self.run_dir} is in use by {holder}; wait for it or stop it (or choose another run_dir)"
+                )
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -143,9 +171,13 @@ class RunLock:
             os.close(fd)
             if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise
-            raise RunFolderBusy(f"run folder {self.run_dir} is in use by {_holder_text(self.path)}; wait for it or stop it "
-                                "(or choose another run_dir)") from None
-        info = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": now_iso(), "rank": self.rank}).encode()
+            raise RunFolderBusy(
+                f"run folder {self.run_dir} is in use by {_holder_text(self.path)}; wait for it or stop it "
+                "(or choose another run_dir)"
+            ) from None
+        info = json.dumps(
+            {"pid": os.getpid(), "host": socket.gethostname(), "started": now_iso(), "rank": self.rank}
+        ).encode()
         os.ftruncate(fd, 0)
         os.pwrite(fd, info, 0)
         self._fd = fd

@@ -10,6 +10,7 @@ functions, so a format changes in one place. A reader returns None for a missing
 unreadable or lacks what its record requires it warns once (``RunRecordWarning``, naming the file and the
 missing keys) and returns None, rather than guessing. Writers are atomic (``registry.files``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -142,8 +143,9 @@ def read_status(run_dir: str | os.PathLike) -> Status | None:
     return Status(**_known(Status, data))
 
 
-def write_status(run_dir: str | os.PathLike, state: str, *, kimg: float, error: str | None = None,
-                 traceback: str | None = None) -> None:
+def write_status(
+    run_dir: str | os.PathLike, state: str, *, kimg: float, error: str | None = None, traceback: str | None = None
+) -> None:
     if state not in STATES:
         raise ValueError(f"run state must be one of {STATES}, got {state!r}")
     status = Status(state=state, error=error, kimg=round(float(kimg), 6), updated=now_iso(), traceback=traceback)

@@ -10,6 +10,7 @@ load adds (``ru_maxrss`` after minus before, imports excluded). Ours is the whol
 ``stylegan_v.official.load_network_pkl`` (safe unpickling, building our modules, copying the
 weights); the reader alone (``legacy_pickle.load_pickle``) is reported too.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,8 +76,14 @@ class _PeakRSS:
 
 def _run_child(mode: str, path: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    out = subprocess.run([sys.executable, "-m", "benchmarks.speed.bench_checkpoint", "--child", mode, str(path)],
-                         capture_output=True, text=True, env=env, cwd=REPO, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.speed.bench_checkpoint", "--child", mode, str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -132,16 +139,26 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
         for mode, path in (("torch.load", pt), ("official", pkl), ("reader", pkl)):
             runs = [_run_child(mode, path) for _ in range(args.repeat)]
-            results[mode] = {"seconds": min(r["seconds"] for r in runs), "peak_added_bytes": max(r["peak_added_bytes"] for r in runs)}
+            results[mode] = {
+                "seconds": min(r["seconds"] for r in runs),
+                "peak_added_bytes": max(r["peak_added_bytes"] for r in runs),
+            }
         base = results["torch.load"]["seconds"]
-        print(f"snapshot {args.resolution}x{args.resolution}{'' if not args.no_optimizers else ' (no optimizers)'}: "
-              f"pickle {size / 2**20:.0f} MiB, same tensors via torch.save {pt.stat().st_size / 2**20:.0f} MiB")
+        print(
+            f"snapshot {args.resolution}x{args.resolution}{'' if not args.no_optimizers else ' (no optimizers)'}: "
+            f"pickle {size / 2**20:.0f} MiB, same tensors via torch.save {pt.stat().st_size / 2**20:.0f} MiB"
+        )
         print(f"{'loader':<34} {'seconds':>8} {'x torch.load':>13} {'peak added':>11} {'x file size':>12}")
-        for mode, label in (("torch.load", "torch.load(weights_only=True)"), ("official", "load_network_pkl (our modules)"),
-                            ("reader", "legacy_pickle.load_pickle (reader)")):
+        for mode, label in (
+            ("torch.load", "torch.load(weights_only=True)"),
+            ("official", "load_network_pkl (our modules)"),
+            ("reader", "legacy_pickle.load_pickle (reader)"),
+        ):
             r = results[mode]
-            print(f"{label:<34} {r['seconds']:>8.2f} {r['seconds'] / base:>13.2f} {r['peak_added_bytes'] / 2**20:>8.0f} MiB "
-                  f"{r['peak_added_bytes'] / size:>12.2f}")
+            print(
+                f"{label:<34} {r['seconds']:>8.2f} {r['seconds'] / base:>13.2f} {r['peak_added_bytes'] / 2**20:>8.0f} MiB "
+                f"{r['peak_added_bytes'] / size:>12.2f}"
+            )
     return 0
 
 

@@ -4,6 +4,7 @@ Builds a small synthetic source in a temporary folder, writes it as a frames dir
 (via ``sgvb convert``) and mp4 files, then times (a) whole-video reads and (b) 3-frame training clips
 (``ClipDataset`` + ``sparse_random``) for each, printing frames per second.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -13,6 +13,7 @@ timing uses post-ReLU correlated synthetic features with N = ``--num`` samples p
 ``--frechet-device``, first evaluation (real side factorised) and repeated ones (factor reused), all in
 one run so the ratios hold on a loaded machine; ``--busy K`` repeats it with K competing processes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,16 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def bench_detector(name: str, *, device: torch.device, resolution: int, frames: int, batch: int | None, repeats: int, stand_in_resolution: int | None) -> str:
+def bench_detector(
+    name: str,
+    *,
+    device: torch.device,
+    resolution: int,
+    frames: int,
+    batch: int | None,
+    repeats: int,
+    stand_in_resolution: int | None,
+) -> str:
     from metrics.detectors import load_detector
 
     kwargs = {"stand_in_resolution": stand_in_resolution} if stand_in_resolution else {}
@@ -46,7 +56,11 @@ def bench_detector(name: str, *, device: torch.device, resolution: int, frames: 
     x = torch.randint(0, 256, shape, dtype=torch.uint8, device=device)
     det(x)  # warm-up
     t = _median_time(lambda: det(x), repeats, device)[0]
-    unit = f"{batch / t:8.2f} clips/s ({batch * frames / t:8.1f} frames/s) of {frames}x{resolution}²" if det.video else f"{batch / t:8.1f} frames/s of {resolution}²"
+    unit = (
+        f"{batch / t:8.2f} clips/s ({batch * frames / t:8.1f} frames/s) of {frames}x{resolution}²"
+        if det.video
+        else f"{batch / t:8.1f} frames/s of {resolution}²"
+    )
     kind = "stand-in" if det.stand_in else "weights"
     return f"{det.name:<24} [{kind}, input {det.input_resolution}] batch {batch:>3}: {unit}"
 
@@ -63,7 +77,11 @@ def bench_vit_g(device: torch.device, *, clips: int, repeats: int) -> str:
     x = torch.randint(0, 256, (clips, 3, 16, 256, 256), dtype=torch.uint8, device=device)
     det(x[:1])
     t = _median_time(lambda: det(x), repeats, device)[0]
-    mem = f", peak {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB, chunk {clips_per_chunk(model, device)} clips" if device.type == "cuda" else ""
+    mem = (
+        f", peak {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB, chunk {clips_per_chunk(model, device)} clips"
+        if device.type == "cuda"
+        else ""
+    )
     return f"{det.name:<24} [1.01B params, bf16 autocast] {clips} clips of 16x256²: {clips / t:8.2f} clips/s{mem}"
 
 
@@ -132,12 +150,16 @@ def bench_frechet(dim: int, num: int, *, with_scipy: bool, repeats: int = 3, dev
         t_first, ours = _median_time(first, repeats)
         t_again, again = _median_time(lambda: frechet_distance(m1, c1, m2, c2, device=dev), repeats)
         threads = f", {stats.blas_threads(dim)} BLAS threads" if device == "cpu" else ""
-        line = (f"Fréchet d={dim:<5} N={num} on {device}{threads}{f' with {busy} busy processes' if busy else ''}: ours {t_first:7.3f}s first, "
-                f"{t_again:7.3f}s repeated (real side factorised once)  FD={ours:.10f}")
+        line = (
+            f"Fréchet d={dim:<5} N={num} on {device}{threads}{f' with {busy} busy processes' if busy else ''}: ours {t_first:7.3f}s first, "
+            f"{t_again:7.3f}s repeated (real side factorised once)  FD={ours:.10f}"
+        )
         if with_scipy:
             t_ref, ref = _median_time(lambda: frechet_distance_scipy(m1, c1, m2, c2), repeats)
-            line += (f" | official scipy.linalg.sqrtm {t_ref:7.3f}s FD={ref:.10f}  rel.diff {abs(ours - ref) / abs(ref):.1e}"
-                     f"  ratio first {t_first / t_ref:.3f}x, repeated {t_again / t_ref:.3f}x")
+            line += (
+                f" | official scipy.linalg.sqrtm {t_ref:7.3f}s FD={ref:.10f}  rel.diff {abs(ours - ref) / abs(ref):.1e}"
+                f"  ratio first {t_first / t_ref:.3f}x, repeated {t_again / t_ref:.3f}x"
+            )
     assert again == ours
     return line
 
@@ -148,30 +170,61 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detectors", default="i3d,i3d_pytorch,i3d_videogpt,videomae_v2,c3d_ucf101,inception,dino_vits16")
     p.add_argument("--resolution", type=int, default=None, help="input frame size (default 256 on CUDA, 32 on CPU)")
     p.add_argument("--frames", type=int, default=16)
-    p.add_argument("--batch", type=int, default=None, help="clips (video detectors) or frames (image detectors) per call")
+    p.add_argument(
+        "--batch", type=int, default=None, help="clips (video detectors) or frames (image detectors) per call"
+    )
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--stand-in-resolution", type=int, default=None, help="stand-in detector input size (default: each detector's own)")
+    p.add_argument(
+        "--stand-in-resolution",
+        type=int,
+        default=None,
+        help="stand-in detector input size (default: each detector's own)",
+    )
     p.add_argument("--detector-dir", default=None, help="folder with the real detector files (sets SGVB_WEIGHTS_DIR)")
     p.add_argument("--dims", default="400,2048")
     p.add_argument("--num", type=int, default=2048)
     p.add_argument("--no-scipy", action="store_true")
     p.add_argument("--frechet-device", default="cpu", help="where the fast method's float64 algebra runs (cpu or cuda)")
-    p.add_argument("--blas-threads", type=int, default=None, help="override the fast method's fixed BLAS thread count (metrics.stats.FRECHET_BLAS_THREADS)")
-    p.add_argument("--busy", type=int, default=0, help="also time the Fréchet distance with this many busy processes competing")
+    p.add_argument(
+        "--blas-threads",
+        type=int,
+        default=None,
+        help="override the fast method's fixed BLAS thread count (metrics.stats.FRECHET_BLAS_THREADS)",
+    )
+    p.add_argument(
+        "--busy", type=int, default=0, help="also time the Fréchet distance with this many busy processes competing"
+    )
     p.add_argument("--skip-features", action="store_true")
     p.add_argument("--skip-frechet", action="store_true")
-    p.add_argument("--vit-g", type=int, default=0, help="also time the full-size VideoMAE-v2 ViT-g on this many clips (random weights)")
+    p.add_argument(
+        "--vit-g",
+        type=int,
+        default=0,
+        help="also time the full-size VideoMAE-v2 ViT-g on this many clips (random weights)",
+    )
     args = p.parse_args(argv)
     if args.detector_dir:
         os.environ["SGVB_WEIGHTS_DIR"] = args.detector_dir
     device = torch.device(args.device)
     on_gpu = device.type == "cuda"
     res = args.resolution or (256 if on_gpu else 32)
-    print(f"# bench_metrics: device {device} ({torch.cuda.get_device_name(device) if on_gpu else f'{torch.get_num_threads()} CPU threads'}), torch {torch.__version__}")
+    print(
+        f"# bench_metrics: device {device} ({torch.cuda.get_device_name(device) if on_gpu else f'{torch.get_num_threads()} CPU threads'}), torch {torch.__version__}"
+    )
     if not args.skip_features:
         for name in [n.strip() for n in args.detectors.split(",") if n.strip()]:
-            print(bench_detector(name, device=device, resolution=res, frames=args.frames, batch=args.batch, repeats=args.repeats,
-                                 stand_in_resolution=args.stand_in_resolution), flush=True)
+            print(
+                bench_detector(
+                    name,
+                    device=device,
+                    resolution=res,
+                    frames=args.frames,
+                    batch=args.batch,
+                    repeats=args.repeats,
+                    stand_in_resolution=args.stand_in_resolution,
+                ),
+                flush=True,
+            )
     if args.blas_threads:
         from metrics import stats
 
@@ -181,7 +234,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_frechet:
         for dim in [int(d) for d in args.dims.split(",")]:
             for busy in sorted({0, args.busy}):
-                print(bench_frechet(dim, args.num, with_scipy=not args.no_scipy, repeats=args.repeats, device=args.frechet_device, busy=busy), flush=True)
+                print(
+                    bench_frechet(
+                        dim,
+                        args.num,
+                        with_scipy=not args.no_scipy,
+                        repeats=args.repeats,
+                        device=args.frechet_device,
+                        busy=busy,
+                    ),
+                    flush=True,
+                )
     return 0
 
 

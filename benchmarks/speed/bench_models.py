@@ -10,6 +10,7 @@ Times are medians over ``--repeats`` after ``--warmup`` runs; peak memory is
 ``torch.cuda.max_memory_allocated`` on GPU and the process's peak RSS (VmHWM, reset before each
 measurement where Linux allows) on CPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,20 @@ def _measure(fn, device: torch.device, warmup: int, repeats: int) -> tuple[float
     return statistics.median(times), _peak_mib(device)
 
 
-def bench_pair(*, video: bool, resolution: int, batch: int, frames: int, device: torch.device, precision: str,
-               warmup: int, repeats: int, width: dict, setting: str = "optimized", profile: int = 0) -> dict[str, tuple[float, float]]:
+def bench_pair(
+    *,
+    video: bool,
+    resolution: int,
+    batch: int,
+    frames: int,
+    device: torch.device,
+    precision: str,
+    warmup: int,
+    repeats: int,
+    width: dict,
+    setting: str = "optimized",
+    profile: int = 0,
+) -> dict[str, tuple[float, float]]:
     """Times of one G/D pair: StyleGAN-V (``video``) or its StyleGAN2 counterpart on batch*frames images.
 
     ``setting="baseline"``: the reference (unfused) ops in NCHW; ``"optimized"``: fused ops, channels_last.
@@ -82,10 +95,9 @@ def bench_pair(*, video: bool, resolution: int, batch: int, frames: int, device:
     if setting == "optimized":
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     z = torch.randn(n, G.z_dim, device=device)
-    t = (torch.sort(torch.rand(n, k, device=device) * 32, dim=1).values + torch.rand(n, 1, device=device) * 900)
+    t = torch.sort(torch.rand(n, k, device=device) * 32, dim=1).values + torch.rand(n, 1, device=device) * 900
     real = torch.randn(n, k, 3, resolution, resolution, device=device)
-    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16"
-                else contextlib.nullcontext())
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
 
     def g_forward():
         with torch.no_grad(), autocast:
@@ -149,20 +161,31 @@ def parse_device(parser, text: str) -> torch.device:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default: cuda when available)")
-    parser.add_argument("--resolution", type=int, nargs="*", default=None,
-                        help="resolutions (default: 64, plus 256 on GPU)")
+    parser.add_argument(
+        "--resolution", type=int, nargs="*", default=None, help="resolutions (default: 64, plus 256 on GPU)"
+    )
     parser.add_argument("--batch", type=int, default=4, help="videos per batch (default 4)")
     parser.add_argument("--frames", type=int, default=3, help="frames per video clip (default 3, as the official D)")
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
-                        help="auto = bf16 autocast on GPU, fp32 on CPU")
+    parser.add_argument(
+        "--precision", choices=["auto", "fp32", "bf16"], default="auto", help="auto = bf16 autocast on GPU, fp32 on CPU"
+    )
     parser.add_argument("--channel-base", type=int, default=None, help="override widths (default: official)")
     parser.add_argument("--channel-max", type=int, default=512)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--setting", choices=["baseline", "optimized"], default="optimized",
-                        help="baseline: reference ops, NCHW; optimized: fused ops, channels_last")
-    parser.add_argument("--profile", type=int, default=0, metavar="ROWS",
-                        help="print torch.profiler tables (top ROWS ops) of StyleGAN-V's G and D fwd+bwd")
+    parser.add_argument(
+        "--setting",
+        choices=["baseline", "optimized"],
+        default="optimized",
+        help="baseline: reference ops, NCHW; optimized: fused ops, channels_last",
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="ROWS",
+        help="print torch.profiler tables (top ROWS ops) of StyleGAN-V's G and D fwd+bwd",
+    )
     args = parser.parse_args(argv)
 
     device = parse_device(parser, args.device)
@@ -175,23 +198,46 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cudnn.benchmark = True
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"device: {name}, precision: {precision}, torch {torch.__version__}, batch {args.batch} videos x "
-          f"{args.frames} frames, widths {width}")
+    print(
+        f"device: {name}, precision: {precision}, torch {torch.__version__}, batch {args.batch} videos x "
+        f"{args.frames} frames, widths {width}"
+    )
     ops = ["G fwd", "G fwd+bwd", "D fwd+bwd"]
     for res in resolutions:
-        common = dict(resolution=res, batch=args.batch, frames=args.frames, device=device, precision=precision,
-                      warmup=args.warmup, repeats=args.repeats, width=width, setting=args.setting)
+        common = dict(
+            resolution=res,
+            batch=args.batch,
+            frames=args.frames,
+            device=device,
+            precision=precision,
+            warmup=args.warmup,
+            repeats=args.repeats,
+            width=width,
+            setting=args.setting,
+        )
         sgv = bench_pair(video=True, profile=args.profile, **common)
         sg2 = bench_pair(video=False, **common)
         extra = {op: (100 * (sgv[op][0] / sg2[op][0] - 1), 100 * (sgv[op][1] / sg2[op][1] - 1)) for op in ops}
         print(f"\n{res}x{res}")
-        print(format_table([(f"StyleGAN-V ({args.batch}x{args.frames} frames)", sgv),
-                            (f"StyleGAN2 ({args.batch * args.frames} images)", sg2)], ops))
-        print(f"{'StyleGAN-V extra cost, %':<34}" + "".join(f"{extra[op][0]:>+13.1f}%{extra[op][1]:>+9.1f}%" for op in ops))
+        print(
+            format_table(
+                [
+                    (f"StyleGAN-V ({args.batch}x{args.frames} frames)", sgv),
+                    (f"StyleGAN2 ({args.batch * args.frames} images)", sg2),
+                ],
+                ops,
+            )
+        )
+        print(
+            f"{'StyleGAN-V extra cost, %':<34}"
+            + "".join(f"{extra[op][0]:>+13.1f}%{extra[op][1]:>+9.1f}%" for op in ops)
+        )
         step_v = sum(sgv[op][0] for op in ops[1:])
         step_2 = sum(sg2[op][0] for op in ops[1:])
-        print(f"G+D fwd+bwd: StyleGAN-V {step_v:.1f} ms vs StyleGAN2 {step_2:.1f} ms "
-              f"-> StyleGAN-V costs {100 * (step_v / step_2 - 1):+.1f}% per frame")
+        print(
+            f"G+D fwd+bwd: StyleGAN-V {step_v:.1f} ms vs StyleGAN2 {step_2:.1f} ms "
+            f"-> StyleGAN-V costs {100 * (step_v / step_2 - 1):+.1f}% per frame"
+        )
         sys.stdout.flush()
     return 0
 

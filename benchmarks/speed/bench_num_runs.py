@@ -6,6 +6,7 @@ Real clips are drawn at random offsets from 32-frame videos, fake clips come fro
 clips in every run). With ``num_runs`` a clip drawn again reuses its features and the fake side is
 computed once, so N runs cost far less than N evaluations. Stand-in I3D at 32 px (no weights needed).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,9 +39,11 @@ def main(argv: list[str] | None = None) -> None:
         for r in range(args.runs):
             evaluate(metric, seed=r, cache_dir=cache, **kw)
         separate = time.perf_counter() - t0
-    print(f"{metric}, {args.runs} runs, {args.device}: num_runs={args.runs} {repeated:.1f} s "
-          f"(value {rec['value']:.2f} ± {rec['value_std']:.2f}); {args.runs} separate evaluations {separate:.1f} s; "
-          f"ratio {separate / repeated:.2f}x")
+    print(
+        f"{metric}, {args.runs} runs, {args.device}: num_runs={args.runs} {repeated:.1f} s "
+        f"(value {rec['value']:.2f} ± {rec['value_std']:.2f}); {args.runs} separate evaluations {separate:.1f} s; "
+        f"ratio {separate / repeated:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ memory of the main process and of the largest worker. Then it prepares the tree 
 process with SIGKILL part-way, reruns the same command, and checks the resumed zip equals the
 uninterrupted one (same fingerprint). Last, it times the up-front quick check and ``check-dataset``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,14 @@ def run_prepare(raw: Path, out: Path, resolution: int, workers: int, kill_at: in
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     peaks = Path(tempfile.mkdtemp(dir=out.parent.parent))
     out.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([sys.executable, "-c", RUN_PREPARE, str(raw), str(out), str(resolution), str(workers), str(peaks)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN_PREPARE, str(raw), str(out), str(resolution), str(workers), str(peaks)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     if kill_at is not None:
         parts = out.parent / f".{out.name}.partial" / "videos"
         while proc.poll() is None and (not parts.is_dir() or len(list(parts.glob("*.zip"))) < kill_at):
@@ -103,15 +110,21 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["SGVB_CACHE_DIR"] = str(tmp / "cache")
         t = time.perf_counter()
         build_raw_tree(tmp / "raw", args.videos, args.frames, width, height)
-        print(f"raw tree: {args.videos} Taichi-layout mp4 videos x {args.frames} frames at {width}x{height} "
-              f"(built in {time.perf_counter() - t:.1f}s); output {args.resolution}x{args.resolution}, CPUs: {os.cpu_count()}")
-        print(f"{'workers':>7} {'frames/s':>9} {'videos/s':>9} {'wall s':>7} {'main peak MiB (after imports)':>30} {'worker peak MiB':>16}")
+        print(
+            f"raw tree: {args.videos} Taichi-layout mp4 videos x {args.frames} frames at {width}x{height} "
+            f"(built in {time.perf_counter() - t:.1f}s); output {args.resolution}x{args.resolution}, CPUs: {os.cpu_count()}"
+        )
+        print(
+            f"{'workers':>7} {'frames/s':>9} {'videos/s':>9} {'wall s':>7} {'main peak MiB (after imports)':>30} {'worker peak MiB':>16}"
+        )
         results = {}
         for w in args.workers:
             r = run_prepare(tmp / "raw", tmp / f"w{w}" / "taichi.zip", args.resolution, w)
             results[w] = r
-            print(f"{w:>7} {r['frames'] / r['wall_s']:>9.0f} {r['videos'] / r['wall_s']:>9.1f} {r['wall_s']:>7.1f} "
-                  f"{r['main_peak_mib']:>17.0f} ({r['import_mib']:.0f}) {r['worker_peak_mib']:>16.0f}")
+            print(
+                f"{w:>7} {r['frames'] / r['wall_s']:>9.0f} {r['videos'] / r['wall_s']:>9.1f} {r['wall_s']:>7.1f} "
+                f"{r['main_peak_mib']:>17.0f} ({r['import_mib']:.0f}) {r['worker_peak_mib']:>16.0f}"
+            )
         reference = results[args.workers[-1]]
         out = tmp / "killed" / "taichi.zip"
         run_prepare(tmp / "raw", out, args.resolution, args.workers[-1], kill_at=args.videos // 2)
@@ -120,8 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         present = out.exists()
         resumed = run_prepare(tmp / "raw", out, args.resolution, args.workers[-1])
         same = resumed["fingerprint"] == reference["fingerprint"]
-        print(f"SIGKILL after {done} of {args.videos} videos: zip present: {'YES' if present else 'no'}; "
-              f"resumed in {resumed['wall_s']:.1f}s; identical to the uninterrupted zip: {'yes' if same else 'NO'}")
+        print(
+            f"SIGKILL after {done} of {args.videos} videos: zip present: {'YES' if present else 'no'}; "
+            f"resumed in {resumed['wall_s']:.1f}s; identical to the uninterrupted zip: {'yes' if same else 'NO'}"
+        )
 
         from benchmarks.data import FramesDataset
         from benchmarks.data.checks import check_dataset
@@ -133,8 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         report = check_dataset(out, workers=args.workers[-1])
         full = time.perf_counter() - t
         frames = reference["frames"]
-        print(f"quick check (headers) at dataset construction: {quick:.2f}s ({frames / quick:.0f} frames/s); "
-              f"check-dataset ({args.workers[-1]} workers): {full:.1f}s ({frames / full:.0f} frames/s), {len(report.errors)} error(s)")
+        print(
+            f"quick check (headers) at dataset construction: {quick:.2f}s ({frames / quick:.0f} frames/s); "
+            f"check-dataset ({args.workers[-1]} workers): {full:.1f}s ({frames / full:.0f} frames/s), {len(report.errors)} error(s)"
+        )
         return 0 if same else 1
 
 

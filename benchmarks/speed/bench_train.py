@@ -12,6 +12,7 @@ Reports sec/kimg (kimg = frames, as in training) and peak memory (CUDA: max allo
 steps in one process, reporting the optimized/baseline time ratio of the same run.
 Incompatible pairs are listed with the reason.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,15 +56,20 @@ def build_loop(args, setting: str):
     """
     import torch
 
+    from benchmarks.config.training import RuntimeSettings, TrainerSettings
+    from benchmarks.records.run_folder import RunFolder
+    from benchmarks.training import dist
     from benchmarks.training.components import (
-        ConfigError, build_augmentation, build_dataset, build_discriminators, build_generator, check_compatibility, smoke_test,
+        ConfigError,
+        build_augmentation,
+        build_dataset,
+        build_discriminators,
+        build_generator,
+        check_compatibility,
+        smoke_test,
     )
     from benchmarks.training.job import pick_device
     from benchmarks.training.loop import TrainingLoop
-    from benchmarks.records.run_folder import RunFolder
-    from benchmarks.config.training import RuntimeSettings, TrainerSettings
-
-    from benchmarks.training import dist
 
     device = pick_device(args.device, local_rank=int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_from_env(device.type)  # under torchrun: one process per GPU (NCCL), gradients averaged by the loop
@@ -71,8 +77,13 @@ def build_loop(args, setting: str):
     dataset = build_dataset({"_name_": "synthetic", "resolution": args.resolution, "num_videos": 64, "num_frames": 64})
     try:
         G = build_generator(option_spec("generator", args.generator, args.small), resolution=args.resolution)
-        slots = build_discriminators(option_spec("discriminator", args.discriminator, args.small), resolution=args.resolution,
-                                     default_sampler=None, default_loss="non_saturating", r1_gamma=0.0002 * args.resolution**2 / args.batch)
+        slots = build_discriminators(
+            option_spec("discriminator", args.discriminator, args.small),
+            resolution=args.resolution,
+            default_sampler=None,
+            default_loss="non_saturating",
+            r1_gamma=0.0002 * args.resolution**2 / args.batch,
+        )
         stages = tuple(getattr(G, "training_stages", ("main",)))
         stage_kimg = {s: 0 for s in stages[:-1]}  # multi-stage generators: time their last stage (earlier hooks run)
         check_compatibility(G, slots, dataset, stages=stages, stage_kimg=stage_kimg, max_num_frames=1024)
@@ -83,12 +94,28 @@ def build_loop(args, setting: str):
     G.train(), [s.D.train() for s in slots]
     fast = setting == "optimized"
     loop = TrainingLoop(
-        G=G, slots=slots, dataset=dataset, augment=build_augmentation({"_name_": "ada", "p": 0.2, "adaptive": False}),
-        run=RunFolder(".", writer=False), device=device,
-        runtime=RuntimeSettings(precision=args.precision if fast else "fp32", channels_last=fast, compile=fast and args.compile,
-                                fused_adam=fast, progress=False),
-        trainer=TrainerSettings(batch_size=args.batch, batch_gpu=args.batch_gpu or args.batch // int(os.environ.get("WORLD_SIZE", "1")),
-                                num_workers=0, total_kimg=1e9, stage_kimg=stage_kimg, r1_interval=16, ema_kimg=args.batch * 10 / 32),
+        G=G,
+        slots=slots,
+        dataset=dataset,
+        augment=build_augmentation({"_name_": "ada", "p": 0.2, "adaptive": False}),
+        run=RunFolder(".", writer=False),
+        device=device,
+        runtime=RuntimeSettings(
+            precision=args.precision if fast else "fp32",
+            channels_last=fast,
+            compile=fast and args.compile,
+            fused_adam=fast,
+            progress=False,
+        ),
+        trainer=TrainerSettings(
+            batch_size=args.batch,
+            batch_gpu=args.batch_gpu or args.batch // int(os.environ.get("WORLD_SIZE", "1")),
+            num_workers=0,
+            total_kimg=1e9,
+            stage_kimg=stage_kimg,
+            r1_interval=16,
+            ema_kimg=args.batch * 10 / 32,
+        ),
     )
     loop._advance_stage()
     return loop, None
@@ -146,20 +173,32 @@ def run_pair(args) -> dict:
     first = next(iter(loops.values()))
     frames = first.batch_size * first.frames_per_clip()
     result = {
-        "status": "ok", "frames_per_step": frames, "peak_gib": peak,
+        "status": "ok",
+        "frames_per_step": frames,
+        "peak_gib": peak,
         "g_params_m": sum(p.numel() for p in first.G.parameters()) / 1e6,
         "d_params_m": sum(p.numel() for s in first.slots for p in s.D.parameters()) / 1e6,
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
+        "device": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"cpu ({torch.get_num_threads()} threads)",
         "settings": {},
     }
     for setting, ts in times.items():
         total = sum(ts)  # the mean over whole R1 periods; medians would drop the R1 step
-        result["settings"][setting] = {"sec_per_kimg": total / (frames * len(ts) / 1000), "sec_per_step": total / len(ts),
-                                       "median_step": statistics.median(ts)}
+        result["settings"][setting] = {
+            "sec_per_kimg": total / (frames * len(ts) / 1000),
+            "sec_per_step": total / len(ts),
+            "median_step": statistics.median(ts),
+        }
     main_setting = args.settings[-1]
-    result.update(sec_per_kimg=result["settings"][main_setting]["sec_per_kimg"], sec_per_step=result["settings"][main_setting]["sec_per_step"])
+    result.update(
+        sec_per_kimg=result["settings"][main_setting]["sec_per_kimg"],
+        sec_per_step=result["settings"][main_setting]["sec_per_step"],
+    )
     if len(times) == 2:
-        result["ratio"] = result["settings"]["optimized"]["sec_per_step"] / result["settings"]["baseline"]["sec_per_step"]
+        result["ratio"] = (
+            result["settings"]["optimized"]["sec_per_step"] / result["settings"]["baseline"]["sec_per_step"]
+        )
         # step i of both settings is the same kind of step (R1 or not): the median of their ratios shrugs off a burst
         # of load that hit one setting's steps, which the ratio of totals does not
         result["ratio_paired_median"] = statistics.median(o / b for o, b in zip(times["optimized"], times["baseline"]))
@@ -176,9 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="bf16", choices=["bf16", "fp32"])
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
-    parser.add_argument("--batch-gpu", type=int, default=0, help="videos per forward (0 = --batch; smaller = accumulation)")
-    parser.add_argument("--settings", default="optimized", help="comma list of baseline,optimized (both: interleaved, with their ratio)")
-    parser.add_argument("--compile", action="store_true", help="optimized setting: torch.compile the G and D forward paths")
+    parser.add_argument(
+        "--batch-gpu", type=int, default=0, help="videos per forward (0 = --batch; smaller = accumulation)"
+    )
+    parser.add_argument(
+        "--settings", default="optimized", help="comma list of baseline,optimized (both: interleaved, with their ratio)"
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="optimized setting: torch.compile the G and D forward paths"
+    )
     parser.add_argument("--generators", default="*", help="registry pattern")
     parser.add_argument("--discriminators", default="*", help="registry pattern")
     parser.add_argument("--generator", help=argparse.SUPPRESS)
@@ -201,15 +246,29 @@ def main(argv: list[str] | None = None) -> int:
 
     from registry import DISCRIMINATORS, GENERATORS
 
-    passthrough = [f"--resolution={args.resolution}", f"--batch={args.batch}", f"--steps={args.steps}", f"--warmup={args.warmup}",
-                   f"--device={args.device}", f"--precision={args.precision}", f"--threads={args.threads}",
-                   f"--batch-gpu={args.batch_gpu}", f"--settings={','.join(args.settings)}"] + (["--small"] if args.small else []) + (["--compile"] if args.compile else [])
+    passthrough = (
+        [
+            f"--resolution={args.resolution}",
+            f"--batch={args.batch}",
+            f"--steps={args.steps}",
+            f"--warmup={args.warmup}",
+            f"--device={args.device}",
+            f"--precision={args.precision}",
+            f"--threads={args.threads}",
+            f"--batch-gpu={args.batch_gpu}",
+            f"--settings={','.join(args.settings)}",
+        ]
+        + (["--small"] if args.small else [])
+        + (["--compile"] if args.compile else [])
+    )
     rows = []
     for g in GENERATORS.list(args.generators):
         for d in DISCRIMINATORS.list(args.discriminators):
             result = measure_pair(g, d, passthrough)
             rows.append((g, d, result))
-            print(_row(g, d, result), flush=True) if len(rows) > 1 else print(_header() + "\n" + _row(g, d, result), flush=True)
+            print(_row(g, d, result), flush=True) if len(rows) > 1 else print(
+                _header() + "\n" + _row(g, d, result), flush=True
+            )
     return 0
 
 
@@ -219,11 +278,29 @@ def measure_pair(generator: str, discriminator: str, options: list[str], *, npro
     ``nproc > 1`` launches it with ``torchrun`` (one process per GPU, NCCL): ``--batch`` is then the
     global batch, split over the processes as in training, so sec/kimg compares directly with 1 GPU.
     """
-    launcher = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--standalone"] if nproc > 1 else [sys.executable]
-    out = subprocess.run([*launcher, "-m", "benchmarks.speed.bench_train", f"--generator={generator}",
-                          f"--discriminator={discriminator}", *options], capture_output=True, text=True)
+    launcher = (
+        [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--standalone"]
+        if nproc > 1
+        else [sys.executable]
+    )
+    out = subprocess.run(
+        [
+            *launcher,
+            "-m",
+            "benchmarks.speed.bench_train",
+            f"--generator={generator}",
+            f"--discriminator={discriminator}",
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+    )
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
-    return json.loads(lines[-1][7:]) if lines else {"status": "error", "reason": (out.stderr.strip().splitlines() or ["?"])[-1][:160]}
+    return (
+        json.loads(lines[-1][7:])
+        if lines
+        else {"status": "error", "reason": (out.stderr.strip().splitlines() or ["?"])[-1][:160]}
+    )
 
 
 def _header() -> str:
@@ -233,9 +310,15 @@ def _header() -> str:
 def _row(g: str, d: str, r: dict) -> str:
     if r["status"] != "ok":
         return f"{g:<14} {d:<18} {r['status']}: {r.get('reason', '')}"
-    return (f"{g:<14} {d:<18} {r['sec_per_kimg']:>9.1f} {r['sec_per_step']:>9.3f} {r['frames_per_step']:>11d} {r['peak_gib']:>9.2f} "
-            f"{r['g_params_m']:>6.2f} {r['d_params_m']:>6.2f}  {r['device']}"
-            + (f"  optimized/baseline {r['ratio']:.2f}x (median of paired steps {r['ratio_paired_median']:.2f}x)" if "ratio" in r else ""))
+    return (
+        f"{g:<14} {d:<18} {r['sec_per_kimg']:>9.1f} {r['sec_per_step']:>9.3f} {r['frames_per_step']:>11d} {r['peak_gib']:>9.2f} "
+        f"{r['g_params_m']:>6.2f} {r['d_params_m']:>6.2f}  {r['device']}"
+        + (
+            f"  optimized/baseline {r['ratio']:.2f}x (median of paired steps {r['ratio_paired_median']:.2f}x)"
+            if "ratio" in r
+            else ""
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ in the loop, but through the fused ops). The error of a tensor is ``||a - b|| / 
 With ``--precision bf16`` both sides run under bf16 autocast, so the check isolates what compile,
 fusion and channels_last change; the fp32-vs-bf16 gap is a separate, larger number (also printed).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,14 +31,26 @@ def _models(resolution: int, width: dict):
     from registry import DISCRIMINATORS, GENERATORS
 
     torch.manual_seed(0)
-    G = GENERATORS.build({"_name_": "stylegan_v", "z_dim": 32, "w_dim": 32, "motion_z_dim": 32, "motion_dim": 32, **width},
-                         resolution=resolution)
+    G = GENERATORS.build(
+        {"_name_": "stylegan_v", "z_dim": 32, "w_dim": 32, "motion_z_dim": 32, "motion_dim": 32, **width},
+        resolution=resolution,
+    )
     D = DISCRIMINATORS.build({"_name_": "stylegan_v", **width}, resolution=resolution, num_frames=3)
     return G.train(), D.train()
 
 
-def step_gradients(G, D, *, device: torch.device, precision: str, optimized: bool, backend: str | None,
-                   resolution: int, batch: int = 4, compiled: str = "GD") -> dict[str, torch.Tensor]:
+def step_gradients(
+    G,
+    D,
+    *,
+    device: torch.device,
+    precision: str,
+    optimized: bool,
+    backend: str | None,
+    resolution: int,
+    batch: int = 4,
+    compiled: str = "GD",
+) -> dict[str, torch.Tensor]:
     """Gradients of the G loss, D loss and R1 loss, keyed ``"<phase>/<parameter>"`` (float32, detached).
 
     ``compiled`` names the networks that ``torch.compile`` wraps in the optimised setting.
@@ -60,7 +73,9 @@ def step_gradients(G, D, *, device: torch.device, precision: str, optimized: boo
 
     def collect(phase, loss, params):
         names = [n for n, p in params]
-        for n, g in zip(names, torch.autograd.grad(loss, [p for _, p in params], allow_unused=True, materialize_grads=True)):
+        for n, g in zip(
+            names, torch.autograd.grad(loss, [p for _, p in params], allow_unused=True, materialize_grads=True)
+        ):
             grads[f"{phase}/{n}"] = g.detach().float().cpu()
 
     with reference_ops(not optimized):
@@ -119,11 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         limits = {k: max(tol, 2 * gap[k]) for k in errs}
     worst = max(errs, key=lambda k: errs[k] / limits[k])
     ok = errs[worst] <= limits[worst]
-    print(f"{'OK' if ok else 'FAIL'}: optimised ({args.precision}, compile backend {backend}) vs eager, worst {worst} "
-          f"{errs[worst]:.2e} (limit {limits[worst]:.1e}: max({tol:.0e}, 2x the bf16-vs-fp32 error of that tensor)), device {device}"
-          if args.precision == "bf16" else
-          f"{'OK' if ok else 'FAIL'}: optimised ({args.precision}, compile backend {backend}) vs eager, worst {worst} "
-          f"{errs[worst]:.2e} (tolerance {tol:.0e}), device {device}")
+    print(
+        f"{'OK' if ok else 'FAIL'}: optimised ({args.precision}, compile backend {backend}) vs eager, worst {worst} "
+        f"{errs[worst]:.2e} (limit {limits[worst]:.1e}: max({tol:.0e}, 2x the bf16-vs-fp32 error of that tensor)), device {device}"
+        if args.precision == "bf16"
+        else f"{'OK' if ok else 'FAIL'}: optimised ({args.precision}, compile backend {backend}) vs eager, worst {worst} "
+        f"{errs[worst]:.2e} (tolerance {tol:.0e}), device {device}"
+    )
     return 0 if ok else 1
 
 

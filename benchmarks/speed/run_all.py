@@ -12,6 +12,7 @@ official uint8 quantisation on GPU). DDP rows run ``bench_train`` under torchrun
 has several GPUs and say "not measured" otherwise. Nothing is estimated: a row that did not run
 says why.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,17 +34,23 @@ BEGIN, END = "<!-- speed:begin (python -m benchmarks.speed --write) -->", "<!-- 
 def machine() -> dict[str, str]:
     cpu = platform.processor() or platform.machine()
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
-    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    gpus = (
+        [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    )
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": f"{cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
         "gpu": ", ".join(gpus) if gpus else "none",
         "load average": " ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?",
         "versions": f"Python {platform.python_version()}, torch {torch.__version__}"
-                    + (f", CUDA {torch.version.cuda}" if torch.cuda.is_available() else ""),
+        + (f", CUDA {torch.version.cuda}" if torch.cuda.is_available() else ""),
     }
 
 
@@ -59,8 +66,13 @@ class Table:
         print(f"{group:<10} {what:<58} {value:<34} {ratio:<22} {command}", flush=True)
 
     def markdown(self, info: dict[str, str], argv: list[str]) -> str:
-        lines = [BEGIN, "## Speed (`python -m benchmarks.speed`)", "",
-                 "    python -m benchmarks.speed " + " ".join(argv), ""]
+        lines = [
+            BEGIN,
+            "## Speed (`python -m benchmarks.speed`)",
+            "",
+            "    python -m benchmarks.speed " + " ".join(argv),
+            "",
+        ]
         lines += [f"- {k}: {v}" for k, v in info.items()]
         lines += ["", "| group | what | value | same-run ratio | from |", "|---|---|---|---|---|"]
         lines += [f"| {g} | {w} | {v} | {r} | {c} |" for g, w, v, r, c in self.rows]
@@ -90,20 +102,48 @@ def training_rows(table: Table, args, device: torch.device) -> None:
             table.add("training", what, f"{r.get('status')}: {r.get('reason', '')}", "", command)
             continue
         b, o = r["settings"]["baseline"], r["settings"]["optimized"]
-        table.add("training", what + " — baseline (fp32 eager, reference ops)", f"{b['sec_per_kimg']:.2f} s/kimg ({b['sec_per_step']:.3f} s/step)", "1", command)
-        table.add("training", what + f" — optimized ({_optimized_label(args, device)})", f"{o['sec_per_kimg']:.2f} s/kimg ({o['sec_per_step']:.3f} s/step)",
-                  f"{r['ratio']:.2f}x baseline (median of paired steps {r['ratio_paired_median']:.2f}x)", command)
+        table.add(
+            "training",
+            what + " — baseline (fp32 eager, reference ops)",
+            f"{b['sec_per_kimg']:.2f} s/kimg ({b['sec_per_step']:.3f} s/step)",
+            "1",
+            command,
+        )
+        table.add(
+            "training",
+            what + f" — optimized ({_optimized_label(args, device)})",
+            f"{o['sec_per_kimg']:.2f} s/kimg ({o['sec_per_step']:.3f} s/step)",
+            f"{r['ratio']:.2f}x baseline (median of paired steps {r['ratio_paired_median']:.2f}x)",
+            command,
+        )
         print(f"  ({time.perf_counter() - t0:.0f} s, peak {r['peak_gib']:.2f} GiB, {r['device']})", flush=True)
 
 
 def training_options(args, device: torch.device) -> list[str]:
-    return [f"--resolution={args.resolution}", f"--batch={args.batch}", f"--batch-gpu={args.batch_gpu}", f"--steps={args.steps}",
-            f"--warmup={args.warmup}", f"--device={device.type}", f"--precision={args.precision}", f"--threads={args.threads}",
-            "--settings=baseline,optimized"] + ([] if args.full_width else ["--small"]) + (["--compile"] if args.compile else [])
+    return (
+        [
+            f"--resolution={args.resolution}",
+            f"--batch={args.batch}",
+            f"--batch-gpu={args.batch_gpu}",
+            f"--steps={args.steps}",
+            f"--warmup={args.warmup}",
+            f"--device={device.type}",
+            f"--precision={args.precision}",
+            f"--threads={args.threads}",
+            "--settings=baseline,optimized",
+        ]
+        + ([] if args.full_width else ["--small"])
+        + (["--compile"] if args.compile else [])
+    )
 
 
 def _optimized_label(args, device: torch.device) -> str:
-    parts = ["bf16" if device.type == "cuda" and args.precision == "bf16" else "fp32", "fused ops", "channels_last", "fused Adam"]
+    parts = [
+        "bf16" if device.type == "cuda" and args.precision == "bf16" else "fp32",
+        "fused ops",
+        "channels_last",
+        "fused Adam",
+    ]
     return ", ".join(parts + (["torch.compile"] if args.compile else []))
 
 
@@ -119,12 +159,23 @@ def ddp_rows(table: Table, args, device: torch.device) -> None:
         if n > gpus:
             table.add("ddp", what, f"not measured ({gpus} GPU(s) on this machine)")
             continue
-        r = measure_pair(g, d, [o for o in options if not o.startswith(("--settings", "--batch-gpu"))] + ["--settings=optimized"], nproc=n)
+        r = measure_pair(
+            g,
+            d,
+            [o for o in options if not o.startswith(("--settings", "--batch-gpu"))] + ["--settings=optimized"],
+            nproc=n,
+        )
         if r.get("status") != "ok":
             table.add("ddp", what, f"{r.get('status')}: {r.get('reason', '')}")
             continue
         one = one or r["sec_per_kimg"]
-        table.add("ddp", what, f"{r['sec_per_kimg']:.2f} s/kimg", f"scaling efficiency {one / (n * r['sec_per_kimg']):.2f}", "bench_train via torchrun")
+        table.add(
+            "ddp",
+            what,
+            f"{r['sec_per_kimg']:.2f} s/kimg",
+            f"scaling efficiency {one / (n * r['sec_per_kimg']):.2f}",
+            "bench_train via torchrun",
+        )
 
 
 def model_rows(table: Table, args, device: torch.device) -> None:
@@ -135,19 +186,34 @@ def model_rows(table: Table, args, device: torch.device) -> None:
     from benchmarks.speed.bench_models import bench_pair
 
     width = {"channel_max": 512} if args.full_width else {"channel_base": 1024, "channel_max": 64}
-    common = dict(video=True, resolution=args.resolution, batch=min(args.batch, args.batch_gpu or args.batch), frames=3, device=device,
-                  warmup=1, repeats=3, width=width)
-    precision = {"baseline": "fp32", "optimized": args.precision if device.type == "cuda" else "fp32"}  # the baseline is always fp32
+    common = dict(
+        video=True,
+        resolution=args.resolution,
+        batch=min(args.batch, args.batch_gpu or args.batch),
+        frames=3,
+        device=device,
+        warmup=1,
+        repeats=3,
+        width=width,
+    )
+    precision = {
+        "baseline": "fp32",
+        "optimized": args.precision if device.type == "cuda" else "fp32",
+    }  # the baseline is always fp32
     rounds: dict[str, list[dict]] = {"baseline": [], "optimized": []}
     for r in range(max(1, args.repeats)):
         for setting in ("baseline", "optimized") if r % 2 == 0 else ("optimized", "baseline"):
             rounds[setting].append(bench_pair(setting=setting, precision=precision[setting], **common))
     for op in ("G fwd", "G fwd+bwd", "D fwd+bwd"):
         base, fast = (statistics.median(x[op][0] for x in rounds[s]) for s in ("baseline", "optimized"))
-        table.add("models", f"StyleGAN-V {op}, {args.resolution}², {common['batch']}x3 frames, {'official widths' if args.full_width else 'channel_max 64 (512-d codes)'}, "
-                            f"fp32 reference -> {precision['optimized']} optimized",
-                  f"{base:.1f} -> {fast:.1f} ms", f"{fast / base:.2f}x baseline (median of {len(rounds['baseline'])} alternating rounds)",
-                  "bench_models bench_pair")
+        table.add(
+            "models",
+            f"StyleGAN-V {op}, {args.resolution}², {common['batch']}x3 frames, {'official widths' if args.full_width else 'channel_max 64 (512-d codes)'}, "
+            f"fp32 reference -> {precision['optimized']} optimized",
+            f"{base:.1f} -> {fast:.1f} ms",
+            f"{fast / base:.2f}x baseline (median of {len(rounds['baseline'])} alternating rounds)",
+            "bench_models bench_pair",
+        )
 
 
 def metric_rows(table: Table, args, device: torch.device) -> None:
@@ -158,15 +224,35 @@ def metric_rows(table: Table, args, device: torch.device) -> None:
         video = name.startswith("i3d")
         batch = (16 if device.type == "cuda" else 4) if video else (128 if device.type == "cuda" else 32)
         try:
-            line = bench_detector(name, device=device, resolution=res, frames=16, batch=batch, repeats=args.repeats, stand_in_resolution=None)
+            line = bench_detector(
+                name,
+                device=device,
+                resolution=res,
+                frames=16,
+                batch=batch,
+                repeats=args.repeats,
+                stand_in_resolution=None,
+            )
         except Exception as exc:
             table.add("metrics", f"detector {name}", f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
             continue
-        table.add("metrics", f"detector {line.split('batch')[0].strip()}", line.split(":", 1)[1].strip(), "", "bench_metrics bench_detector")
+        table.add(
+            "metrics",
+            f"detector {line.split('batch')[0].strip()}",
+            line.split(":", 1)[1].strip(),
+            "",
+            "bench_metrics bench_detector",
+        )
     sampling_rows(table, args, device)
     if not args.skip_frechet:
         line = bench_frechet(2048, 2048, with_scipy=True, repeats=1)
-        table.add("metrics", "Fréchet distance d=2048, N=2048 (ours vs scipy sqrtm)", line.split(":", 1)[1].strip()[:120], "", "bench_metrics bench_frechet")
+        table.add(
+            "metrics",
+            "Fréchet distance d=2048, N=2048 (ours vs scipy sqrtm)",
+            line.split(":", 1)[1].strip()[:120],
+            "",
+            "bench_metrics bench_frechet",
+        )
 
 
 def sampling_rows(table: Table, args, device: torch.device) -> None:
@@ -194,14 +280,21 @@ def _sampling_row(table: Table, args, device: torch.device, name: str) -> None:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         t0, n = time.perf_counter(), 0
-        for clips in generated_clips(G, generator=torch.Generator(device).manual_seed(1), **{**kwargs, "num_videos": batch * args.repeats}):
+        for clips in generated_clips(
+            G, generator=torch.Generator(device).manual_seed(1), **{**kwargs, "num_videos": batch * args.repeats}
+        ):
             n += clips.shape[0]
         if device.type == "cuda":
             torch.cuda.synchronize(device)
     dt = time.perf_counter() - t0
     precision = "bf16" if device.type == "cuda" else "fp32"
-    table.add("metrics", f"sampling {name} ({'official' if args.full_width else 'small'} widths), 16x{res}² uint8, {precision}",
-              f"{n / dt:.2f} clips/s ({16 * n / dt:.1f} frames/s)", "", "metrics.sources.generated_clips")
+    table.add(
+        "metrics",
+        f"sampling {name} ({'official' if args.full_width else 'small'} widths), 16x{res}² uint8, {precision}",
+        f"{n / dt:.2f} clips/s ({16 * n / dt:.1f} frames/s)",
+        "",
+        "metrics.sources.generated_clips",
+    )
 
 
 def fvd_row(table: Table, args, device: torch.device) -> None:
@@ -214,16 +307,27 @@ def fvd_row(table: Table, args, device: torch.device) -> None:
     from metrics import evaluate
 
     torch.manual_seed(0)
-    G = build_generator(option_spec("generator", "stylegan_v", not args.full_width), resolution=args.resolution).to(device).eval()
-    real = build_dataset({"_name_": "synthetic", "resolution": args.resolution, "num_videos": args.fvd_videos, "num_frames": 32})
+    G = (
+        build_generator(option_spec("generator", "stylegan_v", not args.full_width), resolution=args.resolution)
+        .to(device)
+        .eval()
+    )
+    real = build_dataset(
+        {"_name_": "synthetic", "resolution": args.resolution, "num_videos": args.fvd_videos, "num_frames": 32}
+    )
     with tempfile.TemporaryDirectory() as cache, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t0 = time.perf_counter()
         record = evaluate(args.fvd, fake=G, real=real, device=device, allow_stand_in_detectors=True, cache_dir=cache)
         wall = time.perf_counter() - t0
     detector = "stand-in detector" if record.get("protocol", {}).get("stand_in", True) else "real detector weights"
-    table.add("metrics", f"{args.fvd} evaluation of StyleGAN-V at {args.resolution}² ({detector}, cold cache)",
-              f"{wall:.1f} s wall (value {record['value']:.4g})", "", "metrics.evaluate")
+    table.add(
+        "metrics",
+        f"{args.fvd} evaluation of StyleGAN-V at {args.resolution}² ({detector}, cold cache)",
+        f"{wall:.1f} s wall (value {record['value']:.4g})",
+        "",
+        "metrics.evaluate",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,17 +341,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--precision", default="bf16", choices=["bf16", "fp32"], help="optimized setting on CUDA (CPU is always fp32)")
+    p.add_argument(
+        "--precision", default="bf16", choices=["bf16", "fp32"], help="optimized setting on CUDA (CPU is always fp32)"
+    )
     p.add_argument("--compile", action="store_true", help="optimized setting also uses torch.compile (default on CUDA)")
     p.add_argument("--no-compile", action="store_true")
     p.add_argument("--full-width", action="store_true", help="official widths (default: the *_small presets)")
     p.add_argument("--pairs", default="stylegan_v:stylegan_v", help="generator:discriminator,... for the training rows")
-    p.add_argument("--generators", default="stylegan_v,digan,mocogan_hd,mocogan", help="generators for the sampling rows")
+    p.add_argument(
+        "--generators", default="stylegan_v,digan,mocogan_hd,mocogan", help="generators for the sampling rows"
+    )
     p.add_argument("--only", default="training,ddp,models,metrics,fvd", help="groups to run (fvd only with --fvd)")
     p.add_argument("--skip-frechet", action="store_true")
     p.add_argument("--fvd", default=None, help="also time one whole evaluation of this metric, e.g. fvd2048_16f")
     p.add_argument("--fvd-videos", type=int, default=2048, help="videos in the synthetic real dataset of --fvd")
-    p.add_argument("--write", nargs="?", const=str(RESULTS), default=None, help="write the Markdown section (default file: benchmarks/speed/RESULTS.md)")
+    p.add_argument(
+        "--write",
+        nargs="?",
+        const=str(RESULTS),
+        default=None,
+        help="write the Markdown section (default file: benchmarks/speed/RESULTS.md)",
+    )
     args = p.parse_args(argv)
     from benchmarks.speed.bench_models import parse_device
 
@@ -275,7 +389,13 @@ def main(argv: list[str] | None = None) -> int:
     if "fvd" in groups and args.fvd:
         fvd_row(table, args, device)
     if device.type != "cuda":
-        table.add("gpu", "every GPU row (bf16, compile, 256², NCCL)", "not measured (no GPU on this machine)", "", "benchmarks/speed/gpu_check.sh")
+        table.add(
+            "gpu",
+            "every GPU row (bf16, compile, 256², NCCL)",
+            "not measured (no GPU on this machine)",
+            "",
+            "benchmarks/speed/gpu_check.sh",
+        )
     text = table.markdown(info, argv)
     if args.write:
         write_section(text, Path(args.write))

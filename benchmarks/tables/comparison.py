@@ -7,6 +7,7 @@ that vary, n, mean, std, the interval of ``benchmarks.tables.stats`` and the per
 adds the difference to a baseline configuration and a test's p-value; ``wide_table`` pivots to one row per
 configuration.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,12 +23,37 @@ from benchmarks.tables import stats as table_stats
 from benchmarks.tables.labels import STAND_IN_MARK, cell_text, int_or_same
 from benchmarks.tables.tidy import RECORD_COLUMNS
 
-__all__ = ["BASELINE_COLUMNS", "STAT_COLUMNS", "add_baseline", "comparison_tables", "configuration_axes",
-           "metric_direction", "parse_baseline", "wide_table"]
+__all__ = [
+    "BASELINE_COLUMNS",
+    "STAT_COLUMNS",
+    "add_baseline",
+    "comparison_tables",
+    "configuration_axes",
+    "metric_direction",
+    "parse_baseline",
+    "wide_table",
+]
 
 # the comparison's columns after the ablation axes, in order
-STAT_COLUMNS = ["metric", "key", "protocol_id", "detector", "stand_in", "direction", "n", "mean", "std",
-                "ci_low", "ci_high", "ci_method", "values", "kimg", "status", "error", "short_count"]
+STAT_COLUMNS = [
+    "metric",
+    "key",
+    "protocol_id",
+    "detector",
+    "stand_in",
+    "direction",
+    "n",
+    "mean",
+    "std",
+    "ci_low",
+    "ci_high",
+    "ci_method",
+    "values",
+    "kimg",
+    "status",
+    "error",
+    "short_count",
+]
 BASELINE_COLUMNS = ["baseline", "diff", "p_value", "test"]
 # tidy columns that never tell configurations apart
 NON_AXIS = {"run", "status", "error", "seed", "config_hash", "group", "package_version", "run_dir", *RECORD_COLUMNS}
@@ -72,14 +98,18 @@ def _one_value_per_seed(rows: pd.DataFrame, where: str) -> pd.DataFrame:
     if len(dup):
         kept = per_run.drop_duplicates("seed", keep="first").set_index("seed")["run"]
         which = "; ".join(f"{r} ignored, {kept[s]} kept" for s, r in zip(dup["seed"], dup["run"]))
-        warnings.warn(f"{where}: seed(s) {', '.join(str(int_or_same(s)) for s in dup['seed'])} appear in more than one "
-                      f"run folder; counted once ({which})", stacklevel=3)
+        warnings.warn(
+            f"{where}: seed(s) {', '.join(str(int_or_same(s)) for s in dup['seed'])} appear in more than one "
+            f"run folder; counted once ({which})",
+            stacklevel=3,
+        )
         rows = rows[~rows["run_dir"].isin(dup["run_dir"])]
     return rows
 
 
-def comparison_tables(tidy: pd.DataFrame, *, baseline: str | None = None,
-                      seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def comparison_tables(
+    tidy: pd.DataFrame, *, baseline: str | None = None, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(comparison, sub-scores): one row per (configuration, metric key, protocol) of the selected rows, headline
     keys in the first table and every other key in the second; a configuration without rows in one gets n = 0.
 
@@ -101,8 +131,11 @@ def comparison_tables(tidy: pd.DataFrame, *, baseline: str | None = None,
         chosen = selected[selected["run_dir"].isin(per_run["run_dir"])]
         parts = list(chosen.groupby(["metric", "key", "protocol_id", "stand_in"], sort=False))
         for key, kept in _kept_apart(parts).items():
-            warnings.warn(f"configuration {group}: '{key}' was measured under {len(kept)} protocols, kept apart: "
-                          + ", ".join(kept), stacklevel=2)
+            warnings.warn(
+                f"configuration {group}: '{key}' was measured under {len(kept)} protocols, kept apart: "
+                + ", ".join(kept),
+                stacklevel=2,
+            )
         for headline in (True, False):
             mine = [(k, part) for k, part in parts if bool(part["headline"].iloc[0]) == headline]
             if not mine:
@@ -113,17 +146,28 @@ def comparison_tables(tidy: pd.DataFrame, *, baseline: str | None = None,
                 values = {int_or_same(s): v for s, v in zip(by_seed["seed"], by_seed["value"])}
                 interval = table_stats.mean_interval(list(values.values()), seed=seed)
                 n = len(values)
-                rows[headline].append({
-                    **describe, "metric": metric, "key": key, "protocol_id": pid, "detector": part["detector"].iloc[0],
-                    "stand_in": bool(stand_in), "direction": metric_direction(metric), "n": n,
-                    "mean": float(pd.Series(list(values.values())).mean()) if n else math.nan,
-                    "std": float(pd.Series(list(values.values())).std(ddof=1)) if n > 1 else math.nan,
-                    "ci_low": interval.low, "ci_high": interval.high, "ci_method": interval.method,
-                    "values": ";".join(f"{s}:{v:.6g}" for s, v in values.items()),
-                    "kimg": ",".join(str(int_or_same(k)) for k in sorted(set(part["kimg"].dropna()))),
-                    "status": status, "short_count": bool(part["short_count"].astype(bool).any()),
-                    "_by_seed": values,
-                })
+                rows[headline].append(
+                    {
+                        **describe,
+                        "metric": metric,
+                        "key": key,
+                        "protocol_id": pid,
+                        "detector": part["detector"].iloc[0],
+                        "stand_in": bool(stand_in),
+                        "direction": metric_direction(metric),
+                        "n": n,
+                        "mean": float(pd.Series(list(values.values())).mean()) if n else math.nan,
+                        "std": float(pd.Series(list(values.values())).std(ddof=1)) if n > 1 else math.nan,
+                        "ci_low": interval.low,
+                        "ci_high": interval.high,
+                        "ci_method": interval.method,
+                        "values": ";".join(f"{s}:{v:.6g}" for s, v in values.items()),
+                        "kimg": ",".join(str(int_or_same(k)) for k in sorted(set(part["kimg"].dropna()))),
+                        "status": status,
+                        "short_count": bool(part["short_count"].astype(bool).any()),
+                        "_by_seed": values,
+                    }
+                )
     return _comparison_frame(rows[True], axes, baseline), _comparison_frame(rows[False], axes, baseline)
 
 
@@ -150,12 +194,15 @@ def parse_baseline(spec: str, axes: Sequence[str]) -> tuple[str, str]:
     """``AXIS=VALUE`` -> (axis column, value); AXIS may be the last part of a dotted key (``positional_encoding``)."""
     axis, sep, value = spec.partition("=")
     if not sep or not axis or not value:
-        raise TableError(f"--baseline '{spec}' is not understood; use AXIS=VALUE, "
-                         "e.g. generator.positional_encoding=acyclic")
+        raise TableError(
+            f"--baseline '{spec}' is not understood; use AXIS=VALUE, e.g. generator.positional_encoding=acyclic"
+        )
     matches = [a for a in axes if a == axis] or [a for a in axes if a.split(".")[-1] == axis]
     if len(matches) != 1:
-        raise TableError(f"--baseline {spec}: '{axis}' is {'ambiguous' if matches else 'not an axis'} here; "
-                         f"axes that vary: {', '.join(axes) or 'none'}")
+        raise TableError(
+            f"--baseline {spec}: '{axis}' is {'ambiguous' if matches else 'not an axis'} here; "
+            f"axes that vary: {', '.join(axes) or 'none'}"
+        )
     return matches[0], value
 
 

@@ -6,6 +6,7 @@ headline metric key (and protocol), ``mean ± std`` rounded to the std's second 
 the best mean per column in bold (lower or higher from the metric's registration), stand-in columns
 and short counts marked and explained under the table.
 """
+
 from __future__ import annotations
 
 import math
@@ -57,9 +58,18 @@ def to_text(comparison: pd.DataFrame) -> str:
             key += STAND_IN_MARK if row["stand_in"] else ""
             key += " (short)" if row["short_count"] else ""
         n = int(row["n"] or 0)
-        interval = f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}] ({row['ci_method']})" if row.get("ci_method") else ""
-        line = [*(cell_text(row[a]) for a in axes), key, str(n), format_mean_std(row["mean"], row["std"], n), interval,
-                row["values"] or "", row["status"] or ""]
+        interval = (
+            f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}] ({row['ci_method']})" if row.get("ci_method") else ""
+        )
+        line = [
+            *(cell_text(row[a]) for a in axes),
+            key,
+            str(n),
+            format_mean_std(row["mean"], row["std"], n),
+            interval,
+            row["values"] or "",
+            row["status"] or "",
+        ]
         if with_baseline:
             line += [_fmt(row["diff"]), _fmt(row["p_value"]), row["test"] or ""]
         cells.append([str(c) for c in line])
@@ -114,7 +124,9 @@ def paper_frame(comparison: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _caption(comparison: pd.DataFrame) -> list[str]:
     ns = sorted({int(n) for n in comparison["n"].dropna() if n})
-    lines = [f"mean ± std over seeds (n = {', '.join(map(str, ns)) or '0'}); ↓ lower / ↑ higher is better; best in bold."]
+    lines = [
+        f"mean ± std over seeds (n = {', '.join(map(str, ns)) or '0'}); ↓ lower / ↑ higher is better; best in bold."
+    ]
     return lines + [("* " + note) if note is SHORT_COUNT_NOTE else note for note in _notes(comparison)]
 
 
@@ -132,8 +144,18 @@ def to_markdown(comparison: pd.DataFrame) -> str:
     return "\n".join(lines + [""] + _caption(comparison)) + "\n"
 
 
-_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_LATEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def _latex_escape(value: str) -> str:
@@ -147,10 +169,16 @@ def to_latex(comparison: pd.DataFrame) -> str:
     axes = len(comparison.attrs.get("axes", [])) or 1
     spec = "l" * axes + "r" * (len(text.columns) - axes)
     lines = [f"% {line}" for line in _caption(comparison)]
-    lines += [rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
-              " & ".join(_latex_escape(c) for c in text.columns) + r" \\", r"\midrule"]
+    lines += [
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(_latex_escape(c) for c in text.columns) + r" \\",
+        r"\midrule",
+    ]
     for i in text.index:
-        cells = [rf"\textbf{{{_latex_escape(v)}}}" if bold.at[i, c] else _latex_escape(v) for c, v in text.loc[i].items()]
+        cells = [
+            rf"\textbf{{{_latex_escape(v)}}}" if bold.at[i, c] else _latex_escape(v) for c, v in text.loc[i].items()
+        ]
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"

@@ -1,4 +1,5 @@
 """What every view of a table writes the same way: the stand-in and short-count marks, their notes, and cell text."""
+
 from __future__ import annotations
 
 import math

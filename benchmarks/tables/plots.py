@@ -1,10 +1,11 @@
 """Plots of a comparison (matplotlib, PNG and PDF): each headline metric against kimg, and a bar chart.
 
-    <dir>/<key>_vs_kimg.{png,pdf}   one line per configuration: mean over its seeds at each kimg,
-                                    band = the range of the seeds' values
-    <dir>/<key>_bars.{png,pdf}      one bar per configuration at the selected checkpoint, error bar =
-                                    the interval of the table (t or BCa), or ± std where there is none
+<dir>/<key>_vs_kimg.{png,pdf}   one line per configuration: mean over its seeds at each kimg,
+                                band = the range of the seeds' values
+<dir>/<key>_bars.{png,pdf}      one bar per configuration at the selected checkpoint, error bar =
+                                the interval of the table (t or BCa), or ± std where there is none
 """
+
 from __future__ import annotations
 
 import math
@@ -24,7 +25,10 @@ def config_labels(comparison: pd.DataFrame) -> dict[str, str]:
     first = comparison.drop_duplicates("config")
     if not axes:
         return {c: "generated" if len(first) == 1 else str(c) for c in first["config"]}
-    return {row["config"]: ", ".join(f"{a.split('.')[-1]}={cell_text(row[a])}" for a in axes)[:60] for _, row in first.iterrows()}
+    return {
+        row["config"]: ", ".join(f"{a.split('.')[-1]}={cell_text(row[a])}" for a in axes)[:60]
+        for _, row in first.iterrows()
+    }
 
 
 def _pyplot():
@@ -66,7 +70,7 @@ def write_plots(tidy: pd.DataFrame, comparison: pd.DataFrame, directory: Path) -
             if runs.empty:
                 continue
             by_kimg = runs.groupby("kimg")["value"].agg(["mean", "min", "max"]).sort_index()
-            line, = ax.plot(by_kimg.index, by_kimg["mean"], marker="o", label=labels.get(config, config))
+            (line,) = ax.plot(by_kimg.index, by_kimg["mean"], marker="o", label=labels.get(config, config))
             ax.fill_between(by_kimg.index, by_kimg["min"], by_kimg["max"], color=line.get_color(), alpha=0.2)
         ax.set(xlabel="kimg", ylabel=f"{key} ({better} is better)", title=title)
         ax.grid(alpha=0.3)
@@ -77,10 +81,18 @@ def write_plots(tidy: pd.DataFrame, comparison: pd.DataFrame, directory: Path) -
 
         fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(part) + 2), 4))
         means = part["mean"].to_numpy()
-        low = [m - lo if not math.isnan(lo) else (s if not math.isnan(s) else 0) for m, lo, s in zip(means, part["ci_low"], part["std"])]
-        high = [hi - m if not math.isnan(hi) else (s if not math.isnan(s) else 0) for m, hi, s in zip(means, part["ci_high"], part["std"])]
+        low = [
+            m - lo if not math.isnan(lo) else (s if not math.isnan(s) else 0)
+            for m, lo, s in zip(means, part["ci_low"], part["std"])
+        ]
+        high = [
+            hi - m if not math.isnan(hi) else (s if not math.isnan(s) else 0)
+            for m, hi, s in zip(means, part["ci_high"], part["std"])
+        ]
         ax.bar(range(len(part)), means, yerr=[low, high], capsize=4, color="tab:blue", alpha=0.8)
-        ax.set_xticks(range(len(part)), [f"{labels.get(c, c)}\n(n={n})" for c, n in zip(part["config"], part["n"])], fontsize=8)
+        ax.set_xticks(
+            range(len(part)), [f"{labels.get(c, c)}\n(n={n})" for c, n in zip(part["config"], part["n"])], fontsize=8
+        )
         ax.set(ylabel=f"{key} ({better} is better)", title=title)
         ax.grid(alpha=0.3, axis="y")
         fig.tight_layout()

@@ -5,6 +5,7 @@ names and reads them, and ``config.yaml``); its metric records come from ``metri
 refuses, with a warning naming file and line, a line that is not a complete record. Failed and partial runs
 are kept: every part of a ``Run`` may be missing.
 """
+
 from __future__ import annotations
 
 import os
@@ -97,5 +98,8 @@ def hydra_choices(path: Path) -> dict[str, str]:
         warnings.warn(f"skipping unreadable {path}: {exc}", stacklevel=2)
         return {}
     flat = flatten(data) if isinstance(data, dict) else {}
-    return {k[len(CHOICES_PREFIX):]: str(v) for k, v in flat.items()
-            if k.startswith(CHOICES_PREFIX) and v is not None and "hydra/" not in k}
+    return {
+        k[len(CHOICES_PREFIX) :]: str(v)
+        for k, v in flat.items()
+        if k.startswith(CHOICES_PREFIX) and v is not None and "hydra/" not in k
+    }

@@ -1,4 +1,5 @@
 """Which checkpoint of each run a table reports: the last one, or the best by a metric key (``--select``)."""
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,9 @@ def parse_select(select: str) -> tuple[str, str | None, bool]:
     parts = select.split(":")
     if parts[0] == "best" and len(parts) in (2, 3) and parts[1] and (len(parts) == 2 or parts[2] in ("min", "max")):
         return "best", parts[1], len(parts) == 3 and parts[2] == "max"
-    raise TableError(f"--select '{select}' is not understood; "
-                     "use 'final', 'best:<metric key>' or 'best:<metric key>:max'")
+    raise TableError(
+        f"--select '{select}' is not understood; use 'final', 'best:<metric key>' or 'best:<metric key>:max'"
+    )
 
 
 def select_checkpoints(tidy: pd.DataFrame, select: str = "final") -> pd.DataFrame:
@@ -34,8 +36,9 @@ def select_checkpoints(tidy: pd.DataFrame, select: str = "final") -> pd.DataFram
     tidy["selected"] = False
     if mode == "best" and not ((tidy["key"] == key) | ((tidy["metric"] == key) & tidy["headline"])).any():
         known = sorted(set(tidy["key"].dropna()))
-        raise TableError(f"--select best:{key}: no run has metric key '{key}'; "
-                         f"keys found: {', '.join(known) or 'none'}")
+        raise TableError(
+            f"--select best:{key}: no run has metric key '{key}'; keys found: {', '.join(known) or 'none'}"
+        )
     missing = []
     for _, rows in tidy[tidy["key"].notna()].groupby("run_dir", sort=False):
         kimgs = rows["kimg"]
@@ -50,6 +53,9 @@ def select_checkpoints(tidy: pd.DataFrame, select: str = "final") -> pd.DataFram
         at = rows.index[rows["kimg"].isna()] if is_nan(chosen) else rows.index[rows["kimg"] == chosen]
         tidy.loc[at, "selected"] = True
     if missing:
-        warnings.warn(f"--select best:{key}: {len(missing)} run(s) have no '{key}'; using their final checkpoint: "
-                      + ", ".join(missing), stacklevel=2)
+        warnings.warn(
+            f"--select best:{key}: {len(missing)} run(s) have no '{key}'; using their final checkpoint: "
+            + ", ".join(missing),
+            stacklevel=2,
+        )
     return tidy

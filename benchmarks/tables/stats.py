@@ -6,6 +6,7 @@ honest about how wide two seeds really are), BCa bootstrap from n >= ``MIN_BOOTS
 resampling has enough distinct values to mean something. A bootstrap of two values only returns the
 two values, which is why it is not used below that.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,9 @@ def _clean(values: Sequence[float]) -> np.ndarray:
     return np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=np.float64)
 
 
-def mean_interval(values: Sequence[float], *, confidence: float = 0.95, seed: int = 0,
-                  num_resamples: int = 9999) -> Interval:
+def mean_interval(
+    values: Sequence[float], *, confidence: float = 0.95, seed: int = 0, num_resamples: int = 9999
+) -> Interval:
     """Interval of the mean of ``values`` (see the module docstring for the method by n); seeded, so reproducible."""
     x = _clean(values)
     n = len(x)
@@ -48,8 +50,14 @@ def mean_interval(values: Sequence[float], *, confidence: float = 0.95, seed: in
         return Interval(float(low), float(high), method)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-        result = stats.bootstrap((x,), np.mean, confidence_level=confidence, method="BCa", n_resamples=num_resamples,
-                                 random_state=np.random.default_rng(seed))
+        result = stats.bootstrap(
+            (x,),
+            np.mean,
+            confidence_level=confidence,
+            method="BCa",
+            n_resamples=num_resamples,
+            random_state=np.random.default_rng(seed),
+        )
     return Interval(float(result.confidence_interval.low), float(result.confidence_interval.high), method)
 
 

@@ -20,6 +20,7 @@ Failed and partial runs are kept: a failed run without metrics still gets one ro
   with the same columns; ``--wide`` adds ``<stem>_wide.csv``, one row per configuration.
 * Text (printed), Markdown and LaTeX: ``benchmarks.tables.export``; plots: ``benchmarks.tables.plots``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -109,32 +110,49 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sgvb table",
         description="Aggregate run folders (finished, failed or partial) into long-form CSV tables, Markdown, "
-                    "LaTeX and plots.",
+        "LaTeX and plots.",
     )
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="run folders, or folders searched recursively for them")
-    parser.add_argument("-o", "--output",
-                        help="tidy CSV path; <stem>_comparison.csv and <stem>_subscores.csv go next to it")
-    parser.add_argument("--select", default="final",
-                        help="checkpoint per run: 'final' (default), 'best:<key>' (lowest) or 'best:<key>:max'")
-    parser.add_argument("--baseline", metavar="AXIS=VALUE",
-                        help="add the difference to this configuration and a t-test's p-value")
+    parser.add_argument(
+        "-o", "--output", help="tidy CSV path; <stem>_comparison.csv and <stem>_subscores.csv go next to it"
+    )
+    parser.add_argument(
+        "--select",
+        default="final",
+        help="checkpoint per run: 'final' (default), 'best:<key>' (lowest) or 'best:<key>:max'",
+    )
+    parser.add_argument(
+        "--baseline", metavar="AXIS=VALUE", help="add the difference to this configuration and a t-test's p-value"
+    )
     parser.add_argument("--markdown", help="also write the comparison as a Markdown table here")
-    parser.add_argument("--latex",
-                        help="also write the comparison as a LaTeX (booktabs) tabular here, ready to \\input")
-    parser.add_argument("--plots", metavar="DIR",
-                        help="also write plots (metric vs kimg, bars with error bars) here, PNG and PDF")
+    parser.add_argument(
+        "--latex", help="also write the comparison as a LaTeX (booktabs) tabular here, ready to \\input"
+    )
+    parser.add_argument(
+        "--plots", metavar="DIR", help="also write plots (metric vs kimg, bars with error bars) here, PNG and PDF"
+    )
     parser.add_argument("--wide", action="store_true", help="also write <stem>_wide.csv: one row per configuration")
     args = parser.parse_args(argv)
     with one_line_errors("table", known=(TableError, OSError), exit_on_error=False) as failure:
-        tables = write_tables(args.dirs, output=args.output, markdown=args.markdown, latex=args.latex, plots=args.plots,
-                              select=args.select, baseline=args.baseline, wide=args.wide)
+        tables = write_tables(
+            args.dirs,
+            output=args.output,
+            markdown=args.markdown,
+            latex=args.latex,
+            plots=args.plots,
+            select=args.select,
+            baseline=args.baseline,
+            wide=args.wide,
+        )
     if failure:
         return failure.status
     print(table_export.to_text(tables.comparison))
     if args.output:
-        print(f"\nwrote {args.output} ({len(tables.tidy)} rows), "
-              f"{comparison_path(args.output)} ({len(tables.comparison)} rows), "
-              f"{sibling_path(args.output, 'subscores')} ({len(tables.subscores)} rows)")
+        print(
+            f"\nwrote {args.output} ({len(tables.tidy)} rows), "
+            f"{comparison_path(args.output)} ({len(tables.comparison)} rows), "
+            f"{sibling_path(args.output, 'subscores')} ({len(tables.subscores)} rows)"
+        )
     for name in ("markdown", "latex", "plots"):
         if getattr(args, name):
             print(f"wrote {getattr(args, name)}")

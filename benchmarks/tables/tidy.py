@@ -5,6 +5,7 @@ between the runs), the record's columns (kimg, checkpoint, metric, key, value, t
 stand-in and short-count flags) and ``selected`` (set by ``benchmarks.tables.selection``). A run without
 records gets one row saying how it stands. Every later view (comparison, Markdown, plots) reads this table.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,22 @@ PROTOCOL_COLUMNS = {
     "seed": "eval_seed",
     "num_runs": "num_runs",
 }
-RECORD_COLUMNS = ["kimg", "checkpoint", "metric", "key", "headline", "value", "value_std", "selected", "protocol_id",
-                  *PROTOCOL_COLUMNS.values(), "short_count", "wall_time_s", "timestamp", "artifacts"]
+RECORD_COLUMNS = [
+    "kimg",
+    "checkpoint",
+    "metric",
+    "key",
+    "headline",
+    "value",
+    "value_std",
+    "selected",
+    "protocol_id",
+    *PROTOCOL_COLUMNS.values(),
+    "short_count",
+    "wall_time_s",
+    "timestamp",
+    "artifacts",
+]
 RUN_TAIL = ["config_hash", "group", "package_version", "run_dir"]
 
 
@@ -66,8 +81,18 @@ def tidy_table(runs: Sequence[Run]) -> pd.DataFrame:
     dupes = df[has_key].astype({c: str for c in signature}).duplicated(subset=signature, keep="last")
     df = df.drop(index=dupes[dupes].index).reset_index(drop=True)
     df["selected"] = False
-    order = ["run", "status", "error", *choice_names, "resolution", "seed", "precision", *varying, *RECORD_COLUMNS,
-             *RUN_TAIL]
+    order = [
+        "run",
+        "status",
+        "error",
+        *choice_names,
+        "resolution",
+        "seed",
+        "precision",
+        *varying,
+        *RECORD_COLUMNS,
+        *RUN_TAIL,
+    ]
     return df[[c for c in dict.fromkeys(order) if c in df]]
 
 
@@ -135,20 +160,28 @@ def record_rows(record: MetricRecord, run_dir: Path) -> list[dict[str, Any]]:
     """The rows of one metric record: one per result key, the headline key marked."""
     metric = record.metric
     results = record.results or {metric: record.value}
-    headline = metric if metric in results else next(
-        (k for k, v in results.items() if _same_number(v, record.value)), None)
+    headline = (
+        metric if metric in results else next((k for k, v in results.items() if _same_number(v, record.value)), None)
+    )
     protocol = record.protocol
     base = {
-        "kimg": _to_float(record.kimg) if record.kimg is not None else math.nan, "checkpoint": record.checkpoint,
-        "metric": metric, **{column: protocol.get(name) for name, column in PROTOCOL_COLUMNS.items()},
-        "stand_in": record.stand_in, "protocol_id": record.protocol_id, "short_count": record.short_count,
-        "value_std": _to_float(record.value_std), "wall_time_s": record.wall_time_s, "timestamp": record.timestamp,
+        "kimg": _to_float(record.kimg) if record.kimg is not None else math.nan,
+        "checkpoint": record.checkpoint,
+        "metric": metric,
+        **{column: protocol.get(name) for name, column in PROTOCOL_COLUMNS.items()},
+        "stand_in": record.stand_in,
+        "protocol_id": record.protocol_id,
+        "short_count": record.short_count,
+        "value_std": _to_float(record.value_std),
+        "wall_time_s": record.wall_time_s,
+        "timestamp": record.timestamp,
     }
     # files a metric wrote next to its JSONL (curves, plots), as absolute paths
     artifacts = record.artifacts or {}
     base["artifacts"] = json.dumps({k: str(run_dir / v) for k, v in artifacts.items()}) if artifacts else None
-    return [dict(base, key=str(key), headline=key == headline, value=_to_float(value))
-            for key, value in results.items()]
+    return [
+        dict(base, key=str(key), headline=key == headline, value=_to_float(value)) for key, value in results.items()
+    ]
 
 
 def _same_number(a: Any, b: Any) -> bool:

@@ -23,6 +23,7 @@ padding) warps the clip at its own resolution: no custom ops, exact for the blit
 land on pixel centres), slightly aliased for strong zoom-out. Reflection padding mirrors about the border
 (the edge pixel is repeated), ADA's ``F.pad(mode="reflect")`` mirrors about the edge pixel.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,6 +51,7 @@ PIPE_GROUPS = {"b": "blit", "g": "geom", "c": "colour"}
 
 # ----------------------------------------------------------------------------- random draws
 
+
 class _Draws:
     """Per-clip random numbers on one device, and the ADA gate "keep the value with probability p, else identity"."""
 
@@ -72,6 +74,7 @@ class _Draws:
 
 
 # ----------------------------------------------------------------------------- geometry
+
 
 def _eye(batch_size: int, n: int, device) -> torch.Tensor:
     return torch.eye(n, device=device).expand(batch_size, n, n).clone()
@@ -194,6 +197,7 @@ def apply_geometry(videos: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- colour
 
+
 def _embed3(m: torch.Tensor) -> torch.Tensor:
     """[B, 3, 3] linear colour map -> [B, 4, 4] homogeneous."""
     out = _eye(m.shape[0], 4, m.device)
@@ -242,6 +246,7 @@ def apply_colour(videos: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- the module
 
+
 @AUGMENTATIONS.register("ada", aliases=["adaptive"])
 class VideoAugment(VideoAugmentation):
     """``aug(videos [B, T, C, H, W] in [-1, 1]) -> same shape``: ADA augmentation, one transform per clip.
@@ -275,7 +280,9 @@ class VideoAugment(VideoAugmentation):
         if int(interval) != interval or interval < 1:
             raise ValueError(f"augmentation option 'interval' must be a positive integer (D steps), got {interval!r}")
         if not float(ada_kimg) > 0:
-            raise ValueError(f"augmentation option 'ada_kimg' must be > 0 (thousands of images for p to move by 1), got {ada_kimg!r}")
+            raise ValueError(
+                f"augmentation option 'ada_kimg' must be > 0 (thousands of images for p to move by 1), got {ada_kimg!r}"
+            )
         pipe = str(pipe).strip().lower()
         if not pipe or set(pipe) - set(PIPE_GROUPS):
             groups = ", ".join(f"'{k}' = {v}" for k, v in PIPE_GROUPS.items())
@@ -304,7 +311,13 @@ class VideoAugment(VideoAugmentation):
             x = videos.float()
             if "b" in self.pipe or "g" in self.pipe:
                 matrix = sample_geometry(
-                    b, self.p, size=(h, w), blit="b" in self.pipe, geom="g" in self.pipe, device=x.device, generator=generator
+                    b,
+                    self.p,
+                    size=(h, w),
+                    blit="b" in self.pipe,
+                    geom="g" in self.pipe,
+                    device=x.device,
+                    generator=generator,
                 )
                 x = apply_geometry(x, matrix)
             if "c" in self.pipe:
@@ -367,7 +380,11 @@ class VideoAugment(VideoAugmentation):
         self._signs, self._carried = None, (float(state["sign_sum"]), float(state["sign_count"]))
 
     def extra_repr(self) -> str:
-        mode = f"adaptive, target={self.target}, interval={self.interval}, ada_kimg={self.ada_kimg}" if self.adaptive else "fixed"
+        mode = (
+            f"adaptive, target={self.target}, interval={self.interval}, ada_kimg={self.ada_kimg}"
+            if self.adaptive
+            else "fixed"
+        )
         return f"pipe={self.pipe!r}, p={self.p:.4f}, {mode}"
 
 

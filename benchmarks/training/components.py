@@ -6,6 +6,7 @@ sampler), its default ``sampler`` and ``needs_dense_clips`` (the contracts: ``re
 Every component is checked against its contract when built, and incompatible choices fail here with a
 message saying which option to change.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,9 +30,19 @@ from registry import (
 )
 from registry.interfaces import CONTRACTS, VideoDiscriminator, conformance_problems
 
-__all__ = ["ConfigError", "DiscriminatorSlot", "build_augmentation", "build_dataset", "build_discriminators",
-           "build_generator", "check_compatibility", "discriminator_entries", "ema_kimg_value", "r1_gamma_value",
-           "smoke_test"]
+__all__ = [
+    "ConfigError",
+    "DiscriminatorSlot",
+    "build_augmentation",
+    "build_dataset",
+    "build_discriminators",
+    "build_generator",
+    "check_compatibility",
+    "discriminator_entries",
+    "ema_kimg_value",
+    "r1_gamma_value",
+    "smoke_test",
+]
 
 # Keys of a discriminator entry that belong to the harness, not to the discriminator's constructor.
 SLOT_KEYS = ("_sampler_", "_loss_", "_weight_", "_stages_", "_r1_gamma_")
@@ -64,7 +75,10 @@ def _build(registry, spec, key: str, **runtime):
         raise ConfigError(f"config '{key}': {exc}") from exc
     problems = conformance_problems(built, CONTRACTS[registry.kind])
     if problems:
-        raise ConfigError(f"config '{key}': {registry.kind} does not meet its contract (registry/interfaces.py): " + "; ".join(problems))
+        raise ConfigError(
+            f"config '{key}': {registry.kind} does not meet its contract (registry/interfaces.py): "
+            + "; ".join(problems)
+        )
     return built
 
 
@@ -89,7 +103,9 @@ def discriminator_entries(spec: Any) -> list[dict[str, Any]]:
         return [_plain(e) if not isinstance(e, str) else {"_name_": e} for e in entries]
     if isinstance(container, Mapping) and "_name_" in container:
         return [dict(container)]
-    raise ConfigError(f"config 'discriminator' must hold '_name_' (one discriminator) or 'discriminators' (a list), got keys {sorted(container)}")
+    raise ConfigError(
+        f"config 'discriminator' must hold '_name_' (one discriminator) or 'discriminators' (a list), got keys {sorted(container)}"
+    )
 
 
 def _plain(node: Any) -> Any:
@@ -158,7 +174,11 @@ def build_discriminators(
 
 def declared_sampler(d_cls: Any) -> Any:
     """The sampler a discriminator class declares; a factory function declares none, so it gets the contract's default."""
-    return d_cls.sampler if isinstance(d_cls, type) and issubclass(d_cls, VideoDiscriminator) else VideoDiscriminator.sampler
+    return (
+        d_cls.sampler
+        if isinstance(d_cls, type) and issubclass(d_cls, VideoDiscriminator)
+        else VideoDiscriminator.sampler
+    )
 
 
 def is_dense(sampler: Any, video_length: int, draws: int = 16) -> bool:
@@ -171,11 +191,21 @@ def is_dense(sampler: Any, video_length: int, draws: int = 16) -> bool:
     return True
 
 
-def check_compatibility(G: torch.nn.Module, slots: list[DiscriminatorSlot], dataset: Any, *, stages: Sequence[str], stage_kimg: Mapping[str, float], max_num_frames: int) -> None:
+def check_compatibility(
+    G: torch.nn.Module,
+    slots: list[DiscriminatorSlot],
+    dataset: Any,
+    *,
+    stages: Sequence[str],
+    stage_kimg: Mapping[str, float],
+    max_num_frames: int,
+) -> None:
     """Fail early, naming the option, on choices that cannot train together."""
     res = int(dataset.resolution)
     if int(G.resolution) != res:
-        raise ConfigError(f"generator resolution {G.resolution} differs from the dataset's {res}: leave 'generator.resolution' unset (it comes from the dataset)")
+        raise ConfigError(
+            f"generator resolution {G.resolution} differs from the dataset's {res}: leave 'generator.resolution' unset (it comes from the dataset)"
+        )
     lengths = [int(dataset.video_length(i)) for i in range(len(dataset))]
     if not lengths:
         raise ConfigError("the dataset has no videos")
@@ -192,13 +222,19 @@ def check_compatibility(G: torch.nn.Module, slots: list[DiscriminatorSlot], data
                 f"draws sparse ones: use sampler=consecutive (or '_sampler_: consecutive' in its entry)"
             )
         if slot.stages is not None and set(slot.stages) - set(stages):
-            raise ConfigError(f"{slot.name}: '_stages_' names {sorted(set(slot.stages) - set(stages))}, but the generator's stages are {list(stages)}")
+            raise ConfigError(
+                f"{slot.name}: '_stages_' names {sorted(set(slot.stages) - set(stages))}, but the generator's stages are {list(stages)}"
+            )
     unknown = set(stage_kimg) - set(stages)
     if unknown:
-        raise ConfigError(f"trainer.stage_kimg names {sorted(unknown)}, but the generator's training stages are {list(stages)}")
+        raise ConfigError(
+            f"trainer.stage_kimg names {sorted(unknown)}, but the generator's training stages are {list(stages)}"
+        )
     for stage in stages:
         if stage_kimg.get(stage, 1) > 0 and not any(s.active(stage) for s in slots):
-            raise ConfigError(f"no discriminator is active in training stage '{stage}': set '_stages_' of a discriminator entry or give the stage 0 kimg")
+            raise ConfigError(
+                f"no discriminator is active in training stage '{stage}': set '_stages_' of a discriminator entry or give the stage 0 kimg"
+            )
 
 
 @torch.no_grad()
@@ -211,19 +247,29 @@ def smoke_test(G: torch.nn.Module, slots: list[DiscriminatorSlot], dataset: Any,
     for slot in slots:
         d_name = slot.D._sgvb_spec["_name_"]
         length = max(longest, slot.sampler.min_video_length)
-        t = torch.tensor(np.stack([slot.sampler.sample(length, rng, continuous=G.continuous_time) for _ in range(2)]), dtype=torch.float32, device=device)
+        t = torch.tensor(
+            np.stack([slot.sampler.sample(length, rng, continuous=G.continuous_time) for _ in range(2)]),
+            dtype=torch.float32,
+            device=device,
+        )
         try:
             z = G.sample_z(2, device=device)
             fake = G(z, t)
         except Exception as exc:
-            raise ConfigError(f"generator '{g_name}' failed to render clips of {slot.sampler!r} (t {tuple(t.shape)}): {type(exc).__name__}: {exc}") from exc
+            raise ConfigError(
+                f"generator '{g_name}' failed to render clips of {slot.sampler!r} (t {tuple(t.shape)}): {type(exc).__name__}: {exc}"
+            ) from exc
         expected = (2, t.shape[1], 3, res, res)
         if tuple(fake.shape) != expected:
-            raise ConfigError(f"generator '{g_name}' returned {tuple(fake.shape)} for t {tuple(t.shape)}; expected {expected} [B, T, 3, H, W]")
+            raise ConfigError(
+                f"generator '{g_name}' returned {tuple(fake.shape)} for t {tuple(t.shape)}; expected {expected} [B, T, 3, H, W]"
+            )
         try:
             logits = slot.D(fake, t)
         except Exception as exc:
-            raise ConfigError(f"discriminator '{d_name}' ({slot.name}) does not accept clips of generator '{g_name}': {type(exc).__name__}: {exc}") from exc
+            raise ConfigError(
+                f"discriminator '{d_name}' ({slot.name}) does not accept clips of generator '{g_name}': {type(exc).__name__}: {exc}"
+            ) from exc
         if tuple(logits.shape) != (2,):
             raise ConfigError(f"discriminator '{d_name}' returned logits {tuple(logits.shape)}; expected [B] = (2,)")
 

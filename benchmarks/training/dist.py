@@ -7,11 +7,11 @@ argv once. Backend: nccl on CUDA, gloo on CPU. Gradients are averaged by hand (`
 instead of wrapping models in DDP: R1 needs double backward, which DDP does not support, and phases
 train different parameter subsets.
 """
+
 from __future__ import annotations
 
 import os
 import socket
-from typing import Any
 
 import torch
 import torch.distributed as dist

@@ -1,4 +1,5 @@
 """Generator exponential moving average (G_ema), the network every evaluation and sample uses."""
+
 from __future__ import annotations
 
 import torch

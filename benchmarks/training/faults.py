@@ -1,6 +1,7 @@
 """Stop a run cleanly when training diverges: a NaN/Inf loss or parameter ends the run within one
 tick, naming what went bad and where (kimg), so the last good checkpoint is never overwritten by a
 broken state."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping

@@ -5,6 +5,7 @@ pickle's generator and discriminator) and :func:`init_training_loop` (after, to 
 G, G_ema, D, ADA p, Adam moments, kimg). One loaded snapshot is cached in between. What was taken goes
 into ``run.json`` (``RunInfo.init_from``), written by the job with the rest of the record.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,29 +56,41 @@ def init_training_loop(loop: Any, path: str | os.PathLike) -> dict[str, Any]:
     source = str(path)
     loaded = _cached_snapshot(path)
     if int(loop.G.resolution) != int(loaded["G"].resolution):
-        raise OfficialCheckpointError(f"{source}: trained at {loaded['G'].resolution}x{loaded['G'].resolution}, but dataset.resolution "
-                                      f"is {loop.G.resolution}: set dataset.resolution={loaded['G'].resolution}")
+        raise OfficialCheckpointError(
+            f"{source}: trained at {loaded['G'].resolution}x{loaded['G'].resolution}, but dataset.resolution "
+            f"is {loop.G.resolution}: set dataset.resolution={loaded['G'].resolution}"
+        )
     if len(loop.slots) != 1 or loaded.get("D") is None:
-        raise OfficialCheckpointError(f"{source}: an official snapshot has one discriminator; the config 'discriminator' builds {len(loop.slots)}")
+        raise OfficialCheckpointError(
+            f"{source}: an official snapshot has one discriminator; the config 'discriminator' builds {len(loop.slots)}"
+        )
     D = loop.slots[0].D
     try:
         loop.G.load_state_dict(loaded["G"].state_dict())
         loop.G_ema.load_state_dict(loaded["G_ema"].state_dict())
         D.load_state_dict(loaded["D"].state_dict())
     except RuntimeError as exc:
-        raise OfficialCheckpointError(f"{source}: the configured networks differ from the snapshot's (leave generator/discriminator "
-                                      f"settings to init_from): {str(exc).splitlines()[0]}") from None
+        raise OfficialCheckpointError(
+            f"{source}: the configured networks differ from the snapshot's (leave generator/discriminator "
+            f"settings to init_from): {str(exc).splitlines()[0]}"
+        ) from None
     taken: dict[str, Any] = {"source": source, "training_set_path": str(loaded["training_set_kwargs"].get("path", ""))}
     if loaded.get("augment_p") is not None and hasattr(loop.augment, "p"):
         loop.augment.p = float(loaded["augment_p"])
         taken["augment_p"] = loop.augment.p
-    for name, opt, moments, module in (("G_opt", loop.opt_G, loaded.get("G_opt"), loop.G), ("D_opt", loop.opt_D[0], loaded.get("D_opt"), D)):
+    for name, opt, moments, module in (
+        ("G_opt", loop.opt_G, loaded.get("G_opt"), loop.G),
+        ("D_opt", loop.opt_D[0], loaded.get("D_opt"), D),
+    ):
         if moments:
             params = dict(module.named_parameters())
             for key, entry in moments.items():
                 p = params[key]
-                opt.state[p] = {"step": entry["step"].clone(), "exp_avg": entry["exp_avg"].to(p.device).clone(),
-                                "exp_avg_sq": entry["exp_avg_sq"].to(p.device).clone()}
+                opt.state[p] = {
+                    "step": entry["step"].clone(),
+                    "exp_avg": entry["exp_avg"].to(p.device).clone(),
+                    "exp_avg_sq": entry["exp_avg_sq"].to(p.device).clone(),
+                }
             taken[name] = len(moments)
     stats = loaded.get("stats") or {}
     if "cur_nimg" in stats:
@@ -88,4 +101,3 @@ def init_training_loop(loop: Any, path: str | os.PathLike) -> dict[str, Any]:
         taken["kimg"] = loop.kimg
     _snapshot_cache.clear()
     return taken
-

@@ -6,6 +6,7 @@ compose API). The typed config carries every default; this module passes its gro
 ``runtime``, ``samples``, ``evaluation``) and plain keyword arguments to the components, which never see
 the config object. The run folder's records are written through ``records.run_records``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -64,7 +65,9 @@ def resolve_run_dir(config: TrainConfig, run_dir: str | os.PathLike | None = Non
 
             run_dir = HydraConfig.get().runtime.output_dir
         except Exception:
-            raise ConfigError("no run folder: set run_dir=<path> (outside Hydra there is no output directory)") from None
+            raise ConfigError(
+                "no run folder: set run_dir=<path> (outside Hydra there is no output directory)"
+            ) from None
     return Path(run_dir).absolute()
 
 
@@ -90,15 +93,18 @@ def _spawn(config: TrainConfig, run_dir: Path) -> None:
     """``config.nproc`` processes on this machine, each running ``_train_process`` (rank from the environment)."""
     port = dist.free_port()
     try:
-        torch.multiprocessing.spawn(_spawned_entry, args=(config.nproc, port, config, str(run_dir)),
-                                    nprocs=config.nproc, join=True)
+        torch.multiprocessing.spawn(
+            _spawned_entry, args=(config.nproc, port, config, str(run_dir)), nprocs=config.nproc, join=True
+        )
     except torch.multiprocessing.ProcessRaisedException as exc:
         status = read_status(run_dir)
         raise RuntimeError((status.error if status else None) or f"a training process failed:\n{exc}") from None
 
 
 def _spawned_entry(rank: int, world: int, port: int, config: TrainConfig, run_dir: str) -> None:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
     _train_process(config, Path(run_dir))
 
 
@@ -214,8 +220,15 @@ def _with_init_from_architecture(config: TrainConfig) -> TrainConfig:
     return dataclasses.replace(config, **official_start.training_overrides(config.init_from, config.sampler))
 
 
-def _prepare(config: TrainConfig, run: RunFolder, device: torch.device, rank: int, world: int, resume_path: Path | None,
-             drift: dict[str, list[Any]]):
+def _prepare(
+    config: TrainConfig,
+    run: RunFolder,
+    device: torch.device,
+    rank: int,
+    world: int,
+    resume_path: Path | None,
+    drift: dict[str, list[Any]],
+):
     from benchmarks.training.loop import TrainingLoop
 
     seed = config.seed
@@ -224,11 +237,19 @@ def _prepare(config: TrainConfig, run: RunFolder, device: torch.device, rank: in
     dataset = build_dataset(config.dataset)
     resolution = int(dataset.resolution)
     t = config.trainer  # 'auto' values become numbers once the resolution is known
-    t = dataclasses.replace(t, r1_gamma=r1_gamma_value(t.r1_gamma, resolution=resolution, batch_size=t.batch_size),
-                            ema_kimg=ema_kimg_value(t.ema_kimg, batch_size=t.batch_size))
+    t = dataclasses.replace(
+        t,
+        r1_gamma=r1_gamma_value(t.r1_gamma, resolution=resolution, batch_size=t.batch_size),
+        ema_kimg=ema_kimg_value(t.ema_kimg, batch_size=t.batch_size),
+    )
     G = build_generator(config.generator, resolution=resolution)
-    slots = build_discriminators(config.discriminator, resolution=resolution, default_sampler=config.sampler,
-                                 default_loss=config.loss, r1_gamma=t.r1_gamma)
+    slots = build_discriminators(
+        config.discriminator,
+        resolution=resolution,
+        default_sampler=config.sampler,
+        default_loss=config.loss,
+        r1_gamma=t.r1_gamma,
+    )
     augment = build_augmentation(config.augmentation)
     stages = tuple(G.training_stages)
     check_compatibility(G, slots, dataset, stages=stages, stage_kimg=t.stage_kimg, max_num_frames=t.max_num_frames)
@@ -255,8 +276,16 @@ def _prepare(config: TrainConfig, run: RunFolder, device: torch.device, rank: in
     }
     config_text = _yaml(config.as_dict())
     loop = TrainingLoop(
-        G=G, slots=slots, dataset=dataset, augment=augment, run=run, device=device, trainer=t, runtime=config.runtime,
-        samples=config.samples, evaluation=evaluation,
+        G=G,
+        slots=slots,
+        dataset=dataset,
+        augment=augment,
+        run=run,
+        device=device,
+        trainer=t,
+        runtime=config.runtime,
+        samples=config.samples,
+        evaluation=evaluation,
         provenance=Provenance(components=components, config_text=config_text),
     )
     started = None
@@ -264,8 +293,13 @@ def _prepare(config: TrainConfig, run: RunFolder, device: torch.device, rank: in
         state = ckpt.load_checkpoint(resume_path, map_location="cpu")
         loop.load_state_dict(state, source=str(resume_path))
         dropped = run.rewind_logs(loop.kimg)
-        log.info("resumed from %s at kimg %.3f (step %d)%s", resume_path, loop.kimg, loop.step,
-                 f"; {dropped} stats row(s) past it dropped" if dropped else "")
+        log.info(
+            "resumed from %s at kimg %.3f (step %d)%s",
+            resume_path,
+            loop.kimg,
+            loop.step,
+            f"; {dropped} stats row(s) past it dropped" if dropped else "",
+        )
     elif config.init_from:  # an official network pickle (init_from.py)
         from benchmarks.training import init_from as official_start
 
@@ -276,9 +310,19 @@ def _prepare(config: TrainConfig, run: RunFolder, device: torch.device, rank: in
         if resume_path is None or not (run.path / CONFIG).is_file():
             run.write_config(config_text)  # a resume never rewrites the original; changes go to run.json's history
         first_start = previous.init_from if previous else None  # where the run started, kept on resume
-        run.write_run_info(_run_info(config, components, previous, device=device, world=world, resolution=resolution,
-                                     resumed_from=resume_path, drift=drift,
-                                     init_from=started if started is not None else first_start))
+        run.write_run_info(
+            _run_info(
+                config,
+                components,
+                previous,
+                device=device,
+                world=world,
+                resolution=resolution,
+                resumed_from=resume_path,
+                drift=drift,
+                init_from=started if started is not None else first_start,
+            )
+        )
         log.info("run folder %s", run.path)
     return loop
 
@@ -313,12 +357,15 @@ def _config_drift(config: TrainConfig, run_dir: Path) -> dict[str, list[Any]]:
         return {}
     before = identity_keys(read_config(run_dir), with_seed=True)
     previous = read_run_info(run_dir)
-    for entry in (previous.history if previous else []):
+    for entry in previous.history if previous else []:
         for key, (_, new) in entry.get("changes", {}).items():
             before.pop(key, None) if new == "<absent>" else before.__setitem__(key, new)
     now = identity_keys(config.as_dict(), with_seed=True)
-    changes = {k: [before.get(k, "<absent>"), now.get(k, "<absent>")] for k in sorted(set(before) | set(now))
-               if before.get(k, "<absent>") != now.get(k, "<absent>")}
+    changes = {
+        k: [before.get(k, "<absent>"), now.get(k, "<absent>")]
+        for k in sorted(set(before) | set(now))
+        if before.get(k, "<absent>") != now.get(k, "<absent>")
+    }
     allowed = [str(k) for k in config.allow_change]
     refused = {k: v for k, v in changes.items() if not any(k == a or k.startswith(f"{a}.") for a in allowed)}
     if refused:
@@ -348,7 +395,9 @@ def _resume_source(resume: Any, run_dir: Path) -> Path | None:
 def _choose_checkpoint(resume: Any, run_dir: Path) -> str | None:
     if resume in (None, False, "none", "null", "no"):
         if ckpt.list_checkpoints(run_dir):
-            raise ConfigError(f"run folder {run_dir} already holds checkpoints: continue it with resume=auto, or choose another run_dir")
+            raise ConfigError(
+                f"run folder {run_dir} already holds checkpoints: continue it with resume=auto, or choose another run_dir"
+            )
         return None
     if str(resume) == "auto":
         found = ckpt.latest_checkpoint(run_dir)
@@ -391,12 +440,26 @@ def _git_commit() -> str | None:
 
 
 def _component_record(spec: dict[str, Any]) -> dict[str, Any]:
-    return {"name": spec.get("_name_"), "provider": spec.get("provider"), "version": spec.get("version"), "kwargs": spec.get("kwargs", {})}
+    return {
+        "name": spec.get("_name_"),
+        "provider": spec.get("provider"),
+        "version": spec.get("version"),
+        "kwargs": spec.get("kwargs", {}),
+    }
 
 
-def _run_info(config: TrainConfig, components: dict[str, Any], previous: RunInfo | None, *, device: torch.device,
-              world: int, resolution: int, resumed_from: Path | None, drift: dict[str, list[Any]],
-              init_from: dict[str, Any] | None) -> RunInfo:
+def _run_info(
+    config: TrainConfig,
+    components: dict[str, Any],
+    previous: RunInfo | None,
+    *,
+    device: torch.device,
+    world: int,
+    resolution: int,
+    resumed_from: Path | None,
+    drift: dict[str, list[Any]],
+    init_from: dict[str, Any] | None,
+) -> RunInfo:
     """This start's ``run.json``; identity, start time and history carry over from the ``previous`` record."""
     from registry.core import own_version
 
@@ -423,8 +486,11 @@ def _run_info(config: TrainConfig, components: dict[str, Any], previous: RunInfo
         components=record,
         started=(previous.started if previous else None) or now_iso(),
         history=[*(previous.history if previous else []), *([{"at": now_iso(), "changes": drift}] if drift else [])],
-        resumed=([*(previous.resumed if previous else []), {"at": now_iso(), "from": str(resumed_from)}]
-                 if resumed_from else []),
+        resumed=(
+            [*(previous.resumed if previous else []), {"at": now_iso(), "from": str(resumed_from)}]
+            if resumed_from
+            else []
+        ),
         init_from=init_from,
     )
 
@@ -441,7 +507,12 @@ def _nested_components(kwargs: dict[str, Any]) -> dict[str, Any]:
         name = split_spec(value, kind)[0]
         try:
             info = REGISTRIES[kind].info(name)
-            found[kind] = {"name": info.name, "provider": info.provider, "version": info.version, "kwargs": value if isinstance(value, dict) else {}}
+            found[kind] = {
+                "name": info.name,
+                "provider": info.provider,
+                "version": info.version,
+                "kwargs": value if isinstance(value, dict) else {},
+            }
         except UnknownComponentError:
             found[kind] = {"name": name, "provider": None, "version": None, "kwargs": {}}
     return found

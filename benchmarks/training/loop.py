@@ -15,6 +15,7 @@ Ticks (``kimg_per_tick``) log statistics and check every loss and parameter for 
 (``snapshot_kimg``: samples and a checkpoint) and evaluations (``eval_kimg``) are ``snapshots.Snapshots``'s.
 The loop keeps the typed settings it is given (``self.trainer``, ``self.runtime``...) and reads them there.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -83,7 +84,9 @@ class PositionalClips(torch.utils.data.Dataset):
 
     def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
         item, position = key
-        return self.clips.clip(int(item) % len(self.clips), np.random.default_rng([self.clips.seed % (1 << 63), int(position)]))
+        return self.clips.clip(
+            int(item) % len(self.clips), np.random.default_rng([self.clips.seed % (1 << 63), int(position)])
+        )
 
 
 def adam_hyperparameters(lr: float, betas: Sequence[float], interval: int | None) -> tuple[float, tuple[float, float]]:
@@ -100,7 +103,9 @@ def stage_plan(stages: Sequence[str], stage_kimg: Mapping[str, float], total_kim
             end = max(end, float(total_kimg))
         else:
             if stage not in stage_kimg:
-                raise ValueError(f"trainer.stage_kimg must give a kimg budget for stage '{stage}' (stages: {list(stages)})")
+                raise ValueError(
+                    f"trainer.stage_kimg must give a kimg budget for stage '{stage}' (stages: {list(stages)})"
+                )
             end += float(stage_kimg[stage])
         plan.append((stage, end))
     return plan
@@ -162,14 +167,24 @@ class TrainingLoop:
         fused = {"fused": True} if runtime.fused_adam else {}  # one kernel for all tensors
         self.opt_G = torch.optim.Adam(self.G.parameters(), eps=1e-8, **fused)
         self.opt_D = [torch.optim.Adam(s.D.parameters(), eps=1e-8, **fused) for s in slots]
-        self.optim_base = {"g_lr": t.g_lr, "d_lr": t.d_lr, "betas": tuple(t.betas), "g_reg_interval": t.g_reg_interval, "g_steps": 1}
+        self.optim_base = {
+            "g_lr": t.g_lr,
+            "d_lr": t.d_lr,
+            "betas": tuple(t.betas),
+            "g_reg_interval": t.g_reg_interval,
+            "g_steps": 1,
+        }
         self.stage_optim = {str(k): dict(v) for k, v in dict(t.stage_optim).items()}
         for stage, values in self.stage_optim.items():
             if stage not in [name for name, _ in self.stages]:
-                raise ValueError(f"trainer.stage_optim names stage '{stage}', but the generator's stages are {[n for n, _ in self.stages]}")
+                raise ValueError(
+                    f"trainer.stage_optim names stage '{stage}', but the generator's stages are {[n for n, _ in self.stages]}"
+                )
             unknown = set(values) - set(self.optim_base)
             if unknown:
-                raise ValueError(f"trainer.stage_optim.{stage}: unknown keys {sorted(unknown)}; allowed: {sorted(self.optim_base)}")
+                raise ValueError(
+                    f"trainer.stage_optim.{stage}: unknown keys {sorted(unknown)}; allowed: {sorted(self.optim_base)}"
+                )
         self.g_steps = 1
         self._apply_stage_optim(self.stages[0][0])
 
@@ -196,29 +211,45 @@ class TrainingLoop:
         return max(self.slots[i].sampler.num_frames for i in self.active_slots())
 
     def _amp(self):
-        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16) if self.autocast else contextlib.nullcontext()
+        return (
+            torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+            if self.autocast
+            else contextlib.nullcontext()
+        )
 
     # ------------------------------------------------------------------------------ data
     def _clip_dataset(self, index: int):
         if index not in self._clips:
             from benchmarks.data.clips import ClipDataset
 
-            self._clips[index] = PositionalClips(ClipDataset(
-                self.dataset, self.slots[index].sampler, seed=self.runtime.seed + 7919 * index,
-                max_num_frames=self.trainer.max_num_frames,
-            ))
+            self._clips[index] = PositionalClips(
+                ClipDataset(
+                    self.dataset,
+                    self.slots[index].sampler,
+                    seed=self.runtime.seed + 7919 * index,
+                    max_num_frames=self.trainer.max_num_frames,
+                )
+            )
         return self._clips[index]
 
     def _real_batches(self, index: int) -> Iterator:
         if index not in self._loaders:
             clips = self._clip_dataset(index)
             sampler = InfiniteSampler(
-                len(clips), rank=self.rank, world_size=self.world_size, seed=self.runtime.seed + 7919 * index,
+                len(clips),
+                rank=self.rank,
+                world_size=self.world_size,
+                seed=self.runtime.seed + 7919 * index,
                 start=self.step * self.trainer.batch_gpu * self.num_accum,
             )
             loader = torch.utils.data.DataLoader(
-                clips, sampler=sampler, batch_size=self.trainer.batch_gpu, num_workers=self.trainer.num_workers,
-                pin_memory=self.device.type == "cuda", drop_last=True, persistent_workers=self.trainer.num_workers > 0,
+                clips,
+                sampler=sampler,
+                batch_size=self.trainer.batch_gpu,
+                num_workers=self.trainer.num_workers,
+                pin_memory=self.device.type == "cuda",
+                drop_last=True,
+                persistent_workers=self.trainer.num_workers > 0,
                 prefetch_factor=2 if self.trainer.num_workers > 0 else None,
                 generator=torch.Generator().manual_seed(self.runtime.seed * 1009 + index),  # not the global RNG
             )
@@ -394,12 +425,25 @@ class TrainingLoop:
             rng_all = [None] * self.world_size
             torch.distributed.all_gather_object(rng_all, rng_local)
         return ckpt.checkpoint_state(
-            nimg=self.nimg, step=self.step, tick=self.tick, components=self.provenance.components,
-            G=self.G, G_ema=self.G_ema, D=[s.D for s in self.slots], opt_G=self.opt_G, opt_D=self.opt_D,
-            augment=self.augment, rng=rng_all, world_size=self.world_size, config=self.provenance.config_text,
+            nimg=self.nimg,
+            step=self.step,
+            tick=self.tick,
+            components=self.provenance.components,
+            G=self.G,
+            G_ema=self.G_ema,
+            D=[s.D for s in self.slots],
+            opt_G=self.opt_G,
+            opt_D=self.opt_D,
+            augment=self.augment,
+            rng=rng_all,
+            world_size=self.world_size,
+            config=self.provenance.config_text,
             best=self.snapshots.best.state_dict(),
-            schedule={"stage_index": self.stage_index, "stage_started": self.stage_started,
-                      **self.snapshots.state_dict()},
+            schedule={
+                "stage_index": self.stage_index,
+                "stage_started": self.stage_started,
+                **self.snapshots.state_dict(),
+            },
         )
 
     def load_state_dict(self, state: Mapping[str, Any], *, source: str = "checkpoint") -> None:
@@ -411,7 +455,9 @@ class TrainingLoop:
             for slot, sd in zip(self.slots, state["D"]):
                 slot.D.load_state_dict(sd)
         except RuntimeError as exc:
-            raise ValueError(f"{source} does not fit the configured networks (was the config changed?): {exc}") from None
+            raise ValueError(
+                f"{source} does not fit the configured networks (was the config changed?): {exc}"
+            ) from None
         self.opt_G.load_state_dict(state["opt_G"])
         for opt, sd in zip(self.opt_D, state["opt_D"]):
             opt.load_state_dict(sd)
@@ -425,7 +471,12 @@ class TrainingLoop:
             ckpt.restore_rng_state(mine)
             self.np_rng.bit_generator.state = mine["loop_numpy"]
         else:
-            log.warning("%s was written by %d process(es), this run has %d: RNG streams restart from seed and step", source, len(rng), self.world_size)
+            log.warning(
+                "%s was written by %d process(es), this run has %d: RNG streams restart from seed and step",
+                source,
+                len(rng),
+                self.world_size,
+            )
             torch.manual_seed(self.runtime.seed * 100003 + self.step * self.world_size + self.rank)
             self.np_rng = np.random.default_rng([self.runtime.seed, self.rank, self.step])
         self._loaders.clear()
@@ -435,8 +486,14 @@ class TrainingLoop:
         t = self.trainer
         log.info(
             "training %s from kimg %.3f to %.3f: batch %d videos (%d per forward, %d accumulation round(s), %d process(es)), stages %s",
-            self.provenance.components.get("generator", {}).get("_name_", "G"), self.kimg, t.total_kimg, t.batch_size,
-            t.batch_gpu, self.num_accum, self.world_size, [s for s, _ in self.stages],
+            self.provenance.components.get("generator", {}).get("_name_", "G"),
+            self.kimg,
+            t.total_kimg,
+            t.batch_size,
+            t.batch_gpu,
+            self.num_accum,
+            self.world_size,
+            [s for s, _ in self.stages],
         )
         if not self._advance_stage():
             return
@@ -445,7 +502,10 @@ class TrainingLoop:
             from tqdm import tqdm
 
             bar = tqdm(
-                total=t.total_kimg, initial=min(self.kimg, t.total_kimg), dynamic_ncols=True, leave=False,
+                total=t.total_kimg,
+                initial=min(self.kimg, t.total_kimg),
+                dynamic_ncols=True,
+                leave=False,
                 mininterval=1.0,
                 bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg [{elapsed}<{remaining}{postfix}]",
             )
@@ -487,7 +547,9 @@ class TrainingLoop:
             if bar is not None:
                 bar.close()
 
-    def _tick_record(self, stats: Mapping[str, list[torch.Tensor]], tick_start_nimg: int, tick_start_time: float) -> dict[str, Any]:
+    def _tick_record(
+        self, stats: Mapping[str, list[torch.Tensor]], tick_start_nimg: int, tick_start_time: float
+    ) -> dict[str, Any]:
         elapsed = time.time() - tick_start_time
         kimg_done = max(self.nimg - tick_start_nimg, 1) / 1000.0
         values = {k: float(torch.stack(v).float().mean()) for k, v in stats.items() if v}
@@ -499,7 +561,10 @@ class TrainingLoop:
 
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux reports KiB
         return {
-            "tick": self.tick, "kimg": round(self.kimg, 6), "step": self.step, "stage": self.stage,
+            "tick": self.tick,
+            "kimg": round(self.kimg, 6),
+            "step": self.step,
+            "stage": self.stage,
             **values,
             "augment/p": float(self.augment.p),
             "augment/rt": float(self.augment.rt),
@@ -525,4 +590,3 @@ class TrainingLoop:
         parts += [f"{k.removeprefix('loss/')} {v:.3f}" for k, v in record.items() if k.startswith("loss/")]
         parts.append(f"p {record['augment/p']:.3f}")
         return " | ".join(parts)
-

@@ -11,6 +11,7 @@ A loss only maps logits to per-sample losses (the contract, with its hooks, is
 The lazy R1 regulariser is the loop's (``trainer.r1_gamma``, per discriminator ``_r1_gamma_``), the
 same for every loss; set it to 0 to train hinge or least-squares GANs without it.
 """
+
 from __future__ import annotations
 
 import torch
@@ -61,6 +62,8 @@ def r1_penalty(real_logits: torch.Tensor, real_frames: torch.Tensor) -> torch.Te
     over frames (not summing) is what the official StyleGAN-V loss does, so γ means the same for any k.
     Returns ``[B]``.
     """
-    (grads,) = torch.autograd.grad(outputs=[real_logits.sum()], inputs=[real_frames], create_graph=True, only_inputs=True)
+    (grads,) = torch.autograd.grad(
+        outputs=[real_logits.sum()], inputs=[real_frames], create_graph=True, only_inputs=True
+    )
     per_frame = rearrange(grads.float().square(), "b k c h w -> b k (c h w)").sum(dim=2)  # [B, k]
     return per_frame.mean(dim=1)

@@ -1,4 +1,5 @@
 """Rendering videos from a generator at chosen times (snapshots during training, ``sgvb sample``)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +10,9 @@ import torch
 from benchmarks.training.video_io import to_uint8, video_grid, write_gif, write_mp4
 
 
-def frame_times(num_frames: int, *, batch_size: int = 1, time_step: float = 1.0, time_offset: float = 0.0, integer: bool = False) -> torch.Tensor:
+def frame_times(
+    num_frames: int, *, batch_size: int = 1, time_step: float = 1.0, time_offset: float = 0.0, integer: bool = False
+) -> torch.Tensor:
     """``[B, T]`` times ``offset, offset + step, ...`` in frame units (``time_step=0.25`` = 4x slow motion).
 
     Generators without continuous time (``integer=True``) only accept whole frames: a fractional step
@@ -28,14 +31,43 @@ def frame_times(num_frames: int, *, batch_size: int = 1, time_step: float = 1.0,
 
 
 @torch.no_grad()
-def render(G, z: torch.Tensor, t: torch.Tensor, *, truncation_psi: float = 1.0, chunk_size: int = 16, generator: torch.Generator | None = None, motion_noise=None) -> torch.Tensor:
+def render(
+    G,
+    z: torch.Tensor,
+    t: torch.Tensor,
+    *,
+    truncation_psi: float = 1.0,
+    chunk_size: int = 16,
+    generator: torch.Generator | None = None,
+    motion_noise=None,
+) -> torch.Tensor:
     """uint8 ``[B, T, H, W, C]`` on the CPU, rendered chunk by chunk (constant memory in T)."""
-    chunks = [to_uint8(c).cpu() for c in G.iter_frames(z, t.to(z.device), chunk_size=chunk_size, truncation_psi=truncation_psi, generator=generator, motion_noise=motion_noise)]
+    chunks = [
+        to_uint8(c).cpu()
+        for c in G.iter_frames(
+            z,
+            t.to(z.device),
+            chunk_size=chunk_size,
+            truncation_psi=truncation_psi,
+            generator=generator,
+            motion_noise=motion_noise,
+        )
+    ]
     return torch.cat(chunks, dim=1)
 
 
 @torch.no_grad()
-def snapshot_samples(G, folder: str | Path, tag: str, *, seed: int = 0, num_videos: int = 9, num_frames: int = 16, long_frames: int = 128, fps: float = 25.0) -> list[Path]:
+def snapshot_samples(
+    G,
+    folder: str | Path,
+    tag: str,
+    *,
+    seed: int = 0,
+    num_videos: int = 9,
+    num_frames: int = 16,
+    long_frames: int = 128,
+    fps: float = 25.0,
+) -> list[Path]:
     """A grid of ``num_videos`` clips from fixed latents (GIF + MP4) and one long video (MP4).
 
     The latents and motion randomness come from ``seed`` alone, so snapshots of one run are

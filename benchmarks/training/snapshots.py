@@ -7,6 +7,7 @@ checkpoint). The best value of ``trainer.best_metric`` is better by the metric's
 ``checkpoints/best.json`` and in the checkpoint, and its checkpoint is never pruned (``keep_checkpoints``
 newest are kept besides it).
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,7 +25,6 @@ from benchmarks.training import dist
 from benchmarks.training.samples import snapshot_samples
 
 
-
 class SnapshotSource(Protocol):
     """What a snapshot reads from the training loop (``TrainingLoop`` is one): the schedule stays independent of it."""
 
@@ -34,6 +34,7 @@ class SnapshotSource(Protocol):
     device: Any
 
     def state_dict(self) -> dict[str, Any]: ...
+
 
 log = logging.getLogger("sgvb")
 
@@ -58,8 +59,9 @@ def metric_direction(name: str) -> str:
     except (UnknownComponentError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"config 'trainer.best_metric': {str(exc).splitlines()[0]}") from None
     if direction not in DIRECTIONS:
-        raise ConfigError(f"trainer.best_metric={name}: the metric's direction is {direction!r}, "
-                          f"not one of {DIRECTIONS}")
+        raise ConfigError(
+            f"trainer.best_metric={name}: the metric's direction is {direction!r}, not one of {DIRECTIONS}"
+        )
     return direction
 
 
@@ -77,8 +79,10 @@ class BestCheckpoint:
         tracks nothing when the run evaluates no metrics or names none."""
         if best_metric and best_metric.strip().lower().startswith(OLD_PREFIXES):
             name = best_metric.split(":", 1)[1].strip()
-            raise ConfigError(f"trainer.best_metric={best_metric}: the direction comes from the metric (its registered "
-                              f"Metric.direction), not a prefix; write trainer.best_metric={name}")
+            raise ConfigError(
+                f"trainer.best_metric={best_metric}: the direction comes from the metric (its registered "
+                f"Metric.direction), not a prefix; write trainer.best_metric={name}"
+            )
         if not best_metric or not metrics:
             return cls()
         return cls(best_metric, metric_direction(best_metric))
@@ -116,8 +120,9 @@ class BestCheckpoint:
 class Snapshots:
     """When the loop writes snapshots and evaluates them, and what each one writes (rank 0 writes files)."""
 
-    def __init__(self, *, run: RunFolder, trainer: TrainerSettings, samples: SampleSettings, evaluation: EvalSettings,
-                 seed: int):
+    def __init__(
+        self, *, run: RunFolder, trainer: TrainerSettings, samples: SampleSettings, evaluation: EvalSettings, seed: int
+    ):
         self.run, self.trainer, self.samples, self.evaluation, self.seed = run, trainer, samples, evaluation, seed
         self.best = BestCheckpoint.for_run(trainer.best_metric, evaluation.metrics)
         self.last_snapshot_kimg, self.last_eval_kimg = 0.0, 0.0
@@ -151,8 +156,16 @@ class Snapshots:
         if self.run.writer:
             s = self.samples
             try:
-                snapshot_samples(loop.G_ema, self.run.samples, ckpt.state_tag(kimg), seed=self.seed,
-                                 num_videos=s.videos, num_frames=s.frames, long_frames=s.long_frames, fps=s.fps)
+                snapshot_samples(
+                    loop.G_ema,
+                    self.run.samples,
+                    ckpt.state_tag(kimg),
+                    seed=self.seed,
+                    num_videos=s.videos,
+                    num_frames=s.frames,
+                    long_frames=s.long_frames,
+                    fps=s.fps,
+                )
             except Exception as exc:  # samples are a convenience; never lose a checkpoint over them
                 log.warning("writing samples at kimg %.3f failed: %s: %s", kimg, type(exc).__name__, exc)
             ckpt.save_checkpoint(path, state)
@@ -173,11 +186,22 @@ class Snapshots:
         for metric in self.evaluation.metrics:
             t0 = time.time()
             record = evaluate(
-                metric, fake=loop.G_ema, real=loop.dataset, run_dir=str(self.run.path),
-                device=loop.device, kimg=loop.kimg, checkpoint=str(checkpoint_path), **self.evaluation.options,
+                metric,
+                fake=loop.G_ema,
+                real=loop.dataset,
+                run_dir=str(self.run.path),
+                device=loop.device,
+                kimg=loop.kimg,
+                checkpoint=str(checkpoint_path),
+                **self.evaluation.options,
             )
-            log.info("metric %s = %s at kimg %.3f (%.1fs)", record.get("metric", metric), record.get("value"),
-                     loop.kimg, time.time() - t0)
+            log.info(
+                "metric %s = %s at kimg %.3f (%.1fs)",
+                record.get("metric", metric),
+                record.get("value"),
+                loop.kimg,
+                time.time() - t0,
+            )
             improved |= self.best.offer(record, kimg=loop.kimg, checkpoint=checkpoint_path.name)
         if improved:
             self.run.write_best(self.best.best)

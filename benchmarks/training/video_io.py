@@ -3,6 +3,7 @@
 Quantisation is the official one, ``(x * 127.5 + 128).clamp(0, 255)``, so saved samples match what
 the metrics see. Every writer is atomic (``registry.files``): a killed or failed write leaves no partial file.
 """
+
 from __future__ import annotations
 
 import math
@@ -99,4 +100,6 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float) -> Path
         return write_gif(path, frames, fps)
     if suffix == "":
         return write_frames(path, frames)
-    raise ValueError(f"unsupported video file type '{suffix}' for '{path}': use .mp4, .gif, or a folder name without suffix")
+    raise ValueError(
+        f"unsupported video file type '{suffix}' for '{path}': use .mp4, .gif, or a folder name without suffix"
+    )

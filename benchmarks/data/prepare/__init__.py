@@ -4,10 +4,10 @@
 contract ``registry.interfaces.DatasetPreparer``), ``render`` turns one source video into frames in a worker,
 ``build`` runs the workers resumably and assembles the frames zip (StyleGAN-V's layout) and its manifest.
 """
-from registry import PREPARERS
-from registry.interfaces import VideoJob
 
 from benchmarks.data.prepare.build import length_histogram, prepare_dataset, staging_dir
 from benchmarks.data.prepare.layouts import PrepareError
+from registry import PREPARERS
+from registry.interfaces import VideoJob
 
 __all__ = ["PREPARERS", "PrepareError", "VideoJob", "length_histogram", "prepare_dataset", "staging_dir"]

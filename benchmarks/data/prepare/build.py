@@ -6,6 +6,7 @@ run leaves the parts; running the same command again keeps them and renders only
 run with different settings refuses to mix the two. The zip is assembled under a temporary name and
 renamed only when complete, so ``OUT`` is either absent or whole.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -20,14 +21,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from registry import PREPARERS, UnknownComponentError
-from registry.files import TEMP_GLOB, atomic_path, atomic_write_json
-from registry.interfaces import DatasetPreparer, VideoJob
-
 from benchmarks.data.base import DatasetError
 from benchmarks.data.frames import FramesDataset
 from benchmarks.data.prepare.layouts import PrepareError
 from benchmarks.data.prepare.render import PART_INFO, render_part
+from registry import PREPARERS, UnknownComponentError
+from registry.files import TEMP_GLOB, atomic_path, atomic_write_json
+from registry.interfaces import DatasetPreparer, VideoJob
 
 MANIFEST_FORMAT = 1
 FVD_LENGTHS = (16, 128)  # the official FVD clip lengths: how many videos each can use
@@ -91,7 +91,9 @@ def prepare_dataset(
     if resolution < 1 or not 1 <= quality <= 100:
         raise PrepareError(f"--resolution must be positive and --quality in 1..100, got {resolution} and {quality}")
     if fps is not None and (fps <= 0 or not preparer.resamplable):
-        raise PrepareError(f"{name}: --fps {fps} is not allowed ({'must be positive' if fps <= 0 else preparer.frame_rate})")
+        raise PrepareError(
+            f"{name}: --fps {fps} is not allowed ({'must be positive' if fps <= 0 else preparer.frame_rate})"
+        )
     opts = resolve_options(name, preparer, options or {})
     try:
         jobs = preparer.jobs(raw, split, opts)
@@ -101,8 +103,16 @@ def prepare_dataset(
         raise PrepareError(f"{name}: {exc}") from exc
 
     stage = staging_dir(out)
-    plan = {"format": MANIFEST_FORMAT, "dataset": name, "split": split, "resolution": resolution, "quality": quality,
-            "fps": fps, "options": opts, "jobs": [j.key() for j in jobs]}
+    plan = {
+        "format": MANIFEST_FORMAT,
+        "dataset": name,
+        "split": split,
+        "resolution": resolution,
+        "quality": quality,
+        "fps": fps,
+        "options": opts,
+        "jobs": [j.key() for j in jobs],
+    }
     parts = _open_staging(stage, plan)
     pending = [j for j in jobs if not (parts / f"{j.name}.zip").is_file()]
     if len(pending) < len(jobs):
@@ -114,7 +124,9 @@ def prepare_dataset(
         manifest["elapsed_s"] = round(time.perf_counter() - start, 3)
         manifest_path = atomic_write_json(out.with_suffix(".json"), manifest)
     shutil.rmtree(stage)
-    log(f"wrote '{out}' ({manifest['videos']} videos, {manifest['frames']} frames, {resolution}x{resolution}) and '{manifest_path}'")
+    log(
+        f"wrote '{out}' ({manifest['videos']} videos, {manifest['frames']} frames, {resolution}x{resolution}) and '{manifest_path}'"
+    )
     return manifest
 
 
@@ -141,8 +153,9 @@ def _open_staging(stage: Path, plan: dict) -> Path:
     return parts
 
 
-def _render_all(pending: list[VideoJob], parts: Path, resolution: int, quality: int, fps: float | None,
-                workers: int | None, log) -> None:
+def _render_all(
+    pending: list[VideoJob], parts: Path, resolution: int, quality: int, fps: float | None, workers: int | None, log
+) -> None:
     """Render the pending videos, ``workers`` at a time (default: every CPU); the first failure stops the run."""
     if not pending:
         return
@@ -167,8 +180,9 @@ def _render_all(pending: list[VideoJob], parts: Path, resolution: int, quality: 
             progress(info)
 
 
-def _assemble(tmp: Path, top: str, name: str, preparer: DatasetPreparer, jobs: list[VideoJob], parts: Path, plan: dict,
-              raw: Path) -> dict:
+def _assemble(
+    tmp: Path, top: str, name: str, preparer: DatasetPreparer, jobs: list[VideoJob], parts: Path, plan: dict, raw: Path
+) -> dict:
     """Copy the parts, in name order, into ``<top>/<video>/%06d.jpg`` of the zip ``tmp``; add the manifest."""
     infos = []
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
@@ -190,17 +204,31 @@ def _assemble(tmp: Path, top: str, name: str, preparer: DatasetPreparer, jobs: l
         "resolution": plan["resolution"],
         "videos": len(lengths),
         "frames": sum(lengths),
-        "length": {"min": min(lengths), "median": statistics.median(lengths), "mean": round(statistics.fmean(lengths), 2), "max": max(lengths)},
+        "length": {
+            "min": min(lengths),
+            "median": statistics.median(lengths),
+            "mean": round(statistics.fmean(lengths), 2),
+            "max": max(lengths),
+        },
         "length_histogram": length_histogram(lengths),
         "videos_at_least": {str(n): sum(1 for x in lengths if x >= n) for n in FVD_LENGTHS},
         "fps": plan["fps"] or preparer.fps,
-        "frame_rate_rule": preparer.frame_rate if plan["fps"] is None else f"resampled to {plan['fps']} fps (nearest frame in time)",
-        "preprocessing": {"crop_and_resize": preparer.preprocessing, "jpeg_quality": plan["quality"], "frame_names": "%06d.jpg"},
+        "frame_rate_rule": preparer.frame_rate
+        if plan["fps"] is None
+        else f"resampled to {plan['fps']} fps (nearest frame in time)",
+        "preprocessing": {
+            "crop_and_resize": preparer.preprocessing,
+            "jpeg_quality": plan["quality"],
+            "frame_names": "%06d.jpg",
+        },
         "fingerprint": FramesDataset(tmp, resolution=plan["resolution"], check=False).fingerprint(),
         "fingerprint_of": f"FramesDataset(path, resolution={plan['resolution']}): the key our real-statistics cache uses",
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "per_video": infos,
     }
     with zipfile.ZipFile(tmp, "a") as zf:  # dataset.json is not a frame: the fingerprint above stays valid
-        zf.writestr(f"{top}/dataset.json", json.dumps({"labels": None, "sgvb": {k: v for k, v in manifest.items() if k != "per_video"}}, indent=1))
+        zf.writestr(
+            f"{top}/dataset.json",
+            json.dumps({"labels": None, "sgvb": {k: v for k, v in manifest.items() if k != "per_video"}}, indent=1),
+        )
     return manifest

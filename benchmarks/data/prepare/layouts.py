@@ -7,17 +7,17 @@ missing or unexpected path and the layout it expected. It also states the frame-
 preprocessing recorded in the manifest. Choices the official code does not document are listed in the
 README's "Preparing the benchmarks" section with the reason for each.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
-
-from registry import PREPARERS
-from registry.interfaces import DatasetPreparer, VideoJob
 
 from benchmarks.data.base import DatasetError
 from benchmarks.data.frames import IMAGE_EXTENSIONS
 from benchmarks.data.prepare.render import frame_files
 from benchmarks.data.video_files import VIDEO_EXTENSIONS, count_frames, find_videos
+from registry import PREPARERS
+from registry.interfaces import DatasetPreparer, VideoJob
 
 
 class PrepareError(DatasetError):
@@ -38,7 +38,9 @@ def _unique(jobs: list[VideoJob]) -> list[VideoJob]:
     seen: dict[str, str] = {}
     for job in jobs:
         if job.name in seen:
-            raise PrepareError(f"two sources make the same video name '{job.name}': '{seen[job.name]}' and '{job.source}'")
+            raise PrepareError(
+                f"two sources make the same video name '{job.name}': '{seen[job.name]}' and '{job.source}'"
+            )
         seen[job.name] = job.source
     return sorted(jobs, key=lambda j: j.name)
 
@@ -56,7 +58,9 @@ def split_folders(raw: Path, split: str, names: dict[str, str], what: str) -> li
 
 @PREPARERS.register("sky_timelapse")
 class SkyTimelapse(DatasetPreparer):
-    layout = "RAW/sky_train/<video>/<clip>/<frame>.jpg and RAW/sky_test/... (the published SkyTimelapse frames, 640x360)"
+    layout = (
+        "RAW/sky_train/<video>/<clip>/<frame>.jpg and RAW/sky_test/... (the published SkyTimelapse frames, 640x360)"
+    )
     frame_rate = "the published frames as they are (they have no timestamps; StyleGAN-V's config plays them at 25 fps)"
     resamplable = False
 
@@ -80,9 +84,11 @@ class FaceForensics(DatasetPreparer):
     splits = ("train", "val", "test", "all")
     fps = 30.0
     layout = "RAW/<split>/original/<id>.avi and RAW/<split>/mask/<id>.avi for split in train, val, test (FaceForensics, as TGAN2 and StyleGAN-V read it)"
-    preprocessing = ("square face box from the mask video (pixels above 5), centred on the mask's bounding box; cropped from "
-                     "the original and resized with LANCZOS (StyleGAN-V's preprocess_ffs: per-frame box, i.e. 'ffs_unstable'; "
-                     "--crop per_video: one union box per video)")
+    preprocessing = (
+        "square face box from the mask video (pixels above 5), centred on the mask's bounding box; cropped from "
+        "the original and resized with LANCZOS (StyleGAN-V's preprocess_ffs: per-frame box, i.e. 'ffs_unstable'; "
+        "--crop per_video: one union box per video)"
+    )
     options = {"crop": "per_frame"}
 
     def jobs(self, raw, split, options):
@@ -97,12 +103,23 @@ class FaceForensics(DatasetPreparer):
             by_stem = {p.stem: p for p in find_videos(masks)}
             videos = find_videos(originals)
             if not videos:
-                raise PrepareError(f"no video files ({', '.join(VIDEO_EXTENSIONS)}) in '{originals}': expected {self.layout}")
+                raise PrepareError(
+                    f"no video files ({', '.join(VIDEO_EXTENSIONS)}) in '{originals}': expected {self.layout}"
+                )
             for video in videos:
                 mask = by_stem.get(video.stem)
                 if mask is None:
                     raise PrepareError(f"no mask video for '{video}': expected '{masks / video.name}' ({self.layout})")
-                jobs.append(VideoJob(name=video.stem, source=str(video), kind="video", crop=f"mask_{crop}", mask=str(mask), info={"split": s}))
+                jobs.append(
+                    VideoJob(
+                        name=video.stem,
+                        source=str(video),
+                        kind="video",
+                        crop=f"mask_{crop}",
+                        mask=str(mask),
+                        info={"split": s},
+                    )
+                )
         return _unique(jobs)
 
 
@@ -116,7 +133,9 @@ class UCF101(DatasetPreparer):
     def _list(self, folder: Path, name: str) -> list[str]:
         path = folder / name
         if not path.is_file():
-            raise PrepareError(f"split list '{path}' not found: expected the official UCF101 split files ({self.layout})")
+            raise PrepareError(
+                f"split list '{path}' not found: expected the official UCF101 split files ({self.layout})"
+            )
         return [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
 
     def jobs(self, raw, split, options):
@@ -127,13 +146,17 @@ class UCF101(DatasetPreparer):
         lists = _require_dir(raw / "ucfTrainTestlist", f"the split lists of {self.layout}")
         class_file = lists / "classInd.txt"
         if not class_file.is_file():
-            raise PrepareError(f"class list '{class_file}' not found: expected the official UCF101 split files ({self.layout})")
+            raise PrepareError(
+                f"class list '{class_file}' not found: expected the official UCF101 split files ({self.layout})"
+            )
         classes = {}
         for line in class_file.read_text().splitlines():
             if line.strip():
                 index, name = line.split()
                 classes[name.lower()] = (name, int(index) - 1)
-        files = {p.relative_to(videos).as_posix().lower(): p for p in find_videos(videos)}  # the lists' case differs (HandStandPushups)
+        files = {
+            p.relative_to(videos).as_posix().lower(): p for p in find_videos(videos)
+        }  # the lists' case differs (HandStandPushups)
         jobs = []
         for s in ("train", "test"):
             if split not in (s, "all"):
@@ -142,12 +165,20 @@ class UCF101(DatasetPreparer):
             for entry in self._list(lists, list_name):
                 path = files.get(entry.lower())
                 if path is None:
-                    raise PrepareError(f"'{videos / entry}' listed in '{lists / list_name}' not found: expected {self.layout}")
+                    raise PrepareError(
+                        f"'{videos / entry}' listed in '{lists / list_name}' not found: expected {self.layout}"
+                    )
                 cls = entry.split("/")[0].lower()
                 if cls not in classes:
-                    raise PrepareError(f"class '{entry.split('/')[0]}' of '{entry}' is not in '{lists / 'classInd.txt'}'")
+                    raise PrepareError(
+                        f"class '{entry.split('/')[0]}' of '{entry}' is not in '{lists / 'classInd.txt'}'"
+                    )
                 name, label = classes[cls]
-                jobs.append(VideoJob(name=path.stem, source=str(path), kind="video", info={"split": s, "class": name, "label": label}))
+                jobs.append(
+                    VideoJob(
+                        name=path.stem, source=str(path), kind="video", info={"split": s, "class": name, "label": label}
+                    )
+                )
         return _unique(jobs)
 
 
@@ -166,7 +197,9 @@ class TaichiHD(DatasetPreparer):
                 jobs.append(VideoJob(name=video.stem, source=str(video), kind="video", info={"split": s}))
             for sub in _dirs(folder):
                 if not frame_files(sub):
-                    raise PrepareError(f"'{sub}' holds no frame images ({', '.join(IMAGE_EXTENSIONS)}): expected {self.layout}")
+                    raise PrepareError(
+                        f"'{sub}' holds no frame images ({', '.join(IMAGE_EXTENSIONS)}): expected {self.layout}"
+                    )
                 jobs.append(VideoJob(name=sub.name, source=str(sub), kind="frames", info={"split": s}))
             if not any(j.info["split"] == s for j in jobs):
                 raise PrepareError(f"no videos in '{folder}': expected {self.layout}")
@@ -187,7 +220,9 @@ class RainbowJelly(DatasetPreparer):
     def jobs(self, raw, split, options):
         start, length = int(options["start_frame"]), int(options["clip_length"])
         if start < 0 or length < 1:
-            raise PrepareError(f"rainbow_jelly: --start-frame must be >= 0 and --clip-length >= 1, got {start} and {length}")
+            raise PrepareError(
+                f"rainbow_jelly: --start-frame must be >= 0 and --clip-length >= 1, got {start} and {length}"
+            )
         if raw.is_dir():
             found = find_videos(raw)
             if len(found) != 1:
@@ -199,8 +234,18 @@ class RainbowJelly(DatasetPreparer):
         clips = (total - start) // length
         if clips < 1:
             raise PrepareError(f"'{raw}' has {total} frames: too few for one {length}-frame clip after frame {start}")
-        return [VideoJob(name=f"{raw.stem}_{k:05d}", source=str(raw), kind="video", crop="crop_resize",
-                         start=start + k * length, count=length, info={"first_frame": start + k * length}) for k in range(clips)]
+        return [
+            VideoJob(
+                name=f"{raw.stem}_{k:05d}",
+                source=str(raw),
+                kind="video",
+                crop="crop_resize",
+                start=start + k * length,
+                count=length,
+                info={"first_frame": start + k * length},
+            )
+            for k in range(clips)
+        ]
 
 
 @PREPARERS.register("mead")
@@ -227,8 +272,14 @@ class MEAD(DatasetPreparer):
                 if len(parts) != 3:
                     raise PrepareError(f"unexpected path '{video}': expected {self.layout}")
                 emotion, level, clip = parts
-                jobs.append(VideoJob(name=f"{actor.name}_{emotion}_{level}_{clip}", source=str(video), kind="video",
-                                     info={"actor": actor.name, "emotion": emotion, "level": level}))
+                jobs.append(
+                    VideoJob(
+                        name=f"{actor.name}_{emotion}_{level}_{clip}",
+                        source=str(video),
+                        kind="video",
+                        info={"actor": actor.name, "emotion": emotion, "level": level},
+                    )
+                )
         if not jobs:
             raise PrepareError(f"no '{view}' videos under '{raw}': expected {self.layout}")
         return _unique(jobs)

@@ -5,6 +5,7 @@ part, so at most one source frame (plus the decoder's own buffers) is in memory,
 length or resolution. The part is written to a temporary name and renamed only when complete, so a
 killed worker leaves nothing that a resumed run could mistake for a finished video.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,13 +18,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from registry.files import atomic_path
-from registry.interfaces import VideoJob
-
 from benchmarks.data.base import DatasetError, crop_box, crop_then_resize, fit_square
 from benchmarks.data.convert import decode_resampled
 from benchmarks.data.frames import IMAGE_EXTENSIONS
 from benchmarks.data.video_files import decode_frames
+from registry.files import atomic_path
+from registry.interfaces import VideoJob
 
 CROPS = VideoJob.CROPS
 MASK_THRESHOLD = 5  # a mask pixel belongs to the face when any channel exceeds this (the official FFS value)
@@ -32,7 +32,11 @@ PART_INFO = "info.json"
 
 def frame_files(folder: Path) -> list[Path]:
     """Image files of a frame folder in time (= sorted name) order; hidden files are skipped."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+    )
 
 
 def _open_image(path: Path) -> Image.Image:
@@ -52,7 +56,7 @@ def source_frames(job: VideoJob, fps: float | None) -> Iterator[Image.Image]:
         if not files:
             raise DatasetError(f"'{path}' holds no frame images ({', '.join(IMAGE_EXTENSIONS)})")
         stop = None if job.count is None else job.start + job.count
-        for f in files[job.start:stop]:
+        for f in files[job.start : stop]:
             yield _open_image(f)
         return
     if job.count is not None:  # a range of a long video: seek to its start (no decoding of what comes before)
@@ -99,7 +103,9 @@ def face_boxes(job: VideoJob, fps: float | None) -> list[tuple[int, int, int, in
         raw.append(mask_box(image))
     found = [b for b in raw if b is not None]
     if not found:
-        raise DatasetError(f"mask video '{job.mask}' has no face pixels (no value above {MASK_THRESHOLD}) in any of its {len(raw)} frames")
+        raise DatasetError(
+            f"mask video '{job.mask}' has no face pixels (no value above {MASK_THRESHOLD}) in any of its {len(raw)} frames"
+        )
     if job.crop == "mask_per_video":
         union = (min(b[0] for b in found), min(b[1] for b in found), max(b[2] for b in found), max(b[3] for b in found))
         return [square_box(union, *size)] * len(raw)
@@ -123,7 +129,9 @@ def processed_frames(job: VideoJob, resolution: int, fps: float | None) -> Itera
                 return
             left, top, right, bottom = boxes[k]
             if right > image.size[0] or bottom > image.size[1]:
-                raise DatasetError(f"'{job.source}' ({image.size[0]}x{image.size[1]}) is smaller than its mask video '{job.mask}'; expected equal sizes")
+                raise DatasetError(
+                    f"'{job.source}' ({image.size[0]}x{image.size[1]}) is smaller than its mask video '{job.mask}'; expected equal sizes"
+                )
             yield crop_box(image, boxes[k], resolution)
     else:
         raise DatasetError(f"unknown crop '{job.crop}' (expected one of {CROPS})")
@@ -142,7 +150,9 @@ def render_part(job: VideoJob, part: str, resolution: int, quality: int, fps: fl
             if count == 0:
                 raise DatasetError(f"'{job.source}' decoded to no frames")
             if job.count is not None and count != job.count:
-                raise DatasetError(f"'{job.source}' gave {count} frames from frame {job.start} on; expected {job.count}")
+                raise DatasetError(
+                    f"'{job.source}' gave {count} frames from frame {job.start} on; expected {job.count}"
+                )
             info = {"video": job.name, "frames": count, "source": job.source, **job.info}
             zf.writestr(PART_INFO, json.dumps(info))
     except DatasetError:
