@@ -17,8 +17,8 @@ Simplifications (documented for the README): the image generator is our own Styl
 stage 1 rather than a separately tuned checkpoint (``pretrained_image_generator`` loads one from a
 checkpoint instead); PCA is an eigen-decomposition of the covariance of ``pca_num_samples`` w's
 (official: sklearn IncrementalPCA on 1M); StyleGAN2's spatial noise is off unless ``image_noise``
-(needed for StyleGAN2-ADA pickles, which all have it); the generator runs at the dataset resolution (official: 256² frames average-pooled
-to 128² before the discriminators).
+(needed for StyleGAN2-ADA pickles, which all have it); the generator runs at the dataset resolution
+(official: 256² frames average-pooled to 128² before the discriminators).
 """
 
 from __future__ import annotations

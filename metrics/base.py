@@ -107,7 +107,8 @@ class EvalContext:
         return det
 
     def check_count(self, metric: str, what: str, requested: int, found: int) -> int:
-        """How many of ``what`` a run uses: ``requested``, or fewer only when allowed (recorded in ``counts`` either way).
+        """How many of ``what`` a run uses: ``requested``, or fewer only when allowed (recorded in ``counts``
+        either way).
 
         Default mode refuses fewer than the metric's name states unless ``allow_fewer``; official mode keeps
         StyleGAN-V's rule (min(requested, found)) and warns.
@@ -262,7 +263,8 @@ def stat_tensors(stats) -> dict[str, torch.Tensor]:
 def real_statistics(
     ctx: EvalContext, metric: interfaces.Metric, real: Any, detector: Detector, compute: Callable[[], tuple[dict, bool]]
 ) -> tuple[dict, Any]:
-    """The real side's summed statistics: from a reference file (``sgvb stats``) when ``real`` is one, else ``compute()``.
+    """The real side's summed statistics: from a reference file (``sgvb stats``) when ``real`` is one,
+    else ``compute()``.
 
     A reference file is used only when its protocol equals the one this evaluation would use; otherwise
     the differing fields are named. Under ``ctx.real_side_only`` the real side is all that was asked for:

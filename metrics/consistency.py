@@ -9,7 +9,8 @@ same profile is measured on real clips of the same length and frame spacing from
 random-offset clip from each of the first N long-enough videos, as for FVD), so the dataset's own,
 legitimate change over time is the target, not "no change".
 
-    LVC = min(1, [ Σ_{Δ=1}^{T-1} w_Δ |D_gen(Δ) - D_real(Δ)|  +  max(0, R_gen - R_real) ] / Σ_Δ w_Δ max(D_gen(Δ), D_real(Δ))),
+    LVC = min(1, [ Σ_{Δ=1}^{T-1} w_Δ |D_gen(Δ) - D_real(Δ)|  +  max(0, R_gen - R_real) ]
+                 / Σ_Δ w_Δ max(D_gen(Δ), D_real(Δ))),
     w_Δ ∝ 1/Δ
 
 Lower is better; 0 = the generated videos change over time exactly as real ones do. The error is relative
@@ -39,7 +40,8 @@ shards, processes and the real-data cache combine exactly.
 
 Sub-scores in ``results`` (``<name>_<key>``), all relative to real data:
   * ``short`` = D_gen(1) / D_real(1) - 1: < 0 too static, > 0 flicker;
-  * ``long``  = mean_{Δ ≥ T/4} D_gen / mean_{Δ ≥ T/4} D_real - 1: < 0 too static/repetitive, > 0 drifts more than the data;
+  * ``long``  = mean_{Δ ≥ T/4} D_gen / mean_{Δ ≥ T/4} D_real - 1: < 0 too static/repetitive, > 0 drifts more
+    than the data;
   * ``under`` and ``over``: the parts of the profile term where generated videos change less / more than real ones;
   * ``loop``  = (R_gen - R_real) in LVC units;
   * ``jump_p99`` (and ``jump_p99_real``) = 99th percentile of the step dissimilarity 1 - cos(f_t, f_{t+1})
@@ -303,7 +305,8 @@ class LongVideoConsistency(Metric):
     ):
         if num_frames < 2 * num_windows or num_frames % num_windows:
             raise ValueError(
-                f"consistency: num_frames ({num_frames}) must be a multiple of num_windows ({num_windows}) and >= 2 frames per window"
+                f"consistency: num_frames ({num_frames}) must be a multiple of num_windows ({num_windows}) "
+                "and >= 2 frames per window"
             )
         if num_videos < 2:
             raise ValueError(f"consistency: num_videos must be >= 2, got {num_videos}")

@@ -7,7 +7,8 @@ the official TorchScript files do, so real and fake go through the identical pat
 
 Registered (``DETECTORS.build(name, path=..., device=..., allow_stand_in=..., ...)``):
   * ``i3d``          StyleGAN-V's ``i3d_torchscript.pt`` (400-d logits), called exactly as the official code does;
-  * ``i3d_pytorch``  our ``InceptionI3d`` + the VideoGPT/TATS state dict ``i3d_pretrained_400.pt`` (same TF-Hub weights);
+  * ``i3d_pytorch``  our ``InceptionI3d`` + the VideoGPT/TATS state dict ``i3d_pretrained_400.pt``
+                     (same TF-Hub weights);
   * ``inception``    NVIDIA's ``inception-2015-12-05.pt`` (2048-d pool features, TF-compatible resize inside);
   * ``inception`` with ``output="probs"``: its 1008 class probabilities (no output bias) for the Inception Score;
   * ``c3d_ucf101``   StyleGAN-V's C3D UCF-101 TorchScript (101 probabilities) for the video Inception Score;
@@ -62,7 +63,8 @@ INCEPTION_TORCHSCRIPT = weights.WeightsFile(
     "inception-2015-12-05.pt",
     "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt",
 )
-# sha256 not published anywhere we could verify (HF shows an LFS sha256 on the file page; not checked here): recorded, not enforced.
+# sha256 not published anywhere we could verify (HF shows an LFS sha256 on the file page; not checked here):
+# recorded, not enforced.
 VIDEOMAE_V2_G = weights.WeightsFile(
     "vit_g_hybrid_pt_1200e_ssv2_ft.pth",
     "https://huggingface.co/OpenGVLab/InternVideoMAE_models/resolve/main/mae-g/vit_g_hybrid_pt_1200e_ssv2_ft.pth",
@@ -119,8 +121,9 @@ def official_call_kwargs(video: bool) -> dict:
 
 
 class I3DPytorchDetector(Detector):
-    """``InceptionI3d`` with TATS's ``preprocess``: frames stretched to ``resolution`` (bilinear, half-pixel, no crop) on
-    [0, 255] floats, then ``2 * x / 255 - 1`` -> [-1, 1] (NOT VideoGPT's [-0.5, 0.5]); logits averaged over time.
+    """``InceptionI3d`` with TATS's ``preprocess``: frames stretched to ``resolution`` (bilinear, half-pixel,
+    no crop) on [0, 255] floats, then ``2 * x / 255 - 1`` -> [-1, 1] (NOT VideoGPT's [-0.5, 0.5]); logits averaged
+    over time.
 
     ``fake_quantization`` tells the FVD metric how generated frames become uint8 for this backbone.
     """
@@ -154,7 +157,8 @@ class I3DPytorchDetector(Detector):
 
 
 class C3DDetector(Detector):
-    """The C3D stand-in: uint8 ``[B, 3, T, H, W]`` -> probabilities; frames resized to ``resolution``, mapped to [-1, 1]."""
+    """The C3D stand-in: uint8 ``[B, 3, T, H, W]`` -> probabilities; frames resized to ``resolution``,
+    mapped to [-1, 1]."""
 
     def __init__(self, model: C3D, *, name: str, resolution: int, seed: int = 0):
         super().__init__()
@@ -320,7 +324,8 @@ def _official_torchscript(
     stand_in: Callable[[], Detector],
     call_kwargs: dict | None = None,
 ) -> Detector:
-    """The official TorchScript detector ``spec`` (another TorchScript file by path works too); offline, ``stand_in()`` if allowed."""
+    """The official TorchScript detector ``spec`` (another TorchScript file by path works too); offline,
+    ``stand_in()`` if allowed."""
     device = _device(device)
     path = _in_folder(spec, path)
     if path is not None and Path(path).name != spec.file_name:
@@ -413,7 +418,8 @@ def _i3d_state_dict(
 def i3d_pytorch(
     path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0
 ) -> Detector:
-    """Our ``InceptionI3d`` with ``i3d_pretrained_400.pt``, fed like the StyleGAN-V detector (fakes rounded): cross-checks ``i3d``."""
+    """Our ``InceptionI3d`` with ``i3d_pretrained_400.pt``, fed like the StyleGAN-V detector (fakes rounded):
+    cross-checks ``i3d``."""
     return _i3d_state_dict(
         "i3d_pytorch", path, device, allow_stand_in, stand_in_resolution, seed, fake_quantization="round"
     )
@@ -423,8 +429,9 @@ def i3d_pytorch(
 def i3d_videogpt(
     path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0
 ) -> Detector:
-    """The TATS / DIGAN FVD path: ``i3d_pretrained_400.pt``, TATS ``preprocess`` (stretch to 224, ``2x/255 - 1``), and generated
-    frames quantised by truncation ``((x + 1) / 2 * 255).to(uint8)`` as DIGAN does, so numbers compare with papers on those repos."""
+    """The TATS / DIGAN FVD path: ``i3d_pretrained_400.pt``, TATS ``preprocess`` (stretch to 224,
+    ``2x/255 - 1``), and generated frames quantised by truncation ``((x + 1) / 2 * 255).to(uint8)`` as DIGAN does,
+    so numbers compare with papers on those repos."""
     return _i3d_state_dict(
         "i3d_videogpt", path, device, allow_stand_in, stand_in_resolution, seed, fake_quantization="truncate"
     )
@@ -440,7 +447,8 @@ def inception(
     output: str = "features",
 ) -> Detector:
     """StyleGAN2-ADA's Inception (TorchScript). ``output="features"``: 2048-d pool (FID, KID; ``return_features=True``);
-    ``output="probs"``: 1008 class probabilities without the output bias (IS; ``no_output_bias=True``, as the official code).
+    ``output="probs"``: 1008 class probabilities without the output bias (IS; ``no_output_bias=True``, as the
+    official code).
     Stand-in: a random torchvision Inception-v3 (fc bias-free, 1008 classes for ``probs``)."""
     if output not in ("features", "probs"):
         raise ValueError(f"detector 'inception': output must be 'features' or 'probs', got {output!r}")
@@ -450,7 +458,8 @@ def inception(
     def stand_in() -> Detector:
         if stand_in_resolution < 75:
             raise ValueError(
-                f"inception stand-in needs stand_in_resolution >= 75 (Inception-v3's minimum), got {stand_in_resolution}"
+                "inception stand-in needs stand_in_resolution >= 75 (Inception-v3's minimum), "
+                f"got {stand_in_resolution}"
             )
         import torchvision
 
@@ -493,8 +502,9 @@ def inception(
 def c3d_ucf101(
     path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0
 ) -> Detector:
-    """StyleGAN-V's video Inception Score detector: the C3D UCF-101 TorchScript (TGAN2's chainer model), called as the
-    official code does (``detector(x)`` on uint8 ``[B, 3, 16, H, W]``, resize and mean subtraction inside) -> 101 probabilities.
+    """StyleGAN-V's video Inception Score detector: the C3D UCF-101 TorchScript (TGAN2's chainer model), called as
+    the official code does (``detector(x)`` on uint8 ``[B, 3, 16, H, W]``, resize and mean subtraction inside)
+    -> 101 probabilities.
     Stand-in: our C3D layout at ``stand_in_resolution``, randomly initialised."""
 
     def stand_in() -> Detector:
@@ -521,7 +531,8 @@ def c3d_ucf101(
 def videomae_v2(
     path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0
 ) -> Detector:
-    """Content-debiased FVD's backbone: VideoMAE-v2 ViT-g/14 fine-tuned on SSv2 (``vit_g_hybrid_pt_1200e_ssv2_ft.pth``), 1408-d.
+    """Content-debiased FVD's backbone: VideoMAE-v2 ViT-g/14 fine-tuned on SSv2
+    (``vit_g_hybrid_pt_1200e_ssv2_ft.pth``), 1408-d.
     Stand-in: the same layout at width 64, depth 2, patch 8 (ViT-g is ~1B parameters, too big for CPU smoke runs)."""
     from .videomae import VideoMAEv2
 
@@ -562,7 +573,8 @@ def videomae_v2(
         model.from_published(state, assign=True)
     except Exception as exc:  # noqa: BLE001
         raise weights.WeightsError(
-            f"'{file}' is not a VideoMAE-v2 ViT-g checkpoint (like {VIDEOMAE_V2_G.file_name}): {type(exc).__name__}: {exc}"
+            f"'{file}' is not a VideoMAE-v2 ViT-g checkpoint (like {VIDEOMAE_V2_G.file_name}): "
+            f"{type(exc).__name__}: {exc}"
         ) from None
     model.pos_embed = VideoMAEv2.giant_position_table()
     if device.type == "cuda":
@@ -576,7 +588,8 @@ def videomae_v2(
 def dino_vits16(
     path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0
 ) -> Detector:
-    """DINO ViT-S/16 CLS features (384-d): whole frame resized to 224 (bicubic, antialiased, no crop), ImageNet mean/std."""
+    """DINO ViT-S/16 CLS features (384-d): whole frame resized to 224 (bicubic, antialiased, no crop),
+    ImageNet mean/std."""
     import timm
 
     device = _device(device)
@@ -634,8 +647,8 @@ def dino_vits16(
 
 @DETECTORS.register("torchscript")
 def torchscript(path: str, device=None, video: bool = True, call_kwargs: dict | None = None, **_ignored) -> Detector:
-    """Any TorchScript detector with the official interface (video: ``x, rescale, resize, return_features``; image: ``x, return_features``),
-    or called with ``call_kwargs`` instead."""
+    """Any TorchScript detector with the official interface (video: ``x, rescale, resize, return_features``;
+    image: ``x, return_features``), or called with ``call_kwargs`` instead."""
     device = _device(device)
     if path is None:
         raise ValueError("detector 'torchscript' needs path=<file.pt>")

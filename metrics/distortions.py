@@ -104,7 +104,8 @@ class GaussianNoise(SpatialDistortion):
 
 @DISTORTIONS.register("jpeg", aliases=["jpeg_quality"])
 class JpegCompression(SpatialDistortion):
-    """JPEG round trip at quality = round(100 - strength * (100 - ``min_quality``)) (libjpeg via Pillow, 4:2:0 chroma)."""
+    """JPEG round trip at quality = round(100 - strength * (100 - ``min_quality``)) (libjpeg via Pillow,
+    4:2:0 chroma)."""
 
     parameter_name = "quality"
 
@@ -163,7 +164,8 @@ class ColourShift(SpatialDistortion):
 
 @DISTORTIONS.register("frame_freeze", aliases=["freeze", "stutter"])
 class FrameFreeze(Distortion):
-    """Every k-th frame held for k frames (a lower frame rate shown at the original one), k = 1 + round(strength * (max_hold - 1))."""
+    """Every k-th frame held for k frames (a lower frame rate shown at the original one),
+    k = 1 + round(strength * (max_hold - 1))."""
 
     parameter_name = "hold_frames"
 
@@ -180,7 +182,8 @@ class FrameFreeze(Distortion):
 
 @DISTORTIONS.register("window_shuffle", aliases=["shuffle"])
 class WindowShuffle(Distortion):
-    """Frames randomly permuted within consecutive windows of w = 1 + round(strength * (max_window - 1)) frames, per video."""
+    """Frames randomly permuted within consecutive windows of w = 1 + round(strength * (max_window - 1)) frames,
+    per video."""
 
     parameter_name = "window_frames"
 
@@ -202,7 +205,8 @@ class WindowShuffle(Distortion):
 
 @DISTORTIONS.register("segment_reversal", aliases=["reversal"])
 class SegmentReversal(Distortion):
-    """The video cut into ``segments`` equal segments; a fraction ``strength`` of them (random, per video) play backwards.
+    """The video cut into ``segments`` equal segments; a fraction ``strength`` of them (random, per video) play
+    backwards.
 
     The fraction, not the segment length, is the strength: reversing the whole video keeps every
     frame-pair distance, so only the seams between reversed and forward segments change the motion.
@@ -228,7 +232,8 @@ class SegmentReversal(Distortion):
 
 @DISTORTIONS.register("speed_change", aliases=["speed", "fast_forward"])
 class SpeedChange(Distortion):
-    """Playback sped up by f = max_speed ** strength (frame t shows source frame floor(t f)); reads f T source frames."""
+    """Playback sped up by f = max_speed ** strength (frame t shows source frame floor(t f)); reads f T source
+    frames."""
 
     parameter_name = "speed"
 
@@ -265,7 +270,8 @@ class Loop(Distortion):
 
 @DISTORTIONS.register("flicker")
 class Flicker(Distortion):
-    """Per-frame brightness gain 1 + a u_t, u_t ~ U(-1, 1) independent per frame and video, a = strength * ``max_amplitude``."""
+    """Per-frame brightness gain 1 + a u_t, u_t ~ U(-1, 1) independent per frame and video,
+    a = strength * ``max_amplitude``."""
 
     parameter_name = "gain_amplitude"
 
@@ -311,7 +317,8 @@ class FrameDrops(Distortion):
 
 @DISTORTIONS.register("slow_drift", aliases=["fade", "drift"])
 class SlowDrift(Distortion):
-    """Content fades progressively to mid grey: frame t = (1 - a_t) x_t + a_t 128, a_t = strength * ``max_fade`` * t / (T - 1)."""
+    """Content fades progressively to mid grey: frame t = (1 - a_t) x_t + a_t 128,
+    a_t = strength * ``max_fade`` * t / (T - 1)."""
 
     parameter_name = "final_fade"
 
@@ -329,7 +336,8 @@ class SlowDrift(Distortion):
 
 @DISTORTIONS.register("content_switch", aliases=["switch", "scene_cut"])
 class ContentSwitch(Distortion):
-    """k = round(strength * ``max_switches``) cuts evenly spaced; after the j-th cut, video b shows video (b + j) mod B of the batch.
+    """k = round(strength * ``max_switches``) cuts evenly spaced; after the j-th cut, video b shows video
+    (b + j) mod B of the batch.
 
     At strength 0.25 (default max 4) that is one cut mid-video. Needs a batch of >= 2 videos (other
     content comes from the batch); cuts keep the time index, so each piece moves as its source does.

@@ -91,7 +91,8 @@ def reference_statistics(
 
 
 def run_seed(seed: int, run: int) -> int:
-    """Seed of run ``run`` of a repeated evaluation: ``seed`` itself for run 0 (so num_runs=1 is the plain evaluation)."""
+    """Seed of run ``run`` of a repeated evaluation: ``seed`` itself for run 0 (so num_runs=1 is the plain
+    evaluation)."""
     if run == 0:
         return int(seed)
     return int(np.random.SeedSequence([int(seed), int(run)]).generate_state(1)[0] % (2**31))
@@ -131,7 +132,8 @@ def evaluate(
     check_mode(mode)
     if not (is_dataset(real) or isinstance(real, ReferenceStats)):
         raise TypeError(
-            f"'real' must be a VideoDataset (read_frames, video_length, __len__, fingerprint), got {type(real).__name__}"
+            "'real' must be a VideoDataset (read_frames, video_length, __len__, fingerprint), "
+            f"got {type(real).__name__}"
         )
     if not (is_generator(fake) or is_dataset(fake)):
         raise TypeError(f"'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}")

@@ -61,7 +61,8 @@ class FVD(Metric):
     ):
         if num_videos < 2 or num_frames < 1 or subsample < 1:
             raise ValueError(
-                f"fvd needs num_videos >= 2, num_frames >= 1, subsample >= 1; got {num_videos}, {num_frames}, {subsample}"
+                "fvd needs num_videos >= 2, num_frames >= 1, subsample >= 1; "
+                f"got {num_videos}, {num_frames}, {subsample}"
             )
         self.num_videos, self.num_frames, self.subsample = int(num_videos), int(num_frames), int(subsample)
         self.detector_spec, self.stand_in_resolution = detector, stand_in_resolution

@@ -149,7 +149,8 @@ class InceptionI3d(nn.Module):
 
     @staticmethod
     def _pool(x: torch.Tensor) -> torch.Tensor:
-        # The TF graph: average pool [2, 7, 7], stride 1, VALID (exactly 7x7 at 224 input), shrunk to fit smaller inputs.
+        # The TF graph: average pool [2, 7, 7], stride 1, VALID (exactly 7x7 at 224 input),
+        # shrunk to fit smaller inputs.
         kernel = (min(2, x.shape[2]), min(7, x.shape[3]), min(7, x.shape[4]))
         return F.avg_pool3d(x, kernel, stride=1)
 
@@ -164,7 +165,8 @@ class InceptionI3d(nn.Module):
 
 
 def init_stand_in_(model: nn.Module, seed: int) -> nn.Module:
-    """Deterministic variance-preserving random init (He normal), so a random network's features neither vanish nor explode."""
+    """Deterministic variance-preserving random init (He normal), so a random network's features neither
+    vanish nor explode."""
     gen = torch.Generator().manual_seed(seed)
     for module in model.modules():
         if isinstance(module, (nn.Conv3d, nn.Conv2d, nn.Linear)):

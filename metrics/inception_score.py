@@ -126,7 +126,8 @@ class VideoInceptionScore(_ScoreMetric):
     ):
         if num_videos < num_splits or num_splits < 1 or num_frames < 1:
             raise ValueError(
-                f"isv needs num_videos >= num_splits >= 1 and num_frames >= 1, got {num_videos}, {num_splits}, {num_frames}"
+                "isv needs num_videos >= num_splits >= 1 and num_frames >= 1, "
+                f"got {num_videos}, {num_splits}, {num_frames}"
             )
         self.num_videos, self.num_frames, self.num_splits = int(num_videos), int(num_frames), int(num_splits)
         self.detector_spec, self.stand_in_resolution = detector, stand_in_resolution

@@ -72,7 +72,8 @@ class KID(Metric):
     ):
         if num_fake < 2 or max_real < 2 or num_subsets < 1 or max_subset_size < 2:
             raise ValueError(
-                f"kid needs num_fake, max_real, max_subset_size >= 2 and num_subsets >= 1; got {num_fake}, {max_real}, {max_subset_size}, {num_subsets}"
+                "kid needs num_fake, max_real, max_subset_size >= 2 and num_subsets >= 1; "
+                f"got {num_fake}, {max_real}, {max_subset_size}, {num_subsets}"
             )
         self.num_fake, self.max_real, self.num_subsets, self.max_subset_size = (
             int(num_fake),

@@ -127,11 +127,13 @@ class ReferenceStats:
                 arrays = {k: np.asarray(data[k], dtype=np.float64) for k in ("n", "sum", "sum_outer")}
         except (OSError, KeyError, ValueError) as exc:
             raise ValueError(
-                f"real_stats: '{p}' is not an sgvb statistics file written by `sgvb stats` ({type(exc).__name__}: {exc})"
+                f"real_stats: '{p}' is not an sgvb statistics file written by `sgvb stats` "
+                f"({type(exc).__name__}: {exc})"
             ) from None
         if meta.get("format") != FORMAT or int(meta.get("format_version", 0)) > FORMAT_VERSION:
             raise ValueError(
-                f"real_stats: '{p}' has format {meta.get('format')!r} v{meta.get('format_version')}; this sgvb reads {FORMAT} up to v{FORMAT_VERSION}"
+                f"real_stats: '{p}' has format {meta.get('format')!r} v{meta.get('format_version')}; "
+                f"this sgvb reads {FORMAT} up to v{FORMAT_VERSION}"
             )
         return cls(
             arrays,
@@ -173,7 +175,8 @@ def load_cdfvd_pickle(path: Path) -> ReferenceStats:
     if not match:
         raise ValueError(
             f"real_stats: '{path.name}' is not named like cd-fvd's statistics "
-            "('{model}_{dataset}_{n_real}_res{res}_len{len}_skip{skip}_seed0.pkl'); rename it or use an `sgvb stats` file"
+            "('{model}_{dataset}_{n_real}_res{res}_len{len}_skip{skip}_seed0.pkl'); "
+            "rename it or use an `sgvb stats` file"
         )
     try:
         state = _ArraysOnly(io.BytesIO(path.read_bytes())).load()
@@ -185,11 +188,13 @@ def load_cdfvd_pickle(path: Path) -> ReferenceStats:
         }
     except (pickle.UnpicklingError, KeyError, TypeError, EOFError) as exc:
         raise ValueError(
-            f"real_stats: '{path}' is not a cd-fvd FeatureStats pickle with mean/covariance sums ({type(exc).__name__}: {exc})"
+            f"real_stats: '{path}' is not a cd-fvd FeatureStats pickle with mean/covariance sums "
+            f"({type(exc).__name__}: {exc})"
         ) from None
     if arrays["sum"].ndim != 1 or arrays["sum_outer"].shape != (arrays["sum"].shape[0],) * 2 or n < 2:
         raise ValueError(
-            f"real_stats: '{path}' holds sums of shape {arrays['sum'].shape} / {arrays['sum_outer'].shape} for {n} items; not usable"
+            f"real_stats: '{path}' holds sums of shape {arrays['sum'].shape} / {arrays['sum_outer'].shape} "
+            f"for {n} items; not usable"
         )
     model, frames, skip, res = match["model"], int(match["len"]), int(match["skip"]), int(match["res"])
     protocol = {

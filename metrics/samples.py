@@ -116,7 +116,8 @@ def fake_clip_batches(
 
 
 def features_of(detector, batches: Iterator[torch.Tensor], ctx: EvalContext) -> np.ndarray:
-    """All detector outputs for ``batches``, every process's rows concatenated (float32, as the official FeatureStats keeps them)."""
+    """All detector outputs for ``batches``, every process's rows concatenated (float32, as the official
+    FeatureStats keeps them)."""
     return gather_rows([detector(b).float().cpu() for b in batches], detector.feature_dim, ctx)
 
 

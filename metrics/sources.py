@@ -45,7 +45,8 @@ def check_mode(mode: str) -> str:
 
 def quantize(x: torch.Tensor, rule: str = "round") -> torch.Tensor:
     """[-1, 1] float -> uint8. ``round``: StyleGAN-V's metric code (round half up, no truncation bias);
-    ``truncate``: DIGAN/TATS-style ``((x + 1) / 2 * 255).to(uint8)`` (clamped first: out-of-range casts are undefined)."""
+    ``truncate``: DIGAN/TATS-style ``((x + 1) / 2 * 255).to(uint8)`` (clamped first: out-of-range casts are
+    undefined)."""
     if rule == "truncate":
         return ((x + 1) / 2 * 255).clamp(0, 255).to(torch.uint8)
     return (x * 127.5 + 128).clamp(0, 255).to(torch.uint8)
@@ -74,12 +75,14 @@ def _eligible(dataset, min_length: int, limit: int | None, what: str, refuse_sho
             f" and {len(names) - 5} more" if len(names) > 5 else ""
         )
         raise ValueError(
-            f"{what}: {len(skipped)} video(s) in {_describe(dataset)} are shorter than the {min_length} frames this protocol needs "
+            f"{what}: {len(skipped)} video(s) in {_describe(dataset)} are shorter than the {min_length} frames "
+            "this protocol needs "
             f"(mode=official refuses them, as the official code fails on them): {shown}"
         )
     if not chosen:
         raise ValueError(
-            f"{what}: no video in {_describe(dataset)} has the {min_length} frames this protocol needs ({len(dataset)} videos)"
+            f"{what}: no video in {_describe(dataset)} has the {min_length} frames this protocol needs "
+            f"({len(dataset)} videos)"
         )
     if skipped:
         warnings.warn(
@@ -131,7 +134,8 @@ def select_folder_clips(
 
 
 def select_all_frames(dataset, *, max_frames: int | None = None) -> list[Clip]:
-    """Every frame of every video (FID's ``_full``); with ``max_frames``, that many spread evenly over the whole list."""
+    """Every frame of every video (FID's ``_full``); with ``max_frames``, that many spread evenly over the
+    whole list."""
     lengths = [dataset.video_length(i) for i in range(len(dataset))]
     total = int(sum(lengths))
     if total == 0:

@@ -80,7 +80,8 @@ def moving_blobs(
 
 
 class TinyVideoGenerator(VideoGenerator):
-    """z -> blob colours/positions/velocities; frame at real time t rendered analytically; ``motion_noise`` is unused."""
+    """z -> blob colours/positions/velocities; frame at real time t rendered analytically; ``motion_noise``
+    is unused."""
 
     continuous_time = True
 

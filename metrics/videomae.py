@@ -201,7 +201,8 @@ def clips_per_chunk(model: VideoMAEv2, device: torch.device, *, fraction: float 
 
 
 def preprocess(x: torch.Tensor, size: int) -> torch.Tensor:
-    """cd-fvd: uint8 ``[B, 3, T, H, W]`` -> float in [0, 1], frames bilinearly resized to ``size`` (no normalisation)."""
+    """cd-fvd: uint8 ``[B, 3, T, H, W]`` -> float in [0, 1], frames bilinearly resized to ``size``
+    (no normalisation)."""
     b, c, t, h, w = x.shape
     frames = x.transpose(1, 2).reshape(b * t, c, h, w).float() / 255.0  # [B*T, 3, H, W]
     if (h, w) != (size, size):

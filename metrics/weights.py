@@ -97,14 +97,16 @@ def verify(path: Path, expected_sha256: str | None, expected_git_sha1: str | Non
         blob = _SHA_CACHE[key]  # type: ignore[index]
         if blob != expected_git_sha1.lower():
             raise ChecksumError(
-                f"weight file {path} has git blob id {blob}, expected {expected_git_sha1} (as committed in the public repositories). "
+                f"weight file {path} has git blob id {blob}, expected {expected_git_sha1} "
+                "(as committed in the public repositories). "
                 "It is corrupt, truncated or a different file: delete it and download it again."
             )
     return actual
 
 
 def download(url: str, dest: Path, *, expected_sha256: str | None = None, progress: bool = True) -> None:
-    """Download ``url`` to ``dest`` with ``torch.hub.download_url_to_file`` (temp file, progress bar), then verify and rename.
+    """Download ``url`` to ``dest`` with ``torch.hub.download_url_to_file`` (temp file, progress bar), then
+    verify and rename.
 
     torch.hub checks only a hash *prefix*; the full sha256 is compared here before the file is put in place.
     """
@@ -130,7 +132,8 @@ def resolve(
         p = Path(path).expanduser()
         if not p.is_file():
             raise MissingWeightsError(
-                f"detector weight file '{p}' does not exist (expected {spec.file_name}, sha256 {spec.sha256 or 'unpublished'})"
+                f"detector weight file '{p}' does not exist "
+                f"(expected {spec.file_name}, sha256 {spec.sha256 or 'unpublished'})"
             )
         return p, verify(p, spec.sha256, spec.git_blob_sha1)
     for folder in weights_dirs():

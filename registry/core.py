@@ -223,7 +223,8 @@ class Registry:
         self._warned.add(key)
         others = ", ".join(f"{e.dist} {e.version}" for e in self._plugin_entries()[key])
         plugins.warn(
-            f"{self.kind} '{key}' from plugin {others} is shadowed by the built-in of the same name; the built-in is used."
+            f"{self.kind} '{key}' from plugin {others} is shadowed by the built-in of the same name; "
+            "the built-in is used."
         )
 
     def _unknown_message(self, name: str) -> str:
@@ -342,7 +343,8 @@ class Registry:
 
 
 def build_record(obj: Any) -> dict | None:
-    """The record ``Registry.build`` attached to ``obj`` (name, kwargs, provider, version); None when built elsewhere."""
+    """The record ``Registry.build`` attached to ``obj`` (name, kwargs, provider, version); None when built
+    elsewhere."""
     try:
         return vars(obj).get("_sgvb_spec")
     except TypeError:  # no instance __dict__ (e.g. a builtin or a __slots__ object)

@@ -44,7 +44,8 @@ from torch import nn
 
 # ----------------------------------------------------------------------------------------- models
 class VideoGenerator(nn.Module):
-    """A video generator: ``G(z [B, z_dim], t [B, T], motion_noise=None, truncation_psi=1) -> [B, T, 3, H, W]`` in [-1, 1].
+    """A video generator: ``G(z [B, z_dim], t [B, T], motion_noise=None, truncation_psi=1) -> [B, T, 3, H, W]``
+    in [-1, 1].
 
     Declares (class attributes; the harness reads them, never the model's name):
       * ``continuous_time``: frames at any real t (StyleGAN-V, DIGAN); False = integer t only (LSTM/GRU models);
@@ -215,7 +216,8 @@ class GANLoss:
 
 
 class FrameSampler:
-    """Which times of a video make one clip: ``sample(video_length, rng, continuous=False) -> float64 [num_frames]``, sorted.
+    """Which times of a video make one clip: ``sample(video_length, rng, continuous=False) -> float64 [num_frames]``,
+    sorted.
 
     Draws use only the given ``numpy.random.Generator`` (reproducible, worker-safe). Real clips use
     integer times (``continuous=False``); a continuous-time generator gets the same pattern at a real
@@ -247,7 +249,8 @@ class FrameSampler:
         video_length = int(video_length)
         if video_length < self.min_video_length:
             raise ValueError(
-                f"{self!r} needs videos of at least {self.min_video_length} frames, got a video of {video_length} frames"
+                f"{self!r} needs videos of at least {self.min_video_length} frames, "
+                f"got a video of {video_length} frames"
             )
         return video_length
 

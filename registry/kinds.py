@@ -58,7 +58,8 @@ def refresh() -> None:
 
 
 def registry_for(kind: str) -> Registry:
-    """The registry of a kind, accepting singular or plural and ``-``/``_`` (``generators``, ``positional-encoding``)."""
+    """The registry of a kind, accepting singular or plural and ``-``/``_`` (``generators``,
+    ``positional-encoding``)."""
     key = kind.strip().lower().replace("-", "_")
     if key in REGISTRIES:
         return REGISTRIES[key]

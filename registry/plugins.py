@@ -35,7 +35,10 @@ class PluginEntry:
     version: str
 
     def describe(self) -> str:
-        return f"entry point '{self.name} = {self.value}' in group '{self.group}' of distribution {self.dist} {self.version}"
+        return (
+            f"entry point '{self.name} = {self.value}' in group '{self.group}' "
+            f"of distribution {self.dist} {self.version}"
+        )
 
 
 def strict() -> bool:

@@ -5,8 +5,8 @@ scaled at run time by ``lr_mult / sqrt(fan_in)``, so Adam sees every layer at th
 ``lr_mult`` slows a layer down (0.01 for mapping networks).
 
 Generator side: ``MappingNetwork`` (z -> w, tracks ``w_avg`` for truncation), ``SynthesisLayer``
-(modulated 3x3 conv with demodulation, optional noise input), ``ToRGBLayer``, ``SynthesisBlock`` and ``SynthesisNetwork``
-('skip' architecture: the RGB outputs of every resolution are upsampled and summed).
+(modulated 3x3 conv with demodulation, optional noise input), ``ToRGBLayer``, ``SynthesisBlock`` and
+``SynthesisNetwork`` ('skip' architecture: the RGB outputs of every resolution are upsampled and summed).
 Discriminator side: ``Conv2dLayer``, ``DiscriminatorBlock`` ('resnet'), ``MinibatchStdLayer``,
 ``DiscriminatorEpilogue``.
 """

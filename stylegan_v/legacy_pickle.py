@@ -83,7 +83,8 @@ class PersistentRecord:
 
 
 class ObjectRecord(dict):
-    """An instance of a class referenced by name, as data: ``args`` (constructor), ``state``, dict items, ``listitems``."""
+    """An instance of a class referenced by name, as data: ``args`` (constructor), ``state``, dict items,
+    ``listitems``."""
 
     global_name = "?"
 

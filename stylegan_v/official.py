@@ -8,7 +8,7 @@ and copies the official tensors in by a name map:
     mapping.fc{i}.*                                  -> mapping.layers.{i}.*      (+ mapping.w_avg)
     synthesis.motion_encoder.conv.{j}.*              -> motion.conv{j}.*
     synthesis.motion_encoder.time_encoder.{periods,phase,aligners}_predictor.weight
-                                                     -> time_encoder.{frequency_predictor,phase_predictor,aligner}.weight
+        -> time_encoder.{frequency_predictor,phase_predictor,aligner}.weight
     synthesis.motion_encoder.time_encoder.{freqs,phase_scales} [1, F] -> time_encoder.{omega,phase_scales} [F]
     synthesis.b4.input.input.const [1, C, 4, 4]      -> synthesis.blocks.0.const [C, 4, 4]
     synthesis.b{res}.*                               -> synthesis.blocks.{log2(res) - 2}.*
@@ -128,7 +128,8 @@ def _resolution_from_names(names: list[str], source: str) -> int:
 
 
 def generator_spec(G_record: Any, source: str = "pickle") -> dict[str, Any]:
-    """Our ``stylegan_v`` generator spec from an official StyleGAN-V Generator record; refuses what we cannot express."""
+    """Our ``stylegan_v`` generator spec from an official StyleGAN-V Generator record; refuses what we cannot
+    express."""
     kw = init_kwargs(G_record)
     names = [n for n, _, _ in official_tensors(G_record)]
     if not any(n.startswith("synthesis.motion_encoder.") for n in names):
@@ -345,7 +346,8 @@ def _fixed_buffer_checks(
             a, b = tensors[official].flatten().double(), ours[mine].flatten().double().cpu()
             if a.shape != b.shape or not torch.allclose(a, b, rtol=1e-5, atol=1e-7):
                 raise OfficialCheckpointError(
-                    f"{source}: buffer '{official}' differs from ours ({mine}); the pickle's settings are not ones we can express"
+                    f"{source}: buffer '{official}' differs from ours ({mine}); "
+                    "the pickle's settings are not ones we can express"
                 )
 
 
@@ -535,7 +537,7 @@ def snapshot_kimg(loaded: dict[str, Any]) -> float | None:
     return float(m.group(1)) if m else None
 
 
-# ----------------------------------------------------------------------------------------- StyleGAN2-ADA image generators
+# -------------------------------------------------------------------------------------- StyleGAN2-ADA image generators
 def image_generator_state(
     path: str | os.PathLike,
     *,
@@ -547,7 +549,8 @@ def image_generator_state(
     channel_max: int,
     use_noise: bool = False,
 ) -> dict[str, torch.Tensor]:
-    """``mapping.*``/``synthesis.*`` weights of a StyleGAN2-ADA image pickle's ``G_ema``, named as our StyleGAN2 generator.
+    """``mapping.*``/``synthesis.*`` weights of a StyleGAN2-ADA image pickle's ``G_ema``, named as our StyleGAN2
+    generator.
 
     The expected settings are checked against the pickle's init kwargs first, so a mismatch names the key.
     ``use_noise``: our synthesis has the noise input, so each layer's ``noise_strength``/``noise_const``
@@ -562,7 +565,8 @@ def image_generator_state(
     names = [n for n, _, _ in tensors]
     if any(n.startswith("synthesis.motion_encoder.") for n in names):
         raise OfficialCheckpointError(
-            f"{source}: this is a StyleGAN-V video generator, not an image generator; use it directly (checkpoint={source})"
+            f"{source}: this is a StyleGAN-V video generator, not an image generator; "
+            f"use it directly (checkpoint={source})"
         )
     found = {
         "img_resolution": int(kw.get("img_resolution") or _resolution_from_names(names, source)),

@@ -162,7 +162,8 @@ def fixed_buffer(
 # ----------------------------------------------------------------------------------------- writing
 @contextlib.contextmanager
 def fake_official_modules(marker: Path):
-    """``src.torch_utils.persistence``, ``torch_utils.persistence``, ``dnnlib.util``, ``training.layers`` while pickling."""
+    """``src.torch_utils.persistence``, ``torch_utils.persistence``, ``dnnlib.util``, ``training.layers``
+    while pickling."""
     names = [
         "src",
         "src.torch_utils",

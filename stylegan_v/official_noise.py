@@ -140,7 +140,8 @@ def official_sample_plan(
     check_noise_mode(noise, G)
     if len(seeds) != 1:
         raise ValueError(
-            f"noise=official takes one seed (generate.py --seed), got seeds={list(seeds)}; set num_videos=N for N videos"
+            f"noise=official takes one seed (generate.py --seed), got seeds={list(seeds)}; "
+            "set num_videos=N for N videos"
         )
     latents = official_video_latents(
         G, seed=int(seeds[0]), num_videos=int(num_videos or 1), batch_size=int(batch_size), max_t=max_t, device=device

@@ -15,7 +15,8 @@ from registry import DISTORTIONS
 
 
 def hand_table() -> pd.DataFrame:
-    """Metric A: rises with blur (0, 1, 2, 4) and freeze (0, 2, 4, 6); metric B: flat under blur, falls then rises under freeze."""
+    """Metric A: rises with blur (0, 1, 2, 4) and freeze (0, 2, 4, 6);
+    metric B: flat under blur, falls then rises under freeze."""
     rows = []
     for metric, floor, curves in (
         ("A", 1.0, {"blur": [1, 2, 3, 5], "freeze": [1, 3, 5, 7]}),
@@ -100,7 +101,8 @@ def test_halves_are_disjoint_and_strength_zero_is_the_same_clip_for_every_distor
 
 
 def test_sgvb_audit_end_to_end_with_a_tiny_detector(tmp_path):
-    """The command: Hydra config, halves of the synthetic data, two distortions, the outputs; the real side is cached once."""
+    """The command: Hydra config, halves of the synthetic data, two distortions, the outputs;
+    the real side is cached once."""
     import subprocess
     import sys
 

@@ -1,4 +1,5 @@
-"""Other FVD backbones: i3d_videogpt (TATS/DIGAN preprocessing and quantisation) and videomae_v2 (cd-fvd's VideoMAE-v2 ViT-g)."""
+"""Other FVD backbones: i3d_videogpt (TATS/DIGAN preprocessing and quantisation)
+and videomae_v2 (cd-fvd's VideoMAE-v2 ViT-g)."""
 
 import warnings
 
@@ -84,7 +85,8 @@ def test_tiny_videomae_runs_and_loads_its_published_layout():
 
 
 def test_the_real_vit_g_key_layout_loads_strictly():
-    """The published vit_g_hybrid_pt_1200e_ssv2_ft.pth layout (VideoMAE names), generated on the meta device (no 4 GB allocation)."""
+    """The published vit_g_hybrid_pt_1200e_ssv2_ft.pth layout (VideoMAE names),
+    generated on the meta device (no 4 GB allocation)."""
     layout = published_layout(**GIANT)
     assert layout["patch_embed.proj.weight"] == (1408, 3, 2, 14, 14) and layout["blocks.39.mlp.fc1.weight"] == (
         6144,

@@ -111,7 +111,8 @@ def test_pruning_keeps_the_newest_and_the_protected_best(tmp_path):
 
 
 def test_checkpoint_names_are_unique_per_training_state(tmp_path):
-    """Snapshots less than 1 kimg apart used to overwrite one file (``snapshot_kimg=0.25``: three writes to ckpt-000000.pt)."""
+    """Snapshots less than 1 kimg apart used to overwrite one file
+    (``snapshot_kimg=0.25``: three writes to ckpt-000000.pt)."""
     names = [ckpt.checkpoint_name(kimg) for kimg in (0.25, 0.5, 0.75, 1.0, 1.848)]
     assert len(set(names)) == 5 and names[-1] == "ckpt-000001.848.pt"
     for kimg in (0.25, 0.5):

@@ -29,7 +29,8 @@ def hydra_train():
 
 
 def assert_holds_option(cfg, group: str, option: str) -> None:
-    """Every value the option file sets (outside its defaults list) is in the composed config, where its package puts it."""
+    """Every value the option file sets (outside its defaults list) is in the composed config,
+    where its package puts it."""
     path = CONF / group / f"{option}.yaml"
     values = OmegaConf.load(path)
     values.pop("defaults", None)

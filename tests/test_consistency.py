@@ -191,7 +191,8 @@ def test_lvc_rises_with_the_strength_of_every_frame_order_distortion(feature_hal
 
 
 def test_lvc_ignores_what_keeps_feature_distances_and_barely_moves_for_small_per_frame_noise(feature_halves):
-    """A per-frame change the detector answers with a fixed rotation (a colour shift, ideally) leaves LVC exactly at its floor;
+    """A per-frame change the detector answers with a fixed rotation (a colour shift, ideally)
+    leaves LVC exactly at its floor;
     small independent per-frame noise moves it a little (it is a little temporal change)."""
     real, test, floor = feature_halves
     rotation, _ = torch.linalg.qr(

@@ -1,4 +1,5 @@
-"""Detectors: loading TorchScript files with the official interface, weight lookup, offline errors, checksums, stand-ins."""
+"""Detectors: loading TorchScript files with the official interface, weight lookup, offline errors,
+checksums, stand-ins."""
 
 import hashlib
 import warnings
@@ -109,7 +110,8 @@ def test_image_stand_ins_give_documented_feature_sizes():
 
 
 def test_inception_i3d_loads_the_videogpt_tats_state_dict_layout(tmp_path):
-    """The TATS converter writes conv3d/bn names per Unit3D, b0/b1a/b1b/b2a/b2b/b3b per block, no num_batches_tracked."""
+    """The TATS converter writes conv3d/bn names per Unit3D, b0/b1a/b1b/b2a/b2b/b3b per block,
+    no num_batches_tracked."""
     model = InceptionI3d(400)
     state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     for key in (

@@ -13,7 +13,8 @@ T, H = 8, 8
 
 
 def ramp_videos(b: int = 3, s: int = 4 * T) -> torch.Tensor:
-    """uint8 [B, S, H, W, 3]: frame t of video b is the constant colour (10 b + t) in every channel, so frames name themselves."""
+    """uint8 [B, S, H, W, 3]: frame t of video b is the constant colour (10 b + t) in every channel,
+    so frames name themselves."""
     ids = (10 * torch.arange(b)[:, None] + torch.arange(s)[None]).to(torch.uint8)  # [B, S]
     return ids[:, :, None, None, None].expand(b, s, H, H, 3).contiguous()
 

@@ -1,4 +1,5 @@
-"""The component contracts (registry/interfaces.py): defaults, conformance, the harness's checks, `sgvb check-plugin`."""
+"""The component contracts (registry/interfaces.py): defaults, conformance, the harness's checks,
+`sgvb check-plugin`."""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def test_conformance_names_what_is_wrong():
             self.resolution = 8
 
     assert conformance_problems(NoZ(), VideoGenerator) == [
-        f"{__name__}:test_conformance_names_what_is_wrong.<locals>.NoZ does not set 'z_dim' (declared by VideoGenerator)"
+        f"{__name__}:test_conformance_names_what_is_wrong.<locals>.NoZ "
+        "does not set 'z_dim' (declared by VideoGenerator)"
     ]
 
     class OldHook(FlatGenerator):
@@ -83,7 +85,8 @@ def test_conformance_names_what_is_wrong():
             return -fake_logits
 
     assert conformance_problems(HalfLoss(), GANLoss) == [
-        f"{__name__}:test_conformance_names_what_is_wrong.<locals>.HalfLoss does not implement 'discriminator' (GANLoss)"
+        f"{__name__}:test_conformance_names_what_is_wrong.<locals>.HalfLoss "
+        "does not implement 'discriminator' (GANLoss)"
     ]
 
 
@@ -98,7 +101,10 @@ def test_harness_refuses_a_component_outside_its_contract(register):
     register(DISCRIMINATORS, PlainD, "test_plain_d")
     with pytest.raises(
         ConfigError,
-        match=r"config 'discriminator': discriminator does not meet its contract.*PlainD is not a subclass of registry.interfaces.VideoDiscriminator",
+        match=(
+            r"config 'discriminator': discriminator does not meet its contract"
+            r".*PlainD is not a subclass of registry.interfaces.VideoDiscriminator"
+        ),
     ):
         build_discriminators("test_plain_d", resolution=8, default_sampler=None, default_loss="hinge", r1_gamma=0.0)
 
@@ -180,7 +186,8 @@ IMPORT_SPAWN_PROBE = r"""
 import json, os, resource, subprocess, sys, traceback
 import benchmarks.tables.table, benchmarks.grids.grid  # torch-free commands
 first = {"torch": "torch" in sys.modules, "children_maxrss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
-# third-party imports may start processes themselves (torch: ldconfig -p; matplotlib: fc-list on a fresh cache): done first
+# third-party imports may start processes themselves
+# (torch: ldconfig -p; matplotlib: fc-list on a fresh cache): done first
 import av, einops, hydra, matplotlib.pyplot, pandas, PIL.Image, scipy.stats, sklearn, torch, torchvision  # noqa: E401
 spawns = []
 def record(name, real):
@@ -215,7 +222,7 @@ def test_imports_start_no_process_and_table_and_grid_do_not_import_torch():
 
 # ----------------------------------------------------------------------------------------- one file of contracts
 def test_every_kind_has_its_contract_and_check_plugin_checks_every_contract():
-    from benchmarks.commands.check_plugin import CHECKS
+    from benchmarks.commands.contract_checks import CHECKS
     from registry import REGISTRIES
     from registry.interfaces import CONTRACTS
 

@@ -74,7 +74,8 @@ def test_eval_config_errors_name_the_key(tmp_path):
 
 
 def test_eval_run_folder_uses_the_runs_dataset_and_appends_to_it(tmp_path):
-    """A run folder with a checkpoint of the small StyleGAN-V: every checkpoint is evaluated, kimg parsed, records land in the run."""
+    """A run folder with a checkpoint of the small StyleGAN-V: every checkpoint is evaluated, kimg parsed,
+    records land in the run."""
     from benchmarks.commands.evaluate import run
     from benchmarks.config.hydra_setup import load_option
     from benchmarks.records.checkpoint import save_checkpoint, spec_of
@@ -107,7 +108,7 @@ def test_eval_run_folder_uses_the_runs_dataset_and_appends_to_it(tmp_path):
     ]
 
 
-# ------------------------------------------------------------------------------------------ inputs that make a number wrong (issue 10.2)
+# ------------------------------------------------------------------------- inputs that make a number wrong (issue 10.2)
 def _one_line_error(done):
     lines = [
         ln for ln in done.stderr.strip().splitlines() if ln.startswith("sgvb ")

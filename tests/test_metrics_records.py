@@ -1,4 +1,5 @@
-"""Records you can trust (issues 10.2 and 12): counts, repeated draws, protocol ids, reference statistics, detector kinds."""
+"""Records you can trust (issues 10.2 and 12): counts, repeated draws, protocol ids, reference statistics,
+detector kinds."""
 
 import pickle
 
@@ -99,7 +100,8 @@ def test_num_runs_repeats_the_real_draws_and_reuses_clip_features(tmp_path, vide
     assert len(set(values)) == 3  # other offsets, other numbers
     assert rec["value"] == pytest.approx(np.mean(values)) and rec["value_std"] == pytest.approx(np.std(values))
     assert rec["protocol"]["num_runs"] == 3 and "runs3" in rec["protocol"]["protocol_id"]
-    # every (video, frames) clip was read once: the fake folder clips once for all runs, real clips once per distinct offset
+    # every (video, frames) clip was read once: the fake folder clips once for all runs,
+    # real clips once per distinct offset
     assert len(read) == len(set(read))
     assert sum(1 for r in read if r[0] == id(fake)) == 5
 
@@ -165,7 +167,7 @@ def test_protocol_id_and_hash_change_with_every_definition_but_not_with_the_seed
     )
 
 
-# ------------------------------------------------------------------------------------------ reference statistics (issue 12.5)
+# ------------------------------------------------------------------------------------ reference statistics (issue 12.5)
 def test_reference_statistics_replace_the_dataset_and_refuse_another_protocol(tmp_path, video_detector):
     real, fake = _dataset([12] * 5, seed=1), _dataset([8] * 5, seed=2)
     kw = dict(detector_path=video_detector, cache_dir=tmp_path / "cache")

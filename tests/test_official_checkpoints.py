@@ -60,7 +60,8 @@ def test_fixture_names_are_the_official_ones(res, n_g, n_d):
 
 
 def _assert_map_covers_both_ways(ours: dict, params: dict, buffers: dict, rename) -> None:
-    """Every official parameter and (non-fixed) buffer maps to one of ours, shapes agree, and every one of ours is hit."""
+    """Every official parameter and (non-fixed) buffer maps to one of ours, shapes agree,
+    and every one of ours is hit."""
     mapped = {n: rename(n) for n in [*params, *buffers]}
     targets = [m for m in mapped.values() if m is not None]
     assert len(targets) == len(set(targets)), "two official tensors map to one of ours"
@@ -336,7 +337,7 @@ def test_train_init_from_official_pickle(snapshots, tmp_path):
     assert not marker.exists()
 
 
-# ----------------------------------------------------------------------------------------- StyleGAN2-ADA image generators
+# --------------------------------------------------------------------------------------- StyleGAN2-ADA image generators
 def _image_generator(**kwargs):
     from baselines.mocogan_hd import MoCoGANHDGenerator
 
@@ -448,7 +449,8 @@ def test_legacy_format_storages_as_torch_1_7_wrote_them(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:FutureWarning")
 def test_eval_official_pickle_with_official_noise(snapshots, tmp_path):
-    """``sgvb eval fake.checkpoint=x.pkl noise=official``: G_ema of the pickle, the official metric draws, repeatable."""
+    """``sgvb eval fake.checkpoint=x.pkl noise=official``: G_ema of the pickle, the official metric draws,
+    repeatable."""
     from benchmarks.commands.evaluate import run
     from metrics.testing import save_tiny_torchscript_detector
     from tests.test_metrics_cli import compose_eval
@@ -472,7 +474,8 @@ def test_eval_official_pickle_with_official_noise(snapshots, tmp_path):
 
 
 def test_snapshot_kimg_from_stats_else_official_name_else_none(tmp_path):
-    """kimg of a pickle: ``stats.cur_nimg``, else the official ``network-snapshot-<kimg>.pkl`` name, else None (never a guess)."""
+    """kimg of a pickle: ``stats.cur_nimg``, else the official ``network-snapshot-<kimg>.pkl`` name,
+    else None (never a guess)."""
     from benchmarks.records.checkpoint import load_generator_and_kimg
 
     named = tmp_path / "network-snapshot-000456.pkl"

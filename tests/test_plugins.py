@@ -256,15 +256,16 @@ def test_check_plugin_exit_status_and_unknown_names(plugin_path, capsys):
         "0.1.0",
         "sgvb_flatplug",
         "from registry.interfaces import VideoGenerator\n\nclass G(VideoGenerator):\n"
-        "    def __init__(self, resolution=8):\n        super().__init__()\n        self.resolution, self.z_dim = resolution, 4\n",
+        "    def __init__(self, resolution=8):\n        super().__init__()\n"
+        "        self.resolution, self.z_dim = resolution, 4\n",
         "[sgvb.generators]\nno_forward = sgvb_flatplug:G\n",
     )
     registry.refresh()
     assert main(["no_forward"]) == 1
     out = capsys.readouterr().out
     assert (
-        "FAIL  meets the VideoGenerator contract (registry/interfaces.py): AssertionError: sgvb_flatplug:G does not implement 'forward'"
-        in out
+        "FAIL  meets the VideoGenerator contract (registry/interfaces.py): "
+        "AssertionError: sgvb_flatplug:G does not implement 'forward'" in out
     )
     assert main(["no_forwrd"]) == 2
     err = capsys.readouterr().err

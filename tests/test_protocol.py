@@ -12,7 +12,8 @@ from metrics.kid import KID
 from metrics.protocol import code_without_docstrings, definition_fingerprint
 
 # class -> (PROTOCOL_VERSION, fingerprint of its defining code). After a definitional change: bump the class's
-# PROTOCOL_VERSION and put the new pair here (print it with `python -c "from metrics.protocol import code_without_docstrings, definition_fingerprint ..."`).
+# PROTOCOL_VERSION and put the new pair here (print it with
+# `python -c "from metrics.protocol import code_without_docstrings, definition_fingerprint ..."`).
 PINS = {  # protocol ids start with this release; v1 is the first published definition of each metric
     FVD: (1, "634b0ca81720fb2f"),
     FID: (1, "211586ce2d54d63e"),
@@ -29,8 +30,10 @@ def test_definition_changes_come_with_a_version_bump(cls):
     version, fingerprint = PINS[cls]
     now = definition_fingerprint(cls)
     assert (cls.PROTOCOL_VERSION, now) == (version, fingerprint), (
-        f"the code defining {cls.__name__}'s number changed (fingerprint {fingerprint} -> {now}): bump {cls.__name__}.PROTOCOL_VERSION "
-        f"(now {cls.PROTOCOL_VERSION}) and pin ({cls.PROTOCOL_VERSION + (cls.PROTOCOL_VERSION == version)}, '{now}') in tests/test_protocol.py"
+        f"the code defining {cls.__name__}'s number changed (fingerprint {fingerprint} -> {now}): "
+        f"bump {cls.__name__}.PROTOCOL_VERSION "
+        f"(now {cls.PROTOCOL_VERSION}) and pin ({cls.PROTOCOL_VERSION + (cls.PROTOCOL_VERSION == version)}, '{now}') "
+        "in tests/test_protocol.py"
     )
 
 

@@ -175,7 +175,8 @@ def _fail_on_call(real, n: int):
 
 
 def test_a_video_write_that_fails_midway_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
-    """write_mp4 and write_frames (registry.files writers): the previous output stays whole, nothing half-written is left."""
+    """write_mp4 and write_frames (registry.files writers): the previous output stays whole,
+    nothing half-written is left."""
     from benchmarks.training.video_io import write_frames, write_mp4
 
     frames = np.random.default_rng(0).integers(0, 255, (64, 16, 16, 3), dtype=np.uint8)

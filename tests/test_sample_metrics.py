@@ -1,4 +1,5 @@
-"""KID, IS and video IS: the estimators against independent formulas, names, directions, and end-to-end runs on stand-ins."""
+"""KID, IS and video IS: the estimators against independent formulas, names, directions,
+and end-to-end runs on stand-ins."""
 
 import warnings
 
@@ -131,7 +132,8 @@ def test_video_inception_score_on_the_c3d_stand_in(offline):
 
 
 def test_video_inception_score_of_a_folder_refuses_too_short_videos_in_official_mode(offline):
-    """As FVD does: official mode names the short fake videos instead of skipping them (the folder path lost ``mode``)."""
+    """As FVD does: official mode names the short fake videos instead of skipping them
+    (the folder path lost ``mode``)."""
     fake = ArrayVideoDataset([moving_blobs(1, n, 32, seed=i)[0] for i, n in enumerate([8, 3, 8, 8])])
     spec = {"_name_": "isv", "num_videos": 3, "num_splits": 1, "num_frames": 8}
     with pytest.raises(ValueError, match=r"shorter than the 8 frames .*'video_000001' \(3\)"):

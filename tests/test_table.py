@@ -465,7 +465,8 @@ def test_model_presets_name_the_configuration_and_hide_keys_they_determine(tmp_p
         )
         (run / ".hydra").mkdir()
         (run / ".hydra" / "hydra.yaml").write_text(
-            f"hydra:\n  runtime:\n    choices:\n      model: {model}\n      trainer: tiny\n      hydra/launcher: basic\n"
+            f"hydra:\n  runtime:\n    choices:\n      model: {model}\n"
+            "      trainer: tiny\n      hydra/launcher: basic\n"
         )
     tables = table.build_tables([root])
     assert sorted(tables.tidy["model"].unique()) == ["digan_small", "mocogan_small"]

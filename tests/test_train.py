@@ -348,7 +348,8 @@ def test_several_discriminators_train_together_with_their_own_samplers_and_weigh
     small = "channel_base: 256, channel_max: 16"
     two = (
         f"+discriminator={{discriminators: [{{_name_: stylegan_v, {small}}}, "
-        f"{{_name_: stylegan_v, {small}, _sampler_: {{_name_: uniform, num_frames: 2, gap: [1, 2, 4]}}, _weight_: 0.5, _r1_gamma_: 0}}]}}"
+        f"{{_name_: stylegan_v, {small}, _sampler_: {{_name_: uniform, num_frames: 2, gap: [1, 2, 4]}}, "
+        "_weight_: 0.5, _r1_gamma_: 0}]}"
     )
     no_d = [o for o in TINY if not o.startswith("discriminator.")]
     train(

@@ -48,7 +48,8 @@ def split_halves(dataset, num_videos: int) -> tuple[SubsetVideos, SubsetVideos]:
     """(reference, test): even and odd videos, ``num_videos`` each."""
     if len(dataset) < 2 * num_videos:
         raise ValueError(
-            f"audit: num_videos={num_videos} per half needs {2 * num_videos} videos, the dataset has {len(dataset)}; lower num_videos"
+            f"audit: num_videos={num_videos} per half needs {2 * num_videos} videos, "
+            f"the dataset has {len(dataset)}; lower num_videos"
         )
     return (
         SubsetVideos(dataset, range(0, 2 * num_videos, 2), "reference"),
@@ -71,7 +72,8 @@ def clip_offsets(test: SubsetVideos, source_frames: int, seed: int) -> list[int]
 
 
 class SourceClips:
-    """The test half's source clips (``source_frames`` from each seeded offset), read once and kept when they fit ``max_bytes``.
+    """The test half's source clips (``source_frames`` from each seeded offset), read once and kept when they fit
+    ``max_bytes``.
 
     Every distortion and strength reads the same clips, so keeping them saves one decode (or render) per evaluation.
     """
@@ -95,7 +97,8 @@ class SourceClips:
 
 
 class DistortedVideos:
-    """The test half with ``distortion`` at ``strength`` applied: videos of ``num_frames`` frames, made batch by batch."""
+    """The test half with ``distortion`` at ``strength`` applied: videos of ``num_frames`` frames, made batch by
+    batch."""
 
     def __init__(
         self,

@@ -65,7 +65,8 @@ def run_audit(
     allow_stand_in_detectors: bool = False,
     cache_dir: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Score every (metric, distortion, strength); write the table, summaries and figures to ``out_dir``; return the table."""
+    """Score every (metric, distortion, strength); write the table, summaries and figures to ``out_dir``; return the
+    table."""
     from metrics import build_metric, evaluate
 
     strengths = check_strengths(strengths)
@@ -133,7 +134,8 @@ def run_audit(
 
 
 def write_outputs(table: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
-    """``audit.csv`` (long form), ``summary_distortions.csv``, ``summary_metrics.csv``, ``summary.md``, one figure per family."""
+    """``audit.csv`` (long form), ``summary_distortions.csv``, ``summary_metrics.csv``, ``summary.md``, one figure per
+    family."""
     out_dir.mkdir(parents=True, exist_ok=True)
     by_distortion = summary.per_distortion(table)
     by_metric = summary.per_metric(by_distortion)
@@ -147,7 +149,8 @@ def write_outputs(table: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
     by_distortion.to_csv(paths["distortions"], index=False)
     by_metric.to_csv(paths["metrics"], index=False)
     caveat = (
-        "\n**Stand-in detectors** (random networks): these responses describe the stand-ins, not the real I3D/Inception/DINO.\n"
+        "\n**Stand-in detectors** (random networks): these responses describe the stand-ins, "
+        "not the real I3D/Inception/DINO.\n"
         if table["stand_in"].any()
         else ""
     )

@@ -106,5 +106,6 @@ def check_fake_folder(dataset: Any, path: str | Path, resolution: int) -> None:
     if (w, h) != (resolution, resolution):
         raise EvalInputError(
             f"fake.videos: '{path}' holds {w}x{h} videos but the real data is evaluated at {resolution}x{resolution}; "
-            f"real and fake must have one resolution (pass dataset.resolution={w} if the real data should be resized to it)"
+            "real and fake must have one resolution "
+            f"(pass dataset.resolution={w} if the real data should be resized to it)"
         )

@@ -41,7 +41,8 @@ def checkpoints_to_evaluate(fake: FakeSource) -> list[Path]:
 
 
 def videos_dataset(path: str, resolution: int):
-    """A folder of generated videos as a dataset (frames layout or video files), refused unless every video is ``resolution`` squared."""
+    """A folder of generated videos as a dataset (frames layout or video files), refused unless every video is
+    ``resolution`` squared."""
     from benchmarks.commands.eval_inputs import check_fake_folder
     from registry import DATASETS
 
@@ -70,13 +71,15 @@ def check_detector_paths(metrics: list[Any], detector_path: Any) -> None:
     if len(set(shared.values())) > 1:
         needs = ", ".join(f"{name} -> {det}" for name, det in shared.items())
         raise EvalConfigError(
-            f"detector_path: one file ('{detector_path}') for metrics that need different detectors ({needs}); give a folder "
+            f"detector_path: one file ('{detector_path}') for metrics that need different detectors ({needs}); "
+            "give a folder "
             "holding each detector's file, or a path per metric: metrics=[...,{_name_:<metric>,detector_path:<file>}]"
         )
 
 
 def real_side(settings: EvalConfig, run_dir: Path | None):
-    """The real side: reference statistics (``real_stats``), or the dataset at its own resolution unless one is given."""
+    """The real side: reference statistics (``real_stats``), or the dataset at its own resolution unless one is
+    given."""
     from benchmarks.commands.eval_inputs import build_at_own_resolution
     from metrics.reference import ReferenceStats
 
@@ -137,8 +140,9 @@ def run(cfg: DictConfig | EvalConfig) -> list[dict]:
         G, kimg = load_generator_and_kimg(ckpt, device=device, ema=fake.ema)
         if int(G.resolution) != int(real.resolution):
             raise EvalConfigError(
-                f"generator resolution {G.resolution} ('{ckpt}') != real data resolution {real.resolution}; real and fake must "
-                f"match: pass dataset.resolution={G.resolution} to resize the real data (or evaluate against data at that size)"
+                f"generator resolution {G.resolution} ('{ckpt}') != real data resolution {real.resolution}; "
+                f"real and fake must match: pass dataset.resolution={G.resolution} to resize the real data "
+                "(or evaluate against data at that size)"
             )
         out_dir = settings.run_dir if settings.run_dir is not None else run_folder_of(ckpt)
         for m in metrics:
@@ -158,7 +162,8 @@ def _print(record: dict) -> None:
     counts = ", ".join(f"{c['used']}/{c['requested']} {what}" for what, c in p.get("counts", {}).items())
     fewer = " [FEWER THAN ITS NAME STATES]" if p.get("fewer_than_name") else ""
     print(
-        f"{record['metric']} = {record['value']:.4f}{std}{flag}{fewer}  ({counts}; {p.get('protocol_id')}; kimg {record['kimg']}, "
+        f"{record['metric']} = {record['value']:.4f}{std}{flag}{fewer}  "
+        f"({counts}; {p.get('protocol_id')}; kimg {record['kimg']}, "
         f"{record['wall_time_s']:.1f}s)",
         file=sys.stderr,
     )

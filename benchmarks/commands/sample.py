@@ -75,7 +75,8 @@ def sample_videos(
     out_dir.mkdir(parents=True, exist_ok=True)
     suffix = {"mp4": ".mp4", "gif": ".gif", "frames": ""}[fmt]
     written, videos = [], []
-    # --- noise=official: generate.py's draws (stylegan_v.official_noise); video i of seeds=[S] num_videos=N batch_size=B
+    # --- noise=official: generate.py's draws (stylegan_v.official_noise);
+    # video i of seeds=[S] num_videos=N batch_size=B
     if noise != "default":
         from stylegan_v.official_noise import official_sample_plan
 

@@ -34,7 +34,9 @@ class MetricRunSettings:
     allow_stand_in_detectors: bool = (
         False  # offline smoke runs only: random detectors of the same architecture (records say stand_in)
     )
-    allow_fewer: bool = False  # default mode refuses a metric on fewer items than its name states (fvd2048 on 9 videos); true computes it and the record says so
+    # default mode refuses a metric on fewer items than its name states (fvd2048 on 9 videos);
+    # true computes it and the record says so
+    allow_fewer: bool = False
     cache_dir: Optional[str] = None  # real-data statistics cache (null = ~/.cache/sgvb/stats or $SGVB_CACHE_DIR/stats)
 
 
@@ -55,23 +57,26 @@ class FakeSource:
 class EvalConfig(MetricRunSettings):
     """The top level of ``sgvb eval``'s config."""
 
-    # names (fvd<N>_<T>f[_subsample<S>f], fid<N>[_full], consistency[<N>_]<T>f) or {_name_: fvd, num_videos: ...}; one name alone works too
+    # names (fvd<N>_<T>f[_subsample<S>f], fid<N>[_full], consistency[<N>_]<T>f) or {_name_: fvd, num_videos: ...};
+    # one name alone works too
     metrics: Any = field(default_factory=lambda: ["fvd2048_16f"])
     fake: FakeSource = field(default_factory=FakeSource)
     run_dir: Optional[str] = (
         None  # where metric-<name>.jsonl go (null = the run folder of the checkpoint; nowhere for videos)
     )
-    noise: str = "default"  # default | official (StyleGAN-V generators: z and motion noise from the seeded global RNG, as the official metric code)
+    # default | official (StyleGAN-V generators: z and motion noise from the seeded global RNG,
+    # as the official metric code)
+    noise: str = "default"
     num_runs: int = 1  # repeat the random draws with derived seeds; the record has every run's value, mean and std
-    real_stats: Optional[str] = (
-        None  # a reference statistics file (`sgvb stats`, or a cd-fvd .pkl) instead of the dataset; refused when its protocol differs
-    )
+    # a reference statistics file (`sgvb stats`, or a cd-fvd .pkl) instead of the dataset;
+    # refused when its protocol differs
+    real_stats: Optional[str] = None
 
 
 @dataclass
 class StatsConfig(MetricRunSettings):
-    """The top level of ``sgvb stats``'s config (``seed`` draws the real clip offsets and is stored in the file; ``mode``
-    only picks the selection rule: the file keeps raw sums, so both covariance conventions work)."""
+    """The top level of ``sgvb stats``'s config (``seed`` draws the real clip offsets and is stored in the file;
+    ``mode`` only picks the selection rule: the file keeps raw sums, so both covariance conventions work)."""
 
     metric: Any = "fvd2048_16f"  # any metric with a real side (fvd*, fid*), or {_name_: ..., detector_path: ...}
     out: str = MISSING  # the statistics file (.npz) to write
@@ -79,7 +84,8 @@ class StatsConfig(MetricRunSettings):
 
 @dataclass
 class SampleConfig:
-    """The top level of ``sgvb sample``'s config; ``benchmarks.commands.sample.sample_videos`` takes its defaults from here."""
+    """The top level of ``sgvb sample``'s config; ``benchmarks.commands.sample.sample_videos`` takes its defaults from
+    here."""
 
     checkpoint: str = MISSING  # checkpoint file, run folder or official network pickle (.pkl)
     out_dir: Optional[str] = (
@@ -97,7 +103,8 @@ class SampleConfig:
     ema: bool = True  # G_ema (false = the raw generator)
     chunk_size: int = 16  # frames rendered at once: memory stays constant in num_frames
     device: str = "auto"
-    noise: str = "default"  # default | official: generate.py's draws (seeds=[S] is --seed; video i of num_videos, motion per batch_size)
+    # default | official: generate.py's draws (seeds=[S] is --seed; video i of num_videos, motion per batch_size)
+    noise: str = "default"
     num_videos: Optional[int] = None  # noise=official: generate.py --num_videos (null = 1)
     batch_size: int = 32  # noise=official: generate.py --batch_size (the motion noise is drawn per batch)
     cpu_threads: Optional[int] = None  # torch CPU threads (null = torch's default)
@@ -164,7 +171,8 @@ def typed_settings(cfg: Any, schema: type[Settings]) -> Settings:
 
 
 def register_command_schemas() -> None:
-    """Store ``eval_schema``, ``sample_schema``, ``stats_schema``, ``audit_schema`` in Hydra's ConfigStore (idempotent)."""
+    """Store ``eval_schema``, ``sample_schema``, ``stats_schema``, ``audit_schema`` in Hydra's ConfigStore
+    (idempotent)."""
     from hydra.core.config_store import ConfigStore
 
     store = ConfigStore.instance()

@@ -76,7 +76,10 @@ def describe_config_error(exc: BaseException) -> str:
     if isinstance(cause, ValidationError) and getattr(cause, "full_key", None):
         return f"option {cause.full_key}={cause.value}: {str(cause.msg).splitlines()[0]}"
     if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and getattr(cause, "full_key", None):
-        return f"unknown option '{cause.full_key}' ({str(cause.msg).splitlines()[0]}).{closest_key(cause)} To add a new key write +{cause.full_key}=..."
+        return (
+            f"unknown option '{cause.full_key}' ({str(cause.msg).splitlines()[0]}).{closest_key(cause)} "
+            f"To add a new key write +{cause.full_key}=..."
+        )
     return str(exc).strip().split("\n")[0]
 
 

@@ -112,10 +112,10 @@ class TrainConfig:
         None  # torch CPU threads per process (null = torch's default); 1 when jobs share few cores
     )
     nproc: int = 1  # processes on this machine (torch.multiprocessing.spawn); torchrun also works
-    init_from: Optional[str] = (
-        None  # official network pickle (network-snapshot-*.pkl): its G/D/G_ema, ADA p, Adam states and kimg start the run
-    )
-    resume: Any = "auto"  # auto = continue the run folder's latest checkpoint (a finished run does nothing) | null | <ckpt or run folder>
+    # official network pickle (network-snapshot-*.pkl): its G/D/G_ema, ADA p, Adam states and kimg start the run
+    init_from: Optional[str] = None
+    # auto = continue the run folder's latest checkpoint (a finished run does nothing) | null | <ckpt or run folder>
+    resume: Any = "auto"
     run_dir: Optional[str] = None  # null = Hydra's output dir
     allow_change: list[str] = field(
         default_factory=list

@@ -1,4 +1,7 @@
-"""The helpers every dataset shares: square fitting, hashing, errors. The contract, ``VideoDataset``, is in ``registry.interfaces``."""
+"""The helpers every dataset shares: square fitting, hashing, errors.
+
+The contract, ``VideoDataset``, is in ``registry.interfaces``.
+"""
 
 from __future__ import annotations
 
@@ -118,7 +121,8 @@ class ResizeReporter:
             warnings.warn(
                 f"{self.dataset_desc}: {len(off)} of {len(sizes)} frames read from video '{video}' are "
                 f"{off[0][0]}x{off[0][1]}, not {target[0]}x{target[1]}; frames are resized (shorter side, LANCZOS) "
-                f"and centre-cropped to {target[0]}x{target[1]}. Convert the data once (`sgvb convert`) to avoid this cost. "
+                f"and centre-cropped to {target[0]}x{target[1]}. "
+                "Convert the data once (`sgvb convert`) to avoid this cost. "
                 f"(Warned once; `resized_frames` keeps the running count.)",
                 stacklevel=3,
             )

@@ -94,7 +94,8 @@ def protocol_requirement(name: str) -> Requirement:
         metric = build_metric(name)
     except (KeyError, ValueError) as exc:
         raise DatasetError(
-            f"--protocol '{name}' is not a metric protocol; expected e.g. fvd2048_16f, fvd2048_128f (`sgvb list metrics`)"
+            f"--protocol '{name}' is not a metric protocol; "
+            "expected e.g. fvd2048_16f, fvd2048_128f (`sgvb list metrics`)"
         ) from exc
     span = int(getattr(metric, "num_frames", 1)) * int(getattr(metric, "subsample", 1))
     return Requirement(f"protocol {name}", span, getattr(metric, "num_videos", None))
@@ -185,7 +186,8 @@ def _judge(report: CheckReport) -> None:
     non_square = [f"{w}x{h} ({n} frames)" for (w, h), n in sizes.items() if w != h]
     if non_square:
         report.errors.append(
-            f"non-square frames: {_examples(non_square)}; StyleGAN-V expects square frames (`sgvb prepare`/`sgvb convert` crop them)"
+            f"non-square frames: {_examples(non_square)}; "
+            "StyleGAN-V expects square frames (`sgvb prepare`/`sgvb convert` crop them)"
         )
     for req in report.requirements:
         short = [f"'{s.name}' ({s.length})" for s in scans if s.length < req.min_length]
@@ -196,7 +198,8 @@ def _judge(report: CheckReport) -> None:
             )
         elif short:
             report.warnings.append(
-                f"{req.name}: {len(short)} video(s) shorter than {req.min_length} frames are skipped: {_examples(short)}"
+                f"{req.name}: {len(short)} video(s) shorter than {req.min_length} frames are skipped: "
+                f"{_examples(short)}"
             )
         if req.num_videos is not None and 0 < usable < req.num_videos:
             report.warnings.append(

@@ -20,7 +20,8 @@ def build_sampler(sampler: FrameSampler | str | dict) -> FrameSampler:
 
 
 class ClipDataset(Dataset):
-    """Item ``i`` is a clip of the ``i``-th usable video: ``{"frames": uint8 [k, H, W, C], "times": float32 [k], "video": int}``.
+    """Item ``i`` is a clip of the ``i``-th usable video:
+    ``{"frames": uint8 [k, H, W, C], "times": float32 [k], "video": int}``.
 
     As in StyleGAN-V, a video longer than ``max_num_frames`` is first cut to a random window of that
     many frames, then ``sampler`` draws ``k`` integer frame times inside the window; ``times`` are

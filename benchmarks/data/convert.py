@@ -66,7 +66,8 @@ def decode_resampled(path: Path, fps: float | None = None, max_frames: int | Non
 
 
 def _video_names(files: list[Path], root: Path) -> list[str]:
-    """One folder name per video: its relative path without suffix, '/' -> '_'; clashes get the suffix, then a number."""
+    """One folder name per video: its relative path without suffix, '/' -> '_'; clashes get the suffix, then a
+    number."""
     names, taken = [], set()
     for f in files:
         base = f.relative_to(root).with_suffix("").as_posix().replace("/", "_")

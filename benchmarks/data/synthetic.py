@@ -30,7 +30,8 @@ _CHUNK = 64  # frames rendered at once (bounds memory at high resolution)
 def _sinusoids(
     rng: np.random.Generator, n: int, total_amplitude: float, period_range: tuple[float, float]
 ) -> np.ndarray:
-    """``[n, 3]`` rows (amplitude, angular frequency, phase); periods log-uniform, amplitudes sum to ``total_amplitude``."""
+    """``[n, 3]`` rows (amplitude, angular frequency, phase); periods log-uniform, amplitudes sum to
+    ``total_amplitude``."""
     periods = np.exp(rng.uniform(math.log(period_range[0]), math.log(period_range[1]), size=n))
     weights = rng.dirichlet(np.ones(n))
     phases = rng.uniform(0, 2 * math.pi, size=n)

@@ -118,13 +118,15 @@ class VideoFilesDataset(VideoDataset):
         if missing:
             if not decoded:
                 raise DatasetError(
-                    f"mp4: video '{self._files[i]}' decoded no frame at indices {missing[:5]} (counted length {self.video_length(i)})"
+                    f"mp4: video '{self._files[i]}' decoded no frame at indices {missing[:5]} "
+                    f"(counted length {self.video_length(i)})"
                 )
             if not self._warned_short:
                 self._warned_short = True
                 warnings.warn(
                     f"mp4: video '{self._files[i]}' decoded fewer frames than its container reports "
-                    f"(frame {missing[0]} missing of {self.video_length(i)}); repeating its last decoded frame. (Warned once.)",
+                    f"(frame {missing[0]} missing of {self.video_length(i)}); "
+                    "repeating its last decoded frame. (Warned once.)",
                     stacklevel=2,
                 )
             last = decoded[max(decoded)]
@@ -138,7 +140,8 @@ class VideoFilesDataset(VideoDataset):
         return self._resize.resized_frames
 
     def raw_frames(self, i: int, errors: list[str]):
-        """Yield ``(k, PIL image)`` for every decoded frame of video ``i`` as stored; a decoding failure goes to ``errors``."""
+        """Yield ``(k, PIL image)`` for every decoded frame of video ``i`` as stored; a decoding failure goes to
+        ``errors``."""
         k = -1
         try:
             for k, image in decode_frames(self._files[i], list(range(self.video_length(i)))):

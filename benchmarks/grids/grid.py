@@ -324,7 +324,7 @@ class RecordJobFailure(Callback):
 
 def job_run_dir(config: Any) -> Path:
     """The run folder of a job: ``run_dir`` when set, else Hydra's output folder (as the harness decides)."""
-    run_dir = config.get("run_dir")
+    run_dir = config.run_dir  # a key of sgvb train's schema (null = Hydra's output folder)
     return Path(str(run_dir if run_dir is not None else config.hydra.runtime.output_dir)).absolute()
 
 

@@ -166,7 +166,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
         raise ValueError(f"'{path}' is not an sgvb checkpoint (no format='{FORMAT}' field)")
     if state.get("format_version", 0) > FORMAT_VERSION:
         raise ValueError(
-            f"checkpoint '{path}' has format version {state['format_version']}; this sgvb reads up to {FORMAT_VERSION}: upgrade sgvb"
+            f"checkpoint '{path}' has format version {state['format_version']}; "
+            f"this sgvb reads up to {FORMAT_VERSION}: upgrade sgvb"
         )
     return state
 

@@ -94,7 +94,8 @@ def _read_lock_info(path: Path) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------------------- identity
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}, "l": [2]}`` -> ``{"a.b": 1, "l.0": 2}`` (an empty list stays ``"[]"``); a flat dict is unchanged."""
+    """``{"a": {"b": 1}, "l": [2]}`` -> ``{"a.b": 1, "l.0": 2}`` (an empty list stays ``"[]"``); a flat dict is
+    unchanged."""
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
@@ -162,7 +163,8 @@ class RunLock:
             holder = lock_holder(self.run_dir)  # an orphaned worker of an earlier run also counts
             if holder is not None:
                 raise RunFolderBusy(
-                    f"run folder {self.run_dir} is in use by {holder}; wait for it or stop it (or choose another run_dir)"
+                    f"run folder {self.run_dir} is in use by {holder}; "
+                    "wait for it or stop it (or choose another run_dir)"
                 )
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:

@@ -156,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         ):
             r = results[mode]
             print(
-                f"{label:<34} {r['seconds']:>8.2f} {r['seconds'] / base:>13.2f} {r['peak_added_bytes'] / 2**20:>8.0f} MiB "
+                f"{label:<34} {r['seconds']:>8.2f} {r['seconds'] / base:>13.2f} "
+                f"{r['peak_added_bytes'] / 2**20:>8.0f} MiB "
                 f"{r['peak_added_bytes'] / size:>12.2f}"
             )
     return 0

@@ -1,8 +1,8 @@
 """Speed of metric feature extraction (clips/s, frames/s) and of the Fréchet distance (ours vs scipy sqrtm).
 
-    python -m benchmarks.speed.bench_metrics                                 # CPU, stand-in detectors at small input sizes
+    python -m benchmarks.speed.bench_metrics                  # CPU, stand-in detectors at small input sizes
     python -m benchmarks.speed.bench_metrics --device cuda --resolution 256 --batch 32
-    python -m benchmarks.speed.bench_metrics --skip-features                 # only the Fréchet timings
+    python -m benchmarks.speed.bench_metrics --skip-features  # only the Fréchet timings
 
 Real detectors are used when their files are found (explicit ``--detector-dir``, ``$SGVB_WEIGHTS_DIR``
 or ``~/.cache/sgvb``); otherwise the seeded stand-in of the same architecture (at ``--stand-in-resolution``)
@@ -66,7 +66,8 @@ def bench_detector(
 
 
 def bench_vit_g(device: torch.device, *, clips: int, repeats: int) -> str:
-    """Speed of the full-size VideoMAE-v2 ViT-g (random weights: same cost as the published ones) with the detector's bf16 path."""
+    """Speed of the full-size VideoMAE-v2 ViT-g (random weights: same cost as the published ones) with the
+    detector's bf16 path."""
     from metrics.detectors import VideoMAEDetector
     from metrics.videomae import VideoMAEv2, clips_per_chunk
 
@@ -78,7 +79,8 @@ def bench_vit_g(device: torch.device, *, clips: int, repeats: int) -> str:
     det(x[:1])
     t = _median_time(lambda: det(x), repeats, device)[0]
     mem = (
-        f", peak {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB, chunk {clips_per_chunk(model, device)} clips"
+        f", peak {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB, "
+        f"chunk {clips_per_chunk(model, device)} clips"
         if device.type == "cuda"
         else ""
     )
@@ -86,7 +88,8 @@ def bench_vit_g(device: torch.device, *, clips: int, repeats: int) -> str:
 
 
 def _median_time(fn, repeats: int, device: torch.device | None = None) -> tuple[float, Any]:
-    """(median wall time of ``fn()`` over ``repeats`` calls, its last value); with ``device``, synchronised around each."""
+    """(median wall time of ``fn()`` over ``repeats`` calls, its last value); with ``device``, synchronised around
+    each."""
     times, value = [], None
     if device is not None:
         _sync(device)
@@ -130,7 +133,8 @@ class contention:
 
 
 def bench_frechet(dim: int, num: int, *, with_scipy: bool, repeats: int = 3, device: str = "cpu", busy: int = 0) -> str:
-    """Same-run times of the official formula (scipy sqrtm) and ours: first evaluation and repeated ones against the same real side."""
+    """Same-run times of the official formula (scipy sqrtm) and ours: first evaluation and repeated ones against the
+    same real side."""
     from metrics import stats
     from metrics.stats import frechet_distance, frechet_distance_scipy
 
@@ -151,7 +155,8 @@ def bench_frechet(dim: int, num: int, *, with_scipy: bool, repeats: int = 3, dev
         t_again, again = _median_time(lambda: frechet_distance(m1, c1, m2, c2, device=dev), repeats)
         threads = f", {stats.blas_threads(dim)} BLAS threads" if device == "cpu" else ""
         line = (
-            f"Fréchet d={dim:<5} N={num} on {device}{threads}{f' with {busy} busy processes' if busy else ''}: ours {t_first:7.3f}s first, "
+            f"Fréchet d={dim:<5} N={num} on {device}{threads}{f' with {busy} busy processes' if busy else ''}: "
+            f"ours {t_first:7.3f}s first, "
             f"{t_again:7.3f}s repeated (real side factorised once)  FD={ours:.10f}"
         )
         if with_scipy:
@@ -209,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     on_gpu = device.type == "cuda"
     res = args.resolution or (256 if on_gpu else 32)
     print(
-        f"# bench_metrics: device {device} ({torch.cuda.get_device_name(device) if on_gpu else f'{torch.get_num_threads()} CPU threads'}), torch {torch.__version__}"
+        f"# bench_metrics: device {device} "
+        f"({torch.cuda.get_device_name(device) if on_gpu else f'{torch.get_num_threads()} CPU threads'}), "
+        f"torch {torch.__version__}"
     )
     if not args.skip_features:
         for name in [n.strip() for n in args.detectors.split(",") if n.strip()]:

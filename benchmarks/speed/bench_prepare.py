@@ -38,11 +38,16 @@ def measured(task):  # workers are forked, so they run this wrapper; each record
     return info
 build._render = measured
 t = time.perf_counter()
-m = build.prepare_dataset("taichi", sys.argv[1], sys.argv[2], resolution=int(sys.argv[3]), workers=int(sys.argv[4]), log=lambda *_: None)
+m = build.prepare_dataset(
+    "taichi", sys.argv[1], sys.argv[2], resolution=int(sys.argv[3]), workers=int(sys.argv[4]), log=lambda *_: None
+)
 wall = time.perf_counter() - t
 workers = [float(open(os.path.join(peaks, f)).read()) for f in os.listdir(peaks) if f != str(os.getpid())]
-print(json.dumps({"wall_s": wall, "frames": m["frames"], "videos": m["videos"], "fingerprint": m["fingerprint"], "import_mib": baseline,
-                  "main_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "worker_peak_mib": max(workers, default=0)}))
+print(json.dumps({
+    "wall_s": wall, "frames": m["frames"], "videos": m["videos"], "fingerprint": m["fingerprint"],
+    "import_mib": baseline, "main_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "worker_peak_mib": max(workers, default=0),
+}))
 """
 
 
@@ -112,10 +117,12 @@ def main(argv: list[str] | None = None) -> int:
         build_raw_tree(tmp / "raw", args.videos, args.frames, width, height)
         print(
             f"raw tree: {args.videos} Taichi-layout mp4 videos x {args.frames} frames at {width}x{height} "
-            f"(built in {time.perf_counter() - t:.1f}s); output {args.resolution}x{args.resolution}, CPUs: {os.cpu_count()}"
+            f"(built in {time.perf_counter() - t:.1f}s); output {args.resolution}x{args.resolution}, "
+            f"CPUs: {os.cpu_count()}"
         )
         print(
-            f"{'workers':>7} {'frames/s':>9} {'videos/s':>9} {'wall s':>7} {'main peak MiB (after imports)':>30} {'worker peak MiB':>16}"
+            f"{'workers':>7} {'frames/s':>9} {'videos/s':>9} {'wall s':>7} "
+            f"{'main peak MiB (after imports)':>30} {'worker peak MiB':>16}"
         )
         results = {}
         for w in args.workers:
@@ -150,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         frames = reference["frames"]
         print(
             f"quick check (headers) at dataset construction: {quick:.2f}s ({frames / quick:.0f} frames/s); "
-            f"check-dataset ({args.workers[-1]} workers): {full:.1f}s ({frames / full:.0f} frames/s), {len(report.errors)} error(s)"
+            f"check-dataset ({args.workers[-1]} workers): {full:.1f}s ({frames / full:.0f} frames/s), "
+            f"{len(report.errors)} error(s)"
         )
         return 0 if same else 1
 

@@ -304,14 +304,18 @@ def measure_pair(generator: str, discriminator: str, options: list[str], *, npro
 
 
 def _header() -> str:
-    return f"{'generator':<14} {'discriminator':<18} {'sec/kimg':>9} {'sec/step':>9} {'frames/step':>11} {'peak GiB':>9} {'G M':>6} {'D M':>6}  device"
+    return (
+        f"{'generator':<14} {'discriminator':<18} {'sec/kimg':>9} {'sec/step':>9} {'frames/step':>11} "
+        f"{'peak GiB':>9} {'G M':>6} {'D M':>6}  device"
+    )
 
 
 def _row(g: str, d: str, r: dict) -> str:
     if r["status"] != "ok":
         return f"{g:<14} {d:<18} {r['status']}: {r.get('reason', '')}"
     return (
-        f"{g:<14} {d:<18} {r['sec_per_kimg']:>9.1f} {r['sec_per_step']:>9.3f} {r['frames_per_step']:>11d} {r['peak_gib']:>9.2f} "
+        f"{g:<14} {d:<18} {r['sec_per_kimg']:>9.1f} {r['sec_per_step']:>9.3f} {r['frames_per_step']:>11d} "
+        f"{r['peak_gib']:>9.2f} "
         f"{r['g_params_m']:>6.2f} {r['d_params_m']:>6.2f}  {r['device']}"
         + (
             f"  optimized/baseline {r['ratio']:.2f}x (median of paired steps {r['ratio_paired_median']:.2f}x)"

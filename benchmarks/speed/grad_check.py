@@ -136,9 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     ok = errs[worst] <= limits[worst]
     print(
         f"{'OK' if ok else 'FAIL'}: optimised ({args.precision}, compile backend {backend}) vs eager, worst {worst} "
-        f"{errs[worst]:.2e} (limit {limits[worst]:.1e}: max({tol:.0e}, 2x the bf16-vs-fp32 error of that tensor)), device {device}"
+        f"{errs[worst]:.2e} (limit {limits[worst]:.1e}: max({tol:.0e}, 2x the bf16-vs-fp32 error of that tensor)), "
+        f"device {device}"
         if args.precision == "bf16"
-        else f"{'OK' if ok else 'FAIL'}: optimised ({args.precision}, compile backend {backend}) vs eager, worst {worst} "
+        else f"{'OK' if ok else 'FAIL'}: optimised ({args.precision}, compile backend {backend}) "
+        f"vs eager, worst {worst} "
         f"{errs[worst]:.2e} (tolerance {tol:.0e}), device {device}"
     )
     return 0 if ok else 1

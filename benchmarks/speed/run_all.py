@@ -208,7 +208,8 @@ def model_rows(table: Table, args, device: torch.device) -> None:
         base, fast = (statistics.median(x[op][0] for x in rounds[s]) for s in ("baseline", "optimized"))
         table.add(
             "models",
-            f"StyleGAN-V {op}, {args.resolution}², {common['batch']}x3 frames, {'official widths' if args.full_width else 'channel_max 64 (512-d codes)'}, "
+            f"StyleGAN-V {op}, {args.resolution}², {common['batch']}x3 frames, "
+            f"{'official widths' if args.full_width else 'channel_max 64 (512-d codes)'}, "
             f"fp32 reference -> {precision['optimized']} optimized",
             f"{base:.1f} -> {fast:.1f} ms",
             f"{fast / base:.2f}x baseline (median of {len(rounds['baseline'])} alternating rounds)",

@@ -301,7 +301,8 @@ class VideoAugment(VideoAugmentation):
     def forward(self, videos: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         if videos.ndim != 5 or videos.shape[2] != 3 or not videos.is_floating_point():
             raise ValueError(
-                f"augmentation expects float videos [B, T, 3, H, W] in [-1, 1], got {tuple(videos.shape)} {videos.dtype}"
+                "augmentation expects float videos [B, T, 3, H, W] in [-1, 1], "
+                f"got {tuple(videos.shape)} {videos.dtype}"
             )
         if self.p <= 0:
             return videos

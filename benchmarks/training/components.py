@@ -94,7 +94,8 @@ def discriminator_entries(spec: Any) -> list[dict[str, Any]]:
         if extra:
             raise ConfigError(
                 f"config 'discriminator' holds both a list 'discriminators' and single-discriminator keys {extra}: "
-                "replace the group's node instead of merging into it, e.g. '~discriminator +discriminator={discriminators: [...]}', "
+                "replace the group's node instead of merging into it, "
+                "e.g. '~discriminator +discriminator={discriminators: [...]}', "
                 "or use an option file holding only 'discriminators'"
             )
         entries = container["discriminators"]
@@ -104,7 +105,8 @@ def discriminator_entries(spec: Any) -> list[dict[str, Any]]:
     if isinstance(container, Mapping) and "_name_" in container:
         return [dict(container)]
     raise ConfigError(
-        f"config 'discriminator' must hold '_name_' (one discriminator) or 'discriminators' (a list), got keys {sorted(container)}"
+        "config 'discriminator' must hold '_name_' (one discriminator) or 'discriminators' (a list), "
+        f"got keys {sorted(container)}"
     )
 
 
@@ -153,7 +155,8 @@ def build_discriminators(
         D = _build(DISCRIMINATORS, entry, key, resolution=resolution, num_frames=int(sampler.num_frames))
         if int(D.num_frames) != int(sampler.num_frames):
             raise ConfigError(
-                f"config '{key}': discriminator '{name}' takes {D.num_frames} frames but its sampler ({sampler_key}) draws {sampler.num_frames}"
+                f"config '{key}': discriminator '{name}' takes {D.num_frames} frames "
+                f"but its sampler ({sampler_key}) draws {sampler.num_frames}"
             )
         loss_spec = harness.get("_loss_", default_loss if default_loss is not None else DEFAULT_LOSS)
         loss = _build(LOSSES, loss_spec, f"{key}._loss_" if "_loss_" in harness else "loss")
@@ -173,7 +176,8 @@ def build_discriminators(
 
 
 def declared_sampler(d_cls: Any) -> Any:
-    """The sampler a discriminator class declares; a factory function declares none, so it gets the contract's default."""
+    """The sampler a discriminator class declares; a factory function declares none, so it gets the contract's
+    default."""
     return (
         d_cls.sampler
         if isinstance(d_cls, type) and issubclass(d_cls, VideoDiscriminator)
@@ -204,7 +208,8 @@ def check_compatibility(
     res = int(dataset.resolution)
     if int(G.resolution) != res:
         raise ConfigError(
-            f"generator resolution {G.resolution} differs from the dataset's {res}: leave 'generator.resolution' unset (it comes from the dataset)"
+            f"generator resolution {G.resolution} differs from the dataset's {res}: "
+            "leave 'generator.resolution' unset (it comes from the dataset)"
         )
     lengths = [int(dataset.video_length(i)) for i in range(len(dataset))]
     if not lengths:
@@ -213,17 +218,20 @@ def check_compatibility(
     for slot in slots:
         if slot.sampler.min_video_length > longest:
             raise ConfigError(
-                f"{slot.name}: its sampler needs videos of at least {slot.sampler.min_video_length} frames, but the longest usable video has {longest} "
+                f"{slot.name}: its sampler needs videos of at least {slot.sampler.min_video_length} frames, "
+                f"but the longest usable video has {longest} "
                 f"(trainer.max_num_frames={max_num_frames}); choose a shorter clip or a longer dataset"
             )
         if slot.D.needs_dense_clips and not is_dense(slot.sampler, longest):
             raise ConfigError(
-                f"{slot.name} ({slot.D._sgvb_spec['_name_']}) needs dense clips of consecutive frames, but its sampler {slot.sampler!r} "
+                f"{slot.name} ({slot.D._sgvb_spec['_name_']}) needs dense clips of consecutive frames, "
+                f"but its sampler {slot.sampler!r} "
                 f"draws sparse ones: use sampler=consecutive (or '_sampler_: consecutive' in its entry)"
             )
         if slot.stages is not None and set(slot.stages) - set(stages):
             raise ConfigError(
-                f"{slot.name}: '_stages_' names {sorted(set(slot.stages) - set(stages))}, but the generator's stages are {list(stages)}"
+                f"{slot.name}: '_stages_' names {sorted(set(slot.stages) - set(stages))}, "
+                f"but the generator's stages are {list(stages)}"
             )
     unknown = set(stage_kimg) - set(stages)
     if unknown:
@@ -233,7 +241,8 @@ def check_compatibility(
     for stage in stages:
         if stage_kimg.get(stage, 1) > 0 and not any(s.active(stage) for s in slots):
             raise ConfigError(
-                f"no discriminator is active in training stage '{stage}': set '_stages_' of a discriminator entry or give the stage 0 kimg"
+                f"no discriminator is active in training stage '{stage}': "
+                "set '_stages_' of a discriminator entry or give the stage 0 kimg"
             )
 
 
@@ -257,18 +266,21 @@ def smoke_test(G: torch.nn.Module, slots: list[DiscriminatorSlot], dataset: Any,
             fake = G(z, t)
         except Exception as exc:
             raise ConfigError(
-                f"generator '{g_name}' failed to render clips of {slot.sampler!r} (t {tuple(t.shape)}): {type(exc).__name__}: {exc}"
+                f"generator '{g_name}' failed to render clips of {slot.sampler!r} (t {tuple(t.shape)}): "
+                f"{type(exc).__name__}: {exc}"
             ) from exc
         expected = (2, t.shape[1], 3, res, res)
         if tuple(fake.shape) != expected:
             raise ConfigError(
-                f"generator '{g_name}' returned {tuple(fake.shape)} for t {tuple(t.shape)}; expected {expected} [B, T, 3, H, W]"
+                f"generator '{g_name}' returned {tuple(fake.shape)} for t {tuple(t.shape)}; "
+                f"expected {expected} [B, T, 3, H, W]"
             )
         try:
             logits = slot.D(fake, t)
         except Exception as exc:
             raise ConfigError(
-                f"discriminator '{d_name}' ({slot.name}) does not accept clips of generator '{g_name}': {type(exc).__name__}: {exc}"
+                f"discriminator '{d_name}' ({slot.name}) does not accept clips of generator '{g_name}': "
+                f"{type(exc).__name__}: {exc}"
             ) from exc
         if tuple(logits.shape) != (2,):
             raise ConfigError(f"discriminator '{d_name}' returned logits {tuple(logits.shape)}; expected [B] = (2,)")

@@ -26,7 +26,8 @@ def check_parameters(modules: Mapping[str, nn.Module], *, kimg: float) -> None:
             continue
         bad = _first_bad(module.named_parameters())
         raise TrainingDiverged(
-            f"parameter '{module_name}.{bad}' holds NaN/Inf at kimg {kimg:.3f}; training stopped (the last good checkpoint is kept)"
+            f"parameter '{module_name}.{bad}' holds NaN/Inf at kimg {kimg:.3f}; "
+            "training stopped (the last good checkpoint is kept)"
         )
 
 

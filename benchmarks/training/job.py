@@ -345,8 +345,8 @@ def _check_sampler_choice(config: TrainConfig) -> None:
         own = own.get("_name_") if isinstance(own, dict) else own
         raise ConfigError(
             f"sampler={config.sampler.get('_name_')} would be ignored: discriminator '{first.get('_name_')}' brings "
-            f"its own sampler ({own}, its '_sampler_' key); choose it there instead (discriminator._sampler_=... or the "
-            "entry's '_sampler_')"
+            f"its own sampler ({own}, its '_sampler_' key); choose it there instead "
+            "(discriminator._sampler_=... or the entry's '_sampler_')"
         )
 
 
@@ -396,7 +396,8 @@ def _choose_checkpoint(resume: Any, run_dir: Path) -> str | None:
     if resume in (None, False, "none", "null", "no"):
         if ckpt.list_checkpoints(run_dir):
             raise ConfigError(
-                f"run folder {run_dir} already holds checkpoints: continue it with resume=auto, or choose another run_dir"
+                f"run folder {run_dir} already holds checkpoints: "
+                "continue it with resume=auto, or choose another run_dir"
             )
         return None
     if str(resume) == "auto":

@@ -143,7 +143,8 @@ class TrainingLoop:
         self.rank, self.world_size = dist.rank(), dist.world_size()
         if t.batch_size % (t.batch_gpu * self.world_size):
             raise ValueError(
-                f"trainer.batch_size={t.batch_size} must be a multiple of trainer.batch_gpu={t.batch_gpu} x {self.world_size} processes"
+                f"trainer.batch_size={t.batch_size} must be a multiple of "
+                f"trainer.batch_gpu={t.batch_gpu} x {self.world_size} processes"
             )
         if runtime.precision not in ("bf16", "fp32"):
             raise ValueError(f"precision must be 'bf16' or 'fp32', got {runtime.precision!r}")
@@ -178,7 +179,8 @@ class TrainingLoop:
         for stage, values in self.stage_optim.items():
             if stage not in [name for name, _ in self.stages]:
                 raise ValueError(
-                    f"trainer.stage_optim names stage '{stage}', but the generator's stages are {[n for n, _ in self.stages]}"
+                    f"trainer.stage_optim names stage '{stage}', "
+                    f"but the generator's stages are {[n for n, _ in self.stages]}"
                 )
             unknown = set(values) - set(self.optim_base)
             if unknown:
@@ -485,7 +487,8 @@ class TrainingLoop:
     def run_training(self) -> None:
         t = self.trainer
         log.info(
-            "training %s from kimg %.3f to %.3f: batch %d videos (%d per forward, %d accumulation round(s), %d process(es)), stages %s",
+            "training %s from kimg %.3f to %.3f: batch %d videos "
+            "(%d per forward, %d accumulation round(s), %d process(es)), stages %s",
             self.provenance.components.get("generator", {}).get("_name_", "G"),
             self.kimg,
             t.total_kimg,
@@ -577,7 +580,10 @@ class TrainingLoop:
     def _finite_check(self, record: Mapping[str, Any]) -> str | None:
         for key, value in record.items():
             if key.startswith(("loss/", "scores/")) and not math.isfinite(value):
-                return f"loss '{key}' is {value} at kimg {self.kimg:.3f}; training stopped (the last good checkpoint is kept)"
+                return (
+                    f"loss '{key}' is {value} at kimg {self.kimg:.3f}; "
+                    "training stopped (the last good checkpoint is kept)"
+                )
         try:
             check_parameters({"G": self.G, **{s.name: s.D for s in self.slots}}, kimg=self.kimg)
         except TrainingDiverged as exc:

@@ -25,7 +25,8 @@ def frame_times(
     t = time_offset + time_step * torch.arange(num_frames, dtype=torch.float64)
     if integer and not torch.equal(t, t.round()):
         raise ValueError(
-            f"this generator renders integer times only (continuous_time=False); time_step={time_step} and time_offset={time_offset} must be whole numbers"
+            "this generator renders integer times only (continuous_time=False); "
+            f"time_step={time_step} and time_offset={time_offset} must be whole numbers"
         )
     return t.float().unsqueeze(0).expand(batch_size, -1).contiguous()
 

@@ -79,7 +79,8 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: float = 25.0, cr
 
 
 def write_frames(folder: str | os.PathLike, frames: np.ndarray, ext: str = "png") -> Path:
-    """``frames [T, H, W, 3]`` uint8 -> ``folder/000000.<ext>``... (the frames-dataset layout, readable by ``sgvb eval``)."""
+    """``frames [T, H, W, 3]`` uint8 -> ``folder/000000.<ext>``... (the frames-dataset layout, readable by
+    ``sgvb eval``)."""
     from PIL import Image
 
     folder = Path(folder)

@@ -125,7 +125,8 @@ def prepare_dataset(
         manifest_path = atomic_write_json(out.with_suffix(".json"), manifest)
     shutil.rmtree(stage)
     log(
-        f"wrote '{out}' ({manifest['videos']} videos, {manifest['frames']} frames, {resolution}x{resolution}) and '{manifest_path}'"
+        f"wrote '{out}' ({manifest['videos']} videos, {manifest['frames']} frames, {resolution}x{resolution}) "
+        f"and '{manifest_path}'"
     )
     return manifest
 
@@ -222,7 +223,9 @@ def _assemble(
             "frame_names": "%06d.jpg",
         },
         "fingerprint": FramesDataset(tmp, resolution=plan["resolution"], check=False).fingerprint(),
-        "fingerprint_of": f"FramesDataset(path, resolution={plan['resolution']}): the key our real-statistics cache uses",
+        "fingerprint_of": (
+            f"FramesDataset(path, resolution={plan['resolution']}): the key our real-statistics cache uses"
+        ),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "per_video": infos,
     }

@@ -83,7 +83,10 @@ class SkyTimelapse(DatasetPreparer):
 class FaceForensics(DatasetPreparer):
     splits = ("train", "val", "test", "all")
     fps = 30.0
-    layout = "RAW/<split>/original/<id>.avi and RAW/<split>/mask/<id>.avi for split in train, val, test (FaceForensics, as TGAN2 and StyleGAN-V read it)"
+    layout = (
+        "RAW/<split>/original/<id>.avi and RAW/<split>/mask/<id>.avi for split in train, val, test "
+        "(FaceForensics, as TGAN2 and StyleGAN-V read it)"
+    )
     preprocessing = (
         "square face box from the mask video (pixels above 5), centred on the mask's bounding box; cropped from "
         "the original and resized with LANCZOS (StyleGAN-V's preprocess_ffs: per-frame box, i.e. 'ffs_unstable'; "
@@ -185,7 +188,10 @@ class UCF101(DatasetPreparer):
 @PREPARERS.register("taichi")
 class TaichiHD(DatasetPreparer):
     fps = 25.0
-    layout = "RAW/train/<video>.mp4 (or <video>/<frame>.png) and RAW/test/... (Taichi-HD as the first-order-motion-model scripts write it)"
+    layout = (
+        "RAW/train/<video>.mp4 (or <video>/<frame>.png) and RAW/test/... "
+        "(Taichi-HD as the first-order-motion-model scripts write it)"
+    )
 
     def jobs(self, raw, split, options):
         jobs = []
@@ -212,7 +218,10 @@ class RainbowJelly(DatasetPreparer):
     default_split = "all"  # one video, no split
     fps = 30.0
     layout = "RAW = the single RainbowJelly video file (or a folder holding exactly one video file)"
-    frame_rate = "every frame from --start-frame on (150), cut into clips of --clip-length (512) frames; the incomplete tail is dropped"
+    frame_rate = (
+        "every frame from --start-frame on (150), cut into clips of --clip-length (512) frames; "
+        "the incomplete tail is dropped"
+    )
     preprocessing = "centre square crop, then LANCZOS resize (StyleGAN-V's convert_video_to_dataset: -sf 150 -cs 512)"
     options = {"start_frame": 150, "clip_length": 512}
     resamplable = False
@@ -254,7 +263,10 @@ class MEAD(DatasetPreparer):
     default_split = "all"  # MEAD has no official split; StyleGAN-V trains on the front-view videos
     resolution = 1024
     fps = 30.0
-    layout = "RAW/<actor>/video/<view>/<emotion>/<level>/<NNN>.mp4 (the MEAD release, e.g. M003/video/front/angry/level_1/001.mp4)"
+    layout = (
+        "RAW/<actor>/video/<view>/<emotion>/<level>/<NNN>.mp4 "
+        "(the MEAD release, e.g. M003/video/front/angry/level_1/001.mp4)"
+    )
     options = {"view": "front"}
 
     def jobs(self, raw, split, options):

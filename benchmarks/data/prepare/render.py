@@ -104,7 +104,8 @@ def face_boxes(job: VideoJob, fps: float | None) -> list[tuple[int, int, int, in
     found = [b for b in raw if b is not None]
     if not found:
         raise DatasetError(
-            f"mask video '{job.mask}' has no face pixels (no value above {MASK_THRESHOLD}) in any of its {len(raw)} frames"
+            f"mask video '{job.mask}' has no face pixels (no value above {MASK_THRESHOLD}) "
+            f"in any of its {len(raw)} frames"
         )
     if job.crop == "mask_per_video":
         union = (min(b[0] for b in found), min(b[1] for b in found), max(b[2] for b in found), max(b[3] for b in found))
@@ -130,7 +131,8 @@ def processed_frames(job: VideoJob, resolution: int, fps: float | None) -> Itera
             left, top, right, bottom = boxes[k]
             if right > image.size[0] or bottom > image.size[1]:
                 raise DatasetError(
-                    f"'{job.source}' ({image.size[0]}x{image.size[1]}) is smaller than its mask video '{job.mask}'; expected equal sizes"
+                    f"'{job.source}' ({image.size[0]}x{image.size[1]}) is smaller than its mask video '{job.mask}'; "
+                    "expected equal sizes"
                 )
             yield crop_box(image, boxes[k], resolution)
     else:
