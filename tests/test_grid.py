@@ -99,9 +99,7 @@ def test_record_job_failure(tmp_path: Path):
     def job_end(run_dir: Path, status: JobStatus, value):
         ret = JobReturn()
         ret.status, ret.return_value = status, value
-        config = SimpleNamespace(
-            get=lambda key: None, hydra=SimpleNamespace(runtime=SimpleNamespace(output_dir=str(run_dir)))
-        )
+        config = SimpleNamespace(run_dir=None, hydra=SimpleNamespace(runtime=SimpleNamespace(output_dir=str(run_dir))))
         run_dir.mkdir(exist_ok=True)
         grid.RecordJobFailure().on_job_end(config=config, job_return=ret)
         return json.loads((run_dir / "status.json").read_text()) if (run_dir / "status.json").exists() else None
