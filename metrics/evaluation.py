@@ -68,25 +68,33 @@ def reference_statistics(
     if not is_dataset(real):
         raise TypeError(f"'real' must be a VideoDataset, got {type(real).__name__}")
     m, detector_path = split_detector_path(metric, detector_path)
-    rank, world = dist_info()
-    ctx = EvalContext(
-        device=resolve_device(device),
-        seed=int(seed),
-        mode=mode,
-        batch_size=batch_size,
-        detector_path=str(detector_path) if detector_path is not None else None,
-        allow_stand_in=bool(allow_stand_in_detectors),
-        cache_dir=cache_dir,
-        rank=rank,
-        world_size=world,
-        num_threads=min(8, os.cpu_count() or 1),
-        allow_fewer=bool(allow_fewer),
-    )
+    ctx = _context(device, seed, mode, batch_size, detector_path, allow_stand_in_detectors, cache_dir, allow_fewer)
     with torch.no_grad():
         side = m.real_side(ctx, real)
     arrays = {k: np.asarray(v, np.float64) for k, v in side.arrays.items()}
     return ReferenceStats(
         arrays, side.protocol, fingerprint=real.fingerprint(), resolution=real.resolution, counts=side.counts
+    )
+
+
+def _context(
+    device, seed, mode, batch_size, detector_path, allow_stand_in, cache_dir, allow_fewer, **extra
+) -> EvalContext:
+    """The evaluation context both entry points build (this process's rank and device, the caller's settings)."""
+    rank, world = dist_info()
+    return EvalContext(
+        device=resolve_device(device),
+        seed=int(seed),
+        mode=mode,
+        batch_size=batch_size,
+        detector_path=str(detector_path) if detector_path is not None else None,
+        allow_stand_in=bool(allow_stand_in),
+        cache_dir=cache_dir,
+        rank=rank,
+        world_size=world,
+        num_threads=min(8, os.cpu_count() or 1),
+        allow_fewer=bool(allow_fewer),
+        **extra,
     )
 
 
@@ -148,23 +156,19 @@ def evaluate(
     m, detector_path = split_detector_path(metric, detector_path)
     if isinstance(real, ReferenceStats) and not m.shares_real_statistics:
         raise ValueError(f"real_stats: metric '{m.name}' cannot use reference statistics; give the dataset instead")
-    rank, world = dist_info()
     run_dir = Path(run_dir) if run_dir is not None else None
     tag = f"kimg{int(round(kimg)):06d}" if kimg is not None else datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    ctx = EvalContext(
-        device=resolve_device(device),
-        seed=int(seed),
-        mode=mode,
-        batch_size=batch_size,
-        detector_path=str(detector_path) if detector_path is not None else None,
-        allow_stand_in=bool(allow_stand_in_detectors),
-        cache_dir=cache_dir,
+    ctx = _context(
+        device,
+        seed,
+        mode,
+        batch_size,
+        detector_path,
+        allow_stand_in_detectors,
+        cache_dir,
+        allow_fewer,
         run_dir=run_dir,
         artifact_tag=tag,
-        rank=rank,
-        world_size=world,
-        num_threads=min(8, os.cpu_count() or 1),
-        allow_fewer=bool(allow_fewer),
         num_runs=int(num_runs),
     )
     start = time.perf_counter()
@@ -192,7 +196,7 @@ def evaluate(
     # every record says both (built-in metrics do, a plugin's may not); set after the identity, which they leave as is
     protocol["stand_in"] = bool(protocol.get("stand_in", False))
     protocol.setdefault("fake_source", "generator" if is_generator(fake) else "videos")
-    if ctx.official and protocol["fewer_than_name"] and rank == 0:
+    if ctx.official and protocol["fewer_than_name"] and ctx.rank == 0:
         print(
             f"{m.name}: mode=official used "
             + ", ".join(f"{c['used']} of {c['requested']} {what}" for what, c in ctx.counts.items()),
@@ -229,6 +233,6 @@ def evaluate(
         artifacts=artifacts or None,
         **repeated,
     )
-    if run_dir is not None and rank == 0:
+    if run_dir is not None and ctx.rank == 0:
         append_metric_record(run_dir, record)
     return record.to_json()
