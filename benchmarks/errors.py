@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import os
 import sys
 import tempfile
@@ -59,6 +60,32 @@ def first_line(exc: BaseException) -> str:
     text = exc.args[0] if type(exc) is KeyError and len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
     line = next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
     return line or type(exc).__name__
+
+
+DISK_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT)
+
+
+class DiskError(OSError):
+    """A file could not be written: no space, a read-only file system, no permission (one line says which file)."""
+
+
+def is_disk_error(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in DISK_ERRNOS
+
+
+def disk_error_message(exc: OSError) -> str:
+    """``cannot write <file>: No space left on device (ENOSPC)``."""
+    name = errno.errorcode.get(exc.errno, str(exc.errno))
+    where = f" {exc.filename}" if exc.filename is not None else " (the file is not named by the OS)"
+    verb, hint = (
+        ("cannot access", "check its permissions")
+        if exc.errno in (errno.EACCES, errno.EPERM)
+        else (
+            "cannot write",
+            "free space or choose a writable place",
+        )
+    )
+    return f"{verb}{where}: {exc.strerror or os.strerror(exc.errno)} ({name}); {hint}"
 
 
 def error_line(command: str, message: str, *, details: Path | None = None, label: str = "error") -> str:
@@ -104,15 +131,58 @@ def one_line_errors(
     multirun job) reports the failure, then returns from the block; the yielded ``Failure`` says what happened.
     """
     failure = Failure()
+    restore = _terminate_by_exception()
     try:
         yield failure
-    except known as exc:
-        failure.error, failure.status = exc, status
+    except Terminated as exc:  # SIGTERM: the command's own cleanup ran (temp files, half-written appends undone)
+        failure.error, failure.status = exc, 128 + exc.signum
+        print(error_line(command, str(exc), label="interrupted"), file=sys.stderr)
+        if exit_on_error:
+            sys.exit(failure.status)
+    except (*known, OSError) as exc:
+        if not isinstance(exc, known) and not is_disk_error(exc):
+            raise
+        # a full or read-only disk: one line naming the file and the OS error, whatever the command
+        shown = exc if isinstance(exc, known) else DiskError(disk_error_message(exc))
+        failure.error, failure.status = shown, status
         if tracebacks_requested():  # printed here: Hydra's own handler would shorten a re-raised error
             traceback.print_exc()
         else:
             folder = log_dir() if callable(log_dir) else log_dir
-            failure.details = write_details(exc, command, folder)
-            print(error_line(command, first_line(exc), details=failure.details, label=label), file=sys.stderr)
+            try:
+                failure.details = write_details(exc, command, folder)
+            except OSError:  # the disk that failed may hold the temp folder too: the line is still printed
+                failure.details = None
+            print(error_line(command, first_line(shown), details=failure.details, label=label), file=sys.stderr)
         if exit_on_error:
             sys.exit(status)
+    finally:
+        restore()
+
+
+class Terminated(BaseException):
+    """SIGTERM reached a command (not training, which stops with a checkpoint: ``training.preemption``)."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__("stopped by SIGTERM; nothing half-written was kept")
+
+
+def _terminate_by_exception() -> Callable[[], None]:
+    """SIGTERM raises ``Terminated`` in the main thread while a command runs, so its ``finally`` blocks and atomic
+    writers clean up (no temp file, no torn record) instead of the process vanishing; a handler someone else
+    installed (a launcher's) is left alone. Returns what restores the previous handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) not in (
+        signal.SIG_DFL,
+        None,
+    ):
+        return lambda: None
+
+    def raise_terminated(signum: int, frame: object) -> None:
+        raise Terminated(signum)
+
+    signal.signal(signal.SIGTERM, raise_terminated)
+    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)

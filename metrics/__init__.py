@@ -6,7 +6,9 @@
 * Names encode the protocol: ``fvd<N>_<T>f[_subsample<S>f]`` (StyleGAN-V's ``fvd2048_16f``,
   ``fvd2048_128f``, ``fvd2048_128f_subsample8f``), ``fid<N>[_full]`` (``fid50k_full``),
   ``consistency[<N>_]<T>f`` (``consistency128f``), ``kid<N>_full`` (``kid50k_full``), ``is<N>`` (``is50k``),
-  ``isv<N>_ucf`` (``isv2048_ucf``); or specs ``{_name_: fvd, num_videos: 64, ...}``. Each metric class says
+  ``isv<N>_ucf`` (``isv2048_ucf``), ``kvd<N>_<T>f`` (``kvd2048_16f``, DIGAN's KVD),
+  ``prdc<N>_<T>f`` / ``prdc<N>_frames`` (precision, recall, density, coverage); or specs
+  ``{_name_: fvd, num_videos: 64, ...}``. Each metric class says
   whether lower or higher is better (``direction``).
 * ``mode="official"`` reproduces StyleGAN-V's choices (1/N covariance, Python-RNG clip offsets in
   selection order, sorted-order selection, uint8 rounding); ``mode="default"`` uses 1/(N-1) and
@@ -23,7 +25,7 @@ Importing this package registers the built-in metrics (``METRICS``), detectors (
 audit distortions (``DISTORTIONS``, ``metrics/distortions.py``).
 """
 
-from . import consistency, detectors, distortions, fid, fvd, inception_score, kid  # noqa: F401 - register components
+from . import consistency, detectors, distortions, fid, fvd, inception_score, kid, kvd, prdc  # noqa: F401 - register components
 from .base import CountError, DetectorMismatchError, EvalContext, Metric, MetricOutput, build_metric
 from .evaluation import evaluate, reference_statistics
 from .reference import ReferenceMismatchError, ReferenceStats

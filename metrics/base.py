@@ -9,6 +9,8 @@ pattern (``fvd64_16f``, ``fid2k``, ``consistency256_128f``) are understood witho
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import re
 import warnings
@@ -27,6 +29,23 @@ from . import cache
 from .detectors import Detector, load_detector
 from .distributed import all_reduce_, broadcast_object, dist_info  # noqa: F401 (re-exported)
 from .weights import ChecksumError, MissingWeightsError, WeightsError
+
+# The progress reporter of the evaluation running in this context (``reporting_progress``); None = silent. A
+# reporter has ``watch(detector)`` (it counts the detector's outputs: clips or frames) and ``side(name)``, a context
+# manager around a side's computation ("real" inside ``EvalContext.cached_real``; "fake" otherwise). Set by the
+# commands, read here, so the metric modules (whose code defines their protocol) stay as they are.
+_PROGRESS: contextvars.ContextVar[Any] = contextvars.ContextVar("sgvb_metric_progress", default=None)
+
+
+@contextlib.contextmanager
+def reporting_progress(progress: Any) -> Iterator[Any]:
+    """Report the progress of every evaluation inside the block to ``progress``; closed at the end."""
+    token = _PROGRESS.set(progress)
+    try:
+        yield progress
+    finally:
+        _PROGRESS.reset(token)
+        progress.close()
 
 
 class CountError(ValueError):
@@ -98,6 +117,9 @@ class EvalContext:
                 f"{metric}: detector file '{self.detector_path}' does not fit this metric (it needs a {kind}detector "
                 f"like '{spec}'): {first}"
             ) from exc
+        progress = _PROGRESS.get()
+        if progress is not None:
+            progress.watch(det)
         if video is not None and det.video != video:
             what = "a video" if det.video else "an image"
             raise DetectorMismatchError(
@@ -181,7 +203,9 @@ class EvalContext:
         hit = broadcast_object(hit)
         if hit is not None:
             return {k: v for k, v in hit.items() if k != "_key"}, True
-        sums = all_reduce_(compute())
+        progress = _PROGRESS.get()
+        with progress.side("real") if progress is not None else contextlib.nullcontext():
+            sums = all_reduce_(compute())
         arrays = {k: v.detach().cpu().numpy() for k, v in sums.items()}
         if self.rank == 0:
             cache.save(path, arrays, fields)

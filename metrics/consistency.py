@@ -291,7 +291,7 @@ def plot_curves(curves: dict[str, np.ndarray], path: Path, title: str) -> None:
 class LongVideoConsistency(Metric):
     """LVC of ``num_videos`` videos of ``num_frames`` frames (spacing ``subsample``); see the module docstring."""
 
-    PROTOCOL_VERSION = 1
+    PROTOCOL_VERSION = 2  # v2 (issue 24): detector inputs made contiguous (DINO features change in the last bits)
 
     def __init__(
         self,

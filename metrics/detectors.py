@@ -8,7 +8,7 @@ the official TorchScript files do, so real and fake go through the identical pat
 Registered (``DETECTORS.build(name, path=..., device=..., allow_stand_in=..., ...)``):
   * ``i3d``          StyleGAN-V's ``i3d_torchscript.pt`` (400-d logits), called exactly as the official code does;
   * ``i3d_pytorch``  our ``InceptionI3d`` + the VideoGPT/TATS state dict ``i3d_pretrained_400.pt``
-                     (same TF-Hub weights);
+                     (same TF-Hub weights; BatchNorm eps 1e-5 as cd-fvd/TATS/DIGAN run it);
   * ``inception``    NVIDIA's ``inception-2015-12-05.pt`` (2048-d pool features, TF-compatible resize inside);
   * ``inception`` with ``output="probs"``: its 1008 class probabilities (no output bias) for the Inception Score;
   * ``c3d_ucf101``   StyleGAN-V's C3D UCF-101 TorchScript (101 probabilities) for the video Inception Score;
@@ -43,6 +43,10 @@ from registry.interfaces import Detector
 from . import weights
 from .c3d import C3D
 from .i3d import InceptionI3d, init_stand_in_
+
+# The stand-in of the TorchScript ``i3d`` keeps the TF BatchNorm epsilon it always had (its numbers must not move);
+# ``i3d_pytorch``/``i3d_videogpt`` use InceptionI3d's default 1e-5, as TATS, DIGAN, VideoGPT and cd-fvd do.
+TF_BN_EPS = 1e-3
 
 # sha256 as two third-party repositories agree; git blob id as committed in JunyaoHu/common_metrics_on_video_quality.
 I3D_TORCHSCRIPT = weights.WeightsFile(
@@ -111,7 +115,7 @@ class TorchScriptDetector(Detector):
             torch.autocast(device_type=x.device.type, enabled=False),
             torch.jit.fuser("none") if x.is_cuda else contextlib.nullcontext(),
         ):
-            features = self.module(x, **self.call_kwargs)
+            features = self.module(x.contiguous(), **self.call_kwargs)  # as the official code passes it
         return features.reshape(x.shape[0], -1).float()
 
 
@@ -145,6 +149,12 @@ class I3DPytorchDetector(Detector):
         self.video, self.feature_dim, self.input_resolution = True, model.num_classes, resolution
         self.fake_quantization = fake_quantization
 
+    @property
+    def identity(self) -> str:
+        """The weights (or stand-in construction) plus the BatchNorm epsilon: features computed before the
+        epsilon became 1e-5 (PyTorch I3D) never share a cache entry or a reference file with later ones."""
+        return f"{super().identity}:bn-eps{self.model.bn_eps:g}"
+
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
@@ -170,7 +180,7 @@ class C3DDetector(Detector):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         t, (h, w) = x.shape[2], x.shape[-2:]
-        v = x.float()
+        v = x.contiguous().float()  # a permuted clip view would change the float rounding of the convolutions
         if (h, w) != (self.input_resolution,) * 2:
             v = F.interpolate(
                 v, size=(t, self.input_resolution, self.input_resolution), mode="trilinear", align_corners=False
@@ -199,7 +209,7 @@ class VideoMAEDetector(Detector):
         out = []
         for part in x.split(chunk):
             with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=x.is_cuda):
-                out.append(self.model(preprocess(part, self.input_resolution)).float())
+                out.append(self.model(preprocess(part.contiguous(), self.input_resolution)).float())
         return torch.cat(out)
 
 
@@ -233,7 +243,7 @@ class ImageNetworkDetector(Detector):
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        x = x.float()
+        x = x.contiguous().float()  # channels-last views (rearrange/cat) round differently: official inputs are dense
         if x.shape[-2:] != (self.input_resolution,) * 2:
             x = F.interpolate(
                 x, size=(self.input_resolution,) * 2, mode=self.interpolation, align_corners=False, antialias=True
@@ -354,7 +364,7 @@ def i3d(
     """StyleGAN-V's FVD detector: TorchScript I3D, ``(x, rescale=True, resize=True, return_features=True)``, 400-d."""
 
     def stand_in() -> Detector:
-        model = init_stand_in_(InceptionI3d(400), seed)
+        model = init_stand_in_(InceptionI3d(400, bn_eps=TF_BN_EPS), seed)
         return I3DPytorchDetector(
             model, name="i3d[stand-in]", sha256=None, resolution=stand_in_resolution, stand_in=True, seed=seed
         )

@@ -48,7 +48,9 @@ def default_batch_size(resolution: int, num_frames: int) -> int:
 class FVD(Metric):
     """FVD of ``num_videos`` clips of ``num_frames`` frames taken every ``subsample`` frames."""
 
-    PROTOCOL_VERSION = 1
+    # v2: i3d_pytorch / i3d_videogpt run BatchNorm eps 1e-5 (the PyTorch I3D that published numbers), not TF's 1e-3;
+    # and every detector's input is made contiguous (official-mode features bit-equal to the official code's)
+    PROTOCOL_VERSION = 2
     shares_real_statistics = True
 
     def __init__(

@@ -4,6 +4,11 @@ Parameter names follow the common PyTorch port, so the VideoGPT/TATS state dict
 ``i3d_pretrained_400.pt`` (TF-Hub ``deepmind/i3d-kinetics-400/1`` weights, converted) loads as is.
 FVD features are the 400 pre-softmax logits averaged over time.
 
+BatchNorm epsilon: ``bn_eps=1e-5`` (the default) is what every PyTorch I3D that produced published numbers uses
+(piergiaj's port as run by TATS, DIGAN, VideoGPT and cd-fvd's ``cdfvd.third_party.i3d``) with
+``i3d_pretrained_400.pt``; ``1e-3`` is the TF convention, kept only for the seeded stand-in of the TorchScript ``i3d``
+(whose numbers must not move). The difference is 2.5e-3 relative in the logits (docs/metrics.md).
+
 Input of ``forward``: float ``[B, 3, T, H, W]`` already in [-1, 1] at 224x224 for the pretrained
 weights; other sizes run too (the final average pool shrinks to fit), which is what the CPU stand-in
 uses at low resolution.
@@ -31,7 +36,8 @@ def _pad_same(x: torch.Tensor, kernel: tuple[int, int, int], stride: tuple[int, 
 
 
 class Unit3D(nn.Module):
-    """Conv3d (no bias unless ``use_bias``) + BatchNorm (TF: eps 1e-3, no learned scale) + ReLU."""
+    """Conv3d (no bias unless ``use_bias``) + BatchNorm (eps ``bn_eps``; the converted TF weights have scale 1)
+    + ReLU."""
 
     def __init__(
         self,
@@ -42,11 +48,12 @@ class Unit3D(nn.Module):
         use_batch_norm: bool = True,
         use_bias: bool = False,
         activation: bool = True,
+        bn_eps: float = 1e-5,
     ):
         super().__init__()
         self.kernel, self.stride, self.activation = tuple(kernel), tuple(stride), activation
         self.conv3d = nn.Conv3d(in_channels, out_channels, self.kernel, stride=self.stride, padding=0, bias=use_bias)
-        self.bn = nn.BatchNorm3d(out_channels, eps=1e-3, momentum=0.01) if use_batch_norm else None
+        self.bn = nn.BatchNorm3d(out_channels, eps=bn_eps, momentum=0.01) if use_batch_norm else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv3d(_pad_same(x, self.kernel, self.stride))
@@ -67,16 +74,16 @@ class MaxPool3dSame(nn.Module):
 class InceptionBlock(nn.Module):
     """Four branches (1x1; 1x1->3x3; 1x1->3x3; maxpool->1x1), concatenated on channels."""
 
-    def __init__(self, in_channels: int, widths: tuple[int, int, int, int, int, int]):
+    def __init__(self, in_channels: int, widths: tuple[int, int, int, int, int, int], bn_eps: float = 1e-5):
         super().__init__()
         b0, b1a, b1b, b2a, b2b, b3b = widths
-        self.b0 = Unit3D(in_channels, b0)
-        self.b1a = Unit3D(in_channels, b1a)
-        self.b1b = Unit3D(b1a, b1b, (3, 3, 3))
-        self.b2a = Unit3D(in_channels, b2a)
-        self.b2b = Unit3D(b2a, b2b, (3, 3, 3))
+        self.b0 = Unit3D(in_channels, b0, bn_eps=bn_eps)
+        self.b1a = Unit3D(in_channels, b1a, bn_eps=bn_eps)
+        self.b1b = Unit3D(b1a, b1b, (3, 3, 3), bn_eps=bn_eps)
+        self.b2a = Unit3D(in_channels, b2a, bn_eps=bn_eps)
+        self.b2b = Unit3D(b2a, b2b, (3, 3, 3), bn_eps=bn_eps)
         self.b3a = MaxPool3dSame((3, 3, 3), (1, 1, 1))
-        self.b3b = Unit3D(in_channels, b3b)
+        self.b3b = Unit3D(in_channels, b3b, bn_eps=bn_eps)
         self.out_channels = b0 + b1b + b2b + b3b
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -100,24 +107,25 @@ _BLOCKS = {
 class InceptionI3d(nn.Module):
     """I3D up to the Kinetics logits. ``forward`` -> 400 logits averaged over time; ``features`` -> 1024-d pool."""
 
-    def __init__(self, num_classes: int = 400, in_channels: int = 3):
+    def __init__(self, num_classes: int = 400, in_channels: int = 3, bn_eps: float = 1e-5):
         super().__init__()
-        self.Conv3d_1a_7x7 = Unit3D(in_channels, 64, (7, 7, 7), (2, 2, 2))
+        self.bn_eps = float(bn_eps)
+        self.Conv3d_1a_7x7 = Unit3D(in_channels, 64, (7, 7, 7), (2, 2, 2), bn_eps=bn_eps)
         self.MaxPool3d_2a_3x3 = MaxPool3dSame((1, 3, 3), (1, 2, 2))
-        self.Conv3d_2b_1x1 = Unit3D(64, 64)
-        self.Conv3d_2c_3x3 = Unit3D(64, 192, (3, 3, 3))
+        self.Conv3d_2b_1x1 = Unit3D(64, 64, bn_eps=bn_eps)
+        self.Conv3d_2c_3x3 = Unit3D(64, 192, (3, 3, 3), bn_eps=bn_eps)
         self.MaxPool3d_3a_3x3 = MaxPool3dSame((1, 3, 3), (1, 2, 2))
-        self.Mixed_3b = InceptionBlock(*_BLOCKS["Mixed_3b"])
-        self.Mixed_3c = InceptionBlock(*_BLOCKS["Mixed_3c"])
+        self.Mixed_3b = InceptionBlock(*_BLOCKS["Mixed_3b"], bn_eps=bn_eps)
+        self.Mixed_3c = InceptionBlock(*_BLOCKS["Mixed_3c"], bn_eps=bn_eps)
         self.MaxPool3d_4a_3x3 = MaxPool3dSame((3, 3, 3), (2, 2, 2))
-        self.Mixed_4b = InceptionBlock(*_BLOCKS["Mixed_4b"])
-        self.Mixed_4c = InceptionBlock(*_BLOCKS["Mixed_4c"])
-        self.Mixed_4d = InceptionBlock(*_BLOCKS["Mixed_4d"])
-        self.Mixed_4e = InceptionBlock(*_BLOCKS["Mixed_4e"])
-        self.Mixed_4f = InceptionBlock(*_BLOCKS["Mixed_4f"])
+        self.Mixed_4b = InceptionBlock(*_BLOCKS["Mixed_4b"], bn_eps=bn_eps)
+        self.Mixed_4c = InceptionBlock(*_BLOCKS["Mixed_4c"], bn_eps=bn_eps)
+        self.Mixed_4d = InceptionBlock(*_BLOCKS["Mixed_4d"], bn_eps=bn_eps)
+        self.Mixed_4e = InceptionBlock(*_BLOCKS["Mixed_4e"], bn_eps=bn_eps)
+        self.Mixed_4f = InceptionBlock(*_BLOCKS["Mixed_4f"], bn_eps=bn_eps)
         self.MaxPool3d_5a_2x2 = MaxPool3dSame((2, 2, 2), (2, 2, 2))
-        self.Mixed_5b = InceptionBlock(*_BLOCKS["Mixed_5b"])
-        self.Mixed_5c = InceptionBlock(*_BLOCKS["Mixed_5c"])
+        self.Mixed_5b = InceptionBlock(*_BLOCKS["Mixed_5b"], bn_eps=bn_eps)
+        self.Mixed_5c = InceptionBlock(*_BLOCKS["Mixed_5c"], bn_eps=bn_eps)
         self.logits = Unit3D(1024, num_classes, use_batch_norm=False, use_bias=True, activation=False)
         self.num_classes = num_classes
 

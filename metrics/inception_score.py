@@ -5,7 +5,9 @@ consecutive parts, per part exp(mean KL(p(y|x) || p(y))), reported as mean and s
 (``<name>_mean``, ``<name>_std``; the record's value is the mean). ``is50k``: Inception without the
 output bias (``no_output_bias=True``) on 50k frames of 16-frame clips from t = 0. ``isv2048_ucf``: the
 C3D UCF-101 TorchScript on 2048 16-frame clips from t = 0, the probabilities shuffled with
-``np.random.RandomState(42)`` before splitting, as the official video IS does. Official mode keeps the
+``np.random.RandomState(42)`` before splitting, as the official video IS does. Fewer samples than the name states
+(a short folder): refused in official mode (the official code returns NaN), refused by default unless
+``allow_fewer`` (then computed and recorded in ``counts`` / ``fewer_than_name``). Official mode keeps the
 official float32 arithmetic; the default mode computes the same in float64. Higher is better.
 """
 
@@ -18,7 +20,7 @@ import numpy as np
 from registry import METRICS
 
 from . import samples
-from .base import EvalContext, Metric, MetricOutput, name_pattern, parse_count, preset
+from .base import CountError, EvalContext, Metric, MetricOutput, name_pattern, parse_count, preset
 from .fid import _FRAMES_PER_BATCH, CLIP_LENGTH, _format_count
 from .fvd import default_batch_size
 
@@ -45,6 +47,9 @@ class _ScoreMetric(Metric):
     """Shared compute: probabilities of generated samples -> split scores."""
 
     direction = "higher"
+    # v2: detector inputs contiguous (bit-equal to the official code); fewer samples than the name states refused in
+    # official mode, refused or flagged (counts, fewer_than_name) otherwise
+    PROTOCOL_VERSION = 2
     video: bool
     shuffle_seed: int | None = None
 
@@ -57,6 +62,7 @@ class _ScoreMetric(Metric):
         )
         resolution = int(getattr(fake, "resolution", 0) or getattr(real, "resolution", 0))
         probs = samples.features_of(detector, self._batches(ctx, fake, resolution), ctx)
+        self.check_samples(ctx, len(probs))
         mean, std = split_scores(
             probs, self.num_splits, shuffle_seed=self.shuffle_seed, dtype=np.float32 if ctx.official else np.float64
         )
@@ -76,6 +82,19 @@ class _ScoreMetric(Metric):
 
     def extra_protocol(self) -> dict[str, Any]:
         return {}
+
+    def check_samples(self, ctx: EvalContext, found: int) -> None:
+        """Fewer samples than the name states: refused in official mode (the official code returns NaN: its splits
+        index by the requested count, so most are empty); otherwise refused unless ``allow_fewer``, then computed
+        on what there is and recorded (``counts``, ``fewer_than_name``), as FVD does."""
+        requested, what = self.requested
+        if ctx.official and found < requested:
+            raise CountError(
+                f"{self.name}: found {found} {what}, but the name states {requested}; the official code returns NaN "
+                f"then (its {self.num_splits} splits index by {requested}), so mode=official refuses: give at least "
+                f"{requested}, or use the default mode with allow_fewer=true"
+            )
+        ctx.check_count(self.name, what, requested, found)
 
 
 @METRICS.register("is")
@@ -98,6 +117,10 @@ class InceptionScore(_ScoreMetric):
         self.detector_spec = detector if detector is not None else {"_name_": "inception", "output": "probs"}
         self.stand_in_resolution = stand_in_resolution
         self.name = f"is{_format_count(self.num_fake)}"
+
+    @property
+    def requested(self) -> tuple[int, str]:
+        return self.num_fake, "fake frames"
 
     def _batches(self, ctx, fake, resolution):
         batch = ctx.batch_size or next((v for r, v in sorted(_FRAMES_PER_BATCH.items()) if resolution <= r), 2)
@@ -132,6 +155,10 @@ class VideoInceptionScore(_ScoreMetric):
         self.num_videos, self.num_frames, self.num_splits = int(num_videos), int(num_frames), int(num_splits)
         self.detector_spec, self.stand_in_resolution = detector, stand_in_resolution
         self.name = f"isv{self.num_videos}_ucf"
+
+    @property
+    def requested(self) -> tuple[int, str]:
+        return self.num_videos, "fake videos"
 
     def _batches(self, ctx, fake, resolution):
         batch = ctx.batch_size or default_batch_size(resolution, self.num_frames)

@@ -7,6 +7,11 @@ min(N_real, N_fake, ``max_subset_size``) samples per side, drawn without replace
 first, then real, per subset). Official mode computes in float32 like the official features and draws
 the subsets with ``np.random.RandomState(seed)`` (the official code uses the global numpy RNG, seeded
 by the training script); the default mode computes the same in float64. Lower is better.
+
+Unit: StyleGAN-V's ``compute_kid`` returns the estimate ×1000 (StyleGAN2-ADA's returns it raw). ``official_scale``
+says which convention a KID name follows in ``mode="official"``: ``kid<N>_full`` (``kid50k_full``) follow StyleGAN-V
+(1000); ``official_scale=1`` gives StyleGAN2-ADA's unit. The default mode always reports the raw estimate; every record
+says its ``unit``.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ class KID(Metric):
     """KID of ``num_fake`` generated frames against the first ``max_real`` real frames."""
 
     direction = "lower"
+    # v2: official mode in StyleGAN-V's unit (x1000); detector inputs contiguous (features bit-equal to the official)
+    PROTOCOL_VERSION = 2
 
     def __init__(
         self,
@@ -69,6 +76,7 @@ class KID(Metric):
         clip_length: int = CLIP_LENGTH,
         detector: Any = "inception",
         stand_in_resolution: int | None = None,
+        official_scale: float = 1000.0,
     ):
         if num_fake < 2 or max_real < 2 or num_subsets < 1 or max_subset_size < 2:
             raise ValueError(
@@ -82,6 +90,7 @@ class KID(Metric):
             int(max_subset_size),
         )
         self.clip_length, self.detector_spec, self.stand_in_resolution = int(clip_length), detector, stand_in_resolution
+        self.official_scale = float(official_scale)  # StyleGAN-V's compute_kid: kid * 1000; StyleGAN2-ADA's: 1
         self.name = f"kid{_format_count(self.num_fake)}_full"
 
     def compute(self, ctx: EvalContext, fake: Any, real: Any) -> MetricOutput:
@@ -122,6 +131,8 @@ class KID(Metric):
             seed=ctx.seed,
             dtype=np.float32 if ctx.official else np.float64,
         )
+        scale = self.official_scale if ctx.official else 1.0
+        value *= scale
         protocol = samples.sample_protocol(
             detector,
             ctx,
@@ -136,6 +147,7 @@ class KID(Metric):
             fake_clip_length=self.clip_length,
             real_cache_hit=cache_hit,
             precision="float32" if ctx.official else "float64",
+            unit="raw" if scale == 1.0 else f"x{scale:g}",
         )
         return MetricOutput(value=value, results={self.name: value}, protocol=protocol)
 
@@ -145,4 +157,13 @@ def _kid_from_name(match, **kwargs) -> KID:
     return KID(num_fake=parse_count(match.group(1)), **kwargs)
 
 
-preset("kid50k_full", KID, num_fake=50000, max_real=1_000_000, num_subsets=100, max_subset_size=1000)
+# StyleGAN-V's registration and unit: official mode reports kid * 1000 (its compute_kid); the default mode: raw.
+preset(
+    "kid50k_full",
+    KID,
+    num_fake=50000,
+    max_real=1_000_000,
+    num_subsets=100,
+    max_subset_size=1000,
+    official_scale=1000.0,
+)

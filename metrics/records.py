@@ -22,9 +22,7 @@ registers every metric and imports torch, so torch-free callers import this modu
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import json
 import os
 import warnings
@@ -32,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from registry.files import append_whole
 
 __all__ = [
     "METRIC_FILE_GLOB",
@@ -203,8 +203,9 @@ def _missing_protocol_fields(protocol: Mapping[str, Any]) -> list[str]:
 def append_metric_record(run_dir: str | os.PathLike, record: MetricRecord) -> Path:
     """Append ``record`` to ``<run_dir>/metric-<name>.jsonl`` atomically and return the file.
 
-    One ``write`` of the whole line on an O_APPEND descriptor under an exclusive lock: concurrent writers
-    never interleave, and a killed writer leaves at most a torn last line, which the reader skips.
+    The whole line on an O_APPEND descriptor under an exclusive lock (``registry.files.append_whole``):
+    concurrent writers never interleave, a short write is continued, a failing one (a full disk) truncates the
+    file back and raises naming it, and a killed writer leaves at most a torn last line, which the reader skips.
     """
     missing = missing_fields(record.to_json())
     if missing:  # what the reader would refuse is never written
@@ -212,16 +213,7 @@ def append_metric_record(run_dir: str | os.PathLike, record: MetricRecord) -> Pa
     path = metric_file(run_dir, record.metric)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record.to_json(), sort_keys=False, default=_json_default) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        with contextlib.suppress(OSError):
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-    return path
+    return append_whole(path, line)
 
 
 def _json_default(obj: Any) -> Any:

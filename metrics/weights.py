@@ -2,8 +2,9 @@
 
 Lookup order (first hit wins): an explicit path; ``$SGVB_WEIGHTS_DIR/<file>``; ``~/.cache/sgvb/<file>``
 (or ``$SGVB_CACHE_DIR/<file>``); otherwise one download from the published URL, checksum-verified and
-written atomically into the user cache. Offline with no copy, the error says which URL, file name and
-sha256 are expected and where to put the file. ``SGVB_OFFLINE=1`` skips the download attempt.
+written atomically into the user cache. Offline with no copy, the error says in one line (the console shows one
+line per error) what the file is, its URL, file name and checksums, and the folder to put it in.
+``SGVB_OFFLINE=1`` skips the download attempt.
 """
 
 from __future__ import annotations
@@ -155,16 +156,37 @@ def resolve(
     return dest, verify(dest, spec.sha256, spec.git_blob_sha1)
 
 
+# What each published file is, for the message that asks a user to fetch it by hand (file name -> description).
+DESCRIPTIONS = {
+    "i3d_torchscript.pt": "the I3D video network of FVD, StyleGAN-V's TorchScript export",
+    "i3d_pretrained_400.pt": "the I3D video network of FVD as a PyTorch state dict (TATS)",
+    "inception-2015-12-05.pt": "the Inception-v3 image network of FID, KID and IS, StyleGAN2-ADA's TorchScript export",
+    "vit_g_hybrid_pt_1200e_ssv2_ft.pth": "the VideoMAE-v2 ViT-g video network of the content-debiased FVD",
+    "c3d_ucf101.pt": "the C3D video network of the video Inception Score, trained on UCF101",
+    "vit_small_patch16_224.dino.safetensors": "the DINO ViT-S/16 image network of the consistency score",
+}
+
+
+def describe(spec: WeightsFile) -> str:
+    """``'i3d_torchscript.pt' (the I3D video network of FVD, ...)``: the file and what it is."""
+    what = DESCRIPTIONS.get(spec.file_name)
+    return f"'{spec.file_name}'" + (f" ({what})" if what else "")
+
+
 def _missing_message(spec: WeightsFile, where: str, *, reason: str) -> str:
-    blob = f"  git blob:  {spec.git_blob_sha1}\n" if spec.git_blob_sha1 else ""
+    """One line (the console shows one line per error): what the file is, where it comes from, its checksums, and
+    the folder to put it in."""
+    checksums = f"sha256 {spec.sha256}" if spec.sha256 else "sha256 unpublished (recorded with each result)"
+    if spec.git_blob_sha1:
+        checksums += f", git blob {spec.git_blob_sha1}"
+    folder = weights_dirs()[0]
+    searched = f"; searched {where}" if " or " in where else ""
     return (
-        f"detector weights '{spec.file_name}' not found locally and {reason}.\n"
-        f"  download:  {spec.url}\n"
-        f"  file name: {spec.file_name}\n"
-        f"  sha256:    {spec.sha256 or '(unpublished; recorded with each result)'}\n"
-        f"{blob}"
-        f"  put it at: {where} (set SGVB_WEIGHTS_DIR to use another folder), or pass detector_path=...\n"
-        "  For smoke tests only: allow_stand_in_detectors=true uses a random network (results marked stand_in)."
+        f"detector weights {describe(spec)} not found locally and {reason}. "
+        f"Download {spec.url} ({checksums}) and put it in {folder}/ as {spec.file_name} "
+        f"(that folder is $SGVB_WEIGHTS_DIR if set, else $SGVB_CACHE_DIR, else ~/.cache/sgvb{searched}), "
+        "or pass detector_path=<file>. For smoke tests only: allow_stand_in_detectors=true uses an untrained "
+        "network (results marked stand_in)."
     )
 
 

@@ -7,12 +7,19 @@ Atomic means: the data goes to a hidden temp file in the target's folder (``.<na
 so dataset scans that skip hidden files never see it), is fsynced, gets ordinary permissions, and only
 then replaces the target with ``os.replace``. A reader sees the old file or the whole new one, never half;
 any failure (an exception, Ctrl-C) removes the temp file. Only a killed process can leave one behind,
-and its name matches ``TEMP_GLOB``.
+and its name matches ``TEMP_GLOB``. An ``OSError`` out of a writer here names the target file (a full disk's
+``write`` says only "No space left on device").
+
+Appends (``append_whole``) are complete or absent: short ``os.write`` results are retried, and a failing write
+(ENOSPC, EIO) truncates the file back to where the append began, so no fragment is left for the next line to
+be glued onto.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import shutil
@@ -41,6 +48,74 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+def naming(exc: OSError, path: str | os.PathLike) -> OSError:
+    """``exc`` with ``path`` as its file name when it names none (a failed ``write`` on a descriptor)."""
+    if exc.filename is not None or exc.errno is None:
+        return exc
+    named = type(exc)(exc.errno, exc.strerror or os.strerror(exc.errno), str(path))
+    named.__cause__ = exc.__cause__
+    return named
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is written (a write may take fewer bytes than given: signals, full disks)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:  # no progress and no error: treat as a full disk rather than spin
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
+
+
+def append_whole(path: str | os.PathLike, data: bytes, *, fsync: bool = True) -> Path:
+    """Append ``data`` to ``path`` (created if missing) under an exclusive lock, whole or not at all.
+
+    On any error the file is truncated back to its length before the append, and the error names ``path``.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise naming(exc, path) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        start = os.fstat(fd).st_size
+        try:
+            write_all(fd, data)
+            if fsync:
+                os.fsync(fd)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            if isinstance(exc, OSError):
+                raise naming(exc, path) from None
+            raise
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    return path
+
+
+def check_writable(folder: str | os.PathLike, what: str = "output folder") -> Path:
+    """Fail now, naming ``folder`` and the OS error, if a file cannot be created in it (read-only, no permission,
+    a file in the way); the nearest existing parent is tried when ``folder`` does not exist yet. Checked before
+    long computations, so hours of work never end at the write."""
+    folder = Path(folder)
+    target = folder
+    while not target.exists() and target.parent != target:
+        target = target.parent
+    if not target.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"the {what} is not a folder", str(target))
+    try:
+        fd, name = tempfile.mkstemp(prefix=".sgvb-write-check-", dir=target)
+    except OSError as exc:
+        raise naming(exc, target) from None
+    os.close(fd)
+    os.unlink(name)
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temp path beside ``path`` (same suffix) for writers that need a file name (zipfile, PyAV, savefig,
@@ -50,8 +125,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     are set after the block, to what a plain ``open`` would give (``mkstemp`` makes 0600).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=path.suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise naming(exc, path) from None
     os.close(fd)
     tmp = Path(name)
     try:
@@ -63,6 +141,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         finally:
             os.close(fd)
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise naming(exc, path) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

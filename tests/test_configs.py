@@ -281,3 +281,16 @@ def test_the_config_is_converted_once_to_the_typed_settings(fresh_hydra):
     # config.yaml and the run identity are what Hydra composed, to the character
     assert OmegaConf.to_yaml(config.as_dict()) == OmegaConf.to_yaml(cfg, resolve=True)
     assert config.as_dict() == OmegaConf.to_container(cfg, resolve=True)
+
+
+def test_a_mistyped_key_is_not_told_to_add_itself():
+    """``num_frame=3`` means ``num_frames``: the hint is the close key, not ``+num_frame=`` (which adds a useless
+    key); a schema-typed node without a close key points at ``--cfg job``; a component's free-form arguments keep the
+    ``+`` hint."""
+    from benchmarks.config.hydra_setup import check_composes
+
+    typo = check_composes("sample", ["num_frame=3"])
+    assert typo.endswith("Did you mean 'num_frames'?") and "+num_frame" not in typo
+    assert "+trainer.batch_sise" not in check_composes("train", ["trainer.batch_sise=8"])
+    assert check_composes("train", ["zzz=8"]).endswith("(--cfg job prints every key)")
+    assert check_composes("train", ["generator.zzz=8"]).endswith("To add a new key write +generator.zzz=...")

@@ -213,8 +213,8 @@ def test_results_folder_collects_samples_and_plots(tmp_path: Path):
     assert {"results.csv", "results_comparison.csv", "results_subscores.csv", "results.md", "results.tex"} <= {
         p.name for p in results.iterdir()
     }
-    for stem in ("consistency4_128f_vs_kimg", "consistency4_128f_bars"):
-        assert {p.suffix for p in (results / "plots").glob(f"{stem}.*")} == {".png", ".pdf"}
+    assert {p.suffix for p in (results / "plots").glob("consistency4_128f_bars.*")} == {".png", ".pdf"}
+    assert not list((results / "plots").glob("consistency4_128f_vs_kimg.*"))  # one evaluation: no curve to draw
 
 
 def test_launcher_presets_compose_with_the_plugins(in_tmp: Path):
@@ -250,3 +250,30 @@ def test_sweep_expansion_uses_only_public_hydra_api():
     assert grid.expand_sweep(parsed) == [[f"a={a}", "b=x", f"+c={c}"] for a in (3, 4, 5) for c in (0, 1)]
     source = Path(grid.__file__).read_text()
     assert "hydra._internal" not in source and "_return_value" not in source
+
+
+def test_a_grid_refuses_a_dataset_path_that_does_not_exist_even_in_a_dry_run(in_tmp: Path, capsys):
+    args = ["grid", "positional_encoding", "dataset.path=data/sky.zip", "dataset.resolution=32", "seed=0", "--dry-run"]
+    assert sgvb(args) == 2
+    err = capsys.readouterr().err
+    assert "dataset.path 'data/sky.zip' does not exist: every job reading it would fail" in err
+    (in_tmp / "data").mkdir()
+    (in_tmp / "data" / "sky.zip").write_bytes(b"")
+    assert sgvb(args) == 0
+
+
+def test_sample_gifs_are_enlarged_for_the_results_folder(tmp_path: Path):
+    import numpy as np
+    from PIL import Image, ImageSequence
+
+    from benchmarks.grids.results import upscaled_gif
+
+    frames = [Image.fromarray(np.full((33, 66, 3), 40 * k, np.uint8)) for k in range(3)]
+    src = tmp_path / "grid.gif"
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=80, loop=0)
+    out = upscaled_gif(src, tmp_path / "out" / "job.gif")
+    with Image.open(out) as image:
+        assert image.size == (66 * 8, 33 * 8) and min(image.size) >= 256  # was 66 px wide
+        assert sum(1 for _ in ImageSequence.Iterator(image)) == 3 and image.info["duration"] == 80
+    (tmp_path / "bad.gif").write_bytes(b"gif")
+    assert upscaled_gif(tmp_path / "bad.gif", tmp_path / "out" / "bad.gif").read_bytes() == b"gif"

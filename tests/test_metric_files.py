@@ -42,7 +42,9 @@ def test_the_reader_returns_what_the_writer_wrote(written):
     assert (record.metric, record.value, record.kimg) == ("fvd4_8f", returned["value"], 2.5)
     assert record.checkpoint == returned["checkpoint"] == "checkpoints/ckpt-000002.pt"
     assert record.protocol_id == returned["protocol"]["protocol_id"] and len(record.protocol_hash) == 16
-    assert record.protocol_version == 1 and record.stand_in is False and not record.short_count
+    from metrics.fvd import FVD
+
+    assert record.protocol_version == FVD.PROTOCOL_VERSION and record.stand_in is False and not record.short_count
     assert record.value_std == returned["value_std"] and len(record.runs) == 2
 
 

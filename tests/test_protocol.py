@@ -9,19 +9,25 @@ from metrics.fid import FID
 from metrics.fvd import FVD
 from metrics.inception_score import InceptionScore, VideoInceptionScore
 from metrics.kid import KID
+from metrics.kvd import KVD
+from metrics.prdc import PRDC
 from metrics.protocol import code_without_docstrings, definition_fingerprint
 
 # class -> (PROTOCOL_VERSION, fingerprint of its defining code). After a definitional change: bump the class's
 # PROTOCOL_VERSION and put the new pair here (print it with
 # `python -c "from metrics.protocol import code_without_docstrings, definition_fingerprint ..."`).
 PINS = {  # protocol ids start with this release; v1 is the first published definition of each metric
-    FVD: (1, "634b0ca81720fb2f"),
-    FID: (1, "211586ce2d54d63e"),
-    LongVideoConsistency: (1, "6ce3ce254080cf41"),
-    # re-pinned at v1 when the fingerprint started to cover metrics.samples (the definitions did not change)
-    KID: (1, "fed4e7a04024e554"),
-    InceptionScore: (1, "85263fcbee4a1f29"),
-    VideoInceptionScore: (1, "85263fcbee4a1f29"),
+    # v2 (issue 24): the I3D state-dict detectors' BatchNorm eps 1e-5 (FVD); every detector's input contiguous, as
+    # the official code passes it (FVD, FID, KID, IS, video IS, LVC); official kid50k_full x1000 (StyleGAN-V's unit);
+    # IS / video IS on fewer samples than the name states refused in official mode, flagged otherwise
+    FVD: (2, "46ea801e80c2b1ab"),
+    FID: (2, "75b51179de656ab1"),
+    LongVideoConsistency: (2, "4ae81ac3f430aad2"),  # v2: its DINO detector's input made contiguous (issue 24)
+    KID: (2, "644561b11afeea30"),
+    InceptionScore: (2, "230409a0e9e5f178"),
+    VideoInceptionScore: (2, "230409a0e9e5f178"),
+    KVD: (1, "ebe575f4d8cb8e03"),
+    PRDC: (1, "50c8a5863a9dcc9b"),
 }
 
 
@@ -62,4 +68,4 @@ def test_the_fingerprint_covers_the_sample_selection_of_is_and_kid_only(monkeypa
         inspect, "getsource", lambda obj: real_getsource(obj) + ("\nchanged = 1\n" if obj is samples else "")
     )
     changed = {cls for cls in PINS if definition_fingerprint(cls) != before[cls]}
-    assert changed == {KID, InceptionScore, VideoInceptionScore}
+    assert changed == {KID, InceptionScore, VideoInceptionScore, KVD, PRDC}  # KVD, PRDC: per-sample rows there

@@ -325,7 +325,7 @@ def test_different_protocols_stand_ins_and_duplicate_seeds_are_never_averaged(tm
         comparison = table.build_tables([tmp_path]).comparison
     messages = " ".join(str(w.message) for w in caught)
     assert "seed(s) 0 appear in more than one run folder" in messages and "d ignored" in messages
-    assert "measured under 3 protocols, kept apart" in messages
+    assert "measured under several protocols, kept apart" in messages and "fvd64_16f-other" in messages
     assert len(comparison) == 3 and sorted(comparison["n"]) == [1, 1, 1]
     assert sorted(comparison["mean"]) == [10.0, 20.0, 99.0]
     text = table_export.to_text(comparison)
@@ -510,3 +510,111 @@ def test_a_line_without_protocol_appended_to_a_metric_file_is_refused_naming_fil
     with pytest.warns(UserWarning, match=":2: not a metric record"):
         assert sgvb(["table", str(run)]) == 0
     assert "inf" not in capsys.readouterr().out
+
+
+def _add_later_evaluation(run: Path, metric: str, results: dict, suffix: str = "/runs3") -> None:
+    """A later ``sgvb eval num_runs=3`` of the final checkpoint: the same kimg, another protocol, a later time."""
+    path = run / f"metric-{metric}.jsonl"
+    record = json.loads(path.read_text().splitlines()[-1])
+    record["results"], record["value"] = results, next(iter(results.values()))
+    record["protocol"]["protocol_id"] += suffix
+    record["protocol"]["num_runs"] = 3
+    record["timestamp"] = "2026-02-01T00:00:00"
+    path.write_text(path.read_text() + json.dumps(record) + "\n")
+
+
+@pytest.fixture
+def evaluated_again(tmp_path: Path) -> Path:
+    """2 configurations x 2 seeds, each evaluated in training and once more with num_runs=3 (the issue's journey)."""
+    for pe in ("acyclic", "none"):
+        for seed in (0, 1):
+            run = make_run(
+                tmp_path,
+                f"pe={pe},seed={seed}",
+                pe=pe,
+                seed=seed,
+                records=(
+                    fvd(4, 10.0 + seed),
+                    (
+                        4,
+                        "consistency128f",
+                        {"consistency128f": 0.5, "consistency128f_a": 0.1, "consistency128f_b": 0.2},
+                        True,
+                    ),
+                ),
+            )
+            _add_later_evaluation(run, "fvd64_16f", {"fvd64_16f": 20.0 + seed})
+            _add_later_evaluation(
+                run, "consistency128f", {"consistency128f": 0.6, "consistency128f_a": 0.1, "consistency128f_b": 0.2}
+            )
+    return tmp_path
+
+
+def test_extra_evaluations_give_one_warning_protocol_footnotes_and_a_protocol_column(evaluated_again: Path):
+    with pytest.warns(UserWarning) as caught:
+        tables = table.build_tables([evaluated_again])
+    protocol_warnings = [str(w.message) for w in caught if "protocols" in str(w.message)]
+    assert len(protocol_warnings) == 1, protocol_warnings  # was one per configuration and sub-score
+    assert "--protocol latest" in protocol_warnings[0]
+    md = table_export.to_markdown(tables.comparison)
+    header = md.splitlines()[0]
+    assert "/v1/" not in header  # a paper's header: the metric's name; the protocol goes to a footnote
+    assert "fvd64_16f [stand-in] ↓ (3)" in header and "fvd64_16f [stand-in] ↓ (4)" in header
+    assert "(3) fvd64_16f: protocol fvd64_16f/v1/default/i3d-stand-in/32px." in md
+    assert "(4) fvd64_16f: protocol fvd64_16f/v1/default/i3d-stand-in/32px/runs3." in md
+    tex = table_export.to_latex(tables.comparison)
+    assert "/v1/" not in [ln for ln in tex.splitlines() if ln.startswith("generator")][0]
+    text = table_export.to_text(tables.comparison)
+    assert text.splitlines()[0].split()[:3] == ["generator.positional_encoding", "key", "protocol"]
+    assert "fvd64_16f/v1/default/i3d-stand-in/32px/runs3" in text
+
+
+def test_protocol_latest_or_an_id_picks_one_protocol_per_metric(evaluated_again: Path, tmp_path: Path, capsys):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one protocol per metric: nothing kept apart, nothing to warn about
+        latest = table.build_tables([evaluated_again], protocol="latest").comparison
+    assert set(latest["protocol_id"]) == {
+        "fvd64_16f/v1/default/i3d-stand-in/32px/runs3",
+        "consistency128f/v1/default/i3d-stand-in/32px/runs3",
+    }
+    assert sorted(latest.loc[latest["key"] == "fvd64_16f", "mean"]) == [20.5, 20.5]
+    md = table_export.to_markdown(latest)
+    assert "fvd64_16f [stand-in] ↓ |" in md and "Protocols: " in md and "fvd64_16f: fvd64_16f/v1/default/" in md
+
+    with pytest.warns(UserWarning, match="consistency128f"):  # only fvd was chosen; consistency keeps both
+        chosen = table.build_tables([evaluated_again], protocol=["fvd64_16f/v1/default/i3d-stand-in/32px"]).comparison
+    assert set(chosen.loc[chosen["key"] == "fvd64_16f", "protocol_id"]) == {"fvd64_16f/v1/default/i3d-stand-in/32px"}
+    assert sorted(chosen.loc[chosen["key"] == "fvd64_16f", "mean"]) == [10.5, 10.5]
+
+    with pytest.raises(TableError, match=r"--protocol fvd64_16f/v9: no record has this protocol id; ids found: "):
+        table.build_tables([evaluated_again], protocol="fvd64_16f/v9")
+    out = tmp_path / "out" / "r.csv"
+    assert sgvb(["table", str(evaluated_again), "--protocol", "latest", "-o", str(out)]) == 0
+    assert "runs3" in capsys.readouterr().out
+    tidy = pd.read_csv(out)
+    assert len(tidy[tidy["key"] == "fvd64_16f"]) == 8  # the tidy CSV keeps every record; only selected changes
+    assert not tidy.loc[~tidy["protocol_id"].str.endswith("runs3", na=True), "selected"].any()
+
+
+def test_many_seeds_are_summarised_on_the_console_and_kept_in_the_csv(tmp_path: Path):
+    for seed in range(12):
+        make_run(tmp_path, f"seed={seed}", seed=seed, records=(fvd(4, 10.0 + seed),))
+    comparison = table.build_tables([tmp_path]).comparison
+    assert len(comparison["values"].iloc[0].split(";")) == 12  # the CSV keeps every seed
+    text = table_export.to_text(comparison)
+    assert "12 seeds: min 10 (seed 0), max 21 (seed 11); each in the CSV" in text
+    assert max(len(line) for line in text.splitlines()) < 200
+    assert table_export.seed_values_text("0:1;1:2") == "0:1;1:2" and table_export.seed_values_text(float("nan")) == ""
+
+
+def test_plots_label_axis_values_and_draw_kimg_curves_only_with_two_evaluations(tmp_path: Path):
+    for pe in ("acyclic", "none"):
+        for seed in (0, 1):
+            make_run(tmp_path / "runs", f"pe={pe},seed={seed}", pe=pe, seed=seed, records=(fvd(2, 10.0 + seed),))
+    tables = table.build_tables([tmp_path / "runs"])
+    name, ticks = table_plots.axis_values(tables.comparison)
+    assert name == "positional_encoding" and sorted(ticks.values()) == ["acyclic", "none"]  # not 'key=value'
+    written = table_plots.write_plots(tables.tidy, tables.comparison, tmp_path / "plots")
+    assert sorted(p.name for p in written) == ["fvd64_16f_bars.pdf", "fvd64_16f_bars.png"]  # one evaluation: no curve

@@ -21,7 +21,9 @@ def plot_family(table: pd.DataFrame, family: str, stem: Path, title: str) -> lis
     distortions = list(dict.fromkeys(part["distortion"]))
     cols = min(5, len(distortions))
     rows = -(-len(distortions) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(max(4.2, 3.2 * cols), 2.8 * rows + 0.4), squeeze=False, sharey=True, layout="constrained"
+    )  # constrained layout keeps the title inside the figure
     for ax, distortion in zip(axes.flat, distortions):
         d = part[part["distortion"] == distortion]
         for metric, m in d.groupby("metric", sort=False):
@@ -35,8 +37,11 @@ def plot_family(table: pd.DataFrame, family: str, stem: Path, title: str) -> lis
     for ax in axes[:, 0]:
         ax.set_ylabel("(value − floor) / max")
     axes.flat[0].legend(fontsize=7)
-    fig.suptitle(title)
-    fig.tight_layout()
+    import textwrap
+
+    width = fig.get_size_inches()[0]
+    lines = textwrap.wrap(title, width=max(20, int(width * 9)))  # ~9 characters per inch at 10 pt: never clipped
+    fig.suptitle("\n".join(lines), fontsize=10)
     out = []
     for suffix in (".png", ".pdf"):
         path = stem.with_suffix(suffix)

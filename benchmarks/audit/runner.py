@@ -64,6 +64,7 @@ def run_audit(
     detector_path: str | None = None,
     allow_stand_in_detectors: bool = False,
     cache_dir: str | Path | None = None,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Score every (metric, distortion, strength); write the table, summaries and figures to ``out_dir``; return the
     table."""
@@ -88,6 +89,9 @@ def run_audit(
         cache_dir=cache_dir,
     )
 
+    from benchmarks.progress import steps
+
+    counter = steps("audit", len(chosen) * (1 + len(built) * len(strengths)), "evaluations", enabled=progress)
     rows = []
     for metric in chosen:
 
@@ -95,7 +99,10 @@ def run_audit(
             fake = DistortedVideos(
                 source, distortion, name, strength, spans[metric.name], batch_size=distortion_batch, seed=seed
             )
-            return evaluate(metric, fake=fake, **common)
+            record = evaluate(metric, fake=fake, **common)
+            if counter is not None:
+                counter.update(1)
+            return record
 
         floor = score(next(iter(built.values())), "none", 0.0)
         print(
@@ -127,6 +134,8 @@ def run_audit(
         pd.DataFrame(rows, columns=summary.TABLE_COLUMNS).to_csv(
             Path(out_dir) / "audit.partial.csv", index=False
         )  # long runs keep finished metrics
+    if counter is not None:
+        counter.close()
     table = pd.DataFrame(rows, columns=summary.TABLE_COLUMNS)
     write_outputs(table, Path(out_dir))
     (Path(out_dir) / "audit.partial.csv").unlink(missing_ok=True)

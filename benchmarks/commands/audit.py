@@ -37,6 +37,7 @@ def run(cfg: DictConfig | AuditConfig):
         detector_path=settings.detector_path,
         allow_stand_in_detectors=settings.allow_stand_in_detectors,
         cache_dir=settings.cache_dir,
+        progress=settings.progress,
     )
 
 

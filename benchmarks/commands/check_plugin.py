@@ -69,6 +69,25 @@ def _parse_kwargs(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def _not_registered(name: str) -> str:
+    """Close names only when they are close (a typo), else where a plugin's components come from."""
+    import difflib
+
+    from registry.core import canonical
+
+    near = []
+    for kind, registry in REGISTRIES.items():
+        close = difflib.get_close_matches(canonical(name), registry.list(), n=1, cutoff=0.75)
+        near += [f"{kind} '{close[0]}'"] if close else []
+    hint = (
+        f" Did you mean {', '.join(near[:3])}?"
+        if near
+        else " If it is a plugin's: is its package installed in this environment (pip install -e <its folder>) with"
+        " an entry point in an sgvb.* group? `sgvb plugins` lists the installed plugins."
+    )
+    return f"no component is registered as '{name}'.{hint} `sgvb list` shows every name."
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sgvb check-plugin",
@@ -90,12 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         kwargs = _parse_kwargs(args.kwargs)
         kinds = [registry_for(args.kind).kind] if args.kind else [k for k, r in REGISTRIES.items() if args.name in r]
         if not kinds:
-            near = [f"{k} '{s}'" for k, r in REGISTRIES.items() if (s := r.suggest(args.name))]
-            raise ValueError(
-                f"no component is registered as '{args.name}'."
-                + (f" Close: {', '.join(near[:3])}." if near else "")
-                + " `sgvb list` shows every name."
-            )
+            raise ValueError(_not_registered(args.name))
         infos = {kind: REGISTRIES[kind].info(args.name) for kind in kinds}
     if failure:
         return failure.status

@@ -40,16 +40,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pickle", type=Path, help="official network-snapshot-*.pkl (StyleGAN-V)")
     parser.add_argument("out", type=Path, help="output checkpoint (.pt)")
     args = parser.parse_args(argv)
+    import pickle
+
     from benchmarks.errors import one_line_errors
     from benchmarks.records.checkpoint import save_checkpoint
+    from registry.files import check_writable
     from stylegan_v.official import load_network_pkl
 
-    with one_line_errors("convert-checkpoint", known=(FileNotFoundError, ValueError), exit_on_error=False) as failure:
+    known = (FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError, pickle.UnpicklingError)
+    with one_line_errors("convert-checkpoint", known=known, exit_on_error=False) as failure:
+        if args.out.is_dir():
+            raise IsADirectoryError(
+                f"output '{args.out}' is a folder; give the checkpoint's file name, e.g. "
+                f"{args.out / args.pickle.with_suffix('.pt').name}"
+            )
+        check_writable(args.out.parent, "output folder")  # before the pickle is read, not after
         state = converted_state(load_network_pkl(args.pickle))
-    if failure:
-        return failure.status
-    print(save_checkpoint(args.out, state))  # adds the format keys
-    return 0
+        print(save_checkpoint(args.out, state))  # adds the format keys
+    return failure.status
 
 
 if __name__ == "__main__":

@@ -1,13 +1,12 @@
 """``sgvb eval``: evaluate metrics for a run folder, a checkpoint or a folder of generated videos (Hydra front end).
 
 Every evaluation appends one record to ``metric-<name>.jsonl`` of the run folder (or of ``run_dir``)
-through ``metrics.evaluate``; the same record is printed as one JSON line.
+through ``metrics.evaluate``; the console gets progress per metric and side (``progress=false``: none) and one
+summary line per record (value, runs, counts, protocol, kimg, time, and the file holding the full record).
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -122,12 +121,14 @@ def run(cfg: DictConfig | EvalConfig) -> list[dict]:
         num_runs=settings.num_runs,
     )
     records = []
+    _check_outputs_writable(settings, fake)  # a read-only run folder fails now, not after the whole metric
     if fake.videos:
         real = real_side(settings, None)
         fake_ds = videos_dataset(fake.videos, real.resolution)
         for m in metrics:
-            records.append(evaluate(m, fake=fake_ds, real=real, run_dir=settings.run_dir, **common))
-            _print(records[-1])
+            with _progress(settings, m):
+                records.append(evaluate(m, fake=fake_ds, real=real, run_dir=settings.run_dir, **common))
+            _print(records[-1], settings.run_dir)
         return records
 
     from benchmarks.records.checkpoint import load_generator_and_kimg
@@ -147,39 +148,75 @@ def run(cfg: DictConfig | EvalConfig) -> list[dict]:
         out_dir = settings.run_dir if settings.run_dir is not None else run_folder_of(ckpt)
         for m in metrics:
             generator = with_noise_mode(G, noise=settings.noise, seed=settings.seed)
-            records.append(
-                evaluate(m, fake=generator, real=real, run_dir=out_dir, kimg=kimg, checkpoint=str(ckpt), **common)
-            )
-            _print(records[-1])
+            with _progress(settings, m, kimg=kimg if len(checkpoints) > 1 else None):
+                records.append(
+                    evaluate(m, fake=generator, real=real, run_dir=out_dir, kimg=kimg, checkpoint=str(ckpt), **common)
+                )
+            _print(records[-1], out_dir)
         del G
     return records
 
 
-def _print(record: dict) -> None:
-    p = record["protocol"]
-    flag = " [STAND-IN DETECTOR]" if p.get("stand_in") else ""
-    std = f" ± {record['value_std']:.4f} over {p['num_runs']} runs" if "value_std" in record else ""
-    counts = ", ".join(f"{c['used']}/{c['requested']} {what}" for what, c in p.get("counts", {}).items())
-    fewer = " [FEWER THAN ITS NAME STATES]" if p.get("fewer_than_name") else ""
-    print(
-        f"{record['metric']} = {record['value']:.4f}{std}{flag}{fewer}  "
-        f"({counts}; {p.get('protocol_id')}; kimg {record['kimg']}, "
-        f"{record['wall_time_s']:.1f}s)",
-        file=sys.stderr,
+def _check_outputs_writable(settings: EvalConfig, fake: Any) -> None:
+    """Every folder the metric records will be appended in can take a file (``registry.files.check_writable``)."""
+    from registry.files import check_writable
+
+    folders = {settings.run_dir} if settings.run_dir is not None else set()
+    if settings.run_dir is None and not fake.videos:
+        folders |= {run_folder_of(ckpt) for ckpt in checkpoints_to_evaluate(fake)} - {None}
+    for folder in folders:
+        check_writable(Path(folder).expanduser(), "run folder")
+
+
+def _progress(settings: EvalConfig, metric: Any, kimg: float | None = None):
+    """Progress of one metric's evaluation (``benchmarks.progress``), or nothing with ``progress=false``."""
+    import contextlib
+
+    from benchmarks.progress import MetricProgress
+    from metrics import build_metric
+    from metrics.base import reporting_progress
+
+    if not settings.progress:
+        return contextlib.nullcontext()
+    built = build_metric(
+        {k: v for k, v in metric.items() if k != "detector_path"} if isinstance(metric, dict) else metric
     )
-    print(json.dumps(record))
+    label = built.name + (f" @ kimg {kimg:g}" if kimg is not None else "")
+    return reporting_progress(MetricProgress(built, num_runs=settings.num_runs, label=label))
+
+
+def summary_line(record: dict, record_dir: Any = None) -> str:
+    """One line for a record: value (mean ± std over runs), flags, counts, protocol id, kimg, time, and its file."""
+    from metrics.records import metric_file
+
+    p = record["protocol"]
+    flag = " [stand-in detector]" if p.get("stand_in") else ""
+    std = f" ± {record['value_std']:.4g} over {p['num_runs']} runs" if "value_std" in record else ""
+    counts = ", ".join(f"{c['used']}/{c['requested']} {what}" for what, c in p.get("counts", {}).items())
+    fewer = " [fewer than its name states]" if p.get("fewer_than_name") else ""
+    kimg = f"kimg {record['kimg']:g}; " if record.get("kimg") is not None else ""
+    where = f" -> {metric_file(record_dir, record['metric'])}" if record_dir is not None else ""
+    return (
+        f"{record['metric']} = {record['value']:.4f}{std}{flag}{fewer}  "
+        f"({counts}; {p.get('protocol_id')}; {kimg}{record['wall_time_s']:.1f}s){where}"
+    )
+
+
+def _print(record: dict, record_dir: Any = None) -> None:
+    print(summary_line(record, record_dir), flush=True)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 def main(cfg: DictConfig) -> int:
+    from pickle import UnpicklingError  # an unsafe pickle refused by the safe reader
+
     from benchmarks.errors import one_line_errors
     from metrics import WeightsError
     from registry import RegistryError
 
     # bad options, data or weights (missing, wrong checksum, not the metric's kind): one line, details in a log
-    with one_line_errors(
-        "eval", known=(ValueError, TypeError, FileNotFoundError, RegistryError, WeightsError), log_dir=cfg.run_dir
-    ):
+    known = (ValueError, TypeError, FileNotFoundError, RegistryError, WeightsError, UnpicklingError)
+    with one_line_errors("eval", known=known, log_dir=cfg.run_dir):
         run(typed_settings(cfg, EvalConfig))
     return 0
 

@@ -10,6 +10,7 @@ Frames are rendered ``chunk_size`` at a time, so memory does not grow with ``num
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,9 @@ from registry import RegistryError
 
 DEFAULTS = SampleConfig  # every option's default, written once in the schema (the CLI and the Python API share them)
 
-# bad options, missing or unreadable checkpoints, a checkpoint naming a component nothing registers (a missing plugin)
-KNOWN_ERRORS = (FileNotFoundError, ValueError, RegistryError)
+# bad options, missing or unreadable checkpoints, a checkpoint naming a component nothing registers (a missing plugin),
+# an unsafe pickle refused by the safe reader
+KNOWN_ERRORS = (FileNotFoundError, ValueError, RegistryError, pickle.UnpicklingError)
 
 
 def sample_videos(
@@ -60,6 +62,8 @@ def sample_videos(
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("seeds is empty: give at least one, e.g. seeds=[0]")
+    if num_videos is not None and noise == "default":
+        seeds = videos_of(seeds, int(num_videos))
     path = resolve_checkpoint_path(checkpoint)
     device = resolve_device(device)
     G = load_generator(path, device=device, ema=ema)
@@ -110,6 +114,20 @@ def sample_videos(
         target.parent.mkdir(parents=True, exist_ok=True)
         written.append(write_video(target, video_grid(torch.cat(videos)), fps))
     return written
+
+
+def videos_of(seeds: list[int], num_videos: int) -> list[int]:
+    """The seeds of ``num_videos`` videos (noise=default): the first ``num_videos`` of ``seeds``, or ``num_videos``
+    consecutive seeds from a single one (``seeds=[7] num_videos=3``: 7, 8, 9); anything else is refused."""
+    if num_videos < 1:
+        raise ValueError(f"num_videos={num_videos}: give at least 1")
+    if len(seeds) >= num_videos:
+        return seeds[:num_videos]
+    if len(seeds) == 1:
+        return list(range(seeds[0], seeds[0] + num_videos))
+    raise ValueError(
+        f"num_videos={num_videos} but seeds lists {len(seeds)}: give {num_videos} seeds, or one seed to count from"
+    )
 
 
 def preview_file(out_dir: Path, fmt: str, preview_path: str | Path | None = None) -> Path:

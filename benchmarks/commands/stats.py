@@ -26,18 +26,24 @@ def run(cfg: DictConfig | StatsConfig):
     if not settings.dataset or not settings.dataset.get("_name_"):
         raise EvalConfigError("no dataset: pass dataset=<frames|mp4|synthetic> dataset.path=...")
     real = build_at_own_resolution(dataset_spec(settings.dataset, None), "dataset")
-    ref = reference_statistics(
-        settings.metric,
-        real=real,
-        device=resolve_device(settings.device),
-        detector_path=settings.detector_path,
-        seed=settings.seed,
-        batch_size=settings.batch_size,
-        mode=settings.mode,
-        allow_stand_in_detectors=settings.allow_stand_in_detectors,
-        cache_dir=settings.cache_dir,
-        allow_fewer=settings.allow_fewer,
-    )
+    from pathlib import Path
+
+    from registry.files import check_writable
+
+    check_writable(Path(settings.out).expanduser().parent, "output folder")  # before the statistics, not after
+    with _progress(settings):
+        ref = reference_statistics(
+            settings.metric,
+            real=real,
+            device=resolve_device(settings.device),
+            detector_path=settings.detector_path,
+            seed=settings.seed,
+            batch_size=settings.batch_size,
+            mode=settings.mode,
+            allow_stand_in_detectors=settings.allow_stand_in_detectors,
+            cache_dir=settings.cache_dir,
+            allow_fewer=settings.allow_fewer,
+        )
     path = ref.save(settings.out)
     counts = ", ".join(f"{c['used']}/{c['requested']} {what}" for what, c in ref.counts.items())
     print(
@@ -46,6 +52,20 @@ def run(cfg: DictConfig | StatsConfig):
     )
     print(path)
     return ref
+
+
+def _progress(settings: StatsConfig):
+    """The real side's progress (rate, ETA; ``benchmarks.progress``), or nothing with ``progress=false``."""
+    import contextlib
+
+    from benchmarks.progress import MetricProgress
+    from metrics.base import reporting_progress
+    from metrics.evaluation import split_detector_path
+
+    if not settings.progress:
+        return contextlib.nullcontext()
+    metric, _ = split_detector_path(settings.metric, None)
+    return reporting_progress(MetricProgress(metric))
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="stats")

@@ -6,7 +6,8 @@ a config that does not compose (``hydra_setup.run_command``), a configuration th
 run folder, and a failed run with where its traceback is (the run's ``log.txt``, written by the job);
 ``SGVB_TRACEBACK=1`` (or ``hydra.verbose=true``) shows the full traceback instead. In a multirun (``-m``) a
 failed job is recorded in its ``status.json`` and the sweep goes on with the next job; a job whose run folder
-another live process holds is skipped and reported.
+another live process holds is skipped and reported. A run stopped by SIGTERM/SIGUSR2 (``training.preemption``)
+prints one ``interrupted`` line and exits with 128 + the signal (143 for SIGTERM), after its checkpoint.
 """
 
 from __future__ import annotations
@@ -29,9 +30,18 @@ def main(cfg: DictConfig) -> int:
     from hydra.types import RunMode
 
     from benchmarks.config.training import ConfigError, train_config
-    from benchmarks.errors import EXIT_CODE, error_line, first_line, tracebacks_requested, write_details
+    from benchmarks.errors import (
+        EXIT_CODE,
+        disk_error_message,
+        error_line,
+        first_line,
+        is_disk_error,
+        tracebacks_requested,
+        write_details,
+    )
     from benchmarks.records.run_folder import RunFolderBusy
     from benchmarks.training.job import failure_log, resolve_run_dir, train
+    from benchmarks.training.preemption import TrainingInterrupted
 
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
@@ -41,6 +51,8 @@ def main(cfg: DictConfig) -> int:
         run_dir = resolve_run_dir(config)
         train(config, run_dir)
         return 0
+    except TrainingInterrupted as exc:  # a signal: checkpoint written, status.json says interrupted
+        status, line = exc.exit_status, error_line("train", first_line(exc), label="interrupted")
     except RunFolderBusy as exc:  # another process's folder: nothing is written into it
         details = write_details(exc, "train", None)
         status, line = (
@@ -55,6 +67,8 @@ def main(cfg: DictConfig) -> int:
         details = log if log is not None else write_details(exc, "train", None)
         if isinstance(exc, ConfigError):  # a user error: the shape and status of every command's
             status, line = EXIT_CODE, error_line("train", first_line(exc), details=details)
+        elif is_disk_error(exc):  # a full or read-only disk: the file and the OS error
+            status, line = EXIT_CODE, error_line("train", disk_error_message(exc), details=details)
         else:
             label = "job failed" if multirun else "failed"
             message = f"{type(exc).__name__}: {first_line(exc)}"

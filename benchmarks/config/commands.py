@@ -23,7 +23,7 @@ class MetricRunSettings:
         None  # a dataset option (dataset=frames dataset.path=...); its resolution null = the data's own frame size
     )
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    seed: int = 0
+    seed: int = 0  # draws the real clip offsets and the generator's latents (num_runs derives one seed per run)
     mode: str = "default"  # default | official (StyleGAN-V-compatible: 1/N covariance, official selection RNG)
     batch_size: Optional[int] = (
         None  # videos (FVD, consistency) or frames (FID) per detector call; null = StyleGAN-V's per-resolution table
@@ -38,6 +38,7 @@ class MetricRunSettings:
     # true computes it and the record says so
     allow_fewer: bool = False
     cache_dir: Optional[str] = None  # real-data statistics cache (null = ~/.cache/sgvb/stats or $SGVB_CACHE_DIR/stats)
+    progress: bool = True  # a bar per metric and side (rate, ETA) on stderr; one line per step when not a terminal
 
 
 @dataclass
@@ -49,7 +50,7 @@ class FakeSource:
         None  # one checkpoint file (ckpt-<kimg>.pt) or an official network pickle (.pkl, uses its G_ema)
     )
     videos: Optional[str] = None  # a folder or .zip of generated videos (frames layout or video files)
-    all_checkpoints: bool = False
+    all_checkpoints: bool = False  # every checkpoint of fake.run_dir (oldest first), not only the newest
     ema: bool = True  # G_ema (as in training-time evaluation); false = the raw G
 
 
@@ -147,6 +148,7 @@ class AuditConfig:
     detector_path: Optional[str] = None
     allow_stand_in_detectors: bool = False
     cache_dir: Optional[str] = None  # real-statistics cache: the reference half's features are computed once per metric
+    progress: bool = True  # one progress line per audit step (metric x distortion x strength) on stderr
 
 
 class SettingsError(ValueError):

@@ -168,7 +168,56 @@ def train_config(cfg: Any) -> TrainConfig:
         raise ConfigError(f"config{where} cannot be read: {str(exc).splitlines()[0]}") from None
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"expected a config composed from 'train' (train_schema), got {type(config).__name__}")
+    check_ranges(config)
     return config
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# key: (test, what the key must be); 'auto' strings are checked where they are resolved
+_RANGES: dict[str, tuple[Any, str]] = {
+    "trainer.total_kimg": (lambda v: v > 0, "> 0 (thousands of frames to train)"),
+    "trainer.kimg_per_tick": (lambda v: v > 0, "> 0"),
+    "trainer.snapshot_kimg": (lambda v: v >= 0, ">= 0 (0: a snapshot at the end only)"),
+    "trainer.eval_kimg": (lambda v: v >= 0, ">= 0 (0: an evaluation at the end only)"),
+    "trainer.keep_checkpoints": (lambda v: v >= 0, ">= 0 (0: keep all)"),
+    "trainer.batch_size": (lambda v: v >= 1, ">= 1"),
+    "trainer.batch_gpu": (lambda v: v >= 1, ">= 1"),
+    "trainer.g_lr": (lambda v: v > 0, "> 0"),
+    "trainer.d_lr": (lambda v: v > 0, "> 0"),
+    "trainer.betas": (lambda v: len(v) == 2 and all(_number(b) and 0 <= b < 1 for b in v), "two numbers in [0, 1)"),
+    "trainer.g_reg_interval": (lambda v: v is None or v >= 1, ">= 1 or null"),
+    "trainer.r1_gamma": (lambda v: v == "auto" or (_number(v) and v >= 0), "'auto' or a number >= 0"),
+    "trainer.r1_interval": (lambda v: v >= 0, ">= 0 (0: no R1)"),
+    "trainer.ema_kimg": (lambda v: v == "auto" or (_number(v) and v >= 0), "'auto' or a number >= 0"),
+    "trainer.num_workers": (lambda v: v >= 0, ">= 0"),
+    "trainer.max_num_frames": (lambda v: v >= 1, ">= 1"),
+    "trainer.stage_kimg": (lambda v: all(_number(k) and k >= 0 for k in v.values()), "budgets >= 0"),
+    "samples.videos": (lambda v: v >= 0, ">= 0"),
+    "samples.frames": (lambda v: v >= 1, ">= 1"),
+    "samples.long_frames": (lambda v: v >= 0, ">= 0 (0: no long video)"),
+    "samples.fps": (lambda v: v > 0, "> 0"),
+    "seed": (lambda v: v >= 0, ">= 0"),
+    "nproc": (lambda v: v >= 1, ">= 1"),
+    "cpu_threads": (lambda v: v is None or v >= 1, ">= 1 or null"),
+}
+
+
+def check_ranges(config: TrainConfig) -> None:
+    """Refuse, in one line naming the key, a value the harness cannot train with (``trainer.total_kimg=-5``): before
+    any folder or file is created."""
+    for key, (test, want) in _RANGES.items():
+        value: Any = config
+        for part in key.split("."):
+            value = getattr(value, part)
+        try:
+            ok = bool(test(value))
+        except (TypeError, AttributeError):
+            ok = False
+        if not ok:
+            raise ConfigError(f"config '{key}' = {value!r}: must be {want}")
 
 
 def register_schemas() -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.data.base import DatasetError
-from benchmarks.data.frames import FramesDataset
+from benchmarks.data.frames import FramesDataset, bit_depth, to_rgb8
 from benchmarks.data.video_files import VideoFilesDataset
 from benchmarks.errors import one_line_errors
 
@@ -36,6 +36,7 @@ class VideoScan:
     name: str
     length: int
     sizes: Counter = field(default_factory=Counter)
+    depths: Counter = field(default_factory=Counter)  # bits per channel as stored -> frames
     errors: list[str] = field(default_factory=list)
     digest: str = ""
 
@@ -65,9 +66,12 @@ def scan_video(dataset, i: int) -> VideoScan:
     scan = VideoScan(name=dataset.video_name(i), length=dataset.video_length(i))
     digest = hashlib.sha256()
     for k, image in dataset.raw_frames(i, scan.errors):
-        a = np.asarray(
-            image if image.mode == "RGB" else image.convert("RGB")
-        )  # frames datasets already give RGB: no copy
+        scan.depths[bit_depth(image)] += 1
+        try:
+            a = np.asarray(to_rgb8(image))  # what training reads (an RGB frame: no copy)
+        except ValueError as exc:
+            scan.errors.append(f"frame {k} of video '{scan.name}': {exc}")
+            continue
         scan.sizes[(a.shape[1], a.shape[0])] += 1
         digest.update(np.asarray(a.shape, dtype=np.int64).tobytes())
         digest.update(a.tobytes())
@@ -130,6 +134,11 @@ class CheckReport:
             "frame sizes: "
             + ", ".join(f"{w}x{h} ({n} frames)" for (w, h), n in sizes.most_common(4))
             + (f", ... {len(sizes) - 4} more" if len(sizes) > 4 else ""),
+            "bit depth: "
+            + ", ".join(
+                f"{bits}-bit ({n} frames{'; scaled to 8 bits' if bits == 16 else ''})"
+                for bits, n in sorted(sum((s.depths for s in self.scans), Counter()).items())
+            ),
         ]
         lines += [f"ERROR {e}" for e in self.errors] + [f"warning {w}" for w in self.warnings]
         lines.append(

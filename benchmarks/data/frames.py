@@ -26,7 +26,7 @@ from benchmarks.data.base import (
 from registry import DATASETS
 from registry.files import user_cache_dir
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 LAYOUT_HELP = (
     "expected one sub-folder of frames per video: '<video>/<frame>.jpg' (or .png), optionally all under one "
     "top-level folder: '<top>/<video>/<frame>.jpg'"
@@ -167,11 +167,12 @@ class FramesDataset(VideoDataset):
             ) from exc
 
     def raw_frames(self, i: int, errors: list[str]):
-        """Yield ``(k, PIL image)`` for every frame of video ``i`` as stored; unreadable frames go to ``errors``."""
+        """Yield ``(k, PIL image)`` for every frame of video ``i`` as stored (its own mode: ``to_rgb8`` gives what
+        training reads, ``bit_depth`` says how many bits it has); unreadable frames go to ``errors``."""
         video = self._videos[i]
         for k, frame in enumerate(self.frame_names(i)):
             try:
-                yield k, self._load_image(video, frame, k)
+                yield k, self._open_image(video, frame, k)
             except DatasetError as exc:
                 errors.append(str(exc))
 
@@ -186,6 +187,16 @@ class FramesDataset(VideoDataset):
         return self._zip
 
     def _load_image(self, video: str, frame: str, index: int) -> Image.Image:
+        """The frame as 8-bit RGB (16-bit frames scaled, not clipped: ``to_rgb8``)."""
+        image = self._open_image(video, frame, index)
+        try:
+            return to_rgb8(image)
+        except ValueError as exc:
+            member = self._member(video, frame)
+            where = f"'{member}' in '{self.path}'" if self._is_zip else f"'{self.path / member}'"
+            raise DatasetError(f"frame {index} ('{frame}') of video '{video}': {where}: {exc}") from None
+
+    def _open_image(self, video: str, frame: str, index: int) -> Image.Image:
         member = self._member(video, frame)
         where = f"'{member}' in '{self.path}'" if self._is_zip else f"'{self.path / member}'"
         try:
@@ -195,7 +206,7 @@ class FramesDataset(VideoDataset):
                 data = (self.path / member).read_bytes()
             image = Image.open(io.BytesIO(data))
             image.load()
-            return image.convert("RGB")
+            return image
         except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError ... for bad files
             raise DatasetError(
                 f"cannot read frame {index} ('{frame}') of video '{video}': {where} is unreadable or corrupt "
@@ -211,6 +222,34 @@ class FramesDataset(VideoDataset):
         if self._zip is not None:
             self._zip.close()
             self._zip = None
+
+
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # PNG/TIFF 16-bit grey; "I" as PIL may widen it
+
+
+def bit_depth(image: Image.Image) -> int:
+    """Bits per channel of a frame as stored: 16 for 16-bit grey PNG/TIFF (``I;16``, ``I``), 32 for float, else 8
+    (1 for bilevel)."""
+    if image.mode in SIXTEEN_BIT_MODES:
+        return 16
+    return {"F": 32, "1": 1}.get(image.mode, 8)
+
+
+def to_rgb8(image: Image.Image) -> Image.Image:
+    """8-bit RGB of any frame: 16-bit values are scaled (v * 255 / 65535, rounded), never clipped at 255 as PIL's
+    ``convert("RGB")`` does (a mid-grey 16-bit frame read as white); palette, RGBA, LA and the 8-bit modes go
+    through PIL's conversion, which is right for them. Float frames (no defined range) are refused."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in SIXTEEN_BIT_MODES:
+        values = np.asarray(image, dtype=np.int64)
+        if values.min() < 0 or values.max() > 65535:
+            raise ValueError(f"{image.mode} frame holds values outside 0..65535 ({values.min()}..{values.max()})")
+        grey = ((values * 255 + 32767) // 65535).astype(np.uint8)
+        return Image.fromarray(np.repeat(grey[..., None], 3, axis=-1))
+    if image.mode == "F":
+        raise ValueError("a floating-point frame has no defined range; convert it to 8- or 16-bit images first")
+    return image.convert("RGB")
 
 
 def quick_check_marker(fingerprint: str) -> Path:

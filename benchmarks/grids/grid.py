@@ -46,7 +46,7 @@ from benchmarks.records.run_records import RUN_INFO, STATUS, read_status, write_
 
 CONFIG_MODULE = "benchmarks.conf"
 TRAIN_CONFIG = "train"
-STATES = ("done", "failed", "running", "held", "new")  # "running" on disk before a launch = interrupted: it resumes;
+STATES = ("done", "failed", "running", "interrupted", "held", "new")  # running/interrupted before a launch: it resumes;
 # "held" = another live process trains in the folder right now: the grid skips it and says so
 
 
@@ -90,6 +90,7 @@ class Job:
     run_dir: Path
     state: str = "new"
     error: str | None = None
+    dataset_path: str | None = None  # the job's dataset.path, when its dataset reads files
 
     def refresh(self) -> "Job":
         status = read_status(self.run_dir)
@@ -255,7 +256,16 @@ def _compose_job(name: str, loader: Any, cfg: Any, index: int, overrides: list[s
     )
     with read_write(job_cfg.hydra.runtime), open_dict(job_cfg.hydra.runtime):
         job_cfg.hydra.runtime.output_dir = str(output_dir.absolute())
-    return Job(index=index, overrides=overrides, run_dir=job_run_dir(job_cfg)).refresh()
+    path = OmegaConf.select(job_cfg, "dataset.path", default=None)
+    return Job(
+        index=index, overrides=overrides, run_dir=job_run_dir(job_cfg), dataset_path=None if path is None else str(path)
+    ).refresh()
+
+
+def missing_data(plan: GridPlan) -> list[str]:
+    """The jobs' ``dataset.path`` values that do not exist (each such job would fail as it starts)."""
+    paths = dict.fromkeys(job.dataset_path for job in plan.jobs if job.dataset_path)
+    return [p for p in paths if not Path(p).expanduser().exists()]
 
 
 def format_plan(plan: GridPlan) -> str:
@@ -411,15 +421,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.name is None:
         print("grids: " + ", ".join(available_grids()))
         return 0
+    from benchmarks.config import hydra_setup
     from benchmarks.tables import TableError
     from benchmarks.tables.selection import parse_select
 
     with one_line_errors("grid", known=(GridError, TableError), exit_on_error=False) as failure:
         parse_select(args.select)  # a bad --select fails before any job runs
+        args.overrides = hydra_setup.quote_paths(args.overrides)  # a path holding '=' (a grid job's folder) as typed
         plan = plan_grid(args.name, args.overrides)
     if failure:
         return failure.status
     print(format_plan(plan))
+    missing = missing_data(plan)
+    if missing:
+        print(
+            f"sgvb grid: error: dataset.path {', '.join(repr(p) for p in missing)} does not exist: every job reading "
+            "it would fail (give dataset.path=<your data>; `sgvb prepare` or `sgvb convert` makes one)",
+            file=sys.stderr,
+        )
+        return 2
     if args.dry_run:
         return 0
     results_dir = Path(args.results) if args.results else Path("results") / args.name

@@ -5,7 +5,7 @@
       results_comparison.csv   one row per configuration x headline key: n, mean, std, interval, per-seed values
       results_subscores.csv    the same for sub-scores (consistency short/long/loop/drift ...)
       results.md, results.tex  the comparison as Markdown and LaTeX (booktabs)
-      samples/<job>.gif        each job's latest sample grid
+      samples/<job>.gif        each job's latest sample grid, enlarged (nearest pixel) to at least 256 px
       plots/<key>_vs_kimg.{png,pdf}, plots/<key>_bars.{png,pdf}   (benchmarks.tables.plots)
       plots/<job>--<metric>.png   each metric's own plot at the selected checkpoint (e.g. consistency curves)
       consistency.png          self-similarity profiles of every configuration (mean over seeds) against real videos
@@ -46,7 +46,7 @@ def write_results(
         label = labels.get(Path(run_dir), Path(run_dir).name)
         gifs = sorted((Path(run_dir) / "samples").glob("*.gif"), key=lambda p: (p.stat().st_mtime, p.name))
         if gifs:
-            _copy(gifs[-1], results_dir / "samples" / f"{label}.gif")
+            upscaled_gif(gifs[-1], results_dir / "samples" / f"{label}.gif")
     chosen = tidy[tidy["selected"] & tidy["artifacts"].notna()].drop_duplicates(["run_dir", "metric", "artifacts"])
     for _, row in chosen.iterrows():
         plot = json.loads(row["artifacts"]).get("plot")
@@ -106,6 +106,34 @@ def plot_consistency(tidy: pd.DataFrame, comparison: pd.DataFrame, path: Path) -
         fig.savefig(handle, dpi=100, format="png")
     plt.close(fig)
     return path
+
+
+MIN_GIF_SIZE = 256  # a tiny model's 32x32 sample grid is enlarged to be seen on a slide
+
+
+def upscaled_gif(src: Path, dst: Path, min_size: int = MIN_GIF_SIZE) -> Path:
+    """Copy a GIF, enlarged by a whole factor (nearest pixel: no new detail) until its shorter side is >= min_size;
+    frame timing and looping kept. An unreadable GIF is copied as it is."""
+    import math
+
+    from PIL import Image, ImageSequence
+
+    try:
+        with Image.open(src) as image:
+            factor = max(1, math.ceil(min_size / max(1, min(image.size))))
+            if factor == 1:
+                return _copy(src, dst)
+            frames = [
+                f.convert("RGB").resize((f.width * factor, f.height * factor), Image.NEAREST)
+                for f in ImageSequence.Iterator(image)
+            ]
+            durations = [f.info.get("duration", image.info.get("duration", 40)) for f in ImageSequence.Iterator(image)]
+            loop = image.info.get("loop", 0)
+    except OSError:
+        return _copy(src, dst)
+    with atomic_open(dst) as handle:
+        frames[0].save(handle, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=loop)
+    return dst
 
 
 def _copy(src: Path, dst: Path) -> Path:

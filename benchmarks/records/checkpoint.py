@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import random
 import re
 from collections.abc import Mapping, Sequence
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from registry.files import atomic_open
+from registry.files import atomic_open, naming
 
 FORMAT = "sgvb-checkpoint"
 FORMAT_VERSION = 1
@@ -149,8 +150,31 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     """Write atomically: temp file in the same folder, fsync, then ``os.replace``."""
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **state}
     with atomic_open(path) as handle:
-        torch.save(payload, handle)
+        sink = _WriteErrors(handle)
+        try:
+            torch.save(payload, sink)
+        except RuntimeError:
+            if sink.error is not None:  # torch reports a full disk as "unexpected pos": the OS error, naming the file
+                raise naming(sink.error, path) from None
+            raise
     return Path(path)
+
+
+class _WriteErrors:
+    """A file handle that keeps the ``OSError`` of a failed write (torch.save turns it into a RuntimeError)."""
+
+    def __init__(self, handle: Any):
+        self.handle, self.error = handle, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.handle.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.handle.flush()
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
@@ -160,8 +184,16 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
         raise FileNotFoundError(f"checkpoint '{path}' does not exist")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # truncated zip, unpickling refusal, ...
-        raise ValueError(f"checkpoint '{path}' cannot be read ({type(exc).__name__}: {exc})") from exc
+    except pickle.UnpicklingError as exc:  # torch's advice to load with weights_only=False is never passed on
+        reason = refusal_reason(exc)
+        if "global" not in reason.lower():  # not an object refused: a broken file
+            raise ValueError(f"checkpoint '{path}' cannot be read (UnpicklingError: {reason})") from None
+        raise ValueError(
+            f"checkpoint '{path}' was refused by the safe (weights-only) reader: {reason}; sgvb never "
+            "loads a file that way (an official network .pkl is read by its own safe reader)"
+        ) from None
+    except Exception as exc:  # truncated zip, ...
+        raise ValueError(f"checkpoint '{path}' cannot be read ({type(exc).__name__}: {first_line_of(exc)})") from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"'{path}' is not an sgvb checkpoint (no format='{FORMAT}' field)")
     if state.get("format_version", 0) > FORMAT_VERSION:
@@ -170,6 +202,20 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
             f"this sgvb reads up to {FORMAT_VERSION}: upgrade sgvb"
         )
     return state
+
+
+def first_line_of(exc: BaseException) -> str:
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+
+
+def refusal_reason(exc: BaseException) -> str:
+    """What the weights-only unpickler refused (``Unsupported global: GLOBAL posix.system``), without its advice."""
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:
+        after = text.split("WeightsUnpickler error:", 1)[1]
+        line = next((ln.strip() for ln in after.splitlines() if ln.strip()), "")
+        return line.split(" was not an allowed global")[0] or "unreadable"
+    return next((ln.strip() for ln in text.splitlines() if ln.strip() and "weights_only" not in ln), "unreadable")
 
 
 def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:

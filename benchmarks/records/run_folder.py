@@ -3,7 +3,7 @@
     <run_dir>/
       config.yaml          the composed config of the first start (never rewritten by a resume)
       run.json             provenance: versions, device, seed, components, identity, resume history
-      status.json          {state: running | done | failed, error, kimg, updated}
+      status.json          {state: running | done | failed | interrupted, error, kimg, updated[, signal]}
       stats.jsonl          one JSON line per tick
       log.txt, events.out.tfevents.*   console log, TensorBoard
       checkpoints/         ckpt-<kimg>.pt (see ``checkpoint.checkpoint_name``), best.json
@@ -45,7 +45,7 @@ from benchmarks.records.run_records import (
     read_status,
     write_status,
 )
-from registry.files import TEMP_GLOB, atomic_write_text
+from registry.files import TEMP_GLOB, append_whole, atomic_write_text
 
 __all__ = [
     "CONFIG",
@@ -257,16 +257,16 @@ class RunFolder:
         if self.writer:
             run_records.write_best(self.path, best)
 
-    def set_status(self, state: str, *, kimg: float, error: str | None = None) -> None:
+    def set_status(self, state: str, *, kimg: float, error: str | None = None, signal: str | None = None) -> None:
         if self.writer:
-            write_status(self.path, state, kimg=kimg, error=error)
+            write_status(self.path, state, kimg=kimg, error=error, signal=signal)
 
     def append_stats(self, record: dict[str, Any]) -> None:
-        """One JSON line per tick; a single ``write`` so a kill leaves whole lines only (at worst the last is cut)."""
+        """One JSON line per tick, whole or not at all (``append_whole``: a full disk leaves no fragment; a kill at
+        worst cuts the last line, which a resume's ``rewind_logs`` drops)."""
         if not self.writer:
             return
-        with open(self.path / STATS, "a") as f:
-            f.write(json.dumps(record, default=float) + "\n")
+        append_whole(self.path / STATS, (json.dumps(record, default=float) + "\n").encode(), fsync=False)
         tb = self.tensorboard()
         step = int(round(record.get("kimg", 0) * 1000))
         for key, value in record.items():

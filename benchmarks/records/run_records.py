@@ -29,7 +29,7 @@ LOG = "log.txt"  # the console log, and the traceback of a failed run
 CHECKPOINTS = "checkpoints"
 BEST = f"{CHECKPOINTS}/best.json"
 HYDRA_CONFIG = ".hydra/config.yaml"  # Hydra's copy: all a job that failed before writing config.yaml has
-STATES = ("running", "done", "failed")
+STATES = ("running", "done", "failed", "interrupted")  # interrupted: stopped by a signal with a checkpoint
 
 
 class RunRecordWarning(UserWarning):
@@ -115,20 +115,23 @@ def write_run_info(run_dir: str | os.PathLike, info: RunInfo) -> None:
 # ----------------------------------------------------------------------------------------- status.json
 @dataclass(frozen=True, kw_only=True)
 class Status:
-    """``status.json``: ``state`` (running | done | failed) and ``kimg`` are required; ``error`` says why it failed."""
+    """``status.json``: ``state`` (running | done | failed | interrupted) and ``kimg`` are required; ``error`` says why
+    it failed; ``signal`` names the signal that interrupted it (SIGTERM, SIGUSR2)."""
 
     state: str
     error: str | None = None
     kimg: float
     updated: str | None = None
     traceback: str | None = None  # ``sgvb grid``: a job that failed outside the harness, with its traceback
+    signal: str | None = None  # the signal an interrupted run stopped on
 
     REQUIRED = ("state", "kimg")
 
     def as_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
-        if out["traceback"] is None:
-            del out["traceback"]
+        for key in ("traceback", "signal"):
+            if out[key] is None:
+                del out[key]
         return out
 
 
@@ -144,11 +147,19 @@ def read_status(run_dir: str | os.PathLike) -> Status | None:
 
 
 def write_status(
-    run_dir: str | os.PathLike, state: str, *, kimg: float, error: str | None = None, traceback: str | None = None
+    run_dir: str | os.PathLike,
+    state: str,
+    *,
+    kimg: float,
+    error: str | None = None,
+    traceback: str | None = None,
+    signal: str | None = None,
 ) -> None:
     if state not in STATES:
         raise ValueError(f"run state must be one of {STATES}, got {state!r}")
-    status = Status(state=state, error=error, kimg=round(float(kimg), 6), updated=now_iso(), traceback=traceback)
+    status = Status(
+        state=state, error=error, kimg=round(float(kimg), 6), updated=now_iso(), traceback=traceback, signal=signal
+    )
     atomic_write_json(Path(run_dir) / STATUS, status.as_dict())
 
 

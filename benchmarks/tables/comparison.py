@@ -120,6 +120,7 @@ def comparison_tables(
     axes = configuration_axes(tidy)
     selected = tidy[tidy["selected"] & tidy["key"].notna()]
     rows: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+    apart: dict[str, set[str]] = {}  # key -> protocols kept apart somewhere (one summary warning at the end)
     for group, runs in tidy.groupby("group", sort=False):
         runs = _one_value_per_seed(runs, f"configuration {group}")
         per_run = runs.drop_duplicates("run_dir")
@@ -131,11 +132,7 @@ def comparison_tables(
         chosen = selected[selected["run_dir"].isin(per_run["run_dir"])]
         parts = list(chosen.groupby(["metric", "key", "protocol_id", "stand_in"], sort=False))
         for key, kept in _kept_apart(parts).items():
-            warnings.warn(
-                f"configuration {group}: '{key}' was measured under {len(kept)} protocols, kept apart: "
-                + ", ".join(kept),
-                stacklevel=2,
-            )
+            apart.setdefault(key, set()).update(kept)
         for headline in (True, False):
             mine = [(k, part) for k, part in parts if bool(part["headline"].iloc[0]) == headline]
             if not mine:
@@ -168,6 +165,16 @@ def comparison_tables(
                         "_by_seed": values,
                     }
                 )
+    if apart:
+        headline = sorted(k for k in apart if k in set(selected.loc[selected["headline"].astype(bool), "key"]))
+        shown = headline or sorted(apart)
+        protocols = sorted({p for k in shown for p in apart[k]})
+        warnings.warn(
+            f"{len(apart)} metric key(s) ({', '.join(shown[:4])}{', ...' if len(shown) > 4 else ''}) were measured "
+            f"under several protocols, kept apart in separate rows ({'; '.join(protocols[:4])}"
+            f"{'; ...' if len(protocols) > 4 else ''}); compare one with --protocol latest or --protocol <id>",
+            stacklevel=2,
+        )
     return _comparison_frame(rows[True], axes, baseline), _comparison_frame(rows[False], axes, baseline)
 
 

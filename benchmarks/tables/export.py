@@ -47,7 +47,9 @@ def _fmt(x: Any) -> str:
 def to_text(comparison: pd.DataFrame) -> str:
     """An aligned long-form table: axes, key, n, mean ± std, interval (method), per-seed values[, diff and p]."""
     axes = comparison.attrs.get("axes", [])
-    header = [*axes, "key", "n", "mean ± std", "95% interval", "values", "status"]
+    scored = comparison[comparison["key"].apply(lambda k: isinstance(k, str))]
+    several = bool(len(scored)) and bool((scored.groupby("key")["protocol_id"].nunique() > 1).any())
+    header = [*axes, "key", *(["protocol"] if several else []), "n", "mean ± std", "95% interval", "values", "status"]
     with_baseline = "diff" in comparison
     if with_baseline:
         header += ["diff", "p", "test"]
@@ -61,13 +63,15 @@ def to_text(comparison: pd.DataFrame) -> str:
         interval = (
             f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}] ({row['ci_method']})" if row.get("ci_method") else ""
         )
+        protocol = [row["protocol_id"] if isinstance(row.get("protocol_id"), str) else "-"] if several else []
         line = [
             *(cell_text(row[a]) for a in axes),
             key,
+            *protocol,
             str(n),
             format_mean_std(row["mean"], row["std"], n),
             interval,
-            row["values"] or "",
+            seed_values_text(row["values"]),
             row["status"] or "",
         ]
         if with_baseline:
@@ -76,7 +80,46 @@ def to_text(comparison: pd.DataFrame) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines + [f"WARNING {note}" for note in _notes(comparison)])
+    protocols = [] if several else _protocol_notes(comparison)  # the protocol is always visible
+    return "\n".join(lines + protocols + [f"WARNING {note}" for note in _notes(comparison)])
+
+
+MAX_SEEDS_SHOWN = 6  # the console lists per-seed values up to this many seeds, then summarises them
+
+
+def seed_values_text(values: str, max_shown: int = MAX_SEEDS_SHOWN) -> str:
+    """The console's per-seed cell: ``0:13.35;1:17.21`` as it is, or with many seeds ``100 seeds: min 12.1 (seed 4),
+    max 19.8 (seed 17); each in the CSV``."""
+    if not isinstance(values, str):
+        return ""  # no value (a failed run's row)
+    pairs = [item.split(":", 1) for item in values.split(";") if ":" in item]
+    if len(pairs) <= max_shown:
+        return values
+    numbers = [(float(v), seed) for seed, v in pairs]
+    low, high = min(numbers), max(numbers)
+    return f"{len(pairs)} seeds: min {low[0]:.4g} (seed {low[1]}), max {high[0]:.4g} (seed {high[1]}); each in the CSV"
+
+
+def protocol_marks(comparison: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """``(key, protocol id) -> mark``: "" where a key has one protocol, ``(1)``, ``(2)``, ... where it has several
+    (the column header carries the mark, the footnote the protocol)."""
+    scored = comparison[comparison["key"].apply(lambda k: isinstance(k, str))]
+    multi = scored.groupby("key")["protocol_id"].nunique()
+    marks, count = {}, 0
+    for key, pid in dict.fromkeys(zip(scored["key"], scored["protocol_id"])):
+        if multi[key] > 1:
+            count += 1
+            marks[(key, pid)] = f"({count})"
+        else:
+            marks[(key, pid)] = ""
+    return marks
+
+
+def _protocol_notes(comparison: pd.DataFrame) -> list[str]:
+    marks = protocol_marks(comparison)
+    single = [f"{key}: {pid}" for (key, pid), mark in marks.items() if not mark]
+    lines = [f"Protocols: {'; '.join(single)}."] if single else []
+    return lines + [f"{mark} {key}: protocol {pid}." for (key, pid), mark in marks.items() if mark]
 
 
 def _notes(comparison: pd.DataFrame) -> list[str]:
@@ -92,16 +135,16 @@ def paper_frame(comparison: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(cell text, bold mask): one row per configuration, one column per headline key and protocol."""
     axes = comparison.attrs.get("axes", [])
     scored = comparison[comparison["key"].apply(lambda k: isinstance(k, str))]
-    multi = scored.groupby("key")["protocol_id"].nunique()
+    marks = protocol_marks(comparison)
     configs = list(dict.fromkeys(comparison["config"]))
     first = comparison.drop_duplicates("config").set_index("config")
     text = pd.DataFrame({a: [cell_text(first.at[c, a]) for c in configs] for a in axes}, index=configs)
     bold = pd.DataFrame(False, index=configs, columns=list(text.columns))
     for (key, pid), part in scored.groupby(["key", "protocol_id"], sort=False):
         stand_in = bool(part["stand_in"].iloc[0])
-        column = key + (f" ({pid})" if multi[key] > 1 else "") + (f" {STAND_IN_MARK}" if stand_in else "")
+        column = key + (f" {STAND_IN_MARK}" if stand_in else "")
         arrow = "↓" if part["direction"].iloc[0] == "lower" else "↑"
-        column = f"{column} {arrow}"
+        column = f"{column} {arrow}" + (f" {marks[(key, pid)]}" if marks[(key, pid)] else "")  # protocol: footnote
         part = part.set_index("config")
         show_n = part["n"].nunique() > 1
         cells = []
@@ -127,7 +170,8 @@ def _caption(comparison: pd.DataFrame) -> list[str]:
     lines = [
         f"mean ± std over seeds (n = {', '.join(map(str, ns)) or '0'}); ↓ lower / ↑ higher is better; best in bold."
     ]
-    return lines + [("* " + note) if note is SHORT_COUNT_NOTE else note for note in _notes(comparison)]
+    lines += [("* " + note) if note is SHORT_COUNT_NOTE else note for note in _notes(comparison)]
+    return lines + _protocol_notes(comparison)
 
 
 def to_markdown(comparison: pd.DataFrame) -> str:

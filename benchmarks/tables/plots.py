@@ -1,9 +1,12 @@
 """Plots of a comparison (matplotlib, PNG and PDF): each headline metric against kimg, and a bar chart.
 
 <dir>/<key>_vs_kimg.{png,pdf}   one line per configuration: mean over its seeds at each kimg,
-                                band = the range of the seeds' values
-<dir>/<key>_bars.{png,pdf}      one bar per configuration at the selected checkpoint, error bar =
-                                the interval of the table (t or BCa), or ± std where there is none
+                                band = the range of the seeds' values; only when a run has >= 2 evaluations
+<dir>/<key>_bars.{png,pdf}      one bar per configuration at the selected checkpoint, labelled by its axis
+                                values (the axis names on the x label), each seed's value as a dot, error bar =
+                                the table's interval, named in the legend; an interval that leaves the metric's
+                                range (below 0 for a metric whose every value is >= 0) is not drawn: the seeds
+                                show the spread and the legend says so
 """
 
 from __future__ import annotations
@@ -17,6 +20,20 @@ from benchmarks.tables.labels import STAND_IN_MARK, cell_text
 from registry.files import atomic_open
 
 __all__ = ["config_labels", "write_plots"]
+
+
+def axis_values(comparison: pd.DataFrame) -> tuple[str, dict[str, str]]:
+    """(x label, group hash -> tick label): the axes' names once (``positional_encoding``) and each configuration's
+    values (``acyclic``; several axes joined by `` / ``), not ``key=value`` strings."""
+    axes = comparison.attrs.get("axes", [])
+    first = comparison.drop_duplicates("config")
+    if not axes:
+        return "", config_labels(comparison)
+    name = " / ".join(a.split(".")[-1] for a in axes)
+    return name, {row["config"]: " / ".join(cell_text(row[a]) for a in axes)[:40] for _, row in first.iterrows()}
+
+
+INTERVAL_NAMES = {"t": "95% t interval", "bca": "95% BCa bootstrap interval", "bootstrap": "95% bootstrap interval"}
 
 
 def config_labels(comparison: pd.DataFrame) -> dict[str, str]:
@@ -57,6 +74,8 @@ def write_plots(tidy: pd.DataFrame, comparison: pd.DataFrame, directory: Path) -
     """Both plots for every headline key (per protocol); returns the files written."""
     plt = _pyplot()
     labels = config_labels(comparison)
+    axis_name, ticks = axis_values(comparison)
+    labels = ticks if axis_name else labels
     scored = comparison[comparison["key"].apply(lambda k: isinstance(k, str))]
     written: list[Path] = []
     for (key, pid), part in scored.groupby(["key", "protocol_id"], sort=False):
@@ -64,38 +83,75 @@ def write_plots(tidy: pd.DataFrame, comparison: pd.DataFrame, directory: Path) -
         better = "lower" if part["direction"].iloc[0] == "lower" else "higher"
         stem = _safe(key if scored[scored["key"] == key]["protocol_id"].nunique() == 1 else f"{key}@{pid}")
         rows = tidy[(tidy["key"] == key) & (tidy["protocol_id"] == pid) & tidy["value"].notna() & tidy["kimg"].notna()]
-        fig, ax = plt.subplots(figsize=(6.5, 4))
-        for config in part["config"]:
-            runs = rows[rows["group"] == config]
-            if runs.empty:
-                continue
-            by_kimg = runs.groupby("kimg")["value"].agg(["mean", "min", "max"]).sort_index()
-            (line,) = ax.plot(by_kimg.index, by_kimg["mean"], marker="o", label=labels.get(config, config))
-            ax.fill_between(by_kimg.index, by_kimg["min"], by_kimg["max"], color=line.get_color(), alpha=0.2)
-        ax.set(xlabel="kimg", ylabel=f"{key} ({better} is better)", title=title)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        written += _save(fig, directory / f"{stem}_vs_kimg")
-        plt.close(fig)
+        if rows.groupby("run_dir")["kimg"].nunique().max() >= 2:  # a curve needs two evaluations
+            fig, ax = plt.subplots(figsize=(6.5, 4))
+            for config in part["config"]:
+                runs = rows[rows["group"] == config]
+                if runs.empty:
+                    continue
+                by_kimg = runs.groupby("kimg")["value"].agg(["mean", "min", "max"]).sort_index()
+                (line,) = ax.plot(by_kimg.index, by_kimg["mean"], marker="o", label=labels.get(config, config))
+                ax.fill_between(by_kimg.index, by_kimg["min"], by_kimg["max"], color=line.get_color(), alpha=0.2)
+            ax.set(xlabel="kimg", ylabel=f"{key} ({better} is better)", title=title)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8, title=axis_name or None, title_fontsize=8)
+            fig.tight_layout()
+            written += _save(fig, directory / f"{stem}_vs_kimg")
+            plt.close(fig)
+        written += _bars(plt, part, key, title, better, axis_name, ticks, directory / f"{stem}_bars")
+    return written
 
-        fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(part) + 2), 4))
-        means = part["mean"].to_numpy()
-        low = [
-            m - lo if not math.isnan(lo) else (s if not math.isnan(s) else 0)
-            for m, lo, s in zip(means, part["ci_low"], part["std"])
-        ]
-        high = [
-            hi - m if not math.isnan(hi) else (s if not math.isnan(s) else 0)
-            for m, hi, s in zip(means, part["ci_high"], part["std"])
-        ]
-        ax.bar(range(len(part)), means, yerr=[low, high], capsize=4, color="tab:blue", alpha=0.8)
-        ax.set_xticks(
-            range(len(part)), [f"{labels.get(c, c)}\n(n={n})" for c, n in zip(part["config"], part["n"])], fontsize=8
+
+def _bars(plt, part: pd.DataFrame, key: str, title: str, better: str, axis_name: str, ticks: dict, path: Path):
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.3 * len(part) + 2.5) + 1.6, 4.2))
+    means = part["mean"].to_numpy()
+    seeds = [list(v.values()) if isinstance(v, dict) else [] for v in part["_by_seed"]]
+    nonnegative = all(x >= 0 for values in seeds for x in values)
+    methods = sorted({str(m) for m in part["ci_method"] if isinstance(m, str) and m})
+    low, high, hidden = [], [], []
+    for m, lo, hi, s in zip(means, part["ci_low"], part["ci_high"], part["std"]):
+        if math.isnan(lo) or math.isnan(hi):
+            lo, hi = (m - s, m + s) if not math.isnan(s) else (m, m)
+        hidden.append(nonnegative and lo < 0)  # outside the metric's range: the seeds show the spread instead
+        low.append(m - lo)
+        high.append(hi - m)
+    x = range(len(part))
+    ax.bar(x, means, color="tab:blue", alpha=0.6)
+    shown = [i for i in x if not hidden[i]]
+    if shown:
+        ax.errorbar(
+            shown,
+            [means[i] for i in shown],
+            yerr=[[low[i] for i in shown], [high[i] for i in shown]],
+            fmt="none",
+            ecolor="black",
+            capsize=4,
         )
-        ax.set(ylabel=f"{key} ({better} is better)", title=title)
-        ax.grid(alpha=0.3, axis="y")
-        fig.tight_layout()
-        written += _save(fig, directory / f"{stem}_bars")
-        plt.close(fig)
+    for i, values in enumerate(seeds):
+        offsets = [(j - (len(values) - 1) / 2) * 0.08 for j in range(len(values))]
+        ax.scatter([i + o for o in offsets], values, color="black", s=14, zorder=3)
+    ax.set_xticks(list(x), [f"{ticks.get(c, c)}\n(n={n})" for c, n in zip(part["config"], part["n"])], fontsize=8)
+    if nonnegative:
+        ax.set_ylim(bottom=0)
+    interval = " / ".join(INTERVAL_NAMES.get(m, m) for m in methods) or "± std"
+    handles = [
+        Patch(color="tab:blue", alpha=0.6, label="mean over seeds"),
+        Line2D([], [], marker="o", color="black", linestyle="none", markersize=4, label="one seed"),
+        Line2D(
+            [],
+            [],
+            color="black",
+            label=interval + ("\n(not drawn where it leaves\nthe range >= 0)" if any(hidden) else ""),
+        ),
+    ]
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.set(xlabel=axis_name, ylabel=f"{key} ({better} is better)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    written = _save(fig, path)
+    plt.close(fig)
     return written

@@ -83,7 +83,26 @@ def read_run(path: str | os.PathLike) -> Run:
     run.config = flatten(read_config(run.path))
     run.records = read_run_metric_records(run.path)
     run.choices = hydra_choices(run.path / HYDRA_RUNTIME)
+    if status is not None and status.state == "done":
+        _flag_unevaluated_final(run, status.kimg)
     return run
+
+
+def _flag_unevaluated_final(run: Run, kimg: float) -> None:
+    """A done run whose final checkpoint lacks a record of one of its metrics (an evaluation killed before a
+    resume redid it): its last value is not its final one, so the table says so."""
+    from benchmarks.records.checkpoint import state_tag
+
+    configured = {str(v).lower() for k, v in run.config.items() if k.startswith("metrics.") and k.count(".") == 1}
+    metrics = configured | {r.metric.lower() for r in run.records}
+    final = {r.metric.lower() for r in run.records if r.kimg is not None and state_tag(r.kimg) == state_tag(kimg)}
+    lacking = sorted(metrics - final)
+    if lacking:
+        warnings.warn(
+            f"{run.name}: the final checkpoint (kimg {kimg:.3f}) has no record of {', '.join(lacking)}; its values "
+            "are from earlier checkpoints (resume it with resume=auto to evaluate the final one)",
+            stacklevel=2,
+        )
 
 
 def hydra_choices(path: Path) -> dict[str, str]:

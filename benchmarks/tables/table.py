@@ -2,7 +2,7 @@
 
     sgvb table runs/grid/quickstart -o results.csv [--select final|best:fvd64_16f[:max]]
                [--baseline generator.positional_encoding=acyclic] [--markdown results.md] [--latex results.tex]
-               [--plots results/plots] [--wide]
+               [--plots results/plots] [--wide] [--protocol latest|<protocol id>]
 
 Tables are generated *from* the records (``run.json``, ``status.json``, ``config.yaml`` through
 ``benchmarks.records.run_records``; ``metric-*.jsonl`` through ``metrics.records``), never the reverse.
@@ -52,15 +52,50 @@ class Tables:
     subscores: pd.DataFrame  # every other key
 
 
-def build_tables(dirs: Sequence[str | os.PathLike], *, select: str = "final", baseline: str | None = None) -> Tables:
-    """Read every run folder under ``dirs`` and return the tidy table, the comparison and the sub-scores."""
+def build_tables(
+    dirs: Sequence[str | os.PathLike],
+    *,
+    select: str = "final",
+    baseline: str | None = None,
+    protocol: Sequence[str] | str | None = None,
+) -> Tables:
+    """Read every run folder under ``dirs`` and return the tidy table, the comparison and the sub-scores.
+    ``protocol``: ``latest`` or protocol ids (``select_protocols``): which protocol of a metric the comparison uses."""
     parse_select(select)  # a bad --select fails before any reading
     run_dirs = find_run_dirs(dirs)
     if not run_dirs:
         raise TableError(f"no run folders (with {' or '.join(RUN_MARKERS)}) found under: {', '.join(map(str, dirs))}")
     runs = [read_run(path) for path in run_dirs]
-    tidy = select_checkpoints(tidy_table(runs), select)
+    tidy = select_protocols(select_checkpoints(tidy_table(runs), select), protocol)
     return Tables(tidy, *comparison_tables(tidy, baseline=baseline))
+
+
+def select_protocols(tidy: pd.DataFrame, protocol: Sequence[str] | str | None) -> pd.DataFrame:
+    """Keep, for each metric, the records of one protocol: ``latest`` = the protocol of the metric's newest record;
+    a protocol id (repeatable) = that protocol for its metric (other metrics keep all theirs). Rows without a metric
+    (failed runs) stay. ``selected`` is cleared on the rows left out; the tidy CSV keeps every row."""
+    if not protocol:
+        return tidy
+    wanted = [protocol] if isinstance(protocol, str) else list(protocol)
+    scored = tidy[tidy["key"].notna() & tidy["protocol_id"].notna()]
+    known = list(dict.fromkeys(scored["protocol_id"]))
+    keep: dict[str, str] = {}  # metric -> protocol id
+    for spec in wanted:
+        if spec == "latest":
+            newest = scored.sort_values("timestamp", kind="stable").groupby("metric", sort=False).tail(1)
+            keep.update({m: pid for m, pid in zip(newest["metric"], newest["protocol_id"]) if m not in keep})
+            continue
+        match = scored[scored["protocol_id"] == spec]
+        if match.empty:
+            raise TableError(
+                f"--protocol {spec}: no record has this protocol id; ids found: {', '.join(known) or 'none'} "
+                "(or --protocol latest)"
+            )
+        keep[str(match["metric"].iloc[0])] = spec
+    out = tidy.copy()
+    other = out["metric"].isin(list(keep)) & (out["protocol_id"] != out["metric"].map(keep))
+    out.loc[other, "selected"] = False
+    return out
 
 
 def sibling_path(output: str | os.PathLike, suffix: str) -> Path:
@@ -87,10 +122,11 @@ def write_tables(
     select: str = "final",
     baseline: str | None = None,
     wide: bool = False,
+    protocol: Sequence[str] | str | None = None,
 ) -> Tables:
     """``build_tables`` plus the files: tidy CSV at ``output`` with ``_comparison``/``_subscores``(/``_wide``)
     CSVs next to it, Markdown, LaTeX and plots (``benchmarks.tables.plots``)."""
-    tables = build_tables(dirs, select=select, baseline=baseline)
+    tables = build_tables(dirs, select=select, baseline=baseline, protocol=protocol)
     if output is not None:
         atomic_write_text(output, _csv(tables.tidy))
         atomic_write_text(comparison_path(output), _csv(tables.comparison))
@@ -132,6 +168,13 @@ def main(argv: list[str] | None = None) -> int:
         "--plots", metavar="DIR", help="also write plots (metric vs kimg, bars with error bars) here, PNG and PDF"
     )
     parser.add_argument("--wide", action="store_true", help="also write <stem>_wide.csv: one row per configuration")
+    parser.add_argument(
+        "--protocol",
+        action="append",
+        metavar="latest|ID",
+        help="compare one protocol per metric: 'latest' (its newest record's) or a protocol id from the comparison "
+        "CSV's protocol_id column (repeatable); default: every protocol, kept apart",
+    )
     args = parser.parse_args(argv)
     with one_line_errors("table", known=(TableError, OSError), exit_on_error=False) as failure:
         tables = write_tables(
@@ -143,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             select=args.select,
             baseline=args.baseline,
             wide=args.wide,
+            protocol=args.protocol,
         )
     if failure:
         return failure.status

@@ -19,6 +19,23 @@ __all__ = ["init_training_loop", "training_overrides"]
 _snapshot_cache: dict[tuple, dict[str, Any]] = {}
 
 
+def check_source(path: str | os.PathLike) -> None:
+    """``init_from`` takes an official network pickle; one of our own checkpoints (a torch zip, ``.pt``) is refused
+    in one line saying what continues it instead (``resume=<checkpoint>``)."""
+    import zipfile
+
+    from benchmarks.config.training import ConfigError
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"init_from={p}: no such file (init_from takes an official network-snapshot-*.pkl)")
+    if p.suffix == ".pt" or zipfile.is_zipfile(p):
+        raise ConfigError(
+            f"init_from={p} is an sgvb checkpoint, and init_from takes an official network-snapshot-*.pkl; continue "
+            f"the checkpoint with resume={p} (with run_dir=<a new folder> to keep the old run as it is)"
+        )
+
+
 def _cached_snapshot(path: str | os.PathLike) -> dict[str, Any]:
     """One loaded snapshot per process: ``sgvb train`` reads the architecture first, then the weights."""
     p = Path(path)

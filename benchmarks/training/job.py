@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.config.training import ConfigError, Provenance, TrainConfig
+from benchmarks.config.training import ConfigError, Provenance, TrainConfig, check_ranges
 from benchmarks.records import checkpoint as ckpt
 from benchmarks.records.run_folder import RunFolder, RunFolderBusy, RunLock, config_hash, identity_keys, setup_logging
 from benchmarks.records.run_records import CONFIG, LOG, RunInfo, now_iso, read_config, read_run_info, read_status
-from benchmarks.training import dist
+from benchmarks.training import dist, preflight
 from benchmarks.training.components import (
     build_augmentation,
     build_dataset,
@@ -38,6 +38,7 @@ from benchmarks.training.components import (
     r1_gamma_value,
     smoke_test,
 )
+from benchmarks.training.preemption import STOP_SIGNALS, StopRequest, TrainingInterrupted, signal_name
 
 log = logging.getLogger("sgvb")
 
@@ -78,10 +79,25 @@ def is_done(run_dir: str | os.PathLike) -> bool:
 
 def train(config: TrainConfig, run_dir: str | os.PathLike | None = None) -> Path:
     """Train (or resume, or skip a finished run). Raises on failure after recording it in ``status.json``."""
+    check_ranges(config)  # a config not made by train_config (the Python API) is checked too, before any file
     run_dir = resolve_run_dir(config, run_dir)
-    if str(config.resume) == "auto" and is_done(run_dir):
-        print(f"sgvb train: {run_dir} is already done (status.json); nothing to do", file=sys.stderr)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"run_dir={run_dir} is a file, not a folder: choose a folder for the run")
+    if config.init_from:
+        from benchmarks.training.init_from import check_source
+
+        check_source(config.init_from)
+    if str(config.resume) == "auto" and is_done(run_dir) and not _extends(config, run_dir):
+        status = read_status(run_dir)
+        hint = (
+            f" (to extend it to trainer.total_kimg={config.trainer.total_kimg:g}, "
+            "add allow_change=[trainer.total_kimg])"
+            if config.trainer.total_kimg > status.kimg + 1e-9
+            else ""
+        )
+        print(f"sgvb train: {run_dir} is already done (status.json); nothing to do{hint}", file=sys.stderr)
         return run_dir
+    preflight.check(config, run_dir)  # data, metric counts, detector weights, run folder: seconds, not hours
     if config.nproc > 1 and dist.env_world_size() == 1:
         _spawn(config, run_dir)
         return run_dir
@@ -89,16 +105,45 @@ def train(config: TrainConfig, run_dir: str | os.PathLike | None = None) -> Path
     return run_dir
 
 
+def _extends(config: TrainConfig, run_dir: Path) -> bool:
+    """A finished run asked to go further: ``trainer.total_kimg`` raised past where it stopped, and ``allow_change``
+    names the key (without it the run stays as it is and the message says what extends it)."""
+    status = read_status(run_dir)
+    if status is None or config.trainer.total_kimg <= status.kimg + 1e-9:
+        return False
+    return any(str(key) in ("trainer.total_kimg", "trainer") for key in config.allow_change)
+
+
 def _spawn(config: TrainConfig, run_dir: Path) -> None:
     """``config.nproc`` processes on this machine, each running ``_train_process`` (rank from the environment)."""
+    import signal
+
     port = dist.free_port()
+    context = torch.multiprocessing.start_processes(
+        _spawned_entry, args=(config.nproc, port, config, str(run_dir)), nprocs=config.nproc, join=False
+    )
+
+    def forward(signum: int, frame: Any) -> None:  # the workers stop with a checkpoint (training.preemption)
+        for process in context.processes:
+            if process.is_alive():
+                os.kill(process.pid, signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in STOP_SIGNALS}
     try:
-        torch.multiprocessing.spawn(
-            _spawned_entry, args=(config.nproc, port, config, str(run_dir)), nprocs=config.nproc, join=True
-        )
+        while not context.join():
+            pass
     except torch.multiprocessing.ProcessRaisedException as exc:
         status = read_status(run_dir)
+        if status is not None and status.state == "interrupted" and status.signal:
+            signum = getattr(signal, status.signal, signal.SIGTERM)
+            handler = previous.get(signum)
+            if callable(handler):  # the launcher's own handler (submitit's requeue), now that the checkpoint is safe
+                handler(signum, None)
+            raise TrainingInterrupted(signum, status.kimg) from None
         raise RuntimeError((status.error if status else None) or f"a training process failed:\n{exc}") from None
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
 def _spawned_entry(rank: int, world: int, port: int, config: TrainConfig, run_dir: str) -> None:
@@ -157,13 +202,21 @@ def _train_on(config: TrainConfig, run_dir: Path, device: torch.device) -> None:
         dist.destroy()
         raise
     loop = None
+    stop = StopRequest().install()  # SIGTERM/SIGUSR2 from here on: a checkpoint after the step in hand
     try:
         run.set_status("running", kimg=0.0)
         loop = _prepare(config, run, device, rank, world, resume_path, drift)
+        loop.stop = stop
         run.set_status("running", kimg=loop.kimg)
         loop.run_training()
         run.set_status("done", kimg=loop.kimg)
         log.info("done at kimg %.3f: %s", loop.kimg, run_dir)
+    except TrainingInterrupted as exc:
+        run.set_status("interrupted", kimg=exc.kimg, error=str(exc), signal=signal_name(exc.signum))
+        log.warning("training %s", exc)
+        if exc.exit_code is not None:  # the launcher's handler ends the job (submitit: after requeueing it)
+            raise SystemExit(exc.exit_code) from None
+        raise
     except BaseException as exc:
         kimg = loop.kimg if loop is not None else 0.0
         message = _failure_message(exc)
@@ -173,6 +226,7 @@ def _train_on(config: TrainConfig, run_dir: Path, device: torch.device) -> None:
                 f.write(f"{now_iso()} ERROR training failed at kimg {kimg:.3f}: {message}\n{traceback.format_exc()}")
         raise
     finally:
+        stop.restore()
         run.close()
         lock.release()
         dist.destroy()

@@ -22,6 +22,7 @@ import contextlib
 import copy
 import logging
 import math
+import signal
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -39,6 +40,7 @@ from benchmarks.training.components import DiscriminatorSlot
 from benchmarks.training.ema import ema_beta, update_ema
 from benchmarks.training.faults import TrainingDiverged, check_parameters
 from benchmarks.training.losses import r1_penalty
+from benchmarks.training.preemption import StopRequest, TrainingInterrupted, signal_name
 from benchmarks.training.snapshots import Snapshots
 
 log = logging.getLogger("sgvb")
@@ -194,6 +196,8 @@ class TrainingLoop:
         self.nimg, self.step, self.tick = 0, 0, 0
         self.stage_index, self.stage_started = 0, False
         self.np_rng = np.random.default_rng([runtime.seed, self.rank])
+        self.tick_start_nimg = 0  # where the tick in hand began (a checkpoint written mid-tick resumes the tick)
+        self.stop: StopRequest | None = None  # set by the job: a SIGTERM/SIGUSR2 stops after the step in hand
         self._clips: dict[int, Any] = {}
         self._loaders: dict[int, Iterator] = {}
 
@@ -444,6 +448,7 @@ class TrainingLoop:
             schedule={
                 "stage_index": self.stage_index,
                 "stage_started": self.stage_started,
+                "tick_start_nimg": self.tick_start_nimg,
                 **self.snapshots.state_dict(),
             },
         )
@@ -466,6 +471,7 @@ class TrainingLoop:
         self.augment.load_state_dict(state["augment"])
         self.nimg, self.step, self.tick = int(state["nimg"]), int(state["step"]), int(state["tick"])
         self.stage_index, self.stage_started = int(state["stage_index"]), bool(state["stage_started"])
+        self.tick_start_nimg = int(state.get("tick_start_nimg", self.nimg))
         self.snapshots.load_state_dict(state)
         rng = state.get("rng") or []
         if len(rng) == self.world_size:
@@ -498,6 +504,7 @@ class TrainingLoop:
             self.world_size,
             [s for s, _ in self.stages],
         )
+        self.snapshots.catch_up(self)  # evaluations a kill interrupted, before training goes on (or the run is done)
         if not self._advance_stage():
             return
         bar = None
@@ -513,7 +520,7 @@ class TrainingLoop:
                 bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg [{elapsed}<{remaining}{postfix}]",
             )
         stats: dict[str, list[torch.Tensor]] = defaultdict(list)
-        tick_start_nimg, tick_start_time = self.nimg, time.time()
+        tick_start_nimg, tick_start_time = min(self.tick_start_nimg, self.nimg), time.time()
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         try:
@@ -524,6 +531,8 @@ class TrainingLoop:
                     bar.update(min(self.kimg, t.total_kimg) - bar.n)
                 tick_over = self.nimg >= tick_start_nimg + t.kimg_per_tick * 1000
                 if not done and self.kimg < self.stages[self.stage_index][1] and not tick_over:
+                    if self._stop_requested():  # mid-tick: the checkpoint resumes the tick where it is
+                        self._interrupt(tick_start_nimg, snapshot=True)
                     continue
                 # ---- tick
                 record = self._tick_record(stats, tick_start_nimg, tick_start_time)
@@ -537,11 +546,16 @@ class TrainingLoop:
                 else:
                     log.info(self._postfix(record))
                 self.tick += 1
+                self.tick_start_nimg = self.nimg  # the next tick starts here (what a checkpoint now records)
                 snap, evaluate = self.snapshots.due(self.kimg, done=done)
                 if snap:
                     self.snapshots.take(self, evaluate=evaluate)
                 self.run.set_status("running", kimg=self.kimg)
-                if done or not self._advance_stage():
+                if done:
+                    break
+                if self._stop_requested():  # at a tick's end: its snapshot (if due) is written already
+                    self._interrupt(self.nimg, snapshot=not snap)
+                if not self._advance_stage():
                     break
                 tick_start_nimg, tick_start_time = self.nimg, time.time()
                 if self.device.type == "cuda":
@@ -549,6 +563,34 @@ class TrainingLoop:
         finally:
             if bar is not None:
                 bar.close()
+
+    def _stop_requested(self) -> bool:
+        """A stop signal reached any rank (every rank asks at the same step, so all of them stop together)."""
+        return self.stop is not None and dist.any_flag(self.stop.requested, self.device)
+
+    def _interrupt(self, tick_start_nimg: int, *, snapshot: bool) -> None:
+        """A stop signal after a step: checkpoint it (``snapshot``; mid-tick the tick resumes where it was), record
+        ``interrupted``, then hand the signal to the launcher's own handler (``StopRequest.hand_on``). Raises
+        ``TrainingInterrupted`` unless every rank's launcher handler let the job go on (submitit bypasses SIGTERM
+        and requeues on SIGUSR2), in which case training continues with the checkpoint as a bonus."""
+        self.tick_start_nimg = tick_start_nimg
+        path = self.run.checkpoints / ckpt.checkpoint_name(self.kimg)
+        if snapshot:
+            path = self.snapshots.take(self, evaluate=False, samples=False)
+        signum = self.stop.signum if self.stop is not None and self.stop.signum is not None else signal.SIGTERM
+        interrupted = TrainingInterrupted(signum, self.kimg, path.name)
+        self.run.set_status("interrupted", kimg=self.kimg, error=str(interrupted), signal=signal_name(signum))
+        log.warning(
+            "stopped by %s at kimg %.3f (step %d): checkpoint %s", signal_name(signum), self.kimg, self.step, path
+        )
+        outcome, code = self.stop.hand_on() if self.stop is not None else ("none", None)
+        if not dist.any_flag(outcome != "returned", self.device):  # every launcher handler let the job go on
+            log.warning("the launcher's %s handler let the job go on: training continues", signal_name(signum))
+            self.stop.signum = None
+            self.run.set_status("running", kimg=self.kimg)
+            return
+        interrupted.exit_code = code if outcome == "exit" else (-1 if outcome == "returned" else None)
+        raise interrupted
 
     def _tick_record(
         self, stats: Mapping[str, list[torch.Tensor]], tick_start_nimg: int, tick_start_time: float

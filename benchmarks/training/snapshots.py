@@ -6,10 +6,16 @@ checkpoint). The best value of ``trainer.best_metric`` is better by the metric's
 (``Metric.direction``: lower for distances, higher for Inception Scores); it is recorded in
 ``checkpoints/best.json`` and in the checkpoint, and its checkpoint is never pruned (``keep_checkpoints``
 newest are kept besides it).
+
+An evaluation interrupted by a kill is redone: the schedule keeps the kimg of every evaluation snapshot
+(``eval_kimgs``, in each checkpoint), and ``catch_up`` (a resume, before training goes on) evaluates every kept
+checkpoint of that list whose metric records lack one of the run's metrics, starting with the one it resumes
+from. Pruning never deletes a checkpoint whose evaluation is missing.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -126,6 +132,7 @@ class Snapshots:
         self.run, self.trainer, self.samples, self.evaluation, self.seed = run, trainer, samples, evaluation, seed
         self.best = BestCheckpoint.for_run(trainer.best_metric, evaluation.metrics)
         self.last_snapshot_kimg, self.last_eval_kimg = 0.0, 0.0
+        self.eval_kimgs: list[float] = []  # kimg of every evaluation snapshot (its evaluation may still be missing)
 
     def due(self, kimg: float, *, done: bool) -> tuple[bool, bool]:
         """``(snapshot, evaluate)`` after a tick at ``kimg`` (the end of training does both)."""
@@ -137,23 +144,88 @@ class Snapshots:
         self.last_snapshot_kimg = self.last_eval_kimg = kimg
 
     def state_dict(self) -> dict[str, Any]:
-        return {"last_snapshot_kimg": self.last_snapshot_kimg, "last_eval_kimg": self.last_eval_kimg}
+        return {
+            "last_snapshot_kimg": self.last_snapshot_kimg,
+            "last_eval_kimg": self.last_eval_kimg,
+            "eval_kimgs": list(self.eval_kimgs),
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.last_snapshot_kimg = float(state["last_snapshot_kimg"])
         self.last_eval_kimg = float(state["last_eval_kimg"])
+        # a checkpoint written before the list existed: its own evaluation is the only one known due
+        self.eval_kimgs = [float(k) for k in state.get("eval_kimgs") or [self.last_eval_kimg] if k > 0]
         self.best.load_state_dict(state.get("best"))
 
-    def take(self, loop: SnapshotSource, *, evaluate: bool) -> Path:
+    # ------------------------------------------------------------------------------ missing evaluations
+    def metric_names(self) -> list[str]:
+        return [str(m).strip().lower() for m in self.evaluation.metrics]
+
+    def missing_evaluations(self) -> dict[str, list[str]]:
+        """``{checkpoint file name: [metric, ...]}``: kept evaluation snapshots whose metric records lack a metric."""
+        from metrics.records import read_run_metric_records
+
+        names = self.metric_names()
+        if not names:
+            return {}
+        due = {ckpt.state_tag(k) for k in self.eval_kimgs}
+        kept = {
+            ckpt.state_tag(k): p.name for p in ckpt.list_checkpoints(self.run.path) if (k := ckpt.checkpoint_kimg(p))
+        }
+        recorded = {
+            (str(r.metric).lower(), ckpt.state_tag(r.kimg))
+            for r in read_run_metric_records(self.run.path)
+            if r.kimg is not None
+        }
+        missing = {}
+        for tag, name in sorted(kept.items()):
+            lacking = [m for m in names if tag in due and (m, tag) not in recorded]
+            if lacking:
+                missing[name] = lacking
+        return missing
+
+    def catch_up(self, loop: SnapshotSource) -> list[str]:
+        """Evaluate every kept evaluation snapshot whose records are missing (a kill interrupted its evaluation),
+        the one ``loop`` holds first; the file names evaluated. Collective: every rank calls it."""
+        missing = dist.broadcast_object(self.missing_evaluations() if self.run.writer else None)
+        if not missing:
+            return []
+        current = ckpt.checkpoint_name(loop.kimg)
+        order = sorted(missing, key=lambda name: (name != current, ckpt.checkpoint_kimg(name)))
+        for name in order:
+            path = self.run.checkpoints / name
+            log.info("checkpoint %s has no record of %s: evaluating it now", name, ", ".join(missing[name]))
+            if name == current:
+                G, kimg = loop.G_ema, loop.kimg
+            else:
+                state = ckpt.load_checkpoint(path, map_location="cpu")
+                G = copy.deepcopy(loop.G_ema)
+                G.load_state_dict(state["G_ema"])
+                kimg = float(state["nimg"]) / 1000.0
+            improved = self.evaluate_network(G, loop, path, kimg=kimg, metrics=missing[name])
+            if improved and name == current and self.run.writer:  # the new best in the checkpoint too
+                state = ckpt.load_checkpoint(path, map_location="cpu")
+                state["best"] = self.best.state_dict()
+                ckpt.save_checkpoint(path, state)
+        dist.barrier()
+        return order
+
+    def protected(self) -> set[str]:
+        """Checkpoint file names pruning must keep: the best one and every one whose evaluation is missing."""
+        return self.best.protected() | set(self.missing_evaluations())
+
+    def take(self, loop: SnapshotSource, *, evaluate: bool, samples: bool = True) -> Path:
         """Samples + checkpoint (+ evaluation, best, pruning). Collective: every rank calls it."""
         kimg = loop.kimg
         # The schedule is advanced before the state is captured, so a resume from this file re-does nothing.
         self.last_snapshot_kimg = kimg
         if evaluate:
             self.last_eval_kimg = kimg
+            if self.evaluation.metrics and kimg not in self.eval_kimgs:
+                self.eval_kimgs.append(kimg)
         state = loop.state_dict()  # gathers RNG states from every rank
         path = self.run.checkpoints / ckpt.checkpoint_name(kimg)
-        if self.run.writer:
+        if self.run.writer and samples:
             s = self.samples
             try:
                 snapshot_samples(
@@ -168,41 +240,56 @@ class Snapshots:
                 )
             except Exception as exc:  # samples are a convenience; never lose a checkpoint over them
                 log.warning("writing samples at kimg %.3f failed: %s: %s", kimg, type(exc).__name__, exc)
+        if self.run.writer:
             ckpt.save_checkpoint(path, state)
             log.info("checkpoint %s", path)
         if evaluate and self.evaluation.metrics and self.evaluate(loop, path) and self.run.writer:
             state["best"] = self.best.state_dict()  # the new best in the checkpoint too
             ckpt.save_checkpoint(path, state)
         if self.run.writer:
-            ckpt.prune_checkpoints(self.run.path, self.trainer.keep_checkpoints, self.best.protected())
+            ckpt.prune_checkpoints(self.run.path, self.trainer.keep_checkpoints, self.protected())
         dist.barrier()
         return path
 
+    def record_path(self, checkpoint_path: Path) -> str:
+        """The checkpoint as a metric record names it: relative to the run folder (``checkpoints/ckpt-...pt``), so
+        the record stays true when the folder moves."""
+        try:
+            return checkpoint_path.relative_to(self.run.path).as_posix()
+        except ValueError:
+            return str(checkpoint_path)
+
     def evaluate(self, loop: SnapshotSource, checkpoint_path: Path) -> bool:
         """Every metric on G_ema, recorded by ``metrics.evaluate``; True when the best checkpoint changed."""
+        return self.evaluate_network(loop.G_ema, loop, checkpoint_path, kimg=loop.kimg, metrics=self.evaluation.metrics)
+
+    def evaluate_network(
+        self, G: Any, loop: SnapshotSource, checkpoint_path: Path, *, kimg: float, metrics: Sequence[Any]
+    ) -> bool:
+        """``metrics`` on the generator ``G`` of the checkpoint at ``kimg``; True when the best checkpoint changed."""
         from metrics import evaluate
 
         improved = False
-        for metric in self.evaluation.metrics:
+        for metric in metrics:
             t0 = time.time()
             record = evaluate(
                 metric,
-                fake=loop.G_ema,
+                fake=G,
                 real=loop.dataset,
                 run_dir=str(self.run.path),
                 device=loop.device,
-                kimg=loop.kimg,
-                checkpoint=str(checkpoint_path),
+                kimg=kimg,
+                checkpoint=self.record_path(checkpoint_path),
                 **self.evaluation.options,
             )
             log.info(
                 "metric %s = %s at kimg %.3f (%.1fs)",
                 record.get("metric", metric),
                 record.get("value"),
-                loop.kimg,
+                kimg,
                 time.time() - t0,
             )
-            improved |= self.best.offer(record, kimg=loop.kimg, checkpoint=checkpoint_path.name)
+            improved |= self.best.offer(record, kimg=kimg, checkpoint=checkpoint_path.name)
         if improved:
             self.run.write_best(self.best.best)
         return improved

@@ -1,0 +1,156 @@
+"""Progress of the long commands: rate and ETA per metric and side for ``sgvb eval`` (one line per step when stderr is
+not a terminal), a one-line result summary instead of the raw record, and the line counter itself."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+
+from benchmarks import progress
+from metrics.testing import moving_blobs, save_tiny_torchscript_detector
+from tests.test_metrics_cli import _write_frames, compose_eval
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:FutureWarning")
+
+
+def test_line_steps_print_rate_and_eta_when_not_a_terminal(monkeypatch):
+    stream = io.StringIO()
+    monkeypatch.setenv(progress.INTERVAL_ENV, "0")
+    counter = progress.steps("fvd2048_16f real", 256, "clips", stream=stream)
+    assert isinstance(counter, progress.LineSteps)
+    counter.update(64)
+    counter.update(192)
+    counter.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2  # one per step; the last is not repeated by close()
+    assert re.fullmatch(r"fvd2048_16f real: 64/256 clips \([\d.]+ clips/s, ETA [\dhm.s]+\)", lines[0]), lines[0]
+    assert re.fullmatch(r"fvd2048_16f real: 256/256 clips \([\d.]+ clips/s, [\d.]+s\)", lines[1]), lines[1]
+    assert progress.steps("x", 1, "clips", stream=stream, enabled=False) is None
+
+
+def test_line_steps_are_throttled(monkeypatch):
+    stream = io.StringIO()
+    monkeypatch.setenv(progress.INTERVAL_ENV, "3600")
+    counter = progress.steps("fid real", None, "frames", stream=stream)
+    for _ in range(100):
+        counter.update(8)
+    counter.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and lines[-1].startswith("fid real: 800 frames (")  # first step, then the final count
+
+
+def test_sgvb_eval_shows_progress_per_metric_and_side_and_one_summary_line(tmp_path, monkeypatch, capsys):
+    from benchmarks.commands.evaluate import run
+
+    monkeypatch.setenv(progress.INTERVAL_ENV, "0")
+    _write_frames(tmp_path / "fake", moving_blobs(4, 8, 16, seed=2))
+    detector = save_tiny_torchscript_detector(tmp_path / "det.pt", video=True)
+    run_dir = tmp_path / "run"
+    records = run(
+        compose_eval(
+            f"fake.videos={tmp_path / 'fake'}",
+            "metrics=[fvd4_8f]",
+            "dataset=synthetic",
+            "dataset.num_videos=4",
+            "dataset.num_frames=12",
+            "dataset.resolution=16",
+            f"detector_path={detector}",
+            f"cache_dir={tmp_path / 'cache'}",
+            f"run_dir={run_dir}",
+            "device=cpu",
+            "batch_size=2",
+        )
+    )
+    out, err = capsys.readouterr()
+    steps = [ln for ln in err.splitlines() if ln.startswith("fvd4_8f ")]
+    assert [ln.split(":")[0] + ":" + ln.split(":")[1].split("(")[0] for ln in steps] == [
+        "fvd4_8f real: 2/4 clips ",
+        "fvd4_8f real: 4/4 clips ",
+        "fvd4_8f fake: 2/4 clips ",
+        "fvd4_8f fake: 4/4 clips ",
+    ]
+    assert "ETA" in steps[0] and "clips/s" in steps[0]
+    (line,) = out.splitlines()  # the summary, not the JSON record
+    assert line.startswith(f"fvd4_8f = {records[0]['value']:.4f}") and "4/4 real videos" in line and "{" not in line
+    assert "kimg" not in line  # a folder of videos has no kimg (was: 'kimg None')
+    assert line.endswith(f"-> {run_dir / 'metric-fvd4_8f.jsonl'}")
+    assert json.loads((run_dir / "metric-fvd4_8f.jsonl").read_text())["value"] == records[0]["value"]
+
+    # progress=false: no progress lines; the detector keeps no hook of a finished evaluation
+    run(
+        compose_eval(
+            f"fake.videos={tmp_path / 'fake'}",
+            "metrics=[fvd4_8f]",
+            "dataset=synthetic",
+            "dataset.num_videos=4",
+            "dataset.num_frames=12",
+            "dataset.resolution=16",
+            f"detector_path={detector}",
+            f"cache_dir={tmp_path / 'cache2'}",
+            "device=cpu",
+            "progress=false",
+        )
+    )
+    out, err = capsys.readouterr()
+    assert not [ln for ln in err.splitlines() if ln.startswith("fvd4_8f ")] and len(out.splitlines()) == 1
+
+
+def test_sgvb_stats_shows_the_real_side_progress(tmp_path, monkeypatch, capsys):
+    from hydra import compose, initialize_config_module
+
+    from benchmarks.commands.stats import run
+
+    monkeypatch.setenv(progress.INTERVAL_ENV, "0")
+    detector = save_tiny_torchscript_detector(tmp_path / "det.pt", video=True)
+    with initialize_config_module(config_module="benchmarks.conf", version_base="1.3"):
+        cfg = compose(
+            "stats",
+            overrides=[
+                "dataset=synthetic",
+                "dataset.num_videos=4",
+                "dataset.num_frames=12",
+                "dataset.resolution=16",
+                "metric=fvd4_8f",
+                f"out={tmp_path / 'real.npz'}",
+                f"detector_path={detector}",
+                f"cache_dir={tmp_path / 'cache'}",
+                "device=cpu",
+                "batch_size=4",
+            ],
+        )
+    run(cfg)
+    err = capsys.readouterr().err
+    assert re.search(r"^fvd4_8f real: 4/4 clips \([\d.]+ clips/s, [\d.]+s\)$", err, re.M), err
+
+
+def test_sgvb_audit_prints_one_line_per_step(tmp_path, monkeypatch, capsys):
+    from hydra import compose, initialize_config_module
+
+    from benchmarks.commands.audit import run
+
+    monkeypatch.setenv(progress.INTERVAL_ENV, "0")
+    detector = save_tiny_torchscript_detector(tmp_path / "frames.pt", video=False)
+    with initialize_config_module(config_module="benchmarks.conf", version_base="1.3"):
+        cfg = compose(
+            "audit",
+            overrides=[
+                "dataset=synthetic",
+                "dataset.resolution=16",
+                "dataset.num_videos=8",
+                "dataset.num_frames=40",
+                "num_videos=4",
+                "metrics=[consistency4_16f]",
+                "distortions=[gaussian_blur]",
+                "strengths=[1.0]",
+                f"detector_path={detector}",
+                f"cache_dir={tmp_path / 'cache'}",
+                f"out_dir={tmp_path / 'audit'}",
+                "device=cpu",
+            ],
+        )
+    run(cfg)
+    steps = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("audit: ") and "/2 evaluations" in ln]
+    assert [ln.split(" (")[0] for ln in steps] == ["audit: 1/2 evaluations", "audit: 2/2 evaluations"], steps
