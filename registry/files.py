@@ -3,11 +3,13 @@
 It sits in ``registry`` (the lowest layer, importing nothing of ours) so that ``metrics``, ``stylegan_v``
 and ``benchmarks`` share one implementation instead of each spelling its own temp-file-and-rename.
 
-Atomic means: the data goes to a hidden temp file in the target's folder (``.<name>.tmp-XXXX<suffix>``,
+Atomic means: the data goes to a hidden temp file in the target's folder (``.<name>.tmp-<host>-<pid>-XXXX<suffix>``,
 so dataset scans that skip hidden files never see it), is fsynced, gets ordinary permissions, and only
 then replaces the target with ``os.replace``. A reader sees the old file or the whole new one, never half;
 any failure (an exception, Ctrl-C) removes the temp file. Only a killed process can leave one behind,
-and its name matches ``TEMP_GLOB``. An ``OSError`` out of a writer here names the target file (a full disk's
+and its name matches ``TEMP_GLOB``; the next write of the same target on the same host removes the temp files
+whose writer process is gone (a live writer's, or another host's on a shared disk, are left alone).
+An ``OSError`` out of a writer here names the target file (a full disk's
 ``write`` says only "No space left on device").
 
 Appends (``append_whole``) are complete or absent: short ``os.write`` results are retried, and a failing write
@@ -23,6 +25,7 @@ import fcntl
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +40,47 @@ def user_cache_dir() -> Path:
     dataset check passes. Read at every call, so a test (or a job) that sets the variable moves all of them."""
     root = os.environ.get(CACHE_DIR_ENV)
     return Path(root).expanduser() if root else Path.home() / ".cache" / "sgvb"
+
+
+def _temp_prefix(path: Path) -> str:
+    host = "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:32] or "host"
+    return f".{path.name}.tmp-{host}-{os.getpid()}-"
+
+
+def sweep_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Remove the temp files (or folders) that killed writers of ``path`` on this host left beside it; returns them."""
+    path = Path(path)
+    mine = _temp_prefix(path)
+    head = mine[: mine.rindex("-", 0, len(mine) - 1) + 1]  # ".<name>.tmp-<host>-"
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(head):
+            continue
+        pid = entry.name[len(head) :].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        stale = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        removed.append(stale)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, another user's
+        return True
+    return True
 
 
 def _read_umask() -> int:
@@ -117,17 +161,21 @@ def check_writable(folder: str | os.PathLike, what: str = "output folder") -> Pa
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, sweep: bool = True) -> Iterator[Path]:
     """A temp path beside ``path`` (same suffix) for writers that need a file name (zipfile, PyAV, savefig,
     downloads); when the block ends without error it is fsynced and replaces ``path``, else it is removed.
 
     The writer may also create the temp file anew (a download that moves its own file there): permissions
     are set after the block, to what a plain ``open`` would give (``mkstemp`` makes 0600).
+    ``sweep``: first remove what killed writers of ``path`` left (``sweep_stale_temps``); a caller writing many
+    files into one folder that it cleans itself passes False (the sweep lists the folder).
     """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=path.suffix, dir=path.parent)
+        if sweep:
+            sweep_stale_temps(path)
+        fd, name = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=path.suffix, dir=path.parent)
     except OSError as exc:
         raise naming(exc, path) from None
     os.close(fd)
@@ -165,13 +213,14 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    sweep_stale_temps(path)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), dir=path.parent))
     aside = None
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_UMASK)
         if path.exists():
-            aside = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-old-", dir=path.parent))
+            aside = Path(tempfile.mkdtemp(prefix=f"{_temp_prefix(path)}old-", dir=path.parent))
             os.replace(path, aside / path.name)
         try:
             os.replace(tmp, path)

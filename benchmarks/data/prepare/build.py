@@ -2,9 +2,12 @@
 
 Resumable by construction: every finished video is a part file under ``.<out>.partial/videos/`` (renamed
 into place only when complete), next to ``plan.json`` (everything that decides the output). A killed
-run leaves the parts; running the same command again keeps them and renders only what is missing. A
-run with different settings refuses to mix the two. The zip is assembled under a temporary name and
-renamed only when complete, so ``OUT`` is either absent or whole.
+run leaves the parts; running the same command again keeps the parts that verify (a readable zip whose
+frames are all there, as its ``info.json`` counts them) and renders the rest anew. Workers die with the
+run that started them (they never write into the folder after a kill). A run with different settings
+refuses to mix the two. The zip is assembled under a temporary name and renamed only when complete, so
+``OUT`` is either absent or whole; its bytes depend only on the parts (fixed entry dates, no clock), so a
+resumed prepare gives the same file as an uninterrupted one, whenever the kill came.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 from benchmarks.data.base import DatasetError
 from benchmarks.data.frames import FramesDataset
 from benchmarks.data.prepare.layouts import PrepareError
-from benchmarks.data.prepare.render import PART_INFO, render_part
+from benchmarks.data.prepare.render import PART_INFO, ZIP_DATE, die_with_parent, render_part
 from registry import PREPARERS, UnknownComponentError
 from registry.files import TEMP_GLOB, atomic_path, atomic_write_json
 from registry.interfaces import DatasetPreparer, VideoJob
@@ -38,8 +41,21 @@ def staging_dir(out: Path) -> Path:
 
 
 def _render(args: tuple) -> dict:
-    job, part, resolution, quality, fps = args
-    return render_part(job, part, resolution, quality, fps)
+    job, part, resolution, quality, fps, parent = args
+    return render_part(job, part, resolution, quality, fps, parent=parent)
+
+
+def part_is_complete(part: Path) -> bool:
+    """A part is finished when it is a readable zip (CRCs checked) whose ``info.json`` counts exactly its frames."""
+    try:
+        with zipfile.ZipFile(part) as zf:
+            if zf.testzip() is not None:
+                return False
+            info = json.loads(zf.read(PART_INFO))
+            frames = sorted(n for n in zf.namelist() if n != PART_INFO)
+        return frames == [f"{k:06d}.jpg" for k in range(int(info["frames"]))] and info["frames"] > 0
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+        return False
 
 
 def length_histogram(lengths: list[int]) -> dict[str, int]:
@@ -114,7 +130,12 @@ def prepare_dataset(
         "jobs": [j.key() for j in jobs],
     }
     parts = _open_staging(stage, plan)
-    pending = [j for j in jobs if not (parts / f"{j.name}.zip").is_file()]
+    pending = []
+    for j in jobs:
+        part = parts / f"{j.name}.zip"
+        if not part_is_complete(part):  # missing, or not what a finished worker leaves: render it again
+            part.unlink(missing_ok=True)
+            pending.append(j)
     if len(pending) < len(jobs):
         log(f"resuming: {len(jobs) - len(pending)} of {len(jobs)} videos already prepared in '{stage}'")
     start = time.perf_counter()
@@ -134,6 +155,8 @@ def prepare_dataset(
 def _open_staging(stage: Path, plan: dict) -> Path:
     parts = stage / "videos"
     plan_file = stage / "plan.json"
+    if not plan_file.is_file() and stage.exists():  # no plan, no trusted parts: whatever is there is not ours
+        shutil.rmtree(stage)
     if plan_file.is_file():
         try:
             old = json.loads(plan_file.read_text())
@@ -161,7 +184,9 @@ def _render_all(
     if not pending:
         return
     workers = max(1, min(int(workers or os.cpu_count() or 1), len(pending)))
-    tasks = ((job, str(parts / f"{job.name}.zip"), resolution, quality, fps) for job in pending)
+    parent = os.getpid()
+    watch = parent if workers > 1 else None  # a pool worker checks that this run still lives before its rename
+    tasks = ((job, str(parts / f"{job.name}.zip"), resolution, quality, fps, watch) for job in pending)
     every = max(1, len(pending) // 20)
     done = 0
 
@@ -176,7 +201,8 @@ def _render_all(
             progress(_render(task))
         return
     # chunksize 1 and imap keep at most a few videos in flight per worker: memory stays bounded
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    # a worker dies with this process (a SIGKILLed run must not leave workers finishing parts behind its back)
+    with multiprocessing.get_context("fork").Pool(workers, initializer=die_with_parent, initargs=(parent,)) as pool:
         for info in pool.imap_unordered(_render, tasks, chunksize=1):
             progress(info)
 
@@ -187,13 +213,13 @@ def _assemble(
     """Copy the parts, in name order, into ``<top>/<video>/%06d.jpg`` of the zip ``tmp``; add the manifest."""
     infos = []
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr(f"{top}/", b"")
+        _put(zf, f"{top}/", b"")
         for job in jobs:
             with zipfile.ZipFile(parts / f"{job.name}.zip") as part:
                 infos.append(json.loads(part.read(PART_INFO)))
-                zf.writestr(f"{top}/{job.name}/", b"")
+                _put(zf, f"{top}/{job.name}/", b"")
                 for member in sorted(n for n in part.namelist() if n != PART_INFO):
-                    zf.writestr(f"{top}/{job.name}/{member}", part.read(member))
+                    _put(zf, f"{top}/{job.name}/{member}", part.read(member))
     lengths = [i["frames"] for i in infos]
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -230,8 +256,19 @@ def _assemble(
         "per_video": infos,
     }
     with zipfile.ZipFile(tmp, "a") as zf:  # dataset.json is not a frame: the fingerprint above stays valid
-        zf.writestr(
+        _put(  # no clock in the zip: the same parts give the same bytes (the date is in the manifest file)
+            zf,
             f"{top}/dataset.json",
-            json.dumps({"labels": None, "sgvb": {k: v for k, v in manifest.items() if k != "per_video"}}, indent=1),
+            json.dumps(
+                {"labels": None, "sgvb": {k: v for k, v in manifest.items() if k not in ("per_video", "created")}},
+                indent=1,
+            ).encode(),
         )
     return manifest
+
+
+def _put(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
+    """Store ``data`` as ``name`` with a fixed date and mode (``writestr`` would stamp the current time)."""
+    info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+    info.external_attr = (0o40755 << 16) | 0x10 if name.endswith("/") else 0o644 << 16
+    zf.writestr(info, data, compress_type=zipfile.ZIP_STORED)

@@ -3,14 +3,19 @@
 A worker streams: it decodes a frame, crops and resizes it, encodes it as JPEG and appends it to the
 part, so at most one source frame (plus the decoder's own buffers) is in memory, whatever the video's
 length or resolution. The part is written to a temporary name and renamed only when complete, so a
-killed worker leaves nothing that a resumed run could mistake for a finished video.
+killed worker leaves nothing that a resumed run could mistake for a finished video; a worker whose
+run was killed stops (``die_with_parent``) and never renames a part into place.
 """
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import io
 import json
+import os
+import signal
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +33,22 @@ from registry.interfaces import VideoJob
 CROPS = VideoJob.CROPS
 MASK_THRESHOLD = 5  # a mask pixel belongs to the face when any channel exceeds this (the official FFS value)
 PART_INFO = "info.json"
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # every zip entry's date: the bytes depend on the frames only, not on the clock
+
+
+class ParentGone(RuntimeError):
+    """The run that started this worker is gone (killed): its part must not be put in place."""
+
+
+def die_with_parent(parent: int) -> None:
+    """Pool initializer: ask Linux to SIGKILL this worker when its parent dies; exit now if it already has."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass  # the parent check in render_part still keeps an orphan's part out
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def frame_files(folder: Path) -> list[Path]:
@@ -139,15 +160,21 @@ def processed_frames(job: VideoJob, resolution: int, fps: float | None) -> Itera
         raise DatasetError(f"unknown crop '{job.crop}' (expected one of {CROPS})")
 
 
-def render_part(job: VideoJob, part: str, resolution: int, quality: int, fps: float | None) -> dict:
-    """Write ``job``'s frames to the part zip ``part`` (atomically); returns its info (frames, source)."""
+def render_part(
+    job: VideoJob, part: str, resolution: int, quality: int, fps: float | None, parent: int | None = None
+) -> dict:
+    """Write ``job``'s frames to the part zip ``part`` (atomically); returns its info (frames, source).
+
+    ``parent``: the pid of the run that asked (a pool worker's parent); if it is gone when the part is done,
+    the part is dropped instead of renamed into place (a killed run's orphan never writes behind a resumed one).
+    """
     count = 0
     try:
-        with atomic_path(part) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+        with atomic_path(part, sweep=False) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
             for image in processed_frames(job, resolution, fps):
                 buf = io.BytesIO()
                 image.save(buf, format="JPEG", quality=quality)
-                zf.writestr(f"{count:06d}.jpg", buf.getvalue())
+                zf.writestr(zipfile.ZipInfo(f"{count:06d}.jpg", date_time=ZIP_DATE), buf.getvalue())
                 count += 1
             if count == 0:
                 raise DatasetError(f"'{job.source}' decoded to no frames")
@@ -156,9 +183,15 @@ def render_part(job: VideoJob, part: str, resolution: int, quality: int, fps: fl
                     f"'{job.source}' gave {count} frames from frame {job.start} on; expected {job.count}"
                 )
             info = {"video": job.name, "frames": count, "source": job.source, **job.info}
-            zf.writestr(PART_INFO, json.dumps(info))
-    except DatasetError:
+            zf.writestr(zipfile.ZipInfo(PART_INFO, date_time=ZIP_DATE), json.dumps(info))
+            if parent is not None and os.getppid() != parent:
+                raise ParentGone(f"the prepare that asked for '{part}' is gone")
+    except (ParentGone, DatasetError):
         raise
+    except OSError as exc:
+        if exc.filename is not None and Path(exc.filename) == Path(part):  # writing the part failed (a full disk):
+            raise  # the error names the output's part file, not the video that was being read
+        raise DatasetError(f"cannot prepare '{job.source}': {type(exc).__name__}: {exc}") from exc
     except Exception as exc:  # PyAV / PIL failures: name the source
         raise DatasetError(f"cannot prepare '{job.source}': {type(exc).__name__}: {exc}") from exc
     return info
