@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks.cli import main as sgvb
 from benchmarks.grids import grid
-from benchmarks.records.run_folder import write_status
+from benchmarks.records.run_records import write_status
 
 
 @pytest.fixture

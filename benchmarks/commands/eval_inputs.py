@@ -38,7 +38,7 @@ def metric_list(value: Any) -> list[Any]:
 
 def dataset_spec(given: dict | None, run_dir: Path | None) -> dict:
     """The dataset option given on the command line, else the one the run in ``run_dir`` was trained on."""
-    from benchmarks.records.run_folder import CONFIG
+    from benchmarks.records.run_records import CONFIG
 
     if given and given.get("_name_"):
         return dict(given)

@@ -15,7 +15,7 @@ Only one training writes a folder at a time (``RunLock``); only rank 0 writes fi
 ``RunFolder`` whose writers do nothing, so the loop has no ``if rank == 0`` scattered through it). Every
 file is written atomically (``registry.files``: ``atomic_write_text``...), so a reader never sees half a record.
 The records' names, formats, writers and readers are ``run_records``'s (config.yaml, run.json, status.json,
-best.json); this module re-exports the names other modules imported from here.
+best.json); this module keeps the folder: its lock, its writers, its logs and its identity.
 """
 
 from __future__ import annotations
@@ -34,24 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.records import run_records
-from benchmarks.records.run_records import (
-    CHECKPOINTS,
-    CONFIG,
-    LOG,
-    RUN_INFO,
-    STATS,
-    STATUS,
-    now_iso,
-    read_status,
-    write_status,
-)
+from benchmarks.records.run_records import CHECKPOINTS, LOG, STATS, now_iso, write_status
 from registry.files import TEMP_GLOB, append_whole, atomic_write_text
 
 __all__ = [
-    "CONFIG",
-    "RUN_INFO",
-    "STATS",
-    "STATUS",
     "RunFolder",
     "RunFolderBusy",
     "RunLock",
@@ -59,11 +45,8 @@ __all__ = [
     "group_hash",
     "identity_keys",
     "lock_holder",
-    "now_iso",
-    "read_status",
     "run_identity",
     "setup_logging",
-    "write_status",
 ]
 
 log = logging.getLogger("sgvb")
