@@ -105,3 +105,27 @@ def test_a_missing_or_mistyped_option_is_refused_before_any_work(command, args, 
     ours = [line for line in done.stderr.splitlines() if line.startswith("sgvb")]
     assert done.returncode == 2 and len(ours) == 1 and ours[0].startswith(says), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_eval_of_non_square_fake_videos_says_how_to_make_them_square(tmp_path):
+    """The resolution advice cannot help non-square fakes (no dataset.resolution gives 176x144 real frames)."""
+    import av
+    import numpy as np
+
+    from benchmarks.commands.eval_inputs import EvalInputError, check_fake_folder
+    from registry import DATASETS
+
+    folder = tmp_path / "fake"
+    folder.mkdir()
+    for name in ("a", "b"):
+        with av.open(str(folder / f"{name}.mp4"), "w") as out:
+            stream = out.add_stream("libx264", rate=25)
+            stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+            for _ in range(4):
+                frame = av.VideoFrame.from_ndarray(np.zeros((32, 48, 3), np.uint8), format="rgb24")
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            for packet in stream.encode():
+                out.mux(packet)
+    with pytest.raises(EvalInputError, match=r"48x32 videos, but metrics compare square frames.*--resolution 32"):
+        check_fake_folder(DATASETS.build({"_name_": "mp4", "path": str(folder)}), folder, 32)

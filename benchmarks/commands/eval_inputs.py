@@ -103,6 +103,12 @@ def check_fake_folder(dataset: Any, path: str | Path, resolution: int) -> None:
             "remove them (a preview or grid video?) so every generated video counts at one size"
         )
     ((w, h),) = counts
+    if w != h:  # dataset.resolution is one side: no value of it makes real frames of this shape
+        raise EvalInputError(
+            f"fake.videos: '{path}' holds {w}x{h} videos, but metrics compare square frames (the real data is "
+            f"evaluated at {resolution}x{resolution}); make the generated videos square, e.g. "
+            f"`sgvb convert {path} fake.zip --resolution {resolution}` (a centre crop), and pass fake.videos=fake.zip"
+        )
     if (w, h) != (resolution, resolution):
         raise EvalInputError(
             f"fake.videos: '{path}' holds {w}x{h} videos but the real data is evaluated at {resolution}x{resolution}; "
