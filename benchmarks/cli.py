@@ -30,8 +30,18 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
         "what each metric responds to: controlled distortions, response curves (Hydra)",
         True,
     ),
+    "sample-size": (
+        "benchmarks.commands.sample_size",
+        "how many videos each metric needs: spread and ranking vs N, N_stable per metric (Hydra)",
+        True,
+    ),
     "sample": ("benchmarks.commands.sample", "render videos from a checkpoint (Hydra)", True),
     "stats": ("benchmarks.commands.stats", "write a metric's real-side statistics to a shareable file (Hydra)", True),
+    "compare-protocols": (
+        "benchmarks.commands.compare_protocols",
+        "every published FVD protocol on the same videos, and what differs between them",
+        False,
+    ),
     "grid": ("benchmarks.grids.grid", "run a named ablation grid: sgvb grid NAME [overrides] [--dry-run]", False),
     "table": (
         "benchmarks.tables.table",

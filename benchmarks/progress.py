@@ -1,8 +1,10 @@
-"""Progress of the long commands (eval, stats, audit): a bar with rate and ETA on a terminal, one line per step
-otherwise (a log, a pipe, a cluster job's output file).
+"""Progress of the long commands (eval, stats, audit, sample, prepare, convert): a bar with rate and ETA on a
+terminal, one line per step otherwise (a log, a pipe, a cluster job's output file).
 
 ``Steps`` is a counter with a total: ``tqdm`` when stderr is a terminal, else ``LineSteps`` printing
-``<what>: 96/256 clips (41.3 clips/s, ETA 3.9s)`` at most every ``interval`` seconds and once at the end.
+``<what>: 96/256 clips (41.3 clips/s, ETA 3.9s)`` at most every ``interval`` seconds and once at the end. A rate (and
+so an ETA) is shown only once ``MIN_RATE_S`` have passed: a count over a few milliseconds says nothing
+("217414.9 clips/s" for a step that took ~0 s); a run shorter than that ends with its count and duration only.
 ``MetricProgress`` follows one metric's evaluation through ``metrics.base.reporting_progress``: it counts the
 outputs of the metric's detector (clips for a video detector, frames for an image detector), one bar per side
 (``real`` while the real statistics are computed, ``fake`` otherwise), with the totals the metric's declared
@@ -17,6 +19,7 @@ import time
 from typing import Any, TextIO
 
 INTERVAL_ENV = "SGVB_PROGRESS_INTERVAL"  # seconds between lines when stderr is not a terminal (default 10)
+MIN_RATE_S = 1.0  # no rate or ETA before this many seconds of a counter
 
 
 def _interval() -> float:
@@ -38,28 +41,29 @@ def _duration(seconds: float) -> str:
 class LineSteps:
     """A progress counter printing one line per step (at most one per ``interval`` seconds, and the last)."""
 
-    def __init__(self, what: str, total: int | None, unit: str, stream: TextIO, interval: float):
+    def __init__(self, what: str, total: int | None, unit: str, stream: TextIO, interval: float, clock=None):
         self.what, self.total, self.unit, self.stream, self.interval = what, total, unit, stream, interval
-        self.n, self.start = 0, time.monotonic()
+        self.clock = clock or time.monotonic  # a test passes its own
+        self.n, self.start = 0, self.clock()
         self._printed_at: float | None = None
         self._printed_n = -1
 
     def update(self, n: int = 1) -> None:
         self.n += int(n)
-        now = time.monotonic()
+        now = self.clock()
         if self._printed_at is None or now - self._printed_at >= self.interval or self.n == self.total:
             self._print(now)
 
     def line(self, now: float | None = None) -> str:
-        elapsed = (now if now is not None else time.monotonic()) - self.start
-        rate = self.n / elapsed if elapsed > 0 else 0.0
+        elapsed = (now if now is not None else self.clock()) - self.start
+        rate = self.n / elapsed if elapsed >= MIN_RATE_S and elapsed > 0 else None  # None: too early to say
         of = f"/{self.total}" if self.total else ""
-        text = f"{self.what}: {self.n}{of} {self.unit} ({rate:.1f} {self.unit}/s"
-        if self.total and rate > 0 and self.n < self.total:
-            text += f", ETA {_duration((self.total - self.n) / rate)}"
+        said = [f"{rate:.1f} {self.unit}/s"] if rate is not None else []
+        if self.total and rate and self.n < self.total:
+            said.append(f"ETA {_duration((self.total - self.n) / rate)}")
         elif self.total is None or self.n >= self.total:
-            text += f", {_duration(elapsed)}"
-        return text + ")"
+            said.append(_duration(elapsed))
+        return f"{self.what}: {self.n}{of} {self.unit}" + (f" ({', '.join(said)})" if said else "")
 
     def _print(self, now: float) -> None:
         print(self.line(now), file=self.stream, flush=True)
@@ -67,7 +71,7 @@ class LineSteps:
 
     def close(self) -> None:
         if self.n != self._printed_n:
-            self._print(time.monotonic())
+            self._print(self.clock())
 
 
 def steps(what: str, total: int | None, unit: str, *, stream: TextIO | None = None, enabled: bool = True) -> Any:

@@ -25,7 +25,7 @@ Importing this package registers the built-in metrics (``METRICS``), detectors (
 audit distortions (``DISTORTIONS``, ``metrics/distortions.py``).
 """
 
-from . import consistency, detectors, distortions, fid, fvd, inception_score, kid, kvd, prdc  # noqa: F401 - register components
+from . import consistency, detectors, distortions, fid, fvd, fvmd, inception_score, jedi, kid, kvd, prdc  # noqa: F401 - register components
 from .base import CountError, DetectorMismatchError, EvalContext, Metric, MetricOutput, build_metric
 from .evaluation import evaluate, reference_statistics
 from .reference import ReferenceMismatchError, ReferenceStats

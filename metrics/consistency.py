@@ -56,6 +56,8 @@ with a PNG plot next to the metric's JSONL.
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import math
 from pathlib import Path
 from typing import Any
@@ -177,6 +179,34 @@ def diversity(sums: dict[str, np.ndarray], num_frames: int) -> float:
     return float(1.0 - unit_mean @ unit_mean)
 
 
+def window_distances(sums: dict[str, np.ndarray], mu_r, cov_r, *, unbiased: bool) -> np.ndarray:
+    """Fréchet distance of each window of one side's frames to all real frames ``[num_windows]``."""
+    values = []
+    for k in range(sums["win_n"].shape[0]):
+        mu, cov = _window_stats(sums, k).mean_cov(unbiased=unbiased)
+        values.append(frechet_distance(mu, cov, mu_r, cov_r))
+    return np.asarray(values)
+
+
+_REAL_WINDOWS: collections.OrderedDict[tuple, tuple] = collections.OrderedDict()
+
+
+def real_windows(real: dict[str, np.ndarray], *, unbiased: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(μ, Σ of all real frames, the real windows' Fréchet distances to them): a function of the real sums alone,
+    computed once per content and kept (small LRU), as the real statistics themselves are cached."""
+    digest = hashlib.blake2b(digest_size=16)
+    for key in ("win_n", "win_sum", "win_outer"):
+        digest.update(np.ascontiguousarray(real[key], np.float64).tobytes())
+    key = (digest.hexdigest(), bool(unbiased))
+    if key not in _REAL_WINDOWS:
+        mu_r, cov_r = _window_stats(real, None).mean_cov(unbiased=unbiased)
+        _REAL_WINDOWS[key] = (mu_r, cov_r, window_distances(real, mu_r, cov_r, unbiased=unbiased))
+        while len(_REAL_WINDOWS) > 4:
+            _REAL_WINDOWS.popitem(last=False)
+    _REAL_WINDOWS.move_to_end(key)
+    return _REAL_WINDOWS[key]
+
+
 def summarize(
     gen: dict[str, np.ndarray], real: dict[str, np.ndarray], *, unbiased: bool = True
 ) -> tuple[float, dict[str, float], dict[str, np.ndarray]]:
@@ -209,16 +239,9 @@ def summarize(
     )
     rebound_excess = (rebound_gen - rebound_real) / scale
     value = min(1.0, under + over + max(0.0, rebound_excess))
-    pooled_real = _window_stats(real, None)
-    mu_r, cov_r = pooled_real.mean_cov(unbiased=unbiased)
+    mu_r, cov_r, fd_real = real_windows(real, unbiased=unbiased)
+    fd = {"gen": window_distances(gen, mu_r, cov_r, unbiased=unbiased), "real": fd_real.copy()}
     num_windows = gen["win_n"].shape[0]
-    fd = {}
-    for side, a in (("gen", gen), ("real", real)):
-        values = []
-        for k in range(num_windows):
-            mu, cov = _window_stats(a, k).mean_cov(unbiased=unbiased)
-            values.append(frechet_distance(mu, cov, mu_r, cov_r))
-        fd[side] = np.asarray(values)
     curves["fd_window_gen"], curves["fd_window_real"] = fd["gen"], fd["real"]
     curves["window_starts"] = np.arange(num_windows) * (t // num_windows)
     curves["step_hist_gen"], curves["step_hist_real"], curves["step_edges"] = (
@@ -291,7 +314,22 @@ def plot_curves(curves: dict[str, np.ndarray], path: Path, title: str) -> None:
 class LongVideoConsistency(Metric):
     """LVC of ``num_videos`` videos of ``num_frames`` frames (spacing ``subsample``); see the module docstring."""
 
-    PROTOCOL_VERSION = 2  # v2 (issue 24): detector inputs made contiguous (DINO features change in the last bits)
+    value_range = {  # the range of each result key (`<name>_<suffix>`; "" = the headline)
+        "": (0.0, 1.0),
+        "under": (0.0, 1.0),
+        "over": (0.0, 1.0),
+        "short": (-1.0, None),
+        "long": (-1.0, None),
+        "jump_p99": (0.0, None),
+        "jump_p99_real": (0.0, None),
+        "fd_first": (0.0, None),
+        "fd_last": (0.0, None),
+        "v_real": (0.0, 1.0),
+        "v_gen": (0.0, 1.0),
+    }
+    # v2 (issue 24): detector inputs made contiguous (DINO features change in the last bits); v3 (issue 25): the real
+    # windows' statistics computed once per real side and kept (same numbers as v2)
+    PROTOCOL_VERSION = 3
 
     def __init__(
         self,

@@ -14,7 +14,9 @@ Registered (``DETECTORS.build(name, path=..., device=..., allow_stand_in=..., ..
   * ``c3d_ucf101``   StyleGAN-V's C3D UCF-101 TorchScript (101 probabilities) for the video Inception Score;
   * ``i3d_videogpt`` ``i3d_pretrained_400.pt`` with TATS/DIGAN's preprocessing and fake quantisation (truncation);
   * ``videomae_v2``  VideoMAE-v2 ViT-g (SSv2 fine-tuned) 1408-d features, content-debiased FVD (metrics/videomae.py);
+  * ``vjepa_ssv2``   V-JEPA ViT-H/16 + SSv2 attentive probe, 1280-d pooled token, JEDi's features (metrics/vjepa.py);
   * ``dino_vits16``  timm ``vit_small_patch16_224.dino`` (384-d CLS) for the consistency score;
+  * ``pips2``        PIPs++ point tracks -> FVMD's motion histograms (metrics/fvmd.py, metrics/pips.py);
   * ``torchscript``  any TorchScript file with the official interface, by path.
 
 Stand-ins (``allow_stand_in=True`` and no weight file offline): the same architecture, randomly
@@ -73,11 +75,22 @@ VIDEOMAE_V2_G = weights.WeightsFile(
     "vit_g_hybrid_pt_1200e_ssv2_ft.pth",
     "https://huggingface.co/OpenGVLab/InternVideoMAE_models/resolve/main/mae-g/vit_g_hybrid_pt_1200e_ssv2_ft.pth",
 )
+# V-JEPA ViT-H/16 and its SSv2 attentive probe (JEDi): no sha256 published; recorded with each result, not checked.
+VJEPA_VITH16 = weights.WeightsFile("vith16.pth.tar", "https://dl.fbaipublicfiles.com/jepa/vith16/vith16.pth.tar")
+VJEPA_SSV2_PROBE = weights.WeightsFile(
+    "ssv2-probe.pth.tar", "https://dl.fbaipublicfiles.com/jepa/vith16/ssv2-probe.pth.tar"
+)
 # sha256 not published anywhere we could verify: recorded with each result, not checked.
 C3D_UCF101 = weights.WeightsFile("c3d_ucf101.pt", "https://www.dropbox.com/s/jxpu7avzdc9n97q/c3d_ucf101.pt?dl=1")
 DINO_VITS16 = weights.WeightsFile(
     "vit_small_patch16_224.dino.safetensors",
     "https://huggingface.co/timm/vit_small_patch16_224.dino/resolve/main/model.safetensors",
+)
+# PIPs++ as FVMD's reference package downloads it (its keypoint_tracking.PIPS_WEIGHTS); no sha256 is published and
+# the file could not be fetched here: recorded with each result, not checked.
+PIPS2 = weights.WeightsFile(
+    "pips2_weights.pth",
+    "https://github.com/ljh0v0/FVMD-frechet-video-motion-distance/releases/download/pips2_weights/pips2_weights.pth",
 )
 
 STAND_IN_WARNING = (
@@ -594,6 +607,66 @@ def videomae_v2(
     return VideoMAEDetector(model, name="videomae_v2", sha256=sha).to(device)
 
 
+@DETECTORS.register("vjepa_ssv2", aliases=["vjepa", "jedi"])
+def vjepa_ssv2(
+    path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0
+) -> Detector:
+    """JEDi's backbone: V-JEPA ViT-H/16 (``vith16.pth.tar``) + its SSv2 attentive probe (``ssv2-probe.pth.tar``),
+    the probe's 1280-d pooled token (metrics/vjepa.py). ``path``: a folder holding both files.
+    Stand-in: the same layout at width 64, depth 2, patch 8, frames resized to ``stand_in_resolution``."""
+    from .vjepa import VJEPADetector, VJEPAFeatures
+
+    device = _device(device)
+    if path is not None and not Path(path).expanduser().is_dir():
+        raise weights.WeightsError(
+            f"detector 'vjepa_ssv2' reads two files ({VJEPA_VITH16.file_name} and {VJEPA_SSV2_PROBE.file_name}): "
+            f"detector_path='{path}' is not a folder; pass the folder that holds both"
+        )
+    try:
+        files = [_resolve_file(spec, path) for spec in (VJEPA_VITH16, VJEPA_SSV2_PROBE)]
+    except weights.MissingWeightsError as exc:
+        _stand_in_or_raise(
+            exc,
+            allow=allow_stand_in,
+            name="vjepa_ssv2",
+            arch="V-JEPA ViT + attentive probe (tiny)",
+            seed=seed,
+            res=stand_in_resolution,
+            file=f"{VJEPA_VITH16.file_name} and {VJEPA_SSV2_PROBE.file_name}",
+        )
+        model = _seeded(
+            lambda: VJEPAFeatures.build(
+                embed_dim=64, depth=2, num_heads=4, patch_size=8, img_size=stand_in_resolution, num_frames=16
+            ),
+            seed,
+        )
+        return VJEPADetector(
+            model, name="vjepa_ssv2[stand-in]", sha256=None, resolution=stand_in_resolution, stand_in=True, seed=seed
+        ).to(device)
+    (encoder_file, encoder_sha, _), (probe_file, probe_sha, _) = files
+    try:
+        with torch.device("meta"):
+            model = VJEPAFeatures.huge()
+        model.load_published(
+            torch.load(encoder_file, map_location="cpu", weights_only=True),
+            torch.load(probe_file, map_location="cpu", weights_only=True),
+            assign=True,
+        )
+    except Exception as exc:  # noqa: BLE001
+        raise weights.WeightsError(
+            f"'{encoder_file}' + '{probe_file}' are not V-JEPA ViT-H/16 + SSv2 probe checkpoints (like "
+            f"{VJEPA_VITH16.file_name}, {VJEPA_SSV2_PROBE.file_name}): {type(exc).__name__}: {exc}"
+        ) from None
+    return VJEPADetector(model, name="vjepa_ssv2", sha256=combined_sha256(encoder_sha, probe_sha)).to(device)
+
+
+def combined_sha256(*digests: str) -> str:
+    """One digest that pins several weight files (the detector's identity in records and cache keys)."""
+    import hashlib
+
+    return hashlib.sha256("+".join(digests).encode()).hexdigest()
+
+
 @DETECTORS.register("dino_vits16", aliases=["dino", "vit_small_patch16_224.dino"])
 def dino_vits16(
     path: str | None = None, device=None, allow_stand_in: bool = False, stand_in_resolution: int = 32, seed: int = 0
@@ -653,6 +726,53 @@ def dino_vits16(
         interpolation="bicubic",
         autocast=True,
     ).to(device)
+
+
+@DETECTORS.register("pips2", aliases=["pips_plus_plus", "fvmd_pips2"])
+def pips2(
+    path: str | None = None,
+    device=None,
+    allow_stand_in: bool = False,
+    stand_in_resolution: int = 64,
+    seed: int = 0,
+    num_frames: int = 16,
+) -> Detector:
+    """FVMD's features: PIPs++ (``pips2_weights.pth``) tracks of a 20 x 20 grid through ``num_frames``-frame
+    clips resized to 256, summarised as velocity and acceleration histograms (metrics/fvmd.py).
+    Stand-in: the same network classes, narrow (``metrics.pips.STAND_IN``), at ``stand_in_resolution``."""
+    from .fvmd import MotionHistogramDetector
+    from .pips import PUBLISHED, STAND_IN, PIPsPlusPlus, load_published
+
+    device = _device(device)
+    try:
+        file, sha, _ = _resolve_file(PIPS2, path)
+    except weights.MissingWeightsError as exc:
+        _stand_in_or_raise(
+            exc,
+            allow=allow_stand_in,
+            name="pips2",
+            arch="PIPs++ (narrow)",
+            seed=seed,
+            res=stand_in_resolution,
+            file=PIPS2.file_name,
+        )
+        model = _seeded(lambda: PIPsPlusPlus(**STAND_IN), seed)
+        return MotionHistogramDetector(
+            model,
+            name="pips2[stand-in]",
+            sha256=None,
+            num_frames=num_frames,
+            resolution=stand_in_resolution,
+            stand_in=True,
+            seed=seed,
+        ).to(device)
+    try:
+        model = load_published(PIPsPlusPlus(**PUBLISHED), torch.load(file, map_location="cpu", weights_only=True))
+    except Exception as exc:  # noqa: BLE001
+        raise weights.WeightsError(
+            f"'{file}' is not a PIPs++ checkpoint (like {PIPS2.file_name}): {type(exc).__name__}: {exc}"
+        ) from None
+    return MotionHistogramDetector(model, name="pips2", sha256=sha, num_frames=num_frames).to(device)
 
 
 @DETECTORS.register("torchscript")

@@ -21,12 +21,14 @@ import numpy as np
 import torch
 
 from registry.devices import resolve_device
+from registry.files import kimg_tag
 
 from .base import EvalContext, build_metric, dist_info, is_dataset, is_generator
 from .protocol import protocol_identity
 from .records import MetricRecord, append_metric_record
 from .reference import ReferenceStats
 from .sources import check_mode
+from .stats import recording_ranks
 
 
 def versions() -> dict[str, str]:
@@ -98,6 +100,22 @@ def _context(
     )
 
 
+def evaluation_context(
+    *,
+    device: Any = None,
+    seed: int = 0,
+    mode: str = "default",
+    batch_size: int | None = None,
+    detector_path: str | os.PathLike | None = None,
+    allow_stand_in_detectors: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+) -> EvalContext:
+    """The context ``evaluate`` builds, for callers that compute features themselves through its detectors and real
+    statistics cache (``benchmarks.audit.sample_size``)."""
+    check_mode(mode)
+    return _context(device, seed, mode, batch_size, detector_path, allow_stand_in_detectors, cache_dir, False)
+
+
 def run_seed(seed: int, run: int) -> int:
     """Seed of run ``run`` of a repeated evaluation: ``seed`` itself for run 0 (so num_runs=1 is the plain
     evaluation)."""
@@ -157,7 +175,7 @@ def evaluate(
     if isinstance(real, ReferenceStats) and not m.shares_real_statistics:
         raise ValueError(f"real_stats: metric '{m.name}' cannot use reference statistics; give the dataset instead")
     run_dir = Path(run_dir) if run_dir is not None else None
-    tag = f"kimg{int(round(kimg)):06d}" if kimg is not None else datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    tag = f"kimg{kimg_tag(kimg)}" if kimg is not None else datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     ctx = _context(
         device,
         seed,
@@ -173,7 +191,8 @@ def evaluate(
     )
     start = time.perf_counter()
     outs = []
-    with torch.no_grad():  # generator chunks are consumed lazily: grad mode must be off for the whole computation
+    # generator chunks are consumed lazily: grad mode must be off for the whole computation
+    with torch.no_grad(), recording_ranks() as ranks:
         for r in range(ctx.num_runs):
             tag = ctx.artifact_tag if ctx.num_runs == 1 else f"{ctx.artifact_tag}-run{r}"
             outs.append(
@@ -193,6 +212,8 @@ def evaluate(
         "fewer_than_name": any(c["used"] < c["requested"] for c in ctx.counts.values()),
     }
     protocol.update(protocol_identity(m, protocol))
+    if ranks:  # Fréchet metrics: the covariances' ranks (data, not definition: set after the identity, not hashed)
+        protocol["covariance_rank"] = min(ranks, key=lambda r: min(r["fake"], r["real"]))
     # every record says both (built-in metrics do, a plugin's may not); set after the identity, which they leave as is
     protocol["stand_in"] = bool(protocol.get("stand_in", False))
     protocol.setdefault("fake_source", "generator" if is_generator(fake) else "videos")

@@ -50,6 +50,7 @@ class FID(Metric):
     # v2: detector inputs made contiguous, as the official code passes them (features bit-equal; ~1e-7 before)
     PROTOCOL_VERSION = 2
     shares_real_statistics = True
+    value_range = (0.0, None)
 
     def __init__(
         self,

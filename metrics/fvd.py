@@ -52,6 +52,7 @@ class FVD(Metric):
     # and every detector's input is made contiguous (official-mode features bit-equal to the official code's)
     PROTOCOL_VERSION = 2
     shares_real_statistics = True
+    value_range = (0.0, None)
 
     def __init__(
         self,

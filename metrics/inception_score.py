@@ -20,7 +20,7 @@ import numpy as np
 from registry import METRICS
 
 from . import samples
-from .base import CountError, EvalContext, Metric, MetricOutput, name_pattern, parse_count, preset
+from .base import CountError, EvalContext, Metric, MetricOutput, is_dataset, name_pattern, parse_count, preset
 from .fid import _FRAMES_PER_BATCH, CLIP_LENGTH, _format_count
 from .fvd import default_batch_size
 
@@ -47,9 +47,11 @@ class _ScoreMetric(Metric):
     """Shared compute: probabilities of generated samples -> split scores."""
 
     direction = "higher"
+    value_range = {"mean": (1.0, None), "std": (0.0, None)}  # exp(KL) of every split is >= 1
     # v2: detector inputs contiguous (bit-equal to the official code); fewer samples than the name states refused in
     # official mode, refused or flagged (counts, fewer_than_name) otherwise
-    PROTOCOL_VERSION = 2
+    # v3 (issue 25): num_runs on a folder embeds its samples once (same numbers as v2)
+    PROTOCOL_VERSION = 3
     video: bool
     shuffle_seed: int | None = None
 
@@ -61,7 +63,16 @@ class _ScoreMetric(Metric):
             self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=self.video
         )
         resolution = int(getattr(fake, "resolution", 0) or getattr(real, "resolution", 0))
-        probs = samples.features_of(detector, self._batches(ctx, fake, resolution), ctx)
+
+        def fake_probs() -> np.ndarray:
+            return samples.features_of(detector, self._batches(ctx, fake, resolution), ctx)
+
+        # num_runs on a folder: its samples are the same in every run, embedded once per evaluation
+        probs = (
+            ctx.memoize(("score-fake", self.name, id(fake), detector.identity), fake_probs)
+            if is_dataset(fake)
+            else fake_probs()
+        )
         self.check_samples(ctx, len(probs))
         mean, std = split_scores(
             probs, self.num_splits, shuffle_seed=self.shuffle_seed, dtype=np.float32 if ctx.official else np.float64

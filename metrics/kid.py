@@ -64,8 +64,10 @@ class KID(Metric):
     """KID of ``num_fake`` generated frames against the first ``max_real`` real frames."""
 
     direction = "lower"
+    value_range = (None, None)  # the unbiased MMD² estimate is negative when both sides match
     # v2: official mode in StyleGAN-V's unit (x1000); detector inputs contiguous (features bit-equal to the official)
-    PROTOCOL_VERSION = 2
+    # v3 (issue 25): num_runs loads the real side once and embeds a folder's frames once (same numbers as v2)
+    PROTOCOL_VERSION = 3
 
     def __init__(
         self,
@@ -115,12 +117,21 @@ class KID(Metric):
             "max_real": self.max_real,
             "detector": detector.identity,
         }
-        real_state, cache_hit = ctx.cached_real(f"{self.name}-real", fields, real_rows)
+        # num_runs: the real side is loaded once per evaluation, a folder's frames (the same in every run) embedded once
+        real_key = ("kid-real", self.name, real.fingerprint(), detector.identity)
+        real_state, cache_hit = ctx.memoize(real_key, lambda: ctx.cached_real(f"{self.name}-real", fields, real_rows))
         real_features = np.asarray(real_state["features"], np.float32)
-        fake_features = samples.features_of(
-            detector,
-            samples.fake_frame_batches(fake, ctx, num_frames=self.num_fake, clip_length=self.clip_length, batch=batch),
-            ctx,
+
+        def fake_rows() -> np.ndarray:
+            batches = samples.fake_frame_batches(
+                fake, ctx, num_frames=self.num_fake, clip_length=self.clip_length, batch=batch
+            )
+            return samples.features_of(detector, batches, ctx)
+
+        fake_features = (
+            ctx.memoize(("kid-fake", self.name, id(fake), detector.identity), fake_rows)
+            if is_dataset(fake)
+            else fake_rows()
         )
 
         value = kernel_distance(

@@ -127,6 +127,7 @@ class KVD(Metric):
 
     PROTOCOL_VERSION = 1
     direction = "lower"
+    value_range = (None, None)  # the unbiased MMD² estimate is negative when both sides match
 
     def __init__(
         self,

@@ -140,6 +140,13 @@ class PRDC(Metric):
 
     PROTOCOL_VERSION = 1
     direction = "higher"
+    value_range = {  # the range of each result key (`<name>_<suffix>`; "" = the headline)
+        "": (0.0, 1.0),
+        "precision": (0.0, 1.0),
+        "recall": (0.0, 1.0),
+        "density": (0.0, None),
+        "coverage": (0.0, 1.0),
+    }
 
     def __init__(
         self,

@@ -90,12 +90,24 @@ def definition_fingerprint(metric_cls: type) -> str:
     return digest.hexdigest()[:16]
 
 
+NOT_DEFINING_CLASS_ATTRIBUTES = frozenset({"value_range"})  # what tables read about a metric, not how it is computed
+
+
 def code_without_docstrings(source: str) -> str:
-    """The AST of ``source`` as text, docstrings dropped (comments and layout never reach the AST)."""
+    """The AST of ``source`` as text, docstrings and class-level assignments of ``NOT_DEFINING_CLASS_ATTRIBUTES``
+    (a metric's declared ``value_range``) dropped (comments and layout never reach the AST)."""
     import ast
+
+    def not_defining(statement: ast.stmt) -> bool:
+        targets = statement.targets if isinstance(statement, ast.Assign) else [getattr(statement, "target", None)]
+        return isinstance(statement, (ast.Assign, ast.AnnAssign)) and all(
+            isinstance(t, ast.Name) and t.id in NOT_DEFINING_CLASS_ATTRIBUTES for t in targets
+        )
 
     tree = ast.parse(source)
     for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            node.body = [s for s in node.body if not not_defining(s)] or [ast.Pass()]
         body = getattr(node, "body", None)
         if (
             isinstance(body, list)

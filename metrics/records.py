@@ -10,7 +10,8 @@ results never live only in a log):
      "timestamp": "...", "real_fingerprint": "...", ["value_std", "runs"] (num_runs > 1), ["artifacts"]}
 
 ``metrics.evaluate`` builds a ``MetricRecord`` and appends it with ``append_metric_record``; ``sgvb table``
-and ``sgvb grid`` read the files back with ``read_run_metric_records``. The protocol id is the one that
+and ``sgvb grid`` read the files back with ``read_run_metric_records``, which skips records marked
+``"abandoned": true`` (``mark_abandoned``: past the checkpoint a resume fell back to). The protocol id is the one that
 ``metrics.protocol.protocol_identity`` wrote; nothing derives another. A line that does not say what the
 owner requires (a numeric ``value``, a ``protocol`` with its id, hash, version and stand-in flag, and the
 ``kimg`` or ``checkpoint`` measured, which only a folder of generated videos lacks) is refused with one
@@ -38,6 +39,8 @@ __all__ = [
     "MetricRecord",
     "MetricRecordError",
     "append_metric_record",
+    "is_abandoned",
+    "mark_abandoned",
     "metric_file",
     "metric_files",
     "missing_fields",
@@ -258,6 +261,41 @@ def read_metric_records(path: str | os.PathLike) -> list[MetricRecord]:
     return records
 
 
-def read_run_metric_records(run_dir: str | os.PathLike) -> list[MetricRecord]:
-    """Every record of a run folder: its metric files in name order, each in file order."""
-    return [record for path in metric_files(run_dir) for record in read_metric_records(path)]
+def read_run_metric_records(run_dir: str | os.PathLike, *, abandoned: bool = False) -> list[MetricRecord]:
+    """Every record of a run folder: its metric files in name order, each in file order. Records of a trajectory
+    that a resume abandoned (``mark_abandoned``) are left out unless ``abandoned``."""
+    records = [record for path in metric_files(run_dir) for record in read_metric_records(path)]
+    return records if abandoned else [r for r in records if not is_abandoned(r)]
+
+
+# ----------------------------------------------------------------------------------------------- abandoned
+def is_abandoned(record: MetricRecord) -> bool:
+    """Measured on a training trajectory that a resume from an earlier checkpoint abandoned (``"abandoned": true``)."""
+    return record.extra.get("abandoned") is True
+
+
+def mark_abandoned(run_dir: str | os.PathLike, after_kimg: float) -> int:
+    """Mark every record past ``after_kimg`` (``"abandoned": true``; nothing else changes) and return how many.
+
+    A resume from the checkpoint at ``after_kimg`` (the newer ones unreadable, or an older one chosen) trains a new
+    trajectory: the records past it measured states that no longer exist, and the new trajectory's checkpoints reuse
+    their names. Marked, readers skip them (tables, best checkpoint, the evaluations a resume redoes) and they stay
+    in the file as history. Each file is replaced whole (``atomic_write_text``); torn lines stay as they were.
+    """
+    from registry.files import atomic_write_text
+
+    limit, marked = round(float(after_kimg) * 1000), 0
+    for path in metric_files(run_dir):
+        lines, changed = path.read_text().splitlines(), 0
+        for i, line in enumerate(lines):
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            kimg = data.get("kimg") if isinstance(data, dict) else None
+            if _is_number(kimg) and round(kimg * 1000) > limit and data.get("abandoned") is not True:
+                lines[i], changed = json.dumps({**data, "abandoned": True}), changed + 1
+        if changed:
+            atomic_write_text(path, "".join(f"{line}\n" for line in lines))
+            marked += changed
+    return marked

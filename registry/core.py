@@ -278,10 +278,14 @@ class Registry:
     def info(self, name: str) -> ComponentInfo:
         """Provenance of a component; a plugin's is known from metadata without importing it."""
         self._ensure_builtins()
-        key = canonical(name)
+        key, dist_prefix = canonical(name), None
+        if ":" in key:  # "dist:component", as ``_resolve`` takes it
+            dist_prefix, key = key.split(":", 1)
         if key in self._aliases:
-            return self._entries[self._aliases[key]].info
-        candidates = self._plugin_entries().get(key)
+            info = self._entries[self._aliases[key]].info
+            if dist_prefix is None or canonical(info.provider) == dist_prefix:
+                return info
+        candidates = [c for c in self._plugin_entries().get(key, []) if dist_prefix in (None, canonical(c.dist))]
         if candidates:
             c = candidates[0]
             return ComponentInfo(self.kind, key, c.value, c.dist, c.version, plugin=True, loaded=False)

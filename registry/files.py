@@ -42,6 +42,16 @@ def user_cache_dir() -> Path:
     return Path(root).expanduser() if root else Path.home() / ".cache" / "sgvb"
 
 
+def kimg_tag(kimg: float) -> str:
+    """The one file-name spelling of a training state: kimg to the frame, sortable as text (``000001.848`` at kimg
+    1.848). Checkpoints (``ckpt-000001.848.pt``), samples and metric artifacts all use it, so two states never
+    share a name (a rounded or floored kimg would give 1.848 and 1.9 the same one)."""
+    nimg = int(round(float(kimg) * 1000))
+    if nimg < 0:
+        raise ValueError(f"kimg must be >= 0, got {kimg}")
+    return f"{nimg // 1000:06d}.{nimg % 1000:03d}"
+
+
 def _temp_prefix(path: Path) -> str:
     host = "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:32] or "host"
     return f".{path.name}.tmp-{host}-{os.getpid()}-"

@@ -489,6 +489,16 @@ class Metric:
     PROTOCOL_VERSION = 1  # bump when the code defining the number changes (tests/test_protocol.py)
     shares_real_statistics = False  # True: implements ``real_side``; ``real`` may be a reference file (``sgvb stats``)
     direction = "lower"  # which way is better: "lower" (distances) or "higher" (Inception Scores); tables read it
+    # The values a result can take, (low, high), None = unbounded: one pair for the key ``<name>``, or a dict from
+    # each key's suffix after ``<name>_`` ("" = ``<name>``) to its pair. Tables keep intervals inside it.
+    value_range: tuple[float | None, float | None] | dict[str, tuple[float | None, float | None]] = (None, None)
+
+    def range_of(self, key: str) -> tuple[float | None, float | None]:
+        """The declared ``value_range`` of the result key ``key`` (``(None, None)`` where nothing is declared)."""
+        ranges = self.value_range if isinstance(self.value_range, dict) else {"": self.value_range}
+        suffix = "" if key == self.name else key[len(self.name) + 1 :] if key.startswith(f"{self.name}_") else None
+        low, high = ranges.get(suffix, (None, None)) if suffix is not None else (None, None)
+        return low, high
 
     def compute(
         self, ctx: MetricContext, fake: VideoGenerator | VideoDataset, real: VideoDataset | ReferenceStatistics

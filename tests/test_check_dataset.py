@@ -137,3 +137,22 @@ def test_no_import_circle_among_the_data_modules():
 
     circles = sorted(name for name in names if reaches(name, name, {name}))
     assert circles == [], f"modules on an import circle: {circles}"
+
+
+def test_check_dataset_and_the_prepare_manifest_agree_on_the_lengths(tmp_path):
+    """An even number of videos: both print the median of ``length_stats`` (the mean of the two middle lengths);
+    check-dataset used to print the upper middle one (7 here, the manifest 6)."""
+    import re
+
+    from benchmarks.data.prepare import prepare_dataset
+    from tests.test_prepare import write_frames
+
+    for video, clip, n in (("a", "a0", 5), ("a", "a1", 7), ("b", "b0", 3), ("b", "b1", 12)):
+        write_frames(tmp_path / "raw" / "sky_train" / video / clip, n, seed=n)
+    out = tmp_path / "sky.zip"
+    manifest = prepare_dataset("sky_timelapse", tmp_path / "raw", out, resolution=8, workers=1, log=lambda _: None)
+    summary = check_dataset(out, workers=1).summary()
+    shown = re.search(r"length min/median/mean/max (\S+)/(\S+)/(\S+)/(\S+)", summary)
+    assert shown, summary
+    assert [float(v) for v in shown.groups()] == [manifest["length"][k] for k in ("min", "median", "mean", "max")]
+    assert manifest["length"] == {"min": 3, "median": 6.0, "mean": 6.75, "max": 12}

@@ -35,3 +35,19 @@ def test_help_explains_the_keys_the_issue_named(capsys):
     assert "slow motion" in lines["time_step"] and "official" in lines["noise"]
     sgvb(["train", "--help"])
     assert "'auto' values: device=auto" in capsys.readouterr().out
+
+
+def test_every_train_key_has_one_line_for_users(capsys):
+    """Before: `seed` showed a developer comment ("RuntimeSettings' fields, flat at the top level...") and the
+    component groups, learning rates, betas, ... showed nothing."""
+    sgvb(["train", "--help"])
+    text = capsys.readouterr().out
+    header, *rows = text.split("keys (", 1)[1].split("\n\n", 1)[0].splitlines()
+    what = len("  ") + header.index("what") - len("key")  # the description column of the rows
+    assert rows and all(row.startswith("  ") for row in rows)
+    blank = [row.split()[0] for row in rows if not row[what:].strip()]
+    assert not blank, f"keys without a description: {blank}"
+    for word in ("RuntimeSettings", "dataclass", "flat at the top level", "written there once"):
+        assert word not in text
+    seed = next(row for row in rows if row.split()[0] == "seed")
+    assert "seeds initialisation" in seed

@@ -89,7 +89,7 @@ def test_curves_and_plot_are_saved_next_to_the_jsonl(scored):
         and curves["fd_window_gen"].shape == (8,)
     )
     assert (run / rec["artifacts"]["plot"]).read_bytes()[:4] == b"\x89PNG"
-    assert rec["artifacts"]["curves"] == f"metric-consistency8_{T}f/kimg000001.npz"
+    assert rec["artifacts"]["curves"] == f"metric-consistency8_{T}f/kimg000001.000.npz"
 
 
 def test_long_generated_videos_are_rendered_in_chunks(tmp_path):

@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -102,7 +103,8 @@ def test_convert_max_frames_and_fps(src, tmp_path):
 def _refused(argv, capsys) -> str:
     """``sgvb convert`` refusing a bad input: one line on stderr, exit status 2, no traceback; returns the line."""
     status = convert_main(argv)
-    err = capsys.readouterr().err.strip()
+    lines = capsys.readouterr().err.strip().splitlines()
+    err = "\n".join(ln for ln in lines if not re.match(r"convert: \d+/\d+ videos", ln))  # progress lines go first
     assert status == 2 and err.startswith("sgvb convert: error: convert: ") and "\n" not in err, err
     assert "(details: " in err and "Traceback" not in err
     return err
@@ -122,3 +124,23 @@ def test_convert_bad_inputs(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "empty"]  # no zip, no temp file
     assert "must end in .zip" in _refused([str(bad), str(tmp_path / "o.tar")], capsys)
     assert "--quality" in _refused([str(bad), str(tmp_path / "o.zip"), "--quality", "0"], capsys)
+
+
+def test_convert_output_holds_no_clock(src, tmp_path, monkeypatch):
+    """The same sources and options give the same bytes, whenever they run (no `created`, fixed member dates)."""
+    import time
+
+    from benchmarks.data.convert import convert_videos
+    from benchmarks.data.zips import ZIP_DATE
+
+    first, second = tmp_path / "a" / "set.zip", tmp_path / "b" / "set.zip"
+    with pytest.warns(UserWarning, match="broken.mp4"):
+        convert_videos(src, first, resolution=16, log=lambda _: None)
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 86400 * 400)  # a run a year later
+    with pytest.warns(UserWarning, match="broken.mp4"):
+        convert_videos(src, second, resolution=16, log=lambda _: None)
+    assert first.read_bytes() == second.read_bytes()
+    assert "created" not in read_meta(first)["sgvb"]
+    with zipfile.ZipFile(first) as zf:
+        assert {info.date_time for info in zf.infolist()} == {ZIP_DATE}

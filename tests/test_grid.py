@@ -160,7 +160,8 @@ def test_two_job_grid_end_to_end(in_tmp: Path, monkeypatch, capsys):
     fvd = comparison[(comparison["status"] == "1 done") & (comparison["key"] == "fvd4_16f")].iloc[0]
     assert fvd["stand_in"] and fvd["n"] == 1 and fvd["mean"] >= 0
     assert "[stand-in]" in (results / "results.md").read_text()
-    assert [p.name for p in (results / "samples").glob("*.gif")] == [f"{good.run_dir.name}.gif"]
+    # named by what differs between the jobs, not the 100-character folder name
+    assert [p.name for p in (results / "samples").glob("*.gif")] == ["generator.positional_encoding=acyclic.gif"]
 
     # the same grid again: the finished job does no work, the failed one is tried again (and fails again)
     before = {p: p.stat().st_mtime_ns for p in good.run_dir.rglob("*") if p.is_file() and ".hydra" not in p.parts}
@@ -277,3 +278,21 @@ def test_sample_gifs_are_enlarged_for_the_results_folder(tmp_path: Path):
         assert sum(1 for _ in ImageSequence.Iterator(image)) == 3 and image.info["duration"] == 80
     (tmp_path / "bad.gif").write_bytes(b"gif")
     assert upscaled_gif(tmp_path / "bad.gif", tmp_path / "out" / "bad.gif").read_bytes() == b"gif"
+
+
+def test_results_file_labels_name_what_differs_between_jobs_in_few_characters(tmp_path: Path):
+    shared = ["dataset=sky_timelapse", "dataset.path=/data/a/very/long/path/to/sky_timelapse_256.zip"]
+    jobs = [
+        grid.Job(i, [f"model={m}", f"seed={s}", *shared], tmp_path / f"job{i}")
+        for i, (m, s) in enumerate([("stylegan_v_small", 0), ("stylegan_v_small", 1), ("digan_small", 0)])
+    ]
+    labels = grid.job_labels(jobs)
+    assert list(labels.values()) == [
+        "model=stylegan_v_small,seed=0",
+        "model=stylegan_v_small,seed=1",
+        "model=digan_small,seed=0",
+    ]
+    long = [grid.Job(i, [f"generator.channel_base_for_a_long_key={'x' * 40}{i}"], tmp_path / f"l{i}") for i in (0, 1)]
+    assert all(len(v) <= grid.MAX_LABEL for v in grid.job_labels(long).values())
+    assert len(set(grid.job_labels(long).values())) == 2
+    assert grid.job_labels([grid.Job(0, [], tmp_path / "only")]) == {tmp_path / "only": "job0"}

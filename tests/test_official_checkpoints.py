@@ -337,6 +337,20 @@ def test_train_init_from_official_pickle(snapshots, tmp_path):
     assert not marker.exists()
 
 
+def test_init_from_a_pickle_that_reached_total_kimg_is_refused_before_anything_is_created(snapshots, tmp_path):
+    """It used to end at once, `done` with nothing trained and no checkpoint."""
+    from benchmarks.config.training import ConfigError
+    from benchmarks.training.job import train
+    from tests.test_train import tiny_config
+
+    path = snapshots[0][32][0]  # stats.cur_nimg: 123 kimg
+    for total in ("0.024", "123"):
+        cfg = tiny_config(f"init_from={path}", f"run_dir={tmp_path / 'run'}", f"trainer.total_kimg={total}")
+        with pytest.raises(ConfigError, match=rf"has trained 123 kimg, and trainer.total_kimg={total} is not more"):
+            train(cfg)
+        assert not (tmp_path / "run").exists()
+
+
 # --------------------------------------------------------------------------------------- StyleGAN2-ADA image generators
 def _image_generator(**kwargs):
     from baselines.mocogan_hd import MoCoGANHDGenerator

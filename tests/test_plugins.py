@@ -223,8 +223,18 @@ def documented_plugin() -> tuple[str, str, str]:
     return section, python, toml
 
 
-def test_the_documented_plugin_passes_sgvb_check_plugin(plugin_path):
+@pytest.mark.parametrize("host", [None, "my-pulse", "sgvb-pulse"])
+def test_the_documented_plugin_passes_sgvb_check_plugin(plugin_path, tmp_path, host):
+    """``host``: the reader already followed the tutorial, so the environment holds a ``pulse`` plugin too (an edited
+    copy, under another or the same distribution name, after this test's on the path as site-packages is), which
+    conftest hides by distribution name (``SGVB_HIDE_DISTRIBUTIONS``). The test's own distribution is never hidden
+    (the same name resolves to the first on the path: this test's), the check names it (``sgvb-pulse:pulse``) and
+    runs outside the repository (no module of the cwd)."""
+    import os
+
     import tomllib
+
+    from registry.core import canonical
 
     section, python, toml = documented_plugin()
     assert "registry/interfaces.py" in section
@@ -234,12 +244,22 @@ def test_the_documented_plugin_passes_sgvb_check_plugin(plugin_path):
         f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) for group, eps in groups.items()
     )
     write_distribution(plugin_path, "sgvb-pulse", "0.1.0", "sgvb_pulse", python, entry_points)
-    env = {**__import__("os").environ, "PYTHONPATH": f"{plugin_path}:{Path(__file__).resolve().parents[1]}"}
+    path = f"{plugin_path}:{Path(__file__).resolve().parents[1]}"
+    if host is not None:  # the reader's own copy, edited: it would fail the check
+        installed = tmp_path / "host-site-packages"
+        broken = python + "\nraise RuntimeError('the host copy was imported')\n"
+        write_distribution(installed, host, "0.2.0", "sgvb_pulse", broken, entry_points)
+        path += f":{installed}"
+    hidden = [d for d in os.environ.get("SGVB_HIDE_DISTRIBUTIONS", "").split(",") if d]
+    hidden += [host] if host else []  # what conftest's hide_host_plugins hides once the reader installed it
+    shown = ",".join(d for d in hidden if canonical(d) != "sgvb_pulse")
+    env = {**os.environ, "PYTHONPATH": path, "SGVB_HIDE_DISTRIBUTIONS": shown}
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "check-plugin", "pulse"],
+        [sys.executable, "-m", "benchmarks", "check-plugin", "sgvb-pulse:pulse"],
         capture_output=True,
         text=True,
         env=env,
+        cwd=plugin_path,
         timeout=300,
     )
     assert out.returncode == 0, out.stdout + out.stderr
@@ -345,7 +365,7 @@ def test_a_preparer_from_an_entry_point_is_listed_checked_and_prepares(plugin_pa
 
     assert prepare(["toy_bench", str(tmp_path / "empty"), str(tmp_path / "x.zip"), "--workers", "1"]) == 2
     assert prepare(["toy_bench", str(raw), str(tmp_path / "y.zip"), "--workers", "1", "--min-frames", "9"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("sgvb ")]  # progress lines aside
     layout = "RAW/<video>/<frame>.png"
     assert err[0].startswith("sgvb prepare: error: raw dataset") and f"expected {layout} (details: " in err[0]
     assert err[1].startswith(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.data.prepare import prepare_dataset, staging_dir
+from benchmarks.data.prepare import PrepareError, prepare_dataset, staging_dir
 from benchmarks.errors import disk_error_message
 from registry.files import TEMP_GLOB, _temp_prefix, atomic_folder, atomic_path, atomic_write_bytes
 from tests.test_prepare import write_frames
@@ -216,3 +216,38 @@ def test_a_killed_writers_temp_file_goes_at_the_next_write_of_the_same_output(tm
     assert target.read_bytes() == b"whole"
     assert len(left) == 3 and live.name in left and foreign.name in left  # the other output's temp is not ours
     assert [n for n in left if n.startswith(f".{other.name}.tmp-")]
+
+
+def test_a_kill_after_the_zip_is_in_place_leaves_no_staging_folder_for_long(tmp_path):
+    """SIGKILL between the zip's rename and the staging folder's removal: the next prepare into that folder sweeps
+    it (the output is whole, nothing would resume the parts), and a prepare into the same output says it exists."""
+    raw = sky(tmp_path / "raw", clips=2, frames=2)
+    out = tmp_path / "run" / "sky.zip"
+    pid = os.fork()
+    if pid == 0:  # the child: dies as it starts removing the staging folder
+        import benchmarks.data.prepare.build as build
+
+        real = build.shutil.rmtree
+
+        def killed(path, *args, **kwargs):
+            if Path(path) == staging_dir(out):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(path, *args, **kwargs)
+
+        build.shutil.rmtree = killed
+        try:
+            prepare_dataset("sky_timelapse", raw, out, resolution=R, workers=1, log=quiet)
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status)
+    assert out.is_file() and staging_dir(out).is_dir()  # the kill came after the rename
+    with pytest.raises(PrepareError, match="already exists"):
+        prepare_dataset("sky_timelapse", raw, out, resolution=R, workers=1, log=quiet)
+    assert not staging_dir(out).exists()
+
+    other = tmp_path / "run" / "other.zip"  # a prepare of another output in the folder sweeps it too
+    staging_dir(out).mkdir()
+    (staging_dir(other)).mkdir()  # an unfinished prepare of an output not there yet: kept for its resume
+    prepare_dataset("sky_timelapse", raw, tmp_path / "run" / "third.zip", resolution=R, workers=1, log=quiet)
+    assert not staging_dir(out).exists() and staging_dir(other).is_dir()

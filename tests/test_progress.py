@@ -16,19 +16,54 @@ from tests.test_metrics_cli import _write_frames, compose_eval
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:FutureWarning")
 
 
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_line_steps_print_rate_and_eta_when_not_a_terminal(monkeypatch):
     stream = io.StringIO()
     monkeypatch.setenv(progress.INTERVAL_ENV, "0")
-    counter = progress.steps("fvd2048_16f real", 256, "clips", stream=stream)
-    assert isinstance(counter, progress.LineSteps)
+    assert isinstance(progress.steps("fvd2048_16f real", 256, "clips", stream=stream), progress.LineSteps)
+    clock = Clock()
+    counter = progress.LineSteps("fvd2048_16f real", 256, "clips", stream, 0.0, clock=clock)
+    clock.now += 2.0
     counter.update(64)
+    clock.now += 6.0
     counter.update(192)
     counter.close()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2  # one per step; the last is not repeated by close()
-    assert re.fullmatch(r"fvd2048_16f real: 64/256 clips \([\d.]+ clips/s, ETA [\dhm.s]+\)", lines[0]), lines[0]
-    assert re.fullmatch(r"fvd2048_16f real: 256/256 clips \([\d.]+ clips/s, [\d.]+s\)", lines[1]), lines[1]
+    assert lines == [
+        "fvd2048_16f real: 64/256 clips (32.0 clips/s, ETA 6.0s)",
+        "fvd2048_16f real: 256/256 clips (32.0 clips/s, 8.0s)",
+    ]
     assert progress.steps("x", 1, "clips", stream=stream, enabled=False) is None
+
+
+def test_no_rate_before_it_means_something():
+    """A step that took ~0 s printed "217414.9 clips/s": no rate (nor ETA) before MIN_RATE_S; the duration at the
+    end."""
+    stream, clock = io.StringIO(), Clock()
+    counter = progress.LineSteps("fvd2048_16f real", 256, "clips", stream, 0.0, clock=clock)
+    clock.now += 0.0012
+    counter.update(255)
+    clock.now += 0.0003
+    counter.update(1)
+    clock.now += progress.MIN_RATE_S  # a second counter, slower: its rate shows once it is meaningful
+    late = progress.LineSteps("sample", 64, "frames", stream, 0.0, clock=clock)
+    late.update(16)
+    clock.now += progress.MIN_RATE_S * 2
+    late.update(16)
+    lines = stream.getvalue().splitlines()
+    assert lines[:2] == ["fvd2048_16f real: 255/256 clips", "fvd2048_16f real: 256/256 clips (0.0s)"]
+    assert lines[2:] == ["sample: 16/64 frames", "sample: 32/64 frames (16.0 frames/s, ETA 2.0s)"]
+    assert all("/s" not in line for line in lines[:3])
 
 
 def test_line_steps_are_throttled(monkeypatch):
@@ -45,6 +80,7 @@ def test_line_steps_are_throttled(monkeypatch):
 def test_sgvb_eval_shows_progress_per_metric_and_side_and_one_summary_line(tmp_path, monkeypatch, capsys):
     from benchmarks.commands.evaluate import run
 
+    monkeypatch.setattr(progress, "MIN_RATE_S", 0.0)  # a tiny run: show its (meaningless) rate anyway
     monkeypatch.setenv(progress.INTERVAL_ENV, "0")
     _write_frames(tmp_path / "fake", moving_blobs(4, 8, 16, seed=2))
     detector = save_tiny_torchscript_detector(tmp_path / "det.pt", video=True)
@@ -103,6 +139,7 @@ def test_sgvb_stats_shows_the_real_side_progress(tmp_path, monkeypatch, capsys):
 
     from benchmarks.commands.stats import run
 
+    monkeypatch.setattr(progress, "MIN_RATE_S", 0.0)  # a tiny run: show its (meaningless) rate anyway
     monkeypatch.setenv(progress.INTERVAL_ENV, "0")
     detector = save_tiny_torchscript_detector(tmp_path / "det.pt", video=True)
     with initialize_config_module(config_module="benchmarks.conf", version_base="1.3"):
@@ -154,3 +191,40 @@ def test_sgvb_audit_prints_one_line_per_step(tmp_path, monkeypatch, capsys):
     run(cfg)
     steps = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("audit: ") and "/2 evaluations" in ln]
     assert [ln.split(" (")[0] for ln in steps] == ["audit: 1/2 evaluations", "audit: 2/2 evaluations"], steps
+
+
+def test_sample_prepare_and_convert_print_one_line_per_step(tmp_path, monkeypatch, capsys):
+    """The other long commands: frames rendered (sample), videos rendered and assembled (prepare), videos converted
+    (convert), each with its count of a known total on stderr."""
+    import numpy as np
+    from test_checkpoint import write_generator_checkpoint
+    from video_files import write_video
+
+    from benchmarks.commands.sample import sample_videos
+    from benchmarks.data.convert import convert_videos
+    from benchmarks.data.prepare import prepare_dataset
+    from tests.test_prepare_resume import sky
+
+    monkeypatch.setenv(progress.INTERVAL_ENV, "0")
+    monkeypatch.setenv("SGVB_CACHE_DIR", str(tmp_path / "cache"))
+
+    def counts(prefix: str) -> list[str]:
+        err = capsys.readouterr().err.splitlines()
+        return [ln.split(" (")[0] for ln in err if ln.startswith(prefix)]
+
+    checkpoint, _ = write_generator_checkpoint(tmp_path / "run" / "checkpoints" / "ckpt-000001.000.pt")
+    sample_videos(checkpoint, format="frames", seeds=[0, 1], num_frames=4, chunk_size=2, preview=False, device="cpu")
+    assert counts("sample: ") == [f"sample: {n}/8 frames" for n in (2, 4, 6, 8)]
+
+    prepare_dataset("sky_timelapse", sky(tmp_path / "raw"), tmp_path / "sky.zip", resolution=8, workers=1, log=print)
+    lines = counts("prepare: ")
+    assert lines == [f"prepare: rendering: {n}/3 videos" for n in (1, 2, 3)] + [
+        f"prepare: assembling: {n}/3 videos" for n in (1, 2, 3)
+    ]
+
+    src = tmp_path / "videos"
+    src.mkdir()
+    for k in range(2):
+        write_video(src / f"clip{k}.mp4", np.full((3, 16, 16, 3), 40 * k, np.uint8))
+    convert_videos(src, tmp_path / "set.zip", resolution=8, log=lambda _: None)
+    assert counts("convert: ") == ["convert: 1/2 videos", "convert: 2/2 videos"]

@@ -8,6 +8,7 @@ from metrics.consistency import LongVideoConsistency
 from metrics.fid import FID
 from metrics.fvd import FVD
 from metrics.inception_score import InceptionScore, VideoInceptionScore
+from metrics.jedi import JEDi
 from metrics.kid import KID
 from metrics.kvd import KVD
 from metrics.prdc import PRDC
@@ -22,12 +23,15 @@ PINS = {  # protocol ids start with this release; v1 is the first published defi
     # IS / video IS on fewer samples than the name states refused in official mode, flagged otherwise
     FVD: (2, "46ea801e80c2b1ab"),
     FID: (2, "75b51179de656ab1"),
-    LongVideoConsistency: (2, "4ae81ac3f430aad2"),  # v2: its DINO detector's input made contiguous (issue 24)
-    KID: (2, "644561b11afeea30"),
-    InceptionScore: (2, "230409a0e9e5f178"),
-    VideoInceptionScore: (2, "230409a0e9e5f178"),
+    # v3 (issue 25, same numbers): LVC keeps its real windows' statistics per real side; KID and IS / video IS with
+    # num_runs load the real side and embed a folder's samples once per evaluation
+    LongVideoConsistency: (3, "cb289feca548d693"),  # v2: its DINO detector's input made contiguous (issue 24)
+    KID: (3, "4a9b3ea0eb56aa0f"),
+    InceptionScore: (3, "612ad3cf26dc4635"),
+    VideoInceptionScore: (3, "612ad3cf26dc4635"),
     KVD: (1, "ebe575f4d8cb8e03"),
     PRDC: (1, "50c8a5863a9dcc9b"),
+    JEDi: (1, "5c9bf4dfdc14854a"),  # issue 26: videojedi 1.1.0's estimator (100 x biased MMD², (x.y/d)^2)
 }
 
 
@@ -68,4 +72,5 @@ def test_the_fingerprint_covers_the_sample_selection_of_is_and_kid_only(monkeypa
         inspect, "getsource", lambda obj: real_getsource(obj) + ("\nchanged = 1\n" if obj is samples else "")
     )
     changed = {cls for cls in PINS if definition_fingerprint(cls) != before[cls]}
-    assert changed == {KID, InceptionScore, VideoInceptionScore, KVD, PRDC}  # KVD, PRDC: per-sample rows there
+    assert changed >= {KID, InceptionScore, VideoInceptionScore, KVD, PRDC, JEDi}  # per-sample rows there
+    assert not changed & {FVD, FID, LongVideoConsistency}

@@ -87,7 +87,7 @@ def test_frames_are_reproducible_per_seed_and_slow_motion_interpolates(checkpoin
 
 def test_default_output_goes_to_the_run_folder(checkpoint):
     written = sample_videos(checkpoint, seeds=[0], num_frames=2, device="cpu")
-    assert written[0] == checkpoint.parent.parent / "samples" / "sample-000003" / "seed0000.mp4"
+    assert written[0] == checkpoint.parent.parent / "samples" / "sample-000003.000" / "seed0000.mp4"
 
 
 def test_bad_requests_are_refused_with_reasons(checkpoint, tmp_path):

@@ -238,7 +238,7 @@ def test_comparison_is_long_form_with_stable_columns(grid_runs: Path):
     comparison = tables.comparison
     assert list(comparison.columns[:2]) == ["config", PE]  # only the axis that varies
     assert [c for c in comparison.columns if not c.startswith("_")][2:] == comparison_module.STAT_COLUMNS
-    assert len(comparison.columns) <= 20
+    assert len([c for c in comparison.columns if not c.startswith("_")]) <= 20  # private columns stay off the CSV
     # sub-scores have their own table; the main one holds headline keys only
     assert "consistency128f_drift" not in set(comparison["key"]) and set(tables.subscores["key"].dropna()) == {
         "consistency128f_drift"
@@ -618,3 +618,23 @@ def test_plots_label_axis_values_and_draw_kimg_curves_only_with_two_evaluations(
     assert name == "positional_encoding" and sorted(ticks.values()) == ["acyclic", "none"]  # not 'key=value'
     written = table_plots.write_plots(tables.tidy, tables.comparison, tmp_path / "plots")
     assert sorted(p.name for p in written) == ["fvd64_16f_bars.pdf", "fvd64_16f_bars.png"]  # one evaluation: no curve
+
+
+def test_plot_file_names_are_short_unique_and_say_which_protocol(evaluated_again: Path, tmp_path: Path):
+    with pytest.warns(UserWarning):
+        tables = table.build_tables([evaluated_again])
+    written = table_plots.write_plots(tables.tidy, tables.comparison, tmp_path / "plots")
+    names = sorted(p.name for p in written if p.suffix == ".png")
+    assert names == [  # the key, and what tells its protocols apart (was up to 80 characters: the whole id)
+        "consistency128f-runs3_bars.png",
+        "consistency128f_bars.png",
+        "fvd64_16f-runs3_bars.png",
+        "fvd64_16f_bars.png",
+    ]
+    long_key = "consistency1024_1024f_subsample8f_extra_long_key_name"
+    scored = pd.DataFrame(
+        {"key": [long_key] * 3, "protocol_id": [f"{long_key}/v1/default/dino-stand-in/{r}px" for r in (32, 64, 128)]}
+    )
+    stems = table_plots.plot_stems(scored)
+    assert len(set(stems.values())) == 3 and all(len(s) <= table_plots.MAX_STEM for s in stems.values())
+    assert all(len(f"{s}_vs_kimg.png") <= 60 for s in stems.values())

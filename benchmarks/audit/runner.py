@@ -28,6 +28,22 @@ def metric_span(metric: Any, clip_frames: int) -> int:
     return int(clip_frames)
 
 
+def metric_labels(chosen: Sequence[Any]) -> list[str]:
+    """The audit table's name of each metric: its own name, with its detector where two share a name
+    (``fvd32_16f`` with I3D and ``fvd32_16f[videomae_v2]``), so every metric keeps its own rows and curve."""
+    names = [m.name for m in chosen]
+    labels = []
+    for metric, name in zip(chosen, names):
+        spec = getattr(metric, "detector_spec", None)
+        detector = split_spec(spec, "detector")[0] if spec is not None and not isinstance(spec, str) else spec
+        label = f"{name}[{detector}]" if names.count(name) > 1 and detector is not None else name
+        labels.append(label)
+    if len(set(labels)) != len(labels):
+        duplicated = sorted({label for label in labels if labels.count(label) > 1})
+        raise ValueError(f"metrics: {duplicated} given twice (same name and detector); give each metric once")
+    return labels
+
+
 def check_strengths(strengths: Sequence[float]) -> list[float]:
     values = sorted({float(s) for s in strengths})
     bad = [s for s in values if not 0 < s <= 1]
@@ -75,6 +91,7 @@ def run_audit(
     if not metrics:
         raise ValueError("metrics is empty: e.g. metrics=[fvd64_16f,consistency64_32f]")
     chosen = [build_metric(m) for m in metrics]
+    labels = dict(zip((id(m) for m in chosen), metric_labels(chosen)))
     reference, test = split_halves(dataset, int(num_videos))
     spans = {m.name: metric_span(m, clip_frames) for m in chosen}
     source_frames = max(d.source_frames(s) for d in built.values() for s in spans.values())
@@ -105,8 +122,9 @@ def run_audit(
             return record
 
         floor = score(next(iter(built.values())), "none", 0.0)
+        label = labels[id(metric)]
         print(
-            f"audit: {metric.name}: noise floor {floor['value']:.4f} (n = {floor['protocol']['num_fake']})",
+            f"audit: {label}: noise floor {floor['value']:.4f} (n = {floor['protocol']['num_fake']})",
             file=sys.stderr,
         )
         for name, distortion in built.items():
@@ -114,7 +132,7 @@ def run_audit(
             for strength, rec in records:
                 rows.append(
                     {
-                        "metric": metric.name,
+                        "metric": label,
                         "distortion": name,
                         "family": distortion.family,
                         "strength": strength,
@@ -127,7 +145,7 @@ def run_audit(
                     }
                 )
             print(
-                f"audit: {metric.name} × {name}: " + ", ".join(f"{s:g}→{r['value']:.4f}" for s, r in records),
+                f"audit: {label} × {name}: " + ", ".join(f"{s:g}→{r['value']:.4f}" for s, r in records),
                 file=sys.stderr,
             )
         Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -143,8 +161,8 @@ def run_audit(
 
 
 def write_outputs(table: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
-    """``audit.csv`` (long form), ``summary_distortions.csv``, ``summary_metrics.csv``, ``summary.md``, one figure per
-    family."""
+    """``audit.csv`` (long form), ``summary_distortions.csv``, ``summary_metrics.csv``, ``summary.md``,
+    ``response.png/pdf`` (every metric on one axis) and one figure per family."""
     out_dir.mkdir(parents=True, exist_ok=True)
     by_distortion = summary.per_distortion(table)
     by_metric = summary.per_metric(by_distortion)
@@ -159,13 +177,15 @@ def write_outputs(table: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
     by_metric.to_csv(paths["metrics"], index=False)
     caveat = (
         "\n**Stand-in detectors** (random networks): these responses describe the stand-ins, "
-        "not the real I3D/Inception/DINO.\n"
+        "not the real I3D/Inception/DINO/VideoMAE/V-JEPA/PIPs++.\n"
         if table["stand_in"].any()
         else ""
     )
     paths["markdown"].write_text(summary.markdown(by_distortion, by_metric) + caveat)
+    stand = " [stand-in detectors]" if table["stand_in"].any() else ""
+    for path in figures.plot_overview(table, out_dir / "response", f"every metric: response by family{stand}"):
+        paths[f"overview_{path.suffix[1:]}"] = path
     for family in table["family"].unique():
-        stand = " [stand-in detectors]" if table["stand_in"].any() else ""
         for path in figures.plot_family(
             table, family, out_dir / f"response_{family}", f"{family} distortions: metric response{stand}"
         ):

@@ -29,7 +29,7 @@ from benchmarks.commands.contract_checks import (
     expect,
 )
 from benchmarks.errors import one_line_errors
-from registry import REGISTRIES, registry_for
+from registry import REGISTRIES, RegistryError, registry_for
 from registry.interfaces import CONTRACTS, conformance_problems
 
 
@@ -88,6 +88,17 @@ def _not_registered(name: str) -> str:
     return f"no component is registered as '{name}'.{hint} `sgvb list` shows every name."
 
 
+def _raise_ambiguous(name: str) -> None:
+    """A name that several installed plugins provide (e.g. the tutorial's plugin installed twice, under two
+    distribution names) is listed but does not resolve: raise the registry's own error, which names the providers
+    and how to pick one (``<distribution>:NAME``), instead of "not registered"."""
+    from registry.core import canonical
+
+    for registry in REGISTRIES.values():
+        if canonical(name).split(":", 1)[-1] in registry.list():
+            registry.get(name)  # raises why it does not resolve
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sgvb check-plugin",
@@ -105,10 +116,12 @@ def main(argv: list[str] | None = None) -> int:
         help="frame size for generators, discriminators, augmentations (default 16)",
     )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    with one_line_errors("check-plugin", known=(KeyError, ValueError), exit_on_error=False) as failure:
+    # a bad argument, an unknown or ambiguous name, a plugin that fails to import: one line
+    with one_line_errors("check-plugin", known=(KeyError, ValueError, RegistryError), exit_on_error=False) as failure:
         kwargs = _parse_kwargs(args.kwargs)
         kinds = [registry_for(args.kind).kind] if args.kind else [k for k, r in REGISTRIES.items() if args.name in r]
         if not kinds:
+            _raise_ambiguous(args.name)
             raise ValueError(_not_registered(args.name))
         infos = {kind: REGISTRIES[kind].info(args.name) for kind in kinds}
     if failure:

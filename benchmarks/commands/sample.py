@@ -50,11 +50,14 @@ def sample_videos(
     noise: str = DEFAULTS.noise,
     num_videos: int | None = DEFAULTS.num_videos,
     batch_size: int = DEFAULTS.batch_size,
+    progress: bool = DEFAULTS.progress,
 ) -> list[Path]:
-    from benchmarks.records.checkpoint import load_checkpoint, load_generator, resolve_checkpoint_path
+    from benchmarks.progress import steps
+    from benchmarks.records.checkpoint import load_generator_and_kimg, resolve_checkpoint_path
     from benchmarks.training.samples import frame_times, render
     from benchmarks.training.video_io import video_grid, write_video
     from registry.devices import resolve_device
+    from registry.files import kimg_tag
 
     fmt = str(format).lower()
     if fmt not in ("mp4", "gif", "frames"):
@@ -66,15 +69,15 @@ def sample_videos(
         seeds = videos_of(seeds, int(num_videos))
     path = resolve_checkpoint_path(checkpoint)
     device = resolve_device(device)
-    G = load_generator(path, device=device, ema=ema)
+    G, kimg = load_generator_and_kimg(path, device=device, ema=ema)
     integer = not bool(getattr(G, "continuous_time", True))
     t = frame_times(num_frames, batch_size=1, time_step=time_step, time_offset=time_offset, integer=integer)
     if out_dir is None and path.suffix == ".pkl":  # official network pickle: samples next to it
         out_dir = path.parent / "samples" / path.stem
     if out_dir is None:
-        kimg = float(load_checkpoint(path).get("kimg", 0.0))
         run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-        out_dir = run_dir / "samples" / f"sample-{int(kimg):06d}"
+        # the checkpoint's exact kimg (ckpt-000001.848.pt -> sample-000001.848): one state, one folder
+        out_dir = run_dir / "samples" / (f"sample-{kimg_tag(kimg)}" if kimg is not None else f"sample-{path.stem}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     suffix = {"mp4": ".mp4", "gif": ".gif", "frames": ""}[fmt]
@@ -97,18 +100,26 @@ def sample_videos(
         draws = (
             (seed, G.sample_z(1, generator=torch.Generator().manual_seed(seed), device=device), None) for seed in seeds
         )
-    for seed, z, motion in draws:  # --- end noise=official
-        video = render(
-            G,
-            z,
-            t,
-            truncation_psi=truncation_psi,
-            chunk_size=chunk_size,
-            generator=torch.Generator().manual_seed(seed + 1_000_003),
-            motion_noise=motion,
-        )
-        videos.append(video)
-        written.append(write_video(out_dir / f"seed{seed:04d}{suffix}", video[0].numpy(), fps))
+    # progress: every frame rendered (a 1024-frame video takes minutes), over all the videos
+    count = len(seeds) if noise == "default" else int(num_videos or 1)
+    counter = steps("sample", count * int(t.shape[-1]), "frames", enabled=progress)
+    try:
+        for seed, z, motion in draws:  # --- end noise=official
+            video = render(
+                G,
+                z,
+                t,
+                truncation_psi=truncation_psi,
+                chunk_size=chunk_size,
+                generator=torch.Generator().manual_seed(seed + 1_000_003),
+                motion_noise=motion,
+                on_frames=counter.update if counter is not None else None,
+            )
+            videos.append(video)
+            written.append(write_video(out_dir / f"seed{seed:04d}{suffix}", video[0].numpy(), fps))
+    finally:
+        if counter is not None:
+            counter.close()
     if preview and len(videos) > 1:
         target = preview_file(out_dir, fmt, preview_path)
         target.parent.mkdir(parents=True, exist_ok=True)

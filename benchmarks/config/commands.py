@@ -109,6 +109,7 @@ class SampleConfig:
     num_videos: Optional[int] = None  # noise=official: generate.py --num_videos (null = 1)
     batch_size: int = 32  # noise=official: generate.py --batch_size (the motion noise is drawn per batch)
     cpu_threads: Optional[int] = None  # torch CPU threads (null = torch's default)
+    progress: bool = True  # frames rendered, rate and ETA on stderr; one line per step when not a terminal
 
 
 AUDIT_DISTORTIONS = (
@@ -151,6 +152,56 @@ class AuditConfig:
     progress: bool = True  # one progress line per audit step (metric x distortion x strength) on stderr
 
 
+@dataclass
+class SampleSizeConfig:
+    """The top level of ``sgvb sample-size``'s config (``benchmarks.audit.sample_size.run_sample_size`` takes these
+    as arguments)."""
+
+    dataset: Any = None  # a dataset option; benchmarks/conf/sample_size.yaml picks sample_footage (real H.264 clips)
+    # study metrics (metrics.sample_size.STUDY_METRICS): fvd, fid (frames), kid (frames), kvd, prdc (4 keys)
+    metrics: list[str] = field(default_factory=lambda: ["fvd", "fid", "kid", "kvd", "prdc"])
+    # the configurations ranked: the undistorted test half and each distortion at each strength (sgvb list distortions)
+    distortions: Any = field(default_factory=lambda: ["gaussian_noise"])
+    strengths: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0])  # in (0, 1]; 0 is always there
+    num_videos: int = 256  # videos per half (reference = real side, test = distorted); the dataset needs 2x
+    sizes: Optional[list[int]] = None  # N per side (null = 16, 32, 64, ... up to half of what each side holds)
+    repeats: int = 10  # draws per N: the relative std and the mean Kendall tau are over these
+    clip_frames: int = 16  # clip length read from every test video (clip metrics use their own, up to this)
+    frames_per_clip: int = 2  # frames per clip for frame metrics (FID, KID): spread evenly over the clip
+    max_rel_std: float = 0.02  # N_stable: relative std at most this...
+    min_tau: float = 0.9  # ...and Kendall tau vs the largest N at least this, for this N and every larger one
+    distortion_batch: int = 16  # videos distorted together (content_switch takes other content from the batch)
+    out_dir: str = "results/sample_size"  # sample_size.csv, sample_size.png, n_stable.json, summary.md
+    device: str = "auto"
+    seed: int = 0  # the test clips' offsets, the distortions' noise and the subsets drawn
+    batch_size: Optional[int] = None  # videos / frames per detector call (null = 128 frames' worth / 32 frames)
+    detector_path: Optional[str] = None  # a folder holding the detector files (i3d, inception)
+    allow_stand_in_detectors: bool = False  # CPU smoke runs: random detectors of the real architectures (JSON says so)
+    cache_dir: Optional[str] = None  # features of every side are cached here: a second run computes none
+
+
+@dataclass
+class CompareProtocolsConfig:
+    """The settings of ``sgvb compare-protocols`` (argparse fills them; ``metrics.published.compare_protocols`` takes
+    them as arguments)."""
+
+    real: str = "synthetic"  # a dataset (frames .zip/folder, folder of video files) or synthetic[:SEED]
+    fake: str = "synthetic:1"  # generated videos, same forms (synthetic:1 = the built-in data with seed 1)
+    resolution: Optional[int] = None  # both sides at this size (null: the real data's own frame size; synthetic 32)
+    protocols: Optional[list[str]] = None  # names from metrics.published.PROTOCOLS (null = all)
+    num_frames: int = 16  # frames per clip (every protocol)
+    num_videos: Optional[int] = None  # clips per side for every protocol (null: each protocol's own, 2048 or 256)
+    trials: Optional[int] = None  # repeated draws for every protocol (null: each protocol's own, DIGAN 10)
+    synthetic_videos: int = 16  # videos in the built-in synthetic data
+    seed: int = 0
+    device: str = "auto"
+    detector_path: Optional[str] = None  # a folder holding i3d_torchscript.pt, i3d_pretrained_400.pt, VideoMAE's file
+    allow_stand_in_detectors: bool = False  # offline smoke runs: random detectors of the same architectures
+    stand_in_resolution: Optional[int] = None  # stand-ins' input size (null: their default, 32)
+    batch_size: int = 8  # clips per detector call (shared by every protocol)
+    out: Optional[str] = None  # a folder for metric-fvd_<protocol>.jsonl records and comparison.md
+
+
 class SettingsError(ValueError):
     """A composed config that cannot become its typed settings (a required key not given); names the key."""
 
@@ -183,5 +234,6 @@ def register_command_schemas() -> None:
         ("sample_schema", SampleConfig),
         ("stats_schema", StatsConfig),
         ("audit_schema", AuditConfig),
+        ("sample_size_schema", SampleSizeConfig),
     ):
         store.store(name=name, node=node, provider="sgvb")

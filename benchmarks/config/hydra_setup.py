@@ -219,7 +219,7 @@ def load_option(group: str, option: str) -> dict:
 
 def _schemas() -> dict[str, tuple[str, type, tuple[str, ...]]]:
     """command -> (its config file, its schema, the config groups that apply to it)."""
-    from benchmarks.config.commands import AuditConfig, EvalConfig, SampleConfig, StatsConfig
+    from benchmarks.config.commands import AuditConfig, EvalConfig, SampleConfig, SampleSizeConfig, StatsConfig
     from benchmarks.config.training import TrainConfig
 
     train_groups = ("generator", "discriminator", "sampler", "dataset", "loss", "augmentation", "trainer", "experiment")
@@ -229,6 +229,7 @@ def _schemas() -> dict[str, tuple[str, type, tuple[str, ...]]]:
         "sample": ("sample", SampleConfig, ()),
         "stats": ("stats", StatsConfig, ("dataset",)),
         "audit": ("audit", AuditConfig, ("dataset", "preset")),
+        "sample-size": ("sample_size", SampleSizeConfig, ("dataset",)),
     }
 
 

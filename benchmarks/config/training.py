@@ -32,21 +32,21 @@ class TrainerSettings:
     stage_optim: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 64  # videos per step over all processes
     batch_gpu: int = 16  # videos per forward pass; smaller = gradient accumulation
-    kimg_per_tick: float = 5  # stats, NaN checks, progress
+    kimg_per_tick: float = 5  # kimg between ticks: a stats.jsonl row, a log line, the NaN check
     snapshot_kimg: float = 1000  # samples + checkpoint
     eval_kimg: float = 1000  # metrics (a snapshot is written too)
     keep_checkpoints: int = 5  # newest N kept, plus the best
     best_metric: Optional[str] = "fvd2048_16f"  # a metric of `metrics`; better = its registered direction; null = none
-    g_lr: float = 0.0025
-    d_lr: float = 0.0025
-    betas: list[float] = field(default_factory=lambda: [0.0, 0.99])
+    g_lr: float = 0.0025  # generator learning rate (Adam)
+    d_lr: float = 0.0025  # discriminator learning rate (Adam)
+    betas: list[float] = field(default_factory=lambda: [0.0, 0.99])  # Adam (beta1, beta2) of G and D
     g_reg_interval: Optional[int] = (
-        4  # the official G keeps the lazy-reg scaling though path-length reg is off: lr 0.002, beta2 0.99^0.8
+        4  # G's Adam scaled as if regularised every N steps, as the official code does (lr 0.002, beta2 0.99^0.8)
     )
     r1_gamma: Any = "auto"  # 'auto' = 0.0002 * res^2 / batch_size (0.2048 at 256^2, batch 64), or a number
     r1_interval: int = 16  # lazy R1: D lr x 16/17, beta2 0.99^(16/17), penalty x 16 every 16 steps
     ema_kimg: Any = "auto"  # 'auto' = batch_size * 10 / 32 thousand videos (20 at batch 64), no ramp-up; or a number
-    num_workers: int = 3
+    num_workers: int = 3  # data-loading worker processes per training process (0 = load in the main process)
     max_num_frames: int = 1024  # real videos are cut to a random window of this many frames
 
 
@@ -55,21 +55,21 @@ class SampleSettings:
     """``samples``: written at every snapshot into samples/."""
 
     videos: int = 9  # grid of fixed latents (GIF + MP4)
-    frames: int = 16
+    frames: int = 16  # frames per video of the grid
     long_frames: int = 128  # one long video (MP4)
-    fps: float = 25.0
+    fps: float = 25.0  # frame rate of the written GIF/MP4 samples
 
 
 @dataclass(frozen=True)
 class RuntimeSettings:
     """How the networks run (not what they learn)."""
 
-    seed: int = 0
+    seed: int = 0  # seeds initialisation, data order, augmentation and noise; a grid's seed=0,1,2 repeat one config
     precision: str = "bf16"  # bf16 autocast on CUDA (CPU always fp32) | fp32
-    channels_last: bool = False
+    channels_last: bool = False  # NHWC memory layout for the convolutions (faster on CUDA tensor cores)
     compile: bool = False  # torch.compile the G and D forward passes (R1 stays eager)
     fused_adam: bool = False  # torch.optim.Adam(fused=True): one kernel for all parameters
-    progress: bool = True
+    progress: bool = True  # a progress bar (kimg, rate, ETA) on the console; false = the log lines only
 
 
 @dataclass(frozen=True)
@@ -91,21 +91,21 @@ class Provenance:
 @dataclass
 class TrainConfig:
     """The top level of ``sgvb train``'s config; component groups stay free-form (each component checks its own
-    keyword arguments when the registry builds it)."""
+    keyword arguments when the registry builds it). ``RuntimeSettings``' fields sit flat at the top level; their
+    defaults are written there once. Each field's comment is its line in ``sgvb train --help``: write it for users."""
 
-    generator: Any = None
-    discriminator: Any = None
-    sampler: Any = None
-    dataset: Any = None
-    loss: Any = None
-    augmentation: Any = None
+    generator: Any = None  # the video generator: generator=<name> (sgvb list generators); generator.<key>=... its args
+    discriminator: Any = None  # discriminator=<name>; a list gives several discriminators, each with its own sampler
+    sampler: Any = None  # how real and fake clips are drawn (frames per clip, their spacing): sampler=<name>
+    dataset: Any = None  # the real videos: dataset=frames|videos|synthetic|<benchmark> with dataset.path=...
+    loss: Any = None  # the GAN loss (with its R1 penalty): loss=<name>
+    augmentation: Any = None  # augmentation of the discriminator's inputs (ADA by default): augmentation=<name>
     trainer: TrainerSettings = field(default_factory=TrainerSettings)
     samples: SampleSettings = field(default_factory=SampleSettings)
-    # RuntimeSettings' fields, flat at the top level of the config; their defaults are written there once
-    seed: int = RuntimeSettings.seed
+    seed: int = RuntimeSettings.seed  # seeds initialisation, data order, augmentation and noise (grids: seed=0,1,2)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = RuntimeSettings.precision
-    channels_last: bool = RuntimeSettings.channels_last
+    channels_last: bool = RuntimeSettings.channels_last  # NHWC memory layout (faster convolutions on CUDA)
     compile: bool = RuntimeSettings.compile
     fused_adam: bool = RuntimeSettings.fused_adam
     cpu_threads: Optional[int] = (
@@ -131,7 +131,7 @@ class TrainConfig:
     )
     cache_dir: Optional[str] = None  # real-data statistics cache (null = ~/.cache/sgvb/stats or SGVB_CACHE_DIR)
     detector_path: Optional[str] = None  # a detector file for the metrics (see sgvb eval)
-    progress: bool = RuntimeSettings.progress
+    progress: bool = RuntimeSettings.progress  # a progress bar (kimg, rate, ETA) on the console; false = log lines only
 
     @property
     def runtime(self) -> RuntimeSettings:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import statistics
 import struct
 import warnings
 from collections.abc import Sequence
@@ -24,14 +26,60 @@ class DatasetError(ValueError):
     """Bad dataset input (missing path, wrong layout, unreadable frame); the message names the file at fault."""
 
 
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # PNG/TIFF 16-bit grey; "I" as PIL may widen it
+STORED_BITS = "sgvb_stored_bits"  # image.info key: bits per channel in the file (PIL forgets it for colour)
+
+
+def load_image(source: bytes | os.PathLike) -> Image.Image:
+    """Open and decode one image file, noting its bits per channel as stored in ``image.info[STORED_BITS]``.
+
+    Why: PIL decodes 16-bit colour PNG/TIFF (RGB, RGBA, grey+alpha) straight to 8-bit modes, keeping each value's
+    high byte, and nothing after decoding says the file had 16 bits; only the decoder's raw mode (``RGB;16B``)
+    does, and it is gone once the image is loaded. PIL's exceptions pass through (callers name the file).
+    """
+    image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+    raw = image.tile[0].args if image.tile else None
+    raw = raw[0] if isinstance(raw, tuple) and raw else raw
+    if isinstance(raw, str) and ";16" in raw:
+        image.info[STORED_BITS] = 16
+    image.load()
+    return image
+
+
+def bit_depth(image: Image.Image) -> int:
+    """Bits per channel of a frame as stored: 16 for 16-bit PNG/TIFF (grey ``I;16``/``I``, and colour read through
+    ``load_image``), 32 for float, else 8 (1 for bilevel)."""
+    if image.mode in SIXTEEN_BIT_MODES:
+        return 16
+    return image.info.get(STORED_BITS) or {"F": 32, "1": 1}.get(image.mode, 8)
+
+
+def to_rgb8(image: Image.Image) -> Image.Image:
+    """8-bit RGB of any frame. 16-bit values keep their high byte (``v >> 8``), the rule PIL applies to 16-bit colour
+    while decoding and libpng's: grey and colour 16-bit frames read alike, and a 16-bit file made from 8-bit values
+    (``v * 257``) gives them back exactly. PIL's ``convert("RGB")`` would clip 16-bit grey at 255 (a mid-grey
+    frame read as white); palette, RGBA, LA and the 8-bit modes go through it, which is right for them. Float
+    frames (no defined range) are refused."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in SIXTEEN_BIT_MODES:
+        values = np.asarray(image, dtype=np.int64)
+        if values.min() < 0 or values.max() > 65535:
+            raise ValueError(f"{image.mode} frame holds values outside 0..65535 ({values.min()}..{values.max()})")
+        grey = (values >> 8).astype(np.uint8)  # [H, W]
+        return Image.fromarray(np.repeat(grey[..., None], 3, axis=-1))  # [H, W, 3]
+    if image.mode == "F":
+        raise ValueError("a floating-point frame has no defined range; convert it to 8- or 16-bit images first")
+    return image.convert("RGB")
+
+
 def fit_square(image: Image.Image, resolution: int) -> Image.Image:
     """Resize the shorter side to ``resolution`` (LANCZOS), then centre-crop to a square; RGB out.
 
     This is what every dataset and the converter do to frames that are not already ``resolution``
     squared, so non-square or odd-sized sources never stretch.
     """
-    if image.mode != "RGB":
-        image = image.convert("RGB")
+    image = to_rgb8(image)
     w, h = image.size
     if (w, h) == (resolution, resolution):
         return image
@@ -48,8 +96,7 @@ def crop_then_resize(image: Image.Image, resolution: int) -> Image.Image:
     The order of StyleGAN-V's single-video converter (RainbowJelly); :func:`fit_square` resizes first.
     The two agree on geometry and differ only in resampling, but a bit-faithful rebuild needs the order.
     """
-    if image.mode != "RGB":
-        image = image.convert("RGB")
+    image = to_rgb8(image)
     w, h = image.size
     side = min(w, h)
     left, top = (w - side) // 2, (h - side) // 2
@@ -58,8 +105,7 @@ def crop_then_resize(image: Image.Image, resolution: int) -> Image.Image:
 
 def crop_box(image: Image.Image, box: tuple[int, int, int, int], resolution: int) -> Image.Image:
     """Crop ``box`` = (left, top, right, bottom) and resize it to ``resolution`` squared (LANCZOS); RGB out."""
-    if image.mode != "RGB":
-        image = image.convert("RGB")
+    image = to_rgb8(image)
     image = image.crop(box)
     return image if image.size == (resolution, resolution) else image.resize((resolution, resolution), Image.LANCZOS)
 
@@ -136,6 +182,20 @@ class ResizeReporter:
                 f"(shorter side) and centre-cropped to {target[0]}x{target[1]} independently. (Warned once.)",
                 stacklevel=3,
             )
+
+
+def length_stats(lengths: Sequence[int]) -> dict[str, float]:
+    """Min, median, mean and max of video lengths in frames: the one summary ``sgvb prepare``'s manifest and
+    ``sgvb check-dataset`` both print (they used to take different medians of an even count: the mean of the two
+    middle lengths, and the upper one). The median is ``statistics.median`` (the mean of the middle two)."""
+    if not lengths:
+        raise ValueError("no video lengths to summarise")
+    return {
+        "min": min(lengths),
+        "median": statistics.median(lengths),
+        "mean": round(statistics.fmean(lengths), 2),
+        "max": max(lengths),
+    }
 
 
 def stack_frames(frames: Sequence[np.ndarray], resolution: int) -> torch.Tensor:

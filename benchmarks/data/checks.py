@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.data.base import DatasetError
-from benchmarks.data.frames import FramesDataset, bit_depth, to_rgb8
+from benchmarks.data.base import DatasetError, bit_depth, length_stats, to_rgb8
+from benchmarks.data.frames import FramesDataset
 from benchmarks.data.video_files import VideoFilesDataset
 from benchmarks.errors import one_line_errors
 
@@ -126,11 +126,11 @@ class CheckReport:
     warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        lengths = sorted(s.length for s in self.scans)
+        length = length_stats([s.length for s in self.scans])  # the prepare manifest's summary
         sizes: Counter = sum((s.sizes for s in self.scans), Counter())
         lines = [
             f"check-dataset '{self.path}': {len(self.scans)} videos, {sum(sizes.values())} frames read, "
-            f"length min/median/max {lengths[0]}/{lengths[len(lengths) // 2]}/{lengths[-1]}",
+            f"length min/median/mean/max {length['min']}/{length['median']:g}/{length['mean']:g}/{length['max']}",
             "frame sizes: "
             + ", ".join(f"{w}x{h} ({n} frames)" for (w, h), n in sizes.most_common(4))
             + (f", ... {len(sizes) - 4} more" if len(sizes) > 4 else ""),

@@ -5,13 +5,13 @@ it too): shorter side resized with LANCZOS to ``--resolution``, centre-cropped t
 at ``--quality`` (really passed as ``quality=``; the official scripts' ``q=95`` silently gives 75).
 ``<top>/dataset.json`` records the sources, resolution and JPEG quality (``labels`` is null, as the
 official format expects for unconditional data). A video that fails to decode is named and skipped;
-the zip is written to a temporary file and renamed only when complete.
+the zip is written to a temporary file and renamed only when complete. It holds no clock (no creation time, fixed
+member dates: ``benchmarks.data.zips``), so the same sources and options give the same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import io
 import json
 import os
@@ -22,7 +22,9 @@ from pathlib import Path
 
 from benchmarks.data.base import DatasetError, fit_square
 from benchmarks.data.video_files import VIDEO_EXTENSIONS, find_videos, open_video
+from benchmarks.data.zips import put
 from benchmarks.errors import one_line_errors
+from benchmarks.progress import steps
 from registry.files import atomic_path
 
 
@@ -89,8 +91,10 @@ def convert_videos(
     max_frames: int | None = None,
     fps: float | None = None,
     log=print,
+    progress: bool = True,
 ) -> dict:
-    """Convert every video file under ``src`` into the frames-layout zip ``out``; returns the metadata written."""
+    """Convert every video file under ``src`` into the frames-layout zip ``out``; returns the metadata written.
+    ``progress``: videos converted, with rate and ETA on stderr (one line per step when stderr is not a terminal)."""
     src, out = Path(src).expanduser(), Path(out).expanduser()
     if not src.exists():
         raise DatasetError(f"convert: source folder '{src}' does not exist")
@@ -112,10 +116,11 @@ def convert_videos(
 
     top = out.stem
     sources, failed = [], []
+    counter = steps("convert", len(files), "videos", enabled=progress)
     with atomic_path(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-            zf.writestr(f"{top}/", b"")
-            for k, (path, name) in enumerate(zip(files, _video_names(files, src)), start=1):
+            put(zf, f"{top}/", b"")
+            for path, name in zip(files, _video_names(files, src)):
                 rel = path.relative_to(src).as_posix()
                 try:  # encode the whole video first, so a failure leaves no partial folder behind
                     jpegs = []
@@ -129,12 +134,17 @@ def convert_videos(
                     reason = str(exc) if isinstance(exc, DatasetError) else f"{type(exc).__name__}: {exc}"
                     failed.append({"file": rel, "error": reason})
                     warnings.warn(f"convert: skipping '{path}': {reason}", stacklevel=2)
+                    if counter is not None:
+                        counter.update(1)
                     continue
-                zf.writestr(f"{top}/{name}/", b"")
+                put(zf, f"{top}/{name}/", b"")
                 for j, data in enumerate(jpegs):
-                    zf.writestr(f"{top}/{name}/{j:06d}.jpg", data)
-                sources.append({"file": rel, "video": name, "frames": len(jpegs)})
-                log(f"[{k}/{len(files)}] {rel} -> {name}/ ({len(jpegs)} frames)")
+                    put(zf, f"{top}/{name}/{j:06d}.jpg", data)
+                sources.append({"file": rel, "video": name, "frames": len(jpegs)})  # names: in dataset.json
+                if counter is not None:
+                    counter.update(1)
+            if counter is not None:
+                counter.close()
             if not sources:
                 raise DatasetError(
                     f"convert: none of the {len(files)} videos in '{src}' could be decoded "
@@ -151,10 +161,9 @@ def convert_videos(
                     "max_frames": max_frames,
                     "sources": sources,
                     "failed": failed,
-                    "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 },
             }
-            zf.writestr(f"{top}/dataset.json", json.dumps(meta, indent=1))
+            put(zf, f"{top}/dataset.json", json.dumps(meta, indent=1))
     log(
         f"wrote '{out}': {len(sources)} videos, {sum(s['frames'] for s in sources)} frames"
         + (f"; skipped {len(failed)} that failed to decode: {', '.join(f['file'] for f in failed)}" if failed else "")

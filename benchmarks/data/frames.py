@@ -3,7 +3,6 @@ up-front check every such dataset runs when it is built (``quick_check``; the fu
 
 from __future__ import annotations
 
-import io
 import os
 import warnings
 import zipfile
@@ -21,7 +20,9 @@ from benchmarks.data.base import (
     fit_square,
     hash_items,
     image_size,
+    load_image,
     stack_frames,
+    to_rgb8,
 )
 from registry import DATASETS
 from registry.files import user_cache_dir
@@ -204,9 +205,7 @@ class FramesDataset(VideoDataset):
                 data = self._zipfile().read(member)
             else:
                 data = (self.path / member).read_bytes()
-            image = Image.open(io.BytesIO(data))
-            image.load()
-            return image
+            return load_image(data)
         except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError ... for bad files
             raise DatasetError(
                 f"cannot read frame {index} ('{frame}') of video '{video}': {where} is unreadable or corrupt "
@@ -222,34 +221,6 @@ class FramesDataset(VideoDataset):
         if self._zip is not None:
             self._zip.close()
             self._zip = None
-
-
-SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # PNG/TIFF 16-bit grey; "I" as PIL may widen it
-
-
-def bit_depth(image: Image.Image) -> int:
-    """Bits per channel of a frame as stored: 16 for 16-bit grey PNG/TIFF (``I;16``, ``I``), 32 for float, else 8
-    (1 for bilevel)."""
-    if image.mode in SIXTEEN_BIT_MODES:
-        return 16
-    return {"F": 32, "1": 1}.get(image.mode, 8)
-
-
-def to_rgb8(image: Image.Image) -> Image.Image:
-    """8-bit RGB of any frame: 16-bit values are scaled (v * 255 / 65535, rounded), never clipped at 255 as PIL's
-    ``convert("RGB")`` does (a mid-grey 16-bit frame read as white); palette, RGBA, LA and the 8-bit modes go
-    through PIL's conversion, which is right for them. Float frames (no defined range) are refused."""
-    if image.mode == "RGB":
-        return image
-    if image.mode in SIXTEEN_BIT_MODES:
-        values = np.asarray(image, dtype=np.int64)
-        if values.min() < 0 or values.max() > 65535:
-            raise ValueError(f"{image.mode} frame holds values outside 0..65535 ({values.min()}..{values.max()})")
-        grey = ((values * 255 + 32767) // 65535).astype(np.uint8)
-        return Image.fromarray(np.repeat(grey[..., None], 3, axis=-1))
-    if image.mode == "F":
-        raise ValueError("a floating-point frame has no defined range; convert it to 8- or 16-bit images first")
-    return image.convert("RGB")
 
 
 def quick_check_marker(fingerprint: str) -> Path:

@@ -359,12 +359,22 @@ def launch(plan: GridPlan) -> int:
         sys.argv = argv
 
 
-def _job_label(plan: GridPlan, job: Job) -> str:
-    try:
-        label = str(job.run_dir.relative_to(plan.sweep_dir))
-    except ValueError:
-        label = f"job{job.index}"
-    return label.replace("/", "_").replace("\\", "_") or f"job{job.index}"
+MAX_LABEL = 40  # a job's name in results/<grid>/ (samples/<label>.gif, plots/<label>--<metric>.png)
+
+
+def job_labels(jobs: list[Job]) -> dict[Path, str]:
+    """run folder -> a short file-name label: the overrides that differ between the jobs (``model=digan_small,seed=1``),
+    not the ones they share (``dataset.path=...``); past ``MAX_LABEL`` characters, or where two would collide,
+    shortened and told apart by the job's number."""
+    shared = set.intersection(*(set(job.overrides) for job in jobs)) if jobs else set()
+    labels: dict[Path, str] = {}
+    for job in jobs:
+        own = [str(o) for o in job.overrides if o not in shared and _override_key(str(o)) != "grid"]
+        label = re.sub(r"[^A-Za-z0-9._,=+@%-]", "_", ",".join(own)) or f"job{job.index}"
+        if len(label) > MAX_LABEL or label in labels.values():
+            label = f"{label[: MAX_LABEL - 6]}-job{job.index}"
+        labels[job.run_dir] = label
+    return labels
 
 
 def summarize(plan: GridPlan, results_dir: Path, *, select: str = "final") -> int:
@@ -380,7 +390,7 @@ def summarize(plan: GridPlan, results_dir: Path, *, select: str = "final") -> in
             [job.run_dir for job in started],
             results_dir,
             select=select,
-            labels={job.run_dir: _job_label(plan, job) for job in started},
+            labels=job_labels(started),
         )
         print()
         print(table_export.to_text(tables.comparison))

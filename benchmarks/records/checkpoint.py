@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from registry.files import atomic_open, naming
+from registry.files import atomic_open, kimg_tag, naming
 
 FORMAT = "sgvb-checkpoint"
 FORMAT_VERSION = 1
@@ -77,10 +77,7 @@ def checkpoint_name(kimg: float) -> str:
     return f"ckpt-{state_tag(kimg)}.pt"
 
 
-def state_tag(kimg: float) -> str:
-    """kimg to the frame, sortable as text: ``000001.848``."""
-    nimg = int(round(float(kimg) * 1000))
-    return f"{nimg // 1000:06d}.{nimg % 1000:03d}"
+state_tag = kimg_tag  # kimg to the frame, sortable as text: ``000001.848`` (registry.files: one spelling everywhere)
 
 
 def checkpoint_kimg(path: str | os.PathLike) -> float | None:

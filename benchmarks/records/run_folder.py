@@ -7,6 +7,7 @@
       stats.jsonl          one JSON line per tick
       log.txt, events.out.tfevents.*   console log, TensorBoard
       checkpoints/         ckpt-<kimg>.pt (see ``checkpoint.checkpoint_name``), best.json
+                           abandoned/ (checkpoints past the one a resume fell back to: ``abandon_past``)
       samples/             grid-<kimg>.gif/.mp4, long-<kimg>.mp4
       metric-<name>.jsonl  one record per evaluation (written by ``metrics.evaluate``)
       .lock, .lock-rank<N> held (flock) by the training processes for their lifetime
@@ -52,6 +53,7 @@ __all__ = [
 log = logging.getLogger("sgvb")
 
 LOCK = ".lock"
+ABANDONED = "abandoned"  # checkpoints/abandoned/: checkpoints of a trajectory a resume left behind
 # Keys that say where/how a run executes, not what it trains: left out of every run identity.
 RUN_LOCAL_KEYS = (
     "seed",
@@ -280,6 +282,36 @@ class RunFolder:
         if dropped:
             atomic_write_text(path, "".join(f"{line}\n" for line in kept))
         return dropped
+
+    def abandon_past(self, kimg: float, best: run_records.Best | None) -> str:
+        """A resume from the checkpoint at ``kimg`` (the newer ones unreadable, or an older one chosen) abandons the
+        trajectory past it: its checkpoints move to ``checkpoints/abandoned/`` (a later ``resume=auto`` never
+        continues them; the new trajectory reuses their names), its metric records are marked abandoned
+        (``metrics.records.mark_abandoned``: tables and the evaluations a resume redoes skip them), and a
+        ``best.json`` naming one of its checkpoints becomes the resumed state's best. Returns what was done, for the
+        log ('' when the resume abandoned nothing)."""
+        if not self.writer:
+            return ""
+        from benchmarks.records.checkpoint import checkpoint_kimg, list_checkpoints
+        from metrics.records import mark_abandoned  # here: importing ``metrics`` imports torch
+
+        limit, moved = round(float(kimg) * 1000), []
+        aside = self.checkpoints / ABANDONED
+        for path in list_checkpoints(self.path):
+            if round(checkpoint_kimg(path) * 1000) > limit:
+                aside.mkdir(exist_ok=True)
+                os.replace(path, aside / path.name)
+                moved.append(path.name)
+        marked = mark_abandoned(self.path, kimg)
+        on_disk = run_records.read_best(self.path)
+        if on_disk is not None and round(on_disk.kimg * 1000) > limit:
+            if best is None:
+                (self.path / run_records.BEST).unlink(missing_ok=True)
+            else:
+                run_records.write_best(self.path, best)
+        done = [f"{len(moved)} checkpoint(s) moved to {CHECKPOINTS}/{ABANDONED}/"] if moved else []
+        done += [f"{marked} metric record(s) marked abandoned"] if marked else []
+        return ", ".join(done)
 
     def tensorboard(self):
         if self._tb is None:

@@ -3,7 +3,8 @@
 Runs are seeds of one configuration when their configs are equal except for the seed and run-local keys
 (``group``). Numbers are averaged only within one protocol id, one detector kind (stand-in or not) and one
 value per seed: everything else is kept apart, with a warning saying what. Each row holds the ablation axes
-that vary, n, mean, std, the interval of ``benchmarks.tables.stats`` and the per-seed values; ``--baseline``
+that vary, n, mean, std, the interval of ``benchmarks.tables.stats`` (cut to the metric's declared
+``value_range``) and the per-seed values; ``--baseline``
 adds the difference to a baseline configuration and a test's p-value; ``wide_table`` pivots to one row per
 configuration.
 """
@@ -30,6 +31,7 @@ __all__ = [
     "comparison_tables",
     "configuration_axes",
     "metric_direction",
+    "metric_range",
     "parse_baseline",
     "wide_table",
 ]
@@ -60,15 +62,30 @@ NON_AXIS = {"run", "status", "error", "seed", "config_hash", "group", "package_v
 
 
 @functools.lru_cache(maxsize=None)
-def metric_direction(metric: str) -> str:
-    """'lower' or 'higher' (is better), from the metric's registration (``Metric.direction``)."""
+def _registered(metric: str) -> Any:
+    """The metric built from its name (its registration), or None, with a warning, when it is not known here."""
     try:
         from metrics.base import build_metric
 
-        return str(build_metric(metric).direction)
+        return build_metric(metric)
     except Exception as exc:  # noqa: BLE001 - a metric from a plugin that is not installed here
-        warnings.warn(f"metric '{metric}' is not known here ({exc}); treating lower as better", stacklevel=2)
-        return "lower"
+        warnings.warn(
+            f"metric '{metric}' is not known here ({exc}); treating lower as better, its range as unbounded",
+            stacklevel=3,
+        )
+        return None
+
+
+def metric_direction(metric: str) -> str:
+    """'lower' or 'higher' (is better), from the metric's registration (``Metric.direction``)."""
+    registered = _registered(metric)
+    return "lower" if registered is None else str(registered.direction)
+
+
+def metric_range(metric: str, key: str) -> tuple[float | None, float | None]:
+    """The values the result key ``key`` of ``metric`` can take, from its registration (``Metric.value_range``)."""
+    registered = _registered(metric)
+    return (None, None) if registered is None else registered.range_of(key)
 
 
 def configuration_axes(tidy: pd.DataFrame) -> list[str]:
@@ -141,7 +158,8 @@ def comparison_tables(
                 by_seed = part.groupby("run_dir", sort=False).agg(seed=("seed", "first"), value=("value", "last"))
                 by_seed = by_seed[by_seed["value"].notna()]
                 values = {int_or_same(s): v for s, v in zip(by_seed["seed"], by_seed["value"])}
-                interval = table_stats.mean_interval(list(values.values()), seed=seed)
+                bounds = metric_range(metric, key)
+                interval = table_stats.mean_interval(list(values.values()), seed=seed, bounds=bounds)
                 n = len(values)
                 rows[headline].append(
                     {
@@ -163,6 +181,8 @@ def comparison_tables(
                         "status": status,
                         "short_count": bool(part["short_count"].astype(bool).any()),
                         "_by_seed": values,
+                        "_range": bounds,
+                        "_ci_cut": interval.cut,
                     }
                 )
     if apart:
@@ -180,10 +200,11 @@ def comparison_tables(
 
 def _comparison_frame(rows: list[dict[str, Any]], axes: list[str], baseline: str | None) -> pd.DataFrame:
     df = pd.DataFrame(rows)
-    for column in ["config", *axes, *STAT_COLUMNS, "_by_seed"]:
+    private = ["_by_seed", "_range", "_ci_cut"]  # for the views, not the CSVs
+    for column in ["config", *axes, *STAT_COLUMNS, *private]:
         if column not in df:
             df[column] = None
-    df = df[["config", *axes, *STAT_COLUMNS, "_by_seed"]]
+    df = df[["config", *axes, *STAT_COLUMNS, *private]]
     if baseline:
         df = add_baseline(df, axes, baseline)
     df.attrs["axes"] = axes

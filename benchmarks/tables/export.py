@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.tables.labels import SHORT_COUNT_NOTE, STAND_IN_MARK, STAND_IN_NOTE, cell_text
+from benchmarks.tables.labels import SHORT_COUNT_NOTE, STAND_IN_MARK, STAND_IN_NOTE, cell_text, is_nan, range_text
 
 __all__ = ["format_mean_std", "paper_frame", "to_latex", "to_markdown", "to_text"]
 
@@ -40,6 +40,11 @@ def format_mean_std(mean: float, std: float, n: int, *, pm: str = " ± ") -> str
     return f"{mean:.{d}f}{pm}{std:.{d}f}"
 
 
+def _is_true(flag: Any) -> bool:
+    """True for a set flag; False for False, None and NaN (a row without a metric)."""
+    return bool(flag) and not is_nan(flag)
+
+
 def _fmt(x: Any) -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4g}"
 
@@ -61,7 +66,10 @@ def to_text(comparison: pd.DataFrame) -> str:
             key += " (short)" if row["short_count"] else ""
         n = int(row["n"] or 0)
         interval = (
-            f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}] ({row['ci_method']})" if row.get("ci_method") else ""
+            f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}] ({row['ci_method']}"
+            + (f", cut to {range_text(row['_range'])})" if _is_true(row.get("_ci_cut")) else ")")
+            if row.get("ci_method")
+            else ""
         )
         protocol = [row["protocol_id"] if isinstance(row.get("protocol_id"), str) else "-"] if several else []
         line = [

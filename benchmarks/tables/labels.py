@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["SHORT_COUNT_NOTE", "STAND_IN_MARK", "STAND_IN_NOTE", "cell_text", "int_or_same", "is_nan"]
+__all__ = ["SHORT_COUNT_NOTE", "STAND_IN_MARK", "STAND_IN_NOTE", "cell_text", "int_or_same", "is_nan", "range_text"]
 
 STAND_IN_MARK = "[stand-in]"
 STAND_IN_NOTE = (
@@ -34,3 +34,11 @@ def cell_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def range_text(bounds: tuple[float | None, float | None]) -> str:
+    """A declared value range as an interval: ``[0, 1]``, ``[0, ∞)``, ``(-∞, ∞)``."""
+    low, high = bounds
+    left = "(-∞" if low is None else f"[{low:g}"
+    right = "∞)" if high is None else f"{high:g}]"
+    return f"{left}, {right}"

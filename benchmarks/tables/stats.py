@@ -5,6 +5,10 @@ says nothing about its spread), Student's t for 2 <= n < ``MIN_BOOTSTRAP_N`` (ex
 honest about how wide two seeds really are), BCa bootstrap from n >= ``MIN_BOOTSTRAP_N``, where
 resampling has enough distinct values to mean something. A bootstrap of two values only returns the
 two values, which is why it is not used below that.
+
+An interval is cut to the metric's declared range (``Metric.value_range``: FVD >= 0, consistency in [0, 1]): the
+mean lies in that range, so the cut interval covers it as often as the uncut one, and no reader sees an FVD
+interval reaching below 0.
 """
 
 from __future__ import annotations
@@ -27,6 +31,13 @@ class Interval:
     low: float
     high: float
     method: str  # "t", "bca" or "" (no interval)
+    cut: bool = False  # an end was moved to the metric's declared range
+
+    def within(self, bounds: tuple[float | None, float | None]) -> Interval:
+        """This interval cut to ``bounds`` (``(low, high)``, None = unbounded)."""
+        low = self.low if bounds[0] is None or math.isnan(self.low) else max(self.low, bounds[0])
+        high = self.high if bounds[1] is None or math.isnan(self.high) else min(self.high, bounds[1])
+        return Interval(low, high, self.method, self.cut or (low, high) != (self.low, self.high))
 
 
 def _clean(values: Sequence[float]) -> np.ndarray:
@@ -34,9 +45,19 @@ def _clean(values: Sequence[float]) -> np.ndarray:
 
 
 def mean_interval(
-    values: Sequence[float], *, confidence: float = 0.95, seed: int = 0, num_resamples: int = 9999
+    values: Sequence[float],
+    *,
+    confidence: float = 0.95,
+    seed: int = 0,
+    num_resamples: int = 9999,
+    bounds: tuple[float | None, float | None] = (None, None),
 ) -> Interval:
-    """Interval of the mean of ``values`` (see the module docstring for the method by n); seeded, so reproducible."""
+    """Interval of the mean of ``values`` (see the module docstring for the method by n), cut to ``bounds`` (the
+    metric's range); seeded, so reproducible."""
+    return _mean_interval(values, confidence, seed, num_resamples).within(bounds)
+
+
+def _mean_interval(values: Sequence[float], confidence: float, seed: int, num_resamples: int) -> Interval:
     x = _clean(values)
     n = len(x)
     if n < 2:

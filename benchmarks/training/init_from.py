@@ -14,7 +14,7 @@ from typing import Any
 
 from stylegan_v.official import OfficialCheckpointError, load_network_pkl
 
-__all__ = ["init_training_loop", "training_overrides"]
+__all__ = ["check_source", "check_total_kimg", "init_training_loop", "training_overrides"]
 
 _snapshot_cache: dict[tuple, dict[str, Any]] = {}
 
@@ -33,6 +33,23 @@ def check_source(path: str | os.PathLike) -> None:
         raise ConfigError(
             f"init_from={p} is an sgvb checkpoint, and init_from takes an official network-snapshot-*.pkl; continue "
             f"the checkpoint with resume={p} (with run_dir=<a new folder> to keep the old run as it is)"
+        )
+
+
+def check_total_kimg(path: str | os.PathLike, total_kimg: float) -> None:
+    """Refuse a start whose pickle has already trained ``trainer.total_kimg`` or more (``stats.cur_nimg``, where the
+    loop starts counting): the run would end at once, ``done`` with nothing trained and no checkpoint."""
+    from benchmarks.config.training import ConfigError
+
+    stats = _cached_snapshot(path).get("stats") or {}
+    if "cur_nimg" not in stats:
+        return  # the loop starts at kimg 0
+    start = int(stats["cur_nimg"]) / 1000.0
+    if start >= float(total_kimg) - 1e-9:
+        raise ConfigError(
+            f"init_from={path} has trained {start:g} kimg, and trainer.total_kimg={float(total_kimg):g} is not more: "
+            f"nothing would be trained; set trainer.total_kimg above {start:g} (it counts from the pickle's kimg, "
+            f"e.g. trainer.total_kimg={start + 1000:g} for 1000 kimg more)"
         )
 
 

@@ -84,9 +84,11 @@ def train(config: TrainConfig, run_dir: str | os.PathLike | None = None) -> Path
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"run_dir={run_dir} is a file, not a folder: choose a folder for the run")
     if config.init_from:
-        from benchmarks.training.init_from import check_source
+        from benchmarks.training.init_from import check_source, check_total_kimg
 
         check_source(config.init_from)
+        if not ckpt.list_checkpoints(run_dir):  # a fresh run starts from the pickle (else a resume continues)
+            check_total_kimg(config.init_from, config.trainer.total_kimg)
     if str(config.resume) == "auto" and is_done(run_dir) and not _extends(config, run_dir):
         status = read_status(run_dir)
         hint = (
@@ -347,12 +349,14 @@ def _prepare(
         state = ckpt.load_checkpoint(resume_path, map_location="cpu")
         loop.load_state_dict(state, source=str(resume_path))
         dropped = run.rewind_logs(loop.kimg)
+        abandoned = run.abandon_past(loop.kimg, loop.snapshots.best.best)  # a fallback to an older checkpoint
         log.info(
-            "resumed from %s at kimg %.3f (step %d)%s",
+            "resumed from %s at kimg %.3f (step %d)%s%s",
             resume_path,
             loop.kimg,
             loop.step,
             f"; {dropped} stats row(s) past it dropped" if dropped else "",
+            f"; the trajectory past it is abandoned: {abandoned}" if abandoned else "",
         )
     elif config.init_from:  # an official network pickle (init_from.py)
         from benchmarks.training import init_from as official_start

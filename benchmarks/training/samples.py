@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,19 +43,22 @@ def render(
     chunk_size: int = 16,
     generator: torch.Generator | None = None,
     motion_noise=None,
+    on_frames: Callable[[int], Any] | None = None,
 ) -> torch.Tensor:
-    """uint8 ``[B, T, H, W, C]`` on the CPU, rendered chunk by chunk (constant memory in T)."""
-    chunks = [
-        to_uint8(c).cpu()
-        for c in G.iter_frames(
-            z,
-            t.to(z.device),
-            chunk_size=chunk_size,
-            truncation_psi=truncation_psi,
-            generator=generator,
-            motion_noise=motion_noise,
-        )
-    ]
+    """uint8 ``[B, T, H, W, C]`` on the CPU, rendered chunk by chunk (constant memory in T); ``on_frames(n)`` after
+    each chunk of ``n`` frames (progress of a long video)."""
+    chunks = []
+    for c in G.iter_frames(
+        z,
+        t.to(z.device),
+        chunk_size=chunk_size,
+        truncation_psi=truncation_psi,
+        generator=generator,
+        motion_noise=motion_noise,
+    ):
+        chunks.append(to_uint8(c).cpu())  # [B, chunk, H, W, C]
+        if on_frames is not None:
+            on_frames(int(c.shape[1]))
     return torch.cat(chunks, dim=1)
 
 

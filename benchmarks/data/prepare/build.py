@@ -6,8 +6,10 @@ run leaves the parts; running the same command again keeps the parts that verify
 frames are all there, as its ``info.json`` counts them) and renders the rest anew. Workers die with the
 run that started them (they never write into the folder after a kill). A run with different settings
 refuses to mix the two. The zip is assembled under a temporary name and renamed only when complete, so
-``OUT`` is either absent or whole; its bytes depend only on the parts (fixed entry dates, no clock), so a
-resumed prepare gives the same file as an uninterrupted one, whenever the kill came.
+``OUT`` is either absent or whole (a staging folder left beside a whole ``OUT`` by a kill after the rename is
+swept by the next prepare into that folder: ``sweep_finished_stages``); its bytes depend only on the parts
+(fixed entry dates, no clock), so a resumed prepare gives the same file as an uninterrupted one, whenever the kill
+came.
 """
 
 from __future__ import annotations
@@ -17,17 +19,18 @@ import json
 import multiprocessing
 import os
 import shutil
-import statistics
 import time
 import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchmarks.data.base import DatasetError
+from benchmarks.data.base import DatasetError, length_stats
 from benchmarks.data.frames import FramesDataset
 from benchmarks.data.prepare.layouts import PrepareError
-from benchmarks.data.prepare.render import PART_INFO, ZIP_DATE, die_with_parent, render_part
+from benchmarks.data.prepare.render import PART_INFO, die_with_parent, render_part
+from benchmarks.data.zips import put
+from benchmarks.progress import steps
 from registry import PREPARERS, UnknownComponentError
 from registry.files import TEMP_GLOB, atomic_path, atomic_write_json
 from registry.interfaces import DatasetPreparer, VideoJob
@@ -38,6 +41,21 @@ FVD_LENGTHS = (16, 128)  # the official FVD clip lengths: how many videos each c
 
 def staging_dir(out: Path) -> Path:
     return out.parent / f".{out.name}.partial"
+
+
+def sweep_finished_stages(folder: Path) -> list[Path]:
+    """Remove the staging folders of ``folder`` whose output is in place; returns them.
+
+    Why: the zip is renamed in only when whole and its staging folder is removed after that, so a kill between the
+    two (or during the removal) leaves a hidden folder as large as the dataset that nothing would ever resume (a
+    prepare into an existing output is refused). Every prepare sweeps its output's folder first, as atomic writes
+    sweep the temp files of dead writers."""
+    swept = []
+    for stage in sorted(folder.glob(".*.partial")):
+        if stage.is_dir() and (folder / stage.name[1 : -len(".partial")]).is_file():
+            shutil.rmtree(stage, ignore_errors=True)
+            swept.append(stage)
+    return swept
 
 
 def _render(args: tuple) -> dict:
@@ -85,9 +103,11 @@ def prepare_dataset(
     workers: int | None = None,
     options: dict[str, Any] | None = None,
     log=print,
+    progress: bool = True,
 ) -> dict:
     """Prepare benchmark ``name`` (a ``PREPARERS`` name) from the raw download ``raw`` into the frames zip ``out``;
-    returns the manifest."""
+    returns the manifest. ``progress``: videos rendered, then assembled, with rate and ETA on stderr
+    (``benchmarks.progress``; one line per step when stderr is not a terminal)."""
     try:
         name = PREPARERS.info(name).name
     except UnknownComponentError as exc:
@@ -100,6 +120,7 @@ def prepare_dataset(
         raise PrepareError(f"{name}: --split must be one of {', '.join(preparer.splits)}, got '{split}'")
     if out.suffix.lower() != ".zip":
         raise PrepareError(f"output '{out}' must end in .zip")
+    sweep_finished_stages(out.parent)  # what a prepare killed after its zip's rename left
     if out.exists():
         raise PrepareError(f"output '{out}' already exists; delete it to prepare again")
     if not raw.exists():
@@ -139,9 +160,9 @@ def prepare_dataset(
     if len(pending) < len(jobs):
         log(f"resuming: {len(jobs) - len(pending)} of {len(jobs)} videos already prepared in '{stage}'")
     start = time.perf_counter()
-    _render_all(pending, parts, resolution, quality, fps, workers, log)
+    _render_all(pending, parts, resolution, quality, fps, workers, progress)
     with atomic_path(out) as assembly:  # the zip takes its name only after the manifest is written
-        manifest = _assemble(assembly, out.stem, name, preparer, jobs, parts, plan, raw)
+        manifest = _assemble(assembly, out.stem, name, preparer, jobs, parts, plan, raw, progress)
         manifest["elapsed_s"] = round(time.perf_counter() - start, 3)
         manifest_path = atomic_write_json(out.with_suffix(".json"), manifest)
     shutil.rmtree(stage)
@@ -178,7 +199,13 @@ def _open_staging(stage: Path, plan: dict) -> Path:
 
 
 def _render_all(
-    pending: list[VideoJob], parts: Path, resolution: int, quality: int, fps: float | None, workers: int | None, log
+    pending: list[VideoJob],
+    parts: Path,
+    resolution: int,
+    quality: int,
+    fps: float | None,
+    workers: int | None,
+    progress: bool,
 ) -> None:
     """Render the pending videos, ``workers`` at a time (default: every CPU); the first failure stops the run."""
     if not pending:
@@ -187,39 +214,51 @@ def _render_all(
     parent = os.getpid()
     watch = parent if workers > 1 else None  # a pool worker checks that this run still lives before its rename
     tasks = ((job, str(parts / f"{job.name}.zip"), resolution, quality, fps, watch) for job in pending)
-    every = max(1, len(pending) // 20)
-    done = 0
-
-    def progress(info: dict) -> None:
-        nonlocal done
-        done += 1
-        if done % every == 0 or done == len(pending):
-            log(f"[{done}/{len(pending)}] {info['video']} ({info['frames']} frames)")
-
-    if workers == 1:
-        for task in tasks:
-            progress(_render(task))
-        return
-    # chunksize 1 and imap keep at most a few videos in flight per worker: memory stays bounded
-    # a worker dies with this process (a SIGKILLed run must not leave workers finishing parts behind its back)
-    with multiprocessing.get_context("fork").Pool(workers, initializer=die_with_parent, initargs=(parent,)) as pool:
-        for info in pool.imap_unordered(_render, tasks, chunksize=1):
-            progress(info)
+    counter = steps("prepare: rendering", len(pending), "videos", enabled=progress)
+    try:
+        if workers == 1:
+            for task in tasks:
+                _render(task)
+                if counter is not None:
+                    counter.update(1)
+            return
+        # chunksize 1 and imap keep at most a few videos in flight per worker: memory stays bounded
+        # a worker dies with this process (a SIGKILLed run must not leave workers finishing parts behind its back)
+        with multiprocessing.get_context("fork").Pool(workers, initializer=die_with_parent, initargs=(parent,)) as pool:
+            for _ in pool.imap_unordered(_render, tasks, chunksize=1):
+                if counter is not None:
+                    counter.update(1)
+    finally:
+        if counter is not None:
+            counter.close()
 
 
 def _assemble(
-    tmp: Path, top: str, name: str, preparer: DatasetPreparer, jobs: list[VideoJob], parts: Path, plan: dict, raw: Path
+    tmp: Path,
+    top: str,
+    name: str,
+    preparer: DatasetPreparer,
+    jobs: list[VideoJob],
+    parts: Path,
+    plan: dict,
+    raw: Path,
+    progress: bool = False,
 ) -> dict:
     """Copy the parts, in name order, into ``<top>/<video>/%06d.jpg`` of the zip ``tmp``; add the manifest."""
     infos = []
+    counter = steps("prepare: assembling", len(jobs), "videos", enabled=progress)
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-        _put(zf, f"{top}/", b"")
+        put(zf, f"{top}/", b"")
         for job in jobs:
             with zipfile.ZipFile(parts / f"{job.name}.zip") as part:
                 infos.append(json.loads(part.read(PART_INFO)))
-                _put(zf, f"{top}/{job.name}/", b"")
+                put(zf, f"{top}/{job.name}/", b"")
                 for member in sorted(n for n in part.namelist() if n != PART_INFO):
-                    _put(zf, f"{top}/{job.name}/{member}", part.read(member))
+                    put(zf, f"{top}/{job.name}/{member}", part.read(member))
+            if counter is not None:
+                counter.update(1)
+    if counter is not None:
+        counter.close()
     lengths = [i["frames"] for i in infos]
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -231,12 +270,7 @@ def _assemble(
         "resolution": plan["resolution"],
         "videos": len(lengths),
         "frames": sum(lengths),
-        "length": {
-            "min": min(lengths),
-            "median": statistics.median(lengths),
-            "mean": round(statistics.fmean(lengths), 2),
-            "max": max(lengths),
-        },
+        "length": length_stats(lengths),  # what check-dataset prints too
         "length_histogram": length_histogram(lengths),
         "videos_at_least": {str(n): sum(1 for x in lengths if x >= n) for n in FVD_LENGTHS},
         "fps": plan["fps"] or preparer.fps,
@@ -256,7 +290,7 @@ def _assemble(
         "per_video": infos,
     }
     with zipfile.ZipFile(tmp, "a") as zf:  # dataset.json is not a frame: the fingerprint above stays valid
-        _put(  # no clock in the zip: the same parts give the same bytes (the date is in the manifest file)
+        put(  # no clock in the zip: the same parts give the same bytes (the date is in the manifest file)
             zf,
             f"{top}/dataset.json",
             json.dumps(
@@ -265,10 +299,3 @@ def _assemble(
             ).encode(),
         )
     return manifest
-
-
-def _put(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
-    """Store ``data`` as ``name`` with a fixed date and mode (``writestr`` would stamp the current time)."""
-    info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-    info.external_attr = (0o40755 << 16) | 0x10 if name.endswith("/") else 0o644 << 16
-    zf.writestr(info, data, compress_type=zipfile.ZIP_STORED)

@@ -23,17 +23,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmarks.data.base import DatasetError, crop_box, crop_then_resize, fit_square
+from benchmarks.data.base import DatasetError, crop_box, crop_then_resize, fit_square, load_image
 from benchmarks.data.convert import decode_resampled
 from benchmarks.data.frames import IMAGE_EXTENSIONS
 from benchmarks.data.video_files import decode_frames
+from benchmarks.data.zips import ZIP_DATE
 from registry.files import atomic_path
 from registry.interfaces import VideoJob
 
 CROPS = VideoJob.CROPS
 MASK_THRESHOLD = 5  # a mask pixel belongs to the face when any channel exceeds this (the official FFS value)
 PART_INFO = "info.json"
-ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # every zip entry's date: the bytes depend on the frames only, not on the clock
 
 
 class ParentGone(RuntimeError):
@@ -62,9 +62,7 @@ def frame_files(folder: Path) -> list[Path]:
 
 def _open_image(path: Path) -> Image.Image:
     try:
-        image = Image.open(path)
-        image.load()
-        return image
+        return load_image(path)  # 16-bit frames: to_rgb8 (in the crops) scales them, never clips to white
     except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError ... for bad files
         raise DatasetError(f"cannot read frame '{path}': not a readable image ({type(exc).__name__}: {exc})") from exc
 
