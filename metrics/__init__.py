@@ -7,7 +7,8 @@
   ``fvd2048_128f``, ``fvd2048_128f_subsample8f``), ``fid<N>[_full]`` (``fid50k_full``),
   ``consistency[<N>_]<T>f`` (``consistency128f``), ``kid<N>_full`` (``kid50k_full``), ``is<N>`` (``is50k``),
   ``isv<N>_ucf`` (``isv2048_ucf``), ``kvd<N>_<T>f`` (``kvd2048_16f``, DIGAN's KVD),
-  ``prdc<N>_<T>f`` / ``prdc<N>_frames`` (precision, recall, density, coverage); or specs
+  ``prdc<N>_<T>f`` / ``prdc<N>_frames`` (precision, recall, density, coverage), ``jedi<N>_<T>f`` (JEDi,
+  V-JEPA features; docs/motion_metrics.md); or specs
   ``{_name_: fvd, num_videos: 64, ...}``. Each metric class says
   whether lower or higher is better (``direction``).
 * ``mode="official"`` reproduces StyleGAN-V's choices (1/N covariance, Python-RNG clip offsets in

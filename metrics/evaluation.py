@@ -3,7 +3,9 @@
 Each call returns one record (the JSON form of ``metrics.records.MetricRecord``, the format's one owner) and,
 with ``run_dir``, appends it as a JSON line to ``<run_dir>/metric-<name>.jsonl`` (the StyleGAN2-ADA habit:
 any snapshot can be re-evaluated later and results never live only in a log). Every record says how the
-number was measured (``protocol``) and which snapshot (``kimg``/``checkpoint``).
+number was measured (``protocol``) and which snapshot (``kimg``/``checkpoint``). Fréchet metrics also record their
+covariances' numerical ranks (``protocol.covariance_rank``: data, not definition, so outside the protocol hash), so a
+distance from rank-deficient covariances (N <= d) never passes for a full-rank one.
 """
 
 from __future__ import annotations

@@ -155,3 +155,14 @@ def _jedi_from_name(match, **kwargs) -> JEDi:
 
 
 preset("jedi2048_16f", JEDi, num_videos=2048, num_frames=16)
+
+
+def _register_in_sample_size_study() -> None:
+    """JEDi in the sample-size study (``metrics.sample_size``): V-JEPA rows of 16-frame clips, this estimator."""
+    from .sample_size import FeatureSpec, register_study_features, register_study_metric
+
+    register_study_features("vjepa_16f", FeatureSpec("vjepa_ssv2", 16))
+    register_study_metric("jedi", features="vjepa_16f", estimator=jedi_mmd2, results=r"jedi\d+k?_\d+f")
+
+
+_register_in_sample_size_study()

@@ -234,3 +234,15 @@ def test_audit_runs_the_motion_metrics_beside_fvd_on_stand_ins(tmp_path):
     jedi = table[table.metric == "jedi2_16f"].set_index("strength")["value"]
     assert jedi[0.0] >= 0 and jedi[1.0] != jedi[0.0]
     assert (tmp_path / "audit" / "response.png").stat().st_size > 1000
+
+
+def test_motion_preset_puts_the_motion_metrics_beside_fvd():
+    from hydra import compose, initialize_config_module
+
+    from metrics import build_metric
+
+    with initialize_config_module(config_module="benchmarks.conf", version_base="1.3"):
+        cfg = compose("audit", overrides=["preset=motion"])
+    names = [build_metric(m).name for m in cfg.metrics]
+    assert names == ["fvd32_16f", "fvd32_16f", "consistency32_32f", "jedi32_16f", "fvmd32_16f"]
+    assert cfg.metrics[1].detector == "videomae_v2" and cfg.allow_stand_in_detectors and len(cfg.distortions) == 13

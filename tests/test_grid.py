@@ -260,7 +260,10 @@ def test_a_grid_refuses_a_dataset_path_that_does_not_exist_even_in_a_dry_run(in_
     assert "dataset.path 'data/sky.zip' does not exist: every job reading it would fail" in err
     (in_tmp / "data").mkdir()
     (in_tmp / "data" / "sky.zip").write_bytes(b"")
-    assert sgvb(args) == 0
+    assert sgvb(args) == 2  # it exists now, but the pre-flight opens it: once, for all four jobs
+    err = capsys.readouterr().err
+    assert "pre-flight (no job was started): the dataset cannot be opened" in err and "not a zip archive" in err
+    assert "(jobs #0, #1, #2, #3)" in err
 
 
 def test_sample_gifs_are_enlarged_for_the_results_folder(tmp_path: Path):
@@ -296,3 +299,26 @@ def test_results_file_labels_name_what_differs_between_jobs_in_few_characters(tm
     assert all(len(v) <= grid.MAX_LABEL for v in grid.job_labels(long).values())
     assert len(set(grid.job_labels(long).values())) == 2
     assert grid.job_labels([grid.Job(0, [], tmp_path / "only")]) == {tmp_path / "only": "job0"}
+
+
+def test_a_problem_every_job_would_meet_is_said_once_before_any_job_starts(in_tmp: Path, capsys):
+    """The journey of issue 23: four jobs each trained nothing and failed alike on a dataset too small for a metric;
+    the grid now runs the pre-flight once and names the jobs, before launching (and in --dry-run)."""
+    from PIL import Image
+
+    for k in range(3):  # 3 videos of 20 frames: fewer than fvd4_16f's 4
+        (in_tmp / "data" / f"v{k}").mkdir(parents=True)
+        for t in range(20):
+            Image.new("RGB", (16, 16), (10 * k, 5 * t, 0)).save(in_tmp / "data" / f"v{k}" / f"{t:06d}.png")
+    args = ["grid", "quickstart", "dataset=frames", f"dataset.path={in_tmp / 'data'}", "dataset.resolution=16"]
+    args += ["metrics=[fvd4_16f]", "generator.positional_encoding=acyclic,none"]
+    for extra in (["--dry-run"], []):
+        assert sgvb([*args, *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [
+            "sgvb grid: error: pre-flight (no job was started): metric fvd4_16f needs 4 real videos of at least 16 "
+            "frames; the dataset has 3 (of 3 videos): give more data, choose a smaller metric, or pass "
+            "allow_fewer=true (the record then says so) (jobs #0, #1, #2, #3)"
+        ]
+        assert not (in_tmp / "runs").exists()
+    assert sgvb([*args, "allow_fewer=true", "--dry-run"]) == 0

@@ -208,3 +208,19 @@ def test_weight_files_are_looked_up_refused_and_loaded_strictly(tmp_path):
         model.load_published(enc, probe)
     with pytest.raises(KeyError, match="'target_encoder'"):
         model.load_published({"encoder": {}}, probe)
+
+
+def test_jedi_is_the_distance_between_the_second_moment_matrices_of_the_features():
+    """With (x.y/d)^2 the biased MMD² is ||M_x - M_y||_F² / d², M = mean of x xᵀ (uncentred second moments): JEDi
+    compares those d x d matrices, so its steady value needs the samples that pin down fourth moments."""
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(50, 20)), rng.normal(0.1, 1.2, size=(70, 20))
+    mx, my = x.T @ x / len(x), y.T @ y / len(y)
+    assert jedi_mmd2(x, y) == pytest.approx(100 * np.sum((mx - my) ** 2) / 20**2, rel=1e-10)
+
+
+def test_jedi_joins_the_sample_size_study():
+    from metrics.sample_size import STUDY_FEATURES, study_metric
+
+    assert study_metric("jedi").estimator is jedi_mmd2
+    assert STUDY_FEATURES[study_metric("jedi").features].detector == "vjepa_ssv2"

@@ -290,6 +290,22 @@ def test_check_plugin_exit_status_and_unknown_names(plugin_path, capsys):
     assert main(["no_forwrd"]) == 2
     err = capsys.readouterr().err
     assert "no component is registered as 'no_forwrd'" in err and "generator 'no_forward'" in err
+    assert main(["my_gen"]) == 2  # nothing close: no unrelated suggestion
+    err = capsys.readouterr().err
+    assert "no component is registered as 'my_gen'" in err and "Did you mean" not in err
+
+    # a second distribution providing the same name: the check says so and how to pick one (was: "not registered.
+    # Did you mean generator 'no_forward'?"), and `<distribution>:NAME` checks that one
+    write_distribution(
+        plugin_path, "sgvb-twin", "0.2.0", "sgvb_twin", "X = 1\n", "[sgvb.generators]\nno_forward = sgvb_twin:X\n"
+    )
+    registry.refresh()
+    assert main(["no_forward"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "generator 'no_forward' is provided by several plugins: " in err and "sgvb-flatplug 0.1.0" in err
+    assert "Choose one as '<distribution>:no_forward'" in err and "\n" not in err
+    assert main(["sgvb-flatplug:no_forward"]) == 1  # checked (and failing its contract, as above)
+    assert "generator 'no_forward' (sgvb_flatplug:G, sgvb-flatplug 0.1.0)" in capsys.readouterr().out
     sys.modules.pop("sgvb_flatplug", None)
 
 

@@ -7,6 +7,7 @@ import pytest
 from metrics.consistency import LongVideoConsistency
 from metrics.fid import FID
 from metrics.fvd import FVD
+from metrics.fvmd import FVMD
 from metrics.inception_score import InceptionScore, VideoInceptionScore
 from metrics.jedi import JEDi
 from metrics.kid import KID
@@ -31,7 +32,8 @@ PINS = {  # protocol ids start with this release; v1 is the first published defi
     VideoInceptionScore: (3, "612ad3cf26dc4635"),
     KVD: (1, "ebe575f4d8cb8e03"),
     PRDC: (1, "50c8a5863a9dcc9b"),
-    JEDi: (1, "5c9bf4dfdc14854a"),  # issue 26: videojedi 1.1.0's estimator (100 x biased MMD², (x.y/d)^2)
+    JEDi: (1, "0a85851e6f17d18a"),  # issue 26: videojedi 1.1.0's estimator (100 x biased MMD², (x.y/d)^2)
+    FVMD: (1, "6ec20a8a0ba55f0f"),  # issue 26: fvmd 1.0.0 (histograms of PIPs++ tracks, Fréchet with 1e-5 I)
 }
 
 

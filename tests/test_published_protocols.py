@@ -6,9 +6,8 @@ import pytest
 import torch
 
 from metrics import detectors
-from metrics.published import PROTOCOLS, compare_protocols, differences, get_protocol
+from metrics.published import PROTOCOLS, compare_protocols, differences, estimators, get_protocol, pixels
 from metrics.published import clips as rules
-from metrics.published import estimators, pixels
 from metrics.published.compare import comparable
 from metrics.sources import Clip
 from metrics.testing import ArrayVideoDataset
@@ -170,11 +169,11 @@ def test_trace_sqrt_estimators_agree_with_the_reference_distance():
 
 
 # ------------------------------------------------------------------------------------ end to end
-def _synthetic(seed, n=6):
+def _synthetic(seed, n=6, res=16):
     import benchmarks  # noqa: F401  (registers the synthetic dataset)
     from registry import DATASETS
 
-    return DATASETS.build({"_name_": "synthetic", "resolution": 32, "num_videos": n, "num_frames": 128, "seed": seed})
+    return DATASETS.build({"_name_": "synthetic", "resolution": res, "num_videos": n, "num_frames": 128, "seed": seed})
 
 
 def test_stylegan_v_protocol_equals_sgvb_official_fvd():
@@ -182,6 +181,8 @@ def test_stylegan_v_protocol_equals_sgvb_official_fvd():
     features give the official number bit for bit under the caller's threads; the comparison runs its estimators on a
     fixed thread count (speed under load), which moves sqrtm by ~1e-8 when N is far below d."""
     import warnings
+
+    from threadpoolctl import threadpool_limits
 
     from metrics.evaluation import evaluate
     from metrics.published.compare import FeatureStore, load_networks
@@ -191,14 +192,23 @@ def test_stylegan_v_protocol_equals_sgvb_official_fvd():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ours = compare_protocols(
-            real, fake, protocols=["stylegan_v", "stylegan_v_4clips"], num_videos=6, allow_stand_in=True
+            real,
+            fake,
+            protocols=["stylegan_v", "stylegan_v_4clips"],
+            num_videos=6,
+            allow_stand_in=True,
+            stand_in_resolution=16,
         )
-        official = evaluate("fvd6_16f", fake=fake, real=real, mode="official", allow_stand_in_detectors=True)
-        net = load_networks(["i3d"], device="cpu", allow_stand_in=True)["i3d"]
+        metric = {"_name_": "fvd6_16f", "stand_in_resolution": 16}
+        with threadpool_limits(limits=1, user_api="blas"):  # sqrtm on a loaded 2-core machine: seconds otherwise
+            official = evaluate(metric, fake=fake, real=real, mode="official", allow_stand_in_detectors=True)
+        net = load_networks(["i3d"], device="cpu", allow_stand_in=True, stand_in_resolution=16)["i3d"]
     store = FeatureStore(device=torch.device("cpu"), batch_size=8)
-    rf = store.features(net, real, rules.stylegan_v(real, num_videos=6, num_frames=16), loader="none", step="official")
-    ff = store.features(net, fake, rules.first_frames(fake, num_videos=6, num_frames=16), loader="none", step="official")
-    assert estimators.stylegan_v(ff, rf) == official["value"]  # bit for bit
+    pick = dict(num_videos=6, num_frames=16)
+    rf = store.features(net, real, rules.stylegan_v(real, **pick), loader="none", step="official")
+    ff = store.features(net, fake, rules.first_frames(fake, **pick), loader="none", step="official")
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert estimators.stylegan_v(ff, rf) == official["value"]  # bit for bit
     got = ours.by_name()
     assert got["stylegan_v"].value == pytest.approx(official["value"], rel=1e-6)
     assert got["stylegan_v_4clips"].value != got["stylegan_v"].value  # other real clips (offset 0 of each video)
@@ -215,7 +225,13 @@ def test_repeated_draws_report_mean_and_population_std():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = compare_protocols(
-            _synthetic(0), _synthetic(1), protocols=["digan"], num_videos=4, trials=3, allow_stand_in=True
+            _synthetic(0),
+            _synthetic(1),
+            protocols=["digan"],
+            num_videos=4,
+            trials=3,
+            allow_stand_in=True,
+            stand_in_resolution=16,
         ).results[0]
     assert len(res.values) == 3 and res.value == pytest.approx(np.mean(res.values))
     assert res.std == pytest.approx(np.std(res.values)) and res.std > 0
@@ -243,6 +259,13 @@ def test_features_are_shared_per_clip_and_pixels():
     store.features(Network(det), ds, a, loader="none", step="official")
     store.features(Network(det), ds, a[:1] + [Clip(1, tuple(range(2, 18)))], loader="none", step="official")
     assert det.calls == 3 and store.computed == 3
+    # DIGAN's and cd-fvd's loaders at the data's own resolution change nothing: shared with "none"
+    store.features(Network(det), ds, a, loader="digan_resize_crop", step="official")
+    assert det.calls == 3
+    # DIGAN's loader at its fixed 128 px (here 8) resizes: other pixels, other features
+    store.features(Network(det), ds, a, loader="digan_resize_crop", step="official", loader_resolution=8)
+    assert det.calls == 5 and store.requested == 8
+    assert "(R=128)" in get_protocol("digan").describe()["resize"]
 
 
 @pytest.mark.slow

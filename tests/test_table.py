@@ -638,3 +638,28 @@ def test_plot_file_names_are_short_unique_and_say_which_protocol(evaluated_again
     stems = table_plots.plot_stems(scored)
     assert len(set(stems.values())) == 3 and all(len(s) <= table_plots.MAX_STEM for s in stems.values())
     assert all(len(f"{s}_vs_kimg.png") <= 60 for s in stems.values())
+
+
+def test_kimg_curves_name_their_band_in_the_legend(grid_runs: Path, tmp_path: Path, monkeypatch):
+    legends = {}
+    save = table_plots._save
+
+    def keep(fig, path):
+        legends[path.name] = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        return save(fig, path)
+
+    monkeypatch.setattr(table_plots, "_save", keep)
+    with pytest.warns(UserWarning):
+        tables = table.build_tables([grid_runs])
+    table_plots.write_plots(tables.tidy, tables.comparison, tmp_path / "plots")
+    assert legends["fvd64_16f_vs_kimg"][-1] == "range of the seeds" and "acyclic" in legends["fvd64_16f_vs_kimg"]
+
+
+def test_a_failed_run_row_shows_no_empty_interval_on_the_console(tmp_path: Path):
+    make_run(tmp_path, "ok0", seed=0, records=(fvd(4, 10.0),))
+    make_run(tmp_path, "ok1", seed=1, records=(fvd(4, 12.0),))
+    make_run(tmp_path, "bad", pe="none", state="failed", error="pre-flight: no data")
+    text = table_export.to_text(table.build_tables([tmp_path]).comparison)
+    failed = [line for line in text.splitlines() if line.startswith("none")]
+    assert len(failed) == 1 and "failed" in failed[0]
+    assert "[, ]" not in failed[0] and "nan" not in failed[0]  # was '[, ] (nan)'

@@ -51,7 +51,11 @@ def main(cfg: DictConfig) -> int:
     with one_line_errors("audit", known=(ValueError, TypeError, FileNotFoundError, RegistryError, WeightsError)):
         settings = typed_settings(cfg, AuditConfig)
         run(settings)
-    print(f"sgvb audit: wrote {settings.out_dir}/audit.csv, summary.md and response_<family>.png/pdf", file=sys.stderr)
+    print(
+        f"sgvb audit: wrote {settings.out_dir}/audit.csv, summary.md, response.png/pdf (every metric on one axis) "
+        "and response_<family>.png/pdf",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -37,38 +37,75 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sgvb compare-protocols",
         description=__doc__.split("\n\n")[1].replace("\n", " "),
-        epilog=__doc__.split("\n\n", 2)[2] + "\nprotocols:\n" + "\n".join(
-            f"  {name:<20} {p.implementation}" for name, p in PROTOCOLS.items()
-        ),
+        epilog=__doc__.split("\n\n", 2)[2]
+        + "\nprotocols:\n"
+        + "\n".join(f"  {name:<20} {p.implementation}" for name, p in PROTOCOLS.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--real", default=d.real, help="real videos: a frames .zip/folder, a folder of video files, "
-                        "or synthetic[:SEED] (default: %(default)s)")
+    parser.add_argument(
+        "--real",
+        default=d.real,
+        help="real videos: a frames .zip/folder, a folder of video files, or synthetic[:SEED] (default: %(default)s)",
+    )
     parser.add_argument("--fake", default=d.fake, help="generated videos, same forms (default: %(default)s)")
-    parser.add_argument("--resolution", type=int, default=d.resolution,
-                        help="square frame size of both sides (default: the real data's own; synthetic 32)")
-    parser.add_argument("--protocols", nargs="+", metavar="NAME", default=d.protocols,
-                        help="protocols to run (default: all, listed below)")
+    parser.add_argument(
+        "--resolution",
+        type=int,
+        default=d.resolution,
+        help="square frame size of both sides (default: the real data's own; synthetic 32)",
+    )
+    parser.add_argument(
+        "--protocols",
+        nargs="+",
+        metavar="NAME",
+        default=d.protocols,
+        help="protocols to run (default: all, listed below)",
+    )
     parser.add_argument("--num-frames", type=int, default=d.num_frames, help="frames per clip (default: %(default)s)")
-    parser.add_argument("--num-videos", type=int, default=d.num_videos,
-                        help="clips per side for every protocol (default: each protocol's own, 2048 or 256; "
-                        "on the built-in synthetic data: --synthetic-videos)")
-    parser.add_argument("--trials", type=int, default=d.trials,
-                        help="repeated draws for every protocol (default: each protocol's own, DIGAN 10)")
-    parser.add_argument("--synthetic-videos", type=int, default=d.synthetic_videos,
-                        help="videos in the built-in synthetic data (default: %(default)s)")
+    parser.add_argument(
+        "--num-videos",
+        type=int,
+        default=d.num_videos,
+        help="clips per side for every protocol (default: each protocol's own, 2048 or 256; "
+        "on the built-in synthetic data: --synthetic-videos)",
+    )
+    parser.add_argument(
+        "--trials",
+        type=int,
+        default=d.trials,
+        help="repeated draws for every protocol (default: each protocol's own, DIGAN 10)",
+    )
+    parser.add_argument(
+        "--synthetic-videos",
+        type=int,
+        default=d.synthetic_videos,
+        help="videos in the built-in synthetic data (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=d.seed, help="draws the clips (default: %(default)s)")
     parser.add_argument("--device", default=d.device, help="auto | cpu | cuda | cuda:N (default: %(default)s)")
-    parser.add_argument("--detector-path", default=d.detector_path,
-                        help="a folder holding i3d_torchscript.pt, i3d_pretrained_400.pt and VideoMAE-v2's file")
-    parser.add_argument("--allow-stand-in-detectors", action="store_true", default=d.allow_stand_in_detectors,
-                        help="offline smoke runs: random detectors of the same architectures (marked [stand-in])")
-    parser.add_argument("--stand-in-resolution", type=int, default=d.stand_in_resolution,
-                        help="input size of the stand-in detectors (default: 32)")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size,
-                        help="clips per detector call (default: %(default)s)")
-    parser.add_argument("--out", default=d.out,
-                        help="a folder for metric-fvd_<protocol>.jsonl records and comparison.md")
+    parser.add_argument(
+        "--detector-path",
+        default=d.detector_path,
+        help="a folder holding i3d_torchscript.pt, i3d_pretrained_400.pt and VideoMAE-v2's file",
+    )
+    parser.add_argument(
+        "--allow-stand-in-detectors",
+        action="store_true",
+        default=d.allow_stand_in_detectors,
+        help="offline smoke runs: random detectors of the same architectures (marked [stand-in])",
+    )
+    parser.add_argument(
+        "--stand-in-resolution",
+        type=int,
+        default=d.stand_in_resolution,
+        help="input size of the stand-in detectors (default: 32)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=d.batch_size, help="clips per detector call (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--out", default=d.out, help="a folder for metric-fvd_<protocol>.jsonl records and comparison.md"
+    )
     return parser
 
 
@@ -101,8 +138,9 @@ def build_side(spec: str, what: str, resolution: int | None, synthetic_videos: i
         )
     p = Path(spec).expanduser()
     if not p.exists():
-        raise CompareProtocolsError(f"--{what} '{p}' does not exist; give a frames .zip/folder, a folder of video "
-                                    "files, or synthetic[:SEED]")
+        raise CompareProtocolsError(
+            f"--{what} '{p}' does not exist; give a frames .zip/folder, a folder of video files, or synthetic[:SEED]"
+        )
     has_dirs = p.is_dir() and any(child.is_dir() for child in p.iterdir())
     kind = "frames" if p.suffix == ".zip" or has_dirs else "mp4"
     return build_at_own_resolution({"_name_": kind, "path": str(p), "resolution": resolution}, what)
@@ -114,30 +152,45 @@ def run(settings: CompareProtocolsConfig):
     from registry.devices import resolve_device
 
     real = build_side(settings.real, "real", settings.resolution, settings.synthetic_videos)
-    fake = build_side(settings.fake, "fake", settings.resolution or int(real.resolution), settings.synthetic_videos)
+    # a folder of generated videos is never resized behind the user's back: its own size must match (or --resolution)
+    fake_resolution = settings.resolution or (
+        int(real.resolution) if _synthetic_seed(settings.fake) is not None else None
+    )
+    fake = build_side(settings.fake, "fake", fake_resolution, settings.synthetic_videos)
     num_videos = settings.num_videos
     if num_videos is None and _synthetic_seed(settings.real) is not None:
         num_videos = settings.synthetic_videos
-        print(f"note: --num-videos {num_videos} on the built-in synthetic data (the protocols' own N is 2048 or 256)",
-              file=sys.stderr)
-    result = compare_protocols(
-        real,
-        fake,
-        protocols=settings.protocols,
-        num_frames=settings.num_frames,
-        num_videos=num_videos,
-        trials=settings.trials,
-        seed=settings.seed,
-        device=resolve_device(settings.device),
-        detector_path=settings.detector_path,
-        allow_stand_in=settings.allow_stand_in_detectors,
-        stand_in_resolution=settings.stand_in_resolution,
-        batch_size=settings.batch_size,
-    )
+        print(
+            f"note: --num-videos {num_videos} on the built-in synthetic data (the protocols' own N is 2048 or 256)",
+            file=sys.stderr,
+        )
+    from metrics.weights import MissingWeightsError
+
+    try:
+        result = compare_protocols(
+            real,
+            fake,
+            protocols=settings.protocols,
+            num_frames=settings.num_frames,
+            num_videos=num_videos,
+            trials=settings.trials,
+            seed=settings.seed,
+            device=resolve_device(settings.device),
+            detector_path=settings.detector_path,
+            allow_stand_in=settings.allow_stand_in_detectors,
+            stand_in_resolution=settings.stand_in_resolution,
+            batch_size=settings.batch_size,
+        )
+    except MissingWeightsError as exc:  # its advice names sgvb eval's keys: say this command's flags
+        text = str(exc).replace("pass detector_path=<file>", "pass --detector-path <folder>")
+        raise CompareProtocolsError(
+            text.replace("allow_stand_in_detectors=true", "--allow-stand-in-detectors")
+        ) from None
     text = report(result)
     if settings.out:
-        write_outputs(result, Path(settings.out).expanduser(), text, seed=settings.seed,
-                      real_fingerprint=real.fingerprint())
+        write_outputs(
+            result, Path(settings.out).expanduser(), text, seed=settings.seed, real_fingerprint=real.fingerprint()
+        )
     print(text)
     return result
 
@@ -158,8 +211,9 @@ def report(result) -> str:
     lines += ["| protocol | FVD | N real / fake | backbone | protocol id |", "|---|---|---|---|---|"]
     for r in rows:
         value = _fmt(r.value) + (f" ± {_fmt(r.std)} ({len(r.values)} draws)" if len(r.values) > 1 else "")
-        lines.append(f"| {r.protocol.name} | {value} | {r.num_real} / {r.num_fake} | {r.detector} | "
-                     f"`{r.protocol.protocol_id}` |")
+        lines.append(
+            f"| {r.protocol.name} | {value} | {r.num_real} / {r.num_fake} | {r.detector} | `{r.protocol.protocol_id}` |"
+        )
     curves = [r for r in rows if r.curve]
     for r in curves:
         points = ", ".join(f"{k}f: {_fmt(v)}" for k, v in r.curve.items())
@@ -178,8 +232,11 @@ def report(result) -> str:
     for r in rows:
         aspects = "; ".join(f"{k}: {v}" for k, v in r.protocol.describe().items())
         lines.append(f"- **{r.protocol.name}** ({r.protocol.implementation}): {aspects}")
-    lines += ["", f"{result.clips_computed} clips through a network for {result.clips_requested} requested "
-              f"(shared features), {result.seconds:.1f} s."]
+    lines += [
+        "",
+        f"{result.clips_computed} clips through a network for {result.clips_requested} requested "
+        f"(shared features), {result.seconds:.1f} s.",
+    ]
     return "\n".join(lines)
 
 

@@ -12,7 +12,9 @@ with plain Hydra multirun, so every Hydra launcher works (``hydra/launcher=local
 A key swept on the command line replaces the grid's axis of that key (``seed=0``, ``seed=0,1,2``);
 other sweeps add axes. ``sgvb grid`` is sugar over that command: it first expands the jobs with
 Hydra's own parser, sweeper and config loader (so ``--dry-run`` lists exactly what Hydra will
-launch, each job's config composed and checked), runs the sweep in this process, then sums up: how
+launch, each job's config composed and checked, and ``sgvb train``'s pre-flight run once per distinct data and
+metrics: a problem every job would meet is one line before any job starts), runs the sweep in this process, then
+sums up: how
 many jobs finished or failed (exit status 1 if any did not finish), the comparison table, and a
 results folder (``results/<NAME>/``, see ``benchmarks.grids.results``).
 
@@ -29,11 +31,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import re
 import sys
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +94,7 @@ class Job:
     state: str = "new"
     error: str | None = None
     dataset_path: str | None = None  # the job's dataset.path, when its dataset reads files
+    config: Any = field(default=None, repr=False)  # its TrainConfig as ``sgvb train`` will read it (None: it fails)
 
     def refresh(self) -> "Job":
         status = read_status(self.run_dir)
@@ -258,8 +262,53 @@ def _compose_job(name: str, loader: Any, cfg: Any, index: int, overrides: list[s
         job_cfg.hydra.runtime.output_dir = str(output_dir.absolute())
     path = OmegaConf.select(job_cfg, "dataset.path", default=None)
     return Job(
-        index=index, overrides=overrides, run_dir=job_run_dir(job_cfg), dataset_path=None if path is None else str(path)
+        index=index,
+        overrides=overrides,
+        run_dir=job_run_dir(job_cfg),
+        dataset_path=None if path is None else str(path),
+        config=_train_config(job_cfg),
     ).refresh()
+
+
+def _train_config(job_cfg: Any) -> Any:
+    """The job's config as its ``sgvb train`` reads it (Hydra's task config: without ``hydra``), or None where that
+    fails (the job then fails in its own words)."""
+    from omegaconf import open_dict
+
+    from benchmarks.config.training import ConfigError, train_config
+
+    task = job_cfg.copy()
+    with open_dict(task):
+        del task["hydra"]
+    try:
+        return train_config(task)
+    except ConfigError:
+        return None
+
+
+def preflight_problems(plan: GridPlan) -> list[str]:
+    """``sgvb train``'s pre-flight (``benchmarks.training.preflight``: data readable, each metric's real count, detector
+    weights, run folder) for the jobs the grid will start, once per distinct data and metrics: a problem every job
+    would meet after starting is said once, naming its jobs, before any starts."""
+    from benchmarks.training import preflight
+
+    checked: dict[str, list[str]] = {}
+    jobs_of: dict[str, list[int]] = {}  # problem -> the jobs it stops
+    for job in plan.jobs:
+        if job.state in ("done", "held") or job.config is None:
+            continue
+        c = job.config
+        key = json.dumps(
+            [c.dataset, c.metrics, c.allow_fewer, c.allow_stand_in_detectors, c.detector_path], default=str
+        )
+        if key not in checked:
+            checked[key] = preflight.problems_of(c, job.run_dir)
+        for problem in checked[key]:
+            jobs_of.setdefault(problem, []).append(job.index)
+    return [
+        f"{problem} (job{'s' if len(jobs) > 1 else ''} {', '.join(f'#{i}' for i in jobs)})"
+        for problem, jobs in jobs_of.items()
+    ]
 
 
 def missing_data(plan: GridPlan) -> list[str]:
@@ -449,6 +498,11 @@ def main(argv: list[str] | None = None) -> int:
             "it would fail (give dataset.path=<your data>; `sgvb prepare` or `sgvb convert` makes one)",
             file=sys.stderr,
         )
+        return 2
+    problems = preflight_problems(plan)
+    for problem in problems:
+        print(f"sgvb grid: error: pre-flight (no job was started): {problem}", file=sys.stderr)
+    if problems:
         return 2
     if args.dry_run:
         return 0

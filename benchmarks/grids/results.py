@@ -8,6 +8,8 @@
       samples/<job>.gif        each job's latest sample grid, enlarged (nearest pixel) to at least 256 px
       plots/<key>_vs_kimg.{png,pdf}, plots/<key>_bars.{png,pdf}   (benchmarks.tables.plots)
       plots/<job>--<metric>.png   each metric's own plot at the selected checkpoint (e.g. consistency curves)
+    <job> is what differs between the grid's jobs (``model=digan_small,seed=1``; ``grid.job_labels``), not the
+    job's folder name, which also carries every shared override.
       consistency.png          self-similarity profiles of every configuration (mean over seeds) against real videos
 
 Everything is generated from the run folders, so deleting this folder loses nothing.

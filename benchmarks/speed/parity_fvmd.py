@@ -9,10 +9,14 @@ loaded strictly by both) and see the same uint8 videos (``metrics.testing.moving
 * ``full``: the definition (16-frame clips resized to 256, 400 points, 16 steps), 3 real + 3 generated videos;
   the reference runs end to end through ``fvmd.fvmd.fvmd`` (its own files, resize, tracker, histograms,
   estimator); its histograms are read back from the velocity/acceleration files it writes.
-* ``small``: the same code at 128 px, 4 frames, 5 x 5 points, 5 steps (the reference's ``track_keypoints``,
-  ``calc_hist`` and ``calculate_fd_given_vectors`` with those arguments), cheap enough for CI:
-  ``--write-fixture`` stores its reference features and value in ``tests/data/fvmd_reference_small.npz``
-  (pinned by ``tests/test_fvmd.py``).
+* ``medium`` / ``small``: the same code at 128 px, 8 / 4 frames, 10 x 10 / 5 x 5 points, 5 steps (the last one
+  halved, as the last quarter of the definition's 16), through the reference's ``track_keypoints``, ``calc_hist``
+  and ``calculate_fd_given_vectors`` with those arguments (what ``fvmd.fvmd.fvmd`` calls). ``medium`` has several
+  time cubes and cells (the histogram layout); ``small`` is cheap enough for CI: ``--write-fixture`` stores its
+  reference features and value in ``tests/data/fvmd_reference_small.npz`` (pinned by ``tests/test_fvmd.py``).
+
+Cost: ``full`` tracks 400 points x 16 frames x 16 steps through 1-d convolutions of up to 1024 channels, about
+3 TFLOP a clip: hours for its 12 clip runs on a shared 2-core CPU (minutes on a GPU); ``medium`` a few minutes.
 
 The reference environment (``--env``, default ``/work/refenvs/fvmd``) is created when missing: a Python 3.11
 venv with ``fvmd==1.0.0`` and its pinned requirements (scipy 1.10.1, scikit-learn 1.3.0, einops 0.6.1,
@@ -41,6 +45,7 @@ DEFAULT_ENV = Path("/work/refenvs/fvmd")
 CASES = {
     # size: frames resized to; frames: clip length; side: points per grid side; iters: refinement steps
     "full": dict(size=256, frames=16, side=20, iters=16, videos=3, resolution=32),
+    "medium": dict(size=128, frames=8, side=10, iters=5, videos=2, resolution=32),
     "small": dict(size=128, frames=4, side=5, iters=5, videos=2, resolution=32),
 }
 WEIGHT_SEED = 0
@@ -149,11 +154,9 @@ def reference_side(work: Path, case_name: str) -> None:
     case = CASES[case_name]
     start = time.perf_counter()
     if case_name == "full":  # the package's own entry point, end to end (gen/gt swapped inside, as published)
-        import fvmd.fvmd
+        from fvmd import fvmd as entry_point  # the package re-exports fvmd.fvmd.fvmd under this name
 
-        value = fvmd.fvmd.fvmd(
-            log_dir=str(work / "log"), gen_path=str(work / "fake.npy"), gt_path=str(work / "real.npy")
-        )
+        value = entry_point(log_dir=str(work / "log"), gen_path=str(work / "fake.npy"), gt_path=str(work / "real.npy"))
     else:
         kw = dict(img_size=case["size"], seq_len=case["frames"])
         real, fake = VideoDatasetNP(np.load(work / "real.npy"), **kw), VideoDatasetNP(np.load(work / "fake.npy"), **kw)
@@ -297,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
         reference_side(args.reference_side, args.case)
         return
     python = ensure_reference_env(args.env)
-    for name in ["small", "full"] if args.case == "all" else [args.case]:
+    for name in ["small", "medium", "full"] if args.case == "all" else [args.case]:
         print(json.dumps(run_case(name, python, write_fixture=args.write_fixture and name == "small")), flush=True)
 
 

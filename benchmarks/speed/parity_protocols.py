@@ -86,14 +86,20 @@ def rows(code: Path, *, i3d: bool = False, size: int = 32) -> list[tuple[str, fl
         tats = importlib.import_module("tats.fvd.fvd")
         theirs = tats.preprocess(videos, (size, size))
         out.append(("TATS preprocess vs stretch_pm1", _rel(pixels.stretch_pm1(ours_in, size), theirs)))
-        out.append(("TATS frechet_distance vs tfgan_float32", _rel(estimators.tfgan_float32(fake, real),
-                                                                   float(tats.frechet_distance(fake, real)))))
+        out.append(
+            (
+                "TATS frechet_distance vs tfgan_float32",
+                _rel(estimators.tfgan_float32(fake, real), float(tats.frechet_distance(fake, real))),
+            )
+        )
         _stub("tats.coinrun", "tats.coinrun.coinrun_data", "tats.coinrun.tokenizer")  # CoinRun only
         tats_data = _load("tats.data", tats_root / "tats" / "data.py")
-        loader = torch.stack([((tats_data.preprocess(torch.from_numpy(v), 24)["video"] + 0.5) * 255).byte()
-                              for v in videos])  # what sample_vqgan_transformer_short_videos.py feeds get_fvd_logits
-        out.append(("TATS loader + (v+0.5)*255 .byte() vs pm05_roundtrip",
-                    _rel(pixels.pm05_roundtrip(ours_in, 24), loader)))
+        loader = torch.stack(
+            [((tats_data.preprocess(torch.from_numpy(v), 24)["video"] + 0.5) * 255).byte() for v in videos]
+        )  # what sample_vqgan_transformer_short_videos.py feeds get_fvd_logits
+        out.append(
+            ("TATS loader + (v+0.5)*255 .byte() vs pm05_roundtrip", _rel(pixels.pm05_roundtrip(ours_in, 24), loader))
+        )
         if i3d:
             from metrics.i3d import InceptionI3d
             from metrics.testing import random_i3d_state_dict
@@ -110,10 +116,18 @@ def rows(code: Path, *, i3d: bool = False, size: int = 32) -> list[tuple[str, fl
     digan = code / "digan" / "src" / "scripts" / "fvd" / "fvd.py"
     if digan.is_file():
         d = _load("digan_fvd", digan)
-        out.append(("DIGAN preprocess vs shorter_crop_pm1", _rel(pixels.shorter_crop_pm1(ours_in, size),
-                                                                 d.preprocess(videos, size))))
-        out.append(("DIGAN frechet_distance vs tfgan_float32", _rel(estimators.tfgan_float32(fake, real),
-                                                                    float(d.frechet_distance(fake, real)))))
+        out.append(
+            (
+                "DIGAN preprocess vs shorter_crop_pm1",
+                _rel(pixels.shorter_crop_pm1(ours_in, size), d.preprocess(videos, size)),
+            )
+        )
+        out.append(
+            (
+                "DIGAN frechet_distance vs tfgan_float32",
+                _rel(estimators.tfgan_float32(fake, real), float(d.frechet_distance(fake, real))),
+            )
+        )
 
     for folder, step in (("VideoGPT", pixels.shorter_crop_pm1), ("VideoGPT-3eee7ec", pixels.shorter_crop_pm05)):
         root = code / folder
@@ -126,8 +140,12 @@ def rows(code: Path, *, i3d: bool = False, size: int = 32) -> list[tuple[str, fl
         _package("videogpt.fvd", root / "videogpt" / "fvd")
         v = importlib.import_module("videogpt.fvd.fvd")
         out.append((f"{folder} preprocess vs {step.__name__}", _rel(step(ours_in, size), v.preprocess(videos, size))))
-        out.append((f"{folder} frechet_distance vs tfgan_float32", _rel(estimators.tfgan_float32(fake, real),
-                                                                        float(v.frechet_distance(fake, real)))))
+        out.append(
+            (
+                f"{folder} frechet_distance vs tfgan_float32",
+                _rel(estimators.tfgan_float32(fake, real), float(v.frechet_distance(fake, real))),
+            )
+        )
 
     cm = code / "common_metrics_on_video_quality"
     if cm.is_dir():
@@ -138,20 +156,40 @@ def rows(code: Path, *, i3d: bool = False, size: int = 32) -> list[tuple[str, fl
         # its get_feats stacks features onto a float64 np.empty: the distance sees float64
         unit = ours_in.float() / 255  # what a user passes: [0, 1] floats, B C T H W after its trans()
         theirs = torch.stack([sg.preprocess_single(video, resolution=size) for video in unit])
-        out.append(("common_metrics styleganv preprocess_single vs cm_styleganv",
-                    _rel(pixels.cm_styleganv(ours_in, size), theirs)))
-        out.append(("common_metrics styleganv frechet_distance vs numpy_cov_sqrtm",
-                    _rel(estimators.numpy_cov_sqrtm(fake, real), sg.frechet_distance(fake.numpy().astype(np.float64), real.numpy().astype(np.float64)))))
-        out.append(("common_metrics videogpt preprocess vs shorter_crop_pm1",
-                    _rel(pixels.shorter_crop_pm1(ours_in, size), vg.preprocess(unit, size))))
-        out.append(("common_metrics videogpt frechet_distance vs tfgan_float32",
-                    _rel(estimators.tfgan_float32(fake, real), vg.frechet_distance(fake, real))))
+        out.append(
+            (
+                "common_metrics styleganv preprocess_single vs cm_styleganv",
+                _rel(pixels.cm_styleganv(ours_in, size), theirs),
+            )
+        )
+        f64, r64 = fake.numpy().astype(np.float64), real.numpy().astype(np.float64)
+        out.append(
+            (
+                "common_metrics styleganv frechet_distance vs numpy_cov_sqrtm",
+                _rel(estimators.numpy_cov_sqrtm(fake, real), sg.frechet_distance(f64, r64)),
+            )
+        )
+        out.append(
+            (
+                "common_metrics videogpt preprocess vs shorter_crop_pm1",
+                _rel(pixels.shorter_crop_pm1(ours_in, size), vg.preprocess(unit, size)),
+            )
+        )
+        out.append(
+            (
+                "common_metrics videogpt frechet_distance vs tfgan_float32",
+                _rel(estimators.tfgan_float32(fake, real), vg.frechet_distance(fake, real)),
+            )
+        )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.speed.parity_protocols", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.speed.parity_protocols",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--code", required=True, help="folder holding the checkouts named above")
     parser.add_argument("--i3d", action="store_true", help="also TATS's InceptionI3d vs ours at 224²")
     args = parser.parse_args(argv)

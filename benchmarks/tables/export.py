@@ -68,8 +68,8 @@ def to_text(comparison: pd.DataFrame) -> str:
         interval = (
             f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}] ({row['ci_method']}"
             + (f", cut to {range_text(row['_range'])})" if _is_true(row.get("_ci_cut")) else ")")
-            if row.get("ci_method")
-            else ""
+            if isinstance(row.get("ci_method"), str) and row["ci_method"]
+            else ""  # n < 2, or a failed run's row (NaN)
         )
         protocol = [row["protocol_id"] if isinstance(row.get("protocol_id"), str) else "-"] if several else []
         line = [

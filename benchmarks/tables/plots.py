@@ -160,8 +160,10 @@ def _bars(plt, part: pd.DataFrame, key: str, title: str, better: str, axis_name:
     ax.set_xticks(list(x), [f"{ticks.get(c, c)}\n(n={n})" for c, n in zip(part["config"], part["n"])], fontsize=8)
     if bounds[0] is not None:
         ax.set_ylim(bottom=bounds[0])
-    if bounds[1] is not None:
+    if bounds[1] is not None:  # a bounded metric: its whole range on the axis, the bound dotted
         ax.axhline(bounds[1], color="grey", linestyle=":", linewidth=1)
+        bottom = ax.get_ylim()[0]
+        ax.set_ylim(bottom, bounds[1] + 0.04 * (bounds[1] - bottom))
     handles = [
         Patch(color="tab:blue", alpha=0.6, label="mean over seeds"),
         Line2D([], [], marker="o", color="black", linestyle="none", markersize=4, label="one seed"),

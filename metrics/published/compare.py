@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import torch
@@ -64,13 +63,23 @@ class FeatureStore:
         self.computed = 0  # clips run through a network
         self.requested = 0  # clips the protocols asked for (the sharing saves the difference)
 
-    def features(self, net: Network, dataset, picked: Sequence[Clip], *, loader: str, step: str) -> torch.Tensor:
-        if loader in pixels.IDENTITY_AT_RESOLUTION:  # our datasets yield square frames at their resolution
-            loader = "none"
-        base = (net.key, id(dataset), loader, step)
+    def features(
+        self,
+        net: Network,
+        dataset,
+        picked: Sequence[Clip],
+        *,
+        loader: str,
+        step: str,
+        loader_resolution: int | None = None,
+    ) -> torch.Tensor:
+        """Features ``[len(picked), d]``; ``loader_resolution``: the loader's R (None: the dataset's own)."""
+        resolution = int(loader_resolution or dataset.resolution)
+        if loader in pixels.IDENTITY_AT_RESOLUTION and resolution == int(dataset.resolution):
+            loader = "none"  # our datasets yield square frames at their resolution: nothing to do
+        base = (net.key, id(dataset), loader, step, resolution)
         self.requested += len(picked)
         missing = list(dict.fromkeys(c for c in picked if (*base, c) not in self.memo))
-        resolution = int(dataset.resolution)
         # clips of one length per batch (the curve truncates clips; a batch must stack)
         by_length: dict[int, list[Clip]] = {}
         for c in missing:
@@ -90,6 +99,8 @@ class FeatureStore:
 
 @dataclasses.dataclass
 class ProtocolResult:
+    """One protocol's value (mean over its draws), each draw's value, counts, and the FVD-vs-length curve if any."""
+
     protocol: PublishedProtocol
     value: float
     values: list[float]
@@ -120,7 +131,6 @@ class ProtocolResult:
             "seed": seed,
             "fake_source": "videos",
         }
-        extra: dict[str, Any] = {}
         if self.curve is not None:
             protocol["curve"] = {str(k): v for k, v in self.curve.items()}
         runs = [{"seed": run_seed(seed, t), "value": v} for t, v in enumerate(self.values)] if p.trials > 1 else None
@@ -134,7 +144,6 @@ class ProtocolResult:
             real_fingerprint=real_fingerprint,
             value_std=self.std if p.trials > 1 else None,
             runs=runs,
-            extra=extra,
         )
 
 
@@ -204,7 +213,9 @@ def run_protocol(
         real_clips = _draw(
             p.real_clips, real, n=n_real, num_frames=num_frames, seed=run_seed(seed, t), options=p.clip_options
         )
-        rf = store.features(net, real, real_clips, loader=p.real_loader, step=p.detector_step)
+        rf = store.features(
+            net, real, real_clips, loader=p.real_loader, step=p.detector_step, loader_resolution=p.loader_resolution
+        )
         ff = store.features(net, fake, fake_clips, loader=p.fake_loader, step=p.detector_step)
         values.append(estimators.estimate(p.estimator, ff, rf))
         counts = (len(real_clips), len(fake_clips))
@@ -212,11 +223,18 @@ def run_protocol(
             curve = {}
             for length in range(p.curve_from, num_frames + 1):
                 r = store.features(
-                    net, real, [Clip(c.video, c.frames[:length]) for c in real_clips], loader=p.real_loader,
+                    net,
+                    real,
+                    [Clip(c.video, c.frames[:length]) for c in real_clips],
+                    loader=p.real_loader,
                     step=p.detector_step,
+                    loader_resolution=p.loader_resolution,
                 )
                 f = store.features(
-                    net, fake, [Clip(c.video, c.frames[:length]) for c in fake_clips], loader=p.fake_loader,
+                    net,
+                    fake,
+                    [Clip(c.video, c.frames[:length]) for c in fake_clips],
+                    loader=p.fake_loader,
                     step=p.detector_step,
                 )
                 curve[length] = estimators.estimate(p.estimator, f, r)
@@ -281,10 +299,5 @@ def compare_protocols(
     )
     store = FeatureStore(device=device, batch_size=batch_size)
     start = time.perf_counter()
-    results = [
-        run_protocol(
-            p, store, networks, real=real, fake=fake, num_frames=num_frames, seed=seed
-        )
-        for p in chosen
-    ]
+    results = [run_protocol(p, store, networks, real=real, fake=fake, num_frames=num_frames, seed=seed) for p in chosen]
     return ComparisonResult(results, store.computed, store.requested, time.perf_counter() - start)

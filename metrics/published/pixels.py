@@ -54,7 +54,7 @@ def _shorter_side_crop(frames: torch.Tensor, resolution: int, antialias: bool = 
 
 
 def _per_video(x: torch.Tensor, fn) -> torch.Tensor:
-    """Apply ``fn`` to each video's frames ``[T, C, H, W]`` (the published code loops per video); -> ``[B, C, T, h, w]``."""
+    """``fn`` on each video's frames ``[T, C, H, W]`` (the published code loops per video) -> ``[B, C, T, h, w]``."""
     return torch.stack([rearrange(fn(rearrange(v, "c t h w -> t c h w")), "t c h w -> c t h w") for v in x])
 
 

@@ -23,6 +23,7 @@ class PublishedProtocol:
     cd-fvd's ``n_real='full'``). ``trials``: repeated draws reported as mean ± population std (DIGAN, VideoGPT).
     ``curve_from``: also FVD of every prefix length from this many frames (common_metrics ``only_final=False``).
     ``clip_frames``: the one clip length the backbone accepts (cd-fvd's VideoMAE-v2: 16).
+    ``loader_resolution``: the real loader's resolution R when the implementation fixes it (None: the data's own).
     ``batch_size``: videos per detector call in the published code (changes only float rounding; not hashed).
     """
 
@@ -42,6 +43,7 @@ class PublishedProtocol:
     clip_options: tuple[tuple[str, int], ...] = ()
     curve_from: int | None = None
     clip_frames: int | None = None  # the only clip length the network takes (VideoMAE-v2: 16)
+    loader_resolution: int | None = None  # the real loader's R when the implementation fixes it (DIGAN: 128)
     batch_size: int = 16
     note: str = ""
 
@@ -78,8 +80,9 @@ class PublishedProtocol:
                 f"fake: {clips.DESCRIPTIONS[self.fake_clips]}"
             ),
             "resize": (
-                f"loader real: {pixels.DESCRIPTIONS[self.real_loader]}, fake: {pixels.DESCRIPTIONS[self.fake_loader]};"
-                f" detector: {pixels.DESCRIPTIONS[self.detector_step]}"
+                f"loader real: {pixels.DESCRIPTIONS[self.real_loader]}"
+                f"{f' (R={self.loader_resolution})' if self.loader_resolution else ''}, "
+                f"fake: {pixels.DESCRIPTIONS[self.fake_loader]}; detector: {pixels.DESCRIPTIONS[self.detector_step]}"
             ),
             "range": pixels.RANGES[self.detector_step],
             "quantisation": self.quantisation,
@@ -147,6 +150,7 @@ PROTOCOLS: dict[str, PublishedProtocol] = {
             "tfgan_float32",
             trials=10,
             batch_size=1,
+            loader_resolution=128,  # compute_fvd_kvd.py builds its real dataset at 128 px
             note="fresh generated videos each trial; from a folder only the real side is redrawn",
         ),
         PublishedProtocol(
