@@ -30,10 +30,11 @@ from torch import nn
 PUBLISHED = dict(
     stem=64, widths=(64, 96, 128, 128), latent_dim=128, base_filters=128, num_blocks=8, corr_levels=4, corr_radius=3
 )
-# The offline stand-in: the same classes, narrow (widths / 8), 3 correlation levels (its 64x64 input gives 8x8
-# feature maps, too small for a 4th) and radius 1 (3x3 windows): CPU-cheap, every step of the definition kept.
+# The offline stand-in: the same classes, narrow (encoder widths / 8, update network 4 -> 8 channels in 4 blocks),
+# 3 correlation levels (its 64x64 input gives 8x8 feature maps, too small for a 4th) and radius 1 (3x3 windows):
+# CPU-cheap, every step of the definition (400 points, 16 steps, the histograms) kept.
 STAND_IN = dict(
-    stem=8, widths=(8, 12, 16, 16), latent_dim=16, base_filters=8, num_blocks=8, corr_levels=3, corr_radius=1
+    stem=8, widths=(8, 12, 16, 16), latent_dim=16, base_filters=4, num_blocks=4, corr_levels=3, corr_radius=1
 )
 STRIDE = 8  # feature maps at 1/8 of the input
 

@@ -13,6 +13,7 @@ from metrics.detectors import PIPS2, pips2
 from metrics.pips import PUBLISHED, PIPsPlusPlus, grid_points
 from metrics.testing import ArrayVideoDataset, moving_blobs
 from metrics.weights import MissingWeightsError, WeightsError
+from registry import DETECTORS, METRICS
 
 pytestmark = pytest.mark.filterwarnings("ignore:USING A STAND-IN DETECTOR:RuntimeWarning")
 
@@ -127,6 +128,7 @@ def test_names_direction_and_refusals():
         "pips2",
     )
     assert build_metric("fvmd64_8f").num_frames == 8
+    assert {"fvmd", "fvmd2048_16f"} <= set(METRICS.list()) and "pips2" in DETECTORS.list()  # sgvb list shows them
     with pytest.raises(ValueError, match="multiple of 4"):
         build_metric("fvmd64_10f")
 

@@ -172,7 +172,8 @@ def test_two_job_grid_end_to_end(in_tmp: Path, monkeypatch, capsys):
     assert after == before
 
 
-def test_results_folder_collects_samples_and_plots(tmp_path: Path):
+def test_results_folder_collects_samples_and_plots(tmp_path: Path, monkeypatch):
+    import matplotlib.figure
     import numpy as np
     from test_table import make_run
 
@@ -206,9 +207,19 @@ def test_results_folder_collects_samples_and_plots(tmp_path: Path):
         (run / "samples" / "grid-000004.gif").write_bytes(b"gif")
         runs.append(run)
     results = tmp_path / "results"
+    legends, savefig = [], matplotlib.figure.Figure.savefig
+
+    def keep_legend(fig, *args, **kwargs):
+        legend = fig.axes[0].get_legend()
+        legends.append((legend.get_title().get_text(), [t.get_text() for t in legend.get_texts()]) if legend else None)
+        return savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", keep_legend)
     comparison = grid_results.write_results(runs, results, labels={runs[0]: "first"}).comparison
     assert len(comparison) == 2
     assert (results / "consistency.png").stat().st_size > 1000
+    # the consistency profiles' legend: the axis values, the axis named once (was 'positional_encoding=acyclic')
+    assert legends[-1] == ("positional_encoding", ["acyclic (n=2)", "none (n=1)", "real videos"])
     assert sorted(p.name for p in (results / "samples").iterdir()) == ["acyclic-1.gif", "first.gif", "none-0.gif"]
     assert (results / "plots" / "first--consistency4_128f.png").read_bytes() == b"png"
     assert {"results.csv", "results_comparison.csv", "results_subscores.csv", "results.md", "results.tex"} <= {

@@ -148,10 +148,35 @@ def test_protocols_state_what_differs_and_when_they_cannot_be_compared():
     assert set(differences(tats, digan)) == {"clip rule", "resize", "quantisation", "draws"}
     assert differences(get_protocol("videogpt"), get_protocol("videogpt_pm05")) == ["resize", "range"]
     assert "not comparable" in comparable(get_protocol("stylegan_v"), get_protocol("cdfvd_videomae"))
+    assert get_protocol("cdfvd_videomae").describe()["range"].startswith("[0,1]")  # cd-fvd feeds ViT-g /255 only
     assert comparable(get_protocol("stylegan_v"), get_protocol("stylegan_v_4clips")) is None
     assert len({p.protocol_id for p in PROTOCOLS.values()}) == len(PROTOCOLS)
     with pytest.raises(ValueError, match="Did you mean 'digan'"):
         get_protocol("digam")
+
+
+def test_covariance_conventions_by_hand():
+    """Features fake {0, 2}, real {0, 4} (a second, constant feature: np.cov of one feature is 0-d): means 1 and 2;
+    variances 1/N: 1 and 4, 1/(N-1): 2 and 8.
+    FD = (1 - 2)^2 + vf + vr - 2 sqrt(vf vr): 1/N (StyleGAN-V, cd-fvd) 1 + 1 + 4 - 4 = 2; 1/(N-1) (TF-GAN, np.cov)
+    1 + 2 + 8 - 8 = 3."""
+    fake, real = torch.tensor([[0.0, 1.0], [2.0, 1.0]]), torch.tensor([[0.0, 1.0], [4.0, 1.0]])
+    for name, expected in (
+        ("stylegan_v", 2.0),
+        ("cdfvd", 2.0),
+        ("numpy_cov_sqrtm", 3.0),
+        ("tfgan_float32", 3.0),
+        ("tfgan_float64", 3.0),
+    ):
+        assert estimators.estimate(name, fake, real) == pytest.approx(expected, abs=1e-6), name
+
+
+def test_every_protocols_quantisation_is_a_rule_or_the_callers():
+    x = torch.linspace(-1, 1, 11)
+    for p in PROTOCOLS.values():
+        rule = p.quantisation.split(":")[0]
+        if rule != "given":
+            assert pixels.quantize_generated(x, rule).shape == x.shape, p.name
 
 
 def test_trace_sqrt_estimators_agree_with_the_reference_distance():
@@ -217,6 +242,30 @@ def test_stylegan_v_protocol_equals_sgvb_official_fvd():
     record = got["stylegan_v"].record(seed=0).to_json()
     assert record["metric"] == "fvd_stylegan_v" and record["protocol"]["stand_in"] is True
     assert record["protocol"]["protocol_id"] != p.protocol_id  # N = 6, not 2048: another protocol id
+
+
+def test_latte_subsamples_the_real_clips_only():
+    """Latte's copy of StyleGAN-V's FVD: real clips every 3rd frame (span 48 for 16 frames), generated ones
+    consecutive; nothing else differs from ``stylegan_v``."""
+    from metrics.published.compare import FeatureStore, Network, run_protocol, with_overrides
+
+    class Mean(torch.nn.Module):
+        video, stand_in, input_resolution, identity, name = True, True, 4, "mean", "mean"
+
+        def forward(self, x):
+            return x.float().mean(dim=(3, 4)).flatten(1)  # [B, 3 * T]
+
+    p = get_protocol("latte")
+    assert differences(get_protocol("stylegan_v"), p) == ["clip rule"]
+    ds = _lengths_dataset([60, 60, 60])
+    store = FeatureStore(device=torch.device("cpu"))
+    result = run_protocol(
+        with_overrides(p, num_videos=3, trials=None), store, {"i3d": Network(Mean())}, real=ds, fake=ds, num_frames=16
+    )
+    assert result.num_real == 3 and result.num_fake == 3
+    spacings = {key[-1].frames[1] - key[-1].frames[0] for key in store.memo}
+    assert spacings == {1, 3}  # fakes consecutive, reals every third frame
+    assert all(c.frames[-1] - c.frames[0] == 45 for *_, c in store.memo if c.frames[1] - c.frames[0] == 3)
 
 
 def test_repeated_draws_report_mean_and_population_std():

@@ -113,8 +113,8 @@ def test_plugged_in_estimator_sees_every_draw_of_every_configuration(tmp_path, t
 def test_unknown_metric_and_feature_set_are_one_line_errors(tmp_path):
     from benchmarks.audit.sample_size import run_sample_size
 
-    with pytest.raises(ValueError, match="unknown study metric 'jedi'; choose among fvd, fid"):
-        run_sample_size(None, metrics=["jedi"], distortions=[], strengths=[1.0], num_videos=8, out_dir=tmp_path)
+    with pytest.raises(ValueError, match="unknown study metric 'fvd2048'; choose among fvd, fid"):
+        run_sample_size(None, metrics=["fvd2048"], distortions=[], strengths=[1.0], num_videos=8, out_dir=tmp_path)
     with pytest.raises(ValueError, match="unknown feature set 'nope'"):
         sample_size.register_study_metric("x", features="nope", estimator=sample_size.fd)
 

@@ -663,3 +663,12 @@ def test_a_failed_run_row_shows_no_empty_interval_on_the_console(tmp_path: Path)
     failed = [line for line in text.splitlines() if line.startswith("none")]
     assert len(failed) == 1 and "failed" in failed[0]
     assert "[, ]" not in failed[0] and "nan" not in failed[0]  # was '[, ] (nan)'
+
+
+def test_markdown_marks_are_literal_and_notes_are_paragraphs(tmp_path: Path):
+    for seed, value in enumerate((10.0, 12.0)):
+        make_run(tmp_path, f"a{seed}", seed=seed, records=(fvd(4, value),), protocol={"fewer_than_name": True})
+        make_run(tmp_path, f"b{seed}", pe="none", seed=seed, records=(fvd(4, value + 50),))
+    md = table_export.to_markdown(table.build_tables([tmp_path]).comparison)
+    assert "| **11.0 ± 1.4\\*** |" in md  # was '**11.0 ± 1.4***': the mark read as emphasis
+    assert "\n\n\\* short: computed on fewer items" in md  # was '* short...': a bullet list

@@ -1,8 +1,8 @@
 """``sgvb compare-protocols``: every published FVD protocol on the same real and fake videos, and what differs.
 
 "My FVD does not match the paper" is nearly always an unstated protocol. This command runs each implementation's
-whole pipeline (metrics.published: StyleGAN-V, StyleGAN-V with 4 real clips per video, TATS, DIGAN, VideoGPT and
-its [-0.5, 0.5] variant, cd-fvd with I3D and VideoMAE, common_metrics_on_video_quality's two modes and its
+whole pipeline (metrics.published: StyleGAN-V, StyleGAN-V with 4 real clips per video, Latte, TATS, DIGAN, VideoGPT
+and its [-0.5, 0.5] variant, cd-fvd with I3D and VideoMAE, common_metrics_on_video_quality's two modes and its
 FVD-vs-length curve, the original TF FVD) on one real and one fake set in one pass (detector features shared per
 backbone, clip and pixels), then prints the values and, for each pair, what differs (clip rule, resize, range,
 quantisation, estimator, draws) or why the two cannot be compared (different backbones).

@@ -85,7 +85,8 @@ def plot_consistency(tidy: pd.DataFrame, comparison: pd.DataFrame, path: Path) -
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    names = table_plots.config_labels(comparison)
+    axis_name, names = table_plots.axis_values(comparison)  # values in the legend, the axis names as its title
+    names = names if axis_name else table_plots.config_labels(comparison)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     real = None
     for group, runs in curves.items():
@@ -102,7 +103,7 @@ def plot_consistency(tidy: pd.DataFrame, comparison: pd.DataFrame, path: Path) -
         title="self-similarity over time" + (" [stand-in detector]" if stand_in else ""),
     )
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, title=axis_name or None, title_fontsize=8)
     fig.tight_layout()
     with atomic_open(path) as handle:
         fig.savefig(handle, dpi=100, format="png")

@@ -6,7 +6,7 @@
 Both sides load the same random weights written in the published PIPs++ layout (``{'model_state_dict': ...}``,
 loaded strictly by both) and see the same uint8 videos (``metrics.testing.moving_blobs``, saved as ``.npy``):
 
-* ``full``: the definition (16-frame clips resized to 256, 400 points, 16 steps), 3 real + 3 generated videos;
+* ``full``: the definition (16-frame clips resized to 256, 400 points, 16 steps), 2 real + 2 generated videos;
   the reference runs end to end through ``fvmd.fvmd.fvmd`` (its own files, resize, tracker, histograms,
   estimator); its histograms are read back from the velocity/acceleration files it writes.
 * ``medium`` / ``small``: the same code at 128 px, 8 / 4 frames, 10 x 10 / 5 x 5 points, 5 steps (the last one
@@ -44,7 +44,7 @@ FIXTURE = ROOT / "tests" / "data" / "fvmd_reference_small.npz"
 DEFAULT_ENV = Path("/work/refenvs/fvmd")
 CASES = {
     # size: frames resized to; frames: clip length; side: points per grid side; iters: refinement steps
-    "full": dict(size=256, frames=16, side=20, iters=16, videos=3, resolution=32),
+    "full": dict(size=256, frames=16, side=20, iters=16, videos=2, resolution=32),
     "medium": dict(size=128, frames=8, side=10, iters=5, videos=2, resolution=32),
     "small": dict(size=128, frames=4, side=5, iters=5, videos=2, resolution=32),
 }

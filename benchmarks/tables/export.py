@@ -186,14 +186,15 @@ def to_markdown(comparison: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table for a paper draft or a README."""
     text, bold = paper_frame(comparison)
 
-    def esc(value: Any) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
+    def esc(value: Any) -> str:  # '*' (the short-count mark) is literal, not emphasis
+        return str(value).replace("|", "\\|").replace("*", "\\*").replace("\n", " ")
 
     lines = ["| " + " | ".join(esc(c) for c in text.columns) + " |", "|" + "---|" * len(text.columns)]
     for i in text.index:
         cells = [f"**{esc(v)}**" if bold.at[i, c] else esc(v) for c, v in text.loc[i].items()]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines + [""] + _caption(comparison)) + "\n"
+    notes = [esc(line) for line in _caption(comparison)]  # one paragraph each: a '* note' is not a list item
+    return "\n".join(lines) + "\n\n" + "\n\n".join(notes) + "\n"
 
 
 _LATEX_ESCAPES = {

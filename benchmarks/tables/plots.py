@@ -99,6 +99,8 @@ def plot_stems(scored: pd.DataFrame) -> dict[tuple[str, str], str]:
 def write_plots(tidy: pd.DataFrame, comparison: pd.DataFrame, directory: Path) -> list[Path]:
     """Both plots for every headline key (per protocol); returns the files written."""
     plt = _pyplot()
+    from matplotlib.patches import Patch
+
     labels = config_labels(comparison)
     axis_name, ticks = axis_values(comparison)
     labels = ticks if axis_name else labels
@@ -124,8 +126,6 @@ def write_plots(tidy: pd.DataFrame, comparison: pd.DataFrame, directory: Path) -
             ax.set(xlabel="kimg", ylabel=f"{key} ({better} is better)")
             ax.set_title(title, fontsize=10)
             ax.grid(alpha=0.3)
-            from matplotlib.patches import Patch
-
             handles = ax.get_legend_handles_labels()[0] + [Patch(color="grey", alpha=0.2, label="range of the seeds")]
             ax.legend(handles=handles, fontsize=8, title=axis_name or None, title_fontsize=8)
             fig.tight_layout()
@@ -143,7 +143,6 @@ def _bars(plt, part: pd.DataFrame, key: str, title: str, better: str, axis_name:
     means = part["mean"].to_numpy()
     seeds = [list(v.values()) if isinstance(v, dict) else [] for v in part["_by_seed"]]
     bounds = next((b for b in part["_range"] if isinstance(b, tuple)), (None, None))  # one key: one range
-    methods = sorted({str(m) for m in part["ci_method"] if isinstance(m, str) and m})
     shown, low, high = [], [], []  # an interval per bar of n >= MIN_DRAWN_N seeds; its ends are in range
     for i, (m, lo, hi, n) in enumerate(zip(means, part["ci_low"], part["ci_high"], part["n"])):
         if n >= MIN_DRAWN_N and not (math.isnan(lo) or math.isnan(hi)):
@@ -169,8 +168,9 @@ def _bars(plt, part: pd.DataFrame, key: str, title: str, better: str, axis_name:
         Line2D([], [], marker="o", color="black", linestyle="none", markersize=4, label="one seed"),
     ]
     if shown:
-        interval = " / ".join(INTERVAL_NAMES.get(m, m) for m in methods)
-        cut = bool(part["_ci_cut"].fillna(False).astype(bool).any())
+        drawn = part.iloc[shown]
+        interval = " / ".join(INTERVAL_NAMES.get(m, m) for m in sorted(set(drawn["ci_method"])))
+        cut = bool(drawn["_ci_cut"].fillna(False).astype(bool).any())
         label = interval + (f",\ncut to the range {range_text(bounds)}" if cut else "")
         handles.append(Line2D([], [], color="black", label=label))
     if (part["n"] == 2).any():

@@ -188,8 +188,10 @@ def with_overrides(p: PublishedProtocol, *, num_videos: int | None, trials: int 
     return dataclasses.replace(p, **changes) if changes else p
 
 
-def _draw(rule: str, dataset, *, n, num_frames: int, seed: int, options) -> list[Clip]:
-    return clip_rules.select(rule, dataset, num_videos=n, num_frames=num_frames, seed=seed, **dict(options))
+def _draw(rule: str, dataset, *, n, num_frames: int, seed: int, options, subsample: int = 1) -> list[Clip]:
+    return clip_rules.select(
+        rule, dataset, num_videos=n, num_frames=num_frames, subsample=subsample, seed=seed, **dict(options)
+    )
 
 
 def run_protocol(
@@ -211,7 +213,13 @@ def run_protocol(
     curve = None
     for t in range(p.trials):
         real_clips = _draw(
-            p.real_clips, real, n=n_real, num_frames=num_frames, seed=run_seed(seed, t), options=p.clip_options
+            p.real_clips,
+            real,
+            n=n_real,
+            num_frames=num_frames,
+            seed=run_seed(seed, t),
+            options=p.clip_options,
+            subsample=p.real_subsample,
         )
         rf = store.features(
             net, real, real_clips, loader=p.real_loader, step=p.detector_step, loader_resolution=p.loader_resolution

@@ -189,7 +189,7 @@ DESCRIPTIONS = {
 
 # The value range each detector step hands the network.
 RANGES = {
-    "official": "detector maps uint8 to [-1,1]",
+    "official": "[-1,1] inside the TorchScript file (uint8 in)",
     "stretch_pm1": "[-1,1]",
     "shorter_crop_pm1": "[-1,1]",
     "shorter_crop_pm05": "[-0.5,0.5]",

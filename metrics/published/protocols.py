@@ -24,6 +24,7 @@ class PublishedProtocol:
     ``curve_from``: also FVD of every prefix length from this many frames (common_metrics ``only_final=False``).
     ``clip_frames``: the one clip length the backbone accepts (cd-fvd's VideoMAE-v2: 16).
     ``loader_resolution``: the real loader's resolution R when the implementation fixes it (None: the data's own).
+    ``real_subsample``: real clips take every k-th frame while generated clips stay consecutive (Latte).
     ``batch_size``: videos per detector call in the published code (changes only float rounding; not hashed).
     """
 
@@ -44,6 +45,7 @@ class PublishedProtocol:
     curve_from: int | None = None
     clip_frames: int | None = None  # the only clip length the network takes (VideoMAE-v2: 16)
     loader_resolution: int | None = None  # the real loader's R when the implementation fixes it (DIGAN: 128)
+    real_subsample: int = 1  # real clips take every k-th frame (Latte: 3 on Sky), generated ones are consecutive
     batch_size: int = 16
     note: str = ""
 
@@ -73,6 +75,7 @@ class PublishedProtocol:
         """Aspect -> words; two protocols differ in an aspect exactly when these words differ."""
         real_n = {"same": "N", None: "all videos"}.get(self.num_real, str(self.num_real))  # type: ignore[arg-type]
         opts = "".join(f" {k}={v}" for k, v in self.clip_options)
+        opts += f", 1 frame in {self.real_subsample}" if self.real_subsample > 1 else ""
         return {
             "backbone": self.backbone,
             "clip rule": (
@@ -84,7 +87,11 @@ class PublishedProtocol:
                 f"{f' (R={self.loader_resolution})' if self.loader_resolution else ''}, "
                 f"fake: {pixels.DESCRIPTIONS[self.fake_loader]}; detector: {pixels.DESCRIPTIONS[self.detector_step]}"
             ),
-            "range": pixels.RANGES[self.detector_step],
+            "range": (
+                "[0,1] (x/255, no mean/std)"
+                if self.detector_step == "official" and self.backbone.startswith("videomae")
+                else pixels.RANGES[self.detector_step]
+            ),
             "quantisation": self.quantisation,
             "estimator": estimators.DESCRIPTIONS[self.estimator],
             "draws": f"{self.trials} draw(s) of N={self.num_videos}"
@@ -124,6 +131,21 @@ PROTOCOLS: dict[str, PublishedProtocol] = {
             "stylegan_v",
             clip_options=(("k", 4), ("chunk", 128)),
             batch_size=8,
+        ),
+        PublishedProtocol(
+            "latte",
+            "Vchitect/Latte: its copy of StyleGAN-V's FVD code, compute_fvd(realdata_subsample_factor=3)",
+            _I3D_TS,
+            "stylegan_v",
+            "first_frames",
+            "none",
+            "none",
+            "official",
+            "round: (x*127.5+128).clamp(0,255)",
+            "stylegan_v",
+            real_subsample=3,
+            batch_size=8,
+            note="Sky: 3 (the default); Taichi: 6 (Latte #115)",
         ),
         PublishedProtocol(
             "tats",
