@@ -164,6 +164,7 @@ DESCRIPTIONS = {
     "vit_g_hybrid_pt_1200e_ssv2_ft.pth": "the VideoMAE-v2 ViT-g video network of the content-debiased FVD",
     "c3d_ucf101.pt": "the C3D video network of the video Inception Score, trained on UCF101",
     "vit_small_patch16_224.dino.safetensors": "the DINO ViT-S/16 image network of the consistency score",
+    "pips2_weights.pth": "the PIPs++ point tracker of FVMD, as the fvmd package downloads it",
     "vith16.pth.tar": "the V-JEPA ViT-H/16 video network of JEDi",
     "ssv2-probe.pth.tar": "the SSv2 attentive probe over V-JEPA ViT-H/16 whose pooled token JEDi compares",
 }

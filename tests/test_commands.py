@@ -35,6 +35,7 @@ BAD_INPUTS = {
     "sample": (lambda t: [f"checkpoint={t / 'none.pt'}", "device=cpu"], "none.pt"),
     "stats": (lambda t: [f"out={t / 'x.npz'}", "device=cpu"], "no dataset"),
     "audit": (lambda t: [f"out_dir={t / 'audit'}", "device=cpu"], "no dataset"),
+    "sample-size": (lambda t: [f"out_dir={t / 'study'}", "device=cpu", "metrics=[fvd2048]"], "unknown study metric"),
     "prepare": (lambda t: ["taichi", str(t / "missing"), str(t / "out.zip")], "missing"),
     "convert": (lambda t: [str(t / "missing"), str(t / "out.zip")], "missing"),
     "convert-checkpoint": (lambda t: [str(t / "none.pkl"), str(t / "out.pt")], "none.pkl"),

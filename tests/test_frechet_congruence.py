@@ -23,7 +23,7 @@ def test_fixed_threads_leave_the_callers_setting_alone():
     torch.set_num_threads(2)
     try:
         rng = np.random.default_rng(0)
-        x, y = rng.normal(size=(400, 1100)), rng.normal(0.1, 1, size=(400, 1100))  # 1100-d: the threaded size
+        x, y = rng.normal(size=(1100, 1024)), rng.normal(0.1, 1, size=(1100, 1024))  # 1024-d: the threaded size
         stats.frechet_distance(x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False))
         assert torch.get_num_threads() == 2
     finally:

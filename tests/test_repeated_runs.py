@@ -75,3 +75,24 @@ def test_lvc_real_windows_are_computed_once_per_real_side(monkeypatch):
     again, sub_again, _ = consistency.summarize(gen_a, real)  # recomputed from scratch: the same numbers
     assert (again, sub_again) == (value_a, sub_a)
     assert len(made) == 3  # real and generated windows when nothing is kept
+
+
+def test_a_cached_real_side_is_read_from_disk_once_per_process(tmp_path, monkeypatch):
+    detector = save_tiny_torchscript_detector(tmp_path / "clips.pt", video=True)
+    real = ArrayVideoDataset(moving_blobs(6, 8, 32, seed=1))
+    fake = ArrayVideoDataset(moving_blobs(6, 8, 32, seed=2))
+    kw = dict(fake=fake, real=real, device="cpu", detector_path=detector, cache_dir=tmp_path / "cache")
+    reads = []
+    original = np.load
+    monkeypatch.setattr(np, "load", lambda path, *a, **k: reads.append(path) or original(path, *a, **k))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spec = {"_name_": "kvd6_8f", "detector": {"_name_": "torchscript", "video": True}}
+        first = evaluate(spec, **kw)  # computes and writes the real side
+        later = [evaluate(spec, **kw) for _ in range(2)]  # later evaluations of a run: the same file, read once
+    assert len([p for p in reads if "kvd6_8f-real" in str(p)]) == 1
+    assert [r["value"] for r in later] == [first["value"]] * 2
+    (path,) = (tmp_path / "cache").glob("kvd6_8f-real-*.npz")
+    loaded = cache.load(path)
+    loaded["features"][:] = 0  # callers get copies: the kept arrays are never changed through them
+    assert cache.load(path)["features"].any()

@@ -244,7 +244,7 @@ def summary_json(rows, stable, *, chosen, dataset, detectors, stand_in, configs,
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "dataset": f"{type(dataset).__name__}({getattr(dataset, 'path', '') or ''})",
+        "dataset": type(dataset).__name__ + (f"({dataset.path})" if getattr(dataset, "path", "") else ""),
         "dataset_fingerprint": dataset.fingerprint(),
         "stand_in": stand_in,
         "configurations": configs,

@@ -435,12 +435,15 @@ def summarize(plan: GridPlan, results_dir: Path, *, select: str = "final") -> in
         job.refresh()
     started = [job for job in plan.jobs if (job.run_dir / STATUS).is_file() or (job.run_dir / RUN_INFO).is_file()]
     if started:
-        tables = grid_results.write_results(
-            [job.run_dir for job in started],
-            results_dir,
-            select=select,
-            labels=job_labels(started),
-        )
+        from benchmarks.tables.table import warnings_as_lines
+
+        with warnings_as_lines("sgvb grid"):
+            tables = grid_results.write_results(
+                [job.run_dir for job in started],
+                results_dir,
+                select=select,
+                labels=job_labels(started),
+            )
         print()
         print(table_export.to_text(tables.comparison))
         files = sorted(

@@ -16,7 +16,7 @@ loaded strictly by both) and see the same uint8 videos (``metrics.testing.moving
   reference features and value in ``tests/data/fvmd_reference_small.npz`` (pinned by ``tests/test_fvmd.py``).
 
 Cost: ``full`` tracks 400 points x 16 frames x 16 steps through 1-d convolutions of up to 1024 channels, about
-3 TFLOP a clip: hours for its 12 clip runs on a shared 2-core CPU (minutes on a GPU); ``medium`` a few minutes.
+3 TFLOP a clip: 16 min for its 8 clip runs on a shared 2-core CPU (``PARITY_THREADS=1``); ``medium`` 3 min.
 
 The reference environment (``--env``, default ``/work/refenvs/fvmd``) is created when missing: a Python 3.11
 venv with ``fvmd==1.0.0`` and its pinned requirements (scipy 1.10.1, scikit-learn 1.3.0, einops 0.6.1,

@@ -4,9 +4,8 @@ Runs are seeds of one configuration when their configs are equal except for the 
 (``group``). Numbers are averaged only within one protocol id, one detector kind (stand-in or not) and one
 value per seed: everything else is kept apart, with a warning saying what. Each row holds the ablation axes
 that vary, n, mean, std, the interval of ``benchmarks.tables.stats`` (cut to the metric's declared
-``value_range``) and the per-seed values; ``--baseline``
-adds the difference to a baseline configuration and a test's p-value; ``wide_table`` pivots to one row per
-configuration.
+``value_range``) and the per-seed values; ``--baseline`` adds the difference to a baseline configuration and a
+test's p-value; ``wide_table`` pivots to one row per configuration.
 """
 
 from __future__ import annotations

@@ -24,9 +24,11 @@ Failed and partial runs are kept: a failed run without metrics still gets one ro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,6 +144,19 @@ def write_tables(
     return tables
 
 
+@contextlib.contextmanager
+def warnings_as_lines(prog: str) -> Iterator[None]:
+    """A table's warnings (protocols kept apart, a seed counted once, a torn record line) as one line each on stderr,
+    ``sgvb table: warning: ...``, not Python's ``file.py:70: UserWarning:`` and the source line that raised it."""
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001 - warnings' signature
+        print(f"{prog}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sgvb table",
@@ -176,7 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         "CSV's protocol_id column (repeatable); default: every protocol, kept apart",
     )
     args = parser.parse_args(argv)
-    with one_line_errors("table", known=(TableError, OSError), exit_on_error=False) as failure:
+    with (
+        warnings_as_lines("sgvb table"),
+        one_line_errors("table", known=(TableError, OSError), exit_on_error=False) as failure,
+    ):
         tables = write_tables(
             args.dirs,
             output=args.output,
