@@ -2,6 +2,7 @@
 PIPs++ layout, and the metric through ``metrics.evaluate`` with the stand-in tracker."""
 
 import hashlib
+import math
 
 import numpy as np
 import pytest
@@ -154,6 +155,10 @@ def test_fvmd_through_evaluate_with_the_stand_in_tracker(tmp_path, monkeypatch):
     assert same["protocol"]["real_cache_hit"] is True
     assert same["value"] == pytest.approx(-2 * 1e-5 * 256, rel=1e-3)
     assert rec["value"] > 1.0  # four times faster motion is far from the real set
+    from metrics.testing import TinyVideoGenerator
+
+    sampled = evaluate("fvmd2_4f", fake=TinyVideoGenerator(resolution=32), **kw)
+    assert sampled["protocol"]["fake_source"] == "generator" and math.isfinite(sampled["value"])
 
 
 def test_weights_missing_refused_and_loaded(tmp_path, monkeypatch, checkpoint):

@@ -108,6 +108,13 @@ def test_record_job_failure(tmp_path: Path):
     assert status["state"] == "failed" and status["error"] == "RuntimeError: CUDA out of memory"
     assert "RuntimeError" in status["traceback"]
     assert job_end(tmp_path / "b", JobStatus.COMPLETED, 2)["error"].startswith("the job exited with status 2")
+    from benchmarks.commands import train
+
+    train.LAST_JOB_ERROR[0] = "trainer.total_kimg=-5: must be > 0 (details: /tmp/x.log)"  # what the job printed
+    try:
+        assert job_end(tmp_path / "b2", JobStatus.COMPLETED, 2)["error"] == train.LAST_JOB_ERROR[0]
+    finally:
+        train.LAST_JOB_ERROR[0] = None
     assert job_end(tmp_path / "c", JobStatus.COMPLETED, 0) is None
     (tmp_path / "d").mkdir()
     write_status(tmp_path / "d", "failed", kimg=3.0, error="NaN in loss D at kimg 3")

@@ -22,6 +22,8 @@ import benchmarks.conf  # noqa: F401  (registers the typed schemas)
 
 SKIPPED_BUSY = 3  # a multirun job's exit value when another process holds its run folder
 FAILED = 1  # a run that started and failed (a crash, not a bad option)
+# the one line a failed multirun job printed (its status.json gets it: a sweep's console scrolls away)
+LAST_JOB_ERROR: list[str | None] = [None]
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -45,6 +47,7 @@ def main(cfg: DictConfig) -> int:
 
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    LAST_JOB_ERROR[0] = None
     run_dir: Path | None = None
     try:
         config = train_config(cfg)  # the one conversion; below it only the typed config travels
@@ -75,6 +78,7 @@ def main(cfg: DictConfig) -> int:
             status, line = FAILED, error_line("train", message, details=details, label=label)
     print(line, file=sys.stderr)
     if multirun:
+        LAST_JOB_ERROR[0] = line.split(": ", 2)[-1]  # for the grid's RecordJobFailure, in this same job process
         return status  # the sweep goes on; the job's status.json says what happened
     sys.exit(status)
 

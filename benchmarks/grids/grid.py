@@ -359,7 +359,7 @@ class RecordJobFailure(Callback):
 
         from hydra.core.utils import JobStatus
 
-        from benchmarks.commands.train import SKIPPED_BUSY
+        from benchmarks.commands.train import LAST_JOB_ERROR, SKIPPED_BUSY
 
         try:
             with contextlib.redirect_stderr(io.StringIO()):  # Hydra reports the failed job itself
@@ -369,7 +369,8 @@ class RecordJobFailure(Callback):
         if job_return.status == JobStatus.FAILED:
             error, trace = f"{type(value).__name__}: {value}", "".join(traceback.format_exception(value))
         elif isinstance(value, int) and not isinstance(value, bool) and value not in (0, SKIPPED_BUSY):
-            error, trace = f"the job exited with status {value} (its message is in the console output)", None
+            said = LAST_JOB_ERROR[0]
+            error, trace = said or f"the job exited with status {value} (its message is in the console output)", None
         else:
             return
         run_dir = job_run_dir(config)
