@@ -86,8 +86,9 @@ DINO_VITS16 = weights.WeightsFile(
     "vit_small_patch16_224.dino.safetensors",
     "https://huggingface.co/timm/vit_small_patch16_224.dino/resolve/main/model.safetensors",
 )
-# PIPs++ as FVMD's reference package downloads it (its keypoint_tracking.PIPS_WEIGHTS); no sha256 is published and
-# the file could not be fetched here: recorded with each result, not checked.
+# PIPs++ as FVMD's reference package downloads it (its keypoint_tracking.PIPS_WEIGHTS). FVMD publishes no sha256 and
+# the file (421,766,633 bytes) could not be fetched here; one third-party package (ayase) pins sha256
+# 74dd05ba7f85a34784851f50fede610a99f9acdeb20620b134596837021de3d1, no second source confirms it: recorded, not checked.
 PIPS2 = weights.WeightsFile(
     "pips2_weights.pth",
     "https://github.com/ljh0v0/FVMD-frechet-video-motion-distance/releases/download/pips2_weights/pips2_weights.pth",

@@ -36,6 +36,7 @@ BAD_INPUTS = {
     "stats": (lambda t: [f"out={t / 'x.npz'}", "device=cpu"], "no dataset"),
     "audit": (lambda t: [f"out_dir={t / 'audit'}", "device=cpu"], "no dataset"),
     "sample-size": (lambda t: [f"out_dir={t / 'study'}", "device=cpu", "metrics=[fvd2048]"], "unknown study metric"),
+    "compare-protocols": (lambda t: ["--real", str(t / "missing")], "missing"),
     "prepare": (lambda t: ["taichi", str(t / "missing"), str(t / "out.zip")], "missing"),
     "convert": (lambda t: [str(t / "missing"), str(t / "out.zip")], "missing"),
     "convert-checkpoint": (lambda t: [str(t / "none.pkl"), str(t / "out.pt")], "none.pkl"),
@@ -91,6 +92,7 @@ def test_sgvb_traceback_shows_the_traceback_instead(tmp_path):
         ("stats", ["dataset=synthetic", "device=cpu"], "sgvb stats: error: option 'out' is required: pass out=..."),
         ("sample", ["device=cpu"], "sgvb sample: error: option 'checkpoint' is required: pass checkpoint=..."),
         ("audit", ["num_videos=abc"], "sgvb audit: configuration error: option num_videos=abc: "),
+        ("sample-size", ["dataset=null"], "sgvb sample-size: configuration error: dataset=null: a config group takes"),
     ],
 )
 def test_a_missing_or_mistyped_option_is_refused_before_any_work(command, args, says, tmp_path):

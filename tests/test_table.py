@@ -663,3 +663,23 @@ def test_markdown_marks_are_literal_and_notes_are_paragraphs(tmp_path: Path):
     md = table_export.to_markdown(table.build_tables([tmp_path]).comparison)
     assert "| **11.0 ± 1.4\\*** |" in md  # was '**11.0 ± 1.4***': the mark read as emphasis
     assert "\n\n\\* short: computed on fewer items" in md  # was '* short...': a bullet list
+
+
+def test_n_stable_of_a_sample_size_study_goes_beside_the_keys_it_covers(grid_runs: Path, tmp_path: Path, capsys):
+    from metrics.sample_size import result_keys_pattern
+
+    study = tmp_path / "n_stable.json"
+    metrics = {"fvd": {"n_stable": 512, "result_keys": result_keys_pattern("fvd")}}
+    study.write_text(json.dumps({"format": "sgvb-sample-size", "metrics": metrics}))
+    out = tmp_path / "out" / "results.csv"
+    assert sgvb(["table", str(grid_runs), "-o", str(out), "--n-stable", str(study)]) == 0
+    printed = capsys.readouterr().out
+    assert "N_stable" in printed.splitlines()[0]
+    comparison = pd.read_csv(tmp_path / "out" / "results_comparison.csv")
+    by_key = comparison.dropna(subset=["key"]).set_index("key")["n_stable"]
+    assert set(by_key[by_key.index.str.startswith("fvd")]) == {512}
+    assert by_key[by_key.index.str.startswith("consistency")].isna().all()  # the study did not cover it
+    study.write_text("{}")
+    assert sgvb(["table", str(grid_runs), "--n-stable", str(study)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not an n_stable.json written by `sgvb sample-size`" in err

@@ -25,6 +25,7 @@ import torch
 
 from benchmarks.audit.data import DistortedVideos, SourceClips, split_halves
 from benchmarks.audit.runner import build_distortions, check_strengths
+from registry.files import atomic_write_text
 
 FORMAT = "sgvb-sample-size"
 FORMAT_VERSION = 1
@@ -214,8 +215,8 @@ def run_sample_size(
         max_rel_std=max_rel_std,
         min_tau=min_tau,
     )
-    (out / "n_stable.json").write_text(json.dumps(report, indent=1) + "\n")
-    (out / "summary.md").write_text(summary_markdown(report))
+    atomic_write_text(out / "n_stable.json", json.dumps(report, indent=1) + "\n")  # complete or absent
+    atomic_write_text(out / "summary.md", summary_markdown(report))
     return report
 
 

@@ -83,6 +83,10 @@ def describe_config_error(exc: BaseException) -> str:
         elif not hint:
             hint = " (--cfg job prints every key)"
         return f"unknown option '{cause.full_key}' ({str(cause.msg).splitlines()[0]}).{hint}"
+    if "Config group override must be" in str(exc):  # `dataset=null`: Hydra names neither the key nor the fix
+        nulls = [a.split("=", 1)[0] for a in sys.argv[1:] if a.endswith(("=null", "=None", "=~"))]
+        if nulls:
+            return f"{nulls[0]}=null: a config group takes one of its options ({nulls[0]}=<option>; --help lists them)"
     return str(exc).strip().split("\n")[0]
 
 
@@ -187,15 +191,18 @@ def is_composition_error(exc: BaseException) -> bool:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    if not isinstance(exc, (HydraException, OmegaConfBaseException)):
-        return False
+    files = []
     tb = exc.__traceback__
     while tb is not None:
         code = tb.tb_frame.f_code
-        if code.co_name == "run_job" and code.co_filename.replace(os.sep, "/").endswith("hydra/core/utils.py"):
+        files.append(code.co_filename.replace(os.sep, "/"))
+        if code.co_name == "run_job" and files[-1].endswith("hydra/core/utils.py"):
             return False
         tb = tb.tb_next
-    return True
+    if isinstance(exc, (HydraException, OmegaConfBaseException)):
+        return True
+    # Hydra's defaults list raises plain ValueErrors too (``dataset=null``: "Config group override must be ...")
+    return isinstance(exc, ValueError) and any("hydra/_internal/" in f for f in files[-3:])
 
 
 def load_option(group: str, option: str) -> dict:

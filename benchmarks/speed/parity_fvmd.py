@@ -203,7 +203,7 @@ def ensure_reference_env(env: Path) -> Path:
         check=True,
         capture_output=True,
         text=True,
-    ).stdout.split()
+    ).stdout.splitlines()
     pins = [r for r in requires if r.split("=")[0].strip() not in ("torch", "torchvision")]
     subprocess.run([*pip, *pins, "numpy<1.27"], check=True)
     import torch

@@ -54,7 +54,9 @@ def to_text(comparison: pd.DataFrame) -> str:
     axes = comparison.attrs.get("axes", [])
     scored = comparison[comparison["key"].apply(lambda k: isinstance(k, str))]
     several = bool(len(scored)) and bool((scored.groupby("key")["protocol_id"].nunique() > 1).any())
+    studied = "n_stable" in comparison  # `sgvb table --n-stable`
     header = [*axes, "key", *(["protocol"] if several else []), "n", "mean ± std", "95% interval", "values", "status"]
+    header += ["N_stable"] if studied else []
     with_baseline = "diff" in comparison
     if with_baseline:
         header += ["diff", "p", "test"]
@@ -82,6 +84,8 @@ def to_text(comparison: pd.DataFrame) -> str:
             seed_values_text(row["values"]),
             row["status"] or "",
         ]
+        if studied:
+            line.append("" if row.get("n_stable") is None or str(row["n_stable"]) == "<NA>" else str(row["n_stable"]))
         if with_baseline:
             line += [_fmt(row["diff"]), _fmt(row["p_value"]), row["test"] or ""]
         cells.append([str(c) for c in line])

@@ -40,6 +40,7 @@ from benchmarks.tables import export as table_export
 from benchmarks.tables import plots as table_plots
 from benchmarks.tables.comparison import comparison_tables, wide_table
 from benchmarks.tables.runs import RUN_MARKERS, find_run_dirs, read_run
+from benchmarks.tables.sample_size import add_n_stable, read_n_stable
 from benchmarks.tables.selection import parse_select, select_checkpoints
 from benchmarks.tables.tidy import tidy_table
 from registry.files import atomic_write_text
@@ -60,16 +61,22 @@ def build_tables(
     select: str = "final",
     baseline: str | None = None,
     protocol: Sequence[str] | str | None = None,
+    n_stable: str | os.PathLike | None = None,
 ) -> Tables:
     """Read every run folder under ``dirs`` and return the tidy table, the comparison and the sub-scores.
-    ``protocol``: ``latest`` or protocol ids (``select_protocols``): which protocol of a metric the comparison uses."""
+    ``protocol``: ``latest`` or protocol ids (``select_protocols``): which protocol of a metric the comparison uses.
+    ``n_stable``: a ``sgvb sample-size`` ``n_stable.json``: its N_stable goes beside each key it covers."""
     parse_select(select)  # a bad --select fails before any reading
+    study = read_n_stable(n_stable) if n_stable is not None else None  # a bad file fails before any reading too
     run_dirs = find_run_dirs(dirs)
     if not run_dirs:
         raise TableError(f"no run folders (with {' or '.join(RUN_MARKERS)}) found under: {', '.join(map(str, dirs))}")
     runs = [read_run(path) for path in run_dirs]
     tidy = select_protocols(select_checkpoints(tidy_table(runs), select), protocol)
-    return Tables(tidy, *comparison_tables(tidy, baseline=baseline))
+    comparison, subscores = comparison_tables(tidy, baseline=baseline)
+    if study is not None:
+        comparison, subscores = add_n_stable(comparison, study), add_n_stable(subscores, study)
+    return Tables(tidy, comparison, subscores)
 
 
 def select_protocols(tidy: pd.DataFrame, protocol: Sequence[str] | str | None) -> pd.DataFrame:
@@ -125,10 +132,11 @@ def write_tables(
     baseline: str | None = None,
     wide: bool = False,
     protocol: Sequence[str] | str | None = None,
+    n_stable: str | os.PathLike | None = None,
 ) -> Tables:
     """``build_tables`` plus the files: tidy CSV at ``output`` with ``_comparison``/``_subscores``(/``_wide``)
     CSVs next to it, Markdown, LaTeX and plots (``benchmarks.tables.plots``)."""
-    tables = build_tables(dirs, select=select, baseline=baseline, protocol=protocol)
+    tables = build_tables(dirs, select=select, baseline=baseline, protocol=protocol, n_stable=n_stable)
     if output is not None:
         atomic_write_text(output, _csv(tables.tidy))
         atomic_write_text(comparison_path(output), _csv(tables.comparison))
@@ -190,10 +198,16 @@ def main(argv: list[str] | None = None) -> int:
         help="compare one protocol per metric: 'latest' (its newest record's) or a protocol id from the comparison "
         "CSV's protocol_id column (repeatable); default: every protocol, kept apart",
     )
+    parser.add_argument(
+        "--n-stable",
+        metavar="N_STABLE_JSON",
+        help="a `sgvb sample-size` n_stable.json: each key it covers gets its N_stable (the fewest videos for a value "
+        "within 2%% std and a ranking with Kendall tau >= 0.9) beside it",
+    )
     args = parser.parse_args(argv)
     with (
         warnings_as_lines("sgvb table"),
-        one_line_errors("table", known=(TableError, OSError), exit_on_error=False) as failure,
+        one_line_errors("table", known=(TableError, OSError, ValueError), exit_on_error=False) as failure,
     ):
         tables = write_tables(
             args.dirs,
@@ -205,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             baseline=args.baseline,
             wide=args.wide,
             protocol=args.protocol,
+            n_stable=args.n_stable,
         )
     if failure:
         return failure.status
