@@ -130,6 +130,10 @@ class MetricProgress:
         m = self.metric
         num_videos, num_frames = getattr(m, "num_videos", None), getattr(m, "num_frames", None)
         runs = self.num_runs if side == "fake" else 1
+        samples = getattr(m, "num_samples", None)  # PRDC: clips (num_frames set) or frames (num_frames None)
+        if samples and not video and num_frames is None:
+            return int(samples) * runs, "frames"
+        num_videos = num_videos or samples
         if video:
             return (int(num_videos) * runs if num_videos else None), "clips"
         if side == "fake" and getattr(m, "num_fake", None):

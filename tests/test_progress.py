@@ -228,3 +228,22 @@ def test_sample_prepare_and_convert_print_one_line_per_step(tmp_path, monkeypatc
         write_video(src / f"clip{k}.mp4", np.full((3, 16, 16, 3), 40 * k, np.uint8))
     convert_videos(src, tmp_path / "set.zip", resolution=8, log=lambda _: None)
     assert counts("convert: ") == ["convert: 1/2 videos", "convert: 2/2 videos"]
+
+
+def test_every_metric_family_gets_a_total():
+    """The counter's total comes from the metric's declared sizes, whatever it calls them (PRDC: ``num_samples``):
+    without it a user sees ``prdc16_16f fake: 24 clips`` and cannot tell how far it is."""
+    from metrics import build_metric
+
+    cases = {
+        "fvd16_16f": ((16, "clips"), (32, "clips")),
+        "kvd16_16f": ((16, "clips"), (32, "clips")),
+        "prdc16_16f": ((16, "clips"), (32, "clips")),
+        "prdc64_frames": ((64, "frames"), (128, "frames")),
+    }
+    for name, (real, fake) in cases.items():
+        metric = build_metric(name)
+        shown = progress.MetricProgress(metric, num_runs=2, stream=io.StringIO())
+        video = metric.num_frames is not None
+        assert shown.expected("real", video) == real, name
+        assert shown.expected("fake", video) == fake, name
