@@ -757,6 +757,14 @@ def pips2(
             res=stand_in_resolution,
             file=PIPS2.file_name,
         )
+        # stride-8 feature maps average-pooled corr_levels times: below this the coarsest level is under 2 x 2 and the
+        # tracks turn NaN (a cryptic scatter index error in the histograms)
+        smallest = 8 * 2 ** STAND_IN["corr_levels"]
+        if stand_in_resolution < smallest:
+            raise ValueError(
+                f"pips2 stand-in: stand_in_resolution={stand_in_resolution} is too small for its correlation pyramid "
+                f"({STAND_IN['corr_levels']} levels at stride 8); use {smallest} or more"
+            )
         model = _seeded(lambda: PIPsPlusPlus(**STAND_IN), seed)
         return MotionHistogramDetector(
             model,

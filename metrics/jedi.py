@@ -85,6 +85,7 @@ class JEDi(Metric):
 
     PROTOCOL_VERSION = 1
     direction = "lower"
+    value_range = (0.0, None)  # 100 x a biased MMD^2 = 100 ||M_x - M_y||_F^2 / d^2: never below zero
 
     def __init__(
         self,

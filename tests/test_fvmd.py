@@ -176,3 +176,12 @@ def test_weights_missing_refused_and_loaded(tmp_path, monkeypatch, checkpoint):
     with pytest.raises(ValueError, match="tracks clips of 8 frames, got 4"):
         det(torch.zeros(1, 3, 4, 32, 32, dtype=torch.uint8))
     assert torch.equal(det.model.delta_block.dense.bias, checkpoint["model_state_dict"]["delta_block.dense.bias"])
+
+
+def test_a_stand_in_too_small_to_track_is_refused_in_one_line():
+    """At 32 or 48 px the narrow PIPs++'s coarsest correlation level is under 2 x 2, its tracks are NaN and the
+    histograms failed with ``index -9223372036854775808 is out of bounds``."""
+    from metrics.detectors import pips2
+
+    with pytest.raises(ValueError, match=r"stand_in_resolution=48 is too small .* use 64 or more"):
+        pips2(allow_stand_in=True, stand_in_resolution=48)
