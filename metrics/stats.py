@@ -133,9 +133,10 @@ _MAX_FACTORS = 4
 # A fixed BLAS thread count for the fast method, whatever the caller set: results never depend on OMP/OpenBLAS
 # settings, torch.set_num_threads or threadpoolctl (they do on one machine otherwise). It depends only on the
 # machine (which fixes the BLAS kernels anyway) and the dimension: one thread below 1024-d (thread start-up
-# costs more than it gains, badly so on a loaded machine) and on small machines (<= 7 cores: other processes
-# compete); up to 4 on larger ones.
-FRECHET_BLAS_THREADS = min(4, max(1, (os.cpu_count() or 1) // 4))
+# costs more than it gains), else every core up to 4. On an idle 2-core machine two threads take 0.54 s at
+# 2048-d against one thread's 0.70 s (0.042x vs 0.055x of sqrtm); on one loaded by other work (load 7+) they lose
+# (benchmarks/speed/RESULTS.md): the evaluation is the job here, so the idle case decides.
+FRECHET_BLAS_THREADS = min(4, max(1, os.cpu_count() or 1))
 
 
 def blas_threads(dim: int) -> int:
