@@ -247,3 +247,23 @@ def test_every_metric_family_gets_a_total():
         video = metric.num_frames is not None
         assert shown.expected("real", video) == real, name
         assert shown.expected("fake", video) == fake, name
+
+
+def test_an_evaluation_during_training_shows_its_own_progress(tmp_path, monkeypatch, capsys):
+    """In training the bar stood still for the minutes an evaluation takes; now each metric counts its sides."""
+    from benchmarks.training.job import train
+    from tests.test_train import tiny_config
+
+    monkeypatch.setattr(progress, "MIN_RATE_S", 0.0)
+    cfg = tiny_config(
+        f"run_dir={tmp_path / 'run'}",
+        "metrics=[fvd8_2f]",
+        "trainer.eval_kimg=0.024",
+        "allow_stand_in_detectors=true",
+        f"cache_dir={tmp_path / 'cache'}",
+        "progress=true",
+    )
+    train(cfg)
+    err = capsys.readouterr().err
+    assert re.search(r"fvd8_2f @ kimg 0\.024 real: 8/8 clips", err), err[-2000:]
+    assert re.search(r"fvd8_2f @ kimg 0\.024 fake: 8/8 clips", err), err[-2000:]

@@ -164,7 +164,9 @@ class TrainingLoop:
 
         self.num_accum = t.batch_size // (t.batch_gpu * self.world_size)
         self.stages = stage_plan(tuple(G.training_stages), t.stage_kimg, t.total_kimg)
-        self.snapshots = Snapshots(run=run, trainer=t, samples=samples, evaluation=evaluation, seed=runtime.seed)
+        self.snapshots = Snapshots(
+            run=run, trainer=t, samples=samples, evaluation=evaluation, seed=runtime.seed, progress=runtime.progress
+        )
 
         # Created with placeholder settings; _apply_stage_optim gives them their (lazy-reg scaled) lr and betas.
         fused = {"fused": True} if runtime.fused_adam else {}  # one kernel for all tensors

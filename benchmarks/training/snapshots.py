@@ -127,9 +127,17 @@ class Snapshots:
     """When the loop writes snapshots and evaluates them, and what each one writes (rank 0 writes files)."""
 
     def __init__(
-        self, *, run: RunFolder, trainer: TrainerSettings, samples: SampleSettings, evaluation: EvalSettings, seed: int
+        self,
+        *,
+        run: RunFolder,
+        trainer: TrainerSettings,
+        samples: SampleSettings,
+        evaluation: EvalSettings,
+        seed: int,
+        progress: bool = False,
     ):
         self.run, self.trainer, self.samples, self.evaluation, self.seed = run, trainer, samples, evaluation, seed
+        self.progress = progress  # an evaluation's own counter (metric, side, rate, ETA): it can take minutes
         self.best = BestCheckpoint.for_run(trainer.best_metric, evaluation.metrics)
         self.last_snapshot_kimg, self.last_eval_kimg = 0.0, 0.0
         self.eval_kimgs: list[float] = []  # kimg of every evaluation snapshot (its evaluation may still be missing)
@@ -259,6 +267,23 @@ class Snapshots:
         except ValueError:
             return str(checkpoint_path)
 
+    def progress_of(self, metric: Any, kimg: float):
+        """The evaluation's progress on the console (rank 0, ``progress=true``): without it the training bar stands
+        still for the minutes an evaluation takes."""
+        import contextlib
+
+        if not (self.progress and self.run.writer):
+            return contextlib.nullcontext()
+        from benchmarks.progress import MetricProgress
+        from metrics import build_metric
+        from metrics.base import reporting_progress
+
+        built = build_metric(
+            {k: v for k, v in metric.items() if k != "detector_path"} if isinstance(metric, Mapping) else metric
+        )
+        runs = int(self.evaluation.options.get("num_runs", 1))
+        return reporting_progress(MetricProgress(built, num_runs=runs, label=f"{built.name} @ kimg {kimg:.3f}"))
+
     def evaluate(self, loop: SnapshotSource, checkpoint_path: Path) -> bool:
         """Every metric on G_ema, recorded by ``metrics.evaluate``; True when the best checkpoint changed."""
         return self.evaluate_network(loop.G_ema, loop, checkpoint_path, kimg=loop.kimg, metrics=self.evaluation.metrics)
@@ -272,16 +297,17 @@ class Snapshots:
         improved = False
         for metric in metrics:
             t0 = time.time()
-            record = evaluate(
-                metric,
-                fake=G,
-                real=loop.dataset,
-                run_dir=str(self.run.path),
-                device=loop.device,
-                kimg=kimg,
-                checkpoint=self.record_path(checkpoint_path),
-                **self.evaluation.options,
-            )
+            with self.progress_of(metric, kimg):
+                record = evaluate(
+                    metric,
+                    fake=G,
+                    real=loop.dataset,
+                    run_dir=str(self.run.path),
+                    device=loop.device,
+                    kimg=kimg,
+                    checkpoint=self.record_path(checkpoint_path),
+                    **self.evaluation.options,
+                )
             log.info(
                 "metric %s = %s at kimg %.3f (%.1fs)",
                 record.get("metric", metric),
