@@ -14,6 +14,8 @@
 #   4. the speed CLI's GPU rows: G/D passes, detectors, sampling clips/s per generator; DDP rows say
 #      "not measured" on 1 GPU
 #   5. the whole fvd2048_16f evaluation of a generator at 256² with the stand-in detector (wall time)
+#   6. FVMD (PIPs++) and JEDi (V-JEPA ViT-H) feature clips/s at the published input sizes
+#   7. sgvb compare-protocols' one pass vs its slowest single protocol (stand-ins, synthetic 128²)
 set -u
 cd "$(dirname "$0")/.."
 OUT="${OUT:-./gpu_out}"
@@ -80,5 +82,19 @@ step speed "$LIMIT_SPEED" "$PY" -m benchmarks.speed.run_all --only ddp,models,me
 
 # 5. one whole FVD evaluation of a generator (last: the real side renders the synthetic videos on the CPU)
 step fvd "$LIMIT_FVD" "$PY" -m benchmarks.speed.run_all --only fvd $FVD_ARGS --write "$OUT/RESULTS_fvd.md"
+
+# 6. issue 26's motion metrics at their published input sizes (random weights: cost does not depend on values);
+#    7. issue 24's compare-protocols against the slowest single protocol. Limits: GPU_LIMIT_MOTION / _COMPARE
+LIMIT_MOTION=${GPU_LIMIT_MOTION:-45}; LIMIT_COMPARE=${GPU_LIMIT_COMPARE:-60}
+if [ "$DEV" = cuda ]; then
+  step fvmd "$LIMIT_MOTION" "$PY" -m benchmarks.speed.bench_fvmd --device cuda --batch 8 --repeats 3
+  step jedi "$LIMIT_MOTION" "$PY" -m benchmarks.speed.bench_jedi --device cuda --batch 16 --repeats 3
+  step compare_protocols "$LIMIT_COMPARE" "$PY" -m benchmarks.speed.bench_compare_protocols --device cuda \
+    --synthetic-videos 64 --num-videos 64 --resolution 128
+else
+  step fvmd "$LIMIT_MOTION" "$PY" -m benchmarks.speed.bench_fvmd --device cpu --stand-in --repeats 1
+  step compare_protocols "$LIMIT_COMPARE" "$PY" -m benchmarks.speed.bench_compare_protocols --synthetic-videos 8 \
+    --num-videos 8
+fi
 
 echo "done in $SECONDS s; files in $OUT" | tee -a "$SUMMARY"
