@@ -267,3 +267,15 @@ def test_an_evaluation_during_training_shows_its_own_progress(tmp_path, monkeypa
     err = capsys.readouterr().err
     assert re.search(r"fvd8_2f @ kimg 0\.024 real: 8/8 clips", err), err[-2000:]
     assert re.search(r"fvd8_2f @ kimg 0\.024 fake: 8/8 clips", err), err[-2000:]
+
+
+def test_training_prints_one_line_per_tick_when_stderr_is_not_a_terminal(tmp_path, capsys):
+    """A log file or a cluster job's output got tqdm's carriage-return redraws, piled into one unreadable line."""
+    from benchmarks.training.job import train
+    from tests.test_train import tiny_config
+
+    train(tiny_config(f"run_dir={tmp_path / 'run'}", "progress=true"))
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    ticks = re.findall(r"^kimg 0\.0\d .*\| 0\.0\d/0\.02 kimg, ETA \d+ s$", err, flags=re.M)
+    assert len(ticks) == 2, err[-2000:]

@@ -69,7 +69,7 @@ class RuntimeSettings:
     channels_last: bool = False  # NHWC memory layout for the convolutions (faster on CUDA tensor cores)
     compile: bool = False  # torch.compile the G and D forward passes (R1 stays eager)
     fused_adam: bool = False  # torch.optim.Adam(fused=True): one kernel for all parameters
-    progress: bool = True  # a progress bar (kimg, rate, ETA) on the console; false = the log lines only
+    progress: bool = True  # a progress bar (kimg, rate, ETA) on a terminal; false, or not a terminal: a line per tick
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ class TrainConfig:
     )
     cache_dir: Optional[str] = None  # real-data statistics cache (null = ~/.cache/sgvb/stats or SGVB_CACHE_DIR)
     detector_path: Optional[str] = None  # a detector file for the metrics (see sgvb eval)
-    progress: bool = RuntimeSettings.progress  # a progress bar (kimg, rate, ETA) on the console; false = log lines only
+    progress: bool = RuntimeSettings.progress  # a bar (kimg, rate, ETA) on a terminal; false or no terminal: a line per tick
 
     @property
     def runtime(self) -> RuntimeSettings:

@@ -23,6 +23,7 @@ import copy
 import logging
 import math
 import signal
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -510,7 +511,9 @@ class TrainingLoop:
         if not self._advance_stage():
             return
         bar = None
-        if self.runtime.progress and self.run.writer:
+        # the bar on a terminal; in a log file, a pipe or a cluster job's output, one line per tick (tqdm's \r
+        # redraws would pile up into one unreadable line)
+        if self.runtime.progress and self.run.writer and sys.stderr.isatty():
             from tqdm import tqdm
 
             bar = tqdm(
@@ -546,7 +549,8 @@ class TrainingLoop:
                 if bar is not None:
                     bar.set_postfix_str(self._postfix(record), refresh=False)
                 else:
-                    log.info(self._postfix(record))
+                    left = max(0.0, t.total_kimg - self.kimg) * record["timing/sec_per_kimg"]
+                    log.info(f"{self._postfix(record)} | {self.kimg:.2f}/{t.total_kimg:.2f} kimg, ETA {left:.0f} s")
                 self.tick += 1
                 self.tick_start_nimg = self.nimg  # the next tick starts here (what a checkpoint now records)
                 snap, evaluate = self.snapshots.due(self.kimg, done=done)
