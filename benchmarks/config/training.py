@@ -131,7 +131,7 @@ class TrainConfig:
     )
     cache_dir: Optional[str] = None  # real-data statistics cache (null = ~/.cache/sgvb/stats or SGVB_CACHE_DIR)
     detector_path: Optional[str] = None  # a detector file for the metrics (see sgvb eval)
-    progress: bool = RuntimeSettings.progress  # a bar (kimg, rate, ETA) on a terminal; false or no terminal: a line per tick
+    progress: bool = RuntimeSettings.progress  # bar (kimg, rate, ETA) on a terminal, else a line per tick
 
     @property
     def runtime(self) -> RuntimeSettings:
