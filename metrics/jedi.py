@@ -29,14 +29,11 @@ from .base import (
     EvalContext,
     Metric,
     MetricOutput,
-    check_same_resolution,
-    is_dataset,
     name_pattern,
     parse_count,
     preset,
 )
-from .fvd import default_batch_size
-from .kvd import clip_rows, fake_clip_features, select_real
+from .kvd import clip_feature_sets
 
 SCALE = 100.0  # the reference multiplies the MMD² by 100
 _FULL_MATRIX_ELEMENTS = 1 << 26  # whole kernel matrices (as the reference) up to 8k x 8k videos, else row blocks
@@ -103,33 +100,7 @@ class JEDi(Metric):
         self.name = f"jedi{self.num_videos}_{self.num_frames}f"
 
     def compute(self, ctx: EvalContext, fake: Any, real: Any) -> MetricOutput:
-        if not is_dataset(real):
-            raise TypeError(f"{self.name}: 'real' must be a VideoDataset, got {type(real).__name__}")
-        check_same_resolution(self.name, fake, real)
-        detector = ctx.detector(
-            self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=True
-        )
-        batch = ctx.batch_size or default_batch_size(real.resolution, self.num_frames)
-        real_clips = select_real(ctx, self.name, real, num_videos=self.num_videos, num_frames=self.num_frames)
-
-        def real_rows() -> dict:
-            return {"features": clip_rows(ctx, detector, real, real_clips, batch)}
-
-        fields = {
-            "metric": "jedi",
-            "fingerprint": real.fingerprint(),
-            "clips": [(c.video, c.frames[0]) for c in real_clips],
-            "num_frames": self.num_frames,
-            "mode": ctx.mode,
-            "seed": ctx.seed,
-            "detector": detector.identity,
-        }
-        real_state, cache_hit = ctx.cached_real(f"{self.name}-real", fields, real_rows)
-        real_features = np.asarray(real_state["features"], np.float32)
-        fake_features = fake_clip_features(
-            ctx, self.name, fake, detector, num_videos=self.num_videos, num_frames=self.num_frames, batch=batch
-        )
-
+        detector, fake_features, real_features, cache_hit = clip_feature_sets(self, ctx, fake, real, family="jedi")
         dtype = np.float32 if ctx.official else np.float64
         value = jedi_mmd2(fake_features, real_features, dtype=dtype)
         protocol = samples.sample_protocol(

@@ -121,6 +121,39 @@ def fake_clip_features(
     raise TypeError(f"{metric}: 'fake' must be a VideoGenerator or a VideoDataset, got {type(fake).__name__}")
 
 
+def clip_feature_sets(metric: Any, ctx: EvalContext, fake: Any, real: Any, *, family: str):
+    """``(detector, fake rows, real rows, real cache hit)`` for a kernel estimator that needs every clip's row (KVD,
+    JEDi): one random-offset clip per real video (rows cached with the real statistics under ``family``) and
+    ``metric.num_videos`` fake clips of frames 0..T-1. ``metric`` gives its name, counts, detector and stand-in size."""
+    if not is_dataset(real):
+        raise TypeError(f"{metric.name}: 'real' must be a VideoDataset, got {type(real).__name__}")
+    check_same_resolution(metric.name, fake, real)
+    detector = ctx.detector(
+        metric.detector_spec, stand_in_resolution=metric.stand_in_resolution, metric=metric.name, video=True
+    )
+    batch = ctx.batch_size or default_batch_size(real.resolution, metric.num_frames)
+    real_clips = select_real(ctx, metric.name, real, num_videos=metric.num_videos, num_frames=metric.num_frames)
+
+    def real_rows() -> dict:
+        return {"features": clip_rows(ctx, detector, real, real_clips, batch)}
+
+    fields = {
+        "metric": family,
+        "fingerprint": real.fingerprint(),
+        "clips": [(c.video, c.frames[0]) for c in real_clips],
+        "num_frames": metric.num_frames,
+        "mode": ctx.mode,
+        "seed": ctx.seed,
+        "detector": detector.identity,
+    }
+    real_state, cache_hit = ctx.cached_real(f"{metric.name}-real", fields, real_rows)
+    real_features = np.asarray(real_state["features"], np.float32)
+    fake_features = fake_clip_features(
+        ctx, metric.name, fake, detector, num_videos=metric.num_videos, num_frames=metric.num_frames, batch=batch
+    )
+    return detector, fake_features, real_features, cache_hit
+
+
 @METRICS.register("kvd")
 class KVD(Metric):
     """KVD of ``num_videos`` generated clips of ``num_frames`` frames against as many real clips."""
@@ -143,33 +176,7 @@ class KVD(Metric):
         self.name = f"kvd{self.num_videos}_{self.num_frames}f"
 
     def compute(self, ctx: EvalContext, fake: Any, real: Any) -> MetricOutput:
-        if not is_dataset(real):
-            raise TypeError(f"{self.name}: 'real' must be a VideoDataset, got {type(real).__name__}")
-        check_same_resolution(self.name, fake, real)
-        detector = ctx.detector(
-            self.detector_spec, stand_in_resolution=self.stand_in_resolution, metric=self.name, video=True
-        )
-        batch = ctx.batch_size or default_batch_size(real.resolution, self.num_frames)
-        real_clips = select_real(ctx, self.name, real, num_videos=self.num_videos, num_frames=self.num_frames)
-
-        def real_rows() -> dict:
-            return {"features": clip_rows(ctx, detector, real, real_clips, batch)}
-
-        fields = {
-            "metric": "kvd",
-            "fingerprint": real.fingerprint(),
-            "clips": [(c.video, c.frames[0]) for c in real_clips],
-            "num_frames": self.num_frames,
-            "mode": ctx.mode,
-            "seed": ctx.seed,
-            "detector": detector.identity,
-        }
-        real_state, cache_hit = ctx.cached_real(f"{self.name}-real", fields, real_rows)
-        real_features = np.asarray(real_state["features"], np.float32)
-        fake_features = fake_clip_features(
-            ctx, self.name, fake, detector, num_videos=self.num_videos, num_frames=self.num_frames, batch=batch
-        )
-
+        detector, fake_features, real_features, cache_hit = clip_feature_sets(self, ctx, fake, real, family="kvd")
         dtype = np.float32 if ctx.official else np.float64
         value = polynomial_mmd2(fake_features, real_features, dtype=dtype)
         protocol = samples.sample_protocol(

@@ -67,12 +67,15 @@ def definition_fingerprint(metric_cls: type) -> str:
     import inspect
     import textwrap
 
-    from . import samples, sources, stats
+    from . import kvd, samples, sources, stats
 
     module = inspect.getmodule(metric_cls)
     parts = [module] + (
         [samples] if getattr(module, "samples", None) is samples else []
     )  # IS and KID pick their items there
+    borrowed = [f for f in vars(module).values() if inspect.isfunction(f) and f.__module__ == kvd.__name__]
+    if module is not kvd and borrowed:  # JEDi and PRDC pick their clips with KVD's functions
+        parts += [kvd.clip_feature_sets, kvd.select_real, kvd.clip_rows, kvd.fake_clip_features]
     parts += [
         sources.select_real_clips,
         sources.select_folder_clips,

@@ -30,9 +30,11 @@ PINS = {  # protocol ids start with this release; v1 is the first published defi
     KID: (3, "4a9b3ea0eb56aa0f"),
     InceptionScore: (3, "612ad3cf26dc4635"),
     VideoInceptionScore: (3, "612ad3cf26dc4635"),
-    KVD: (1, "ebe575f4d8cb8e03"),
-    PRDC: (1, "50c8a5863a9dcc9b"),
-    JEDi: (1, "0a85851e6f17d18a"),  # issue 26: videojedi 1.1.0's estimator (100 x biased MMD², (x.y/d)^2)
+    # re-pinned without a bump (same operations, so earlier records stay comparable): KVD's and JEDi's clip features
+    # moved into kvd.clip_feature_sets, and the pins of JEDi and PRDC now cover the clip functions they borrow from KVD
+    KVD: (1, "609dd6497b9750e2"),
+    PRDC: (1, "4a40045134295e2e"),
+    JEDi: (1, "2615646ba6d37a54"),  # issue 26: videojedi 1.1.0's estimator (100 x biased MMD², (x.y/d)^2)
     FVMD: (1, "6ec20a8a0ba55f0f"),  # issue 26: fvmd 1.0.0 (histograms of PIPs++ tracks, Fréchet with 1e-5 I)
 }
 
