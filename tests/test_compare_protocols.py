@@ -80,3 +80,16 @@ def test_missing_weights_name_this_commands_flags(tmp_path, monkeypatch, capsys)
     assert sgvb(["compare-protocols", "--synthetic-videos", "2", "--protocols", "stylegan_v"]) != 0
     err = capsys.readouterr().err
     assert "i3d_torchscript.pt" in err and "--detector-path <folder>" in err and "--allow-stand-in-detectors" in err
+
+
+def test_non_square_real_videos_are_told_this_commands_flag(tmp_path, capsys):
+    """The refusal of non-square frames spoke sgvb eval's Hydra syntax (``real.resolution=R``), which this argparse
+    command does not take."""
+    import numpy as np
+    from video_files import write_video
+
+    frames = np.random.default_rng(0).integers(0, 256, (16, 24, 32, 3), dtype=np.uint8)
+    write_video(tmp_path / "real" / "v0.mp4", frames)
+    assert sgvb(["compare-protocols", "--real", str(tmp_path / "real"), "--protocols", "stylegan_v"]) == 2
+    err = capsys.readouterr().err
+    assert "are 32x24, not square; pass --resolution R to resize" in err and "real.resolution" not in err

@@ -143,7 +143,9 @@ def build_side(spec: str, what: str, resolution: int | None, synthetic_videos: i
         )
     has_dirs = p.is_dir() and any(child.is_dir() for child in p.iterdir())
     kind = "frames" if p.suffix == ".zip" or has_dirs else "mp4"
-    return build_at_own_resolution({"_name_": kind, "path": str(p), "resolution": resolution}, what)
+    return build_at_own_resolution(
+        {"_name_": kind, "path": str(p), "resolution": resolution}, what, resolution_option="--resolution R"
+    )
 
 
 def run(settings: CompareProtocolsConfig):

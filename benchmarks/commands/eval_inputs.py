@@ -70,8 +70,9 @@ def native_frame_size(dataset: Any, i: int) -> tuple[int, int]:
     return int(frame.shape[2]), int(frame.shape[1])
 
 
-def build_at_own_resolution(spec: dict, what: str) -> Any:
-    """Build a dataset at ``spec['resolution']``, or (when it is None or absent) at the frame size it stores."""
+def build_at_own_resolution(spec: dict, what: str, resolution_option: str | None = None) -> Any:
+    """Build a dataset at ``spec['resolution']``, or (when it is None or absent) at the frame size it stores.
+    ``resolution_option``: how the command spells the setting its refusal of non-square frames suggests."""
     from registry import DATASETS
 
     spec = dict(spec)
@@ -84,7 +85,8 @@ def build_at_own_resolution(spec: dict, what: str) -> Any:
     w, h = native_frame_size(probe, 0)
     if w != h:
         raise EvalInputError(
-            f"{what}: frames of '{probe.video_name(0)}' are {w}x{h}, not square; pass {what}.resolution=R to resize "
+            f"{what}: frames of '{probe.video_name(0)}' are {w}x{h}, not square; pass "
+            f"{resolution_option or what + '.resolution=R'} to resize "
             "the shorter side to R and centre-crop"
         )
     return probe if probe.resolution == w else DATASETS.build({**spec, "resolution": w})
